@@ -1,0 +1,108 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+
+	"github.com/spf13/cobra"
+)
+
+// Exit codes shared by every command.
+const (
+	exitOK       = 0
+	exitFindings = 1 // the command ran and found problems (findings, failed builds, failed checks)
+	exitUsage    = 2 // bad flags or arguments, or input that could not be loaded
+)
+
+// exitError carries an exit code through cobra. Commands return it when the
+// message has already been printed (or needs none) and only the code matters.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string {
+	if e.err == nil {
+		return fmt.Sprintf("exit %d", e.code)
+	}
+	return e.err.Error()
+}
+
+func (e *exitError) Unwrap() error { return e.err }
+
+// usageError marks an error as the user's: exit 2.
+func usageError(format string, args ...any) error {
+	return &exitError{code: exitUsage, err: fmt.Errorf(format, args...)}
+}
+
+// rootOptions are the global flags and the process environment, handed to
+// every command constructor. Nothing in cmd/hic lives at package level.
+type rootOptions struct {
+	catalog string // catalog root directory
+	verbose bool
+	getenv  func(string) string
+	logger  *slog.Logger
+}
+
+// run builds a fresh command tree, runs it, prints an error once and returns the exit code.
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) int {
+	opts := &rootOptions{getenv: getenv}
+	root := newRootCmd(opts, stderr)
+	root.SetArgs(args)
+	root.SetIn(stdin)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return exitOK
+	}
+	var ee *exitError
+	if errors.As(err, &ee) {
+		if ee.err != nil {
+			fmt.Fprintf(stderr, "hic: %v\n", ee.err)
+		}
+		return ee.code
+	}
+	if errors.Is(err, context.Canceled) {
+		fmt.Fprintln(stderr, "hic: interrupted")
+		return 130
+	}
+	// Errors from cobra's own flag and argument parsing are usage errors.
+	fmt.Fprintf(stderr, "hic: %v\n", err)
+	return exitUsage
+}
+
+func newRootCmd(opts *rootOptions, stderr io.Writer) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "hic",
+		Short: "hic compiles a catalog of hardened container image specs into signed OCI images",
+		Long: `hic is the hardened image catalog compiler. It type-checks image specs written
+in CUE against a hardening schema, compiles them through apko into minimal OCI
+images, and signs in-toto attestations for each image.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		PersistentPreRun: func(cmd *cobra.Command, _ []string) {
+			level := slog.LevelWarn
+			if opts.verbose {
+				level = slog.LevelDebug
+			}
+			opts.logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+		},
+	}
+	defaultCatalog := "catalog"
+	if v := opts.getenv("HIC_CATALOG"); v != "" {
+		defaultCatalog = v
+	}
+	root.PersistentFlags().StringVarP(&opts.catalog, "catalog", "C", defaultCatalog, "catalog root directory (env HIC_CATALOG)")
+	root.PersistentFlags().BoolVarP(&opts.verbose, "verbose", "v", false, "log debug detail to stderr")
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError("%v", err) })
+
+	// One line per command; each constructor lives in its own file.
+	root.AddCommand(
+	// commands are registered here
+	)
+	return root
+}

@@ -1,0 +1,85 @@
+package compile
+
+import "chainguard.dev/apko/pkg/build/types"
+
+// Image is one compiled spec: everything the build, the post-build checks and
+// the attestations need, with nothing left to look up in the catalog.
+// It is the flat, stable form written to out/compiled/ for auditors and diffs.
+type Image struct {
+	// Ref is the spec ref, IMAGE:STREAM-DISTRO-VARIANT ("nginx:1.29-wolfi-runtime").
+	Ref string `json:"ref"`
+	// Repository is the image repository name the tags belong to ("nginx").
+	Repository string `json:"repository"`
+	// Tags are the tags of this spec in Repository, most specific last.
+	Tags []string `json:"tags"`
+	// Config is the apko configuration. Its repositories and keyrings are the
+	// catalog's real URLs; mirrors are a build option, never part of Config.
+	Config types.ImageConfiguration `json:"config"`
+	// Metadata describes the image for annotations, the site and provenance.
+	Metadata Metadata `json:"metadata"`
+	// Policy is what the post-build checks enforce on the built filesystem.
+	Policy Policy `json:"policy"`
+	// Tests are smoke tests run inside the built root filesystem.
+	Tests []Test `json:"tests,omitempty"`
+}
+
+// Metadata is descriptive data carried from the spec.
+type Metadata struct {
+	Image       string   `json:"image"`
+	Stream      string   `json:"stream"`
+	Version     string   `json:"version"`
+	Distro      string   `json:"distro"`
+	Variant     string   `json:"variant"`
+	Title       string   `json:"title"`
+	Description string   `json:"description"`
+	Homepage    string   `json:"homepage"`
+	Source      string   `json:"source,omitempty"`
+	License     string   `json:"license"`
+	Categories  []string `json:"categories,omitempty"`
+	Released    string   `json:"released"`
+	EndOfLife   string   `json:"endOfLife,omitempty"`
+	// MainPackage is the pinned main package, "name=version".
+	MainPackage string `json:"mainPackage"`
+	// SourceFile is the catalog file the spec came from, relative to the catalog root.
+	SourceFile string `json:"sourceFile,omitempty"`
+}
+
+// Policy is the hardening policy of one spec as the built filesystem must meet it.
+type Policy struct {
+	// RunAsUID is the uid the image runs as; RunAsUser its user name.
+	RunAsUID  uint32 `json:"runAsUID"`
+	RunAsUser string `json:"runAsUser"`
+	// ForbidShell and ForbidPackageManager are set for runtime variants.
+	ForbidShell          bool `json:"forbidShell"`
+	ForbidPackageManager bool `json:"forbidPackageManager"`
+	// ShellPaths and PackageManagerPaths are the binaries that count as a shell
+	// or a package manager on this distro (from the schema's distro table).
+	ShellPaths          []string `json:"shellPaths,omitempty"`
+	PackageManagerPaths []string `json:"packageManagerPaths,omitempty"`
+	// Exceptions waive rules for this spec; each has a reason.
+	Exceptions []Exception `json:"exceptions,omitempty"`
+}
+
+// Exception waives one rule for one spec.
+type Exception struct {
+	Rule   string `json:"rule"`
+	Reason string `json:"reason"`
+}
+
+// Waives returns the exception for rule, if there is one.
+func (p Policy) Waives(rule string) (Exception, bool) {
+	for _, e := range p.Exceptions {
+		if e.Rule == rule {
+			return e, true
+		}
+	}
+	return Exception{}, false
+}
+
+// Test is a smoke test: run Command inside the image's root filesystem as the
+// run-as user and expect its output to contain Expect.
+type Test struct {
+	Name    string   `json:"name"`
+	Command []string `json:"command"`
+	Expect  string   `json:"expect,omitempty"`
+}
