@@ -102,7 +102,8 @@ images, and signs in-toto attestations for each image.`,
 
 	// One line per command; each constructor lives in its own file.
 	root.AddCommand(
-	// commands are registered here
+		// commands are registered here
+		newKeygenCmd(opts),
 	)
 	return root
 }

@@ -1,0 +1,70 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/spf13/cobra"
+
+	"github.com/hic-build/hic/compiler/sign"
+)
+
+const keygenHelp = `Generate an ECDSA P-256 signing key pair for the catalog's attestations.
+
+Writes DIR/hic.key, the private key (PKCS#8 PEM, mode 0600), and DIR/hic.pub,
+the public key (PKIX PEM). Auditors verify with the public key, with hic verify
+or with cosign (cosign verify --key hic.pub). To sign with cosign as well,
+import the private key into cosign's format: cosign import-key-pair --key hic.key.
+
+Existing key files are never overwritten unless --force is given.`
+
+type keygenOptions struct {
+	out   string
+	force bool
+}
+
+func newKeygenCmd(_ *rootOptions) *cobra.Command {
+	o := &keygenOptions{}
+	cmd := &cobra.Command{
+		Use:   "keygen [--out DIR] [--force]",
+		Short: "Generate a signing key pair (hic.key, hic.pub)",
+		Long:  keygenHelp,
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if o.out == "" {
+				return usageError("keygen: --out must not be empty")
+			}
+			if fi, err := os.Stat(o.out); err != nil {
+				return usageError("keygen: --out: %v", err)
+			} else if !fi.IsDir() {
+				return usageError("keygen: --out %s is not a directory", o.out)
+			}
+			priv := filepath.Join(o.out, sign.PrivateKeyFile)
+			pub := filepath.Join(o.out, sign.PublicKeyFile)
+			k, err := sign.GenerateKey()
+			if err != nil {
+				return &exitError{code: exitFindings, err: err}
+			}
+			if err := sign.WriteKeyPair(k, priv, pub, o.force); err != nil {
+				if errors.Is(err, sign.ErrKeyExists) {
+					return usageError("keygen: %v (use --force to replace the key pair)", err)
+				}
+				return &exitError{code: exitFindings, err: fmt.Errorf("keygen: %w", err)}
+			}
+			id, err := sign.KeyID(&k.PublicKey)
+			if err != nil {
+				return &exitError{code: exitFindings, err: err}
+			}
+			w := cmd.OutOrStdout()
+			fmt.Fprintf(w, "private key: %s\n", priv)
+			fmt.Fprintf(w, "public key:  %s\n", pub)
+			fmt.Fprintf(w, "key id:      %s\n", id)
+			return nil
+		},
+	}
+	cmd.Flags().StringVarP(&o.out, "out", "o", ".", "directory to write hic.key and hic.pub to")
+	cmd.Flags().BoolVar(&o.force, "force", false, "replace an existing key pair")
+	return cmd
+}
