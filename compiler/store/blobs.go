@@ -1,0 +1,234 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+)
+
+// Artifact is an OCI 1.1 artifact manifest with one payload blob, attached to
+// Subject (an image index or image already written by the same Put).
+type Artifact struct {
+	// ArtifactType names what the artifact is ("application/spdx+json").
+	ArtifactType string
+	// Subject is the descriptor of the image or index the artifact describes.
+	Subject v1.Descriptor
+	// MediaType is the payload's media type; Data is the payload.
+	MediaType   types.MediaType
+	Data        []byte
+	Annotations map[string]string
+}
+
+// emptyJSON is the OCI 1.1 empty descriptor used as an artifact's config.
+var emptyJSON = []byte("{}")
+
+// ArtifactManifest returns the manifest bytes and the descriptor of a.
+func ArtifactManifest(a Artifact) ([]byte, v1.Descriptor, error) {
+	payload, _, err := v1.SHA256(bytes.NewReader(a.Data))
+	if err != nil {
+		return nil, v1.Descriptor{}, err
+	}
+	cfg, _, err := v1.SHA256(bytes.NewReader(emptyJSON))
+	if err != nil {
+		return nil, v1.Descriptor{}, err
+	}
+	m := v1.Manifest{
+		SchemaVersion: 2,
+		MediaType:     types.OCIManifestSchema1,
+		ArtifactType:  a.ArtifactType,
+		Config:        v1.Descriptor{MediaType: types.MediaType("application/vnd.oci.empty.v1+json"), Digest: cfg, Size: int64(len(emptyJSON)), Data: emptyJSON},
+		Layers:        []v1.Descriptor{{MediaType: a.MediaType, Digest: payload, Size: int64(len(a.Data))}},
+		Annotations:   a.Annotations,
+	}
+	if a.Subject.Digest.Hex != "" {
+		m.Subject = &v1.Descriptor{MediaType: a.Subject.MediaType, Digest: a.Subject.Digest, Size: a.Subject.Size}
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		return nil, v1.Descriptor{}, err
+	}
+	h, _, err := v1.SHA256(bytes.NewReader(b))
+	if err != nil {
+		return nil, v1.Descriptor{}, err
+	}
+	return b, v1.Descriptor{MediaType: types.OCIManifestSchema1, ArtifactType: a.ArtifactType, Digest: h, Size: int64(len(b))}, nil
+}
+
+func (s *Store) writeArtifact(a Artifact) (v1.Descriptor, error) {
+	b, desc, err := ArtifactManifest(a)
+	if err != nil {
+		return v1.Descriptor{}, err
+	}
+	if err := s.writeBytes(emptyJSON); err != nil {
+		return v1.Descriptor{}, err
+	}
+	if err := s.writeBytes(a.Data); err != nil {
+		return v1.Descriptor{}, err
+	}
+	if err := s.writeBytes(b); err != nil {
+		return v1.Descriptor{}, err
+	}
+	return desc, nil
+}
+
+func (s *Store) writeBytes(b []byte) error {
+	h, _, err := v1.SHA256(bytes.NewReader(b))
+	if err != nil {
+		return err
+	}
+	return s.writeBlob(h, io.NopCloser(bytes.NewReader(b)))
+}
+
+// writeIndex writes every blob under idx (children first) and returns idx's descriptor.
+func (s *Store) writeIndex(ctx context.Context, idx v1.ImageIndex) (v1.Descriptor, error) {
+	im, err := idx.IndexManifest()
+	if err != nil {
+		return v1.Descriptor{}, err
+	}
+	for _, d := range im.Manifests {
+		if err := ctx.Err(); err != nil {
+			return v1.Descriptor{}, err
+		}
+		switch d.MediaType {
+		case types.OCIImageIndex, types.DockerManifestList:
+			child, err := idx.ImageIndex(d.Digest)
+			if err != nil {
+				return v1.Descriptor{}, err
+			}
+			if _, err := s.writeIndex(ctx, child); err != nil {
+				return v1.Descriptor{}, err
+			}
+		case types.OCIManifestSchema1, types.DockerManifestSchema2:
+			img, err := idx.Image(d.Digest)
+			if err != nil {
+				return v1.Descriptor{}, err
+			}
+			if err := s.writeImage(ctx, img); err != nil {
+				return v1.Descriptor{}, err
+			}
+		default:
+			return v1.Descriptor{}, fmt.Errorf("index %s: unsupported child media type %s", d.Digest, d.MediaType)
+		}
+	}
+	raw, err := idx.RawManifest()
+	if err != nil {
+		return v1.Descriptor{}, err
+	}
+	h, err := idx.Digest()
+	if err != nil {
+		return v1.Descriptor{}, err
+	}
+	mt, err := idx.MediaType()
+	if err != nil {
+		return v1.Descriptor{}, err
+	}
+	if err := s.writeBlob(h, io.NopCloser(bytes.NewReader(raw))); err != nil {
+		return v1.Descriptor{}, err
+	}
+	return v1.Descriptor{MediaType: mt, Digest: h, Size: int64(len(raw))}, nil
+}
+
+func (s *Store) writeImage(ctx context.Context, img v1.Image) error {
+	layers, err := img.Layers()
+	if err != nil {
+		return err
+	}
+	for _, l := range layers {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		h, err := l.Digest()
+		if err != nil {
+			return err
+		}
+		if s.hasBlob(h) {
+			continue
+		}
+		rc, err := l.Compressed()
+		if err != nil {
+			return err
+		}
+		if err := s.writeBlob(h, rc); err != nil {
+			return fmt.Errorf("layer %s: %w", h, err)
+		}
+	}
+	cfgName, err := img.ConfigName()
+	if err != nil {
+		return err
+	}
+	cfg, err := img.RawConfigFile()
+	if err != nil {
+		return err
+	}
+	if err := s.writeBlob(cfgName, io.NopCloser(bytes.NewReader(cfg))); err != nil {
+		return err
+	}
+	h, err := img.Digest()
+	if err != nil {
+		return err
+	}
+	raw, err := img.RawManifest()
+	if err != nil {
+		return err
+	}
+	return s.writeBlob(h, io.NopCloser(bytes.NewReader(raw)))
+}
+
+func (s *Store) blobPath(h v1.Hash) string {
+	return filepath.Join(s.dir, "blobs", h.Algorithm, h.Hex)
+}
+
+func (s *Store) hasBlob(h v1.Hash) bool {
+	fi, err := os.Stat(s.blobPath(h))
+	return err == nil && fi.Mode().IsRegular()
+}
+
+// writeBlob copies rc to a temp file, checks its sha256 against h, fsyncs and
+// renames it into place. A blob that already exists is trusted: only verified
+// blobs are ever renamed into blobs/.
+func (s *Store) writeBlob(h v1.Hash, rc io.ReadCloser) (err error) {
+	defer rc.Close()
+	if h.Algorithm != "sha256" {
+		return fmt.Errorf("blob %s: unsupported digest algorithm", h)
+	}
+	if s.hasBlob(h) {
+		return nil
+	}
+	f, err := s.tempFile()
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(f.Name())
+		}
+	}()
+	sum := sha256.New()
+	if _, err := io.Copy(io.MultiWriter(f, sum), rc); err != nil {
+		return fmt.Errorf("blob %s: %w", h, err)
+	}
+	if got := hex.EncodeToString(sum.Sum(nil)); got != h.Hex {
+		return fmt.Errorf("blob %s: content has digest sha256:%s", h, got)
+	}
+	if err := f.Sync(); err != nil {
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(f.Name(), s.blobPath(h)); err != nil {
+		return errors.Join(err, os.Remove(f.Name()))
+	}
+	return nil
+}

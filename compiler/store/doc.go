@@ -1,0 +1,17 @@
+// Package store owns hic's output OCI image layout (default ./out/oci): one
+// layout for the whole catalog, so layers shared between images are stored once.
+//
+// The store writes every blob of an image (to a temporary file, verified
+// against its digest, fsynced, then renamed into blobs/) before it swaps
+// index.json atomically, so a crash at any point leaves a valid layout. A
+// flock on <dir>/.hic.lock keeps a second hic process out.
+//
+// index.json has one entry per tag: the image index, annotated with
+// org.opencontainers.image.ref.name = "repository:tag", dev.hic.spec.ref and
+// dev.hic.input-digest. Artifacts attached to an image (SBOMs, findings) are
+// OCI 1.1 artifact manifests with a subject, listed in index.json beside it and
+// carrying the same dev.hic.spec.ref, so rebuilding a spec replaces its entries
+// and its artifacts together without touching other specs.
+//
+// The store does not build, push or sign anything.
+package store

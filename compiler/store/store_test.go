@@ -1,0 +1,325 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/random"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+)
+
+func randomIndex(t testing.TB) v1.ImageIndex {
+	t.Helper()
+	idx, err := random.Index(256, 2, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return idx
+}
+
+func openT(t *testing.T, dir string) *Store {
+	t.Helper()
+	s, err := Open(context.Background(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func readIndexJSON(t *testing.T, dir string) v1.IndexManifest {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dir, "index.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var im v1.IndexManifest
+	if err := json.Unmarshal(b, &im); err != nil {
+		t.Fatal(err)
+	}
+	return im
+}
+
+func TestPutLookupHas(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	s := openT(t, dir)
+	idx := randomIndex(t)
+	desc, err := s.Put(ctx, Entry{SpecRef: "nginx:1.29-wolfi-runtime", Refs: []string{"nginx:1.29", "nginx:1.29-wolfi"}, InputDigest: "sha256:in1"}, idx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := idx.Digest()
+	if desc.Digest != want || desc.MediaType != types.OCIImageIndex {
+		t.Fatalf("Put descriptor = %+v, want digest %s", desc, want)
+	}
+	if h, ok := s.Has("sha256:in1"); !ok || h != want {
+		t.Errorf("Has(in1) = %v, %v; want %v, true", h, ok, want)
+	}
+	if _, ok := s.Has("sha256:other"); ok {
+		t.Error("Has(other) = true, want false")
+	}
+	rec, ok := s.Lookup("nginx:1.29-wolfi-runtime")
+	if !ok {
+		t.Fatal("Lookup: not found")
+	}
+	if diff := cmp.Diff([]string{"nginx:1.29", "nginx:1.29-wolfi"}, rec.Refs); diff != "" {
+		t.Errorf("Refs (-want +got):\n%s", diff)
+	}
+	im := readIndexJSON(t, dir)
+	var got []map[string]string
+	for _, d := range im.Manifests {
+		got = append(got, d.Annotations)
+	}
+	wantAnn := []map[string]string{
+		{AnnotationRefName: "nginx:1.29", AnnotationSpecRef: "nginx:1.29-wolfi-runtime", AnnotationInputDigest: "sha256:in1"},
+		{AnnotationRefName: "nginx:1.29-wolfi", AnnotationSpecRef: "nginx:1.29-wolfi-runtime", AnnotationInputDigest: "sha256:in1"},
+	}
+	if diff := cmp.Diff(wantAnn, got); diff != "" {
+		t.Errorf("index.json annotations (-want +got):\n%s", diff)
+	}
+	if err := Validate(dir); err != nil {
+		t.Errorf("Validate: %v", err)
+	}
+	// Reopening reads the same state back.
+	s.Close()
+	s2 := openT(t, dir)
+	if h, ok := s2.Has("sha256:in1"); !ok || h != want {
+		t.Errorf("after reopen Has = %v, %v", h, ok)
+	}
+}
+
+func TestReplaceKeepsOtherSpecs(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	s := openT(t, dir)
+	a := Entry{SpecRef: "a:1-wolfi-runtime", Refs: []string{"a:1"}, InputDigest: "sha256:a1"}
+	b := Entry{SpecRef: "b:1-wolfi-runtime", Refs: []string{"b:1", "b:latest"}, InputDigest: "sha256:b1"}
+	if _, err := s.Put(ctx, a, randomIndex(t)); err != nil {
+		t.Fatal(err)
+	}
+	bIdx := randomIndex(t)
+	bDesc, err := s.Put(ctx, b, bIdx, Artifact{ArtifactType: "application/spdx+json", MediaType: "application/spdx+json", Data: []byte(`{"spdxVersion":"SPDX-2.3"}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bEntries := func() []v1.Descriptor {
+		var out []v1.Descriptor
+		for _, d := range readIndexJSON(t, dir).Manifests {
+			if d.Annotations[AnnotationSpecRef] == b.SpecRef {
+				out = append(out, d)
+			}
+		}
+		return out
+	}
+	before := bEntries()
+	if len(before) != 3 {
+		t.Fatalf("b has %d entries, want 3 (2 tags + 1 artifact)", len(before))
+	}
+	_ = bDesc
+
+	a2 := a
+	a2.InputDigest = "sha256:a2"
+	newA := randomIndex(t)
+	if _, err := s.Put(ctx, a2, newA); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(before, bEntries()); diff != "" {
+		t.Errorf("b's entries changed (-want +got):\n%s", diff)
+	}
+	if _, ok := s.Has("sha256:a1"); ok {
+		t.Error("old input digest of a still present")
+	}
+	wantA, _ := newA.Digest()
+	if h, ok := s.Has("sha256:a2"); !ok || h != wantA {
+		t.Errorf("Has(a2) = %v, %v", h, ok)
+	}
+	var specs []string
+	for _, r := range s.Records() {
+		specs = append(specs, r.SpecRef)
+	}
+	if diff := cmp.Diff([]string{a.SpecRef, b.SpecRef}, specs); diff != "" {
+		t.Errorf("Records (-want +got):\n%s", diff)
+	}
+	if err := Validate(dir); err != nil {
+		t.Errorf("Validate: %v", err)
+	}
+}
+
+func TestReferrers(t *testing.T) {
+	ctx := context.Background()
+	s := openT(t, t.TempDir())
+	idx := randomIndex(t)
+	h, _ := idx.Digest()
+	raw, _ := idx.RawManifest()
+	subject := v1.Descriptor{MediaType: types.OCIImageIndex, Digest: h, Size: int64(len(raw))}
+	sbom := []byte(`{"spdxVersion":"SPDX-2.3","name":"x"}`)
+	findings := []byte(`[]`)
+	_, err := s.Put(ctx, Entry{SpecRef: "x:1"}, idx,
+		Artifact{ArtifactType: "application/spdx+json", Subject: subject, MediaType: "application/spdx+json", Data: sbom},
+		Artifact{ArtifactType: "application/vnd.dev.hic.findings+json", Subject: subject, MediaType: "application/json", Data: findings},
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		artifactType string
+		subject      v1.Hash
+		want         int
+	}{
+		{"", h, 2},
+		{"application/spdx+json", h, 1},
+		{"application/spdx+json", v1.Hash{Algorithm: "sha256", Hex: strings.Repeat("0", 64)}, 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.artifactType, func(t *testing.T) {
+			got, err := s.Referrers(tc.subject, tc.artifactType)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != tc.want {
+				t.Fatalf("got %d referrers, want %d", len(got), tc.want)
+			}
+		})
+	}
+	refs, _ := s.Referrers(h, "application/spdx+json")
+	mb, err := s.Blob(refs[0].Digest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m v1.Manifest
+	if err := json.Unmarshal(mb, &m); err != nil {
+		t.Fatal(err)
+	}
+	data, err := s.Blob(m.Layers[0].Digest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(data) != string(sbom) {
+		t.Errorf("payload = %q, want %q", data, sbom)
+	}
+	if m.Subject == nil || m.Subject.Digest != h || m.ArtifactType != "application/spdx+json" {
+		t.Errorf("manifest subject/artifactType wrong: %+v", m)
+	}
+	if err := Validate(s.Dir()); err != nil {
+		t.Errorf("Validate: %v", err)
+	}
+}
+
+func TestSecondProcessLockedOut(t *testing.T) {
+	dir := t.TempDir()
+	openT(t, dir)
+	_, err := Open(context.Background(), dir)
+	if err == nil {
+		t.Fatal("second Open succeeded, want lock error")
+	}
+	if want := "pid " + strconv.Itoa(os.Getpid()); !strings.Contains(err.Error(), want) {
+		t.Errorf("error %q does not name %q", err, want)
+	}
+}
+
+func TestCancelledPutLeavesIndexUnchanged(t *testing.T) {
+	dir := t.TempDir()
+	s := openT(t, dir)
+	if _, err := s.Put(context.Background(), Entry{SpecRef: "a:1", Refs: []string{"a:1"}}, randomIndex(t)); err != nil {
+		t.Fatal(err)
+	}
+	before, _ := os.ReadFile(filepath.Join(dir, "index.json"))
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := s.Put(ctx, Entry{SpecRef: "b:1", Refs: []string{"b:1"}}, randomIndex(t)); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Put with cancelled ctx = %v, want context.Canceled", err)
+	}
+	after, _ := os.ReadFile(filepath.Join(dir, "index.json"))
+	if string(before) != string(after) {
+		t.Error("index.json changed by a cancelled Put")
+	}
+	if _, ok := s.Lookup("b:1"); ok {
+		t.Error("cancelled spec is listed")
+	}
+}
+
+func TestValidateDetects(t *testing.T) {
+	tests := []struct {
+		name    string
+		corrupt func(t *testing.T, dir string, idx v1.ImageIndex)
+		want    string
+	}{
+		{"ok", func(*testing.T, string, v1.ImageIndex) {}, ""},
+		{"corrupt blob", func(t *testing.T, dir string, idx v1.ImageIndex) {
+			h, _ := idx.Digest()
+			p := filepath.Join(dir, "blobs", "sha256", h.Hex)
+			os.Chmod(p, 0o644)
+			if err := os.WriteFile(p, []byte("garbage"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}, "content has digest"},
+		{"missing layer", func(t *testing.T, dir string, idx v1.ImageIndex) {
+			im, _ := idx.IndexManifest()
+			img, _ := idx.Image(im.Manifests[0].Digest)
+			ls, _ := img.Layers()
+			h, _ := ls[0].Digest()
+			if err := os.Remove(filepath.Join(dir, "blobs", "sha256", h.Hex)); err != nil {
+				t.Fatal(err)
+			}
+		}, "is missing"},
+		{"torn index.json", func(t *testing.T, dir string, idx v1.ImageIndex) {
+			b, _ := os.ReadFile(filepath.Join(dir, "index.json"))
+			if err := os.WriteFile(filepath.Join(dir, "index.json"), b[:len(b)/2], 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}, "index.json"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			s := openT(t, dir)
+			idx := randomIndex(t)
+			if _, err := s.Put(context.Background(), Entry{SpecRef: "a:1", Refs: []string{"a:1"}}, idx); err != nil {
+				t.Fatal(err)
+			}
+			s.Close()
+			tc.corrupt(t, dir, idx)
+			err := Validate(dir)
+			switch {
+			case tc.want == "" && err != nil:
+				t.Errorf("Validate = %v, want nil", err)
+			case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+				t.Errorf("Validate = %v, want error containing %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestConcurrentPuts(t *testing.T) {
+	dir := t.TempDir()
+	s := openT(t, dir)
+	const n = 16
+	errc := make(chan error, n)
+	for i := range n {
+		go func() {
+			_, err := s.Put(context.Background(), Entry{SpecRef: fmt.Sprintf("s%02d:1", i), Refs: []string{fmt.Sprintf("s%02d:1", i)}, InputDigest: fmt.Sprintf("in%d", i)}, randomIndex(t))
+			errc <- err
+		}()
+	}
+	for range n {
+		if err := <-errc; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := len(readIndexJSON(t, dir).Manifests); got != n {
+		t.Errorf("index.json has %d entries, want %d", got, n)
+	}
+	if err := Validate(dir); err != nil {
+		t.Errorf("Validate: %v", err)
+	}
+}
