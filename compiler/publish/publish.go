@@ -1,0 +1,323 @@
+package publish
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"path"
+	"strings"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+)
+
+// Options configure Publish. The zero value is ready to use; each field
+// names its default.
+type Options struct {
+	// Keychain finds credentials for the registry. Default
+	// authn.DefaultKeychain (the Docker config file and its helpers).
+	Keychain authn.Keychain
+	// Attempts bounds how often one request is sent. Default 6.
+	Attempts int
+	// Backoff is the wait before the second attempt; it doubles after each
+	// failure up to MaxBackoff, with jitter. Default 500 ms.
+	Backoff time.Duration
+	// MaxBackoff caps one wait between attempts. Default 15 s. A registry's
+	// Retry-After may ask for longer, up to a minute.
+	MaxBackoff time.Duration
+	// RequestTimeout bounds how long one request waits for the registry to
+	// start answering once it has been sent. Default 2 minutes.
+	RequestTimeout time.Duration
+	// Jobs is how many blobs and manifests of one image are sent at once. Default 4.
+	Jobs int
+	// Transport is the HTTP transport under the retries. Default: a
+	// transport with the proxy from the environment and RequestTimeout.
+	Transport http.RoundTripper
+	// Logger receives debug lines about retries. Default: discard.
+	Logger *slog.Logger
+	// Progress, if set, is called once after each image is published.
+	Progress func(Event)
+}
+
+// Event reports one published image.
+type Event struct {
+	// Ref is the first destination reference, REGISTRY/PREFIX/repository:tag.
+	Ref string
+	// Tags are all tags the image was pushed under.
+	Tags []string
+	// Digest is the digest of the image index.
+	Digest v1.Hash
+	// Referrers counts the referrer artifacts pushed with a subject.
+	Referrers int
+	// Signatures and Attestations count the layers in cosign's .sig and .att tags.
+	Signatures, Attestations int
+	// Elapsed is the time spent on this image.
+	Elapsed time.Duration
+}
+
+func (o Options) withDefaults() (Options, error) {
+	if o.Keychain == nil {
+		o.Keychain = authn.DefaultKeychain
+	}
+	if o.Attempts == 0 {
+		o.Attempts = 6
+	}
+	if o.Backoff == 0 {
+		o.Backoff = 500 * time.Millisecond
+	}
+	if o.MaxBackoff == 0 {
+		o.MaxBackoff = 15 * time.Second
+	}
+	if o.RequestTimeout == 0 {
+		o.RequestTimeout = 2 * time.Minute
+	}
+	if o.Jobs == 0 {
+		o.Jobs = 4
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	switch {
+	case o.Attempts < 1:
+		return o, fmt.Errorf("attempts must be at least 1, got %d", o.Attempts)
+	case o.Backoff < 0 || o.MaxBackoff < o.Backoff:
+		return o, fmt.Errorf("backoff %v and max backoff %v: want 0 <= backoff <= max", o.Backoff, o.MaxBackoff)
+	case o.RequestTimeout < 0:
+		return o, fmt.Errorf("request timeout must not be negative, got %v", o.RequestTimeout)
+	case o.Jobs < 1:
+		return o, fmt.Errorf("jobs must be at least 1, got %d", o.Jobs)
+	}
+	if o.Transport == nil {
+		o.Transport = &http.Transport{
+			Proxy: http.ProxyFromEnvironment,
+			DialContext: (&net.Dialer{
+				Timeout:   30 * time.Second,
+				KeepAlive: 30 * time.Second,
+			}).DialContext,
+			ForceAttemptHTTP2:     true,
+			MaxIdleConns:          100,
+			MaxIdleConnsPerHost:   50,
+			IdleConnTimeout:       90 * time.Second,
+			TLSHandshakeTimeout:   10 * time.Second,
+			ExpectContinueTimeout: time.Second,
+			ResponseHeaderTimeout: o.RequestTimeout,
+		}
+	}
+	return o, nil
+}
+
+// Destination is a parsed REGISTRY/PREFIX.
+type Destination struct {
+	Registry name.Registry
+	Prefix   string
+	insecure bool
+}
+
+// ParseDestination parses "REGISTRY[/PREFIX]". Registries on loopback
+// addresses (localhost, 127.0.0.0/8, ::1) are spoken to over plain HTTP.
+func ParseDestination(dst string) (Destination, error) {
+	host, prefix, _ := strings.Cut(strings.TrimSuffix(dst, "/"), "/")
+	if host == "" {
+		return Destination{}, fmt.Errorf("destination %q: want REGISTRY/PREFIX", dst)
+	}
+	var nopts []name.Option
+	insecure := isLoopback(host)
+	if insecure {
+		nopts = append(nopts, name.Insecure)
+	}
+	reg, err := name.NewRegistry(host, append(nopts, name.StrictValidation)...)
+	if err != nil {
+		return Destination{}, fmt.Errorf("destination %q: %w", dst, err)
+	}
+	d := Destination{Registry: reg, Prefix: prefix, insecure: insecure}
+	if prefix != "" {
+		if _, err := d.Repository("x"); err != nil {
+			return Destination{}, fmt.Errorf("destination %q: %w", dst, err)
+		}
+	}
+	return d, nil
+}
+
+// Repository is the destination repository for a catalog repository name.
+func (d Destination) Repository(repo string) (name.Repository, error) {
+	var nopts []name.Option
+	if d.insecure {
+		nopts = append(nopts, name.Insecure)
+	}
+	return name.NewRepository(d.Registry.Name()+"/"+path.Join(d.Prefix, repo), nopts...)
+}
+
+func (d Destination) String() string { return path.Join(d.Registry.Name(), d.Prefix) }
+
+func isLoopback(host string) bool {
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	host = strings.Trim(host, "[]")
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// Publish pushes the images of the layout at src (all of them, or those
+// refs select, see FromLayout) to dst, "REGISTRY/PREFIX".
+func Publish(ctx context.Context, src layout.Path, dst string, opts Options, refs ...string) error {
+	d, err := ParseDestination(dst)
+	if err != nil {
+		return err
+	}
+	images, err := FromLayout(ctx, src, refs...)
+	if err != nil {
+		return err
+	}
+	return PublishImages(ctx, images, d, opts)
+}
+
+// PublishImages pushes images to d, one after the other, and stops at the
+// first image that fails after its retries.
+//
+// For each image it pushes, in this order: the index by digest (with its
+// child manifests and blobs), its referrers (with their subject, so that
+// the registry's referrers API lists them), cosign's sha256-<hex>.sig and
+// .att tags for every subject that has signatures or attestations, and
+// last the image's tags, so that a tag never names an image whose
+// attestations are not there yet.
+func PublishImages(ctx context.Context, images []Image, d Destination, opts Options) error {
+	o, err := opts.withDefaults()
+	if err != nil {
+		return fmt.Errorf("publish: %w", err)
+	}
+	rt := &retryTransport{inner: o.Transport, attempts: o.Attempts, base: o.Backoff, max: o.MaxBackoff, logger: o.Logger}
+	// go-containerregistry retries a whole blob upload (HEAD, POST, PATCH,
+	// PUT) when a step fails with a temporary error; the transport below
+	// retries single requests. The outer retries are few and skip errors
+	// the transport already retried to the end.
+	ropts := []remote.Option{
+		remote.WithContext(ctx),
+		remote.WithAuthFromKeychain(o.Keychain),
+		remote.WithTransport(rt),
+		remote.WithJobs(o.Jobs),
+		remote.WithUserAgent("hic"),
+		remote.WithRetryPredicate(retryable),
+		remote.WithRetryStatusCodes(),
+		remote.WithRetryBackoff(remote.Backoff{Duration: o.Backoff, Factor: 2, Jitter: 0.5, Steps: 3}),
+	}
+	pusher, err := remote.NewPusher(ropts...)
+	if err != nil {
+		return fmt.Errorf("publish: %w", err)
+	}
+	for _, img := range images {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		start := time.Now()
+		ev, err := publishImage(ctx, pusher, img, d)
+		if err != nil {
+			return fmt.Errorf("publish %s to %s: %w", img.Name(), d, err)
+		}
+		ev.Elapsed = time.Since(start)
+		o.Logger.InfoContext(ctx, "published", "ref", ev.Ref, "digest", ev.Digest, "referrers", ev.Referrers, "elapsed", ev.Elapsed)
+		if o.Progress != nil {
+			o.Progress(ev)
+		}
+	}
+	return nil
+}
+
+func publishImage(ctx context.Context, p *remote.Pusher, img Image, d Destination) (Event, error) {
+	var ev Event
+	if len(img.Tags) == 0 {
+		return ev, errors.New("image has no tags")
+	}
+	repo, err := d.Repository(img.Repository)
+	if err != nil {
+		return ev, err
+	}
+	digest, err := img.Index.Digest()
+	if err != nil {
+		return ev, fmt.Errorf("index digest: %w", err)
+	}
+	ev.Ref = repo.Tag(img.Tags[0]).String()
+	ev.Tags = append([]string(nil), img.Tags...)
+	ev.Digest = digest
+
+	if err := p.Push(ctx, repo.Digest(digest.String()), img.Index); err != nil {
+		return ev, fmt.Errorf("push index %s: %w", digest, err)
+	}
+	for _, r := range img.Referrers {
+		rd, err := r.Artifact.Digest()
+		if err != nil {
+			return ev, fmt.Errorf("referrer digest: %w", err)
+		}
+		if err := p.Push(ctx, repo.Digest(rd.String()), r.Artifact); err != nil {
+			return ev, fmt.Errorf("push referrer %s of %s: %w", rd, r.Subject.Digest, err)
+		}
+		ev.Referrers++
+	}
+	sets, err := cosignSets(img.Referrers)
+	if err != nil {
+		return ev, err
+	}
+	for _, s := range sets {
+		if len(s.signatures) > 0 {
+			sig, err := cosignImage(s.signatures, MediaTypeSimpleSigning)
+			if err != nil {
+				return ev, fmt.Errorf("signatures of %s: %w", s.subject, err)
+			}
+			tag := repo.Tag(CosignTag(s.subject, "sig"))
+			if err := p.Push(ctx, tag, sig); err != nil {
+				return ev, fmt.Errorf("push %s: %w", tag.TagStr(), err)
+			}
+			ev.Signatures += len(s.signatures)
+		}
+		if len(s.attestations) > 0 {
+			att, err := cosignImage(s.attestations, MediaTypeDSSE)
+			if err != nil {
+				return ev, fmt.Errorf("attestations of %s: %w", s.subject, err)
+			}
+			tag := repo.Tag(CosignTag(s.subject, "att"))
+			if err := p.Push(ctx, tag, att); err != nil {
+				return ev, fmt.Errorf("push %s: %w", tag.TagStr(), err)
+			}
+			ev.Attestations += len(s.attestations)
+		}
+	}
+	for _, t := range img.Tags {
+		if err := p.Push(ctx, repo.Tag(t), img.Index); err != nil {
+			return ev, fmt.Errorf("tag %s: %w", t, err)
+		}
+	}
+	return ev, nil
+}
+
+// retryable is the predicate for go-containerregistry's own retries:
+// temporary registry errors and broken connections, but not what the
+// transport has already retried to its limit.
+func retryable(err error) bool {
+	if err == nil {
+		return false
+	}
+	if transientError(err) {
+		return true
+	}
+	var exhausted *retriesExhausted
+	if errors.As(err, &exhausted) {
+		return false
+	}
+	var te *transport.Error
+	if errors.As(err, &te) {
+		return te.Temporary()
+	}
+	return false
+}
