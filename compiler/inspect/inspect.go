@@ -1,0 +1,399 @@
+package inspect
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"path"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/hic-build/hic/compiler/compile"
+	"github.com/hic-build/hic/compiler/finding"
+)
+
+// Rule IDs of the built-filesystem checks.
+const (
+	RuleSetuid         = "fs-setuid"
+	RuleWorldWritable  = "fs-world-writable"
+	RuleShell          = "fs-shell"
+	RulePackageManager = "fs-package-manager"
+	RuleRunAsUser      = "fs-run-as-user"
+	RuleEntrypoint     = "fs-entrypoint"
+	RuleSBOM           = "fs-sbom"
+)
+
+// Rules lists every rule ID, in the order Check runs them.
+func Rules() []string {
+	return []string{RuleSetuid, RuleWorldWritable, RuleShell, RulePackageManager, RuleRunAsUser, RuleEntrypoint, RuleSBOM}
+}
+
+var hints = map[string]string{
+	RuleSetuid:         "drop the setuid/setgid bit in the package or in the spec's paths, or add an exception with a reason",
+	RuleWorldWritable:  "make the path writable only by its owner, or give the directory the sticky bit (1777)",
+	RuleShell:          "remove the package that provides the shell from runtime variants, or add an exception with a reason",
+	RulePackageManager: "remove apk-tools (or the package manager) from runtime variants",
+	RuleRunAsUser:      "declare the run-as user in the spec's accounts with the uid the policy requires",
+	RuleEntrypoint:     "install the package that provides the entrypoint, or fix the entrypoint path and its mode",
+	RuleSBOM:           "the SBOM must list exactly the installed packages: rebuild, and report an SBOM generator bug if it persists",
+}
+
+// apkDBPaths are where apk keeps its database of installed packages.
+var apkDBPaths = [2]string{"usr/lib/apk/db/installed", "lib/apk/db/installed"}
+
+// defaultPath is searched for a relative entrypoint when the image sets no PATH.
+const defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+// Package is one package as the SBOM or the apk database lists it.
+type Package struct {
+	Name    string `json:"name"`
+	Version string `json:"version,omitempty"`
+}
+
+// Input is one platform of one built image.
+type Input struct {
+	// Image is the compiled spec the image was built from.
+	Image compile.Image
+	// Platform ("linux/amd64") prefixes every message.
+	Platform string
+	// FS is the flattened root filesystem of that platform.
+	FS FS
+	// SBOM is the package list of the platform's SBOM (see SBOMPackages).
+	SBOM []Package
+}
+
+// Check runs every rule on in and returns the findings, sorted; waived ones
+// are kept with Waived set. The error is for a filesystem that cannot be read
+// or a cancelled ctx, never for a rule violation.
+func Check(ctx context.Context, in Input) ([]finding.Finding, error) {
+	c := &checker{in: in}
+	steps := []func() error{c.walk, c.shells, c.runAsUser, c.entrypoint, c.sbom}
+	for _, step := range steps {
+		if err := ctx.Err(); err != nil {
+			return nil, fmt.Errorf("%s: inspect %s: %w", in.Image.Ref, in.Platform, err)
+		}
+		if err := step(); err != nil {
+			return nil, fmt.Errorf("%s: inspect %s: %w", in.Image.Ref, in.Platform, err)
+		}
+	}
+	finding.Sort(c.out)
+	return c.out, nil
+}
+
+type checker struct {
+	in  Input
+	out []finding.Finding
+}
+
+func (c *checker) add(rule, format string, args ...any) {
+	f := finding.Finding{
+		Rule:     rule,
+		Severity: finding.Error,
+		Ref:      c.in.Image.Ref,
+		Message:  c.in.Platform + ": " + fmt.Sprintf(format, args...),
+		Hint:     hints[rule],
+	}
+	if c.in.Platform == "" {
+		f.Message = fmt.Sprintf(format, args...)
+	}
+	if src := c.in.Image.Metadata.SourceFile; src != "" {
+		f.Pos = finding.Position{File: src}
+	}
+	if e, ok := c.in.Image.Policy.Waives(rule); ok {
+		f.Waived, f.Reason = true, e.Reason
+	}
+	c.out = append(c.out, f)
+}
+
+// Octal renders the permission, setuid, setgid and sticky bits of m as the
+// four-digit octal mode chmod takes ("4755").
+func Octal(m fs.FileMode) string {
+	v := uint32(m.Perm())
+	if m&fs.ModeSetuid != 0 {
+		v |= 0o4000
+	}
+	if m&fs.ModeSetgid != 0 {
+		v |= 0o2000
+	}
+	if m&fs.ModeSticky != 0 {
+		v |= 0o1000
+	}
+	return fmt.Sprintf("%04o", v)
+}
+
+// walk runs the rules that look at every entry: fs-setuid, fs-world-writable.
+func (c *checker) walk() error {
+	return fs.WalkDir(c.in.FS, ".", func(name string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		fi, err := c.in.FS.Lstat(name)
+		if err != nil {
+			return err
+		}
+		m := fi.Mode()
+		if m&fs.ModeSymlink != 0 {
+			return nil
+		}
+		p := "/" + name
+		if name == "." {
+			p = "/"
+		}
+		if !m.IsDir() {
+			switch {
+			case m&fs.ModeSetuid != 0 && m&fs.ModeSetgid != 0:
+				c.add(RuleSetuid, "%s is setuid and setgid (mode %s)", p, Octal(m))
+			case m&fs.ModeSetuid != 0:
+				c.add(RuleSetuid, "%s is setuid (mode %s)", p, Octal(m))
+			case m&fs.ModeSetgid != 0:
+				c.add(RuleSetuid, "%s is setgid (mode %s)", p, Octal(m))
+			}
+		}
+		if m.Perm()&0o002 != 0 && !(m.IsDir() && m&fs.ModeSticky != 0) {
+			kind := "file"
+			if m.IsDir() {
+				kind = "directory without the sticky bit"
+			}
+			c.add(RuleWorldWritable, "%s is a world-writable %s (mode %s)", p, kind, Octal(m))
+		}
+		return nil
+	})
+}
+
+// present reports whether p (absolute) exists after resolving symlinks, and
+// describes how.
+func (c *checker) present(p string) (string, bool, error) {
+	name := cleanName(p)
+	fi, err := c.in.FS.Lstat(name)
+	if errors.Is(err, fs.ErrNotExist) {
+		// A parent may be a symlink (/bin -> usr/bin).
+		if r, rerr := Resolve(c.in.FS, name); rerr == nil && r != name {
+			if tfi, terr := c.in.FS.Lstat(r); terr == nil && !tfi.IsDir() {
+				return fmt.Sprintf("%s (at /%s, mode %s)", p, r, Octal(tfi.Mode())), true, nil
+			}
+		}
+		return "", false, nil
+	}
+	if err != nil {
+		return "", false, err
+	}
+	if fi.Mode()&fs.ModeSymlink == 0 {
+		if fi.IsDir() {
+			return "", false, nil
+		}
+		return fmt.Sprintf("%s (mode %s)", p, Octal(fi.Mode())), true, nil
+	}
+	r, err := Resolve(c.in.FS, name)
+	if err != nil {
+		return "", false, nil
+	}
+	tfi, err := c.in.FS.Lstat(r)
+	if err != nil || tfi.IsDir() {
+		return "", false, nil // dangling symlink: nothing to run
+	}
+	return fmt.Sprintf("%s (symlink to /%s, mode %s)", p, r, Octal(tfi.Mode())), true, nil
+}
+
+func (c *checker) shells() error {
+	pol := c.in.Image.Policy
+	for _, k := range []struct {
+		on    bool
+		paths []string
+		rule  string
+		what  string
+	}{
+		{pol.ForbidShell, pol.ShellPaths, RuleShell, "shell"},
+		{pol.ForbidPackageManager, pol.PackageManagerPaths, RulePackageManager, "package manager"},
+	} {
+		if !k.on {
+			continue
+		}
+		paths := append([]string(nil), k.paths...)
+		sort.Strings(paths)
+		for _, p := range paths {
+			desc, ok, err := c.present(p)
+			if err != nil {
+				return err
+			}
+			if ok {
+				c.add(k.rule, "%s binary %s is present", k.what, desc)
+			}
+		}
+	}
+	return nil
+}
+
+func (c *checker) runAsUser() error {
+	pol := c.in.Image.Policy
+	want := strconv.FormatUint(uint64(pol.RunAsUID), 10)
+	who := "uid " + want
+	if pol.RunAsUser != "" {
+		who = fmt.Sprintf("%s (uid %s)", pol.RunAsUser, want)
+	}
+	b, err := c.in.FS.ReadFile("etc/passwd")
+	if errors.Is(err, fs.ErrNotExist) {
+		c.add(RuleRunAsUser, "/etc/passwd is missing, so run-as user %s does not exist", who)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	var sameUID, sameName string
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	for sc.Scan() {
+		f := strings.Split(sc.Text(), ":")
+		if len(f) < 4 {
+			continue
+		}
+		name, uid := f[0], f[2]
+		switch {
+		case uid == want && (pol.RunAsUser == "" || name == pol.RunAsUser):
+			return nil
+		case uid == want:
+			sameUID = name
+		case pol.RunAsUser != "" && name == pol.RunAsUser:
+			sameName = uid
+		}
+	}
+	switch {
+	case sameUID != "":
+		c.add(RuleRunAsUser, "/etc/passwd has uid %s as %q, not %q", want, sameUID, pol.RunAsUser)
+	case sameName != "":
+		c.add(RuleRunAsUser, "/etc/passwd has user %s with uid %s, not %s", pol.RunAsUser, sameName, want)
+	default:
+		c.add(RuleRunAsUser, "/etc/passwd has no run-as user %s", who)
+	}
+	return nil
+}
+
+func (c *checker) entrypoint() error {
+	cfg := c.in.Image.Config
+	words := strings.Fields(cfg.Entrypoint.Command)
+	if len(words) == 0 {
+		return nil
+	}
+	cmd := words[0]
+	cands := []string{cmd}
+	if !strings.HasPrefix(cmd, "/") {
+		search := defaultPath
+		if p, ok := cfg.Environment["PATH"]; ok {
+			search = p
+		}
+		cands = nil
+		for _, dir := range strings.Split(search, ":") {
+			if strings.HasPrefix(dir, "/") {
+				cands = append(cands, path.Join(dir, cmd))
+			}
+		}
+	}
+	var notExec string
+	for _, p := range cands {
+		r, err := Resolve(c.in.FS, cleanName(p))
+		if err != nil {
+			continue
+		}
+		fi, err := c.in.FS.Lstat(r)
+		if err != nil {
+			continue
+		}
+		if fi.Mode().IsRegular() && fi.Mode().Perm()&0o111 != 0 {
+			return nil
+		}
+		if notExec == "" {
+			kind := "not a regular file"
+			if fi.Mode().IsRegular() {
+				kind = "not executable"
+			}
+			notExec = fmt.Sprintf("entrypoint %s (/%s) is %s (mode %s)", p, r, kind, Octal(fi.Mode()))
+		}
+	}
+	if notExec != "" {
+		c.add(RuleEntrypoint, "%s", notExec)
+		return nil
+	}
+	if strings.HasPrefix(cmd, "/") {
+		c.add(RuleEntrypoint, "entrypoint %s does not exist", cmd)
+	} else {
+		c.add(RuleEntrypoint, "entrypoint %s is not found in PATH", cmd)
+	}
+	return nil
+}
+
+// InstalledPackages reads the apk database of fsys. found is false when the
+// image has no apk database.
+func InstalledPackages(fsys FS) (pkgs []Package, found bool, err error) {
+	for _, db := range apkDBPaths {
+		b, err := fsys.ReadFile(db)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return nil, false, err
+		}
+		var cur Package
+		flush := func() {
+			if cur.Name != "" {
+				pkgs = append(pkgs, cur)
+			}
+			cur = Package{}
+		}
+		sc := bufio.NewScanner(bytes.NewReader(b))
+		sc.Buffer(make([]byte, 64<<10), 16<<20)
+		for sc.Scan() {
+			line := sc.Text()
+			switch {
+			case line == "":
+				flush()
+			case strings.HasPrefix(line, "P:"):
+				cur.Name = line[2:]
+			case strings.HasPrefix(line, "V:"):
+				cur.Version = line[2:]
+			}
+		}
+		if err := sc.Err(); err != nil {
+			return nil, false, fmt.Errorf("%s: %w", db, err)
+		}
+		flush()
+		return pkgs, true, nil
+	}
+	return nil, false, nil
+}
+
+func (c *checker) sbom() error {
+	installed, found, err := InstalledPackages(c.in.FS)
+	if err != nil {
+		return err
+	}
+	if !found && len(c.in.SBOM) == 0 {
+		return nil
+	}
+	if !found {
+		c.add(RuleSBOM, "the image has no apk database (/%s) but the SBOM lists %d packages", apkDBPaths[0], len(c.in.SBOM))
+		return nil
+	}
+	inSBOM := map[string]string{}
+	for _, p := range c.in.SBOM {
+		inSBOM[p.Name] = p.Version
+	}
+	inDB := map[string]string{}
+	for _, p := range installed {
+		inDB[p.Name] = p.Version
+		v, ok := inSBOM[p.Name]
+		switch {
+		case !ok:
+			c.add(RuleSBOM, "installed package %s %s is missing from the SBOM", p.Name, p.Version)
+		case v != "" && p.Version != "" && v != p.Version:
+			c.add(RuleSBOM, "installed package %s is version %s, the SBOM says %s", p.Name, p.Version, v)
+		}
+	}
+	for _, p := range c.in.SBOM {
+		if _, ok := inDB[p.Name]; !ok {
+			c.add(RuleSBOM, "SBOM package %s %s is not installed (not in the apk database)", p.Name, p.Version)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,333 @@
+package inspect
+
+import (
+	"archive/tar"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"path"
+	"sort"
+	"strings"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+)
+
+// FS is what the checks read: an fs.FS of the root filesystem (names without a
+// leading slash, "etc/passwd") that lists directories, reads files and does
+// not follow symlinks on Lstat. FileInfo.Sys may be a *tar.Header, which gives
+// owners.
+type FS interface {
+	fs.ReadDirFS
+	fs.ReadFileFS
+	fs.ReadLinkFS
+}
+
+// MaxRetained is the largest regular file whose content RootFS keeps (besides
+// the files the checks read, which are always kept). ReadFile of a larger
+// file fails with ErrNotRetained; its metadata is always there.
+const MaxRetained = 1 << 20
+
+// ErrNotRetained is returned by RootFS.ReadFile for large files whose content
+// was not kept.
+var ErrNotRetained = errors.New("file content not retained")
+
+// alwaysRetain reports whether the checks read name, so its content is kept
+// whatever its size.
+func alwaysRetain(name string) bool {
+	return strings.HasPrefix(name, "etc/") || apkDBPaths[0] == name || apkDBPaths[1] == name
+}
+
+type node struct {
+	hdr      tar.Header
+	data     []byte
+	retained bool
+	children map[string]*node // directories only
+}
+
+// RootFS is an in-memory root filesystem flattened from an image's layers.
+// It implements FS. It is read-only and safe for concurrent reads.
+type RootFS struct {
+	nodes map[string]*node // cleaned name ("." for the root) -> node
+}
+
+var _ FS = (*RootFS)(nil)
+
+// FromLayers flattens img's layers (whiteouts applied, upper layers win) into a
+// RootFS, keeping each entry's mode bits, owners and link targets.
+func FromLayers(img v1.Image) (*RootFS, error) {
+	rc := mutate.Extract(img)
+	defer rc.Close()
+	return FromTar(rc)
+}
+
+// FromTar reads a flattened root filesystem from an uncompressed tar stream.
+func FromTar(r io.Reader) (*RootFS, error) {
+	r0 := &tar.Header{Name: ".", Typeflag: tar.TypeDir, Mode: 0o755}
+	rfs := &RootFS{nodes: map[string]*node{".": {hdr: *r0, children: map[string]*node{}}}}
+	tr := tar.NewReader(r)
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("rootfs: %w", err)
+		}
+		name := cleanName(h.Name)
+		n := &node{hdr: *h}
+		n.hdr.Name = name
+		switch h.Typeflag {
+		case tar.TypeDir:
+			n.children = map[string]*node{}
+			if old, ok := rfs.nodes[name]; ok && old.children != nil {
+				n.children = old.children
+			}
+		case tar.TypeReg, tar.TypeRegA:
+			if h.Size <= MaxRetained || alwaysRetain(name) {
+				b, err := io.ReadAll(tr)
+				if err != nil {
+					return nil, fmt.Errorf("rootfs: %s: %w", name, err)
+				}
+				n.data, n.retained = b, true
+			}
+		}
+		if name == "." {
+			n.hdr.Typeflag = tar.TypeDir
+			if n.children == nil {
+				n.children = rfs.nodes["."].children
+			}
+			rfs.nodes["."] = n
+			continue
+		}
+		rfs.add(name, n)
+	}
+	return rfs, nil
+}
+
+func cleanName(name string) string {
+	name = path.Clean("/" + name)
+	if name == "/" {
+		return "."
+	}
+	return name[1:]
+}
+
+// add links n under its parent, creating missing parent directories.
+func (r *RootFS) add(name string, n *node) {
+	dir, base := path.Split(name)
+	dir = strings.TrimSuffix(dir, "/")
+	if dir == "" {
+		dir = "."
+	}
+	p, ok := r.nodes[dir]
+	if !ok || p.children == nil {
+		p = &node{hdr: tar.Header{Name: dir, Typeflag: tar.TypeDir, Mode: 0o755}, children: map[string]*node{}}
+		if dir != "." {
+			r.add(dir, p)
+		}
+	}
+	p.children[base] = n
+	r.nodes[name] = n
+}
+
+func (r *RootFS) lookup(op, name string) (*node, error) {
+	if !fs.ValidPath(name) {
+		return nil, &fs.PathError{Op: op, Path: name, Err: fs.ErrInvalid}
+	}
+	n, ok := r.nodes[name]
+	if !ok {
+		return nil, &fs.PathError{Op: op, Path: name, Err: fs.ErrNotExist}
+	}
+	return n, nil
+}
+
+// Lstat describes name without following a final symlink.
+func (r *RootFS) Lstat(name string) (fs.FileInfo, error) {
+	n, err := r.lookup("lstat", name)
+	if err != nil {
+		return nil, err
+	}
+	return n.hdr.FileInfo(), nil
+}
+
+// ReadLink returns a symlink's target as stored.
+func (r *RootFS) ReadLink(name string) (string, error) {
+	n, err := r.lookup("readlink", name)
+	if err != nil {
+		return "", err
+	}
+	if n.hdr.Typeflag != tar.TypeSymlink {
+		return "", &fs.PathError{Op: "readlink", Path: name, Err: fs.ErrInvalid}
+	}
+	return n.hdr.Linkname, nil
+}
+
+// follow resolves symlinks (anywhere in name) inside the root.
+func (r *RootFS) follow(op, name string) (*node, error) {
+	if !fs.ValidPath(name) {
+		return nil, &fs.PathError{Op: op, Path: name, Err: fs.ErrInvalid}
+	}
+	p, err := Resolve(r, name)
+	if err != nil {
+		return nil, &fs.PathError{Op: op, Path: name, Err: err}
+	}
+	n, err := r.lookup(op, p)
+	if err != nil {
+		return nil, err
+	}
+	if n.hdr.Typeflag == tar.TypeLink { // hard link: content of the target
+		if t, ok := r.nodes[cleanName(n.hdr.Linkname)]; ok {
+			c := *t
+			c.hdr = n.hdr
+			c.hdr.Typeflag = tar.TypeReg
+			c.hdr.Size = t.hdr.Size
+			return &c, nil
+		}
+	}
+	return n, nil
+}
+
+// ReadFile returns the content of a regular file, following symlinks.
+func (r *RootFS) ReadFile(name string) ([]byte, error) {
+	n, err := r.follow("readfile", name)
+	if err != nil {
+		return nil, err
+	}
+	if n.children != nil {
+		return nil, &fs.PathError{Op: "readfile", Path: name, Err: errors.New("is a directory")}
+	}
+	if !n.retained {
+		return nil, &fs.PathError{Op: "readfile", Path: name, Err: ErrNotRetained}
+	}
+	return bytes.Clone(n.data), nil
+}
+
+// ReadDir lists a directory sorted by name, following symlinks.
+func (r *RootFS) ReadDir(name string) ([]fs.DirEntry, error) {
+	n, err := r.follow("readdir", name)
+	if err != nil {
+		return nil, err
+	}
+	if n.children == nil {
+		return nil, &fs.PathError{Op: "readdir", Path: name, Err: errors.New("not a directory")}
+	}
+	out := make([]fs.DirEntry, 0, len(n.children))
+	for _, c := range n.children {
+		out = append(out, fs.FileInfoToDirEntry(c.hdr.FileInfo()))
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name() < out[j].Name() })
+	return out, nil
+}
+
+// Open opens a file or directory, following symlinks.
+func (r *RootFS) Open(name string) (fs.File, error) {
+	n, err := r.follow("open", name)
+	if err != nil {
+		return nil, err
+	}
+	f := &openFile{fi: n.hdr.FileInfo()}
+	if n.children != nil {
+		ents, err := r.ReadDir(name)
+		if err != nil {
+			return nil, err
+		}
+		f.ents = ents
+		return f, nil
+	}
+	if !n.retained {
+		return nil, &fs.PathError{Op: "open", Path: name, Err: ErrNotRetained}
+	}
+	f.r = bytes.NewReader(n.data)
+	return f, nil
+}
+
+type openFile struct {
+	fi   fs.FileInfo
+	r    *bytes.Reader
+	ents []fs.DirEntry
+}
+
+func (f *openFile) Stat() (fs.FileInfo, error) { return f.fi, nil }
+func (f *openFile) Close() error               { return nil }
+func (f *openFile) Read(b []byte) (int, error) {
+	if f.r == nil {
+		return 0, errors.New("is a directory")
+	}
+	return f.r.Read(b)
+}
+func (f *openFile) ReadDir(n int) ([]fs.DirEntry, error) {
+	if f.r != nil {
+		return nil, errors.New("not a directory")
+	}
+	if n <= 0 {
+		e := f.ents
+		f.ents = nil
+		return e, nil
+	}
+	if len(f.ents) == 0 {
+		return nil, io.EOF
+	}
+	n = min(n, len(f.ents))
+	e := f.ents[:n]
+	f.ents = f.ents[n:]
+	return e, nil
+}
+
+// maxHops bounds symlink resolution, as Linux's MAXSYMLINKS does.
+const maxHops = 40
+
+// Resolve returns the path name refers to inside fsys after following every
+// symlink on the way (absolute targets are relative to the root of fsys; ".."
+// never leaves the root). The final component need not exist; an intermediate
+// one must.
+func Resolve(fsys fs.ReadLinkFS, name string) (string, error) {
+	hops := 0
+	todo := strings.Split(cleanName(name), "/")
+	if len(todo) == 1 && todo[0] == "." {
+		return ".", nil
+	}
+	var done []string
+	for len(todo) > 0 {
+		c := todo[0]
+		todo = todo[1:]
+		switch c {
+		case ".", "":
+			continue
+		case "..":
+			if len(done) > 0 {
+				done = done[:len(done)-1]
+			}
+			continue
+		}
+		cur := path.Join(append(done, c)...)
+		fi, err := fsys.Lstat(cur)
+		if err != nil {
+			if len(todo) == 0 && errors.Is(err, fs.ErrNotExist) {
+				return cur, nil
+			}
+			return "", err
+		}
+		if fi.Mode()&fs.ModeSymlink == 0 {
+			done = append(done, c)
+			continue
+		}
+		if hops++; hops > maxHops {
+			return "", fmt.Errorf("%s: too many levels of symbolic links", name)
+		}
+		target, err := fsys.ReadLink(cur)
+		if err != nil {
+			return "", err
+		}
+		if strings.HasPrefix(target, "/") {
+			done = nil
+		}
+		todo = append(strings.Split(target, "/"), todo...)
+	}
+	if len(done) == 0 {
+		return ".", nil
+	}
+	return path.Join(done...), nil
+}
