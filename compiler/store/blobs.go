@@ -16,8 +16,20 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 )
 
-// Artifact is an OCI 1.1 artifact manifest with one payload blob, attached to
-// Subject (an image index or image already written by the same Put).
+// Referrer is an OCI 1.1 referrer: an image manifest with a subject (an
+// image index or image written by the same Put), built by the caller (see
+// NewArtifact, or attest.ReferrerManifest), with the blobs it references.
+type Referrer struct {
+	// Manifest is the raw OCI image manifest.
+	Manifest []byte
+	// Blobs are the contents of the manifest's config and layers (a blob
+	// already in the store may be left out; an inline config is written too).
+	Blobs [][]byte
+	// Annotations are added to the manifest's index.json entry.
+	Annotations map[string]string
+}
+
+// Artifact is a one-blob artifact, the common case of a Referrer.
 type Artifact struct {
 	// ArtifactType names what the artifact is ("application/spdx+json").
 	ArtifactType string
@@ -29,18 +41,20 @@ type Artifact struct {
 	Annotations map[string]string
 }
 
-// emptyJSON is the OCI 1.1 empty descriptor used as an artifact's config.
+// emptyJSON is the content of the OCI 1.1 empty descriptor used as an
+// artifact's config.
 var emptyJSON = []byte("{}")
 
-// ArtifactManifest returns the manifest bytes and the descriptor of a.
-func ArtifactManifest(a Artifact) ([]byte, v1.Descriptor, error) {
+// NewArtifact builds the referrer for a: an OCI image manifest with
+// artifactType, the empty config, one layer holding Data, and Subject.
+func NewArtifact(a Artifact) (Referrer, error) {
 	payload, _, err := v1.SHA256(bytes.NewReader(a.Data))
 	if err != nil {
-		return nil, v1.Descriptor{}, err
+		return Referrer{}, err
 	}
 	cfg, _, err := v1.SHA256(bytes.NewReader(emptyJSON))
 	if err != nil {
-		return nil, v1.Descriptor{}, err
+		return Referrer{}, err
 	}
 	m := v1.Manifest{
 		SchemaVersion: 2,
@@ -55,30 +69,49 @@ func ArtifactManifest(a Artifact) ([]byte, v1.Descriptor, error) {
 	}
 	b, err := json.Marshal(m)
 	if err != nil {
-		return nil, v1.Descriptor{}, err
+		return Referrer{}, err
 	}
-	h, _, err := v1.SHA256(bytes.NewReader(b))
-	if err != nil {
-		return nil, v1.Descriptor{}, err
-	}
-	return b, v1.Descriptor{MediaType: types.OCIManifestSchema1, ArtifactType: a.ArtifactType, Digest: h, Size: int64(len(b))}, nil
+	return Referrer{Manifest: b, Blobs: [][]byte{a.Data}}, nil
 }
 
-func (s *Store) writeArtifact(a Artifact) (v1.Descriptor, error) {
-	b, desc, err := ArtifactManifest(a)
+// writeReferrer writes r's blobs and manifest, checks that every blob the
+// manifest references is stored, and returns the index.json descriptor.
+func (s *Store) writeReferrer(r Referrer) (v1.Descriptor, error) {
+	var m v1.Manifest
+	if err := json.Unmarshal(r.Manifest, &m); err != nil {
+		return v1.Descriptor{}, fmt.Errorf("referrer manifest: %w", err)
+	}
+	for _, b := range r.Blobs {
+		if err := s.writeBytes(b); err != nil {
+			return v1.Descriptor{}, err
+		}
+	}
+	for _, d := range append([]v1.Descriptor{m.Config}, m.Layers...) {
+		if d.Data != nil && !s.hasBlob(d.Digest) {
+			if err := s.writeBlob(d.Digest, io.NopCloser(bytes.NewReader(d.Data))); err != nil {
+				return v1.Descriptor{}, err
+			}
+		}
+		if !s.hasBlob(d.Digest) {
+			return v1.Descriptor{}, fmt.Errorf("referrer manifest references blob %s, which is neither given nor stored", d.Digest)
+		}
+	}
+	h, n, err := v1.SHA256(bytes.NewReader(r.Manifest))
 	if err != nil {
 		return v1.Descriptor{}, err
 	}
-	if err := s.writeBytes(emptyJSON); err != nil {
+	if err := s.writeBlob(h, io.NopCloser(bytes.NewReader(r.Manifest))); err != nil {
 		return v1.Descriptor{}, err
 	}
-	if err := s.writeBytes(a.Data); err != nil {
-		return v1.Descriptor{}, err
+	mt := m.MediaType
+	if mt == "" {
+		mt = types.OCIManifestSchema1
 	}
-	if err := s.writeBytes(b); err != nil {
-		return v1.Descriptor{}, err
+	at := m.ArtifactType
+	if at == "" {
+		at = string(m.Config.MediaType)
 	}
-	return desc, nil
+	return v1.Descriptor{MediaType: mt, ArtifactType: at, Digest: h, Size: n}, nil
 }
 
 func (s *Store) writeBytes(b []byte) error {

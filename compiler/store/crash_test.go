@@ -51,8 +51,11 @@ func crashChild(dir string, n int) error {
 		e := Entry{SpecRef: spec, Refs: []string{fmt.Sprintf("img%02d:1", i%40), fmt.Sprintf("img%02d:latest", i%40)}, InputDigest: fmt.Sprintf("in-%d", i)}
 		h, _ := idx.Digest()
 		raw, _ := idx.RawManifest()
-		sbom := Artifact{ArtifactType: "application/spdx+json", MediaType: "application/spdx+json",
-			Subject: descriptorOf(h, raw), Data: []byte(fmt.Sprintf(`{"spdxVersion":"SPDX-2.3","name":%q}`, spec))}
+		sbom, err := NewArtifact(Artifact{ArtifactType: "application/spdx+json", MediaType: "application/spdx+json",
+			Subject: descriptorOf(h, raw), Data: []byte(fmt.Sprintf(`{"spdxVersion":"SPDX-2.3","name":%q}`, spec))})
+		if err != nil {
+			return err
+		}
 		if _, err := s.Put(ctx, e, idx, sbom); err != nil {
 			return err
 		}

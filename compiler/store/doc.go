@@ -8,10 +8,13 @@
 //
 // index.json has one entry per tag: the image index, annotated with
 // org.opencontainers.image.ref.name = "repository:tag", dev.hic.spec.ref and
-// dev.hic.input-digest. Artifacts attached to an image (SBOMs, findings) are
-// OCI 1.1 artifact manifests with a subject, listed in index.json beside it and
-// carrying the same dev.hic.spec.ref, so rebuilding a spec replaces its entries
-// and its artifacts together without touching other specs.
+// dev.hic.input-digest. Referrers of an image (SBOMs, findings, attestations)
+// are OCI 1.1 manifests with a subject, stored by the same Put and listed in
+// index.json beside it with the same dev.hic.spec.ref and no ref name, so
+// rebuilding a spec replaces its entries and its referrers together, in one
+// index.json swap, without touching other specs. Nothing else may write the
+// layout's index.json while a Store holds it (the lock says so to other
+// processes).
 //
 // The store does not build, push or sign anything.
 package store

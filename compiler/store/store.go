@@ -161,11 +161,11 @@ func (s *Store) Dir() string { return s.dir }
 // Layout returns the layout for reading with go-containerregistry.
 func (s *Store) Layout() layout.Path { return s.path }
 
-// Put writes idx and artifacts (all their blobs first), then atomically
+// Put writes idx and referrers (all their blobs first), then atomically
 // replaces the index.json entries of e.SpecRef (and any entry holding one of
 // e.Refs) with the new ones. If ctx is cancelled before the swap, index.json is
 // left as it was. It returns the descriptor of idx.
-func (s *Store) Put(ctx context.Context, e Entry, idx v1.ImageIndex, artifacts ...Artifact) (v1.Descriptor, error) {
+func (s *Store) Put(ctx context.Context, e Entry, idx v1.ImageIndex, referrers ...Referrer) (v1.Descriptor, error) {
 	if e.SpecRef == "" {
 		return v1.Descriptor{}, errors.New("store: put: empty spec ref")
 	}
@@ -174,12 +174,16 @@ func (s *Store) Put(ctx context.Context, e Entry, idx v1.ImageIndex, artifacts .
 		return v1.Descriptor{}, fmt.Errorf("%s: store: %w", e.SpecRef, err)
 	}
 	var arts []v1.Descriptor
-	for _, a := range artifacts {
-		d, err := s.writeArtifact(a)
+	for _, r := range referrers {
+		d, err := s.writeReferrer(r)
 		if err != nil {
-			return v1.Descriptor{}, fmt.Errorf("%s: store: artifact %s: %w", e.SpecRef, a.ArtifactType, err)
+			return v1.Descriptor{}, fmt.Errorf("%s: store: %w", e.SpecRef, err)
 		}
-		d.Annotations = map[string]string{AnnotationSpecRef: e.SpecRef}
+		d.Annotations = map[string]string{}
+		for k, v := range r.Annotations {
+			d.Annotations[k] = v
+		}
+		d.Annotations[AnnotationSpecRef] = e.SpecRef
 		if e.InputDigest != "" {
 			d.Annotations[AnnotationInputDigest] = e.InputDigest
 		}

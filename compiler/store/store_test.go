@@ -108,7 +108,7 @@ func TestReplaceKeepsOtherSpecs(t *testing.T) {
 		t.Fatal(err)
 	}
 	bIdx := randomIndex(t)
-	bDesc, err := s.Put(ctx, b, bIdx, Artifact{ArtifactType: "application/spdx+json", MediaType: "application/spdx+json", Data: []byte(`{"spdxVersion":"SPDX-2.3"}`)})
+	bDesc, err := s.Put(ctx, b, bIdx, mustArtifact(t, Artifact{ArtifactType: "application/spdx+json", MediaType: "application/spdx+json", Data: []byte(`{"spdxVersion":"SPDX-2.3"}`)}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -165,8 +165,8 @@ func TestReferrers(t *testing.T) {
 	sbom := []byte(`{"spdxVersion":"SPDX-2.3","name":"x"}`)
 	findings := []byte(`[]`)
 	_, err := s.Put(ctx, Entry{SpecRef: "x:1"}, idx,
-		Artifact{ArtifactType: "application/spdx+json", Subject: subject, MediaType: "application/spdx+json", Data: sbom},
-		Artifact{ArtifactType: "application/vnd.dev.hic.findings+json", Subject: subject, MediaType: "application/json", Data: findings},
+		mustArtifact(t, Artifact{ArtifactType: "application/spdx+json", Subject: subject, MediaType: "application/spdx+json", Data: sbom}),
+		mustArtifact(t, Artifact{ArtifactType: "application/vnd.dev.hic.findings+json", Subject: subject, MediaType: "application/json", Data: findings}),
 	)
 	if err != nil {
 		t.Fatal(err)
@@ -321,5 +321,26 @@ func TestConcurrentPuts(t *testing.T) {
 	}
 	if err := Validate(dir); err != nil {
 		t.Errorf("Validate: %v", err)
+	}
+}
+
+func mustArtifact(t testing.TB, a Artifact) Referrer {
+	t.Helper()
+	r, err := NewArtifact(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func TestPutRejectsReferrerWithMissingBlob(t *testing.T) {
+	s := openT(t, t.TempDir())
+	r := mustArtifact(t, Artifact{ArtifactType: "x", MediaType: "application/octet-stream", Data: []byte("payload")})
+	r.Blobs = nil
+	if _, err := s.Put(context.Background(), Entry{SpecRef: "a:1"}, randomIndex(t), r); err == nil || !strings.Contains(err.Error(), "neither given nor stored") {
+		t.Fatalf("Put = %v, want missing-blob error", err)
+	}
+	if _, ok := s.Lookup("a:1"); ok {
+		t.Error("spec listed after a failed Put")
 	}
 }
