@@ -41,9 +41,9 @@ func (s Subject) Descriptor() v1.Descriptor {
 // ResourceDescriptor is the in-toto v1 resource descriptor, with the fields
 // hic uses.
 type ResourceDescriptor struct {
+	Name             string            `json:"name,omitempty"`
 	URI              string            `json:"uri,omitempty"`
 	Digest           map[string]string `json:"digest,omitempty"`
-	Name             string            `json:"name,omitempty"`
 	DownloadLocation string            `json:"downloadLocation,omitempty"`
 	MediaType        string            `json:"mediaType,omitempty"`
 	Annotations      map[string]string `json:"annotations,omitempty"`
@@ -97,11 +97,13 @@ func NewStatement(subjects []Subject, predicateType string, predicate any) (*Sta
 
 // Marshal returns the statement's JSON, compact, the payload of its envelope.
 func (s *Statement) Marshal() ([]byte, error) {
-	b, err := json.Marshal(s)
-	if err != nil {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false) // keep "&" in purls as it is
+	if err := enc.Encode(s); err != nil {
 		return nil, fmt.Errorf("marshal statement %s: %w", s.PredicateType, err)
 	}
-	return b, nil
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
 }
 
 // SubjectDigests returns the digests of the statement's subjects.
