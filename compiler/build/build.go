@@ -1,0 +1,291 @@
+package build
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"chainguard.dev/apko/pkg/apk/apk"
+	apkobuild "chainguard.dev/apko/pkg/build"
+	"chainguard.dev/apko/pkg/build/oci"
+	"chainguard.dev/apko/pkg/build/types"
+	"chainguard.dev/apko/pkg/tarfs"
+	"github.com/chainguard-dev/clog"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/hic-build/hic/compiler/compile"
+	"github.com/hic-build/hic/compiler/resolve"
+)
+
+// Options configure Build.
+type Options struct {
+	// Mirrors replace catalog repositories by local directories, as for
+	// resolve.Resolve. Packages from a mirror are verified against its
+	// signed index before they are installed.
+	Mirrors []resolve.Mirror
+	// CacheDir is apko's package cache, shared safely by concurrent builds.
+	// Empty: a fresh directory inside the build's temporary directory
+	// (every build is then a cold build).
+	CacheDir string
+	// TempDir is the parent of the build's own temporary directory, which is
+	// removed before Build returns. Empty: os.TempDir().
+	TempDir string
+}
+
+// Build builds img for each of its architectures from the packages lock
+// names, through apko, and returns the image index, the images, the SBOMs
+// and what was installed, all in memory.
+//
+// The same img and the same repository contents give a bit-identical index
+// digest, whatever the output, cache, temporary or mirror directories.
+// The build date is lock.BuildDate(). apko lets the SOURCE_DATE_EPOCH
+// environment variable override any build date; Build fails if it did.
+//
+// Logging goes to clog.FromContext(ctx), the logger apko uses too.
+// Build is safe to call concurrently; each call uses its own temporary
+// directory under opts.TempDir and removes it.
+func Build(ctx context.Context, img compile.Image, lock *resolve.Lock, opts Options) (*Result, error) {
+	ref := img.Ref
+	start := time.Now()
+	if lock == nil || lock.Ref != ref {
+		return nil, fmt.Errorf("%s: build: no lock for this spec", ref)
+	}
+	archs := resolve.Archs(img.Config)
+	if len(archs) == 0 {
+		return nil, fmt.Errorf("%s: build: the configuration names no architecture", ref)
+	}
+	for _, a := range archs {
+		if len(lock.Packages(a)) == 0 {
+			return nil, fmt.Errorf("%s: build: the lock has no packages for %s", ref, a.ToAPK())
+		}
+	}
+	src, err := resolve.NewSources(img.Config, opts.Mirrors)
+	if err != nil {
+		return nil, fmt.Errorf("%s: build: %w", ref, err)
+	}
+	if err := verifyMirrors(ctx, ref, src, lock, archs); err != nil {
+		return nil, err
+	}
+
+	tmp, err := os.MkdirTemp(opts.TempDir, "hic-build-")
+	if err != nil {
+		return nil, fmt.Errorf("%s: build: %w", ref, err)
+	}
+	defer os.RemoveAll(tmp)
+	cacheDir := opts.CacheDir
+	if cacheDir == "" {
+		cacheDir = filepath.Join(tmp, "cache")
+	}
+	sbomDir := filepath.Join(tmp, "sbom")
+	if err := os.MkdirAll(sbomDir, 0o755); err != nil {
+		return nil, fmt.Errorf("%s: build: %w", ref, err)
+	}
+
+	date := lock.BuildDate()
+	shared := apk.NewCache(true)
+	common := []apkobuild.Option{
+		apkobuild.WithSourceDateEpoch(date),
+		apkobuild.WithSBOMFormats([]string{"spdx"}),
+		apkobuild.WithSBOM(sbomDir),
+		apkobuild.WithVCS(false),
+		apkobuild.WithCache(cacheDir, false, shared),
+	}
+	if tag := imageTag(img); tag != "" {
+		common = append(common, apkobuild.WithTags(tag))
+	}
+
+	res := &Result{
+		Ref:       ref,
+		Images:    map[string]v1.Image{},
+		SBOMs:     map[string][]byte{},
+		Installed: map[string][]resolve.Package{},
+		BuildDate: date,
+	}
+	imgs := map[types.Architecture]v1.Image{}
+	var mu sync.Mutex
+	g, gctx := errgroup.WithContext(ctx)
+	for _, arch := range archs {
+		g.Go(func() error {
+			img, installed, sbom, err := buildArch(gctx, img, src, lock, arch, common, filepath.Join(tmp, arch.ToAPK()))
+			if err != nil {
+				return err
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			imgs[arch] = img
+			res.Installed[platform(arch)] = installed
+			res.SBOMs[platform(arch)] = sbom
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+
+	digest, idx, err := oci.GenerateIndex(ctx, src.Config, imgs, date)
+	if err != nil {
+		return nil, fmt.Errorf("%s: build: image index: %w", ref, err)
+	}
+	o, ic, err := apkobuild.NewOptions(append(src.ApkoOptions(img.Config), append(common, apkobuild.WithTempDir(tmp))...)...)
+	if err != nil {
+		return nil, fmt.Errorf("%s: build: %w", ref, err)
+	}
+	isboms, err := apkobuild.GenerateIndexSBOM(ctx, *o, *ic, digest, imgs)
+	if err != nil {
+		return nil, fmt.Errorf("%s: build: index SBOM: %w", ref, err)
+	}
+	for _, s := range isboms {
+		b, err := os.ReadFile(s.Path)
+		if err != nil {
+			return nil, fmt.Errorf("%s: build: index SBOM: %w", ref, err)
+		}
+		res.SBOMs[IndexSBOM] = b
+	}
+
+	// Copy the images into memory: apko's layer files go with tmp.
+	mi := &memIndex{images: map[v1.Hash]v1.Image{}}
+	if mi.manifest, err = idx.RawManifest(); err != nil {
+		return nil, fmt.Errorf("%s: build: %w", ref, err)
+	}
+	if mi.mediaType, err = idx.MediaType(); err != nil {
+		return nil, fmt.Errorf("%s: build: %w", ref, err)
+	}
+	for arch, im := range imgs {
+		m, err := inMemory(im)
+		if err != nil {
+			return nil, fmt.Errorf("%s: build %s: %w", ref, arch.ToAPK(), err)
+		}
+		h, err := m.Digest()
+		if err != nil {
+			return nil, fmt.Errorf("%s: build %s: %w", ref, arch.ToAPK(), err)
+		}
+		mi.images[h] = m
+		res.Images[platform(arch)] = m
+	}
+	res.Index = mi
+	clog.FromContext(ctx).Debug("built", "ref", ref, "index", digest.DigestStr(), "archs", len(archs), "elapsed", time.Since(start))
+	return res, nil
+}
+
+// buildArch builds the image of one architecture and returns it with the
+// installed packages and the SPDX SBOM.
+func buildArch(ctx context.Context, img compile.Image, src *resolve.Sources, lock *resolve.Lock, arch types.Architecture, common []apkobuild.Option, tmp string) (v1.Image, []resolve.Package, []byte, error) {
+	ref := img.Ref
+	fail := func(what string, err error) (v1.Image, []resolve.Package, []byte, error) {
+		return nil, nil, nil, fmt.Errorf("%s: build %s: %s: %w", ref, arch.ToAPK(), what, err)
+	}
+	if err := os.MkdirAll(tmp, 0o755); err != nil {
+		return fail("temporary directory", err)
+	}
+	locked := lock.Packages(arch)
+	cfg := img.Config
+	cfg.Archs = []types.Architecture{arch}
+	cfg.Contents.Packages = make([]string, 0, len(locked))
+	for _, p := range locked {
+		cfg.Contents.Packages = append(cfg.Contents.Packages, p.Name+"="+p.Version)
+	}
+	opts := slices.Concat(src.ApkoOptions(cfg), common, []apkobuild.Option{
+		apkobuild.WithArch(arch),
+		apkobuild.WithTempDir(tmp),
+	})
+	bc, err := apkobuild.New(ctx, tarfs.New(), opts...)
+	if err != nil {
+		return fail("apko", err)
+	}
+	layers, err := bc.BuildLayers(ctx)
+	if err != nil {
+		return fail("install", err)
+	}
+	apkPkgs, installed, err := checkInstalled(bc, locked)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("%s: build %s: %w", ref, arch.ToAPK(), err)
+	}
+	if d, err := bc.GetBuildDateEpoch(); err != nil {
+		return fail("build date", err)
+	} else if !d.Equal(lock.BuildDate()) {
+		return fail("build date", fmt.Errorf("apko uses %s, not the packages' %s: SOURCE_DATE_EPOCH is set in the environment; unset it",
+			d.Format(time.RFC3339), lock.BuildDate().Format(time.RFC3339)))
+	}
+	im, err := oci.BuildImageFromLayers(ctx, bc.BaseImage(), layers, bc.ImageConfiguration(), lock.BuildDate(), bc.Arch())
+	if err != nil {
+		return fail("image", err)
+	}
+	sboms, err := bc.GenerateImageSBOM(ctx, arch, im)
+	if err != nil {
+		return fail("SBOM", err)
+	}
+	if len(sboms) != 1 {
+		return fail("SBOM", fmt.Errorf("apko wrote %d SBOMs, want 1", len(sboms)))
+	}
+	sbom, err := os.ReadFile(sboms[0].Path)
+	if err != nil {
+		return fail("SBOM", err)
+	}
+	if sbom, err = completeSBOM(sbom, apkPkgs, arch.ToAPK()); err != nil {
+		return fail("SBOM", err)
+	}
+	// The index SBOM is generated from the files in the SBOM directory.
+	if err := os.WriteFile(sboms[0].Path, sbom, 0o644); err != nil {
+		return fail("SBOM", err)
+	}
+	return im, installed, sbom, nil
+}
+
+// checkInstalled compares what apko installed with the lock: the same
+// packages, each with the locked control checksum (computed by apko from
+// the file it installed). It returns apko's view of the installed packages,
+// in installation order, and the lock's, sorted by name.
+func checkInstalled(bc *apkobuild.Context, locked []resolve.Package) ([]*apk.Package, []resolve.Package, error) {
+	got, err := bc.InstalledPackages()
+	if err != nil {
+		return nil, nil, fmt.Errorf("installed packages: %w", err)
+	}
+	var pkgs []*apk.Package
+	byName := make(map[string]resolve.Package, len(locked))
+	for _, p := range locked {
+		byName[p.Name] = p
+	}
+	var out []resolve.Package
+	var extra []string
+	for _, ip := range got {
+		p, ok := byName[ip.Name]
+		if !ok || p.Version != ip.Version {
+			extra = append(extra, ip.Name+"-"+ip.Version)
+			continue
+		}
+		if c := ip.ChecksumString(); c != p.Checksum {
+			return nil, nil, fmt.Errorf("install %s from %s: apko installed checksum %s, the lock says %s "+
+				"(a file changed during the build, or apko's process-wide package cache holds an older package of the same name and version)",
+				p, p.Repository, c, p.Checksum)
+		}
+		delete(byName, ip.Name)
+		out = append(out, p)
+		pkgs = append(pkgs, &ip.Package)
+	}
+	if len(extra) > 0 || len(byName) > 0 {
+		var missing []string
+		for n := range byName {
+			missing = append(missing, n)
+		}
+		return nil, nil, fmt.Errorf("installed packages differ from the lock: not locked %v, not installed %v", sortStrings(extra), sortStrings(missing))
+	}
+	slices.SortFunc(out, func(a, b resolve.Package) int { return strings.Compare(a.Name, b.Name) })
+	return pkgs, out, nil
+}
+
+// platform returns the OCI platform string of arch: "linux/amd64".
+func platform(arch types.Architecture) string { return "linux/" + arch.String() }
+
+// imageTag returns the image's most specific tag as "repository:tag", or "".
+func imageTag(img compile.Image) string {
+	if img.Repository == "" || len(img.Tags) == 0 {
+		return ""
+	}
+	return img.Repository + ":" + img.Tags[len(img.Tags)-1]
+}
