@@ -1,0 +1,358 @@
+package load
+
+import (
+	"context"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+
+	"cuelang.org/go/cue"
+	"cuelang.org/go/cue/ast"
+	"cuelang.org/go/cue/build"
+	"cuelang.org/go/cue/cuecontext"
+	cueerrors "cuelang.org/go/cue/errors"
+	"cuelang.org/go/cue/load"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/hic-build/hic/compiler/finding"
+	"github.com/hic-build/hic/compiler/spec"
+	"github.com/hic-build/hic/schema"
+)
+
+// Options tunes a load. The zero value is ready to use.
+type Options struct {
+	// Jobs is the number of instances evaluated at once; default GOMAXPROCS.
+	Jobs int
+	// InstancesPerContext bounds how many instances one cue.Context evaluates
+	// before it is replaced (a context only grows); default 64.
+	InstancesPerContext int
+	// Overlay adds or replaces files: path relative to the catalog root ->
+	// contents. Tests and the fuzzer use it to load catalogs that are not on disk.
+	Overlay map[string][]byte
+}
+
+// Catalog is the result of a load.
+type Catalog struct {
+	// Root is the absolute catalog directory.
+	Root string
+	// Files are the catalog's CUE files, relative to Root, sorted.
+	Files []string
+	// Specs are the decoded specs of every image that evaluated cleanly, by ref.
+	Specs []*spec.Spec
+	// Findings are the syntax and schema errors ("cue-syntax", "schema").
+	Findings []finding.Finding
+}
+
+// SyntaxErrors reports whether any file failed to parse: such a catalog is
+// a load failure, not just a catalog with findings.
+func (c *Catalog) SyntaxErrors() bool {
+	for _, f := range c.Findings {
+		if f.Rule == RuleSyntax {
+			return true
+		}
+	}
+	return false
+}
+
+// Rule ids the loader reports.
+const (
+	RuleSyntax = "cue-syntax"
+	RuleSchema = "schema"
+)
+
+const schemaPrefix = "hic.schema."
+
+// Load reads the catalog at root. The error is for problems with the catalog
+// as a whole (no such directory); problems in its files are findings.
+func Load(ctx context.Context, root string, opts Options) (*Catalog, error) {
+	if opts.Jobs <= 0 {
+		opts.Jobs = runtime.GOMAXPROCS(0)
+	}
+	if opts.InstancesPerContext <= 0 {
+		opts.InstancesPerContext = 64
+	}
+	abs, err := filepath.Abs(root)
+	if err != nil {
+		return nil, fmt.Errorf("catalog %s: %w", root, err)
+	}
+	if fi, err := os.Stat(abs); err != nil || !fi.IsDir() {
+		if len(opts.Overlay) == 0 {
+			return nil, fmt.Errorf("catalog %s: not a directory (set --catalog or HIC_CATALOG to the catalog root)", root)
+		}
+	}
+	cat := &Catalog{Root: abs}
+
+	dirs, files, err := discover(abs, opts.Overlay)
+	if err != nil {
+		return nil, err
+	}
+	cat.Files = files
+	if len(dirs) == 0 {
+		return cat, nil
+	}
+
+	overlay, err := buildOverlay(abs, opts.Overlay)
+	if err != nil {
+		return nil, err
+	}
+	args := make([]string, len(dirs))
+	for i, d := range dirs {
+		args[i] = "./" + d
+		if d == "." {
+			args[i] = "."
+		}
+	}
+	insts := load.Instances(args, &load.Config{Dir: abs, Overlay: overlay, Package: schema.Package})
+
+	tr := newTranslator(abs)
+	type job struct {
+		inst *build.Instance
+		dir  string
+	}
+	var todo []job
+	for i, inst := range insts {
+		if inst.Err != nil {
+			cat.Findings = append(cat.Findings, tr.loadErrors(inst.Err)...)
+			continue
+		}
+		todo = append(todo, job{inst, dirs[i]})
+	}
+
+	var (
+		mu    sync.Mutex
+		g     errgroup.Group
+		next  = make(chan job)
+		specs []*spec.Spec
+	)
+	for w := 0; w < opts.Jobs; w++ {
+		g.Go(func() error {
+			var cctx *cue.Context
+			used := 0
+			for j := range next {
+				if cctx == nil || used >= opts.InstancesPerContext {
+					cctx, used = cuecontext.New(), 0
+				}
+				used++
+				s, fs := evalInstance(cctx, tr, j.inst, j.dir)
+				mu.Lock()
+				specs = append(specs, s...)
+				cat.Findings = append(cat.Findings, fs...)
+				mu.Unlock()
+			}
+			return nil
+		})
+	}
+	for _, j := range todo {
+		if ctx.Err() != nil {
+			break
+		}
+		next <- j
+	}
+	close(next)
+	_ = g.Wait()
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	spec.SortByRef(specs)
+	cat.Specs = specs
+	cat.Findings = dedupe(cat.Findings)
+	finding.Sort(cat.Findings)
+	return cat, nil
+}
+
+// discover lists the directories below root that hold CUE files (relative,
+// "." for root itself) and every CUE file (relative), both sorted.
+func discover(root string, overlay map[string][]byte) (dirs, files []string, err error) {
+	dirSet := map[string]bool{}
+	add := func(rel string) {
+		files = append(files, rel)
+		dirSet[filepath.Dir(rel)] = true
+	}
+	err = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if p == root && os.IsNotExist(err) {
+				return filepath.SkipDir
+			}
+			return err
+		}
+		name := d.Name()
+		if d.IsDir() {
+			if p != root && (name == "cue.mod" || name == "testdata" || strings.HasPrefix(name, ".") || strings.HasPrefix(name, "_")) {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if !strings.HasSuffix(name, ".cue") || strings.HasPrefix(name, ".") || strings.HasPrefix(name, "_") || strings.HasPrefix(name, schemaPrefix) {
+			return nil
+		}
+		rel, _ := filepath.Rel(root, p)
+		if _, over := overlay[rel]; !over {
+			add(rel)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("catalog %s: %w", root, err)
+	}
+	for rel := range overlay {
+		if strings.HasSuffix(rel, ".cue") && !strings.HasPrefix(rel, "cue.mod") {
+			add(filepath.Clean(rel))
+		}
+	}
+	for d := range dirSet {
+		dirs = append(dirs, d)
+	}
+	sort.Strings(dirs)
+	sort.Strings(files)
+	return dirs, files, nil
+}
+
+func buildOverlay(root string, extra map[string][]byte) (map[string]load.Source, error) {
+	files, err := schema.Files()
+	if err != nil {
+		return nil, err
+	}
+	ov := map[string]load.Source{}
+	for name, src := range files {
+		ov[filepath.Join(root, schemaPrefix+name)] = load.FromBytes(src)
+	}
+	if _, err := os.Stat(filepath.Join(root, "cue.mod", "module.cue")); err != nil {
+		ov[filepath.Join(root, "cue.mod", "module.cue")] = load.FromString("module: \"hic.local/catalog\"\nlanguage: version: \"v0.17.0\"\n")
+	}
+	for rel, src := range extra {
+		ov[filepath.Join(root, rel)] = load.FromBytes(src)
+	}
+	return ov, nil
+}
+
+// evalInstance evaluates one image folder and decodes the specs of the images
+// its own files declare.
+func evalInstance(cctx *cue.Context, tr *translator, inst *build.Instance, dir string) ([]*spec.Spec, []finding.Finding) {
+	idx := newIndex()
+	var own []string // images declared by files of this very folder
+	for _, f := range inst.Files {
+		rel := tr.rel(f.Filename)
+		if strings.HasPrefix(filepath.Base(f.Filename), schemaPrefix) {
+			continue
+		}
+		names := idx.addFile(rel, f)
+		if filepath.Dir(rel) == dir {
+			own = append(own, names...)
+		}
+	}
+	tr = tr.withIndex(idx)
+	var (
+		specs    []*spec.Spec
+		findings []finding.Finding
+	)
+	for _, u := range idx.unknownTop {
+		if filepath.Dir(u.pos.File) == dir {
+			findings = append(findings, finding.Finding{
+				Rule: RuleSchema, Severity: finding.Error, Pos: u.pos,
+				Message: fmt.Sprintf("unknown top-level field %q: a catalog file declares images only", u.name),
+				Hint:    "write the image as `images: NAME: {...}`; helpers that are not images go in hidden fields (_name) or definitions (#Name)",
+			})
+		}
+	}
+	v := cctx.BuildInstance(inst)
+	images := v.LookupPath(cue.MakePath(cue.Str(schema.ImagesPath)))
+	if !images.Exists() {
+		if err := v.Err(); err != nil {
+			return nil, append(findings, tr.evalErrors(err, "")...)
+		}
+	}
+	sort.Strings(own)
+	for _, name := range uniq(own) {
+		iv := images.LookupPath(cue.MakePath(cue.Str(name)))
+		if fs := validateImage(tr, iv, name); len(fs) > 0 {
+			findings = append(findings, fs...)
+			continue
+		}
+		s, fs := decodeSpecs(tr, iv, name, idx)
+		specs = append(specs, s...)
+		findings = append(findings, fs...)
+	}
+	return specs, findings
+}
+
+// validateImage checks every field of an image but its derived specs, so a
+// mistake is reported once, where it was written, not once per spec.
+func validateImage(tr *translator, iv cue.Value, name string) []finding.Finding {
+	if !iv.Exists() {
+		return []finding.Finding{tr.finding(RuleSchema, "images."+name, "image "+name+" did not evaluate", nil)}
+	}
+	var out []finding.Finding
+	it, err := iv.Fields(cue.Optional(false))
+	if err != nil {
+		return tr.evalErrors(err, name)
+	}
+	for it.Next() {
+		if it.Selector().String() == schema.SpecsField {
+			continue
+		}
+		if err := it.Value().Validate(cue.Concrete(true), cue.All()); err != nil {
+			out = append(out, tr.evalErrors(err, name)...)
+		}
+	}
+	return out
+}
+
+func decodeSpecs(tr *translator, iv cue.Value, name string, idx *index) ([]*spec.Spec, []finding.Finding) {
+	sv := iv.LookupPath(cue.MakePath(cue.Str(schema.SpecsField)))
+	it, err := sv.Fields()
+	if err != nil {
+		return nil, tr.evalErrors(err, name)
+	}
+	var (
+		out      []*spec.Spec
+		findings []finding.Finding
+	)
+	loc := &locator{idx: idx}
+	for it.Next() {
+		v := it.Value()
+		if err := v.Validate(cue.Concrete(true), cue.All()); err != nil {
+			findings = append(findings, tr.evalErrors(err, name)...)
+			continue
+		}
+		s := new(spec.Spec)
+		if err := v.Decode(s); err != nil {
+			findings = append(findings, tr.evalErrors(err, name)...)
+			continue
+		}
+		s.File = idx.imageFile[name]
+		s.Locator = loc
+		out = append(out, s)
+	}
+	return out, findings
+}
+
+func uniq(ss []string) []string {
+	out := ss[:0]
+	for i, s := range ss {
+		if i == 0 || s != ss[i-1] {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func dedupe(fs []finding.Finding) []finding.Finding {
+	seen := map[string]bool{}
+	out := fs[:0]
+	for _, f := range fs {
+		k := f.Rule + "\x00" + f.Pos.String() + "\x00" + f.Message
+		if !seen[k] {
+			seen[k] = true
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+var _ = ast.NewIdent
+var _ = cueerrors.Errors

@@ -1,0 +1,30 @@
+// Package schema holds the hardening schema: the CUE definitions every catalog
+// spec is checked against (image.cue, types.cue), the distro and variant
+// tables, and the table of hardening rules (rules.cue). The CUE files are
+// embedded into the hic binary; the loader overlays them onto the catalog.
+package schema
+
+import "embed"
+
+// FS holds the schema's CUE files at its root.
+//
+//go:embed *.cue
+var FS embed.FS
+
+// Package is the CUE package name shared by the schema and catalog files.
+const Package = "hic"
+
+// CUE paths the Go code reads. They are the one place Go names schema fields.
+const (
+	// ImagesPath is the field holding the catalog's images, keyed by name.
+	ImagesPath = "images"
+	// SpecsField is the field of an image holding its derived specs, keyed by ref.
+	SpecsField = "specs"
+	// StreamsField is the field of an image holding its streams.
+	StreamsField = "streams"
+	// RulesPath is the definition holding the rule table.
+	RulesPath = "#Rules"
+	// DistrosPath and VariantsPath hold the distro and variant tables.
+	DistrosPath  = "#Distros"
+	VariantsPath = "#Variants"
+)

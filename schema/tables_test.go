@@ -1,0 +1,24 @@
+package schema
+
+import "testing"
+
+func TestLoadTables(t *testing.T) {
+	tab, err := LoadTables()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(tab.Rules) < 20 {
+		t.Errorf("got %d rules, want at least 20", len(tab.Rules))
+	}
+	for id, r := range tab.Rules {
+		if r.Rationale == "" || r.Hint == "" || r.Title == "" {
+			t.Errorf("rule %s lacks title, rationale or hint", id)
+		}
+	}
+	if got, want := tab.Distros, []string{"alpine-3.22", "alpine-3.23", "wolfi"}; len(got) != 3 || got[2] != want[2] {
+		t.Errorf("distros = %v, want %v", got, want)
+	}
+	if len(tab.Variants) != 2 {
+		t.Errorf("variants = %v", tab.Variants)
+	}
+}
