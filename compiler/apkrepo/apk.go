@@ -177,10 +177,33 @@ func (f File) size() int64 {
 	return f.Size
 }
 
-// gzipLevel is the compression level of every gzip stream written here.
+// gzipLevel is the compression level of every gzip stream written here:
+// the fastest, since generating large repositories is dominated by it.
 // The output of one level of one compressor version is stable, which keeps
 // packages byte-identical across runs.
-const gzipLevel = gzip.DefaultCompression
+const gzipLevel = gzip.BestSpeed
+
+// builder holds the compressor and buffers one goroutine reuses from
+// package to package; a fresh compressor per stream costs more than
+// compressing a small package.
+type builder struct {
+	zw        *gzip.Writer
+	raw, data bytes.Buffer
+}
+
+func newBuilder() *builder {
+	zw, _ := gzip.NewWriterLevel(io.Discard, gzipLevel) // the level is valid
+	return &builder{zw: zw}
+}
+
+// gzip compresses everything written by fn into one gzip stream on w.
+func (b *builder) gzip(w io.Writer, fn func(io.Writer) error) error {
+	b.zw.Reset(w)
+	if err := fn(b.zw); err != nil {
+		return err
+	}
+	return b.zw.Close()
+}
 
 // BuildAPK returns a signed APKv2 package: a signature gzip stream over the
 // control stream, the control stream (.PKGINFO with size and datahash) and
@@ -188,6 +211,10 @@ const gzipLevel = gzip.DefaultCompression
 // are sorted by path and stamped with p.BuildTime, so the bytes depend only
 // on p and key.
 func BuildAPK(p Package, key *Key) ([]byte, error) {
+	return newBuilder().build(p, key)
+}
+
+func (b *builder) build(p Package, key *Key) ([]byte, error) {
 	if key == nil {
 		return nil, fmt.Errorf("package %s: nil key", p)
 	}
@@ -203,23 +230,28 @@ func BuildAPK(p Package, key *Key) ([]byte, error) {
 		return nil, fmt.Errorf("package %s: %w", p, err)
 	}
 
-	var data bytes.Buffer
+	b.data.Reset()
 	datahash := sha256.New()
-	installed, err := writeData(io.MultiWriter(&data, datahash), files, p.BuildTime)
+	var installed int64
+	err = b.gzip(io.MultiWriter(&b.data, datahash), func(w io.Writer) error {
+		var err error
+		installed, err = writeData(w, files, p.BuildTime)
+		return err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("package %s: data: %w", p, err)
 	}
 
-	control, err := tarSegment([]tarEntry{{name: ".PKGINFO", body: pkginfo(p, installed, hex.EncodeToString(datahash.Sum(nil)))}}, p.BuildTime)
+	control, err := b.tarSegment([]tarEntry{{name: ".PKGINFO", body: pkginfo(p, installed, hex.EncodeToString(datahash.Sum(nil)))}}, p.BuildTime)
 	if err != nil {
 		return nil, fmt.Errorf("package %s: control: %w", p, err)
 	}
-	sig, err := signatureSegment(key, control, p.BuildTime)
+	sig, err := b.signatureSegment(key, control, p.BuildTime)
 	if err != nil {
 		return nil, fmt.Errorf("package %s: %w", p, err)
 	}
-	out := make([]byte, 0, len(sig)+len(control)+data.Len())
-	out = append(append(append(out, sig...), control...), data.Bytes()...)
+	out := make([]byte, 0, len(sig)+len(control)+b.data.Len())
+	out = append(append(append(out, sig...), control...), b.data.Bytes()...)
 	return out, nil
 }
 
@@ -262,14 +294,10 @@ func completeTree(in []File) ([]File, error) {
 	return files, nil
 }
 
-// writeData writes the data section (a complete, gzipped tar) and returns
-// the installed size (sum of regular file sizes).
+// writeData writes the data section (a complete tar) and returns the
+// installed size (sum of regular file sizes).
 func writeData(w io.Writer, files []File, mtime time.Time) (int64, error) {
-	zw, err := gzip.NewWriterLevel(w, gzipLevel)
-	if err != nil {
-		return 0, err
-	}
-	tw := tar.NewWriter(zw)
+	tw := tar.NewWriter(w)
 	var installed int64
 	for _, f := range files {
 		h := &tar.Header{
@@ -301,10 +329,7 @@ func writeData(w io.Writer, files []File, mtime time.Time) (int64, error) {
 			}
 		}
 	}
-	if err := tw.Close(); err != nil {
-		return 0, err
-	}
-	return installed, zw.Close()
+	return installed, tw.Close()
 }
 
 // pkginfo renders .PKGINFO in abuild's field order.
@@ -333,9 +358,9 @@ type tarEntry struct {
 
 // tarSegment returns a gzipped tar without end-of-archive blocks, the form
 // apk uses for the signature and control sections so streams concatenate.
-func tarSegment(entries []tarEntry, mtime time.Time) ([]byte, error) {
-	var raw bytes.Buffer
-	tw := tar.NewWriter(&raw)
+func (b *builder) tarSegment(entries []tarEntry, mtime time.Time) ([]byte, error) {
+	b.raw.Reset()
+	tw := tar.NewWriter(&b.raw)
 	for _, e := range entries {
 		if err := tw.WriteHeader(&tar.Header{
 			Name: e.name, Mode: 0o644, Size: int64(len(e.body)), ModTime: mtime,
@@ -351,25 +376,19 @@ func tarSegment(entries []tarEntry, mtime time.Time) ([]byte, error) {
 		return nil, err
 	}
 	var out bytes.Buffer
-	zw, err := gzip.NewWriterLevel(&out, gzipLevel)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := zw.Write(raw.Bytes()); err != nil {
-		return nil, err
-	}
-	if err := zw.Close(); err != nil {
-		return nil, err
-	}
-	return out.Bytes(), nil
+	err := b.gzip(&out, func(w io.Writer) error {
+		_, err := w.Write(b.raw.Bytes())
+		return err
+	})
+	return out.Bytes(), err
 }
 
 // signatureSegment signs the gzip stream signed with key and returns the
 // signature section that goes in front of it.
-func signatureSegment(key *Key, signed []byte, mtime time.Time) ([]byte, error) {
+func (b *builder) signatureSegment(key *Key, signed []byte, mtime time.Time) ([]byte, error) {
 	sig, err := key.sign(signed)
 	if err != nil {
 		return nil, err
 	}
-	return tarSegment([]tarEntry{{name: key.signatureEntryName(), body: string(sig)}}, mtime)
+	return b.tarSegment([]tarEntry{{name: key.signatureEntryName(), body: string(sig)}}, mtime)
 }

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"chainguard.dev/apko/pkg/apk/apk"
@@ -105,29 +106,21 @@ func WriteRepository(ctx context.Context, dir string, key *Key, pkgs []Package) 
 
 	parsed := make([]*apk.Package, len(pkgs))
 	repo.Packages = make([]BuiltPackage, len(pkgs))
+	// A fixed pool of workers, each reusing one builder.
 	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(runtime.GOMAXPROCS(0))
-	for i, p := range pkgs {
+	var next atomic.Int64
+	for range min(runtime.GOMAXPROCS(0), len(pkgs)) {
 		g.Go(func() error {
-			if err := gctx.Err(); err != nil {
-				return err
-			}
-			b, err := BuildAPK(p, key)
-			if err != nil {
-				return err
-			}
-			fn := filepath.Join(dir, p.Arch, p.Name+"-"+p.Version+".apk")
-			if err := os.WriteFile(fn, b, 0o644); err != nil {
-				return fmt.Errorf("package %s: %w", p, err)
-			}
-			ap, err := apk.ParsePackage(gctx, bytes.NewReader(b), uint64(len(b)))
-			if err != nil {
-				return fmt.Errorf("package %s: parse back: %w", p, err)
-			}
-			parsed[i] = ap
-			repo.Packages[i] = BuiltPackage{
-				Name: p.Name, Version: p.Version, Arch: p.Arch, Path: fn,
-				Size: int64(len(b)), Checksum: ap.ChecksumString(),
+			b := newBuilder()
+			for i := int(next.Add(1) - 1); i < len(pkgs); i = int(next.Add(1) - 1) {
+				if err := gctx.Err(); err != nil {
+					return err
+				}
+				ap, bp, err := writePackage(gctx, b, dir, key, pkgs[i])
+				if err != nil {
+					return err
+				}
+				parsed[i], repo.Packages[i] = ap, bp
 			}
 			return nil
 		})
@@ -139,8 +132,9 @@ func WriteRepository(ctx context.Context, dir string, key *Key, pkgs []Package) 
 		return cmp.Or(cmp.Compare(a.Arch, b.Arch), cmp.Compare(a.Name, b.Name), cmp.Compare(a.Version, b.Version))
 	})
 
+	b := newBuilder()
 	for _, arch := range repo.Archs {
-		if err := writeIndex(repo.IndexPath(arch), key, arch, parsed); err != nil {
+		if err := writeIndex(b, repo.IndexPath(arch), key, arch, parsed); err != nil {
 			return nil, fmt.Errorf("write repository %s: %w", dir, err)
 		}
 	}
@@ -149,8 +143,28 @@ func WriteRepository(ctx context.Context, dir string, key *Key, pkgs []Package) 
 	return repo, nil
 }
 
+// writePackage builds p and writes it to dir/<arch>/<name>-<version>.apk.
+func writePackage(ctx context.Context, b *builder, dir string, key *Key, p Package) (*apk.Package, BuiltPackage, error) {
+	data, err := b.build(p, key)
+	if err != nil {
+		return nil, BuiltPackage{}, err
+	}
+	fn := filepath.Join(dir, p.Arch, p.Name+"-"+p.Version+".apk")
+	if err := os.WriteFile(fn, data, 0o644); err != nil {
+		return nil, BuiltPackage{}, fmt.Errorf("package %s: %w", p, err)
+	}
+	ap, err := apk.ParsePackage(ctx, bytes.NewReader(data), uint64(len(data)))
+	if err != nil {
+		return nil, BuiltPackage{}, fmt.Errorf("package %s: parse back: %w", p, err)
+	}
+	return ap, BuiltPackage{
+		Name: p.Name, Version: p.Version, Arch: p.Arch, Path: fn,
+		Size: int64(len(data)), Checksum: ap.ChecksumString(),
+	}, nil
+}
+
 // writeIndex writes the signed APKINDEX.tar.gz of arch.
-func writeIndex(path string, key *Key, arch string, all []*apk.Package) error {
+func writeIndex(b *builder, path string, key *Key, arch string, all []*apk.Package) error {
 	var pkgs []*apk.Package
 	var newest time.Time
 	for _, p := range all {
@@ -173,7 +187,7 @@ func writeIndex(path string, key *Key, arch string, all []*apk.Package) error {
 	if err != nil {
 		return fmt.Errorf("index %s: %w", arch, err)
 	}
-	sig, err := signatureSegment(key, idx, newest)
+	sig, err := b.signatureSegment(key, idx, newest)
 	if err != nil {
 		return fmt.Errorf("index %s: %w", arch, err)
 	}

@@ -1,0 +1,41 @@
+package apkrepo
+
+import (
+	"context"
+	"fmt"
+	"testing"
+)
+
+// manyRequests returns n requested packages with a catalog-like mix of
+// names: per 20, 12 tools (10 MB each at Scale 1), 2 python, 1 nodejs,
+// 1 openjdk, 2 libraries and 2 py3- modules.
+func manyRequests(n int) []Request {
+	kinds := []string{"tool%d", "tool%d", "python-3.%d", "tool%d", "lib%d", "tool%d", "nodejs-%d",
+		"tool%d", "py3-mod%d", "tool%d", "tool%d", "openjdk-%d", "tool%d", "lib%d", "tool%d",
+		"python-3.%d", "tool%d", "py3-mod%d", "tool%d", "tool%d"}
+	reqs := make([]Request, n)
+	for i := range reqs {
+		name := fmt.Sprintf(kinds[i%len(kinds)], i)
+		reqs[i] = Request{
+			Name: name, Version: fmt.Sprintf("%d.%d.%d-r0", 1+i%5, i%13, 1+i%7),
+			Depends: []string{fmt.Sprintf("dep%d", i%50)},
+		}
+	}
+	return reqs
+}
+
+// BenchmarkWriteRepository2000 measures Synthesize + WriteRepository for
+// 2,000 requested packages on two arches at Scale 0.001.
+func BenchmarkWriteRepository2000(b *testing.B) {
+	key, err := GenerateKey("bench")
+	if err != nil {
+		b.Fatal(err)
+	}
+	reqs := manyRequests(2000)
+	for b.Loop() {
+		pkgs := Synthesize(SynthOptions{Requests: reqs, Scale: 0.001})
+		if _, err := WriteRepository(context.Background(), b.TempDir(), key, pkgs); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -1,0 +1,402 @@
+package apkrepo
+
+import (
+	"fmt"
+	"hash/fnv"
+	"io/fs"
+	"math"
+	"path"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"chainguard.dev/apko/pkg/apk/apk"
+)
+
+// Distributions Synthesize can imitate.
+const (
+	DistroWolfi  = "wolfi"
+	DistroAlpine = "alpine"
+)
+
+// DefaultScale is the Scale used when SynthOptions.Scale is zero: a
+// thousandth of real sizes, so a 6 MB glibc becomes 6 kB.
+const DefaultScale = 0.001
+
+// defaultVersion is the version of requested packages without one and of
+// dependency packages Synthesize invents.
+const defaultVersion = "1.0.0-r0"
+
+// Request asks Synthesize for one package.
+type Request struct {
+	Name string
+	// Version is the newest version in the repository; empty means
+	// "1.0.0-r0". An older version is always added as well, so that pinning
+	// matters.
+	Version string
+	// Executables are absolute paths shipped with mode 0755, e.g.
+	// "/usr/sbin/nginx"; empty means /usr/bin/<Name> (or a shared library
+	// only, for names starting with "lib").
+	Executables []string
+	// Depends are apk dependency strings ("pcre2", "zlib>=1.3",
+	// "so:libpcre2-8.so.0", "cmd:perl"). Names no other package provides
+	// are synthesized as small library (or, for cmd:, executable) packages.
+	Depends []string
+}
+
+// SynthOptions configures Synthesize.
+type SynthOptions struct {
+	Requests []Request
+	// Archs are apk architectures; empty means x86_64 and aarch64.
+	Archs []string
+	// Scale multiplies realistic package sizes (see realisticSize): 0.001
+	// for tests, 0.01 for a demo, 1 for real sizes. Zero means DefaultScale.
+	Scale float64
+	// Distro is DistroWolfi (the default, also for "") or DistroAlpine; it
+	// picks the base package names (baselayout, libc) and file layout.
+	Distro string
+	// BuildTime stamps every package; zero means DefaultBuildTime().
+	BuildTime time.Time
+}
+
+// Validate reports options Synthesize would silently replace by defaults.
+func (o SynthOptions) Validate() error {
+	switch o.Distro {
+	case "", DistroWolfi, DistroAlpine:
+	default:
+		return fmt.Errorf("synthesize: unknown distro %q (want %q or %q)", o.Distro, DistroWolfi, DistroAlpine)
+	}
+	if o.Scale < 0 || math.IsNaN(o.Scale) || math.IsInf(o.Scale, 0) {
+		return fmt.Errorf("synthesize: invalid scale %v", o.Scale)
+	}
+	for _, a := range o.Archs {
+		if !validArch(a) {
+			return fmt.Errorf("synthesize: invalid apk arch %q", a)
+		}
+	}
+	for _, r := range o.Requests {
+		if err := (Package{Name: r.Name, Version: cmpOr(r.Version, defaultVersion), Arch: "x86_64", Depends: r.Depends}).validate(); err != nil {
+			return fmt.Errorf("synthesize: request %s: %w", r.Name, err)
+		}
+	}
+	return nil
+}
+
+// Synthesize returns a realistic package universe for opts.Requests on
+// every arch of opts.Archs, ready for WriteRepository.
+//
+// Besides the requested packages (each in its version and one older
+// version, shipping its executables and depending on the libc and its
+// Depends), the universe always holds these base packages:
+//
+//	wolfi:  wolfi-baselayout, glibc, ld-linux
+//	alpine: alpine-baselayout-data, alpine-baselayout, musl
+//	both:   ca-certificates-bundle, tzdata, busybox, bash, apk-tools,
+//	        libcrypto3, libssl3, zlib, shadow, sudo, su-exec
+//
+// The files hardening checks look at are real: /etc/passwd (root only),
+// /etc/group, /etc/os-release, /tmp and /var/tmp (1777, sticky), /root
+// (0700), /bin/busybox with /bin/sh a symlink to it (busybox provides
+// cmd:sh), /bin/bash, /sbin/apk (plus a /usr/bin/apk symlink on wolfi),
+// setuid /usr/bin/passwd, chsh, chfn, newgrp, gpasswd (4755) and setgid
+// /usr/bin/chage (2755) from shadow, setuid /usr/bin/sudo (4755) from
+// sudo. su-exec ships /sbin/su-exec as a plain 0755 binary, as the
+// real one does: it is run as root to drop privileges.
+//
+// A request named like a base package replaces that package's version and
+// adds its executables and depends. Package contents are generated lazily
+// (Size and Seed), so Synthesize itself is cheap; callers may append their
+// own Packages with real bytes before writing the repository. Invalid
+// options are replaced by defaults; use SynthOptions.Validate to reject
+// them instead.
+func Synthesize(opts SynthOptions) []Package {
+	if len(opts.Archs) == 0 {
+		opts.Archs = []string{"x86_64", "aarch64"}
+	}
+	if opts.Scale <= 0 || math.IsNaN(opts.Scale) || math.IsInf(opts.Scale, 0) {
+		opts.Scale = DefaultScale
+	}
+	if opts.BuildTime.IsZero() {
+		opts.BuildTime = DefaultBuildTime()
+	}
+	var out []Package
+	seen := map[string]bool{}
+	for _, arch := range opts.Archs {
+		for _, s := range universe(opts, arch) {
+			p := s.materialize(arch, opts.Scale, opts.BuildTime)
+			if id := p.String(); !seen[id] {
+				seen[id] = true
+				out = append(out, p)
+			}
+		}
+	}
+	return out
+}
+
+// spec is a package before sizes and seeds are fixed.
+type spec struct {
+	name, version, desc, license string
+	depends, provides            []string
+	files                        []File     // fixed small files, dirs and symlinks
+	bulk                         []bulkFile // files that share the package size
+	size                         int64      // installed size at Scale 1
+}
+
+// bulkFile is a generated file holding share of its package's size.
+type bulkFile struct {
+	path  string
+	mode  fs.FileMode
+	share float64
+}
+
+// minFileSize keeps generated files from vanishing at small scales.
+const minFileSize = 64
+
+func (s spec) materialize(arch string, scale float64, t time.Time) Package {
+	p := Package{
+		Name: s.name, Version: s.version, Arch: arch, Origin: s.name,
+		Description: s.desc, License: s.license,
+		URL:     "https://packages.example.invalid/" + s.name,
+		Depends: slices.Clone(s.depends), Provides: slices.Clone(s.provides),
+		Files:     slices.Clone(s.files),
+		BuildTime: t,
+	}
+	var shares float64
+	for _, b := range s.bulk {
+		shares += b.share
+	}
+	total := float64(s.size) * scale
+	for _, b := range s.bulk {
+		size := max(int64(total*b.share/shares), minFileSize)
+		p.Files = append(p.Files, File{Path: b.path, Mode: b.mode, Size: size, Seed: seed(arch, s.name, s.version, b.path)})
+	}
+	return p
+}
+
+// seed derives a file's content seed from its identity.
+func seed(parts ...string) uint64 {
+	h := fnv.New64a()
+	for _, p := range parts {
+		h.Write([]byte(p))
+		h.Write([]byte{0})
+	}
+	return h.Sum64()
+}
+
+// universe returns the specs of one arch: base packages, requests (older
+// version first) and invented dependencies.
+func universe(opts SynthOptions, arch string) []spec {
+	alpine := opts.Distro == DistroAlpine
+	base := baseSpecs(alpine, arch)
+	libc := "glibc"
+	if alpine {
+		libc = "musl"
+	}
+	index := map[string]int{}
+	for i, s := range base {
+		index[s.name] = i
+	}
+	var reqs []spec
+	for _, r := range opts.Requests {
+		if r.Name == "" {
+			continue
+		}
+		version := cmpOr(r.Version, defaultVersion)
+		var s spec
+		if i, ok := index[r.Name]; ok {
+			// A request for a base package: its version, plus what it asks for.
+			s = base[i]
+			s.depends = slices.Clone(s.depends)
+			s.bulk = slices.Clone(s.bulk)
+			s.provides = retag(s.provides, s.version, version)
+			s.version = version
+			for _, e := range r.Executables {
+				p := strings.TrimPrefix(e, "/")
+				if p != "" && !slices.ContainsFunc(s.bulk, func(b bulkFile) bool { return b.path == p }) {
+					s.bulk = append(s.bulk, bulkFile{path: p, mode: 0o755, share: 0.2})
+					s.provides = append(s.provides, "cmd:"+path.Base(p)+"="+version)
+				}
+			}
+			s.depends = appendNew(s.depends, r.Depends...)
+			base[i] = s
+		} else {
+			s = requested(r, version, libc)
+		}
+		if old := olderVersion(version); old != "" {
+			o := s
+			o.version = old
+			o.provides = retag(s.provides, version, old)
+			reqs = append(reqs, o)
+		}
+		if _, ok := index[r.Name]; !ok {
+			reqs = append(reqs, s)
+		}
+	}
+	all := slices.Concat(base, reqs)
+	return append(all, inventDepends(all, libc)...)
+}
+
+// retag rewrites "x=from" provides to "x=to".
+func retag(provides []string, from, to string) []string {
+	out := make([]string, len(provides))
+	for i, p := range provides {
+		if n, v, ok := strings.Cut(p, "="); ok && v == from {
+			p = n + "=" + to
+		}
+		out[i] = p
+	}
+	return out
+}
+
+func appendNew(list []string, add ...string) []string {
+	for _, a := range add {
+		if a != "" && !slices.Contains(list, a) {
+			list = append(list, a)
+		}
+	}
+	return list
+}
+
+func cmpOr(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+// requested is the spec of a requested package that is not a base package.
+func requested(r Request, version, libc string) spec {
+	s := spec{
+		name: r.Name, version: version, license: "Apache-2.0",
+		desc:    r.Name + " (synthetic)",
+		depends: appendNew([]string{libc}, r.Depends...),
+		size:    realisticSize(r.Name),
+	}
+	exes := r.Executables
+	if len(exes) == 0 && !strings.HasPrefix(r.Name, "lib") {
+		exes = []string{"/usr/bin/" + r.Name}
+	}
+	for _, e := range exes {
+		p := strings.TrimPrefix(e, "/")
+		if p == "" || slices.ContainsFunc(s.bulk, func(b bulkFile) bool { return b.path == p }) {
+			continue
+		}
+		s.bulk = append(s.bulk, bulkFile{path: p, mode: 0o755, share: 0.6 / float64(len(exes))})
+		s.provides = appendNew(s.provides, "cmd:"+path.Base(p)+"="+version)
+	}
+	lib := r.Name
+	if !strings.HasPrefix(lib, "lib") {
+		lib = "lib" + lib
+	}
+	s.bulk = append(s.bulk, bulkFile{path: "usr/lib/" + lib + ".so.1", mode: 0o755, share: 0.4})
+	return s
+}
+
+// inventDepends returns specs for dependencies no spec in all satisfies.
+func inventDepends(all []spec, libc string) []spec {
+	have := map[string]bool{}
+	for _, s := range all {
+		have[s.name] = true
+		for _, p := range s.provides {
+			n, _, _ := strings.Cut(p, "=")
+			have[n] = true
+		}
+	}
+	var out []spec
+	for _, s := range all {
+		for _, d := range s.depends {
+			if strings.HasPrefix(d, "!") {
+				continue // a conflict, not a dependency
+			}
+			c := apk.ResolvePackageNameVersionPin(d)
+			if have[c.Name] {
+				continue
+			}
+			version := defaultVersion
+			if c.Version != "" {
+				if v, err := apk.ParseVersion(c.Version); err == nil {
+					if ok, _ := c.SatisfiedBy(v); ok {
+						version = c.Version
+					}
+				}
+			}
+			n := invented(c.Name, version, libc)
+			for _, p := range slices.Concat([]string{n.name}, n.provides) {
+				name, _, _ := strings.Cut(p, "=")
+				have[name] = true
+			}
+			have[c.Name] = true
+			out = append(out, n)
+		}
+	}
+	slices.SortFunc(out, func(a, b spec) int { return strings.Compare(a.name, b.name) })
+	return out
+}
+
+// invented is a small package that satisfies dependency name: "so:libx.so.1"
+// becomes package libx shipping usr/lib/libx.so.1, "cmd:foo" package foo
+// with usr/bin/foo, and a plain name a library package.
+func invented(name, version, libc string) spec {
+	s := spec{version: version, license: "MIT", depends: []string{libc}}
+	switch {
+	case strings.HasPrefix(name, "so:"):
+		soname := strings.TrimPrefix(name, "so:")
+		s.name, _, _ = strings.Cut(soname, ".so")
+		s.bulk = []bulkFile{{path: "usr/lib/" + soname, mode: 0o755, share: 1}}
+		s.provides = []string{name + "=" + version}
+	case strings.HasPrefix(name, "cmd:"):
+		s.name = strings.TrimPrefix(name, "cmd:")
+		s.bulk = []bulkFile{{path: "usr/bin/" + s.name, mode: 0o755, share: 1}}
+		s.provides = []string{name + "=" + version}
+	default:
+		s.name = name
+		lib := name
+		if !strings.HasPrefix(lib, "lib") {
+			lib = "lib" + lib
+		}
+		s.bulk = []bulkFile{{path: "usr/lib/" + lib + ".so.1", mode: 0o755, share: 1}}
+	}
+	s.name = strings.NewReplacer(":", "-", "/", "-").Replace(s.name)
+	s.desc = s.name + " (synthetic dependency)"
+	s.size = min(realisticSize(s.name), 500*kB)
+	return s
+}
+
+var digitsRE = regexp.MustCompile(`[0-9]+`)
+
+// olderVersion returns a version just below v: the last non-zero number of
+// the upstream part decremented ("1.27.3-r1" -> "1.27.2-r1", "2.0" ->
+// "1.0"), else the release decremented ("0.0-r2" -> "0.0-r1"); "" if
+// there is none.
+func olderVersion(v string) string {
+	want, err := apk.ParseVersion(v)
+	if err != nil {
+		return ""
+	}
+	up, rel, hasRel := strings.Cut(v, "-r")
+	cands := []string{}
+	locs := digitsRE.FindAllStringIndex(up, -1)
+	for i := len(locs) - 1; i >= 0; i-- {
+		n, err := strconv.ParseUint(up[locs[i][0]:locs[i][1]], 10, 64)
+		if err != nil || n == 0 {
+			continue
+		}
+		c := up[:locs[i][0]] + strconv.FormatUint(n-1, 10) + up[locs[i][1]:]
+		if hasRel {
+			c += "-r" + rel
+		}
+		cands = append(cands, c)
+		break
+	}
+	if r, err := strconv.Atoi(rel); hasRel && err == nil && r > 0 {
+		cands = append(cands, up+"-r"+strconv.Itoa(r-1))
+	}
+	for _, c := range cands {
+		if cv, err := apk.ParseVersion(c); err == nil && apk.CompareVersions(cv, want) < 0 {
+			return c
+		}
+	}
+	return ""
+}
