@@ -124,7 +124,9 @@ func shouldRetry(ctx context.Context, resp *http.Response, err error) (bool, tim
 // transientError reports network failures worth another attempt. Errors
 // that will not change (TLS to a plain-HTTP server, bad URLs) are not.
 func transientError(err error) bool {
-	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+	// net/http's own timeouts also match context.DeadlineExceeded, so the
+	// caller's context is checked by the caller, not here.
+	if err == nil || errors.Is(err, context.Canceled) {
 		return false
 	}
 	var exhausted *retriesExhausted
