@@ -102,7 +102,7 @@ images, and signs in-toto attestations for each image.`,
 
 	// One line per command; each constructor lives in its own file.
 	root.AddCommand(
-		// commands are registered here
+		newVetCmd(opts),
 		newKeygenCmd(opts),
 	)
 	return root

@@ -1,0 +1,125 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/hic-build/hic/compiler/check"
+	"github.com/hic-build/hic/compiler/finding"
+	"github.com/hic-build/hic/compiler/load"
+	"github.com/hic-build/hic/compiler/spec"
+	"github.com/hic-build/hic/schema"
+)
+
+// loaded is a catalog as the commands see it: specs, schema tables and every
+// finding of load and check.
+type loaded struct {
+	catalog  *load.Catalog
+	tables   *schema.Tables
+	findings []finding.Finding
+	elapsed  time.Duration
+}
+
+// loadAndCheck loads the catalog at root and runs the static rules.
+// today is the date end-of-life is judged against.
+func loadAndCheck(ctx context.Context, root string, today time.Time) (*loaded, error) {
+	start := time.Now()
+	tables, err := schema.LoadTables()
+	if err != nil {
+		return nil, err
+	}
+	cat, err := load.Load(ctx, root, load.Options{})
+	if err != nil {
+		return nil, usageError("%v", err)
+	}
+	fs := append([]finding.Finding(nil), cat.Findings...)
+	fs = append(fs, check.Check(cat.Specs, check.Options{Today: today, Tables: tables})...)
+	for i := range fs {
+		if fs[i].Hint == "" {
+			fs[i].Hint = tables.Rules[fs[i].Rule].Hint
+		}
+	}
+	finding.Sort(fs)
+	return &loaded{catalog: cat, tables: tables, findings: fs, elapsed: time.Since(start)}, nil
+}
+
+// selectSpecs returns the specs named by refs, or all with none given.
+func (l *loaded) selectSpecs(refs []string) ([]*spec.Spec, error) {
+	if len(refs) == 0 {
+		return l.catalog.Specs, nil
+	}
+	specs, err := spec.Select(l.catalog.Specs, refs, l.tables.Distros, l.tables.Variants)
+	if err != nil {
+		return nil, usageError("%v", err)
+	}
+	return specs, nil
+}
+
+// images counts the distinct images among specs.
+func images(specs []*spec.Spec) int {
+	seen := map[string]bool{}
+	for _, s := range specs {
+		seen[s.Image] = true
+	}
+	return len(seen)
+}
+
+// findCatalogRoot returns the catalog root for a path given on the command
+// line: the nearest directory at or above it holding cue.mod, else the path
+// itself (or its directory, for a file).
+func findCatalogRoot(path string) (root string, err error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return "", err
+	}
+	fi, err := os.Stat(abs)
+	if err != nil {
+		return "", fmt.Errorf("%s: no such file or directory", path)
+	}
+	start := abs
+	if !fi.IsDir() {
+		start = filepath.Dir(abs)
+	}
+	for d := start; ; d = filepath.Dir(d) {
+		if st, err := os.Stat(filepath.Join(d, "cue.mod")); err == nil && st.IsDir() {
+			return d, nil
+		}
+		if filepath.Dir(d) == d {
+			break
+		}
+	}
+	return start, nil
+}
+
+// displayPos rewrites a catalog-relative position to be relative to the
+// working directory, so editors and terminals can open it.
+func displayPos(root string, p finding.Position) finding.Position {
+	if !p.IsValid() || strings.HasPrefix(p.File, "schema/") || filepath.IsAbs(p.File) {
+		return p
+	}
+	abs := filepath.Join(root, p.File)
+	if wd, err := os.Getwd(); err == nil {
+		if r, err := filepath.Rel(wd, abs); err == nil && !strings.HasPrefix(r, "../..") {
+			p.File = r
+			return p
+		}
+	}
+	p.File = abs
+	return p
+}
+
+// parseToday reads --today (YYYY-MM-DD), defaulting to the wall clock.
+func parseToday(s string) (time.Time, error) {
+	if s == "" {
+		return time.Now().UTC(), nil
+	}
+	t, err := time.Parse(time.DateOnly, s)
+	if err != nil {
+		return time.Time{}, usageError("--today %q: want a date like 2026-11-27", s)
+	}
+	return t, nil
+}

@@ -1,0 +1,257 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/hic-build/hic/compiler/finding"
+)
+
+type vetOptions struct {
+	format     string
+	today      string
+	showWaived bool
+}
+
+const vetLong = `Vet type-checks catalog specs against the hardening schema and applies the
+static hardening rules and the catalog-wide rules (unique tags and refs).
+
+Each PATH is a catalog root, an image folder or an image file; without PATH the
+whole catalog (--catalog) is vetted. Findings come as
+
+  FILE:LINE:COL: RULE: MESSAGE
+      fix: HINT
+
+grouped by the specs they concern, then a count. Exit status: 0 clean, 1 findings,
+2 usage error or a catalog that does not load (CUE syntax errors).`
+
+func newVetCmd(root *rootOptions) *cobra.Command {
+	o := &vetOptions{}
+	cmd := &cobra.Command{
+		Use:   "vet [PATH...]",
+		Short: "Check specs against the schema and the hardening rules",
+		Long:  vetLong,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			switch o.format {
+			case "text", "json", "github":
+			default:
+				return usageError("--format %q: want text, json or github", o.format)
+			}
+			today, err := parseToday(o.today)
+			if err != nil {
+				return err
+			}
+			if len(args) == 0 {
+				args = []string{root.catalog}
+			}
+			// Group the paths by catalog root: each root is loaded once.
+			byRoot := map[string][]string{}
+			var roots []string
+			for _, a := range args {
+				r, err := findCatalogRoot(a)
+				if err != nil {
+					return usageError("%v", err)
+				}
+				abs, _ := filepath.Abs(a)
+				if _, seen := byRoot[r]; !seen {
+					roots = append(roots, r)
+				}
+				byRoot[r] = append(byRoot[r], abs)
+			}
+			res := vetResult{}
+			syntax := false
+			for _, r := range roots {
+				l, err := loadAndCheck(cmd.Context(), r, today)
+				if err != nil {
+					return err
+				}
+				syntax = syntax || l.catalog.SyntaxErrors()
+				res.add(l, r, byRoot[r])
+			}
+			if err := res.write(cmd.OutOrStdout(), o); err != nil {
+				return err
+			}
+			switch {
+			case syntax:
+				return &exitError{code: exitUsage}
+			case res.failing > 0:
+				return &exitError{code: exitFindings}
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVarP(&o.format, "format", "o", "text", "output format: text, json or github (workflow annotations)")
+	cmd.Flags().StringVar(&o.today, "today", "", "judge end-of-life against this date (YYYY-MM-DD) instead of today")
+	cmd.Flags().BoolVar(&o.showWaived, "show-waived", false, "also list findings waived by exceptions")
+	return cmd
+}
+
+type vetResult struct {
+	Findings []finding.Finding `json:"findings"`
+	Specs    int               `json:"specs"`
+	Images   int               `json:"images"`
+	Files    int               `json:"files"`
+	failing  int
+	waived   int
+}
+
+// add keeps the findings of l that lie under one of paths (all of them when a
+// path is the root itself), with positions relative to the working directory.
+func (r *vetResult) add(l *loaded, root string, paths []string) {
+	keep := func(f finding.Finding) bool {
+		for _, p := range paths {
+			if p == root {
+				return true
+			}
+			if f.Pos.IsValid() {
+				abs := filepath.Join(root, f.Pos.File)
+				if abs == p || strings.HasPrefix(abs, p+string(filepath.Separator)) {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	for _, f := range l.findings {
+		if !keep(f) {
+			continue
+		}
+		f.Pos = displayPos(root, f.Pos)
+		r.Findings = append(r.Findings, f)
+		if f.Failing() {
+			r.failing++
+		}
+		if f.Waived {
+			r.waived++
+		}
+	}
+	r.Specs += len(l.catalog.Specs)
+	r.Images += images(l.catalog.Specs)
+	r.Files += len(l.catalog.Files)
+}
+
+func (r *vetResult) write(w io.Writer, o *vetOptions) error {
+	switch o.format {
+	case "json":
+		if r.Findings == nil {
+			r.Findings = []finding.Finding{}
+		}
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(struct {
+			*vetResult
+			Failing int `json:"failing"`
+			Waived  int `json:"waived"`
+		}{r, r.failing, r.waived})
+	case "github":
+		for _, g := range merge(r.Findings) {
+			if !g.Failing() {
+				continue
+			}
+			fmt.Fprintf(w, "::error file=%s,line=%d,col=%d,title=%s::%s%%0Afix: %s%%0Aspecs: %s\n",
+				g.Pos.File, g.Pos.Line, g.Pos.Column, g.Rule, ghEscape(g.Message), ghEscape(g.Hint), ghEscape(strings.Join(g.refs, ", ")))
+		}
+		fmt.Fprintf(w, "%s\n", r.summary())
+		return nil
+	}
+	// text: group findings that are identical across specs, then group by
+	// the set of specs they concern.
+	type block struct {
+		header string
+		items  []merged
+	}
+	var blocks []*block
+	index := map[string]*block{}
+	for _, g := range merge(r.Findings) {
+		if g.Waived && !o.showWaived {
+			continue
+		}
+		h := g.Pos.File
+		if len(g.refs) > 0 {
+			h = strings.Join(abbrev(g.refs), ", ")
+		}
+		b, ok := index[h]
+		if !ok {
+			b = &block{header: h}
+			index[h] = b
+			blocks = append(blocks, b)
+		}
+		b.items = append(b.items, g)
+	}
+	for _, b := range blocks {
+		fmt.Fprintf(w, "%s\n", b.header)
+		for _, g := range b.items {
+			tag := ""
+			if g.Waived {
+				tag = " (waived: " + g.Reason + ")"
+			}
+			fmt.Fprintf(w, "  %s: %s: %s%s\n", g.Pos, g.Rule, g.Message, tag)
+			if g.Hint != "" && !g.Waived {
+				fmt.Fprintf(w, "      fix: %s\n", g.Hint)
+			}
+		}
+	}
+	fmt.Fprintln(w, r.summary())
+	return nil
+}
+
+func (r *vetResult) summary() string {
+	s := fmt.Sprintf("%d specs in %d images, %d files: ", r.Specs, r.Images, r.Files)
+	if r.failing == 0 {
+		s += "no findings"
+	} else {
+		s += fmt.Sprintf("%d findings", r.failing)
+	}
+	if r.waived > 0 {
+		s += fmt.Sprintf(" (%d waived by exceptions; --show-waived lists them)", r.waived)
+	}
+	return s
+}
+
+// merged is one finding shared by several specs.
+type merged struct {
+	finding.Finding
+	refs []string
+}
+
+func merge(fs []finding.Finding) []merged {
+	var out []merged
+	at := map[string]int{}
+	for _, f := range fs {
+		k := f.Rule + "\x00" + f.Pos.String() + "\x00" + f.Message + "\x00" + fmt.Sprint(f.Waived)
+		if i, ok := at[k]; ok {
+			if f.Ref != "" {
+				out[i].refs = append(out[i].refs, f.Ref)
+			}
+			continue
+		}
+		m := merged{Finding: f}
+		if f.Ref != "" {
+			m.refs = []string{f.Ref}
+		}
+		at[k] = len(out)
+		out = append(out, m)
+	}
+	for i := range out {
+		sort.Strings(out[i].refs)
+	}
+	return out
+}
+
+// abbrev keeps a header readable when a finding concerns many specs.
+func abbrev(refs []string) []string {
+	if len(refs) <= 4 {
+		return refs
+	}
+	return append(append([]string(nil), refs[:3]...), fmt.Sprintf("and %d more", len(refs)-3))
+}
+
+func ghEscape(s string) string {
+	return strings.NewReplacer("%", "%25", "\r", "%0D", "\n", "%0A").Replace(s)
+}

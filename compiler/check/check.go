@@ -1,0 +1,369 @@
+package check
+
+import (
+	"fmt"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hic-build/hic/compiler/finding"
+	"github.com/hic-build/hic/compiler/spec"
+	"github.com/hic-build/hic/schema"
+)
+
+// Options configures a check run.
+type Options struct {
+	// Today is the date end-of-life is judged against. Required: the caller
+	// decides the clock (the CLI passes the wall clock or --today).
+	Today time.Time
+	// Tables are the schema's rules, distros and variants.
+	Tables *schema.Tables
+}
+
+// Rule ids implemented here. The schema's rule table is the source of their
+// hints; TestRulesMatchSchema keeps the two in step.
+const (
+	RuleNonroot          = "nonroot"
+	RuleNoShell          = "no-shell"
+	RuleNoPackageManager = "no-package-manager"
+	RulePinnedPackage    = "pinned-package"
+	RuleOCIAnnotations   = "oci-annotations"
+	RuleMultiArch        = "multi-arch"
+	RulePathModes        = "path-modes"
+	RuleUnprivilegedPort = "unprivileged-ports"
+	RuleNoSecretsInEnv   = "no-secrets-in-env"
+	RuleHTTPSRepos       = "https-repositories"
+	RuleEndOfLife        = "end-of-life"
+	RuleVolumeOwned      = "volume-owned"
+	RuleUniqueTags       = "unique-tags"
+	RuleUniqueRefs       = "unique-refs"
+	RuleException        = "exception"
+	RuleSchema           = "schema"
+)
+
+// Implemented lists every rule this package enforces.
+var Implemented = []string{
+	RuleNonroot, RuleNoShell, RuleNoPackageManager, RulePinnedPackage, RuleOCIAnnotations,
+	RuleMultiArch, RulePathModes, RuleUnprivilegedPort, RuleNoSecretsInEnv, RuleHTTPSRepos,
+	RuleEndOfLife, RuleVolumeOwned, RuleUniqueTags, RuleUniqueRefs, RuleException,
+}
+
+// Check runs every static and catalog-wide rule over specs and returns the
+// findings, sorted, with waived ones marked.
+func Check(specs []*spec.Spec, opts Options) []finding.Finding {
+	var out []finding.Finding
+	for _, s := range specs {
+		out = append(out, Spec(s, opts)...)
+	}
+	out = append(out, Catalog(specs, opts)...)
+	finding.Sort(out)
+	return out
+}
+
+// Spec runs the rules on one spec.
+func Spec(s *spec.Spec, opts Options) []finding.Finding {
+	c := &checker{s: s, opts: opts}
+	c.exceptions()
+	c.nonroot()
+	c.packages()
+	c.annotations()
+	c.platforms()
+	c.paths()
+	c.ports()
+	c.env()
+	c.repositories()
+	c.dates()
+	c.volumes()
+	return c.out
+}
+
+type checker struct {
+	s    *spec.Spec
+	opts Options
+	out  []finding.Finding
+}
+
+// report adds a finding for rule at the spec field, waived if the spec has an
+// exception for a waivable rule.
+func (c *checker) report(rule, field, format string, args ...any) {
+	f := finding.Finding{
+		Rule:     rule,
+		Severity: finding.Error,
+		Ref:      c.s.Ref,
+		Pos:      c.s.Pos(field),
+		Message:  fmt.Sprintf(format, args...),
+	}
+	if r, ok := c.opts.Tables.Rules[rule]; ok {
+		f.Hint = r.Hint
+		if e, _, has := c.s.Exception(rule); has && r.Waivable {
+			f.Waived, f.Reason = true, e.Reason
+		}
+	}
+	c.out = append(c.out, f)
+}
+
+func (c *checker) exceptions() {
+	seen := map[string]bool{}
+	for i, e := range c.s.Exceptions {
+		at := "exceptions." + strconv.Itoa(i)
+		r, known := c.opts.Tables.Rules[e.Rule]
+		switch {
+		case !known:
+			msg := fmt.Sprintf("exception names unknown rule %q", e.Rule)
+			if s := closest(e.Rule, c.opts.Tables.RuleIDs()); s != "" {
+				msg += fmt.Sprintf(" (did you mean %q?)", s)
+			}
+			c.report(RuleException, at+".rule", "%s", msg)
+		case !r.Waivable:
+			c.report(RuleException, at+".rule", "rule %q cannot be waived by an exception", e.Rule)
+		case strings.TrimSpace(e.Reason) == "":
+			c.report(RuleException, at+".reason", "exception for %q has an empty reason; say why this image needs it", e.Rule)
+		case seen[e.Rule]:
+			c.report(RuleException, at+".rule", "duplicate exception for %q", e.Rule)
+		}
+		seen[e.Rule] = true
+	}
+}
+
+func (c *checker) nonroot() {
+	if c.s.Policy.Hardened && c.s.RunAs.UID == 0 {
+		c.report(RuleNonroot, "runAs", "%s variant runs as root (uid 0)", c.s.Variant)
+	}
+}
+
+func (c *checker) packages() {
+	if !c.s.Policy.Hardened {
+		return
+	}
+	shells := set(c.s.Policy.ShellPackages)
+	managers := set(c.s.Policy.PackageManagerPackages)
+	for i, p := range c.s.Packages {
+		name := spec.PackageName(p)
+		at := "packages." + strconv.Itoa(i)
+		if shells[name] {
+			c.report(RuleNoShell, at, "%s variant installs shell package %q", c.s.Variant, name)
+		}
+		if managers[name] {
+			c.report(RuleNoPackageManager, at, "%s variant installs package manager %q", c.s.Variant, name)
+		}
+	}
+	name, version, ok := strings.Cut(c.s.MainPackage, "=")
+	if !ok || name == "" || version == "" || strings.ContainsAny(version, "<>~*") {
+		c.report(RulePinnedPackage, "mainPackage", "main package %q is not pinned to an exact version (want name=version)", c.s.MainPackage)
+	}
+}
+
+var requiredAnnotations = []string{
+	"org.opencontainers.image.title",
+	"org.opencontainers.image.description",
+	"org.opencontainers.image.licenses",
+	"org.opencontainers.image.url",
+	"org.opencontainers.image.version",
+}
+
+func (c *checker) annotations() {
+	for _, k := range requiredAnnotations {
+		if strings.TrimSpace(c.s.Annotations[k]) == "" {
+			c.report(RuleOCIAnnotations, "annotations."+k, "annotation %s is missing or empty", k)
+		}
+	}
+}
+
+func (c *checker) platforms() {
+	have := set(c.s.Platforms)
+	var missing []string
+	for _, p := range []string{"linux/amd64", "linux/arm64"} {
+		if !have[p] {
+			missing = append(missing, p)
+		}
+	}
+	if len(missing) > 0 {
+		c.report(RuleMultiArch, "platforms", "not built for %s", strings.Join(missing, " and "))
+	}
+}
+
+func (c *checker) paths() {
+	for i, p := range c.s.Paths {
+		at := "paths." + strconv.Itoa(i) + ".mode"
+		switch {
+		case p.Mode&0o4000 != 0:
+			c.report(RulePathModes, at, "%s has mode %#o: setuid", p.Path, p.Mode)
+		case p.Mode&0o2000 != 0:
+			c.report(RulePathModes, at, "%s has mode %#o: setgid", p.Path, p.Mode)
+		case p.Mode&0o002 != 0 && !(p.Type == "directory" && p.Mode&0o1000 != 0):
+			c.report(RulePathModes, at, "%s has mode %#o: world-writable", p.Path, p.Mode)
+		}
+	}
+}
+
+func (c *checker) ports() {
+	for i, p := range c.s.Ports {
+		at := "ports." + strconv.Itoa(i)
+		num, _, _ := strings.Cut(p, "/")
+		n, err := strconv.Atoi(num)
+		if err != nil || n < 1 || n > 65535 {
+			c.report(RuleSchema, at, "port %q is out of range: expected 1 to 65535", p)
+			continue
+		}
+		if n < 1024 && c.s.RunAs.UID != 0 {
+			c.report(RuleUnprivilegedPort, at, "port %s is privileged (< 1024) but the image runs as uid %d", p, c.s.RunAs.UID)
+		}
+	}
+}
+
+var (
+	secretName  = regexp.MustCompile(`(?i)(passw(or)?d|secret|token|api_?key|private_?key|access_?key|credential|auth_?key)`)
+	secretValue = regexp.MustCompile(`(AKIA[0-9A-Z]{16}|-----BEGIN [A-Z ]*PRIVATE KEY-----|gh[pousr]_[A-Za-z0-9]{36}|xox[baprs]-[A-Za-z0-9-]{10,}|eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}\.)`)
+)
+
+func (c *checker) env() {
+	keys := make([]string, 0, len(c.s.Env))
+	for k := range c.s.Env {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		v := c.s.Env[k]
+		switch {
+		case secretValue.MatchString(v):
+			c.report(RuleNoSecretsInEnv, "env."+k, "env %s holds what looks like a credential", k)
+		case secretName.MatchString(k) && v != "" && !strings.HasPrefix(v, "/"):
+			c.report(RuleNoSecretsInEnv, "env."+k, "env %s sets a default for a secret-looking variable", k)
+		}
+	}
+}
+
+func (c *checker) repositories() {
+	for i, r := range c.s.Repositories {
+		if !strings.HasPrefix(r, "https://") {
+			c.report(RuleHTTPSRepos, "repositories."+strconv.Itoa(i), "repository %s is not https", r)
+		}
+	}
+	if len(c.s.Keyrings) == 0 {
+		c.report(RuleHTTPSRepos, "keyrings", "no signing keyring for the repositories")
+	}
+	for i, k := range c.s.Keyrings {
+		if !strings.HasPrefix(k, "https://") {
+			c.report(RuleHTTPSRepos, "keyrings."+strconv.Itoa(i), "keyring %s is not https", k)
+		}
+	}
+}
+
+func (c *checker) dates() {
+	released, rerr := time.Parse(time.DateOnly, c.s.Dates.Released)
+	if c.s.Dates.EOL == "" {
+		return
+	}
+	eol, err := time.Parse(time.DateOnly, c.s.Dates.EOL)
+	if err != nil {
+		return // the schema reports malformed dates
+	}
+	if rerr == nil && !eol.After(released) {
+		c.report(RuleSchema, "dates.eol", "end of life %s is not after the release date %s", c.s.Dates.EOL, c.s.Dates.Released)
+		return
+	}
+	today := c.opts.Today.UTC().Truncate(24 * time.Hour)
+	if eol.Before(today) {
+		c.report(RuleEndOfLife, "dates.eol", "stream %s reached end of life on %s", c.s.Stream, c.s.Dates.EOL)
+	}
+}
+
+func (c *checker) volumes() {
+	if c.s.RunAs.UID == 0 {
+		return // root can write any volume
+	}
+	for i, v := range c.s.Volumes {
+		var p *spec.Path
+		for j := range c.s.Paths {
+			if c.s.Paths[j].Path == v {
+				p = &c.s.Paths[j]
+			}
+		}
+		at := "volumes." + strconv.Itoa(i)
+		switch {
+		case p == nil:
+			c.report(RuleVolumeOwned, at, "volume %s has no paths entry, so uid %d cannot write it", v, c.s.RunAs.UID)
+		case p.Type != "directory":
+			c.report(RuleVolumeOwned, at, "volume %s is a %s in paths, not a directory", v, p.Type)
+		case p.UID != c.s.RunAs.UID:
+			c.report(RuleVolumeOwned, at, "volume %s is owned by uid %d, but the image runs as uid %d", v, p.UID, c.s.RunAs.UID)
+		}
+	}
+}
+
+// Catalog runs the catalog-wide rules.
+func Catalog(specs []*spec.Spec, opts Options) []finding.Finding {
+	var out []finding.Finding
+	hint := func(rule string) string { return opts.Tables.Rules[rule].Hint }
+	refs := map[string]*spec.Spec{}
+	for _, s := range specs {
+		if first, dup := refs[s.Ref]; dup {
+			out = append(out, finding.Finding{
+				Rule: RuleUniqueRefs, Severity: finding.Error, Ref: s.Ref, Pos: s.Pos(""), Hint: hint(RuleUniqueRefs),
+				Message: fmt.Sprintf("spec %s is also defined at %s", s.Ref, first.Pos("")),
+			})
+			continue
+		}
+		refs[s.Ref] = s
+	}
+	tags := map[string]*spec.Spec{}
+	for _, s := range specs {
+		for i, t := range s.Tags {
+			ref := s.Repository + ":" + t
+			first, dup := tags[ref]
+			if !dup {
+				tags[ref] = s
+				continue
+			}
+			if first == s {
+				continue
+			}
+			out = append(out, finding.Finding{
+				Rule: RuleUniqueTags, Severity: finding.Error, Ref: s.Ref, Pos: s.Pos("tags." + strconv.Itoa(i)), Hint: hint(RuleUniqueTags),
+				Message: fmt.Sprintf("tag %s is also produced by %s (%s)", ref, first.Ref, first.Pos("tags")),
+			})
+		}
+	}
+	return out
+}
+
+func set(ss []string) map[string]bool {
+	m := make(map[string]bool, len(ss))
+	for _, s := range ss {
+		m[s] = true
+	}
+	return m
+}
+
+// closest returns the candidate within edit distance 3 of s, if any.
+func closest(s string, candidates []string) string {
+	best, bestD := "", 4
+	for _, c := range candidates {
+		if d := distance(s, c); d < bestD {
+			best, bestD = c, d
+		}
+	}
+	return best
+}
+
+func distance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
