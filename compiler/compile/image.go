@@ -15,6 +15,9 @@ type Image struct {
 	// Config is the apko configuration. Its repositories and keyrings are the
 	// catalog's real URLs; mirrors are a build option, never part of Config.
 	Config types.ImageConfiguration `json:"config"`
+	// Ports are the ports the image listens on ("8080/tcp"); apko has no
+	// field for them, so the build adds them to the image config.
+	Ports []string `json:"ports,omitempty"`
 	// Metadata describes the image for annotations, the site and provenance.
 	Metadata Metadata `json:"metadata"`
 	// Policy is what the post-build checks enforce on the built filesystem.

@@ -1,0 +1,147 @@
+package compile
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+
+	"chainguard.dev/apko/pkg/build/types"
+
+	"github.com/hic-build/hic/compiler/spec"
+)
+
+// SpecRefAnnotation names the spec an image was built from.
+const SpecRefAnnotation = "dev.hic.spec.ref"
+
+// Compile turns one spec into its compiled image.
+func Compile(s *spec.Spec) (Image, error) {
+	archs := make([]types.Architecture, 0, len(s.Platforms))
+	for _, p := range s.Platforms {
+		os, arch, ok := strings.Cut(p, "/")
+		if !ok || os != "linux" {
+			return Image{}, fmt.Errorf("%s: platform %q: want linux/ARCH", s.Ref, p)
+		}
+		archs = append(archs, types.ParseArchitecture(arch))
+	}
+	gid := s.User.GID
+	annotations := map[string]string{SpecRefAnnotation: s.Ref}
+	for k, v := range s.Annotations {
+		annotations[k] = v
+	}
+	paths := make([]types.PathMutation, 0, len(s.Paths))
+	for _, p := range s.Paths {
+		paths = append(paths, types.PathMutation{Path: p.Path, Type: p.Type, UID: p.UID, GID: p.GID, Permissions: p.Mode})
+	}
+	ic := types.ImageConfiguration{
+		Contents: types.ImageContents{
+			Repositories: slices.Clone(s.Repositories),
+			Keyring:      slices.Clone(s.Keyrings),
+			Packages:     slices.Clone(s.Packages),
+		},
+		Entrypoint:  types.ImageEntrypoint{Command: shellJoin(s.Entrypoint)},
+		Cmd:         shellJoin(s.Cmd),
+		StopSignal:  s.StopSignal,
+		WorkDir:     s.Workdir,
+		Environment: cloneMap(s.Env),
+		Accounts: types.ImageAccounts{
+			RunAs:  strconv.FormatUint(uint64(s.RunAs.UID), 10),
+			Users:  []types.User{{UserName: s.User.Name, UID: s.User.UID, GID: types.GID(&gid), HomeDir: s.User.Home}},
+			Groups: []types.Group{{GroupName: s.User.Name, GID: s.User.GID, Members: []string{s.User.Name}}},
+		},
+		Archs:       archs,
+		Paths:       paths,
+		Annotations: annotations,
+		Volumes:     slices.Clone(s.Volumes),
+	}
+	exc := make([]Exception, 0, len(s.Exceptions))
+	for _, e := range s.Exceptions {
+		exc = append(exc, Exception{Rule: e.Rule, Reason: e.Reason})
+	}
+	tests := make([]Test, 0, len(s.Tests))
+	for _, t := range s.Tests {
+		tests = append(tests, Test{Name: t.Name, Command: slices.Clone(t.Command), Expect: t.Expect})
+	}
+	return Image{
+		Ref:        s.Ref,
+		Repository: s.Repository,
+		Tags:       slices.Clone(s.Tags),
+		Config:     ic,
+		Ports:      slices.Clone(s.Ports),
+		Metadata: Metadata{
+			Image: s.Image, Stream: s.Stream, Version: s.Version, Distro: s.Distro, Variant: s.Variant,
+			Title: s.Meta.Title, Description: s.Meta.Description, Homepage: s.Meta.Homepage,
+			Source: s.Annotations["org.opencontainers.image.source"], License: s.Meta.License,
+			Categories: slices.Clone(s.Meta.Categories), Released: s.Dates.Released, EndOfLife: s.Dates.EOL,
+			MainPackage: s.MainPackage, SourceFile: s.File,
+		},
+		Policy: Policy{
+			RunAsUID:             s.RunAs.UID,
+			RunAsUser:            s.RunAs.Name,
+			ForbidShell:          s.Policy.Hardened,
+			ForbidPackageManager: s.Policy.Hardened,
+			ShellPaths:           slices.Clone(s.Policy.ShellPaths),
+			PackageManagerPaths:  slices.Clone(s.Policy.PackageManagerPaths),
+			Exceptions:           exc,
+		},
+		Tests: tests,
+	}, nil
+}
+
+// All compiles every spec, stopping at the first error.
+func All(specs []*spec.Spec) ([]Image, error) {
+	out := make([]Image, 0, len(specs))
+	for _, s := range specs {
+		img, err := Compile(s)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, img)
+	}
+	return out, nil
+}
+
+// Marshal renders an image in its stable flat form: indented JSON with
+// sorted map keys and a trailing newline.
+func Marshal(img Image) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(img); err != nil {
+		return nil, fmt.Errorf("%s: marshal: %w", img.Ref, err)
+	}
+	return buf.Bytes(), nil
+}
+
+// FileName is the name of the compiled file of a spec ref: the ref with ':'
+// replaced, safe on every file system.
+func FileName(ref string) string {
+	return strings.NewReplacer(":", "_", "/", "_").Replace(ref) + ".json"
+}
+
+// shellJoin quotes words so apko's shlex splitting gives them back.
+func shellJoin(words []string) string {
+	quoted := make([]string, len(words))
+	for i, w := range words {
+		if w != "" && !strings.ContainsAny(w, " \t\n'\"\\$`;&|<>()*?[]#~!{}") {
+			quoted[i] = w
+			continue
+		}
+		quoted[i] = "'" + strings.ReplaceAll(w, "'", `'"'"'`) + "'"
+	}
+	return strings.Join(quoted, " ")
+}
+
+func cloneMap(m map[string]string) map[string]string {
+	if len(m) == 0 {
+		return nil
+	}
+	out := make(map[string]string, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
+}

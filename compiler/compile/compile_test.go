@@ -1,0 +1,72 @@
+package compile
+
+import (
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/shlex"
+
+	"github.com/hic-build/hic/compiler/spec"
+)
+
+func TestShellJoinRoundTrips(t *testing.T) {
+	for _, words := range [][]string{
+		{"/usr/sbin/nginx", "-g", "daemon off;"},
+		{"/bin/echo", "it's", `"quoted"`, "$HOME", ""},
+		{"/usr/bin/app"},
+	} {
+		got, err := shlex.Split(shellJoin(words))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(words, got); diff != "" {
+			t.Errorf("round trip of %q (-want +got):\n%s", words, diff)
+		}
+	}
+}
+
+func TestCompile(t *testing.T) {
+	s := &spec.Spec{
+		Ref: "nginx:1.29-wolfi-runtime", Image: "nginx", Stream: "1.29", Version: "1.29.3", Distro: "wolfi", Variant: "runtime",
+		Repository: "nginx", Tags: []string{"1.29", "1.29.3"}, Platforms: []string{"linux/amd64", "linux/arm64"},
+		MainPackage: "nginx=1.29.3-r0", Packages: []string{"wolfi-baselayout", "nginx=1.29.3-r0"},
+		Repositories: []string{"https://packages.wolfi.dev/os"}, Keyrings: []string{"https://packages.wolfi.dev/os/wolfi-signing.rsa.pub"},
+		User:  spec.User{Name: "nonroot", UID: 65532, GID: 65532, Home: "/home/nonroot"},
+		RunAs: spec.RunAs{UID: 65532, Name: "nonroot"}, Entrypoint: []string{"/usr/sbin/nginx"}, Cmd: []string{"-g", "daemon off;"},
+		Workdir: "/", Ports: []string{"8080/tcp"}, Paths: []spec.Path{{Path: "/var/cache/nginx", Type: "directory", UID: 65532, GID: 65532, Mode: 0o755}},
+		Annotations: map[string]string{"org.opencontainers.image.title": "nginx"},
+		Policy:      spec.Policy{Hardened: true, ShellPaths: []string{"/bin/sh"}},
+		Exceptions:  []spec.Exception{{Rule: "fs-setuid", Reason: "needs ping"}},
+	}
+	img, err := Compile(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := img.Config.Entrypoint.Command, "/usr/sbin/nginx"; got != want {
+		t.Errorf("entrypoint = %q, want %q", got, want)
+	}
+	if got, want := img.Config.Cmd, "-g 'daemon off;'"; got != want {
+		t.Errorf("cmd = %q, want %q", got, want)
+	}
+	if got := len(img.Config.Archs); got != 2 {
+		t.Errorf("archs = %v", img.Config.Archs)
+	}
+	if img.Config.Accounts.RunAs != "65532" || !img.Policy.ForbidShell {
+		t.Errorf("policy/accounts wrong: %+v %+v", img.Config.Accounts, img.Policy)
+	}
+	if img.Config.Annotations[SpecRefAnnotation] != s.Ref {
+		t.Errorf("annotations lack the spec ref: %v", img.Config.Annotations)
+	}
+	if _, ok := img.Policy.Waives("fs-setuid"); !ok {
+		t.Error("exception not carried into the policy")
+	}
+	a, _ := Marshal(img)
+	b, _ := Marshal(img)
+	if string(a) != string(b) {
+		t.Error("Marshal is not deterministic")
+	}
+	s.Platforms = []string{"windows/amd64"}
+	if _, err := Compile(s); err == nil {
+		t.Error("Compile accepted a non-linux platform")
+	}
+}
