@@ -1,0 +1,363 @@
+package pipeline
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"runtime"
+	"runtime/debug"
+	"slices"
+	"sort"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/hic-build/hic/compiler/compile"
+	"github.com/hic-build/hic/compiler/finding"
+	"github.com/hic-build/hic/compiler/inspect"
+	"github.com/hic-build/hic/compiler/store"
+)
+
+// Lock is what resolving one spec produced; Marshal gives its stable JSON,
+// which feeds the spec's input digest. *resolve.Lock is a Lock.
+type Lock interface {
+	Marshal() ([]byte, error)
+}
+
+// Builder resolves and builds one spec. Implementations must be safe for
+// concurrent use and must stop promptly when ctx is cancelled.
+type Builder interface {
+	// Resolve locks the spec's packages. It runs for every spec, cached or not.
+	Resolve(ctx context.Context, img compile.Image) (Lock, error)
+	// Build builds the spec from its lock.
+	Build(ctx context.Context, img compile.Image, lock Lock) (*Built, error)
+}
+
+// Built is one built spec as the pipeline needs it.
+type Built struct {
+	// Index is the multi-platform image index.
+	Index v1.ImageIndex
+	// IndexSBOM is the index's SPDX SBOM (may be empty).
+	IndexSBOM []byte
+	// Platforms are the index's images, one per platform.
+	Platforms []Platform
+}
+
+// Platform is one platform's image of a Built.
+type Platform struct {
+	// Platform is "os/arch[/variant]" ("linux/amd64").
+	Platform string
+	Image    v1.Image
+	// SBOM is the platform's SPDX JSON SBOM.
+	SBOM []byte
+	// FS is the platform's root filesystem; nil means flatten Image with
+	// inspect.FromLayers.
+	FS inspect.FS
+}
+
+// Attacher makes extra referrers (signed attestations) for a built spec;
+// they are stored in the same index.json swap as the image.
+type Attacher interface {
+	Attach(ctx context.Context, img compile.Image, b *Built, r SpecReport) ([]store.Referrer, error)
+}
+
+// Artifact types of the referrers the pipeline stores with each image.
+const (
+	ArtifactTypeSPDX     = "application/spdx+json"
+	ArtifactTypeFindings = "application/vnd.dev.hic.findings.v1+json"
+)
+
+// Options configure Run.
+type Options struct {
+	// Store receives every built image. Required.
+	Store *store.Store
+	// Builder resolves and builds specs. Required.
+	Builder Builder
+	// Attacher, if set, adds referrers (attestations) to every built image.
+	Attacher Attacher
+	// Jobs bounds how many specs are worked on at once. Default runtime.NumCPU().
+	Jobs int
+	// HicVersion is hic's version; it feeds the input digest.
+	HicVersion string
+	// KeyIdentity names the signing key; it feeds the input digest when set.
+	KeyIdentity string
+	// ReportPath is where the report is written (atomically) when not empty,
+	// e.g. out/report.json.
+	ReportPath string
+	// Progress receives a progress bar when it is a terminal, plain lines
+	// otherwise. Nil: no progress.
+	Progress io.Writer
+	// Logger receives structured logs. Nil: none.
+	Logger *slog.Logger
+}
+
+// Run builds images (each at most once, ordered by ref) and returns the
+// report. One spec's failure does not stop the others. When ctx is cancelled,
+// in-flight builds are abandoned (their images never reach the store's
+// index.json), specs not yet started are reported "cancelled", the report's
+// Status is "cancelled", and Run returns the report with ctx's error. Other
+// errors are about the options or writing the report.
+func Run(ctx context.Context, images []compile.Image, opts Options) (*Report, error) {
+	if opts.Store == nil || opts.Builder == nil {
+		return nil, errors.New("pipeline: Store and Builder are required")
+	}
+	if opts.Jobs <= 0 {
+		opts.Jobs = runtime.NumCPU()
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	images = slices.Clone(images)
+	sort.SliceStable(images, func(i, j int) bool { return images[i].Ref < images[j].Ref })
+	for i := 1; i < len(images); i++ {
+		if images[i].Ref == images[i-1].Ref {
+			return nil, fmt.Errorf("pipeline: spec %s given twice", images[i].Ref)
+		}
+	}
+
+	start := time.Now()
+	r := &Report{HicVersion: opts.HicVersion, ApkoVersion: ApkoVersion(), Specs: make([]SpecReport, len(images))}
+	prog := newProgress(opts.Progress, len(images))
+	w := &worker{opts: opts, log: log, versions: Versions{Hic: opts.HicVersion, Apko: r.ApkoVersion, Key: opts.KeyIdentity}}
+
+	var g errgroup.Group
+	g.SetLimit(opts.Jobs)
+	for i, img := range images {
+		if ctx.Err() != nil {
+			r.Specs[i] = SpecReport{Ref: img.Ref, Status: StatusCancelled, Error: ctx.Err().Error()}
+			continue
+		}
+		g.Go(func() error {
+			sr := w.run(ctx, img)
+			r.Specs[i] = sr
+			prog.done(sr)
+			log.Info("spec done", "ref", sr.Ref, "status", sr.Status, "duration", time.Duration(sr.DurationMs)*time.Millisecond, "image", sr.ImageDigest, "error", sr.Error)
+			return nil
+		})
+	}
+	_ = g.Wait()
+	prog.finish()
+
+	r.Status = StatusCompleted
+	if ctx.Err() != nil {
+		r.Status = StatusCancelled
+	}
+	r.DurationMs = time.Since(start).Milliseconds()
+	r.count()
+	if opts.Progress != nil {
+		r.WriteSummary(opts.Progress)
+	}
+	if opts.ReportPath != "" {
+		if err := r.WriteFile(opts.ReportPath); err != nil {
+			return r, fmt.Errorf("pipeline: %w", err)
+		}
+	}
+	return r, ctx.Err()
+}
+
+type worker struct {
+	opts     Options
+	log      *slog.Logger
+	versions Versions
+}
+
+// run takes one spec through resolve, cache check, build, inspect and store.
+func (w *worker) run(ctx context.Context, img compile.Image) (sr SpecReport) {
+	start := time.Now()
+	sr = SpecReport{Ref: img.Ref}
+	defer func() {
+		if p := recover(); p != nil {
+			sr.Status, sr.Error = StatusFailed, fmt.Sprintf("%s: panic: %v\n%s", img.Ref, p, debug.Stack())
+		}
+		sr.DurationMs = time.Since(start).Milliseconds()
+	}()
+	fail := func(err error) SpecReport {
+		sr.Status, sr.Error = StatusFailed, err.Error()
+		if ctx.Err() != nil {
+			sr.Status = StatusCancelled
+		}
+		return sr
+	}
+
+	lock, err := w.opts.Builder.Resolve(ctx, img)
+	if err != nil {
+		return fail(fmt.Errorf("%s: resolve: %w", img.Ref, err))
+	}
+	sr.InputDigest, err = InputDigest(img, lock, w.versions)
+	if err != nil {
+		return fail(fmt.Errorf("%s: input digest: %w", img.Ref, err))
+	}
+	if h, ok := w.opts.Store.Has(sr.InputDigest); ok {
+		fs, err := w.storedFindings(h)
+		if err == nil {
+			sr.Status, sr.ImageDigest, sr.Findings = StatusCached, h.String(), fs
+			return sr
+		}
+		w.log.Warn("cached image has no readable findings; rebuilding", "ref", img.Ref, "error", err)
+	}
+	if err := ctx.Err(); err != nil {
+		return fail(fmt.Errorf("%s: %w", img.Ref, err))
+	}
+
+	b, err := w.opts.Builder.Build(ctx, img, lock)
+	if err != nil {
+		return fail(fmt.Errorf("%s: build: %w", img.Ref, err))
+	}
+	if sr.Findings, err = inspectAll(ctx, img, b); err != nil {
+		return fail(err)
+	}
+	refs, err := w.referrers(ctx, img, b, sr)
+	if err != nil {
+		return fail(err)
+	}
+	tags := make([]string, 0, len(img.Tags))
+	for _, t := range img.Tags {
+		tags = append(tags, img.Repository+":"+t)
+	}
+	desc, err := w.opts.Store.Put(ctx, store.Entry{SpecRef: img.Ref, Refs: tags, InputDigest: sr.InputDigest}, b.Index, refs...)
+	if err != nil {
+		return fail(err)
+	}
+	sr.Status, sr.ImageDigest = StatusBuilt, desc.Digest.String()
+	return sr
+}
+
+// inspectAll runs the post-build checks on every platform.
+func inspectAll(ctx context.Context, img compile.Image, b *Built) ([]finding.Finding, error) {
+	var all []finding.Finding
+	for _, p := range b.Platforms {
+		fsys := p.FS
+		if fsys == nil {
+			rfs, err := inspect.FromLayers(p.Image)
+			if err != nil {
+				return nil, fmt.Errorf("%s: inspect %s: %w", img.Ref, p.Platform, err)
+			}
+			fsys = rfs
+		}
+		pkgs, err := inspect.SBOMPackages(p.SBOM)
+		if err != nil {
+			return nil, fmt.Errorf("%s: inspect %s: %w", img.Ref, p.Platform, err)
+		}
+		fs, err := inspect.Check(ctx, inspect.Input{Image: img, Platform: p.Platform, FS: fsys, SBOM: pkgs})
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, fs...)
+	}
+	finding.Sort(all)
+	return all, nil
+}
+
+// referrers are the SBOMs (per platform and per index), the findings and
+// the Attacher's referrers of a built spec.
+func (w *worker) referrers(ctx context.Context, img compile.Image, b *Built, sr SpecReport) ([]store.Referrer, error) {
+	idxDesc, err := descriptorOf(b.Index)
+	if err != nil {
+		return nil, fmt.Errorf("%s: index: %w", img.Ref, err)
+	}
+	arts := []store.Artifact{}
+	if len(b.IndexSBOM) > 0 {
+		arts = append(arts, store.Artifact{ArtifactType: ArtifactTypeSPDX, Subject: idxDesc, MediaType: ArtifactTypeSPDX, Data: b.IndexSBOM})
+	}
+	for _, p := range b.Platforms {
+		if len(p.SBOM) == 0 {
+			continue
+		}
+		d, err := descriptorOf(p.Image)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %s image: %w", img.Ref, p.Platform, err)
+		}
+		arts = append(arts, store.Artifact{ArtifactType: ArtifactTypeSPDX, Subject: d, MediaType: ArtifactTypeSPDX, Data: p.SBOM,
+			Annotations: map[string]string{"dev.hic.platform": p.Platform}})
+	}
+	fj, err := json.Marshal(nonNil(sr.Findings))
+	if err != nil {
+		return nil, err
+	}
+	arts = append(arts, store.Artifact{ArtifactType: ArtifactTypeFindings, Subject: idxDesc, MediaType: "application/json", Data: fj})
+	var out []store.Referrer
+	for _, a := range arts {
+		r, err := store.NewArtifact(a)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", img.Ref, err)
+		}
+		out = append(out, r)
+	}
+	if w.opts.Attacher != nil {
+		more, err := w.opts.Attacher.Attach(ctx, img, b, sr)
+		if err != nil {
+			return nil, fmt.Errorf("%s: attest: %w", img.Ref, err)
+		}
+		out = append(out, more...)
+	}
+	return out, nil
+}
+
+func nonNil(fs []finding.Finding) []finding.Finding {
+	if fs == nil {
+		return []finding.Finding{}
+	}
+	return fs
+}
+
+// storedFindings reads back the findings stored with a cached image.
+func (w *worker) storedFindings(h v1.Hash) ([]finding.Finding, error) {
+	ds, err := w.opts.Store.Referrers(h, ArtifactTypeFindings)
+	if err != nil {
+		return nil, err
+	}
+	if len(ds) == 0 {
+		return nil, errors.New("no findings stored")
+	}
+	mb, err := w.opts.Store.Blob(ds[0].Digest)
+	if err != nil {
+		return nil, err
+	}
+	var m v1.Manifest
+	if err := json.Unmarshal(mb, &m); err != nil {
+		return nil, err
+	}
+	if len(m.Layers) != 1 {
+		return nil, fmt.Errorf("findings manifest %s has %d layers", ds[0].Digest, len(m.Layers))
+	}
+	b, err := w.opts.Store.Blob(m.Layers[0].Digest)
+	if err != nil {
+		return nil, err
+	}
+	var fs []finding.Finding
+	if err := json.Unmarshal(b, &fs); err != nil {
+		return nil, err
+	}
+	if len(fs) == 0 {
+		return nil, nil
+	}
+	return fs, nil
+}
+
+type describable interface {
+	Digest() (v1.Hash, error)
+	RawManifest() ([]byte, error)
+	MediaType() (types.MediaType, error)
+}
+
+func descriptorOf(x describable) (v1.Descriptor, error) {
+	h, err := x.Digest()
+	if err != nil {
+		return v1.Descriptor{}, err
+	}
+	raw, err := x.RawManifest()
+	if err != nil {
+		return v1.Descriptor{}, err
+	}
+	mt, err := x.MediaType()
+	if err != nil {
+		return v1.Descriptor{}, err
+	}
+	return v1.Descriptor{MediaType: mt, Digest: h, Size: int64(len(raw))}, nil
+}

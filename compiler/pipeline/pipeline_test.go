@@ -1,0 +1,410 @@
+package pipeline
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime/debug"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/hic-build/hic/compiler/compile"
+	"github.com/hic-build/hic/compiler/inspect"
+	"github.com/hic-build/hic/compiler/store"
+)
+
+func openStore(t *testing.T, dir string) *store.Store {
+	t.Helper()
+	s, err := store.Open(context.Background(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+type status struct {
+	Ref, Status string
+	Failing     int
+}
+
+func statuses(r *Report) []status {
+	var out []status
+	for _, s := range r.Specs {
+		out = append(out, status{s.Ref, s.Status, countFailing(s)})
+	}
+	return out
+}
+
+func catalog() []compile.Image {
+	return []compile.Image{spec("redis", "8.2"), spec("nginx", "1.29"), spec("broken", "1"), spec("suid", "2"), spec("nosbom", "3"), spec("unresolvable", "4")}
+}
+
+func TestRunBuildsThenCaches(t *testing.T) {
+	ctx := context.Background()
+	out := t.TempDir()
+	s := openStore(t, filepath.Join(out, "oci"))
+	fb := &fakeBuilder{
+		resolveErr: map[string]error{"unresolvable:4-wolfi-runtime": errors.New("no package nope")},
+		buildErr:   map[string]error{"broken:1-wolfi-runtime": errors.New("checksum mismatch for package app")},
+		extra:      map[string][]tarEntry{"suid:2-wolfi-runtime": {{name: "usr/bin/su", mode: 0o4755, data: "su"}}},
+		sbomDrops:  map[string]string{"nosbom:3-wolfi-runtime": "baselayout"},
+	}
+	var progress bytes.Buffer
+	opts := Options{Store: s, Builder: fb, Jobs: 2, HicVersion: "v0.1.0", ReportPath: filepath.Join(out, "report.json"), Progress: &progress}
+	r, err := Run(ctx, catalog(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []status{
+		{"broken:1-wolfi-runtime", StatusFailed, 0},
+		{"nginx:1.29-wolfi-runtime", StatusBuilt, 0},
+		{"nosbom:3-wolfi-runtime", StatusBuilt, 2}, // one per platform
+		{"redis:8.2-wolfi-runtime", StatusBuilt, 0},
+		{"suid:2-wolfi-runtime", StatusBuilt, 2},
+		{"unresolvable:4-wolfi-runtime", StatusFailed, 0},
+	}
+	if diff := cmp.Diff(want, statuses(r)); diff != "" {
+		t.Fatalf("first run (-want +got):\n%s", diff)
+	}
+	if !r.Failed() {
+		t.Error("Report.Failed() = false with failed specs")
+	}
+	if got := r.Specs[0].Error; !strings.Contains(got, "broken:1-wolfi-runtime: build: checksum mismatch for package app") {
+		t.Errorf("error = %q, want it to name the spec and the cause", got)
+	}
+	if got := r.Specs[4].Findings[0]; got.Rule != inspect.RuleSetuid || got.Pos.File != "suid/image.cue" || !strings.Contains(got.Message, "/usr/bin/su is setuid (mode 4755)") {
+		t.Errorf("suid finding = %+v", got)
+	}
+	if r.Counts != (Counts{Built: 4, Failed: 2, FailingFindings: 4}) {
+		t.Errorf("counts = %+v", r.Counts)
+	}
+
+	// The store holds the built specs, with tags, SBOMs and findings.
+	if err := store.Validate(s.Dir()); err != nil {
+		t.Fatalf("layout invalid: %v", err)
+	}
+	rec, ok := s.Lookup("nginx:1.29-wolfi-runtime")
+	if !ok {
+		t.Fatal("nginx not in store")
+	}
+	if diff := cmp.Diff([]string{"nginx:1.29", "nginx:1.29-wolfi"}, rec.Refs); diff != "" {
+		t.Errorf("refs (-want +got):\n%s", diff)
+	}
+	if rec.Descriptor.Digest.String() != r.Specs[1].ImageDigest || rec.InputDigest != r.Specs[1].InputDigest {
+		t.Errorf("store record %+v does not match report %+v", rec, r.Specs[1])
+	}
+	sboms, err := s.Referrers(rec.Descriptor.Digest, ArtifactTypeSPDX)
+	if err != nil || len(sboms) != 1 {
+		t.Errorf("index SBOM referrers = %d, %v; want 1", len(sboms), err)
+	}
+	ii, err := s.ImageIndex(rec.Descriptor.Digest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	im, _ := ii.IndexManifest()
+	for _, d := range im.Manifests {
+		if ps, err := s.Referrers(d.Digest, ArtifactTypeSPDX); err != nil || len(ps) != 1 {
+			t.Errorf("platform %s SBOM referrers = %d, %v; want 1", d.Platform, len(ps), err)
+		}
+	}
+	for _, ref := range []string{"broken:1-wolfi-runtime", "unresolvable:4-wolfi-runtime"} {
+		if _, ok := s.Lookup(ref); ok {
+			t.Errorf("failed spec %s is in the store", ref)
+		}
+	}
+
+	// report.json is the report, ordered by ref.
+	disk, err := ReadReport(opts.ReportPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(r, disk); diff != "" {
+		t.Errorf("report.json differs (-run +disk):\n%s", diff)
+	}
+	if !strings.Contains(progress.String(), "] built nginx:1.29-wolfi-runtime ") || !strings.Contains(progress.String(), "4 built, 0 cached, 2 failed") {
+		t.Errorf("progress output:\n%s", progress.String())
+	}
+
+	// Second run: nothing changed, so built specs are cached without calling
+	// Build, their findings come back from the store, failed ones are retried.
+	r2, err := Run(ctx, catalog(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want2 := []status{
+		{"broken:1-wolfi-runtime", StatusFailed, 0},
+		{"nginx:1.29-wolfi-runtime", StatusCached, 0},
+		{"nosbom:3-wolfi-runtime", StatusCached, 2},
+		{"redis:8.2-wolfi-runtime", StatusCached, 0},
+		{"suid:2-wolfi-runtime", StatusCached, 2},
+		{"unresolvable:4-wolfi-runtime", StatusFailed, 0},
+	}
+	if diff := cmp.Diff(want2, statuses(r2)); diff != "" {
+		t.Fatalf("second run (-want +got):\n%s", diff)
+	}
+	for ref, n := range map[string]int{"nginx:1.29-wolfi-runtime": 1, "suid:2-wolfi-runtime": 1, "broken:1-wolfi-runtime": 2} {
+		if got := fb.buildCount(ref); got != n {
+			t.Errorf("Build(%s) called %d times, want %d", ref, got, n)
+		}
+	}
+	if diff := cmp.Diff(r.Specs[4].Findings, r2.Specs[4].Findings); diff != "" {
+		t.Errorf("cached findings differ (-built +cached):\n%s", diff)
+	}
+	for i := range r.Specs {
+		if r.Specs[i].ImageDigest != r2.Specs[i].ImageDigest {
+			t.Errorf("%s: image digest %s, cached %s", r.Specs[i].Ref, r.Specs[i].ImageDigest, r2.Specs[i].ImageDigest)
+		}
+	}
+}
+
+func TestChangedSpecIsRebuiltOthersUntouched(t *testing.T) {
+	ctx := context.Background()
+	s := openStore(t, t.TempDir())
+	fb := &fakeBuilder{}
+	imgs := []compile.Image{spec("a", "1"), spec("b", "1")}
+	if _, err := Run(ctx, imgs, Options{Store: s, Builder: fb, HicVersion: "v1"}); err != nil {
+		t.Fatal(err)
+	}
+	bBefore, _ := s.Lookup("b:1-wolfi-runtime")
+	aBefore, _ := s.Lookup("a:1-wolfi-runtime")
+
+	imgs[0].Config.Environment = map[string]string{"FOO": "bar"}
+	r, err := Run(ctx, imgs, Options{Store: s, Builder: fb, HicVersion: "v1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]status{{"a:1-wolfi-runtime", StatusBuilt, 0}, {"b:1-wolfi-runtime", StatusCached, 0}}, statuses(r)); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+	aAfter, _ := s.Lookup("a:1-wolfi-runtime")
+	if aAfter.InputDigest == aBefore.InputDigest {
+		t.Error("a's input digest did not change")
+	}
+	if bAfter, _ := s.Lookup("b:1-wolfi-runtime"); !cmp.Equal(bBefore, bAfter) {
+		t.Errorf("b's entry changed: %+v -> %+v", bBefore, bAfter)
+	}
+	// A new hic version invalidates every spec.
+	r, err = Run(ctx, imgs, Options{Store: s, Builder: fb, HicVersion: "v2"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Counts.Built != 2 {
+		t.Errorf("after a hic upgrade built %d, want 2", r.Counts.Built)
+	}
+}
+
+func TestRunCancel(t *testing.T) {
+	s := openStore(t, t.TempDir())
+	var imgs []compile.Image
+	block := map[string]bool{}
+	for i := range 8 {
+		img := spec(fmt.Sprintf("img%d", i), "1")
+		imgs = append(imgs, img)
+		if i >= 2 {
+			block[img.Ref] = true // the first two finish, the rest hang until cancelled
+		}
+	}
+	fb := &fakeBuilder{block: block, started: make(chan string, 16)}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		blocked := 0
+		for ref := range fb.started {
+			if block[ref] {
+				if blocked++; blocked == 2 { // both workers stuck in a build
+					cancel()
+					return
+				}
+			}
+		}
+	}()
+	report := filepath.Join(t.TempDir(), "report.json")
+	r, err := Run(ctx, imgs, Options{Store: s, Builder: fb, Jobs: 2, ReportPath: report})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("Run = %v, want context.Canceled", err)
+	}
+	if r.Status != StatusCancelled || !r.Failed() {
+		t.Errorf("report status %q, Failed %v; want cancelled, true", r.Status, r.Failed())
+	}
+	if r.Counts.Built != 2 || r.Counts.Cancelled != 6 {
+		t.Errorf("counts = %+v, want 2 built, 6 cancelled", r.Counts)
+	}
+	for _, sp := range r.Specs {
+		_, stored := s.Lookup(sp.Ref)
+		if stored != (sp.Status == StatusBuilt) {
+			t.Errorf("%s: status %s, in store %v", sp.Ref, sp.Status, stored)
+		}
+	}
+	if err := store.Validate(s.Dir()); err != nil {
+		t.Errorf("layout invalid after cancel: %v", err)
+	}
+	disk, err := ReadReport(report)
+	if err != nil || disk.Status != StatusCancelled {
+		t.Errorf("report.json status = %v, %v; want cancelled", disk, err)
+	}
+}
+
+func TestRunBoundsParallelism(t *testing.T) {
+	tests := []struct{ jobs, want int32 }{{1, 1}, {3, 3}}
+	for _, tc := range tests {
+		t.Run(fmt.Sprint(tc.jobs), func(t *testing.T) {
+			s := openStore(t, t.TempDir())
+			var imgs []compile.Image
+			for i := range 9 {
+				imgs = append(imgs, spec(fmt.Sprintf("p%d", i), "1"))
+			}
+			fb := &fakeBuilder{delay: 30 * time.Millisecond}
+			r, err := Run(context.Background(), imgs, Options{Store: s, Builder: fb, Jobs: int(tc.jobs)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.Counts.Built != 9 {
+				t.Fatalf("built %d, want 9", r.Counts.Built)
+			}
+			if got := fb.maxInflight.Load(); got != tc.want {
+				t.Errorf("max concurrent builds = %d, want %d", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestRunRejectsBadInput(t *testing.T) {
+	s := openStore(t, t.TempDir())
+	tests := []struct {
+		name string
+		imgs []compile.Image
+		opts Options
+	}{
+		{"no store", nil, Options{Builder: &fakeBuilder{}}},
+		{"no builder", nil, Options{Store: s}},
+		{"duplicate spec", []compile.Image{spec("a", "1"), spec("a", "1")}, Options{Store: s, Builder: &fakeBuilder{}}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := Run(context.Background(), tc.imgs, tc.opts); err == nil {
+				t.Error("Run succeeded")
+			}
+		})
+	}
+}
+
+func TestInputDigest(t *testing.T) {
+	base := spec("a", "1")
+	lock := fakeLock{Ref: base.Ref, Packages: []string{"app=1"}}
+	v := Versions{Hic: "v1", Apko: "v0.30.34"}
+	d0, err := InputDigest(base, lock, v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(d0, "sha256:") || len(d0) != 71 {
+		t.Fatalf("digest %q", d0)
+	}
+	withEnv := func(env map[string]string) compile.Image {
+		i := spec("a", "1")
+		i.Config.Environment = env
+		return i
+	}
+	tests := []struct {
+		name  string
+		img   compile.Image
+		lock  Lock
+		v     Versions
+		equal bool
+	}{
+		{"same inputs", spec("a", "1"), fakeLock{Ref: base.Ref, Packages: []string{"app=1"}}, v, true},
+		{"spec changed", withEnv(map[string]string{"A": "1"}), lock, v, false},
+		{"lock changed", base, fakeLock{Ref: base.Ref, Packages: []string{"app=2"}}, v, false},
+		{"hic changed", base, lock, Versions{Hic: "v2", Apko: v.Apko}, false},
+		{"apko changed", base, lock, Versions{Hic: v.Hic, Apko: "v0.31.0"}, false},
+		{"key changed", base, lock, Versions{Hic: v.Hic, Apko: v.Apko, Key: "key2"}, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			d, err := InputDigest(tc.img, tc.lock, tc.v)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if (d == d0) != tc.equal {
+				t.Errorf("digest %s vs base %s: equal %v, want %v", d, d0, d == d0, tc.equal)
+			}
+		})
+	}
+	// Map order never matters.
+	a, _ := InputDigest(withEnv(map[string]string{"A": "1", "B": "2", "C": "3"}), lock, v)
+	for range 20 {
+		if b, _ := InputDigest(withEnv(map[string]string{"C": "3", "B": "2", "A": "1"}), lock, v); a != b {
+			t.Fatal("digest depends on map order")
+		}
+	}
+}
+
+func TestModuleVersion(t *testing.T) {
+	tests := []struct {
+		name string
+		deps []*debug.Module
+		want string
+	}{
+		{"linked", []*debug.Module{{Path: "cuelang.org/go", Version: "v0.17.1"}, {Path: apkoModule, Version: "v0.30.34"}}, "v0.30.34"},
+		{"replaced", []*debug.Module{{Path: apkoModule, Version: "v0.30.34", Replace: &debug.Module{Path: "../apko", Version: "(devel)"}}}, "../apko@(devel)"},
+		{"absent (test binaries)", nil, "unknown"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := moduleVersion(&debug.BuildInfo{Deps: tc.deps}, apkoModule); got != tc.want {
+				t.Errorf("moduleVersion = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestProgress(t *testing.T) {
+	tests := []struct {
+		name string
+		tty  bool
+		want []string
+	}{
+		{"plain", false, []string{
+			"[1/3] built nginx:1.29-wolfi-runtime 1.2s sha256:abc\n",
+			"[2/3] cached redis:8-wolfi-runtime 0.0s sha256:def\n",
+			"[3/3] failed bad:1-wolfi-runtime 0.3s: bad:1-wolfi-runtime: build: boom\n",
+		}},
+		{"terminal", true, []string{
+			"\r\033[K[==========                    ] 1/3  built 1  cached 0  failed 0",
+			"\r\033[K[3/3] failed bad:1-wolfi-runtime 0.3s: bad:1-wolfi-runtime: build: boom\n",
+			"\r\033[K[==============================] 3/3  built 1  cached 1  failed 1",
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var buf bytes.Buffer
+			p := newProgress(&buf, 3)
+			p.tty = tc.tty
+			p.done(SpecReport{Ref: "nginx:1.29-wolfi-runtime", Status: StatusBuilt, DurationMs: 1234, ImageDigest: "sha256:abc"})
+			p.done(SpecReport{Ref: "redis:8-wolfi-runtime", Status: StatusCached, DurationMs: 3, ImageDigest: "sha256:def"})
+			p.done(SpecReport{Ref: "bad:1-wolfi-runtime", Status: StatusFailed, DurationMs: 300, Error: "bad:1-wolfi-runtime: build: boom"})
+			for _, w := range tc.want {
+				if !strings.Contains(buf.String(), w) {
+					t.Errorf("output %q lacks %q", buf.String(), w)
+				}
+			}
+		})
+	}
+	if isTerminal(&bytes.Buffer{}) {
+		t.Error("a buffer is not a terminal")
+	}
+	f, err := os.CreateTemp(t.TempDir(), "x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if isTerminal(f) {
+		t.Error("a regular file is not a terminal")
+	}
+}

@@ -1,0 +1,207 @@
+package pipeline
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"text/tabwriter"
+	"time"
+
+	"github.com/hic-build/hic/compiler/finding"
+)
+
+// Spec statuses.
+const (
+	StatusBuilt     = "built"
+	StatusCached    = "cached"
+	StatusFailed    = "failed"
+	StatusCancelled = "cancelled"
+)
+
+// Run statuses.
+const (
+	StatusCompleted = "completed"
+	// StatusCancelled (above) also marks a cancelled run.
+)
+
+// Report is the outcome of one Run: out/report.json.
+type Report struct {
+	// Status is "completed" or "cancelled".
+	Status      string `json:"status"`
+	HicVersion  string `json:"hicVersion"`
+	ApkoVersion string `json:"apkoVersion"`
+	DurationMs  int64  `json:"durationMs"`
+	Counts      Counts `json:"counts"`
+	// Specs are ordered by ref.
+	Specs []SpecReport `json:"specs"`
+}
+
+// Counts tallies the specs of a Report by status, plus failing and waived findings.
+type Counts struct {
+	Built           int `json:"built"`
+	Cached          int `json:"cached"`
+	Failed          int `json:"failed"`
+	Cancelled       int `json:"cancelled"`
+	FailingFindings int `json:"failingFindings"`
+	WaivedFindings  int `json:"waivedFindings"`
+}
+
+// SpecReport is one spec's line in the report.
+type SpecReport struct {
+	Ref         string            `json:"ref"`
+	InputDigest string            `json:"inputDigest,omitempty"`
+	ImageDigest string            `json:"imageDigest,omitempty"`
+	Status      string            `json:"status"`
+	DurationMs  int64             `json:"durationMs"`
+	Error       string            `json:"error,omitempty"`
+	Findings    []finding.Finding `json:"findings,omitempty"`
+}
+
+// Failed reports whether the spec failed: a build error, or a post-build
+// finding that is not waived.
+func (s SpecReport) Failed() bool {
+	return s.Status == StatusFailed || finding.CountFailing(s.Findings) > 0
+}
+
+// Failed reports whether the run should exit non-zero: it was cancelled, a
+// spec failed to build, or a post-build finding fails.
+func (r *Report) Failed() bool {
+	if r.Status != StatusCompleted {
+		return true
+	}
+	for _, s := range r.Specs {
+		if s.Failed() || s.Status == StatusCancelled {
+			return true
+		}
+	}
+	return false
+}
+
+func (r *Report) count() {
+	c := Counts{}
+	for _, s := range r.Specs {
+		switch s.Status {
+		case StatusBuilt:
+			c.Built++
+		case StatusCached:
+			c.Cached++
+		case StatusFailed:
+			c.Failed++
+		case StatusCancelled:
+			c.Cancelled++
+		}
+		for _, f := range s.Findings {
+			switch {
+			case f.Failing():
+				c.FailingFindings++
+			case f.Waived:
+				c.WaivedFindings++
+			}
+		}
+	}
+	r.Counts = c
+}
+
+// WriteFile writes the report as indented JSON to path atomically (temporary
+// file in the same directory, fsync, rename), creating the directory.
+func (r *Report) WriteFile(path string) error {
+	b, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return err
+	}
+	return writeFileAtomic(path, append(b, '\n'))
+}
+
+// ReadReport reads a report written by WriteFile.
+func ReadReport(path string) (*Report, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var r Report
+	if err := json.Unmarshal(b, &r); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return &r, nil
+}
+
+func writeFileAtomic(path string, data []byte) error {
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name())
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := os.Chmod(f.Name(), 0o644); err != nil {
+		return err
+	}
+	return os.Rename(f.Name(), path)
+}
+
+// slowest is how many specs the summary lists by duration.
+const slowest = 5
+
+// WriteSummary writes the end-of-build table: counts, total time, the
+// slowest specs, and every failure.
+func (r *Report) WriteSummary(w io.Writer) {
+	c := r.Counts
+	fmt.Fprintf(w, "\n%d specs in %s (%s): %d built, %d cached, %d failed, %d cancelled; findings: %d failing, %d waived\n",
+		len(r.Specs), time.Duration(r.DurationMs)*time.Millisecond, r.Status, c.Built, c.Cached, c.Failed, c.Cancelled, c.FailingFindings, c.WaivedFindings)
+	var built []SpecReport
+	for _, s := range r.Specs {
+		if s.Status == StatusBuilt || s.Status == StatusFailed {
+			built = append(built, s)
+		}
+	}
+	sort.SliceStable(built, func(i, j int) bool { return built[i].DurationMs > built[j].DurationMs })
+	if len(built) > slowest {
+		built = built[:slowest]
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	if len(built) > 0 {
+		fmt.Fprintln(tw, "\nSLOWEST\tSTATUS\tTIME")
+		for _, s := range built {
+			fmt.Fprintf(tw, "%s\t%s\t%s\n", s.Ref, s.Status, time.Duration(s.DurationMs)*time.Millisecond)
+		}
+	}
+	var failed []SpecReport
+	for _, s := range r.Specs {
+		if s.Failed() {
+			failed = append(failed, s)
+		}
+	}
+	if len(failed) > 0 {
+		fmt.Fprintln(tw, "\nFAILED\tWHY\t")
+		for _, s := range failed {
+			why := s.Error
+			if why == "" {
+				why = fmt.Sprintf("%d failing findings", finding.CountFailing(s.Findings))
+				for _, f := range s.Findings {
+					if f.Failing() {
+						why += fmt.Sprintf("; %s: %s", f.Rule, f.Message)
+						break
+					}
+				}
+			}
+			fmt.Fprintf(tw, "%s\t%s\t\n", s.Ref, why)
+		}
+	}
+	tw.Flush()
+}
