@@ -1,0 +1,179 @@
+package publish_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/hic-build/hic/compiler/publish"
+	"github.com/hic-build/hic/compiler/testenv"
+)
+
+// Acceptance tests: the real distribution registry process and the real
+// cosign CLI, both installed by .ci/tools.sh.
+
+func TestRegistryCosignVerifies(t *testing.T) {
+	ctx := context.Background()
+	cosign := testenv.Tool(t, "cosign")
+	reg := testenv.StartRegistry(t)
+	dir := t.TempDir()
+	signer := newKey(t)
+	images := writeLayout(t, dir, signer, "hic/alpha")
+
+	if err := publish.Publish(ctx, layout.Path(dir), reg+"/cat", publish.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	checkPublished(t, reg, "cat", images)
+	checkReferrersAPI(t, reg, "cat/hic/alpha", images[0])
+
+	pub := signer.writePublic(t, dir)
+	other := newKey(t).writePublic(t, dir)
+	ref := reg + "/cat/hic/alpha:" + images[0].tags[0]
+	verify := []string{"verify", "--insecure-ignore-tlog", "--allow-http-registry", "--allow-insecure-registry", ref}
+	attest := []string{"verify-attestation", "--insecure-ignore-tlog", "--allow-http-registry", "--allow-insecure-registry", "--type", "slsaprovenance1", ref}
+
+	for _, tc := range []struct {
+		name string
+		args []string
+		key  string
+		ok   bool
+	}{
+		{"verify", verify, pub, true},
+		{"verify-attestation", attest, pub, true},
+		{"verify with another key", verify, other, false},
+		{"verify-attestation with another key", attest, other, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			args := append([]string{tc.args[0], "--key", tc.key}, tc.args[1:]...)
+			out, err := runCosign(ctx, t, cosign, dir, args...)
+			if tc.ok && err != nil {
+				t.Fatalf("cosign %s: %v\n%s", strings.Join(args, " "), err, out)
+			}
+			if !tc.ok && err == nil {
+				t.Fatalf("cosign %s succeeded, want a failure\n%s", strings.Join(args, " "), out)
+			}
+		})
+	}
+}
+
+func TestRegistryThroughFaults(t *testing.T) {
+	ctx := context.Background()
+	reg := testenv.StartRegistry(t)
+	proxy, stats := testenv.StartFaultProxy(t, reg, testenv.FaultOptions{Seed: 2026, Stall: 1500 * time.Millisecond})
+	dir := t.TempDir()
+	images := writeLayout(t, dir, newKey(t), "hic/alpha", "hic/beta")
+
+	opts := publish.Options{Backoff: 50 * time.Millisecond, MaxBackoff: time.Second, RequestTimeout: time.Second}
+	if err := publish.Publish(ctx, layout.Path(dir), proxy+"/cat", opts); err != nil {
+		t.Fatalf("%v\nproxy: %v", err, stats)
+	}
+	t.Logf("proxy: %v", stats)
+	checkPublished(t, reg, "cat", images)
+	for _, img := range images {
+		checkReferrersAPI(t, reg, "cat/"+img.repo, img)
+	}
+	if dups := stats.DuplicateUploads(); len(dups) != 0 {
+		t.Errorf("blobs uploaded twice after the registry accepted them: %v", dups)
+	}
+	faults := stats.Faults()
+	for _, f := range []testenv.Fault{testenv.Fault500, testenv.Fault429, testenv.FaultDrop, testenv.FaultStall} {
+		if faults[f] == 0 {
+			t.Errorf("no %v fault was injected: %v", f, stats)
+		}
+	}
+	if share := float64(stats.TotalFaults()) / float64(stats.Requests()); share < 0.2 || share > 0.4 {
+		t.Errorf("faults hit %.0f %% of requests, want about 30 %%", 100*share)
+	}
+}
+
+func TestRegistryStoppedMidway(t *testing.T) {
+	// The registry is up for the first image, then gone: publish stops with
+	// an error naming the image and the registry, within bounded time.
+	ctx := context.Background()
+	reg := testenv.StartRegistry(t)
+	dir := t.TempDir()
+	writeLayout(t, dir, newKey(t), "hic/alpha")
+	if err := publish.Publish(ctx, layout.Path(dir), reg+"/cat", publish.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	down := "127.0.0.1:" + fmt.Sprint(testenv.FreePort(t))
+	start := time.Now()
+	err := publish.Publish(ctx, layout.Path(dir), down+"/cat", publish.Options{Backoff: 100 * time.Millisecond})
+	if err == nil {
+		t.Fatal("publish to a stopped registry succeeded")
+	}
+	if !strings.Contains(err.Error(), "hic/alpha:1.0 to "+down+"/cat") || !strings.Contains(err.Error(), "gave up after 6 attempts") {
+		t.Errorf("unclear error: %v", err)
+	}
+	// 6 attempts with waits of at most 0.1+0.2+0.4+0.8+1.6 s.
+	if elapsed := time.Since(start); elapsed > 15*time.Second {
+		t.Errorf("gave up after %v", elapsed)
+	}
+}
+
+// checkReferrersAPI checks that a client of the OCI 1.1 referrers API finds
+// the image's referrers. distribution v3.1 has no referrers endpoint (it
+// answers 404), so there the referrers must be under the fallback tag the
+// OCI distribution spec defines, sha256-<hex>, which clients read instead.
+func checkReferrersAPI(t *testing.T, reg, repo string, img fixtureImage) {
+	t.Helper()
+	url := fmt.Sprintf("http://%s/v2/%s/referrers/%s", reg, repo, img.digest)
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatalf("referrers API: %v", err)
+	}
+	defer resp.Body.Close()
+	switch resp.StatusCode {
+	case http.StatusOK:
+	case http.StatusNotFound:
+		url = fmt.Sprintf("http://%s/v2/%s/manifests/%s-%s", reg, repo, img.digest.Algorithm, img.digest.Hex)
+		resp.Body.Close()
+		req, _ := http.NewRequest(http.MethodGet, url, nil)
+		req.Header.Set("Accept", string(types.OCIImageIndex))
+		resp, err = http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatalf("referrers fallback tag: %v", err)
+		}
+		defer resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("the registry has no referrers API and GET %s: %s", url, resp.Status)
+		}
+	default:
+		t.Fatalf("GET %s: %s", url, resp.Status)
+	}
+	var idx v1.IndexManifest
+	if err := json.NewDecoder(resp.Body).Decode(&idx); err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	var got []v1.Hash
+	for _, m := range idx.Manifests {
+		got = append(got, m.Digest)
+	}
+	if w, g := sortedHashes(img.referrers), sortedHashes(got); strings.Join(w, ",") != strings.Join(g, ",") {
+		t.Errorf("GET %s lists %v, want %v", url, g, w)
+	}
+}
+
+func runCosign(ctx context.Context, t *testing.T, bin, home string, args ...string) (string, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, args...)
+	// No network but loopback: keep cosign off TUF, Rekor and the user's config.
+	cmd.Env = []string{"HOME=" + home, "PATH=/usr/bin:/bin", "DOCKER_CONFIG=" + home, "TUF_ROOT=" + home + "/tuf", "SIGSTORE_NO_CACHE=true"}
+	var out bytes.Buffer
+	cmd.Stdout = &out
+	cmd.Stderr = &out
+	err := cmd.Run()
+	return out.String(), err
+}
