@@ -120,6 +120,13 @@ func baseSpecs(alpine bool, arch string) []spec {
 		busyboxFiles = append(busyboxFiles, symlink("bin/"+a, "/bin/busybox"))
 	}
 	busyboxFiles = append(busyboxFiles, symlink("usr/bin/env", "/bin/busybox"), symlink("usr/bin/wget", "/bin/busybox"))
+	// The applet manifest Wolfi and Alpine ship; without it apko links its
+	// built-in applet list, which includes /bin/bash.
+	var manifest strings.Builder
+	for _, f := range busyboxFiles {
+		manifest.WriteString("/" + f.Path + "\n")
+	}
+	busyboxFiles = append(busyboxFiles, text("etc/busybox-paths.d/busybox", manifest.String()))
 	out = append(out,
 		spec{name: "ca-certificates-bundle", version: "20250619-r0", license: "MPL-2.0 AND MIT",
 			desc: "Pre generated bundle of Mozilla certificates",
