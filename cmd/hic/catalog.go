@@ -123,3 +123,13 @@ func parseToday(s string) (time.Time, error) {
 	}
 	return t, nil
 }
+
+// relToWD shows an absolute path relative to the working directory when it lies below it.
+func relToWD(p string) string {
+	if wd, err := os.Getwd(); err == nil {
+		if r, err := filepath.Rel(wd, p); err == nil && !strings.HasPrefix(r, "..") {
+			return r
+		}
+	}
+	return p
+}

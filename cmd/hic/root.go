@@ -103,7 +103,11 @@ images, and signs in-toto attestations for each image.`,
 	// One line per command; each constructor lives in its own file.
 	root.AddCommand(
 		newVetCmd(opts),
+		newFmtCmd(opts),
+		newListCmd(opts),
+		newShowCmd(opts),
 		newKeygenCmd(opts),
+		newPublishCmd(opts),
 	)
 	return root
 }

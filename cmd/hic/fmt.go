@@ -1,0 +1,113 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"cuelang.org/go/cue/format"
+	"github.com/spf13/cobra"
+
+	"github.com/hic-build/hic/compiler/load"
+)
+
+type fmtOptions struct{ check bool }
+
+func newFmtCmd(root *rootOptions) *cobra.Command {
+	o := &fmtOptions{}
+	cmd := &cobra.Command{
+		Use:   "fmt [PATH...]",
+		Short: "Format catalog files in the canonical CUE style",
+		Long: `Fmt rewrites each catalog file (or the files under each PATH) in the canonical
+CUE format. With --check it changes nothing, lists the files that are not
+formatted and exits 1 if there are any.`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				args = []string{root.catalog}
+			}
+			var files []string
+			for _, a := range args {
+				r, err := findCatalogRoot(a)
+				if err != nil {
+					return usageError("%v", err)
+				}
+				cat, err := load.Load(cmd.Context(), r, load.Options{Jobs: 1})
+				if err != nil {
+					return usageError("%v", err)
+				}
+				abs, _ := filepath.Abs(a)
+				for _, f := range cat.Files {
+					p := filepath.Join(r, f)
+					if p == abs || abs == r || hasDirPrefix(p, abs) {
+						files = append(files, p)
+					}
+				}
+			}
+			unformatted, failed := 0, 0
+			for _, p := range files {
+				src, err := os.ReadFile(p)
+				if err != nil {
+					return err
+				}
+				out, err := format.Source(src, format.Simplify())
+				if err != nil {
+					fmt.Fprintf(cmd.ErrOrStderr(), "%s: cannot format: %v\n", p, err)
+					failed++
+					continue
+				}
+				if bytes.Equal(src, out) {
+					continue
+				}
+				unformatted++
+				rel := relToWD(p)
+				if o.check {
+					fmt.Fprintln(cmd.OutOrStdout(), rel)
+					continue
+				}
+				if err := writeFileAtomic(p, out); err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "formatted %s\n", rel)
+			}
+			switch {
+			case failed > 0:
+				return &exitError{code: exitUsage, err: fmt.Errorf("%d files do not parse; hic vet shows where", failed)}
+			case o.check && unformatted > 0:
+				return &exitError{code: exitFindings, err: fmt.Errorf("%d files need formatting; run hic fmt", unformatted)}
+			}
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&o.check, "check", false, "list unformatted files and exit 1 instead of rewriting them")
+	return cmd
+}
+
+func hasDirPrefix(p, dir string) bool {
+	return len(p) > len(dir) && p[:len(dir)] == dir && p[len(dir)] == filepath.Separator
+}
+
+// writeFileAtomic replaces path with data without ever leaving it half-written.
+func writeFileAtomic(path string, data []byte) error {
+	dir := filepath.Dir(path)
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	if fi, err := os.Stat(path); err == nil {
+		_ = os.Chmod(tmp.Name(), fi.Mode().Perm())
+	}
+	return os.Rename(tmp.Name(), path)
+}

@@ -1,0 +1,94 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+)
+
+type listOptions struct{ format string }
+
+func newListCmd(root *rootOptions) *cobra.Command {
+	o := &listOptions{}
+	cmd := &cobra.Command{
+		Use:   "list [REF...]",
+		Short: "List the catalog's specs (image, stream, version, distro, variant, tags)",
+		Long: `List prints one line per spec. REF narrows the list; the grammar is
+IMAGE[:STREAM[-DISTRO[-VARIANT]]], e.g. nginx, nginx:1.29, nginx:1.29-wolfi-dev.`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if o.format != "table" && o.format != "json" {
+				return usageError("--format %q: want table or json", o.format)
+			}
+			l, err := loadOrFail(cmd, root)
+			if err != nil {
+				return err
+			}
+			specs, err := l.selectSpecs(args)
+			if err != nil {
+				return err
+			}
+			w := cmd.OutOrStdout()
+			if o.format == "json" {
+				type row struct {
+					Ref        string   `json:"ref"`
+					Image      string   `json:"image"`
+					Stream     string   `json:"stream"`
+					Version    string   `json:"version"`
+					Distro     string   `json:"distro"`
+					Variant    string   `json:"variant"`
+					Repository string   `json:"repository"`
+					Tags       []string `json:"tags"`
+					EndOfLife  string   `json:"endOfLife,omitempty"`
+					File       string   `json:"file"`
+				}
+				rows := make([]row, 0, len(specs))
+				for _, s := range specs {
+					rows = append(rows, row{s.Ref, s.Image, s.Stream, s.Version, s.Distro, s.Variant, s.Repository, s.Tags, s.Dates.EOL, s.File})
+				}
+				enc := json.NewEncoder(w)
+				enc.SetIndent("", "  ")
+				return enc.Encode(rows)
+			}
+			tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "IMAGE\tSTREAM\tVERSION\tDISTRO\tVARIANT\tTAGS")
+			for _, s := range specs {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", s.Image, s.Stream, s.Version, s.Distro, s.Variant, strings.Join(s.Tags, ","))
+			}
+			if err := tw.Flush(); err != nil {
+				return err
+			}
+			fmt.Fprintf(w, "%d specs in %d images\n", len(specs), images(specs))
+			return nil
+		},
+	}
+	cmd.Flags().StringVarP(&o.format, "format", "o", "table", "output format: table or json")
+	return cmd
+}
+
+// loadOrFail loads the catalog for commands that need it whole: syntax and
+// schema errors are printed like vet prints them, and the command fails.
+func loadOrFail(cmd *cobra.Command, root *rootOptions) (*loaded, error) {
+	r, err := findCatalogRoot(root.catalog)
+	if err != nil {
+		return nil, usageError("%v", err)
+	}
+	l, err := loadAndCheck(cmd.Context(), r, time.Now().UTC())
+	if err != nil {
+		return nil, err
+	}
+	var broken vetResult
+	for _, f := range l.catalog.Findings {
+		f.Pos = displayPos(r, f.Pos)
+		broken.Findings = append(broken.Findings, f)
+		broken.failing++
+	}
+	if broken.failing > 0 {
+		_ = broken.write(cmd.ErrOrStderr(), &vetOptions{format: "text"})
+		return nil, usageError("the catalog does not load; fix the errors above (hic vet shows them too)")
+	}
+	return l, nil
+}
