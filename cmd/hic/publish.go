@@ -1,0 +1,112 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/v1/layout"
+	"github.com/spf13/cobra"
+
+	"github.com/hic-build/hic/compiler/publish"
+)
+
+const publishHelp = `Push images from the OCI layout to a registry.
+
+Every image in the layout (or only those REF names: repository:tag, a
+repository for all its tags, or a spec ref) is pushed to
+REGISTRY/PREFIX/<repository>:<tag> for each of its tags, with its
+attestations and signatures: as OCI 1.1 referrers (manifests with a subject)
+and in the tag form cosign reads (sha256-<digest>.att and .sig), so that
+
+  cosign verify --key hic.pub --insecure-ignore-tlog REGISTRY/PREFIX/REPO:TAG
+
+succeeds. Blobs and manifests the registry already has are not sent again.
+Failed requests (5xx, 429, broken connections, timeouts) are retried with
+backoff; then publish stops with an error and exit status 1.
+
+Credentials come from the Docker config file (docker login). Registries on
+localhost or 127.0.0.1 are spoken to over plain HTTP.`
+
+type publishOptions struct {
+	layout   string
+	attempts int
+	timeout  time.Duration
+	jobs     int
+}
+
+func (o *publishOptions) addFlags(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&o.layout, "layout", "out/oci", "OCI image layout to publish from")
+	cmd.Flags().IntVar(&o.attempts, "attempts", 6, "attempts per request before giving up")
+	cmd.Flags().DurationVar(&o.timeout, "timeout", 2*time.Minute, "how long one request waits for the registry to answer")
+	cmd.Flags().IntVarP(&o.jobs, "jobs", "j", 4, "blobs and manifests sent at once")
+}
+
+func (o *publishOptions) validate() error {
+	switch {
+	case o.attempts < 1:
+		return usageError("publish: --attempts must be at least 1")
+	case o.timeout <= 0:
+		return usageError("publish: --timeout must be positive")
+	case o.jobs < 1:
+		return usageError("publish: --jobs must be at least 1")
+	}
+	if fi, err := os.Stat(o.layout); err != nil {
+		return usageError("publish: --layout: %v", err)
+	} else if !fi.IsDir() {
+		return usageError("publish: --layout %s is not a directory", o.layout)
+	}
+	return nil
+}
+
+func newPublishCmd(opts *rootOptions) *cobra.Command {
+	o := &publishOptions{}
+	cmd := &cobra.Command{
+		Use:   "publish [--layout out/oci] REGISTRY/PREFIX [REF...]",
+		Short: "Push images, signatures and attestations from the layout to a registry",
+		Long:  publishHelp,
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := o.validate(); err != nil {
+				return err
+			}
+			dst, err := publish.ParseDestination(args[0])
+			if err != nil {
+				return usageError("publish: %v", err)
+			}
+			ctx := cmd.Context()
+			images, err := publish.FromLayout(ctx, layout.Path(o.layout), args[1:]...)
+			if err != nil {
+				return usageError("publish: %v", err)
+			}
+			w := cmd.OutOrStdout()
+			popts := publish.Options{
+				Attempts:       o.attempts,
+				RequestTimeout: o.timeout,
+				Jobs:           o.jobs,
+				Logger:         opts.logger,
+				Progress: func(ev publish.Event) {
+					fmt.Fprintf(w, "pushed %s@%s", ev.Ref, ev.Digest)
+					if len(ev.Tags) > 1 {
+						fmt.Fprintf(w, " tags %s", strings.Join(ev.Tags, ","))
+					}
+					fmt.Fprintf(w, " referrers %d signatures %d attestations %d (%s)\n",
+						ev.Referrers, ev.Signatures, ev.Attestations, ev.Elapsed.Round(time.Millisecond))
+				},
+			}
+			if err := publish.PublishImages(ctx, images, dst, popts); err != nil {
+				if errors.Is(err, context.Canceled) {
+					return err
+				}
+				return &exitError{code: exitFindings, err: err}
+			}
+			fmt.Fprintf(w, "published %d images to %s\n", len(images), dst)
+			return nil
+		},
+	}
+	o.addFlags(cmd)
+	return cmd
+}
