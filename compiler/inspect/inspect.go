@@ -153,7 +153,9 @@ func (c *checker) walk() error {
 				c.add(RuleSetuid, "%s is setgid (mode %s)", p, Octal(m))
 			}
 		}
-		if m.Perm()&0o002 != 0 && !(m.IsDir() && m&fs.ModeSticky != 0) {
+		// Character devices (/dev/null, /dev/zero, /dev/urandom) are meant
+		// to be world-writable; sticky directories (/tmp) are safe.
+		if m.Perm()&0o002 != 0 && m&fs.ModeCharDevice == 0 && !(m.IsDir() && m&fs.ModeSticky != 0) {
 			kind := "file"
 			if m.IsDir() {
 				kind = "directory without the sticky bit"

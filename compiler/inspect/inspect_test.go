@@ -26,6 +26,7 @@ type ent struct {
 	link string // symlink target
 	data string
 	uid  int
+	typ  byte // tar type flag, when not a dir, symlink or regular file
 }
 
 func dir(name string, mode int64) ent               { return ent{name: name, mode: mode, dir: true} }
@@ -43,6 +44,8 @@ func layerTar(t testing.TB, ents []ent) []byte {
 			h.Typeflag, h.Size = tar.TypeDir, 0
 		case e.link != "":
 			h.Typeflag, h.Linkname, h.Size = tar.TypeSymlink, e.link, 0
+		case e.typ != 0:
+			h.Typeflag, h.Size = e.typ, 0
 		}
 		if err := tw.WriteHeader(h); err != nil {
 			t.Fatal(err)
@@ -149,6 +152,14 @@ func TestCheck(t *testing.T) {
 			want: []got{
 				{Rule: RuleWorldWritable, Message: "linux/amd64: /etc/motd is a world-writable file (mode 0666)"},
 				{Rule: RuleWorldWritable, Message: "linux/amd64: /var/cache is a world-writable directory without the sticky bit (mode 0777)"},
+			},
+		},
+		{
+			name:   "character devices may be world-writable, block devices and fifos may not",
+			layers: [][]ent{{dir("dev", 0o755), {name: "dev/null", mode: 0o666, typ: tar.TypeChar}, {name: "dev/sda", mode: 0o666, typ: tar.TypeBlock}, {name: "dev/fifo", mode: 0o622, typ: tar.TypeFifo}}},
+			want: []got{
+				{Rule: RuleWorldWritable, Message: "linux/amd64: /dev/fifo is a world-writable file (mode 0622)"},
+				{Rule: RuleWorldWritable, Message: "linux/amd64: /dev/sda is a world-writable file (mode 0666)"},
 			},
 		},
 		{

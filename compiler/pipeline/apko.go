@@ -1,0 +1,58 @@
+package pipeline
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/hic-build/hic/compiler/build"
+	"github.com/hic-build/hic/compiler/compile"
+	"github.com/hic-build/hic/compiler/resolve"
+)
+
+// ApkoBuilder is the Builder of a real catalog build: it resolves with
+// compiler/resolve and builds with compiler/build (apko). Mirrors, CacheDir
+// and TempDir are shared by both.
+type ApkoBuilder struct {
+	// Mirrors map catalog repository URLs to local directories.
+	Mirrors []resolve.Mirror
+	// CacheDir is apko's package cache, shared by all specs. Empty: none
+	// (every build is cold).
+	CacheDir string
+	// TempDir is the parent of each call's temporary directory. Empty:
+	// os.TempDir().
+	TempDir string
+}
+
+var _ Builder = ApkoBuilder{}
+
+// Resolve locks img's packages with resolve.Resolve.
+func (a ApkoBuilder) Resolve(ctx context.Context, img compile.Image) (Lock, error) {
+	l, err := resolve.Resolve(ctx, img, resolve.Options{Mirrors: a.Mirrors, CacheDir: a.CacheDir, TempDir: a.TempDir})
+	if err != nil {
+		return nil, err
+	}
+	return l, nil
+}
+
+// Build builds img from lock (which must come from Resolve) with build.Build.
+func (a ApkoBuilder) Build(ctx context.Context, img compile.Image, lock Lock) (*Built, error) {
+	l, ok := lock.(*resolve.Lock)
+	if !ok {
+		return nil, fmt.Errorf("%s: build: lock is a %T, not a *resolve.Lock", img.Ref, lock)
+	}
+	r, err := build.Build(ctx, img, l, build.Options{Mirrors: a.Mirrors, CacheDir: a.CacheDir, TempDir: a.TempDir})
+	if err != nil {
+		return nil, err
+	}
+	return FromResult(r), nil
+}
+
+// FromResult adapts a build.Result. Each platform's filesystem is flattened
+// by the pipeline with inspect.FromLayers when it is inspected.
+func FromResult(r *build.Result) *Built {
+	b := &Built{Index: r.Index, IndexSBOM: r.SBOMs[build.IndexSBOM]}
+	for _, p := range r.Platforms() {
+		b.Platforms = append(b.Platforms, Platform{Platform: p, Image: r.Images[p], SBOM: r.SBOMs[p]})
+	}
+	return b
+}
