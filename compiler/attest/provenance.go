@@ -67,36 +67,44 @@ type Provenance struct {
 
 // SLSA provenance v1 predicate types, with hic's parameter schema.
 type (
+	// ProvenancePredicate is the SLSA provenance v1 predicate.
 	ProvenancePredicate struct {
 		BuildDefinition BuildDefinition `json:"buildDefinition"`
 		RunDetails      RunDetails      `json:"runDetails"`
 	}
+	// BuildDefinition describes the inputs of the build.
 	BuildDefinition struct {
 		BuildType            string               `json:"buildType"`
 		ExternalParameters   ExternalParameters   `json:"externalParameters"`
 		InternalParameters   InternalParameters   `json:"internalParameters"`
 		ResolvedDependencies []ResourceDescriptor `json:"resolvedDependencies,omitempty"`
 	}
+	// ExternalParameters are the build type's user-controlled inputs.
 	ExternalParameters struct {
 		Spec    string        `json:"spec"`
 		Catalog CatalogSource `json:"catalog"`
 	}
+	// CatalogSource identifies the catalog sources the spec came from.
 	CatalogSource struct {
 		Digest    string `json:"digest,omitempty"`
 		GitCommit string `json:"gitCommit,omitempty"`
 		File      string `json:"file,omitempty"`
 	}
+	// InternalParameters are what hic derived from the external parameters.
 	InternalParameters struct {
 		CompiledSpecDigest string `json:"compiledSpecDigest"`
 	}
+	// RunDetails describes this run of the build.
 	RunDetails struct {
 		Builder  Builder       `json:"builder"`
 		Metadata BuildMetadata `json:"metadata"`
 	}
+	// Builder identifies hic and the versions of hic and apko.
 	Builder struct {
 		ID      string            `json:"id"`
 		Version map[string]string `json:"version,omitempty"`
 	}
+	// BuildMetadata is the invocation id and the (reproducible) build times.
 	BuildMetadata struct {
 		InvocationID string     `json:"invocationId,omitempty"`
 		StartedOn    *time.Time `json:"startedOn,omitempty"`
