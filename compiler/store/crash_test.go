@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 
@@ -77,6 +78,21 @@ func startChild(t *testing.T, dir string, n int) (*exec.Cmd, *bufio.Scanner) {
 		t.Fatal(err)
 	}
 	return cmd, bufio.NewScanner(out)
+}
+
+func TestSecondProcessFailsFastNamingHolder(t *testing.T) {
+	dir := t.TempDir()
+	openT(t, dir)
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), envCrashDir+"="+dir, envCrashN+"=1")
+	out, err := cmd.CombinedOutput()
+	if err == nil {
+		t.Fatalf("second process got the lock:\n%s", out)
+	}
+	want := fmt.Sprintf("in use by another hic process (pid %d)", os.Getpid())
+	if !strings.Contains(string(out), want) {
+		t.Errorf("second process said %q, want it to contain %q", out, want)
+	}
 }
 
 func TestSIGKILLMidWriteLeavesValidLayout(t *testing.T) {

@@ -61,9 +61,10 @@ type Store struct {
 	path layout.Path
 	lock *os.File
 
-	mu       sync.Mutex // guards manifest and gen
+	mu       sync.Mutex // guards manifest, gen and closed
 	manifest v1.IndexManifest
 	gen      uint64
+	closed   bool
 
 	wmu     sync.Mutex // serialises index.json writes
 	written uint64
@@ -143,16 +144,24 @@ func (s *Store) init() error {
 	return nil
 }
 
-// Close releases the lock. The store must not be used afterwards.
+// ErrClosed is returned by Put and Attach on a closed store.
+var ErrClosed = errors.New("store is closed")
+
+// Close waits for an index.json write in progress, then releases the lock.
+// A Put still running (say, of an abandoned build) fails with ErrClosed and
+// leaves index.json alone.
 func (s *Store) Close() error {
-	if s.lock == nil {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
 		return nil
 	}
+	s.closed = true
+	s.mu.Unlock()
 	_ = syscall.Flock(int(s.lock.Fd()), syscall.LOCK_UN)
-	err := s.lock.Close()
-	s.lock = nil
-	_ = os.RemoveAll(filepath.Join(s.dir, tmpDirName))
-	return err
+	return s.lock.Close()
 }
 
 // Dir returns the layout directory.
@@ -168,6 +177,9 @@ func (s *Store) Layout() layout.Path { return s.path }
 func (s *Store) Put(ctx context.Context, e Entry, idx v1.ImageIndex, referrers ...Referrer) (v1.Descriptor, error) {
 	if e.SpecRef == "" {
 		return v1.Descriptor{}, errors.New("store: put: empty spec ref")
+	}
+	if err := s.usable(ctx); err != nil {
+		return v1.Descriptor{}, fmt.Errorf("%s: store: %w", e.SpecRef, err)
 	}
 	desc, err := s.writeIndex(ctx, idx)
 	if err != nil {
@@ -202,6 +214,10 @@ func (s *Store) Put(ctx context.Context, e Entry, idx v1.ImageIndex, referrers .
 		refs[r] = true
 	}
 	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return v1.Descriptor{}, fmt.Errorf("%s: store: %w", e.SpecRef, ErrClosed)
+	}
 	kept := make([]v1.Descriptor, 0, len(s.manifest.Manifests)+len(entries)+len(arts))
 	for _, d := range s.manifest.Manifests {
 		if d.Annotations[AnnotationSpecRef] == e.SpecRef || refs[d.Annotations[AnnotationRefName]] {
@@ -279,6 +295,10 @@ func (s *Store) commit(my uint64) error {
 		return nil
 	}
 	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return ErrClosed
+	}
 	b, err := json.MarshalIndent(s.manifest, "", "  ")
 	gen := s.gen
 	s.mu.Unlock()
@@ -292,20 +312,106 @@ func (s *Store) commit(my uint64) error {
 	return nil
 }
 
-// Has reports whether an image with the given input digest is stored, and
-// its index digest.
+// Has reports whether an image with the given input digest is stored (and
+// its index manifest blob is present), and its index digest.
 func (s *Store) Has(inputDigest string) (v1.Hash, bool) {
 	if inputDigest == "" {
 		return v1.Hash{}, false
 	}
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	var found *v1.Hash
 	for _, d := range s.manifest.Manifests {
 		if isIndex(d.MediaType) && d.Annotations[AnnotationInputDigest] == inputDigest {
-			return d.Digest, true
+			h := d.Digest
+			found = &h
+			break
 		}
 	}
-	return v1.Hash{}, false
+	s.mu.Unlock()
+	if found == nil || !s.hasBlob(*found) {
+		return v1.Hash{}, false
+	}
+	return *found, true
+}
+
+// usable fails when ctx is done or the store is closed.
+func (s *Store) usable(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return ErrClosed
+	}
+	return nil
+}
+
+// Attach adds referrers (say, attestations made after the build) to the
+// stored image of specRef, in one index.json swap. A referrer whose manifest
+// is already listed is not added twice. They are replaced with the spec's
+// other entries when the spec is rebuilt.
+func (s *Store) Attach(ctx context.Context, specRef string, referrers ...Referrer) error {
+	if err := s.usable(ctx); err != nil {
+		return fmt.Errorf("%s: store: %w", specRef, err)
+	}
+	rec, ok := s.Lookup(specRef)
+	if !ok {
+		return fmt.Errorf("%s: store: no image stored for this spec", specRef)
+	}
+	var add []v1.Descriptor
+	for _, r := range referrers {
+		d, err := s.writeReferrer(r)
+		if err != nil {
+			return fmt.Errorf("%s: store: %w", specRef, err)
+		}
+		d.Annotations = map[string]string{}
+		for k, v := range r.Annotations {
+			d.Annotations[k] = v
+		}
+		d.Annotations[AnnotationSpecRef] = specRef
+		if rec.InputDigest != "" {
+			d.Annotations[AnnotationInputDigest] = rec.InputDigest
+		}
+		add = append(add, d)
+	}
+	if err := syncDir(filepath.Join(s.dir, "blobs", "sha256")); err != nil {
+		return fmt.Errorf("%s: store: %w", specRef, err)
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("%s: store: %w", specRef, err)
+	}
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return fmt.Errorf("%s: store: %w", specRef, ErrClosed)
+	}
+	have := map[v1.Hash]bool{}
+	for _, d := range s.manifest.Manifests {
+		if d.Annotations[AnnotationSpecRef] == specRef {
+			have[d.Digest] = true
+		}
+	}
+	changed := false
+	for _, d := range add {
+		if !have[d.Digest] {
+			s.manifest.Manifests = append(s.manifest.Manifests, d)
+			have[d.Digest] = true
+			changed = true
+		}
+	}
+	if !changed {
+		s.mu.Unlock()
+		return nil
+	}
+	sortEntries(s.manifest.Manifests)
+	s.gen++
+	my := s.gen
+	s.mu.Unlock()
+	if err := s.commit(my); err != nil {
+		return fmt.Errorf("%s: store: %w", specRef, err)
+	}
+	return nil
 }
 
 // Lookup returns the stored image of a spec.

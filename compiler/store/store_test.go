@@ -344,3 +344,75 @@ func TestPutRejectsReferrerWithMissingBlob(t *testing.T) {
 		t.Error("spec listed after a failed Put")
 	}
 }
+
+func TestAttach(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	s := openT(t, dir)
+	idx := randomIndex(t)
+	desc, err := s.Put(ctx, Entry{SpecRef: "a:1", Refs: []string{"a:1"}, InputDigest: "in-a"}, idx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	att := mustArtifact(t, Artifact{ArtifactType: "application/vnd.in-toto+json", Subject: desc, MediaType: "application/vnd.dsse.envelope.v1+json", Data: []byte(`{"payload":""}`)})
+	att.Annotations = map[string]string{"dev.hic.attestation.subject": desc.Digest.String()}
+	for range 2 { // the second Attach changes nothing
+		if err := s.Attach(ctx, "a:1", att); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := s.Referrers(desc.Digest, "application/vnd.in-toto+json")
+	if err != nil || len(got) != 1 {
+		t.Fatalf("Referrers = %d, %v; want 1", len(got), err)
+	}
+	if got[0].Annotations["dev.hic.attestation.subject"] != desc.Digest.String() || got[0].Annotations[AnnotationSpecRef] != "a:1" {
+		t.Errorf("annotations = %v", got[0].Annotations)
+	}
+	if err := s.Attach(ctx, "nope:1", att); err == nil {
+		t.Error("Attach to an unknown spec succeeded")
+	}
+	if err := Validate(dir); err != nil {
+		t.Error(err)
+	}
+	// Rebuilding the spec drops its old referrers.
+	if _, err := s.Put(ctx, Entry{SpecRef: "a:1", Refs: []string{"a:1"}, InputDigest: "in-a2"}, randomIndex(t)); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := s.Referrers(desc.Digest, ""); len(got) != 0 {
+		t.Errorf("old referrers survived a rebuild: %v", got)
+	}
+}
+
+func TestClosedStoreRefusesWrites(t *testing.T) {
+	dir := t.TempDir()
+	s := openT(t, dir)
+	if _, err := s.Put(context.Background(), Entry{SpecRef: "a:1"}, randomIndex(t)); err != nil {
+		t.Fatal(err)
+	}
+	before, _ := os.ReadFile(filepath.Join(dir, "index.json"))
+	s.Close()
+	if _, err := s.Put(context.Background(), Entry{SpecRef: "b:1"}, randomIndex(t)); !errors.Is(err, ErrClosed) {
+		t.Errorf("Put after Close = %v, want ErrClosed", err)
+	}
+	after, _ := os.ReadFile(filepath.Join(dir, "index.json"))
+	if string(before) != string(after) {
+		t.Error("index.json changed after Close")
+	}
+	// The lock is released: another Open succeeds.
+	openT(t, dir)
+}
+
+func TestHasNeedsTheBlob(t *testing.T) {
+	dir := t.TempDir()
+	s := openT(t, dir)
+	desc, err := s.Put(context.Background(), Entry{SpecRef: "a:1", InputDigest: "in"}, randomIndex(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(filepath.Join(dir, "blobs", "sha256", desc.Digest.Hex)); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := s.Has("in"); ok {
+		t.Error("Has = true for an image whose index blob is gone")
+	}
+}
