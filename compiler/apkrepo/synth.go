@@ -6,7 +6,6 @@ import (
 	"io/fs"
 	"math"
 	"path"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -364,8 +363,6 @@ func invented(name, version, libc string) spec {
 	return s
 }
 
-var digitsRE = regexp.MustCompile(`[0-9]+`)
-
 // olderVersion returns a version just below v: the last non-zero number of
 // the upstream part decremented ("1.27.3-r1" -> "1.27.2-r1", "2.0" ->
 // "1.0"), else the release decremented ("0.0-r2" -> "0.0-r1"); "" if
@@ -377,18 +374,25 @@ func olderVersion(v string) string {
 	}
 	up, rel, hasRel := strings.Cut(v, "-r")
 	cands := []string{}
-	locs := digitsRE.FindAllStringIndex(up, -1)
-	for i := len(locs) - 1; i >= 0; i-- {
-		n, err := strconv.ParseUint(up[locs[i][0]:locs[i][1]], 10, 64)
-		if err != nil || n == 0 {
+	// Walk the runs of digits from the right.
+	for end := len(up); end > 0; {
+		if !isDigit(up[end-1]) {
+			end--
 			continue
 		}
-		c := up[:locs[i][0]] + strconv.FormatUint(n-1, 10) + up[locs[i][1]:]
-		if hasRel {
-			c += "-r" + rel
+		start := end
+		for start > 0 && isDigit(up[start-1]) {
+			start--
 		}
-		cands = append(cands, c)
-		break
+		if n, err := strconv.ParseUint(up[start:end], 10, 64); err == nil && n > 0 {
+			c := up[:start] + strconv.FormatUint(n-1, 10) + up[end:]
+			if hasRel {
+				c += "-r" + rel
+			}
+			cands = append(cands, c)
+			break
+		}
+		end = start
 	}
 	if r, err := strconv.Atoi(rel); hasRel && err == nil && r > 0 {
 		cands = append(cands, up+"-r"+strconv.Itoa(r-1))
@@ -400,3 +404,5 @@ func olderVersion(v string) string {
 	}
 	return ""
 }
+
+func isDigit(c byte) bool { return '0' <= c && c <= '9' }
