@@ -42,9 +42,10 @@ type tarEntry struct {
 type fakeBuilder struct {
 	resolveErr map[string]error
 	buildErr   map[string]error
-	extra      map[string][]tarEntry // extra files per spec ref
-	sbomDrops  map[string]string     // package left out of a spec's SBOM
-	block      map[string]bool       // Build waits for ctx to end
+	extra      map[string][]tarEntry    // extra files per spec ref
+	sbomDrops  map[string]string        // package left out of a spec's SBOM
+	block      map[string]bool          // Build waits for ctx to end
+	stubborn   map[string]time.Duration // Build ignores ctx and sleeps this long, then succeeds
 	delay      time.Duration
 
 	started chan string // receives each ref when its Build starts (if not nil)
@@ -86,7 +87,9 @@ func (f *fakeBuilder) Build(ctx context.Context, img compile.Image, lock Lock) (
 	if f.started != nil {
 		f.started <- img.Ref
 	}
-	if f.block[img.Ref] {
+	if d, ok := f.stubborn[img.Ref]; ok {
+		time.Sleep(d)
+	} else if f.block[img.Ref] {
 		<-ctx.Done()
 		return nil, ctx.Err()
 	}

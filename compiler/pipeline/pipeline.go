@@ -11,11 +11,12 @@ import (
 	"runtime/debug"
 	"slices"
 	"sort"
+	"sync"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
-	"golang.org/x/sync/errgroup"
+	"golang.org/x/sync/semaphore"
 
 	"github.com/hic-build/hic/compiler/compile"
 	"github.com/hic-build/hic/compiler/finding"
@@ -94,14 +95,23 @@ type Options struct {
 	Progress io.Writer
 	// Logger receives structured logs. Nil: none.
 	Logger *slog.Logger
+	// CancelGrace is how long Run waits, once ctx is cancelled, for builds
+	// in flight to stop before it abandons them and returns. Zero means
+	// DefaultCancelGrace.
+	CancelGrace time.Duration
 }
 
-// Run builds images (each at most once, ordered by ref) and returns the
-// report. One spec's failure does not stop the others. When ctx is cancelled,
-// in-flight builds are abandoned (their images never reach the store's
-// index.json), specs not yet started are reported "cancelled", the report's
-// Status is "cancelled", and Run returns the report with ctx's error. Other
-// errors are about the options or writing the report.
+// DefaultCancelGrace is the default Options.CancelGrace.
+const DefaultCancelGrace = 3 * time.Second
+
+// Run builds images (each at most once, started in ref order, at most
+// opts.Jobs at a time) and returns the report. One spec's failure does not
+// stop the others. When ctx is cancelled, no new spec starts, builds in
+// flight get opts.CancelGrace to stop and are then abandoned (an abandoned or
+// cancelled build never reaches the store's index.json: Store.Put checks ctx
+// before its swap), every spec not finished is reported "cancelled", the
+// report's Status is "cancelled", and Run returns the report with ctx's
+// error. Other errors are about the options or writing the report.
 func Run(ctx context.Context, images []compile.Image, opts Options) (*Report, error) {
 	if opts.Store == nil || opts.Builder == nil {
 		return nil, errors.New("pipeline: Store and Builder are required")
@@ -126,22 +136,59 @@ func Run(ctx context.Context, images []compile.Image, opts Options) (*Report, er
 	prog := newProgress(opts.Progress, len(images))
 	w := &worker{opts: opts, log: log, versions: Versions{Hic: opts.HicVersion, Apko: r.ApkoVersion, Key: opts.KeyIdentity}}
 
-	var g errgroup.Group
-	g.SetLimit(opts.Jobs)
+	var (
+		mu       sync.Mutex // guards r.Specs, finished and closed
+		finished = make([]bool, len(images))
+		closed   bool
+		wg       sync.WaitGroup
+	)
+	sem := semaphore.NewWeighted(int64(opts.Jobs))
 	for i, img := range images {
-		if ctx.Err() != nil {
-			r.Specs[i] = SpecReport{Ref: img.Ref, Status: StatusCancelled, Error: ctx.Err().Error()}
-			continue
+		if sem.Acquire(ctx, 1) != nil {
+			break // cancelled: the rest are reported below
 		}
-		g.Go(func() error {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer sem.Release(1)
 			sr := w.run(ctx, img)
-			r.Specs[i] = sr
+			mu.Lock()
+			defer mu.Unlock()
+			if closed { // abandoned after cancellation; the report is done
+				return
+			}
+			r.Specs[i], finished[i] = sr, true
 			prog.done(sr)
 			log.Info("spec done", "ref", sr.Ref, "status", sr.Status, "duration", time.Duration(sr.DurationMs)*time.Millisecond, "image", sr.ImageDigest, "error", sr.Error)
-			return nil
-		})
+		}()
 	}
-	_ = g.Wait()
+	all := make(chan struct{})
+	go func() { wg.Wait(); close(all) }()
+	select {
+	case <-all:
+	case <-ctx.Done():
+		grace := opts.CancelGrace
+		if grace == 0 {
+			grace = DefaultCancelGrace
+		}
+		select {
+		case <-all:
+		case <-time.After(grace):
+			log.Warn("abandoning builds still running after cancellation", "grace", grace)
+		}
+	}
+	mu.Lock()
+	closed = true
+	for i, img := range images {
+		if !finished[i] {
+			msg := "not built"
+			if err := ctx.Err(); err != nil {
+				msg = err.Error()
+			}
+			r.Specs[i] = SpecReport{Ref: img.Ref, Status: StatusCancelled, Error: msg}
+		}
+	}
+	mu.Unlock()
 	prog.finish()
 
 	r.Status = StatusCompleted

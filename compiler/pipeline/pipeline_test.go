@@ -251,6 +251,43 @@ func TestRunCancel(t *testing.T) {
 	}
 }
 
+func TestRunAbandonsBuildsThatIgnoreCancellation(t *testing.T) {
+	dir := t.TempDir()
+	s := openStore(t, dir)
+	imgs := []compile.Image{spec("slow", "1"), spec("slower", "1"), spec("never", "1")}
+	const sleep = 700 * time.Millisecond
+	fb := &fakeBuilder{stubborn: map[string]time.Duration{imgs[0].Ref: sleep, imgs[1].Ref: sleep}, started: make(chan string, 4)}
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		<-fb.started
+		<-fb.started
+		cancel()
+	}()
+	begin := time.Now()
+	r, err := Run(ctx, imgs, Options{Store: s, Builder: fb, Jobs: 2, CancelGrace: 50 * time.Millisecond})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("Run = %v, want context.Canceled", err)
+	}
+	if took := time.Since(begin); took >= sleep {
+		t.Errorf("Run took %v, want it to return before the stubborn builds end (%v)", took, sleep)
+	}
+	if r.Counts.Cancelled != 3 {
+		t.Errorf("counts = %+v, want 3 cancelled", r.Counts)
+	}
+	time.Sleep(sleep + 200*time.Millisecond) // let the abandoned builds finish and try to store
+	for _, img := range imgs {
+		if _, ok := s.Lookup(img.Ref); ok {
+			t.Errorf("abandoned build of %s reached the store", img.Ref)
+		}
+	}
+	if err := store.Validate(dir); err != nil {
+		t.Error(err)
+	}
+	if r.Specs[0].Status != StatusCancelled {
+		t.Errorf("report changed after Run returned: %+v", r.Specs[0])
+	}
+}
+
 func TestRunBoundsParallelism(t *testing.T) {
 	tests := []struct{ jobs, want int32 }{{1, 1}, {3, 3}}
 	for _, tc := range tests {

@@ -24,10 +24,37 @@ type progress struct {
 
 	mu                                   sync.Mutex
 	ndone, built, cached, failed, cancel int
+
+	stop, stopped chan struct{} // end the bar's clock (terminal only)
 }
 
+// tick is how often the bar is redrawn on a terminal while nothing finishes.
+const tick = time.Second
+
 func newProgress(w io.Writer, total int) *progress {
-	return &progress{w: w, tty: isTerminal(w), total: total, start: time.Now()}
+	p := &progress{w: w, tty: w != nil && isTerminal(w), total: total, start: time.Now()}
+	if p.tty {
+		p.stop, p.stopped = make(chan struct{}), make(chan struct{})
+		go p.clock()
+	}
+	return p
+}
+
+// clock redraws the bar every tick so its elapsed time moves.
+func (p *progress) clock() {
+	defer close(p.stopped)
+	t := time.NewTicker(tick)
+	defer t.Stop()
+	for {
+		select {
+		case <-p.stop:
+			return
+		case <-t.C:
+			p.mu.Lock()
+			fmt.Fprintf(p.w, "\r\033[K%s", p.bar())
+			p.mu.Unlock()
+		}
+	}
 }
 
 func isTerminal(w io.Writer) bool {
@@ -103,6 +130,11 @@ func (p *progress) bar() string {
 func (p *progress) finish() {
 	if p.w == nil || !p.tty {
 		return
+	}
+	if p.stop != nil {
+		close(p.stop)
+		<-p.stopped
+		p.stop = nil
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
