@@ -66,7 +66,8 @@ type Store struct {
 	gen      uint64
 	closed   bool
 
-	wmu     sync.Mutex // serialises index.json writes
+	gcMu    sync.RWMutex // Put and Attach hold it shared, GC exclusively
+	wmu     sync.Mutex   // serialises index.json writes
 	written uint64
 	seq     uint64 // temp file names; guarded by mu
 }
@@ -181,6 +182,8 @@ func (s *Store) Put(ctx context.Context, e Entry, idx v1.ImageIndex, referrers .
 	if err := s.usable(ctx); err != nil {
 		return v1.Descriptor{}, fmt.Errorf("%s: store: %w", e.SpecRef, err)
 	}
+	s.gcMu.RLock()
+	defer s.gcMu.RUnlock()
 	desc, err := s.writeIndex(ctx, idx)
 	if err != nil {
 		return v1.Descriptor{}, fmt.Errorf("%s: store: %w", e.SpecRef, err)
@@ -355,6 +358,8 @@ func (s *Store) Attach(ctx context.Context, specRef string, referrers ...Referre
 	if err := s.usable(ctx); err != nil {
 		return fmt.Errorf("%s: store: %w", specRef, err)
 	}
+	s.gcMu.RLock()
+	defer s.gcMu.RUnlock()
 	rec, ok := s.Lookup(specRef)
 	if !ok {
 		return fmt.Errorf("%s: store: no image stored for this spec", specRef)

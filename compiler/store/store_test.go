@@ -416,3 +416,40 @@ func TestHasNeedsTheBlob(t *testing.T) {
 		t.Error("Has = true for an image whose index blob is gone")
 	}
 }
+
+func TestGCRemovesOnlyUnreachableBlobs(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	s := openT(t, dir)
+	old := randomIndex(t)
+	oldDesc, err := s.Put(ctx, Entry{SpecRef: "a:1", Refs: []string{"a:1"}}, old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keep := randomIndex(t)
+	keepDesc, err := s.Put(ctx, Entry{SpecRef: "b:1", Refs: []string{"b:1"}}, keep,
+		mustArtifact(t, Artifact{ArtifactType: "application/spdx+json", MediaType: "application/spdx+json", Data: []byte(`{"spdxVersion":"SPDX-2.3"}`)}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, _, err := s.GC(ctx); err != nil || n != 0 {
+		t.Fatalf("GC with nothing to collect = %d, %v", n, err)
+	}
+	if _, err := s.Put(ctx, Entry{SpecRef: "a:1", Refs: []string{"a:1"}}, randomIndex(t)); err != nil { // a rebuilt
+		t.Fatal(err)
+	}
+	// The old a: index, 2 images, 2 configs, 4 layers.
+	n, freed, err := s.GC(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != 9 || freed <= 0 {
+		t.Errorf("GC removed %d blobs (%d bytes), want 9", n, freed)
+	}
+	if s.hasBlob(oldDesc.Digest) || !s.hasBlob(keepDesc.Digest) {
+		t.Error("GC removed the wrong index")
+	}
+	if err := Validate(dir); err != nil {
+		t.Fatal(err)
+	}
+}

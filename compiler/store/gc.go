@@ -1,0 +1,94 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+)
+
+// GC removes the blobs no index.json entry reaches (left behind when specs
+// are rebuilt) and returns how many it removed and their total size. Puts
+// wait while it runs.
+func (s *Store) GC(ctx context.Context) (removed int, freed int64, err error) {
+	if err := s.usable(ctx); err != nil {
+		return 0, 0, fmt.Errorf("store: gc: %w", err)
+	}
+	s.gcMu.Lock()
+	defer s.gcMu.Unlock()
+	s.mu.Lock()
+	roots := append([]v1.Descriptor(nil), s.manifest.Manifests...)
+	s.mu.Unlock()
+
+	live := map[string]bool{}
+	var mark func(d v1.Descriptor) error
+	mark = func(d v1.Descriptor) error {
+		if live[d.Digest.Hex] {
+			return nil
+		}
+		live[d.Digest.Hex] = true
+		switch d.MediaType {
+		case types.OCIImageIndex, types.DockerManifestList:
+			b, err := s.Blob(d.Digest)
+			if err != nil {
+				return err
+			}
+			var im v1.IndexManifest
+			if err := json.Unmarshal(b, &im); err != nil {
+				return fmt.Errorf("index %s: %w", d.Digest, err)
+			}
+			for _, c := range im.Manifests {
+				if err := mark(c); err != nil {
+					return err
+				}
+			}
+		case types.OCIManifestSchema1, types.DockerManifestSchema2:
+			b, err := s.Blob(d.Digest)
+			if err != nil {
+				return err
+			}
+			var m v1.Manifest
+			if err := json.Unmarshal(b, &m); err != nil {
+				return fmt.Errorf("manifest %s: %w", d.Digest, err)
+			}
+			live[m.Config.Digest.Hex] = true
+			for _, l := range m.Layers {
+				live[l.Digest.Hex] = true
+			}
+		}
+		return nil
+	}
+	for _, d := range roots {
+		if err := mark(d); err != nil {
+			// Never delete anything when the graph cannot be read whole.
+			return 0, 0, fmt.Errorf("store: gc: %w", err)
+		}
+	}
+	dir := filepath.Join(s.dir, "blobs", "sha256")
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return 0, 0, fmt.Errorf("store: gc: %w", err)
+	}
+	for _, e := range ents {
+		if err := ctx.Err(); err != nil {
+			return removed, freed, fmt.Errorf("store: gc: %w", err)
+		}
+		if live[e.Name()] {
+			continue
+		}
+		fi, err := e.Info()
+		if err != nil {
+			continue
+		}
+		if err := os.Remove(filepath.Join(dir, e.Name())); err != nil {
+			return removed, freed, fmt.Errorf("store: gc: %w", err)
+		}
+		removed++
+		freed += fi.Size()
+	}
+	return removed, freed, nil
+}
