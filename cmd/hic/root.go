@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 
+	"github.com/chainguard-dev/clog"
 	"github.com/spf13/cobra"
 )
 
@@ -90,6 +91,8 @@ images, and signs in-toto attestations for each image.`,
 				level = slog.LevelDebug
 			}
 			opts.logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+			// apko logs through the context's clog logger: keep it at our level.
+			cmd.SetContext(clog.WithLogger(cmd.Context(), clog.NewLogger(opts.logger)))
 		},
 	}
 	defaultCatalog := "catalog"
@@ -106,6 +109,9 @@ images, and signs in-toto attestations for each image.`,
 		newFmtCmd(opts),
 		newListCmd(opts),
 		newShowCmd(opts),
+		newCompileCmd(opts),
+		newMirrorCmd(opts),
+		newBuildCmd(opts),
 		newKeygenCmd(opts),
 		newPublishCmd(opts),
 	)

@@ -48,8 +48,10 @@ func baseDirs() []File {
 	}
 	return append(files,
 		dirMode("root", 0o700),
-		dirMode("tmp", 0o777|fs.ModeSticky),
-		dirMode("var/tmp", 0o777|fs.ModeSticky))
+		// Only /tmp: apko v0.30 drops the sticky bit of package directories
+		// when it installs them, which would turn a sticky /var/tmp into a
+		// world-writable one (apko makes /tmp itself, with the bit).
+		dirMode("tmp", 0o777|fs.ModeSticky))
 }
 
 // baseAccountFiles is /etc/passwd with root only and the matching groups.

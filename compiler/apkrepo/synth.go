@@ -96,7 +96,7 @@ func (o SynthOptions) Validate() error {
 //	        libcrypto3, libssl3, zlib, shadow, sudo, su-exec
 //
 // The files hardening checks look at are real: /etc/passwd (root only),
-// /etc/group, /etc/os-release, /tmp and /var/tmp (1777, sticky), /root
+// /etc/group, /etc/os-release, /tmp (1777, sticky), /root
 // (0700), /bin/busybox with /bin/sh a symlink to it (busybox provides
 // cmd:sh), /bin/bash, /sbin/apk (plus a /usr/bin/apk symlink on wolfi),
 // setuid /usr/bin/passwd, chsh, chfn, newgrp, gpasswd (4755) and setgid

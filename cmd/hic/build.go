@@ -1,0 +1,182 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/hic-build/hic/compiler/compile"
+	"github.com/hic-build/hic/compiler/mirror"
+	"github.com/hic-build/hic/compiler/pipeline"
+	"github.com/hic-build/hic/compiler/resolve"
+	"github.com/hic-build/hic/compiler/store"
+)
+
+// version is hic's version; it feeds every input digest.
+const version = "0.1.0"
+
+type buildOptions struct {
+	all      bool
+	out      string
+	mirrors  string
+	mirror   []string
+	jobs     int
+	cacheDir string
+	today    string
+}
+
+const buildLong = `Build compiles the named specs (or --all) and builds each for every platform
+through apko into one OCI image layout for the whole catalog, with SPDX SBOMs,
+post-build hardening checks on the real filesystem, and a report.
+
+Outputs under --out (default ./out):
+  oci/           the OCI image layout; index.json entries carry the image refs
+  compiled/      the flat compiled spec and package lock of every spec
+  report.json    per spec: input digest, image digest, status, duration, findings
+
+A spec whose input digest (compiled spec + lock + hic and apko versions)
+already has an image in the layout is not rebuilt. --mirrors DIR builds from a
+local mirror (see hic mirror); --mirror URL=DIR maps one repository. Exit
+status 1 if any spec failed to build or a post-build check failed.`
+
+func newBuildCmd(root *rootOptions) *cobra.Command {
+	o := &buildOptions{}
+	cmd := &cobra.Command{
+		Use:   "build [REF...|--all]",
+		Short: "Build specs into OCI images through apko, in parallel and incrementally",
+		Long:  buildLong,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if o.all == (len(args) > 0) {
+				return usageError("name specs (REF...) or pass --all")
+			}
+			if o.jobs < 1 {
+				return usageError("--jobs %d: want at least 1", o.jobs)
+			}
+			mirrors, err := o.mirrorList()
+			if err != nil {
+				return err
+			}
+			today, err := parseToday(o.today)
+			if err != nil {
+				return err
+			}
+			imgs, err := compileSelected(cmd, root, args, today)
+			if err != nil {
+				return err
+			}
+			compiledDir := filepath.Join(o.out, "compiled")
+			if err := os.MkdirAll(compiledDir, 0o755); err != nil {
+				return err
+			}
+			for _, img := range imgs {
+				b, err := compile.Marshal(img)
+				if err != nil {
+					return err
+				}
+				if err := writeFileAtomic(filepath.Join(compiledDir, compile.FileName(img.Ref)), b); err != nil {
+					return err
+				}
+			}
+			st, err := store.Open(cmd.Context(), filepath.Join(o.out, "oci"))
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			cache := o.cacheDir
+			if cache == "" {
+				cache = filepath.Join(o.out, "cache")
+			}
+			tmp := filepath.Join(o.out, "tmp")
+			if err := os.MkdirAll(tmp, 0o755); err != nil {
+				return err
+			}
+			defer os.RemoveAll(tmp)
+			builder := lockWriter{
+				Builder: pipeline.ApkoBuilder{Mirrors: mirrors, CacheDir: cache, TempDir: tmp},
+				dir:     compiledDir,
+			}
+			report, runErr := pipeline.Run(cmd.Context(), imgs, pipeline.Options{
+				Store:      st,
+				Builder:    builder,
+				Jobs:       o.jobs,
+				HicVersion: version,
+				ReportPath: filepath.Join(o.out, "report.json"),
+				Progress:   cmd.ErrOrStderr(),
+				Logger:     root.logger,
+			})
+			if report != nil {
+				fmt.Fprintf(cmd.OutOrStdout(), "images: %s  compiled specs: %s  report: %s\n",
+					filepath.Join(o.out, "oci"), compiledDir, filepath.Join(o.out, "report.json"))
+			}
+			if runErr != nil {
+				return runErr
+			}
+			if report.Failed() {
+				return &exitError{code: exitFindings}
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.BoolVar(&o.all, "all", false, "build every spec of the catalog")
+	f.StringVar(&o.out, "out", "out", "output directory")
+	f.StringVar(&o.mirrors, "mirrors", "", "mirror root written by hic mirror (holds mirrors.json)")
+	f.StringArrayVar(&o.mirror, "mirror", nil, "map a catalog repository to a local directory: URL=DIR (repeatable)")
+	f.IntVarP(&o.jobs, "jobs", "j", runtime.NumCPU(), "specs built at once")
+	f.StringVar(&o.cacheDir, "cache-dir", "", "apko package cache (default OUT/cache)")
+	f.StringVar(&o.today, "today", "", "judge end-of-life against this date (YYYY-MM-DD)")
+	return cmd
+}
+
+func (o *buildOptions) mirrorList() ([]resolve.Mirror, error) {
+	var out []resolve.Mirror
+	if o.mirrors != "" {
+		ms, err := mirror.Load(o.mirrors)
+		if err != nil {
+			return nil, usageError("%v", err)
+		}
+		out = append(out, ms...)
+	}
+	for _, m := range o.mirror {
+		url, dir, ok := strings.Cut(m, "=")
+		if !ok || url == "" || dir == "" {
+			return nil, usageError("--mirror %q: want URL=DIR", m)
+		}
+		abs, err := filepath.Abs(dir)
+		if err != nil {
+			return nil, usageError("--mirror %q: %v", m, err)
+		}
+		if fi, err := os.Stat(abs); err != nil || !fi.IsDir() {
+			return nil, usageError("--mirror %q: %s is not a directory", m, dir)
+		}
+		out = append(out, resolve.Mirror{URL: url, Dir: abs})
+	}
+	return out, nil
+}
+
+// lockWriter writes each spec's lock next to its compiled spec.
+type lockWriter struct {
+	pipeline.Builder
+	dir string
+}
+
+func (l lockWriter) Resolve(ctx context.Context, img compile.Image) (pipeline.Lock, error) {
+	lock, err := l.Builder.Resolve(ctx, img)
+	if err != nil {
+		return nil, err
+	}
+	b, err := lock.Marshal()
+	if err != nil {
+		return nil, err
+	}
+	name := strings.TrimSuffix(compile.FileName(img.Ref), ".json") + ".lock.json"
+	if err := writeFileAtomic(filepath.Join(l.dir, name), b); err != nil {
+		return nil, fmt.Errorf("%s: write lock: %w", img.Ref, err)
+	}
+	return lock, nil
+}

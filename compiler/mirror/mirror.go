@@ -1,0 +1,192 @@
+// Package mirror generates a signed local mirror of every repository the
+// catalog's compiled images name, filled with a synthetic but realistic
+// package universe (compiler/apkrepo) holding exactly the packages, pinned
+// versions and entrypoint binaries the images need. It writes mirrors.json,
+// the map from each catalog repository URL to its directory, which
+// `hic build --mirrors` reads. This is what tests, examples, the demo and
+// the benchmarks build from: no network, ever.
+package mirror
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/hic-build/hic/compiler/apkrepo"
+	"github.com/hic-build/hic/compiler/compile"
+	"github.com/hic-build/hic/compiler/resolve"
+)
+
+// ManifestName is the file in a mirror root that maps URLs to directories.
+const ManifestName = "mirrors.json"
+
+// keyDir holds the private signing keys of a generated mirror, one per
+// keyring name, so that regenerating the mirror keeps its keys.
+const keyDir = "signing-keys"
+
+// Options configures Generate.
+type Options struct {
+	// Dir is the mirror root; it is created.
+	Dir string
+	// Scale multiplies realistic package sizes (apkrepo.SynthOptions.Scale).
+	Scale float64
+}
+
+// Manifest lists the mirrors of a mirror root; Dir entries are relative to it.
+type Manifest struct {
+	Mirrors []resolve.Mirror `json:"mirrors"`
+}
+
+// Generate writes one repository per distro and the manifest.
+func Generate(ctx context.Context, images []compile.Image, opts Options) (*Manifest, error) {
+	if err := os.MkdirAll(opts.Dir, 0o755); err != nil {
+		return nil, fmt.Errorf("mirror: %w", err)
+	}
+	type group struct {
+		distro   string
+		family   string
+		repos    []string
+		keyring  string                     // the catalog keyring the mirror's key stands in for
+		requests map[string]apkrepo.Request // by name=version
+	}
+	groups := map[string]*group{}
+	for _, img := range images {
+		d := img.Metadata.Distro
+		g, ok := groups[d]
+		if !ok {
+			family := apkrepo.DistroWolfi
+			if strings.HasPrefix(d, "alpine") {
+				family = apkrepo.DistroAlpine
+			}
+			g = &group{distro: d, family: family, requests: map[string]apkrepo.Request{}}
+			if k := img.Config.Contents.Keyring; len(k) > 0 {
+				g.keyring = k[0]
+			}
+			groups[d] = g
+		}
+		for _, r := range img.Config.Contents.Repositories {
+			if !slices.Contains(g.repos, r) {
+				g.repos = append(g.repos, r)
+			}
+		}
+		main := img.Metadata.MainPackage
+		for _, p := range img.Config.Contents.Packages {
+			name, version, _ := strings.Cut(p, "=")
+			k := name + "=" + version
+			req := g.requests[k]
+			req.Name, req.Version = name, version
+			if p == main {
+				if exe := entrypointBinary(img); exe != "" && !slices.Contains(req.Executables, exe) {
+					req.Executables = append(req.Executables, exe)
+				}
+			}
+			g.requests[k] = req
+		}
+	}
+	var names []string
+	for d := range groups {
+		names = append(names, d)
+	}
+	sort.Strings(names)
+	m := &Manifest{}
+	for _, d := range names {
+		g := groups[d]
+		var reqs []apkrepo.Request
+		for _, r := range g.requests {
+			sort.Strings(r.Executables)
+			reqs = append(reqs, r)
+		}
+		sort.Slice(reqs, func(i, j int) bool {
+			if reqs[i].Name != reqs[j].Name {
+				return reqs[i].Name < reqs[j].Name
+			}
+			return reqs[i].Version < reqs[j].Version
+		})
+		// The mirror's key carries the name of the catalog's keyring, as a
+		// real mirror's would, so the image's /etc/apk/keys is the same.
+		key, err := loadOrCreateKey(filepath.Join(opts.Dir, keyDir), keyName(g.keyring, d))
+		if err != nil {
+			return nil, err
+		}
+		pkgs := apkrepo.Synthesize(apkrepo.SynthOptions{Requests: reqs, Scale: opts.Scale, Distro: g.family})
+		dir := filepath.Join(opts.Dir, d)
+		if err := os.RemoveAll(dir); err != nil {
+			return nil, fmt.Errorf("mirror: %w", err)
+		}
+		if _, err := apkrepo.WriteRepository(ctx, dir, key, pkgs); err != nil {
+			return nil, fmt.Errorf("mirror %s: %w", d, err)
+		}
+		sort.Strings(g.repos)
+		for _, r := range g.repos {
+			m.Mirrors = append(m.Mirrors, resolve.Mirror{URL: r, Dir: d})
+		}
+	}
+	b, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(filepath.Join(opts.Dir, ManifestName), append(b, '\n'), 0o644); err != nil {
+		return nil, fmt.Errorf("mirror: %w", err)
+	}
+	return m, nil
+}
+
+// entrypointBinary is the absolute program path an image starts, if any.
+func entrypointBinary(img compile.Image) string {
+	f := strings.Fields(img.Config.Entrypoint.Command)
+	if len(f) == 0 || !strings.HasPrefix(f[0], "/") {
+		return ""
+	}
+	return strings.Trim(f[0], "'")
+}
+
+// keyName is the key name a keyring URL implies: its file name without ".rsa.pub".
+func keyName(keyringURL, fallback string) string {
+	base := keyringURL[strings.LastIndexByte(keyringURL, '/')+1:]
+	if n := strings.TrimSuffix(base, ".rsa.pub"); n != "" && n != base {
+		return n
+	}
+	return "hic-mirror-" + fallback
+}
+
+func loadOrCreateKey(dir, name string) (*apkrepo.Key, error) {
+	priv := filepath.Join(dir, name+".rsa")
+	if _, err := os.Stat(priv); err == nil {
+		return apkrepo.LoadKey(priv)
+	}
+	k, err := apkrepo.GenerateKey(name)
+	if err != nil {
+		return nil, err
+	}
+	if _, _, err := k.WriteFiles(dir); err != nil {
+		return nil, fmt.Errorf("mirror: write key: %w", err)
+	}
+	return k, nil
+}
+
+// Load reads a mirror root's manifest and returns its mirrors with absolute directories.
+func Load(root string) ([]resolve.Mirror, error) {
+	b, err := os.ReadFile(filepath.Join(root, ManifestName))
+	if err != nil {
+		return nil, fmt.Errorf("mirrors %s: %w (generate one with `hic mirror`)", root, err)
+	}
+	var m Manifest
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, fmt.Errorf("mirrors %s: %w", filepath.Join(root, ManifestName), err)
+	}
+	abs, err := filepath.Abs(root)
+	if err != nil {
+		return nil, err
+	}
+	for i := range m.Mirrors {
+		if !filepath.IsAbs(m.Mirrors[i].Dir) {
+			m.Mirrors[i].Dir = filepath.Join(abs, m.Mirrors[i].Dir)
+		}
+	}
+	return m.Mirrors, nil
+}
