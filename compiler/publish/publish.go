@@ -187,6 +187,9 @@ func Publish(ctx context.Context, src layout.Path, dst string, opts Options, ref
 // PublishImages pushes images to d, one after the other, and stops at the
 // first image that fails after its retries.
 //
+// A layer that an earlier image of the same call put into another
+// repository of the registry is mounted from there, not uploaded again.
+//
 // For each image it pushes, in this order: the index by digest (with its
 // child manifests and blobs), its referrers (with their subject, so that
 // the registry's referrers API lists them), cosign's sha256-<hex>.sig and
@@ -217,12 +220,13 @@ func PublishImages(ctx context.Context, images []Image, d Destination, opts Opti
 	if err != nil {
 		return fmt.Errorf("publish: %w", err)
 	}
+	m := newMounts()
 	for _, img := range images {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
 		start := time.Now()
-		ev, err := publishImage(ctx, pusher, img, d)
+		ev, err := publishImage(ctx, pusher, m, img, d)
 		if err != nil {
 			return fmt.Errorf("publish %s to %s: %w", img.Name(), d, err)
 		}
@@ -235,7 +239,7 @@ func PublishImages(ctx context.Context, images []Image, d Destination, opts Opti
 	return nil
 }
 
-func publishImage(ctx context.Context, p *remote.Pusher, img Image, d Destination) (Event, error) {
+func publishImage(ctx context.Context, p *remote.Pusher, m *mounts, img Image, d Destination) (Event, error) {
 	var ev Event
 	if len(img.Tags) == 0 {
 		return ev, errors.New("image has no tags")
@@ -252,8 +256,12 @@ func publishImage(ctx context.Context, p *remote.Pusher, img Image, d Destinatio
 	ev.Tags = append([]string(nil), img.Tags...)
 	ev.Digest = digest
 
-	if err := p.Push(ctx, repo.Digest(digest.String()), img.Index); err != nil {
+	idx := &mountIndex{base: img.Index, to: repo, mounts: m}
+	if err := p.Push(ctx, repo.Digest(digest.String()), idx); err != nil {
 		return ev, fmt.Errorf("push index %s: %w", digest, err)
+	}
+	if err := m.record(repo, img.Index); err != nil {
+		return ev, err
 	}
 	for _, r := range img.Referrers {
 		rd, err := r.Artifact.Digest()

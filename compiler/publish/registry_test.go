@@ -177,3 +177,44 @@ func runCosign(ctx context.Context, t *testing.T, bin, home string, args ...stri
 	err := cmd.Run()
 	return out.String(), err
 }
+
+func TestRegistryMountsSharedLayers(t *testing.T) {
+	// Two repositories with the same image: the second gets its layers by
+	// cross-repository mount, and no blob is uploaded twice in all.
+	ctx := context.Background()
+	reg := testenv.StartRegistry(t)
+	proxy, stats := testenv.StartFaultProxy(t, reg, testenv.FaultOptions{Fraction: -1})
+	dir := t.TempDir()
+	images := writeLayout(t, dir, newKey(t), "hic/alpha")
+	p := layout.Path(dir)
+	if err := p.AppendIndex(images[0].index, layout.WithAnnotations(map[string]string{publish.AnnotationRefName: "hic/copy:1"})); err != nil {
+		t.Fatal(err)
+	}
+	if err := publish.Publish(ctx, p, proxy+"/cat", publish.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	checkPublished(t, reg, "cat", append(images, fixtureImage{repo: "hic/copy", tags: []string{"1"}, index: images[0].index, digest: images[0].digest, referrers: images[0].referrers}))
+	perDigest := map[string][]string{}
+	for _, u := range stats.Uploads() {
+		perDigest[u.Digest] = append(perDigest[u.Digest], u.Repository)
+	}
+	im, err := images[0].index.IndexManifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range im.Manifests {
+		img, err := images[0].index.Image(c.Digest)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := img.Manifest()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, l := range m.Layers {
+			if got := perDigest[l.Digest.String()]; len(got) != 1 {
+				t.Errorf("layer %s uploaded to %v, want once", l.Digest, got)
+			}
+		}
+	}
+}

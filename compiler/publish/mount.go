@@ -1,0 +1,153 @@
+package publish
+
+import (
+	"sync"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+)
+
+// mounts remembers, for one Publish, which destination repository already
+// holds each layer, so that an image in another repository of the same
+// registry asks the registry to mount the blob (POST ?mount=&from=) instead
+// of uploading it again. Catalog images share their base layers, so this
+// is most of the bytes.
+type mounts struct {
+	mu    sync.Mutex
+	where map[v1.Hash]name.Repository
+}
+
+func newMounts() *mounts { return &mounts{where: map[v1.Hash]name.Repository{}} }
+
+func (m *mounts) lookup(h v1.Hash) (name.Repository, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	r, ok := m.where[h]
+	return r, ok
+}
+
+// record notes that repo now holds every layer below idx.
+func (m *mounts) record(repo name.Repository, idx v1.ImageIndex) error {
+	layers, err := indexLayers(idx)
+	if err != nil {
+		return err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, h := range layers {
+		if _, ok := m.where[h]; !ok {
+			m.where[h] = repo
+		}
+	}
+	return nil
+}
+
+func indexLayers(idx v1.ImageIndex) ([]v1.Hash, error) {
+	im, err := idx.IndexManifest()
+	if err != nil {
+		return nil, err
+	}
+	var out []v1.Hash
+	for _, d := range im.Manifests {
+		switch {
+		case d.MediaType.IsIndex():
+			child, err := idx.ImageIndex(d.Digest)
+			if err != nil {
+				return nil, err
+			}
+			ls, err := indexLayers(child)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, ls...)
+		case d.MediaType.IsImage():
+			img, err := idx.Image(d.Digest)
+			if err != nil {
+				return nil, err
+			}
+			m, err := img.Manifest()
+			if err != nil {
+				return nil, err
+			}
+			for _, l := range m.Layers {
+				out = append(out, l.Digest)
+			}
+		}
+	}
+	return out, nil
+}
+
+// mountIndex is an index whose images offer their layers for mounting from
+// the repository that already has them. It changes no digest: only how
+// go-containerregistry uploads the layers.
+type mountIndex struct {
+	base   v1.ImageIndex
+	to     name.Repository
+	mounts *mounts
+}
+
+var _ v1.ImageIndex = (*mountIndex)(nil)
+
+func (i *mountIndex) MediaType() (types.MediaType, error)       { return i.base.MediaType() }
+func (i *mountIndex) Digest() (v1.Hash, error)                  { return i.base.Digest() }
+func (i *mountIndex) Size() (int64, error)                      { return i.base.Size() }
+func (i *mountIndex) IndexManifest() (*v1.IndexManifest, error) { return i.base.IndexManifest() }
+func (i *mountIndex) RawManifest() ([]byte, error)              { return i.base.RawManifest() }
+
+func (i *mountIndex) Image(h v1.Hash) (v1.Image, error) {
+	img, err := i.base.Image(h)
+	if err != nil {
+		return nil, err
+	}
+	return &mountImage{Image: img, to: i.to, mounts: i.mounts}, nil
+}
+
+func (i *mountIndex) ImageIndex(h v1.Hash) (v1.ImageIndex, error) {
+	idx, err := i.base.ImageIndex(h)
+	if err != nil {
+		return nil, err
+	}
+	return &mountIndex{base: idx, to: i.to, mounts: i.mounts}, nil
+}
+
+type mountImage struct {
+	v1.Image
+	to     name.Repository
+	mounts *mounts
+}
+
+var _ v1.Image = (*mountImage)(nil)
+
+func (i *mountImage) Layers() ([]v1.Layer, error) {
+	ls, err := i.Image.Layers()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]v1.Layer, len(ls))
+	for j, l := range ls {
+		out[j] = i.wrap(l)
+	}
+	return out, nil
+}
+
+func (i *mountImage) LayerByDigest(h v1.Hash) (v1.Layer, error) {
+	l, err := i.Image.LayerByDigest(h)
+	if err != nil {
+		return nil, err
+	}
+	return i.wrap(l), nil
+}
+
+func (i *mountImage) wrap(l v1.Layer) v1.Layer {
+	h, err := l.Digest()
+	if err != nil {
+		return l
+	}
+	from, ok := i.mounts.lookup(h)
+	if !ok || from.String() == i.to.String() || from.Registry.String() != i.to.Registry.String() {
+		return l
+	}
+	return &remote.MountableLayer{Layer: l, Reference: from.Digest(h.String())}
+}
