@@ -23,6 +23,13 @@ import (
 	"github.com/hic-build/hic/compiler/resolve"
 )
 
+// DefaultLayering is the layering of a spec that sets none: one layer per
+// package origin, up to 10, the largest first, the rest merged, plus a top
+// layer with what apko writes itself. Layers of packages shared between
+// images are then byte-identical across them, so a store or registry keeps
+// them once.
+func DefaultLayering() *types.Layering { return &types.Layering{Strategy: "origin", Budget: 10} }
+
 // Options configure Build.
 type Options struct {
 	// Mirrors replace catalog repositories by local directories, as for
@@ -41,6 +48,8 @@ type Options struct {
 // Build builds img for each of its architectures from the packages lock
 // names, through apko, and returns the image index, the images, the SBOMs
 // and what was installed, all in memory.
+//
+// A spec without Layering is built with DefaultLayering.
 //
 // The same img and the same repository contents give a bit-identical index
 // digest, whatever the output, cache, temporary or mirror directories.
@@ -185,6 +194,9 @@ func buildArch(ctx context.Context, img compile.Image, src *resolve.Sources, loc
 	}
 	locked := lock.Packages(arch)
 	cfg := img.Config
+	if cfg.Layering == nil {
+		cfg.Layering = DefaultLayering()
+	}
 	cfg.Archs = []types.Architecture{arch}
 	cfg.Contents.Packages = make([]string, 0, len(locked))
 	for _, p := range locked {

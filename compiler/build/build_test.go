@@ -431,3 +431,68 @@ func TestBuildLockMismatch(t *testing.T) {
 		t.Error("Build with another spec's lock succeeded")
 	}
 }
+
+// BenchmarkBuild measures one 2-arch build of testImage. "cold" gives every
+// build an empty cache directory (in one process apko's process-wide caches
+// still help after the first build: run with -benchtime=1x for a truly cold
+// build); "warm" shares one cache directory.
+func BenchmarkBuild(b *testing.B) {
+	dir, lock, _ := setup(b)
+	run := func(b *testing.B, cache func() string) {
+		for b.Loop() {
+			if _, err := Build(testCtx(b), testImage(), lock, Options{
+				Mirrors: []resolve.Mirror{{URL: repoURL, Dir: dir}}, CacheDir: cache(), TempDir: b.TempDir()}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	b.Run("cold", func(b *testing.B) { run(b, b.TempDir) })
+	warm := b.TempDir()
+	b.Run("warm", func(b *testing.B) { run(b, func() string { return warm }) })
+}
+
+func TestDefaultLayeringSharesPackageLayers(t *testing.T) {
+	dir, _, _ := setup(t)
+	mirrors := []resolve.Mirror{{URL: repoURL, Dir: dir}}
+	layers := map[string]map[v1.Hash]bool{}
+	for _, pkgs := range [][]string{{"hello", "busybox"}, {"busybox"}} {
+		img := testImage()
+		img.Config.Contents.Packages = pkgs
+		lock, err := resolve.Resolve(testCtx(t), img, resolve.Options{Mirrors: mirrors, TempDir: t.TempDir()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := Build(testCtx(t), img, lock, Options{Mirrors: mirrors, TempDir: t.TempDir()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := r.Images["linux/amd64"].Manifest()
+		if err != nil {
+			t.Fatal(err)
+		}
+		key := strings.Join(pkgs, "+")
+		layers[key] = map[v1.Hash]bool{}
+		for _, l := range m.Layers {
+			layers[key][l.Digest] = true
+		}
+		if len(m.Layers) < len(lock.Archs["x86_64"])+1 {
+			t.Errorf("%s: %d layers for %d packages, want one per origin plus apko's", key, len(m.Layers), len(lock.Archs["x86_64"]))
+		}
+		fsys, err := r.Filesystem("linux/amd64")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := fs.Stat(fsys, "bin/busybox"); err != nil {
+			t.Errorf("%s: flattened filesystem: %v", key, err)
+		}
+	}
+	shared := 0
+	for h := range layers["busybox"] {
+		if layers["hello+busybox"][h] {
+			shared++
+		}
+	}
+	if shared == 0 {
+		t.Errorf("no layer shared between an image with busybox and one with hello and busybox: %v", layers)
+	}
+}
