@@ -1,0 +1,39 @@
+# hic: the hardened image catalog compiler.
+#
+#   make test    install and start what the tests need, then run every test
+#   make demo    the main job, offline: generate a signed local mirror and build the whole catalog into ./out
+#   make bench   the benchmarks behind BENCHMARKS.md
+#   make hic     build ./bin/hic
+
+GO      ?= go
+HIC     := bin/hic
+OUT     ?= out
+JOBS    ?= $(shell nproc)
+
+.PHONY: all hic test vet demo bench tools clean
+
+all: hic
+
+hic:
+	$(GO) build -o $(HIC) ./cmd/hic
+
+# Test tools (distribution registry, cosign, bubblewrap) are installed by
+# .ci/tools.sh into .tools/bin; tests that need a registry start their own
+# on 127.0.0.1 and stop it when they end.
+tools:
+	.ci/tools.sh
+
+test: tools
+	$(GO) vet ./...
+	PATH="$(CURDIR)/.tools/bin:$$PATH" $(GO) test -count=1 -timeout 45m ./...
+
+demo: hic
+	$(HIC) vet
+	$(HIC) mirror --out $(OUT)/mirror
+	$(HIC) build --all --mirrors $(OUT)/mirror --out $(OUT) --jobs $(JOBS)
+
+bench: hic tools
+	.ci/bench.sh
+
+clean:
+	rm -rf bin $(OUT)
