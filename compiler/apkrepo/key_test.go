@@ -2,6 +2,9 @@ package apkrepo
 
 import (
 	"bytes"
+	"crypto"
+	"crypto/rsa"
+	"crypto/sha256"
 	"crypto/x509"
 	"encoding/pem"
 	"os"
@@ -114,5 +117,40 @@ func TestKeyErrors(t *testing.T) {
 				t.Errorf("LoadKey(%s): no error", c.name)
 			}
 		})
+	}
+}
+
+func TestSignDeterministicAndRemembered(t *testing.T) {
+	k := testKey(t, "memo")
+	priv, _, err := k.WriteFiles(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	fresh, err := LoadKey(priv) // same key, empty memo
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg := []byte("signed gzip stream")
+	a, err := k.sign(msg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := k.sign(msg) // from the memo
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := fresh.sign(msg) // computed again
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(a, b) || !bytes.Equal(a, c) {
+		t.Error("signatures of the same bytes differ")
+	}
+	if len(k.sigs) != 1 {
+		t.Errorf("memo holds %d signatures, want 1", len(k.sigs))
+	}
+	d := sha256.Sum256(msg)
+	if err := rsa.VerifyPKCS1v15(&k.priv.PublicKey, crypto.SHA256, d[:], a); err != nil {
+		t.Errorf("signature does not verify: %v", err)
 	}
 }
