@@ -3,6 +3,7 @@ package build
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -43,6 +44,9 @@ type Options struct {
 	// TempDir is the parent of the build's own temporary directory, which is
 	// removed before Build returns. Empty: os.TempDir().
 	TempDir string
+	// Transport is the HTTP transport apko fetches repositories without a
+	// mirror and keys with. Nil: apko's default (http.DefaultTransport).
+	Transport http.RoundTripper
 }
 
 // Build builds img for each of its architectures from the packages lock
@@ -104,6 +108,9 @@ func Build(ctx context.Context, img compile.Image, lock *resolve.Lock, opts Opti
 		apkobuild.WithSBOM(sbomDir),
 		apkobuild.WithVCS(false),
 		apkobuild.WithCache(cacheDir, false, shared),
+	}
+	if opts.Transport != nil {
+		common = append(common, apkobuild.WithTransport(opts.Transport))
 	}
 	if tag := imageTag(img); tag != "" {
 		common = append(common, apkobuild.WithTags(tag))

@@ -1,10 +1,13 @@
 package build
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"io/fs"
 	"log/slog"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -494,5 +497,54 @@ func TestDefaultLayeringSharesPackageLayers(t *testing.T) {
 	}
 	if shared == 0 {
 		t.Errorf("no layer shared between an image with busybox and one with hello and busybox: %v", layers)
+	}
+}
+
+// dirTransport serves the catalog URLs of the test repository and its key
+// from a directory, standing in for the real repository.
+type dirTransport struct{ dir string }
+
+func (d dirTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	var file string
+	switch u := r.URL.String(); {
+	case strings.HasPrefix(u, repoURL+"/"):
+		file = filepath.Join(d.dir, filepath.FromSlash(strings.TrimPrefix(u, repoURL+"/")))
+	case u == keyURL:
+		file = filepath.Join(d.dir, "keys", "hic-test.rsa.pub")
+	}
+	resp := &http.Response{Request: r, Header: http.Header{}, Body: http.NoBody, StatusCode: http.StatusNotFound, Status: "404 Not Found"}
+	b, err := os.ReadFile(file)
+	if file == "" || err != nil {
+		return resp, nil
+	}
+	resp.StatusCode, resp.Status, resp.ContentLength = http.StatusOK, "200 OK", int64(len(b))
+	if r.Method != http.MethodHead {
+		resp.Body = io.NopCloser(bytes.NewReader(b))
+	}
+	return resp, nil
+}
+
+// A build from a mirror gives the same lock and the same image as a build
+// from the catalog's repository itself.
+func TestMirrorEqualsCatalogRepository(t *testing.T) {
+	dir, mirrorLock, _ := setup(t)
+	remote := dirTransport{dir: copyDir(t, dir)}
+	remoteLock, err := resolve.Resolve(testCtx(t), testImage(), resolve.Options{Transport: remote, TempDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(mirrorLock, remoteLock); diff != "" {
+		t.Errorf("lock from the repository (-mirror +repository):\n%s", diff)
+	}
+	fromRemote, err := Build(testCtx(t), testImage(), remoteLock, Options{Transport: remote, TempDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fromMirror, err := Build(testCtx(t), testImage(), mirrorLock, Options{Mirrors: []resolve.Mirror{{URL: repoURL, Dir: dir}}, TempDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r, m := digest(t, fromRemote.Index), digest(t, fromMirror.Index); r != m {
+		t.Errorf("index digest from the repository %s, from the mirror %s", r, m)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -43,7 +44,7 @@ func Resolve(ctx context.Context, img compile.Image, opts Options) (*Lock, error
 
 	lock := &Lock{Ref: ref, Archs: map[string][]Package{}}
 	for _, arch := range archs {
-		pkgs, err := resolveArch(ctx, img, src, arch, cacheDir, filepath.Join(tmp, arch.ToAPK()))
+		pkgs, err := resolveArch(ctx, img, src, arch, cacheDir, filepath.Join(tmp, arch.ToAPK()), opts.Transport)
 		if err != nil {
 			return nil, err
 		}
@@ -62,7 +63,7 @@ func Archs(cfg types.ImageConfiguration) []types.Architecture {
 	return slices.Compact(archs)
 }
 
-func resolveArch(ctx context.Context, img compile.Image, src *Sources, arch types.Architecture, cacheDir, tmp string) ([]Package, error) {
+func resolveArch(ctx context.Context, img compile.Image, src *Sources, arch types.Architecture, cacheDir, tmp string, transport http.RoundTripper) ([]Package, error) {
 	ref := img.Ref
 	repos := strings.Join(src.Config.Contents.RuntimeOnlyRepositories, ", ")
 	if err := os.MkdirAll(tmp, 0o755); err != nil {
@@ -75,6 +76,9 @@ func resolveArch(ctx context.Context, img compile.Image, src *Sources, arch type
 		build.WithVCS(false),
 		build.WithSBOMFormats(nil),
 	)
+	if transport != nil {
+		opts = append(opts, build.WithTransport(transport))
+	}
 	bc, err := build.New(ctx, tarfs.New(), opts...)
 	if err != nil {
 		return nil, fmt.Errorf("%s: resolve %s from %s: %w", ref, arch.ToAPK(), repos, err)

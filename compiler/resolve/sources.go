@@ -2,6 +2,7 @@ package resolve
 
 import (
 	"fmt"
+	"net/http"
 	"os"
 	"path"
 	"path/filepath"
@@ -30,6 +31,9 @@ type Options struct {
 	// TempDir is the parent of the call's temporary directory, which is
 	// removed before Resolve returns. Empty: os.TempDir().
 	TempDir string
+	// Transport is the HTTP transport apko fetches repositories without a
+	// mirror and keys with. Nil: apko's default (http.DefaultTransport).
+	Transport http.RoundTripper
 }
 
 // Sources says where apko reads the repositories and keys of one image
