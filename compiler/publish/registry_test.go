@@ -74,8 +74,10 @@ func TestRegistryThroughFaults(t *testing.T) {
 	ctx := context.Background()
 	reg := testenv.StartRegistry(t)
 	proxy, stats := testenv.StartFaultProxy(t, reg, testenv.FaultOptions{Seed: 2026, Stall: 1500 * time.Millisecond})
+	cosign := testenv.Tool(t, "cosign")
 	dir := t.TempDir()
-	images := writeLayout(t, dir, newKey(t), "hic/alpha", "hic/beta")
+	signer := newKey(t)
+	images := writeLayout(t, dir, signer, "hic/alpha", "hic/beta")
 
 	opts := publish.Options{Backoff: 50 * time.Millisecond, MaxBackoff: time.Second, RequestTimeout: time.Second}
 	if err := publish.Publish(ctx, layout.Path(dir), proxy+"/cat", opts); err != nil {
@@ -97,6 +99,19 @@ func TestRegistryThroughFaults(t *testing.T) {
 	}
 	if share := float64(stats.TotalFaults()) / float64(stats.Requests()); share < 0.2 || share > 0.4 {
 		t.Errorf("faults hit %.0f %% of requests, want about 30 %%", 100*share)
+	}
+	// What arrived is what was signed: cosign verifies it, straight from the registry.
+	pub := signer.writePublic(t, dir)
+	for _, img := range images {
+		ref := reg + "/cat/" + img.repo + ":" + img.tags[1]
+		for _, args := range [][]string{
+			{"verify", "--key", pub, "--insecure-ignore-tlog", "--allow-http-registry", ref},
+			{"verify-attestation", "--key", pub, "--insecure-ignore-tlog", "--allow-http-registry", "--type", "slsaprovenance1", ref},
+		} {
+			if out, err := runCosign(ctx, t, cosign, dir, args...); err != nil {
+				t.Errorf("cosign %s: %v\n%s", strings.Join(args, " "), err, out)
+			}
+		}
 	}
 }
 
