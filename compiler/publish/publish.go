@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"path"
 	"strings"
 	"time"
@@ -228,7 +229,7 @@ func PublishImages(ctx context.Context, images []Image, d Destination, opts Opti
 		start := time.Now()
 		ev, err := publishImage(ctx, pusher, m, img, d)
 		if err != nil {
-			return fmt.Errorf("publish %s to %s: %w", img.Name(), d, err)
+			return fmt.Errorf("publish %s to %s: %w", img.Name(), d, shortenURLs(err))
 		}
 		ev.Elapsed = time.Since(start)
 		o.Logger.InfoContext(ctx, "published", "ref", ev.Ref, "digest", ev.Digest, "referrers", ev.Referrers, "elapsed", ev.Elapsed)
@@ -328,4 +329,18 @@ func retryable(err error) bool {
 		return te.Temporary()
 	}
 	return false
+}
+
+// shortenURLs drops the query of URLs in err's chain: upload locations carry
+// long state tokens that say nothing to a person.
+func shortenURLs(err error) error {
+	for e := err; e != nil; e = errors.Unwrap(e) {
+		if ue, ok := e.(*url.Error); ok {
+			if u, perr := url.Parse(ue.URL); perr == nil && u.RawQuery != "" {
+				u.RawQuery = ""
+				ue.URL = u.String()
+			}
+		}
+	}
+	return err
 }

@@ -31,6 +31,9 @@ const (
 	// FaultStall reads the request, waits for FaultOptions.Stall, then closes
 	// the connection without an answer.
 	FaultStall
+	// FaultDown is FaultDrop for every request after FaultOptions.DownAfter:
+	// the registry has gone away.
+	FaultDown
 )
 
 func (f Fault) String() string {
@@ -45,6 +48,8 @@ func (f Fault) String() string {
 		return "drop"
 	case FaultStall:
 		return "stall"
+	case FaultDown:
+		return "down"
 	}
 	return "fault(" + strconv.Itoa(int(f)) + ")"
 }
@@ -70,6 +75,9 @@ type FaultOptions struct {
 	// MaxFaults bounds the faults injected; after that every request is
 	// forwarded. Default 1000.
 	MaxFaults int
+	// DownAfter, if positive, makes the registry go away after that many
+	// requests: every later request gets FaultDown.
+	DownAfter int
 }
 
 // BlobUpload is one blob upload the registry accepted (201 to the PUT, or to
@@ -183,9 +191,10 @@ type faultProxy struct {
 	forward *httputil.ReverseProxy
 	closing chan struct{}
 
-	mu     sync.Mutex // guards rng and faults
+	mu     sync.Mutex // guards rng, faults and seen
 	rng    *rand.Rand
 	faults int
+	seen   int
 }
 
 // StartFaultProxy starts an HTTP reverse proxy on 127.0.0.1 in front of
@@ -256,6 +265,10 @@ func StartFaultProxy(t testing.TB, target string, opts FaultOptions) (string, *F
 func (p *faultProxy) decide() Fault {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.seen++
+	if p.opts.DownAfter > 0 && p.seen > p.opts.DownAfter {
+		return FaultDown
+	}
 	draw := p.rng.Float64()
 	kind := p.opts.Faults[p.rng.IntN(len(p.opts.Faults))]
 	if p.opts.Fraction < 0 || draw >= p.opts.Fraction || p.faults >= p.opts.MaxFaults {
@@ -302,7 +315,7 @@ func (p *faultProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			timer.Stop()
 		}
 		p.hangUp(w)
-	case FaultDrop:
+	case FaultDrop, FaultDown:
 		p.hangUp(w)
 	}
 }
