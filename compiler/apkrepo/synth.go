@@ -104,8 +104,10 @@ func (o SynthOptions) Validate() error {
 // sudo. su-exec ships /sbin/su-exec as a plain 0755 binary, as the
 // real one does: it is run as root to drop privileges.
 //
-// A request named like a base package replaces that package's version and
-// adds its executables and depends. Package contents are generated lazily
+// A request named like a base package adds that version of it (with the
+// request's executables and depends) next to the base version. Requests
+// for the same name and version are merged; the result does not depend on
+// the order of the requests, except for the order of the returned slice. Package contents are generated lazily
 // (Size and Seed), so Synthesize itself is cheap; callers may append their
 // own Packages with real bytes before writing the repository. Invalid
 // options are replaced by defaults; use SynthOptions.Validate to reject
@@ -184,8 +186,11 @@ func seed(parts ...string) uint64 {
 	return h.Sum64()
 }
 
-// universe returns the specs of one arch: base packages, requests (older
-// version first) and invented dependencies.
+// universe returns the specs of one arch: requested packages, base
+// packages, older versions of the requested ones and invented
+// dependencies. When two specs share a name and version, the first wins:
+// a request beats a base package, and both beat a synthesized older
+// version, whatever the order of the requests.
 func universe(opts SynthOptions, arch string) []spec {
 	alpine := opts.Distro == DistroAlpine
 	base := baseSpecs(alpine, arch)
@@ -197,44 +202,64 @@ func universe(opts SynthOptions, arch string) []spec {
 	for i, s := range base {
 		index[s.name] = i
 	}
-	var reqs []spec
-	for _, r := range opts.Requests {
-		if r.Name == "" {
-			continue
-		}
-		version := cmpOr(r.Version, defaultVersion)
+	var own, older []spec
+	for _, r := range mergeRequests(opts.Requests) {
 		var s spec
 		if i, ok := index[r.Name]; ok {
-			// A request for a base package: its version, plus what it asks for.
+			// A base package in the requested version, plus what it asks for.
 			s = base[i]
-			s.depends = slices.Clone(s.depends)
 			s.bulk = slices.Clone(s.bulk)
-			s.provides = retag(s.provides, s.version, version)
-			s.version = version
+			s.provides = retag(s.provides, s.version, r.Version)
+			s.version = r.Version
 			for _, e := range r.Executables {
 				p := strings.TrimPrefix(e, "/")
 				if p != "" && !slices.ContainsFunc(s.bulk, func(b bulkFile) bool { return b.path == p }) {
 					s.bulk = append(s.bulk, bulkFile{path: p, mode: 0o755, share: 0.2})
-					s.provides = append(s.provides, "cmd:"+path.Base(p)+"="+version)
+					s.provides = appendNew(s.provides, "cmd:"+path.Base(p)+"="+r.Version)
 				}
 			}
-			s.depends = appendNew(s.depends, r.Depends...)
-			base[i] = s
+			s.depends = appendNew(slices.Clone(s.depends), r.Depends...)
 		} else {
-			s = requested(r, version, libc)
+			s = requested(r, libc)
 		}
-		if old := olderVersion(version); old != "" {
+		own = append(own, s)
+		if v := olderVersion(r.Version); v != "" {
 			o := s
-			o.version = old
-			o.provides = retag(s.provides, version, old)
-			reqs = append(reqs, o)
-		}
-		if _, ok := index[r.Name]; !ok {
-			reqs = append(reqs, s)
+			o.version = v
+			o.provides = retag(s.provides, r.Version, v)
+			older = append(older, o)
 		}
 	}
-	all := slices.Concat(base, reqs)
+	all := slices.Concat(own, base, older)
 	return append(all, inventDepends(all, libc)...)
+}
+
+// mergeRequests fills in default versions, drops nameless requests and
+// merges requests for the same name and version (union of executables and
+// depends, sorted), keeping the order of first appearance.
+func mergeRequests(in []Request) []Request {
+	var out []Request
+	at := map[string]int{}
+	for _, r := range in {
+		if r.Name == "" {
+			continue
+		}
+		r.Version = cmpOr(r.Version, defaultVersion)
+		id := r.Name + "=" + r.Version
+		i, ok := at[id]
+		if !ok {
+			at[id] = len(out)
+			out = append(out, Request{Name: r.Name, Version: r.Version})
+			i = len(out) - 1
+		}
+		out[i].Executables = appendNew(out[i].Executables, r.Executables...)
+		out[i].Depends = appendNew(out[i].Depends, r.Depends...)
+	}
+	for i := range out {
+		slices.Sort(out[i].Executables)
+		slices.Sort(out[i].Depends)
+	}
+	return out
 }
 
 // retag rewrites "x=from" provides to "x=to".
@@ -266,7 +291,8 @@ func cmpOr(s, def string) string {
 }
 
 // requested is the spec of a requested package that is not a base package.
-func requested(r Request, version, libc string) spec {
+func requested(r Request, libc string) spec {
+	version := r.Version
 	s := spec{
 		name: r.Name, version: version, license: "Apache-2.0",
 		desc:    r.Name + " (synthetic)",

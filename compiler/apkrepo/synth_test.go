@@ -232,3 +232,42 @@ func TestSynthOptionsValidate(t *testing.T) {
 		})
 	}
 }
+
+func TestSynthesizeRequestOrderDoesNotMatter(t *testing.T) {
+	reqs := []Request{
+		{Name: "nginx", Version: "1.27.3-r0", Executables: []string{"/usr/sbin/nginx"}},
+		// Also the older version of the request above: this one must win.
+		{Name: "nginx", Version: "1.27.2-r0", Executables: []string{"/usr/bin/nginx-old"}},
+		{Name: "busybox", Version: "1.39.0-r0"},
+		{Name: "busybox", Version: "1.38.0-r0", Executables: []string{"/usr/bin/extra"}},
+		{Name: "curl", Depends: []string{"zlib"}},
+		{Name: "curl", Executables: []string{"/usr/bin/curl-config"}, Depends: []string{"libpsl"}},
+	}
+	fwd := byID(Synthesize(SynthOptions{Archs: []string{"x86_64"}, Requests: reqs}))
+	reversed := slices.Clone(reqs)
+	slices.Reverse(reversed)
+	rev := byID(Synthesize(SynthOptions{Archs: []string{"x86_64"}, Requests: reversed}))
+	if diff := cmp.Diff(fwd, rev); diff != "" {
+		t.Fatalf("request order changes the universe (-forward +reversed):\n%s", diff)
+	}
+	for _, c := range []struct{ id, file string }{
+		{"nginx-1.27.2-r0", "usr/bin/nginx-old"},
+		{"nginx-1.27.3-r0", "usr/sbin/nginx"},
+		{"busybox-1.38.0-r0", "usr/bin/extra"},
+		{"busybox-1.39.0-r0", "bin/busybox"},
+		{"busybox-1.37.0-r0", "bin/busybox"}, // the base version stays
+		{"curl-1.0.0-r0", "usr/bin/curl-config"},
+	} {
+		p, ok := fwd["x86_64/"+c.id]
+		if !ok {
+			t.Errorf("no package %s", c.id)
+			continue
+		}
+		if _, ok := fileOf(p, c.file); !ok {
+			t.Errorf("%s: no file %s", c.id, c.file)
+		}
+	}
+	if d := fwd["x86_64/curl-1.0.0-r0"].Depends; !slices.Contains(d, "zlib") || !slices.Contains(d, "libpsl") {
+		t.Errorf("merged curl depends %v, want zlib and libpsl", d)
+	}
+}
