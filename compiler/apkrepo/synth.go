@@ -31,9 +31,9 @@ const defaultVersion = "1.0.0-r0"
 // Request asks Synthesize for one package.
 type Request struct {
 	Name string
-	// Version is the newest version in the repository; empty means
-	// "1.0.0-r0". An older version is always added as well, so that pinning
-	// matters.
+	// Version is the version to publish; empty means "1.0.0-r0". A version
+	// just below it ("1.27.3-r0" -> "1.27.2-r0") is added as well, so that
+	// pinning matters.
 	Version string
 	// Executables are absolute paths shipped with mode 0755, e.g.
 	// "/usr/sbin/nginx"; empty means /usr/bin/<Name> (or a shared library
@@ -53,8 +53,9 @@ type SynthOptions struct {
 	// Scale multiplies realistic package sizes (see realisticSize): 0.001
 	// for tests, 0.01 for a demo, 1 for real sizes. Zero means DefaultScale.
 	Scale float64
-	// Distro is DistroWolfi (the default, also for "") or DistroAlpine; it
-	// picks the base package names (baselayout, libc) and file layout.
+	// Distro is DistroWolfi (the default) or DistroAlpine; it picks the
+	// base package names (baselayout, libc) and file layout. Any other
+	// value means wolfi (Validate rejects it).
 	Distro string
 	// BuildTime stamps every package; zero means DefaultBuildTime().
 	BuildTime time.Time
@@ -106,12 +107,13 @@ func (o SynthOptions) Validate() error {
 //
 // A request named like a base package adds that version of it (with the
 // request's executables and depends) next to the base version. Requests
-// for the same name and version are merged; the result does not depend on
-// the order of the requests, except for the order of the returned slice. Package contents are generated lazily
-// (Size and Seed), so Synthesize itself is cheap; callers may append their
-// own Packages with real bytes before writing the repository. Invalid
-// options are replaced by defaults; use SynthOptions.Validate to reject
-// them instead.
+// for the same name and version are merged; apart from the order of the
+// returned slice, the result does not depend on the order of the requests.
+//
+// Package contents are generated lazily (Size and Seed), so Synthesize
+// itself is cheap; callers may append their own Packages with real bytes
+// before writing the repository. Invalid options are replaced by defaults;
+// use SynthOptions.Validate to reject them instead.
 func Synthesize(opts SynthOptions) []Package {
 	if len(opts.Archs) == 0 {
 		opts.Archs = []string{"x86_64", "aarch64"}
