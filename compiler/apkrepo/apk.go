@@ -211,15 +211,39 @@ func (b *builder) gzip(w io.Writer, fn func(io.Writer) error) error {
 // are sorted by path and stamped with p.BuildTime, so the bytes depend only
 // on p and key.
 func BuildAPK(p Package, key *Key) ([]byte, error) {
-	return newBuilder().build(p, key)
+	b := newBuilder()
+	a, err := b.build(p, key)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]byte, 0, a.size())
+	return append(append(append(out, a.sig...), a.control...), a.data...), nil
 }
 
-func (b *builder) build(p Package, key *Key) ([]byte, error) {
+// builtAPK holds the three gzip streams of a package. data belongs to the
+// builder and is only valid until its next build.
+type builtAPK struct {
+	sig, control, data []byte
+}
+
+func (a builtAPK) size() int { return len(a.sig) + len(a.control) + len(a.data) }
+
+// writeTo writes the package to w.
+func (a builtAPK) writeTo(w io.Writer) error {
+	for _, part := range [][]byte{a.sig, a.control, a.data} {
+		if _, err := w.Write(part); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (b *builder) build(p Package, key *Key) (builtAPK, error) {
 	if key == nil {
-		return nil, fmt.Errorf("package %s: nil key", p)
+		return builtAPK{}, fmt.Errorf("package %s: nil key", p)
 	}
 	if err := p.validate(); err != nil {
-		return nil, fmt.Errorf("package %s: %w", p, err)
+		return builtAPK{}, fmt.Errorf("package %s: %w", p, err)
 	}
 	if p.BuildTime.IsZero() {
 		p.BuildTime = DefaultBuildTime()
@@ -227,7 +251,7 @@ func (b *builder) build(p Package, key *Key) ([]byte, error) {
 	p.BuildTime = p.BuildTime.UTC().Truncate(time.Second)
 	files, err := completeTree(p.Files)
 	if err != nil {
-		return nil, fmt.Errorf("package %s: %w", p, err)
+		return builtAPK{}, fmt.Errorf("package %s: %w", p, err)
 	}
 
 	b.data.Reset()
@@ -239,20 +263,18 @@ func (b *builder) build(p Package, key *Key) ([]byte, error) {
 		return err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("package %s: data: %w", p, err)
+		return builtAPK{}, fmt.Errorf("package %s: data: %w", p, err)
 	}
 
 	control, err := b.tarSegment([]tarEntry{{name: ".PKGINFO", body: pkginfo(p, installed, hex.EncodeToString(datahash.Sum(nil)))}}, p.BuildTime)
 	if err != nil {
-		return nil, fmt.Errorf("package %s: control: %w", p, err)
+		return builtAPK{}, fmt.Errorf("package %s: control: %w", p, err)
 	}
 	sig, err := b.signatureSegment(key, control, p.BuildTime)
 	if err != nil {
-		return nil, fmt.Errorf("package %s: %w", p, err)
+		return builtAPK{}, fmt.Errorf("package %s: %w", p, err)
 	}
-	out := make([]byte, 0, len(sig)+len(control)+b.data.Len())
-	out = append(append(append(out, sig...), control...), b.data.Bytes()...)
-	return out, nil
+	return builtAPK{sig: sig, control: control, data: b.data.Bytes()}, nil
 }
 
 // completeTree validates files, adds missing parent directories and sorts

@@ -145,22 +145,36 @@ func WriteRepository(ctx context.Context, dir string, key *Key, pkgs []Package) 
 
 // writePackage builds p and writes it to dir/<arch>/<name>-<version>.apk.
 func writePackage(ctx context.Context, b *builder, dir string, key *Key, p Package) (*apk.Package, BuiltPackage, error) {
-	data, err := b.build(p, key)
+	a, err := b.build(p, key)
 	if err != nil {
 		return nil, BuiltPackage{}, err
 	}
 	fn := filepath.Join(dir, p.Arch, p.Name+"-"+p.Version+".apk")
-	if err := os.WriteFile(fn, data, 0o644); err != nil {
+	if err := writeFile(fn, a.writeTo); err != nil {
 		return nil, BuiltPackage{}, fmt.Errorf("package %s: %w", p, err)
 	}
-	ap, err := apk.ParsePackage(ctx, bytes.NewReader(data), uint64(len(data)))
+	// apko reads the index entry from the signature and control streams.
+	ap, err := apk.ParsePackage(ctx, io.MultiReader(bytes.NewReader(a.sig), bytes.NewReader(a.control)), uint64(a.size()))
 	if err != nil {
 		return nil, BuiltPackage{}, fmt.Errorf("package %s: parse back: %w", p, err)
 	}
 	return ap, BuiltPackage{
 		Name: p.Name, Version: p.Version, Arch: p.Arch, Path: fn,
-		Size: int64(len(data)), Checksum: ap.ChecksumString(),
+		Size: int64(a.size()), Checksum: ap.ChecksumString(),
 	}, nil
+}
+
+// writeFile creates path (mode 0644) with what write writes.
+func writeFile(path string, write func(io.Writer) error) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return err
+	}
+	if err := write(f); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 // writeIndex writes the signed APKINDEX.tar.gz of arch.
