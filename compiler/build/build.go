@@ -2,6 +2,8 @@ package build
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"net/http"
 	"os"
@@ -82,7 +84,8 @@ func Build(ctx context.Context, img compile.Image, lock *resolve.Lock, opts Opti
 	if err != nil {
 		return nil, fmt.Errorf("%s: build: %w", ref, err)
 	}
-	if err := verifyMirrors(ctx, ref, src, lock, archs); err != nil {
+	indexDigests, err := verifyMirrors(ctx, ref, src, lock, archs)
+	if err != nil {
 		return nil, err
 	}
 
@@ -97,6 +100,12 @@ func Build(ctx context.Context, img compile.Image, lock *resolve.Lock, opts Opti
 	}
 	sbomDir := filepath.Join(tmp, "sbom")
 	if err := os.MkdirAll(sbomDir, 0o755); err != nil {
+		return nil, fmt.Errorf("%s: build: %w", ref, err)
+	}
+	// apko reads each verified mirror through a path named after the
+	// indexes it was verified with, so that its process-wide caches, keyed
+	// by path, never serve a package or index of an older repository state.
+	if src, err = versionedSources(img.Config, opts.Mirrors, indexDigests, filepath.Join(cacheDir, "hic-mirrors")); err != nil {
 		return nil, fmt.Errorf("%s: build: %w", ref, err)
 	}
 
@@ -296,6 +305,44 @@ func checkInstalled(bc *apkobuild.Context, locked []resolve.Package) ([]*apk.Pac
 	}
 	slices.SortFunc(out, func(a, b resolve.Package) int { return strings.Compare(a.Name, b.Name) })
 	return pkgs, out, nil
+}
+
+// versionedSources returns the sources of cfg with each mirror whose indexes
+// have a digest replaced by a symbolic link to it, under root, whose name
+// derives from the mirror's path and the digest.
+func versionedSources(cfg types.ImageConfiguration, mirrors []resolve.Mirror, digests map[string]string, root string) (*resolve.Sources, error) {
+	out := slices.Clone(mirrors)
+	for i, m := range out {
+		d, ok := digests[strings.TrimSuffix(m.URL, "/")]
+		if !ok {
+			continue
+		}
+		dir, err := filepath.Abs(m.Dir)
+		if err != nil {
+			return nil, err
+		}
+		sum := sha256.Sum256([]byte(dir + "\x00" + d))
+		link := filepath.Join(root, hex.EncodeToString(sum[:16]))
+		if target, err := os.Readlink(link); err != nil || target != dir {
+			if err := os.MkdirAll(root, 0o755); err != nil {
+				return nil, err
+			}
+			tmp, err := os.MkdirTemp(root, ".link-")
+			if err != nil {
+				return nil, err
+			}
+			err = os.Symlink(dir, filepath.Join(tmp, "l"))
+			if err == nil {
+				err = os.Rename(filepath.Join(tmp, "l"), link) // atomic, also over an old link
+			}
+			os.RemoveAll(tmp)
+			if err != nil {
+				return nil, fmt.Errorf("mirror %s: %w", m.URL, err)
+			}
+		}
+		out[i].Dir = link
+	}
+	return resolve.NewSources(cfg, out)
 }
 
 // platform returns the OCI platform string of arch: "linux/amd64".

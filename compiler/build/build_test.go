@@ -548,3 +548,46 @@ func TestMirrorEqualsCatalogRepository(t *testing.T) {
 		t.Errorf("index digest from the repository %s, from the mirror %s", r, m)
 	}
 }
+
+// apko caches indexes and expanded packages per process by path. A package
+// rebuilt under the same name and version in the same mirror directory must
+// be installed with its new content, not from those caches.
+func TestRebuiltPackageInSameProcess(t *testing.T) {
+	key := newKey(t, "hic-test")
+	dir := writeMirror(t, key, testPackages())
+	mirrors := []resolve.Mirror{{URL: repoURL, Dir: dir}}
+	cache := t.TempDir()
+	build := func() (*Result, error) {
+		lock, err := resolve.Resolve(testCtx(t), testImage(), resolve.Options{Mirrors: mirrors, TempDir: t.TempDir()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return Build(testCtx(t), testImage(), lock, Options{Mirrors: mirrors, CacheDir: cache, TempDir: t.TempDir()})
+	}
+	if _, err := build(); err != nil {
+		t.Fatal(err)
+	}
+	pkgs := testPackages()
+	for i := range pkgs {
+		if pkgs[i].Name == "hello-config" {
+			pkgs[i].Files[0].Data = []byte(`{"greeting":"new"}`)
+		}
+	}
+	time.Sleep(10 * time.Millisecond) // a newer index modification time
+	if _, err := apkrepo.WriteRepository(testCtx(t), dir, key, pkgs); err != nil {
+		t.Fatal(err)
+	}
+	r, err := build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range r.Platforms() {
+		fsys, err := r.Filesystem(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b, err := fs.ReadFile(fsys, "etc/hello/config.json"); err != nil || string(b) != `{"greeting":"new"}` {
+			t.Errorf("%s: installed the stale package: config.json = %q, %v", p, b, err)
+		}
+	}
+}

@@ -44,6 +44,9 @@ func Resolve(ctx context.Context, img compile.Image, opts Options) (*Lock, error
 
 	lock := &Lock{Ref: ref, Archs: map[string][]Package{}}
 	for _, arch := range archs {
+		if err := verifyIndexes(src, arch); err != nil {
+			return nil, fmt.Errorf("%s: resolve %s: %w", ref, arch.ToAPK(), err)
+		}
 		pkgs, err := resolveArch(ctx, img, src, arch, cacheDir, filepath.Join(tmp, arch.ToAPK()), opts.Transport)
 		if err != nil {
 			return nil, err
@@ -51,6 +54,22 @@ func Resolve(ctx context.Context, img compile.Image, opts Options) (*Lock, error
 		lock.Archs[arch.ToAPK()] = pkgs
 	}
 	return lock, nil
+}
+
+// verifyIndexes checks the signature of every mirror's index of arch
+// before apko reads them: apko's process-wide index cache keys local indexes
+// by path and modification time, not by the keys they were checked with.
+func verifyIndexes(src *Sources, arch types.Architecture) error {
+	for _, u := range sortedKeys(src.mirrors) {
+		path := filepath.Join(src.mirrors[u], arch.ToAPK(), "APKINDEX.tar.gz")
+		if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+			continue // a mirror may lack an architecture, as apko allows
+		}
+		if _, _, err := ReadIndex(path, src.TrustedKeys(u)); err != nil {
+			return fmt.Errorf("mirror of %s: %w", u, err)
+		}
+	}
+	return nil
 }
 
 // Archs returns cfg's architectures, normalised and sorted.

@@ -231,3 +231,61 @@ func TestNewSources(t *testing.T) {
 		t.Error("two directories for one URL: no error")
 	}
 }
+
+// apko caches parsed local indexes per process by path and modification
+// time, whatever keys they were checked with. Resolve must check the
+// signature itself: an index that passed with one keyring must fail with a
+// keyring that does not hold its key.
+func TestResolveChecksSignatureEveryTime(t *testing.T) {
+	ctx := context.Background()
+	intruder, err := apkrepo.GenerateKey("intruder")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "mirror")
+	if _, err := apkrepo.WriteRepository(ctx, dir, intruder, testPackages()); err != nil {
+		t.Fatal(err)
+	}
+	img := testImage("hello")
+	img.Config.Contents.Keyring = []string{"https://apk.example.test/keys/intruder.rsa.pub"}
+	opts := Options{Mirrors: []Mirror{{URL: repoURL, Dir: dir}}, TempDir: t.TempDir()}
+	if _, err := Resolve(ctx, img, opts); err != nil {
+		t.Fatalf("resolve with the signing key trusted: %v", err)
+	}
+
+	// Now trust only hic-test.rsa.pub, which the mirror also holds.
+	other, _ := writeMirror(t, testPackages())
+	b, err := os.ReadFile(filepath.Join(other, "keys", "hic-test.rsa.pub"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "keys", "hic-test.rsa.pub"), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err = Resolve(ctx, testImage("hello"), opts)
+	if err == nil {
+		t.Fatal("resolve succeeded with an index signed by a key the keyring does not trust")
+	}
+	for _, w := range []string{"hello:1-test-runtime", repoURL, "unknown key intruder.rsa.pub"} {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("error does not mention %q:\n%v", w, err)
+		}
+	}
+}
+
+func TestReadIndexBadSignature(t *testing.T) {
+	dir, _ := writeMirror(t, testPackages())
+	other, _ := writeMirror(t, testPackages()) // same key name, other key
+	trusted := map[string]string{"hic-test.rsa.pub": filepath.Join(other, "keys", "hic-test.rsa.pub")}
+	_, _, err := ReadIndex(filepath.Join(dir, "x86_64", "APKINDEX.tar.gz"), trusted)
+	if err == nil || !strings.Contains(err.Error(), "bad signature by hic-test.rsa.pub") {
+		t.Errorf("ReadIndex with the wrong key of the right name: %v", err)
+	}
+	pkgs, sum, err := ReadIndex(filepath.Join(dir, "x86_64", "APKINDEX.tar.gz"), map[string]string{"hic-test.rsa.pub": filepath.Join(dir, "keys", "hic-test.rsa.pub")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pkgs) != 5 || pkgs["hello=1.1.0-r0"] == nil || sum == [32]byte{} {
+		t.Errorf("ReadIndex: %d packages, sum %x", len(pkgs), sum)
+	}
+}
