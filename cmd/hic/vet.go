@@ -154,8 +154,12 @@ func (r *vetResult) write(w io.Writer, o *vetOptions) error {
 			if !g.Failing() {
 				continue
 			}
-			fmt.Fprintf(w, "::error file=%s,line=%d,col=%d,title=%s::%s%%0Afix: %s%%0Aspecs: %s\n",
-				g.Pos.File, g.Pos.Line, g.Pos.Column, g.Rule, ghEscape(g.Message), ghEscape(g.Hint), ghEscape(strings.Join(g.refs, ", ")))
+			specs := ""
+			if len(g.refs) > 0 {
+				specs = "%0Aspecs: " + ghEscape(strings.Join(g.refs, ", "))
+			}
+			fmt.Fprintf(w, "::error file=%s,line=%d,col=%d,title=%s::%s%%0Afix: %s%s\n",
+				g.Pos.File, g.Pos.Line, g.Pos.Column, g.Rule, ghEscape(g.Message), ghEscape(g.Hint), specs)
 		}
 		fmt.Fprintf(w, "%s\n", r.summary())
 		return nil

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 
 	cueerrors "cuelang.org/go/cue/errors"
@@ -89,6 +90,7 @@ func (t *translator) evalErrors(err error, image string) []finding.Finding {
 	groups := map[string]*group{}
 	var order []string
 	var plain []finding.Finding
+	plainPaths := map[string]bool{}
 	var summaries []finding.Finding
 	for _, e := range errs {
 		path := e.Path()
@@ -112,10 +114,16 @@ func (t *translator) evalErrors(err error, image string) []finding.Finding {
 			continue
 		}
 		plain = append(plain, f)
+		plainPaths[strings.Join(path, sep)] = true
 	}
 	out := plain
 	for _, k := range order {
 		g := groups[k]
+		if plainPaths[k] {
+			// The value broke a bound or pattern, reported above; the
+			// conflict with the schema's default adds only noise.
+			continue
+		}
 		if len(g.pairs) == 1 {
 			out = append(out, t.finding(RuleSchema, strings.Join(g.path, "."), rewriteConflict(g.pairs[0][0], g.pairs[0][1], g.path), &g.pos))
 			continue
@@ -200,6 +208,7 @@ var (
 	reIncomplete    = regexp.MustCompile(`^incomplete value (.+)$`)
 	reNotSatisfied  = regexp.MustCompile(`^invalid value (.+) \(does not satisfy (.+?)\)(: .*)?$`)
 	reNotAllowed    = regexp.MustCompile(`^field not allowed$`)
+	reListLen       = regexp.MustCompile(`^incompatible list lengths \((\d+) and (\d+)\)$`)
 	reDisj          = regexp.MustCompile(`^(\d+ errors in )?empty disjunction`)
 )
 
@@ -255,7 +264,15 @@ func rewrite(msg string, path []string) string {
 		if len(path) > 0 {
 			name = path[len(path)-1]
 		}
+		if u, err := strconv.Unquote(name); err == nil {
+			name = u
+		}
 		return fmt.Sprintf("unknown field %q: the schema has no such field here", name)
+	}
+	if m := reListLen.FindStringSubmatch(msg); m != nil {
+		a, _ := strconv.Atoi(m[1])
+		b, _ := strconv.Atoi(m[2])
+		return fmt.Sprintf("%sexpected a list of at least %d elements, spec has %d", field(path), max(a, b), min(a, b))
 	}
 	if reDisj.MatchString(msg) {
 		return field(path) + "value matches none of the allowed alternatives"
@@ -295,6 +312,9 @@ var patterns = map[string]string{
 func describe(s string) string {
 	if d, ok := patterns[s]; ok {
 		return d
+	}
+	if strings.HasPrefix(s, "{") {
+		return "a struct {...}"
 	}
 	if strings.HasPrefix(s, "time.Format") {
 		return `a date like "2026-11-27" (#Date)`

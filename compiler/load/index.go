@@ -105,8 +105,16 @@ func (x *index) record(rel string, path []string, p token.Pos) {
 	x.pos[k] = finding.Position{File: rel, Line: p.Line(), Column: p.Column()}
 }
 
-// lookup returns the position of the longest written prefix of path.
+// lookup returns the position of the longest written prefix of path. CUE
+// error paths quote labels that are not identifiers ("1.29"); the index
+// holds them unquoted.
 func (x *index) lookup(path []string) (finding.Position, bool) {
+	path = append([]string(nil), path...)
+	for i, p := range path {
+		if u, err := strconv.Unquote(p); err == nil {
+			path[i] = u
+		}
+	}
 	for n := len(path); n > 0; n-- {
 		if p, ok := x.pos[key(path[:n]...)]; ok {
 			return p, true

@@ -17,6 +17,7 @@ import (
 	"cuelang.org/go/cue/cuecontext"
 	cueerrors "cuelang.org/go/cue/errors"
 	"cuelang.org/go/cue/load"
+	"cuelang.org/go/cue/parser"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/hic-build/hic/compiler/finding"
@@ -116,6 +117,7 @@ func Load(ctx context.Context, root string, opts Options) (*Catalog, error) {
 	}
 	var todo []job
 	for i, inst := range insts {
+		cat.Findings = append(cat.Findings, tr.ignored(inst, opts.Overlay)...)
 		if inst.Err != nil {
 			cat.Findings = append(cat.Findings, tr.loadErrors(inst.Err)...)
 			continue
@@ -158,7 +160,14 @@ func Load(ctx context.Context, root string, opts Options) (*Catalog, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	spec.SortByRef(specs)
+	// Workers finish in any order; two images may (wrongly) share a ref, so
+	// break ties by file to keep the output, and which one is "first", stable.
+	sort.Slice(specs, func(i, j int) bool {
+		if specs[i].Ref != specs[j].Ref {
+			return specs[i].Ref < specs[j].Ref
+		}
+		return specs[i].File < specs[j].File
+	})
 	cat.Specs = specs
 	cat.Findings = dedupe(cat.Findings)
 	finding.Sort(cat.Findings)
@@ -267,13 +276,27 @@ func evalInstance(cctx *cue.Context, tr *translator, inst *build.Instance, dir s
 		}
 	}
 	sort.Strings(own)
+	nameDef := v.LookupPath(cue.MakePath(cue.Def("#Name")))
 	for _, name := range uniq(own) {
+		// images: [#Name]: #Image leaves a key that is not a #Name
+		// unconstrained: it would be dropped without a word.
+		if nameDef.Exists() && nameDef.Unify(cctx.Encode(name)).Err() != nil {
+			pos, _ := idx.exact(schema.ImagesPath, name)
+			findings = append(findings, tr.finding(RuleSchema, "images",
+				fmt.Sprintf("image name %q: expected %s", name, describe(fmt.Sprint(nameDef))), &pos))
+			continue
+		}
 		iv := images.LookupPath(cue.MakePath(cue.Str(name)))
 		if fs := validateImage(tr, iv, name); len(fs) > 0 {
 			findings = append(findings, fs...)
 			continue
 		}
 		s, fs := decodeSpecs(tr, iv, name, idx)
+		if len(s) == 0 && len(fs) == 0 {
+			pos, _ := idx.lookup([]string{schema.ImagesPath, name, schema.StreamsField})
+			fs = append(fs, tr.finding(RuleSchema, "images."+name+"."+schema.StreamsField,
+				fmt.Sprintf("image %s has no streams, so it has no specs: the schema expects at least one stream", name), &pos))
+		}
 		specs = append(specs, s...)
 		findings = append(findings, fs...)
 	}
@@ -329,6 +352,44 @@ func decodeSpecs(tr *translator, iv cue.Value, name string, idx *index) ([]*spec
 		out = append(out, s)
 	}
 	return out, findings
+}
+
+// ignored reports catalog files cue/load left out of inst, such as a file
+// with another package clause: silently skipping it would pass a catalog
+// whose images were never checked.
+func (t *translator) ignored(inst *build.Instance, overlay map[string][]byte) []finding.Finding {
+	var out []finding.Finding
+	for _, f := range inst.IgnoredFiles {
+		base := filepath.Base(f.Filename)
+		if !strings.HasSuffix(base, ".cue") || strings.HasPrefix(base, schemaPrefix) || strings.HasPrefix(base, ".") || strings.HasPrefix(base, "_") {
+			continue
+		}
+		rel := t.rel(f.Filename)
+		if filepath.IsAbs(rel) || strings.HasPrefix(rel, "cue.mod") {
+			continue
+		}
+		pos := finding.Position{File: rel, Line: 1, Column: 1}
+		src, ok := overlay[rel]
+		if !ok {
+			src, _ = os.ReadFile(f.Filename)
+		}
+		if af, err := parser.ParseFile(f.Filename, src, parser.PackageClauseOnly); err == nil {
+			for _, d := range af.Decls {
+				if pk, ok := d.(*ast.Package); ok && pk.Name != nil {
+					pos = t.pos(pk.Name.Pos())
+				}
+			}
+		}
+		reason := "the file is not part of the catalog"
+		if f.ExcludeReason != nil {
+			reason = f.ExcludeReason.Error()
+		}
+		out = append(out, finding.Finding{
+			Rule: RuleSyntax, Severity: finding.Error, Pos: pos, Hint: syntaxHint,
+			Message: fmt.Sprintf("file left out of the catalog: %s", reason),
+		})
+	}
+	return out
 }
 
 func uniq(ss []string) []string {
