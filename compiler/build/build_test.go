@@ -441,9 +441,10 @@ func TestBuildLockMismatch(t *testing.T) {
 // build); "warm" shares one cache directory.
 func BenchmarkBuild(b *testing.B) {
 	dir, lock, _ := setup(b)
+	img := testImage()
 	run := func(b *testing.B, cache func() string) {
 		for b.Loop() {
-			if _, err := Build(testCtx(b), testImage(), lock, Options{
+			if _, err := Build(testCtx(b), img, lock, Options{
 				Mirrors: []resolve.Mirror{{URL: repoURL, Dir: dir}}, CacheDir: cache(), TempDir: b.TempDir()}); err != nil {
 				b.Fatal(err)
 			}
@@ -452,6 +453,8 @@ func BenchmarkBuild(b *testing.B) {
 	b.Run("cold", func(b *testing.B) { run(b, b.TempDir) })
 	warm := b.TempDir()
 	b.Run("warm", func(b *testing.B) { run(b, func() string { return warm }) })
+	img.Config.Layering = &types.Layering{} // apko's single layer
+	b.Run("warm-single-layer", func(b *testing.B) { run(b, func() string { return warm }) })
 }
 
 func TestDefaultLayeringSharesPackageLayers(t *testing.T) {

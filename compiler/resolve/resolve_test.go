@@ -289,3 +289,20 @@ func TestReadIndexBadSignature(t *testing.T) {
 		t.Errorf("ReadIndex: %d packages, sum %x", len(pkgs), sum)
 	}
 }
+
+func BenchmarkResolve(b *testing.B) {
+	key, err := apkrepo.GenerateKey("hic-test")
+	if err != nil {
+		b.Fatal(err)
+	}
+	dir := filepath.Join(b.TempDir(), "mirror")
+	if _, err := apkrepo.WriteRepository(context.Background(), dir, key, testPackages()); err != nil {
+		b.Fatal(err)
+	}
+	opts := Options{Mirrors: []Mirror{{URL: repoURL, Dir: dir}}, CacheDir: b.TempDir(), TempDir: b.TempDir()}
+	for b.Loop() {
+		if _, err := Resolve(context.Background(), testImage("hello", "busybox"), opts); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
