@@ -76,6 +76,13 @@
 // finds them by reading index.json and checking each manifest's subject.
 // The same envelope blob is shared by all manifests that carry it.
 //
+// Image signatures (cosign's simple signing payload and its signature, see
+// SignImages) are stored the same way, with artifactType
+// application/vnd.dev.cosign.artifact.sig.v1+json and one layer, the payload
+// (application/vnd.dev.cosign.simplesigning.v1+json), annotated
+// dev.cosignproject.cosign/signature. compiler/publish turns both kinds into
+// cosign's .att and .sig tags when pushing.
+//
 // The package does not push (compiler/publish writes the same envelopes to
 // registries, as referrers and in cosign's .att tag form) and does not
 // verify images (compiler/verify).

@@ -56,12 +56,40 @@ type Referrer struct {
 }
 
 // ReferrerManifest returns the referrer manifest that stores an envelope
-// about subject, and the descriptor of the envelope blob.
+// about subject.
 func ReferrerManifest(subject v1.Descriptor, predicateType string, envelope []byte) (*v1.Manifest, error) {
+	return artifactManifest(subject, attestationArtifact(predicateType, envelope))
+}
+
+// artifact is what one referrer manifest holds: one layer, and annotations.
+type artifact struct {
+	artifactType     string
+	layerType        types.MediaType
+	layer            []byte
+	layerAnnotations map[string]string
+	annotations      map[string]string // on the manifest
+	indexAnnotations map[string]string // on the index.json entry, besides the subject
+}
+
+func attestationArtifact(predicateType string, envelope []byte) artifact {
+	return artifact{
+		artifactType: ArtifactType,
+		layerType:    sign.EnvelopeMediaType,
+		layer:        envelope,
+		layerAnnotations: map[string]string{
+			AnnotationCosignPredicateType: predicateType,
+			AnnotationPredicateType:       predicateType,
+		},
+		annotations:      map[string]string{AnnotationPredicateType: predicateType},
+		indexAnnotations: map[string]string{AnnotationPredicateType: predicateType},
+	}
+}
+
+func artifactManifest(subject v1.Descriptor, a artifact) (*v1.Manifest, error) {
 	if subject.Digest.Hex == "" || subject.MediaType == "" || subject.Size <= 0 {
 		return nil, fmt.Errorf("referrer: subject descriptor %v is incomplete (digest, media type and size are required)", subject.Digest)
 	}
-	envDigest, envSize, err := v1.SHA256(bytes.NewReader(envelope))
+	layerDigest, layerSize, err := v1.SHA256(bytes.NewReader(a.layer))
 	if err != nil {
 		return nil, err
 	}
@@ -72,7 +100,7 @@ func ReferrerManifest(subject v1.Descriptor, predicateType string, envelope []by
 	return &v1.Manifest{
 		SchemaVersion: 2,
 		MediaType:     types.OCIManifestSchema1,
-		ArtifactType:  ArtifactType,
+		ArtifactType:  a.artifactType,
 		Config: v1.Descriptor{
 			MediaType: EmptyMediaType,
 			Digest:    cfgDigest,
@@ -80,20 +108,17 @@ func ReferrerManifest(subject v1.Descriptor, predicateType string, envelope []by
 			Data:      emptyConfig,
 		},
 		Layers: []v1.Descriptor{{
-			MediaType: sign.EnvelopeMediaType,
-			Digest:    envDigest,
-			Size:      envSize,
-			Annotations: map[string]string{
-				AnnotationCosignPredicateType: predicateType,
-				AnnotationPredicateType:       predicateType,
-			},
+			MediaType:   a.layerType,
+			Digest:      layerDigest,
+			Size:        layerSize,
+			Annotations: a.layerAnnotations,
 		}},
 		Subject: &v1.Descriptor{
 			MediaType: subject.MediaType,
 			Digest:    subject.Digest,
 			Size:      subject.Size,
 		},
-		Annotations: map[string]string{AnnotationPredicateType: predicateType},
+		Annotations: a.annotations,
 	}, nil
 }
 
@@ -106,6 +131,21 @@ func ReferrerManifest(subject v1.Descriptor, predicateType string, envelope []by
 // index.json is read, changed and rewritten: callers must not write the same
 // layout's index.json from another goroutine or process at the same time.
 func WriteReferrers(ctx context.Context, p layout.Path, atts []Attestation) ([]v1.Descriptor, error) {
+	var items []referrerItem
+	for _, a := range atts {
+		for _, s := range a.Subjects {
+			items = append(items, referrerItem{s.Descriptor(), attestationArtifact(a.PredicateType, a.Envelope)})
+		}
+	}
+	return writeArtifacts(ctx, p, items)
+}
+
+type referrerItem struct {
+	subject v1.Descriptor
+	art     artifact
+}
+
+func writeArtifacts(ctx context.Context, p layout.Path, items []referrerItem) ([]v1.Descriptor, error) {
 	if err := ensureLayout(p); err != nil {
 		return nil, err
 	}
@@ -121,31 +161,28 @@ func WriteReferrers(ctx context.Context, p layout.Path, atts []Attestation) ([]v
 	for _, d := range im.Manifests {
 		have[d.Digest] = true
 	}
-
 	var out []v1.Descriptor
-	for _, a := range atts {
-		for _, s := range a.Subjects {
-			if err := ctx.Err(); err != nil {
-				return nil, err
-			}
-			desc, err := writeReferrer(p, s.Descriptor(), a)
-			if err != nil {
-				return nil, fmt.Errorf("layout %s: %s for %s: %w", p, a.PredicateType, s.Digest, err)
-			}
-			if !have[desc.Digest] {
-				if err := p.AppendDescriptor(desc); err != nil {
-					return nil, fmt.Errorf("layout %s: add %s to index.json: %w", p, desc.Digest, err)
-				}
-				have[desc.Digest] = true
-			}
-			out = append(out, desc)
+	for _, it := range items {
+		if err := ctx.Err(); err != nil {
+			return nil, err
 		}
+		desc, err := writeReferrer(p, it.subject, it.art)
+		if err != nil {
+			return nil, fmt.Errorf("layout %s: %s for %s: %w", p, it.art.artifactType, it.subject.Digest, err)
+		}
+		if !have[desc.Digest] {
+			if err := p.AppendDescriptor(desc); err != nil {
+				return nil, fmt.Errorf("layout %s: add %s to index.json: %w", p, desc.Digest, err)
+			}
+			have[desc.Digest] = true
+		}
+		out = append(out, desc)
 	}
 	return out, nil
 }
 
-func writeReferrer(p layout.Path, subject v1.Descriptor, a Attestation) (v1.Descriptor, error) {
-	m, err := ReferrerManifest(subject, a.PredicateType, a.Envelope)
+func writeReferrer(p layout.Path, subject v1.Descriptor, a artifact) (v1.Descriptor, error) {
+	m, err := artifactManifest(subject, a)
 	if err != nil {
 		return v1.Descriptor{}, err
 	}
@@ -160,20 +197,21 @@ func writeReferrer(p layout.Path, subject v1.Descriptor, a Attestation) (v1.Desc
 	for _, b := range []struct {
 		h    v1.Hash
 		data []byte
-	}{{m.Config.Digest, emptyConfig}, {m.Layers[0].Digest, a.Envelope}, {mDigest, raw}} {
+	}{{m.Config.Digest, emptyConfig}, {m.Layers[0].Digest, a.layer}, {mDigest, raw}} {
 		if err := writeBlob(p, b.h, b.data); err != nil {
 			return v1.Descriptor{}, err
 		}
+	}
+	ann := map[string]string{AnnotationSubject: subject.Digest.String()}
+	for k, v := range a.indexAnnotations {
+		ann[k] = v
 	}
 	return v1.Descriptor{
 		MediaType:    types.OCIManifestSchema1,
 		Digest:       mDigest,
 		Size:         mSize,
-		ArtifactType: ArtifactType,
-		Annotations: map[string]string{
-			AnnotationSubject:       subject.Digest.String(),
-			AnnotationPredicateType: a.PredicateType,
-		},
+		ArtifactType: a.artifactType,
+		Annotations:  ann,
 	}, nil
 }
 
@@ -212,41 +250,13 @@ func ensureLayout(p layout.Path) error {
 // with the given digest, sorted by predicate type and manifest digest. An
 // empty predicateType lists all; otherwise only that predicate type.
 func Referrers(ctx context.Context, p layout.Path, digest v1.Hash, predicateType string) ([]Referrer, error) {
-	ii, err := p.ImageIndex()
+	found, err := scanReferrers(ctx, p, digest, ArtifactType)
 	if err != nil {
-		return nil, fmt.Errorf("layout %s: %w", p, err)
-	}
-	im, err := ii.IndexManifest()
-	if err != nil {
-		return nil, fmt.Errorf("layout %s: %w", p, err)
+		return nil, err
 	}
 	var out []Referrer
-	for _, d := range im.Manifests {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		if d.MediaType != types.OCIManifestSchema1 {
-			continue
-		}
-		// The annotation only saves reading the manifest; the manifest decides.
-		if s, ok := d.Annotations[AnnotationSubject]; ok && s != digest.String() {
-			continue
-		}
-		if d.ArtifactType != "" && d.ArtifactType != ArtifactType {
-			continue
-		}
-		raw, err := readVerified(p, d.Digest)
-		if err != nil {
-			return nil, fmt.Errorf("layout %s: %w", p, err)
-		}
-		var m v1.Manifest
-		if err := json.Unmarshal(raw, &m); err != nil {
-			return nil, fmt.Errorf("layout %s: manifest %s: %w", p, d.Digest, err)
-		}
-		if m.Subject == nil || m.Subject.Digest != digest || m.ArtifactType != ArtifactType {
-			continue
-		}
-		for _, l := range m.Layers {
+	for _, f := range found {
+		for _, l := range f.manifest.Layers {
 			if l.MediaType != sign.EnvelopeMediaType {
 				continue
 			}
@@ -257,7 +267,7 @@ func Referrers(ctx context.Context, p layout.Path, digest v1.Hash, predicateType
 			if predicateType != "" && pt != predicateType {
 				continue
 			}
-			out = append(out, Referrer{Manifest: d, Subject: digest, PredicateType: pt, Envelope: l})
+			out = append(out, Referrer{Manifest: f.desc, Subject: digest, PredicateType: pt, Envelope: l})
 		}
 	}
 	slices.SortFunc(out, func(a, b Referrer) int {
@@ -265,6 +275,53 @@ func Referrers(ctx context.Context, p layout.Path, digest v1.Hash, predicateType
 			strings.Compare(a.Manifest.Digest.String(), b.Manifest.Digest.String()),
 			strings.Compare(a.Envelope.Digest.String(), b.Envelope.Digest.String()))
 	})
+	return out, nil
+}
+
+type scanned struct {
+	desc     v1.Descriptor
+	manifest v1.Manifest
+}
+
+// scanReferrers returns the manifests listed in index.json whose subject is
+// digest and whose artifactType is artifactType.
+func scanReferrers(ctx context.Context, p layout.Path, digest v1.Hash, artifactType string) ([]scanned, error) {
+	ii, err := p.ImageIndex()
+	if err != nil {
+		return nil, fmt.Errorf("layout %s: %w", p, err)
+	}
+	im, err := ii.IndexManifest()
+	if err != nil {
+		return nil, fmt.Errorf("layout %s: %w", p, err)
+	}
+	var out []scanned
+	for _, d := range im.Manifests {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		if d.MediaType != types.OCIManifestSchema1 {
+			continue
+		}
+		// The annotations only save reading the manifest; the manifest decides.
+		if s, ok := d.Annotations[AnnotationSubject]; ok && s != digest.String() {
+			continue
+		}
+		if d.ArtifactType != "" && d.ArtifactType != artifactType {
+			continue
+		}
+		raw, err := readVerified(p, d.Digest)
+		if err != nil {
+			return nil, fmt.Errorf("layout %s: %w", p, err)
+		}
+		var m v1.Manifest
+		if err := json.Unmarshal(raw, &m); err != nil {
+			return nil, fmt.Errorf("layout %s: manifest %s: %w", p, d.Digest, err)
+		}
+		if m.Subject == nil || m.Subject.Digest != digest || m.ArtifactType != artifactType {
+			continue
+		}
+		out = append(out, scanned{d, m})
+	}
 	return out, nil
 }
 
