@@ -1,6 +1,7 @@
 package publish_test
 
 import (
+	"bytes"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -10,6 +11,7 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"testing"
@@ -190,10 +192,6 @@ func writeLayout(t testing.TB, dir string, k key, repos ...string) []fixtureImag
 			artifact(t, subject, inTotoPayload,
 				static.NewLayer(k.provenance(t, repo, d), publish.MediaTypeDSSE),
 				map[string]string{publish.AnnotationPredicateType: slsaProvenanceV1}),
-			// A platform manifest's provenance, with the predicate type only
-			// inside the envelope.
-			artifact(t, im.Manifests[0], inTotoPayload,
-				static.NewLayer(k.provenance(t, repo, im.Manifests[0].Digest), publish.MediaTypeDSSE), nil),
 		}
 		for j, a := range arts {
 			if err := p.AppendImage(a); err != nil {
@@ -207,9 +205,46 @@ func writeLayout(t testing.TB, dir string, k key, repos ...string) []fixtureImag
 				fi.referrers = append(fi.referrers, ad)
 			}
 		}
+		// A platform manifest's provenance, written as compiler/attest does:
+		// the OCI 1.1 empty config inline, artifactType, and the predicate
+		// type only inside the envelope.
+		writeRawReferrer(t, p, im.Manifests[0], k.provenance(t, repo, im.Manifests[0].Digest))
 		out = append(out, fi)
 	}
 	return out
+}
+
+func writeRawReferrer(t testing.TB, p layout.Path, subject v1.Descriptor, envelope []byte) {
+	t.Helper()
+	emptyJSON := []byte("{}")
+	put := func(b []byte) (v1.Hash, int64) {
+		h, n, err := v1.SHA256(bytes.NewReader(b))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := p.WriteBlob(h, io.NopCloser(bytes.NewReader(b))); err != nil {
+			t.Fatal(err)
+		}
+		return h, n
+	}
+	cfg, cfgSize := put(emptyJSON)
+	env, envSize := put(envelope)
+	m := v1.Manifest{
+		SchemaVersion: 2,
+		MediaType:     types.OCIManifestSchema1,
+		ArtifactType:  inTotoPayload,
+		Config:        v1.Descriptor{MediaType: "application/vnd.oci.empty.v1+json", Digest: cfg, Size: cfgSize, Data: emptyJSON},
+		Layers:        []v1.Descriptor{{MediaType: publish.MediaTypeDSSE, Digest: env, Size: envSize}},
+		Subject:       &v1.Descriptor{MediaType: subject.MediaType, Digest: subject.Digest, Size: subject.Size},
+	}
+	raw, err := json.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, n := put(raw)
+	if err := p.AppendDescriptor(v1.Descriptor{MediaType: types.OCIManifestSchema1, ArtifactType: inTotoPayload, Digest: h, Size: n}); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func mustSize(t testing.TB, idx v1.ImageIndex) int64 {

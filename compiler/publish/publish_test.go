@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -309,6 +310,23 @@ func checkPublished(t *testing.T, reg, prefix string, images []fixtureImage) {
 			if len(m.Layers) != 1 {
 				t.Errorf("%s has %d layers, want 1", tag, len(m.Layers))
 			}
+		}
+		// The platform manifest's provenance: predicate type read from the envelope.
+		tag := repo.Tag(publish.CosignTag(im.Manifests[0].Digest, "att"))
+		att, err := remote.Image(tag)
+		if err != nil {
+			t.Errorf("%s: %v", tag, err)
+			continue
+		}
+		m, err := att.Manifest()
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := []v1.Descriptor{{MediaType: publish.MediaTypeDSSE, Annotations: map[string]string{
+			publish.AnnotationPredicateType: slsaProvenanceV1, publish.AnnotationSignature: "",
+		}}}
+		if diff := cmp.Diff(want, m.Layers, cmpopts.IgnoreFields(v1.Descriptor{}, "Digest", "Size")); diff != "" {
+			t.Errorf("%s layers (-want +got):\n%s", tag, diff)
 		}
 	}
 }

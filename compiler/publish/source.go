@@ -2,7 +2,6 @@ package publish
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"sort"
 	"strings"
@@ -224,18 +223,4 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
-}
-
-// manifestJSON is the part of a manifest publish reads from raw bytes.
-type manifestJSON struct {
-	MediaType    types.MediaType   `json:"mediaType"`
-	ArtifactType string            `json:"artifactType,omitempty"`
-	Subject      *v1.Descriptor    `json:"subject,omitempty"`
-	Annotations  map[string]string `json:"annotations,omitempty"`
-}
-
-func parseManifest(raw []byte) (manifestJSON, error) {
-	var m manifestJSON
-	err := json.Unmarshal(raw, &m)
-	return m, err
 }
