@@ -23,6 +23,7 @@ const keyBits = 2048
 // apk-tools and apko find the public key of a signature by file name: a
 // signature entry ".SIGN.RSA256.<name>.rsa.pub" is checked with the keyring
 // file "<name>.rsa.pub", so the name is part of the key's identity.
+// Make one with GenerateKey or LoadKey; the zero Key cannot sign.
 //
 // PKCS#1 v1.5 signatures are deterministic, so a Key remembers the
 // signatures it made (up to maxRememberedSignatures): writing the same
