@@ -137,6 +137,22 @@ func TestCosignVerifiesLayoutReferrers(t *testing.T) {
 		})
 	}
 
+	// cosign imports the private key hic writes, and derives the same public key.
+	t.Run("import-key-pair", func(t *testing.T) {
+		prefix := filepath.Join(dir, "imported")
+		out, err := runCosign(ctx, t, cosign, dir, "import-key-pair", "--key", filepath.Join(dir, "hic.key"), "--output-key-prefix", prefix)
+		if err != nil {
+			t.Fatalf("cosign import-key-pair: %v\n%s", err, out)
+		}
+		got, err := sign.LoadPublicKey(prefix + ".pub")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !got.Equal(&k.PublicKey) {
+			t.Error("cosign's imported public key differs from hic.pub")
+		}
+	})
+
 	// What was pushed is what the layout holds.
 	refs, err := attest.Referrers(ctx, p, d, attest.PredicateSLSAProvenance)
 	if err != nil || len(refs) != 1 {
@@ -157,6 +173,7 @@ func runCosign(ctx context.Context, t *testing.T, bin, home string, args ...stri
 	deadProxy := fmt.Sprintf("http://127.0.0.1:%d", testenv.FreePort(t))
 	cmd.Env = []string{
 		"HOME=" + home, "PATH=/usr/bin:/bin", "DOCKER_CONFIG=" + home, "TUF_ROOT=" + home + "/tuf",
+		"COSIGN_PASSWORD=test",
 		"HTTPS_PROXY=" + deadProxy, "HTTP_PROXY=" + deadProxy, "NO_PROXY=127.0.0.1,localhost",
 	}
 	var out bytes.Buffer
