@@ -1,0 +1,76 @@
+package check
+
+import (
+	"sort"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/hic-build/hic/compiler/inspect"
+	"github.com/hic-build/hic/compiler/load"
+	"github.com/hic-build/hic/schema"
+)
+
+// TestRulesMatchSchema keeps the rule table of schema/rules.cue and the Go
+// code in step: each rule is enforced by exactly the package its stage says.
+func TestRulesMatchSchema(t *testing.T) {
+	tab, err := schema.LoadTables()
+	if err != nil {
+		t.Fatal(err)
+	}
+	byStage := map[string][]string{}
+	for _, id := range tab.RuleIDs() {
+		st := tab.Rules[id].Stage
+		byStage[st] = append(byStage[st], id)
+	}
+
+	// static and catalog rules are this package's; so is the schema-stage
+	// "exception" rule (exceptions are judged against the rule table here).
+	var implStaticCatalog, implOther []string
+	for _, id := range Implemented {
+		r, ok := tab.Rules[id]
+		switch {
+		case !ok:
+			t.Errorf("check.Implemented has %q, which schema/rules.cue does not define", id)
+		case r.Stage == "static" || r.Stage == "catalog":
+			implStaticCatalog = append(implStaticCatalog, id)
+		default:
+			implOther = append(implOther, id)
+		}
+	}
+	want := append(append([]string(nil), byStage["static"]...), byStage["catalog"]...)
+	if diff := cmp.Diff(sorted(want), sorted(implStaticCatalog)); diff != "" {
+		t.Errorf("static and catalog rules (-schema/rules.cue +check.Implemented):\n%s", diff)
+	}
+	if diff := cmp.Diff([]string{RuleException}, implOther); diff != "" {
+		t.Errorf("check.Implemented outside the static and catalog stages (-want +got):\n%s", diff)
+	}
+
+	// schema-stage rules: the loader's two and check's exception rule.
+	if diff := cmp.Diff(sorted([]string{load.RuleSyntax, load.RuleSchema, RuleException}), sorted(byStage["schema"])); diff != "" {
+		t.Errorf("schema-stage rules (-loader and check +schema/rules.cue):\n%s", diff)
+	}
+	if RuleSchema != load.RuleSchema {
+		t.Errorf("check.RuleSchema = %q, load.RuleSchema = %q", RuleSchema, load.RuleSchema)
+	}
+
+	// build-stage rules are compiler/inspect's.
+	if diff := cmp.Diff(sorted(inspect.Rules()), sorted(byStage["build"])); diff != "" {
+		t.Errorf("build-stage rules (-inspect.Rules +schema/rules.cue):\n%s", diff)
+	}
+
+	// No stage the code does not know.
+	for st := range byStage {
+		switch st {
+		case "schema", "static", "catalog", "build":
+		default:
+			t.Errorf("rules.cue has stage %q (rules %v) that no package enforces", st, byStage[st])
+		}
+	}
+}
+
+func sorted(ss []string) []string {
+	out := append([]string{}, ss...)
+	sort.Strings(out)
+	return out
+}
