@@ -100,6 +100,20 @@ func TestRegistryThroughFaults(t *testing.T) {
 	if share := float64(stats.TotalFaults()) / float64(stats.Requests()); share < 0.2 || share > 0.4 {
 		t.Errorf("faults hit %.0f %% of requests, want about 30 %%", 100*share)
 	}
+	// Publishing again, through the same faults, sends nothing: every blob
+	// and manifest is found with HEAD.
+	stats.Reset()
+	if err := publish.Publish(ctx, layout.Path(dir), proxy+"/cat", opts); err != nil {
+		t.Fatalf("second publish: %v\nproxy: %v", err, stats)
+	}
+	if got := stats.Uploads(); len(got) != 0 {
+		t.Errorf("second publish uploaded %v", got)
+	}
+	if got := stats.ManifestPuts(); len(got) != 0 {
+		t.Errorf("second publish put manifests %v", got)
+	}
+	t.Logf("second publish: %v", stats)
+
 	// What arrived is what was signed: cosign verifies it, straight from the registry.
 	pub := signer.writePublic(t, dir)
 	for _, img := range images {
