@@ -94,8 +94,12 @@ func TestApkoInstallsSynthesizedRepository(t *testing.T) {
 		{DistroAlpine, "aarch64", []string{"alpine-baselayout", "nginx", "busybox", "shadow", "hello=2.0.0-r0"},
 			map[string]string{"nginx": "1.27.3-r0", "hello": "2.0.0-r0", "musl": "1.2.5-r10", "alpine-baselayout-data": "3.7.0-r0"},
 			[]string{"usr/bin/sudo"}},
+		// Every base package at once: no file conflicts between them.
+		{DistroWolfi, "aarch64", []string{"busybox", "bash", "apk-tools", "shadow", "sudo", "su-exec", "tzdata", "ca-certificates-bundle", "nginx"},
+			map[string]string{"apk-tools": "2.14.10-r0", "bash": "5.2.37-r0", "sudo": "1.9.17-r0", "libcrypto3": "3.5.0-r0", "ld-linux": "2.42-r0"},
+			nil},
 	} {
-		t.Run(c.distro, func(t *testing.T) {
+		t.Run(c.distro+"/"+c.arch, func(t *testing.T) {
 			repo, err := WriteRepository(context.Background(), t.TempDir(), testKey(t, "synth-"+c.distro),
 				Synthesize(SynthOptions{Distro: c.distro, Archs: []string{c.arch}, Scale: 0.001, Requests: reqs}))
 			if err != nil {
@@ -123,10 +127,17 @@ func TestApkoInstallsSynthesizedRepository(t *testing.T) {
 					t.Errorf("%s: mode %o, want %o", path, h.Mode&0o7777, want)
 				}
 			}
+			if _, ok := c.versions["sudo"]; ok {
+				if h := got.files["usr/bin/sudo"]; h == nil || h.Mode&0o7777 != 0o4755 {
+					t.Errorf("usr/bin/sudo: %+v, want mode 4755", h)
+				}
+				if h := got.files["sbin/apk"]; h == nil || h.Mode&0o7777 != 0o755 {
+					t.Errorf("sbin/apk: %+v, want mode 755", h)
+				}
+			}
 			if h := got.files["bin/sh"]; h == nil || h.Linkname != "/bin/busybox" {
 				t.Errorf("bin/sh: %+v, want a symlink to /bin/busybox", h)
 			}
-			t.Logf("installed: %v", got.versions)
 			for _, p := range c.absent {
 				if _, ok := got.files[p]; ok {
 					t.Errorf("%s installed but not asked for", p)
