@@ -41,6 +41,7 @@ var testPackages = []Package{
 	{Name: "nginx", Version: "1.29.1-r0", Arch: "x86_64", Repository: "https://packages.wolfi.dev/os", Checksum: "Q1CgsPPT5aYHGCk6S1xtfo+QEjRWc="},
 	{Name: "busybox", Version: "1.37.0-r0", Arch: "x86_64", Repository: "https://packages.wolfi.dev/os/", Checksum: "Q2" + "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="},
 	{Name: "busybox", Version: "1.37.0-r0", Arch: "aarch64", Repository: "https://packages.wolfi.dev/os", Checksum: "sha256:" + strings.Repeat("C", 64)},
+	{Name: "ca-certificates-bundle", Version: "20250101-r0", Arch: "noarch", Repository: "https://packages.wolfi.dev/os", Checksum: "Q1CgsPPT5aYHGCk6S1xtfo+QEjRWc="},
 }
 
 func testProvenance(t *testing.T) Provenance {
@@ -166,6 +167,11 @@ func TestProvenance(t *testing.T) {
 					Digest:           map[string]string{"sha256": "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"},
 				},
 				{
+					URI:    "pkg:apk/wolfi/ca-certificates-bundle@20250101-r0?arch=noarch&repository_url=https%3A%2F%2Fpackages.wolfi.dev%2Fos",
+					Name:   "ca-certificates-bundle",
+					Digest: map[string]string{"sha1": "0a0b0f3d3e5a60718293a4b5c6d7e8f901234567"},
+				},
+				{
 					URI:              "pkg:apk/wolfi/nginx@1.29.1-r0?arch=x86_64&repository_url=https%3A%2F%2Fpackages.wolfi.dev%2Fos",
 					Name:             "nginx",
 					DownloadLocation: "https://packages.wolfi.dev/os/x86_64/nginx-1.29.1-r0.apk",
@@ -199,7 +205,7 @@ func TestProvenance(t *testing.T) {
 	// Reproducible: same inputs in another order give the same bytes.
 	b1, _ := st.Marshal()
 	in2 := testProvenance(t)
-	in2.Packages = []Package{testPackages[2], testPackages[0], testPackages[1], testPackages[0]}
+	in2.Packages = []Package{testPackages[3], testPackages[2], testPackages[0], testPackages[1], testPackages[0], testPackages[3]}
 	st2, err := ProvenanceStatement(in2)
 	if err != nil {
 		t.Fatal(err)

@@ -38,7 +38,7 @@
 //
 //	{"uri": "pkg:apk/wolfi/busybox@1.37.0-r0?arch=x86_64&repository_url=…",
 //	 "name": "busybox",
-//	 "downloadLocation": "<repository>/<arch>/<name>-<version>.apk",
+//	 "downloadLocation": "<repository>/<arch>/<name>-<version>.apk", // not for noarch
 //	 "digest": {"sha1": "…"}}
 //
 // The digest is the package's APK checksum (the "C:" field of APKINDEX, the

@@ -244,7 +244,9 @@ func packageDescriptor(distro string, p Package) (ResourceDescriptor, error) {
 		Name:   p.Name,
 		Digest: digest,
 	}
-	if p.Repository != "" && p.Arch != "" {
+	// A noarch package sits in the directory of each arch that installs it,
+	// which the lock does not say: no download location then.
+	if p.Repository != "" && p.Arch != "" && p.Arch != "noarch" {
 		rd.DownloadLocation = strings.TrimSuffix(p.Repository, "/") + "/" + p.Arch + "/" + p.Name + "-" + p.Version + ".apk"
 	}
 	return rd, nil
