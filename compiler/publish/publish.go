@@ -229,7 +229,12 @@ func PublishImages(ctx context.Context, images []Image, d Destination, opts Opti
 		start := time.Now()
 		ev, err := publishImage(ctx, pusher, m, img, d)
 		if err != nil {
-			return fmt.Errorf("publish %s to %s: %w", img.Name(), d, shortenURLs(err))
+			err = shortenURLs(err)
+			var exhausted *retriesExhausted
+			if n, spent := attemptsSpent(err); spent && !errors.As(err, &exhausted) {
+				err = fmt.Errorf("%w (gave up after %d attempts)", err, n)
+			}
+			return fmt.Errorf("publish %s to %s: %w", img.Name(), d, err)
 		}
 		ev.Elapsed = time.Since(start)
 		o.Logger.InfoContext(ctx, "published", "ref", ev.Ref, "digest", ev.Digest, "referrers", ev.Referrers, "elapsed", ev.Elapsed)
@@ -320,8 +325,7 @@ func retryable(err error) bool {
 	if transientError(err) {
 		return true
 	}
-	var exhausted *retriesExhausted
-	if errors.As(err, &exhausted) {
+	if _, spent := attemptsSpent(err); spent {
 		return false
 	}
 	var te *transport.Error

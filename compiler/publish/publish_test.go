@@ -154,6 +154,30 @@ func TestRetryAfter(t *testing.T) {
 	checkPublished(t, reg, "cat", images)
 }
 
+func TestPersistentServerError(t *testing.T) {
+	// A registry that answers only 500 gets exactly Attempts requests, and
+	// the error says so.
+	ctx := context.Background()
+	reg := startInProcessRegistry(t)
+	proxy, stats := testenv.StartFaultProxy(t, reg, testenv.FaultOptions{Fraction: 1, Faults: []testenv.Fault{testenv.Fault500}})
+	dir := t.TempDir()
+	writeLayout(t, dir, newKey(t), "hic/alpha")
+	opts := fastOptions(time.Second)
+	opts.Attempts = 4
+	err := publish.Publish(ctx, layout.Path(dir), proxy+"/cat", opts)
+	if err == nil {
+		t.Fatal("publish succeeded against a failing registry")
+	}
+	for _, want := range []string{"publish hic/alpha:1.0 to " + proxy + "/cat: ", "UNKNOWN: injected by the fault proxy", "gave up after 4 attempts"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not mention %q", err, want)
+		}
+	}
+	if got := stats.Requests(); got != 4 {
+		t.Errorf("the registry got %d requests, want 4", got)
+	}
+}
+
 func TestRegistryDown(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()

@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"syscall"
 	"time"
+
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 )
 
 // maxRetryAfter caps how long a registry's Retry-After can hold one request.
@@ -44,6 +46,26 @@ func (e *retriesExhausted) Error() string {
 
 func (e *retriesExhausted) Unwrap() error { return e.err }
 
+// exhaustedKey marks, in the context of a response's request, the number of
+// attempts after which the transport gave up on an error status.
+type exhaustedKey struct{}
+
+// attemptsSpent returns the attempts after which the transport gave up on
+// the answer that err is made of, if it did.
+func attemptsSpent(err error) (int, bool) {
+	var exhausted *retriesExhausted
+	if errors.As(err, &exhausted) {
+		return exhausted.attempts, true
+	}
+	var te *transport.Error
+	if errors.As(err, &te) && te.Request != nil {
+		if n, ok := te.Request.Context().Value(exhaustedKey{}).(int); ok {
+			return n, true
+		}
+	}
+	return 0, false
+}
+
 func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	ctx := req.Context()
 	replayable := req.Body == nil || req.Body == http.NoBody || req.GetBody != nil
@@ -66,6 +88,10 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 			if err != nil {
 				return nil, &retriesExhausted{attempts: attempt, err: err}
 			}
+			// go-containerregistry turns the answer into a transport.Error
+			// that keeps resp.Request: mark it so the error says the retries
+			// are spent and is not retried again.
+			resp.Request = r.WithContext(context.WithValue(r.Context(), exhaustedKey{}, attempt))
 			return resp, nil
 		}
 		delay := t.backoff(attempt)
@@ -129,8 +155,7 @@ func transientError(err error) bool {
 	if err == nil || errors.Is(err, context.Canceled) {
 		return false
 	}
-	var exhausted *retriesExhausted
-	if errors.As(err, &exhausted) {
+	if _, spent := attemptsSpent(err); spent {
 		return false
 	}
 	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
