@@ -3,7 +3,8 @@
 // REGISTRY/PREFIX/<repository>:<tag> for each of its tags, and the
 // attestations and signatures stored next to them as OCI 1.1 referrers,
 // pushed both through the registry's referrers API (manifests with a
-// subject) and in the tag form cosign reads (sha256-<hex>.att and .sig).
+// subject; or the referrers tag schema where the registry lacks that API)
+// and in the tag form cosign reads (sha256-<hex>.att and .sig).
 //
 // Publishing is idempotent: blobs and manifests the registry already has are
 // checked with HEAD and not sent again. Requests that fail with 5xx, 429 or a

@@ -193,7 +193,9 @@ func Publish(ctx context.Context, src layout.Path, dst string, opts Options, ref
 //
 // For each image it pushes, in this order: the index by digest (with its
 // child manifests and blobs), its referrers (with their subject, so that
-// the registry's referrers API lists them), cosign's sha256-<hex>.sig and
+// the registry's referrers API lists them; on a registry without that API,
+// such as distribution v3.1, go-containerregistry keeps the OCI referrers
+// tag schema's index under the tag sha256-<hex> instead), cosign's sha256-<hex>.sig and
 // .att tags for every subject that has signatures or attestations, and
 // last the image's tags, so that a tag never names an image whose
 // attestations are not there yet.
