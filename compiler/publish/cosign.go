@@ -1,6 +1,7 @@
 package publish
 
 import (
+	"cmp"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -26,6 +27,8 @@ const (
 	AnnotationSignature = "dev.cosignproject.cosign/signature"
 	// AnnotationPredicateType names the in-toto predicate type of a DSSE layer.
 	AnnotationPredicateType = "predicateType"
+	// annotationInTotoPredicateType is the same, as Docker and BuildKit name it.
+	annotationInTotoPredicateType = "in-toto.io/predicate-type"
 
 	// mediaTypeInToto is the DSSE payload type of in-toto statements; some
 	// tools use it as the layer media type too.
@@ -83,14 +86,17 @@ func cosignSets(refs []Referrer) ([]cosignSet, error) {
 			}
 			seen[r.Subject.Digest][l.Digest] = true
 			if l.MediaType == MediaTypeSimpleSigning {
-				sig := l.Annotations[AnnotationSignature]
+				// The signature annotation is on the layer, as cosign puts
+				// it, or on the artifact manifest.
+				sig := cmp.Or(l.Annotations[AnnotationSignature], m.Annotations[AnnotationSignature])
 				if sig == "" {
 					return nil, fmt.Errorf("referrer of %s: simple-signing layer %s has no %s annotation", r.Subject.Digest, l.Digest, AnnotationSignature)
 				}
 				set.signatures = append(set.signatures, cosignLayer{payload: b, annotations: map[string]string{AnnotationSignature: sig}})
 				continue
 			}
-			pt := l.Annotations[AnnotationPredicateType]
+			pt := cmp.Or(l.Annotations[AnnotationPredicateType], l.Annotations[annotationInTotoPredicateType],
+				m.Annotations[AnnotationPredicateType], m.Annotations[annotationInTotoPredicateType])
 			if pt == "" {
 				pt, err = envelopePredicateType(b)
 				if err != nil {

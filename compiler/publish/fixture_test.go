@@ -128,16 +128,23 @@ func (k key) simpleSigning(t testing.TB, repo string, digest v1.Hash) ([]byte, s
 }
 
 // artifact makes an OCI 1.1 referrer: an image manifest with one layer and
-// a subject.
-func artifact(t testing.TB, subject v1.Descriptor, artifactType types.MediaType, layer v1.Layer, ann map[string]string) v1.Image {
+// a subject, and annotations on the layer and on the manifest.
+func artifact(t testing.TB, subject v1.Descriptor, artifactType types.MediaType, layer v1.Layer, layerAnn, manifestAnn map[string]string) v1.Image {
 	t.Helper()
 	base := mutate.MediaType(empty.Image, types.OCIManifestSchema1)
 	base = mutate.ConfigMediaType(base, artifactType)
-	img, err := mutate.Append(base, mutate.Addendum{Layer: layer, Annotations: ann})
+	img, err := mutate.Append(base, mutate.Addendum{Layer: layer, Annotations: layerAnn})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return mutate.Subject(img, subject).(v1.Image)
+	if manifestAnn != nil {
+		img = mutate.Annotations(img, manifestAnn).(v1.Image)
+	}
+	img = mutate.Subject(img, subject).(v1.Image)
+	if m, err := img.Manifest(); err != nil || m.Subject == nil {
+		t.Fatalf("artifact has no subject (%v)", err)
+	}
+	return img
 }
 
 // fixtureImage is one image of a test layout and what the test expects of it.
@@ -186,12 +193,14 @@ func writeLayout(t testing.TB, dir string, k key, repos ...string) []fixtureImag
 		subject := v1.Descriptor{MediaType: types.OCIImageIndex, Digest: d, Size: mustSize(t, idx)}
 		payload, sig := k.simpleSigning(t, repo, d)
 		arts := []v1.Image{
+			// The signature annotated on the manifest, as compiler/store's
+			// one-blob artifacts carry annotations (cosign puts it on the layer).
 			artifact(t, subject, "application/vnd.dev.cosign.artifact.sig.v1+json",
-				static.NewLayer(payload, publish.MediaTypeSimpleSigning),
+				static.NewLayer(payload, publish.MediaTypeSimpleSigning), nil,
 				map[string]string{publish.AnnotationSignature: sig}),
 			artifact(t, subject, inTotoPayload,
 				static.NewLayer(k.provenance(t, repo, d), publish.MediaTypeDSSE),
-				map[string]string{publish.AnnotationPredicateType: slsaProvenanceV1}),
+				map[string]string{publish.AnnotationPredicateType: slsaProvenanceV1}, nil),
 		}
 		for j, a := range arts {
 			if err := p.AppendImage(a); err != nil {
