@@ -598,7 +598,7 @@ func TestBuildIntegrity(t *testing.T) {
 		return bldSigner{keyFile: name + ".rsa.pub", priv: k}
 	}
 	cases := []struct {
-		name  string
+		name   string
 		break_ func(t *testing.T, m string)
 		// failed are the specs that must fail, each with every substring of
 		// its want list in its report error and on stderr.
