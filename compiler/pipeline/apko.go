@@ -50,9 +50,9 @@ func (a ApkoBuilder) Build(ctx context.Context, img compile.Image, lock Lock) (*
 // FromResult adapts a build.Result. Each platform's filesystem is flattened
 // by the pipeline with inspect.FromLayers when it is inspected.
 func FromResult(r *build.Result) *Built {
-	b := &Built{Index: r.Index, IndexSBOM: r.SBOMs[build.IndexSBOM]}
+	b := &Built{Index: r.Index, IndexSBOM: r.SBOMs[build.IndexSBOM], BuildDate: r.BuildDate}
 	for _, p := range r.Platforms() {
-		b.Platforms = append(b.Platforms, Platform{Platform: p, Image: r.Images[p], SBOM: r.SBOMs[p]})
+		b.Platforms = append(b.Platforms, Platform{Platform: p, Image: r.Images[p], SBOM: r.SBOMs[p], Packages: r.Installed[p]})
 	}
 	return b
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/hic-build/hic/compiler/compile"
 	"github.com/hic-build/hic/compiler/finding"
 	"github.com/hic-build/hic/compiler/inspect"
+	"github.com/hic-build/hic/compiler/resolve"
 	"github.com/hic-build/hic/compiler/store"
 )
 
@@ -47,6 +48,8 @@ type Built struct {
 	IndexSBOM []byte
 	// Platforms are the index's images, one per platform.
 	Platforms []Platform
+	// BuildDate is the images' reproducible creation time (zero: unknown).
+	BuildDate time.Time
 }
 
 // Platform is one platform's image of a Built.
@@ -59,6 +62,9 @@ type Platform struct {
 	// FS is the platform's root filesystem; nil means flatten Image with
 	// inspect.FromLayers.
 	FS inspect.FS
+	// Packages are the packages installed in Image as the lock names them
+	// (checksums, repositories); nil when the builder does not know them.
+	Packages []resolve.Package
 }
 
 // Attacher makes extra referrers (signed attestations) for a built spec;
@@ -132,7 +138,7 @@ func Run(ctx context.Context, images []compile.Image, opts Options) (*Report, er
 	}
 
 	start := time.Now()
-	r := &Report{HicVersion: opts.HicVersion, ApkoVersion: ApkoVersion(), Specs: make([]SpecReport, len(images))}
+	r := &Report{HicVersion: opts.HicVersion, ApkoVersion: ApkoVersion(), Signed: opts.KeyIdentity != "", KeyID: opts.KeyIdentity, Specs: make([]SpecReport, len(images))}
 	prog := newProgress(opts.Progress, len(images))
 	w := &worker{opts: opts, log: log, versions: Versions{Hic: opts.HicVersion, Apko: r.ApkoVersion, Key: opts.KeyIdentity}}
 

@@ -34,7 +34,11 @@ type Report struct {
 	HicVersion  string `json:"hicVersion"`
 	ApkoVersion string `json:"apkoVersion"`
 	DurationMs  int64  `json:"durationMs"`
-	Counts      Counts `json:"counts"`
+	// Signed says whether the build signed its images and attestations
+	// (false for a build run with --unsigned); KeyID names the key.
+	Signed bool   `json:"signed"`
+	KeyID  string `json:"keyId,omitempty"`
+	Counts Counts `json:"counts"`
 	// Specs are ordered by ref.
 	Specs []SpecReport `json:"specs"`
 }

@@ -1,0 +1,120 @@
+package pipeline
+
+import (
+	"context"
+	"encoding/json"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/hic-build/hic/compiler/attest"
+	"github.com/hic-build/hic/compiler/compile"
+	"github.com/hic-build/hic/compiler/sign"
+)
+
+func TestSigningAttacher(t *testing.T) {
+	ctx := context.Background()
+	k, err := sign.GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, err := sign.NewSigner(k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	verifier, err := sign.NewVerifier(&k.PublicKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := t.TempDir()
+	s := openStore(t, filepath.Join(out, "oci"))
+	img := spec("nginx", "1.29")
+	att := &SigningAttacher{Signer: signer, HicVersion: "v0.1.0", GitCommit: "0123abcd", Rules: []string{"nonroot"}}
+	r, err := Run(ctx, []compile.Image{img}, Options{Store: s, Builder: &fakeBuilder{}, Attacher: att, HicVersion: "v0.1.0", KeyIdentity: signer.KeyID()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !r.Signed || r.KeyID != signer.KeyID() || r.Specs[0].Status != StatusBuilt {
+		t.Fatalf("report: signed %v key %q status %s (%s)", r.Signed, r.KeyID, r.Specs[0].Status, r.Specs[0].Error)
+	}
+	idxHash, err := v1.NewHash(r.Specs[0].ImageDigest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	idx, err := s.ImageIndex(idxHash)
+	if err != nil {
+		t.Fatal(err)
+	}
+	im, err := idx.IndexManifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	subjects := []v1.Hash{idxHash}
+	for _, m := range im.Manifests {
+		subjects = append(subjects, m.Digest)
+	}
+	wantCompiled, err := CompiledSpecDigest(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, h := range subjects {
+		sigs, err := attest.Signatures(ctx, s.Layout(), h)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(sigs) != 1 {
+			t.Fatalf("%s: %d signatures, want 1", h, len(sigs))
+		}
+		if err := attest.VerifySignature(ctx, verifier, sigs[0], h); err != nil {
+			t.Errorf("%s: signature: %v", h, err)
+		}
+		refs, err := attest.Referrers(ctx, s.Layout(), h, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var types []string
+		for _, ref := range refs {
+			types = append(types, ref.PredicateType)
+			env, err := attest.ReadEnvelope(s.Layout(), ref)
+			if err != nil {
+				t.Fatal(err)
+			}
+			st, err := attest.Open(ctx, verifier, env)
+			if err != nil {
+				t.Fatalf("%s %s: %v", h, ref.PredicateType, err)
+			}
+			if !slices.Contains(st.SubjectDigests(), h) {
+				t.Errorf("%s %s: subjects %v", h, ref.PredicateType, st.SubjectDigests())
+			}
+			if ref.PredicateType == attest.PredicateSLSAProvenance {
+				var p attest.ProvenancePredicate
+				if err := json.Unmarshal(st.Predicate, &p); err != nil {
+					t.Fatal(err)
+				}
+				ep := p.BuildDefinition.ExternalParameters
+				if ep.Spec != img.Ref || ep.Catalog.GitCommit != "0123abcd" || p.BuildDefinition.InternalParameters.CompiledSpecDigest != wantCompiled {
+					t.Errorf("provenance parameters: %+v %+v", ep, p.BuildDefinition.InternalParameters)
+				}
+				if p.RunDetails.Metadata.InvocationID != r.Specs[0].InputDigest {
+					t.Errorf("invocation id %q, want the input digest %q", p.RunDetails.Metadata.InvocationID, r.Specs[0].InputDigest)
+				}
+			}
+		}
+		for _, want := range []string{attest.PredicateSLSAProvenance, attest.PredicateHardening} {
+			if !slices.Contains(types, want) {
+				t.Errorf("%s: no %s attestation among %v", h, want, types)
+			}
+		}
+	}
+	// Unsigned runs say so.
+	s2 := openStore(t, filepath.Join(out, "oci2"))
+	r2, err := Run(ctx, []compile.Image{img}, Options{Store: s2, Builder: &fakeBuilder{}, HicVersion: "v0.1.0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r2.Signed || r2.Specs[0].InputDigest == r.Specs[0].InputDigest {
+		t.Errorf("unsigned run: signed %v, input digest %s equals the signed one", r2.Signed, r2.Specs[0].InputDigest)
+	}
+}
