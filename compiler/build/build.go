@@ -55,6 +55,14 @@ type Options struct {
 // names, through apko, and returns the image index, the images, the SBOMs
 // and what was installed, all in memory.
 //
+// Before apko installs a package, Build checks it: a mirrored package file
+// against the mirror's index, whose signature must verify with a key of the
+// spec's keyring, and the lock; a package downloaded from a repository
+// without a mirror against the lock as it arrives (control checksum, data
+// hash, size). After the install it checks that apko installed exactly the
+// locked packages. Packages already in opts.CacheDir are trusted: the cache
+// is content-addressed by the checksums the lock names.
+//
 // A spec without Layering is built with DefaultLayering.
 //
 // The same img and the same repository contents give a bit-identical index
@@ -118,7 +126,14 @@ func Build(ctx context.Context, img compile.Image, lock *resolve.Lock, opts Opti
 		apkobuild.WithVCS(false),
 		apkobuild.WithCache(cacheDir, false, shared),
 	}
-	if opts.Transport != nil {
+	fetchDir := filepath.Join(tmp, "fetch")
+	if err := os.MkdirAll(fetchDir, 0o755); err != nil {
+		return nil, fmt.Errorf("%s: build: %w", ref, err)
+	}
+	verify := newVerifier(opts.Transport, ref, fetchDir, src, lock, archs)
+	if verify != nil {
+		common = append(common, apkobuild.WithTransport(verify))
+	} else if opts.Transport != nil {
 		common = append(common, apkobuild.WithTransport(opts.Transport))
 	}
 	if tag := imageTag(img); tag != "" {
@@ -150,6 +165,9 @@ func Build(ctx context.Context, img compile.Image, lock *resolve.Lock, opts Opti
 		})
 	}
 	if err := g.Wait(); err != nil {
+		if verr := verify.err(); verr != nil {
+			return nil, verr // the cause, rather than apko's report of it
+		}
 		return nil, err
 	}
 

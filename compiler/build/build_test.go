@@ -594,3 +594,50 @@ func TestRebuiltPackageInSameProcess(t *testing.T) {
 		}
 	}
 }
+
+// Packages downloaded from a repository without a mirror are checked
+// against the lock as they arrive.
+func TestBuildVerifiesDownloadedPackages(t *testing.T) {
+	dir, lock, key := setup(t)
+	for _, tc := range []struct {
+		name   string
+		tamper func(t *testing.T, d string)
+		want   []string
+	}{
+		{"package swapped after the index was signed", func(t *testing.T, d string) {
+			p := apkrepo.Package{Name: "hello-config", Version: "0.1-r0", Arch: "aarch64", BuildTime: buildTime.Add(-time.Minute), License: "Apache-2.0",
+				Files: []apkrepo.File{{Path: "etc/hello/config.json", Data: []byte(`{"greeting":"pwned"}`)}}}
+			b, err := apkrepo.BuildAPK(p, key)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(d, "aarch64", "hello-config-0.1-r0.apk"), b, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}, []string{ref, "hello-config-0.1-r0 (aarch64)", repoURL, "replaced after the index was signed"}},
+		{"truncated package", func(t *testing.T, d string) {
+			f := filepath.Join(d, "x86_64", "hello-1.1.0-r0.apk")
+			st, err := os.Stat(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Truncate(f, st.Size()-512); err != nil {
+				t.Fatal(err)
+			}
+		}, []string{ref, "hello-1.1.0-r0 (x86_64)", repoURL}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := copyDir(t, dir)
+			tc.tamper(t, d)
+			_, err := Build(testCtx(t), testImage(), lock, Options{Transport: dirTransport{dir: d}, TempDir: t.TempDir()})
+			if err == nil {
+				t.Fatal("Build succeeded, want an error")
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error does not mention %q:\n%v", w, err)
+				}
+			}
+		})
+	}
+}
