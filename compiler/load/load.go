@@ -66,7 +66,7 @@ const (
 	RuleSchema = "schema"
 )
 
-const schemaPrefix = "hic.schema."
+const schemaPrefix = schema.FilePrefix
 
 // Load reads the catalog at root. The error is for problems with the catalog
 // as a whole (no such directory); problems in its files are findings.
@@ -117,9 +117,16 @@ func Load(ctx context.Context, root string, opts Options) (*Catalog, error) {
 	}
 	var todo []job
 	for i, inst := range insts {
-		cat.Findings = append(cat.Findings, tr.ignored(inst, opts.Overlay)...)
+		ign := tr.ignored(inst, opts.Overlay)
+		cat.Findings = append(cat.Findings, ign...)
 		if inst.Err != nil {
-			cat.Findings = append(cat.Findings, tr.loadErrors(inst.Err)...)
+			for _, f := range tr.loadErrors(inst.Err) {
+				// "build constraints exclude all CUE files" repeats, without
+				// a position, what the ignored files already say.
+				if len(ign) == 0 || f.Pos.IsValid() {
+					cat.Findings = append(cat.Findings, f)
+				}
+			}
 			continue
 		}
 		todo = append(todo, job{inst, dirs[i]})
@@ -133,14 +140,21 @@ func Load(ctx context.Context, root string, opts Options) (*Catalog, error) {
 	)
 	for w := 0; w < opts.Jobs; w++ {
 		g.Go(func() error {
-			var cctx *cue.Context
+			var (
+				cctx *cue.Context
+				sch  cue.Value
+				err  error
+			)
 			used := 0
 			for j := range next {
 				if cctx == nil || used >= opts.InstancesPerContext {
 					cctx, used = cuecontext.New(), 0
+					if sch, err = schema.Evaluate(cctx); err != nil {
+						return err
+					}
 				}
 				used++
-				s, fs := evalInstance(cctx, tr, j.inst, j.dir)
+				s, fs := evalInstance(cctx, sch, tr, j.inst, j.dir)
 				mu.Lock()
 				specs = append(specs, s...)
 				cat.Findings = append(cat.Findings, fs...)
@@ -156,7 +170,9 @@ func Load(ctx context.Context, root string, opts Options) (*Catalog, error) {
 		next <- j
 	}
 	close(next)
-	_ = g.Wait()
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -222,14 +238,7 @@ func discover(root string, overlay map[string][]byte) (dirs, files []string, err
 }
 
 func buildOverlay(root string, extra map[string][]byte) (map[string]load.Source, error) {
-	files, err := schema.Files()
-	if err != nil {
-		return nil, err
-	}
 	ov := map[string]load.Source{}
-	for name, src := range files {
-		ov[filepath.Join(root, schemaPrefix+name)] = load.FromBytes(src)
-	}
 	if _, err := os.Stat(filepath.Join(root, "cue.mod", "module.cue")); err != nil {
 		ov[filepath.Join(root, "cue.mod", "module.cue")] = load.FromString("module: \"hic.local/catalog\"\nlanguage: version: \"v0.17.0\"\n")
 	}
@@ -241,7 +250,7 @@ func buildOverlay(root string, extra map[string][]byte) (map[string]load.Source,
 
 // evalInstance evaluates one image folder and decodes the specs of the images
 // its own files declare.
-func evalInstance(cctx *cue.Context, tr *translator, inst *build.Instance, dir string) ([]*spec.Spec, []finding.Finding) {
+func evalInstance(cctx *cue.Context, sch cue.Value, tr *translator, inst *build.Instance, dir string) ([]*spec.Spec, []finding.Finding) {
 	idx := newIndex()
 	var own []string // images declared by files of this very folder
 	for _, f := range inst.Files {
@@ -268,15 +277,18 @@ func evalInstance(cctx *cue.Context, tr *translator, inst *build.Instance, dir s
 			})
 		}
 	}
+	// The instance holds the folder's files only: plain data. Each image is
+	// unified with the schema's images pattern, whose schema value the
+	// worker evaluated once for all the instances of its context.
 	v := cctx.BuildInstance(inst)
-	images := v.LookupPath(cue.MakePath(cue.Str(schema.ImagesPath)))
-	if !images.Exists() {
-		if err := v.Err(); err != nil {
+	if err := v.Err(); err != nil {
+		if !v.LookupPath(cue.MakePath(cue.Str(schema.ImagesPath))).Exists() {
 			return nil, append(findings, tr.evalErrors(err, "")...)
 		}
 	}
+	images := sch.LookupPath(cue.MakePath(cue.Str(schema.ImagesPath)))
 	sort.Strings(own)
-	nameDef := v.LookupPath(cue.MakePath(cue.Def("#Name")))
+	nameDef := sch.LookupPath(cue.MakePath(cue.Def("#Name")))
 	for _, name := range uniq(own) {
 		// images: [#Name]: #Image leaves a key that is not a #Name
 		// unconstrained: it would be dropped without a word.
@@ -286,7 +298,9 @@ func evalInstance(cctx *cue.Context, tr *translator, inst *build.Instance, dir s
 				fmt.Sprintf("image name %q: expected %s", name, describe(fmt.Sprint(nameDef))), &pos))
 			continue
 		}
-		iv := images.LookupPath(cue.MakePath(cue.Str(name)))
+		namePath := cue.MakePath(cue.Str(name))
+		raw := v.LookupPath(cue.MakePath(cue.Str(schema.ImagesPath), cue.Str(name)))
+		iv := images.FillPath(namePath, raw).LookupPath(namePath)
 		if fs := validateImage(tr, iv, name); len(fs) > 0 {
 			findings = append(findings, fs...)
 			continue
@@ -338,12 +352,14 @@ func decodeSpecs(tr *translator, iv cue.Value, name string, idx *index) ([]*spec
 	loc := &locator{idx: idx}
 	for it.Next() {
 		v := it.Value()
-		if err := v.Validate(cue.Concrete(true), cue.All()); err != nil {
-			findings = append(findings, tr.evalErrors(err, name)...)
-			continue
-		}
+		// The image's fields were validated above, so a spec almost always
+		// decodes; only when it does not is it validated in full, for the
+		// complete list of errors.
 		s := new(spec.Spec)
 		if err := v.Decode(s); err != nil {
+			if verr := v.Validate(cue.Concrete(true), cue.All()); verr != nil {
+				err = verr
+			}
 			findings = append(findings, tr.evalErrors(err, name)...)
 			continue
 		}
