@@ -83,7 +83,7 @@ func Evaluate(ctx *cue.Context) (cue.Value, error) {
 	overlay := map[string]load.Source{}
 	var args []string
 	for name, src := range files {
-		p := "/hic-schema/" + name
+		p := "/hic-schema/" + FilePrefix + name
 		overlay[p] = load.FromBytes(src)
 		args = append(args, p)
 	}
@@ -98,6 +98,11 @@ func Evaluate(ctx *cue.Context) (cue.Value, error) {
 	}
 	return v, nil
 }
+
+// FilePrefix starts the names the schema files carry when evaluated, so
+// positions in them are told apart from catalog files: an error at
+// /hic-schema/hic.schema.image.cue:12:3 is in schema/image.cue.
+const FilePrefix = "hic.schema."
 
 // Files returns the schema's CUE sources by file name.
 func Files() (map[string][]byte, error) {
