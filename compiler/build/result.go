@@ -35,7 +35,9 @@ type Result struct {
 	// Images are the index's images by platform ("linux/amd64", "linux/arm64").
 	Images map[string]v1.Image
 	// SBOMs are apko's SPDX 2.3 JSON documents by platform, plus the index's
-	// under the key IndexSBOM.
+	// under the key IndexSBOM. Each platform's document lists every installed
+	// package (hic adds those apko leaves out: apko lists only packages that
+	// ship their own SBOM), with a pkg:apk purl.
 	SBOMs map[string][]byte
 	// Installed are the packages installed per platform, sorted by name;
 	// each was checked against the lock.
