@@ -28,6 +28,7 @@ type buildOptions struct {
 	jobs     int
 	cacheDir string
 	today    string
+	signing  signingFlags
 }
 
 const buildLong = `Build compiles the named specs (or --all) and builds each for every platform
@@ -58,6 +59,10 @@ func newBuildCmd(root *rootOptions) *cobra.Command {
 				return usageError("--jobs %d: want at least 1", o.jobs)
 			}
 			mirrors, err := o.mirrorList()
+			if err != nil {
+				return err
+			}
+			sg, err := o.signing.setup(root)
 			if err != nil {
 				return err
 			}
@@ -101,13 +106,15 @@ func newBuildCmd(root *rootOptions) *cobra.Command {
 				dir:     compiledDir,
 			}
 			report, runErr := pipeline.Run(cmd.Context(), imgs, pipeline.Options{
-				Store:      st,
-				Builder:    builder,
-				Jobs:       o.jobs,
-				HicVersion: version,
-				ReportPath: filepath.Join(o.out, "report.json"),
-				Progress:   cmd.ErrOrStderr(),
-				Logger:     root.logger,
+				Store:       st,
+				Builder:     builder,
+				Attacher:    sg.attacher(),
+				KeyIdentity: sg.keyID(),
+				Jobs:        o.jobs,
+				HicVersion:  version,
+				ReportPath:  filepath.Join(o.out, "report.json"),
+				Progress:    cmd.ErrOrStderr(),
+				Logger:      root.logger,
 			})
 			if report != nil {
 				fmt.Fprintf(cmd.OutOrStdout(), "images: %s  compiled specs: %s  report: %s\n",
@@ -115,6 +122,9 @@ func newBuildCmd(root *rootOptions) *cobra.Command {
 			}
 			if runErr != nil {
 				return runErr
+			}
+			if err := o.signing.push(cmd, root, st, report); err != nil {
+				return err
 			}
 			if report.Failed() {
 				return &exitError{code: exitFindings}
@@ -130,6 +140,7 @@ func newBuildCmd(root *rootOptions) *cobra.Command {
 	f.IntVarP(&o.jobs, "jobs", "j", runtime.NumCPU(), "specs built at once")
 	f.StringVar(&o.cacheDir, "cache-dir", "", "apko package cache (default OUT/cache)")
 	f.StringVar(&o.today, "today", "", "judge end-of-life against this date (YYYY-MM-DD)")
+	o.signing.addFlags(f)
 	return cmd
 }
 

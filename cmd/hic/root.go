@@ -114,6 +114,7 @@ images, and signs in-toto attestations for each image.`,
 		newBuildCmd(opts),
 		newKeygenCmd(opts),
 		newPublishCmd(opts),
+		newVerifyCmd(opts),
 	)
 	return root
 }

@@ -1,0 +1,374 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"text/tabwriter"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/hic-build/hic/compiler/compile"
+	"github.com/hic-build/hic/compiler/inspect"
+	"github.com/hic-build/hic/compiler/pipeline"
+	"github.com/hic-build/hic/compiler/publish"
+	"github.com/hic-build/hic/compiler/resolve"
+	"github.com/hic-build/hic/compiler/sign"
+	"github.com/hic-build/hic/compiler/spec"
+	"github.com/hic-build/hic/compiler/store"
+	"github.com/hic-build/hic/compiler/verify"
+	"github.com/hic-build/hic/schema"
+)
+
+// ---- signing and pushing in hic build ----
+
+// signingFlags are hic build's --key, --unsigned and --push.
+type signingFlags struct {
+	key      string
+	unsigned bool
+	pushTo   string
+}
+
+func (f *signingFlags) addFlags(fs *pflag.FlagSet) {
+	fs.StringVar(&f.key, "key", "", "sign with this private key (hic keygen; env HIC_SIGNING_KEY)")
+	fs.BoolVar(&f.unsigned, "unsigned", false, "build without signatures and attestations (needed when no key is given)")
+	fs.StringVar(&f.pushTo, "push", "", "after the build, publish the specs that succeeded to REGISTRY/PREFIX (as hic publish)")
+}
+
+// signing is the signing setup of one build; nil fields for an unsigned build.
+type signing struct {
+	signer sign.Signer
+	att    *pipeline.SigningAttacher
+}
+
+func (s *signing) attacher() pipeline.Attacher {
+	if s == nil || s.att == nil {
+		return nil // a nil interface, not a nil *SigningAttacher
+	}
+	return s.att
+}
+
+func (s *signing) keyID() string {
+	if s == nil || s.signer == nil {
+		return ""
+	}
+	return s.signer.KeyID()
+}
+
+// setup checks the flags and loads the key. A build needs a key (--key or
+// HIC_SIGNING_KEY) or an explicit --unsigned.
+func (f *signingFlags) setup(root *rootOptions) (*signing, error) {
+	if f.pushTo != "" {
+		if _, err := publish.ParseDestination(f.pushTo); err != nil {
+			return nil, usageError("--push: %v", err)
+		}
+	}
+	key := f.key
+	if f.unsigned {
+		if key != "" {
+			return nil, usageError("--key and --unsigned exclude each other")
+		}
+		return &signing{}, nil
+	}
+	if key == "" {
+		key = root.getenv("HIC_SIGNING_KEY")
+	}
+	if key == "" {
+		return nil, usageError("no signing key: pass --key PATH (or set HIC_SIGNING_KEY; hic keygen makes one), or --unsigned for an unsigned build")
+	}
+	signer, err := sign.LoadSigner(key)
+	if err != nil {
+		return nil, usageError("signing key: %v", err)
+	}
+	catRoot, err := findCatalogRoot(root.catalog)
+	if err != nil {
+		return nil, usageError("%v", err)
+	}
+	tables, err := schema.LoadTables()
+	if err != nil {
+		return nil, err
+	}
+	rules := tables.RuleIDs()
+	for _, r := range inspect.Rules() {
+		if !slices.Contains(rules, r) {
+			rules = append(rules, r)
+		}
+	}
+	return &signing{signer: signer, att: &pipeline.SigningAttacher{
+		Signer:      signer,
+		HicVersion:  version,
+		CatalogRoot: catRoot,
+		GitCommit:   gitCommit(catRoot),
+		Rules:       rules,
+	}}, nil
+}
+
+// gitCommit returns the commit checked out in dir's git work tree, or "".
+func gitCommit(dir string) string {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, "git", "-C", dir, "rev-parse", "--verify", "HEAD").Output()
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// push publishes the specs of r that succeeded (built or cached, no failing
+// finding) from the store's layout to --push.
+func (f *signingFlags) push(cmd *cobra.Command, root *rootOptions, st *store.Store, r *pipeline.Report) error {
+	if f.pushTo == "" || r == nil {
+		return nil
+	}
+	w := cmd.OutOrStdout()
+	var refs []string
+	for _, s := range r.Specs {
+		if (s.Status == pipeline.StatusBuilt || s.Status == pipeline.StatusCached) && !s.Failed() {
+			refs = append(refs, s.Ref)
+		}
+	}
+	if len(refs) == 0 {
+		fmt.Fprintln(w, "push: no spec succeeded; nothing to push")
+		return nil
+	}
+	dst, err := publish.ParseDestination(f.pushTo)
+	if err != nil {
+		return usageError("--push: %v", err)
+	}
+	ctx := cmd.Context()
+	images, err := publish.FromLayout(ctx, st.Layout(), refs...)
+	if err != nil {
+		return &exitError{code: exitFindings, err: fmt.Errorf("push: %w", err)}
+	}
+	err = publish.PublishImages(ctx, images, dst, publish.Options{
+		Logger: root.logger,
+		Progress: func(ev publish.Event) {
+			fmt.Fprintf(w, "pushed %s@%s referrers %d signatures %d attestations %d\n", ev.Ref, ev.Digest, ev.Referrers, ev.Signatures, ev.Attestations)
+		},
+	})
+	if err != nil {
+		if errors.Is(err, context.Canceled) {
+			return err
+		}
+		return &exitError{code: exitFindings, err: fmt.Errorf("push: %w", err)}
+	}
+	fmt.Fprintf(w, "pushed %d images of %d specs to %s\n", len(images), len(refs), dst)
+	return nil
+}
+
+// ---- hic verify ----
+
+const verifyLong = `Verify checks an image the way an auditor does, trusting only the public key
+and the catalog. REF is a spec ref (nginx:1.29-wolfi-runtime) or an image ref
+(nginx:1.29, nginx@sha256:...) in the OCI layout (--layout, default out/oci);
+with --registry REGISTRY/PREFIX, a spec ref or repository:tag below it; with
+--registry -, a full registry reference (127.0.0.1:5000/hic/nginx:1.29).
+Signatures and attestations are read from the layout's referrers, or from the
+registry's referrers API and cosign's sha256-<digest>.sig/.att tags.
+
+One line per check, exit status 1 if any fails:
+
+  image-signature         the index and every platform manifest carry a valid
+                          signature by the key (cosign's simple signing)
+  attestation-signatures  every attestation's DSSE envelope verifies with the key
+  attestation-subjects    every statement is about the image it is attached to
+  sbom                    the SPDX and CycloneDX SBOMs list exactly the packages of
+                          the image's apk database (/usr/lib/apk/db/installed)
+  provenance-packages     the SLSA provenance's resolvedDependencies are exactly
+                          the installed packages, with their checksums
+  provenance-spec         the provenance names the spec, the digest of the spec
+                          compiled from the catalog equals compiledSpecDigest, and
+                          the pinned main package is among the dependencies
+  hardening               the hardening report has no failing rule
+  tag                     the tag names the image signed and built for it
+  rebuild                 (--rebuild) rebuilding the spec from the catalog with
+                          --mirrors gives the same index digest
+
+The public key comes from --key or HIC_PUBLIC_KEY.`
+
+type verifyOptions struct {
+	key      string
+	layout   string
+	registry string
+	rebuild  bool
+	format   string
+	mirrors  string
+	mirror   []string
+}
+
+func newVerifyCmd(root *rootOptions) *cobra.Command {
+	o := &verifyOptions{}
+	cmd := &cobra.Command{
+		Use:   "verify REF [--key pub.pem] [--rebuild] [--layout out/oci | --registry REGISTRY/PREFIX] [--format text|json]",
+		Short: "Verify an image's signatures, attestations, SBOMs, provenance and hardening report",
+		Long:  verifyLong,
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return o.run(cmd, root, args[0])
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.key, "key", "", "public key (PKIX PEM, hic.pub; env HIC_PUBLIC_KEY)")
+	f.StringVar(&o.layout, "layout", "out/oci", "OCI image layout to read")
+	f.StringVar(&o.registry, "registry", "", "read from REGISTRY/PREFIX instead of the layout (\"-\": REF is a full registry reference)")
+	f.BoolVar(&o.rebuild, "rebuild", false, "rebuild the spec from the catalog and compare digests")
+	f.StringVar(&o.format, "format", "text", "output format: text or json")
+	f.StringVar(&o.mirrors, "mirrors", "", "mirror root for --rebuild (see hic mirror)")
+	f.StringArrayVar(&o.mirror, "mirror", nil, "map a catalog repository to a local directory for --rebuild: URL=DIR (repeatable)")
+	return cmd
+}
+
+func (o *verifyOptions) run(cmd *cobra.Command, root *rootOptions, ref string) error {
+	if o.format != "text" && o.format != "json" {
+		return usageError("--format %q: want text or json", o.format)
+	}
+	key := o.key
+	if key == "" {
+		key = root.getenv("HIC_PUBLIC_KEY")
+	}
+	if key == "" {
+		return usageError("verify: no public key: pass --key PATH (or set HIC_PUBLIC_KEY)")
+	}
+	v, err := sign.LoadVerifier(key)
+	if err != nil {
+		return usageError("verify: %v", err)
+	}
+	cat := &catalogSpecs{root: root, cmd: cmd}
+	var src verify.Source
+	target := ref
+	switch {
+	case o.registry == "-":
+		src = &verify.Registry{}
+	case o.registry != "":
+		src = &verify.Registry{Prefix: o.registry}
+		// A spec ref is not a registry tag: name the spec's most specific tag.
+		if img, err := cat.compiled(cmd.Context(), ref); err == nil && img.Ref == ref && len(img.Tags) > 0 {
+			target = img.Repository + ":" + img.Tags[len(img.Tags)-1]
+		}
+	default:
+		if fi, err := os.Stat(o.layout); err != nil || !fi.IsDir() {
+			return usageError("verify: --layout %s is not a directory", o.layout)
+		}
+		src = verify.Layout{Path: layout.Path(o.layout)}
+	}
+	opts := verify.Options{Verifier: v, Compiled: cat.compiled}
+	if o.rebuild {
+		bo := &buildOptions{mirrors: o.mirrors, mirror: o.mirror}
+		mirrors, err := bo.mirrorList()
+		if err != nil {
+			return err
+		}
+		opts.Rebuild = func(ctx context.Context, img compile.Image) (v1.Hash, error) {
+			return rebuild(ctx, img, mirrors)
+		}
+	}
+	res, err := verify.Verify(cmd.Context(), src, target, opts)
+	if err != nil {
+		if errors.Is(err, context.Canceled) {
+			return err
+		}
+		return &exitError{code: exitFindings, err: fmt.Errorf("verify: %w", err)}
+	}
+	res.Ref = ref
+	w := cmd.OutOrStdout()
+	if o.format == "json" {
+		b, err := json.MarshalIndent(res, "", "  ")
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(w, "%s\n", b)
+	} else {
+		fmt.Fprintf(w, "%s  %s  spec %s\n", ref, res.Digest, res.Spec)
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		for _, c := range res.Checks {
+			status := "ok"
+			if !c.OK {
+				status = "FAIL"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\n", status, c.Name, c.Detail)
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+		if res.OK {
+			fmt.Fprintf(w, "verified: %d checks passed\n", len(res.Checks))
+		} else {
+			fmt.Fprintf(w, "NOT verified: %s failed\n", strings.Join(res.Failed(), ", "))
+		}
+	}
+	if !res.OK {
+		return &exitError{code: exitFindings}
+	}
+	return nil
+}
+
+// catalogSpecs compiles specs from the catalog on first use (no end-of-life
+// refusal: verifying an old image is still possible).
+type catalogSpecs struct {
+	root *rootOptions
+	cmd  *cobra.Command
+
+	once  sync.Once
+	specs []*spec.Spec
+	err   error
+}
+
+func (c *catalogSpecs) compiled(ctx context.Context, ref string) (*compile.Image, error) {
+	c.once.Do(func() {
+		r, err := findCatalogRoot(c.root.catalog)
+		if err != nil {
+			c.err = err
+			return
+		}
+		l, err := loadAndCheck(ctx, r, time.Now().UTC())
+		if err != nil {
+			c.err = err
+			return
+		}
+		c.specs = l.catalog.Specs
+	})
+	if c.err != nil {
+		return nil, fmt.Errorf("catalog %s: %w", c.root.catalog, c.err)
+	}
+	for _, s := range c.specs {
+		if s.Ref == ref {
+			img, err := compile.Compile(s)
+			if err != nil {
+				return nil, err
+			}
+			return &img, nil
+		}
+	}
+	return nil, fmt.Errorf("catalog %s has no spec %s", c.root.catalog, ref)
+}
+
+// rebuild builds img from the catalog's repositories (or mirrors) in a
+// temporary directory and returns the index digest.
+func rebuild(ctx context.Context, img compile.Image, mirrors []resolve.Mirror) (v1.Hash, error) {
+	tmp, err := os.MkdirTemp("", "hic-verify-rebuild-")
+	if err != nil {
+		return v1.Hash{}, err
+	}
+	defer os.RemoveAll(tmp)
+	b := pipeline.ApkoBuilder{Mirrors: mirrors, CacheDir: filepath.Join(tmp, "cache"), TempDir: tmp}
+	lock, err := b.Resolve(ctx, img)
+	if err != nil {
+		return v1.Hash{}, err
+	}
+	built, err := b.Build(ctx, img, lock)
+	if err != nil {
+		return v1.Hash{}, err
+	}
+	return built.Index.Digest()
+}

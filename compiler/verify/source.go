@@ -1,0 +1,334 @@
+package verify
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+
+	"github.com/hic-build/hic/compiler/attest"
+	"github.com/hic-build/hic/compiler/sign"
+)
+
+// Source is where images, signatures and attestations are read from: an OCI
+// image layout (Layout) or a registry (Registry).
+type Source interface {
+	// Resolve finds the image index ref names.
+	Resolve(ctx context.Context, ref string) (*Target, error)
+	// Signatures returns the image signatures stored for subject.
+	Signatures(ctx context.Context, subject v1.Hash) ([]attest.ImageSignature, error)
+	// Attestations returns the DSSE envelopes stored for subject. An
+	// envelope that cannot be read is returned with Err set.
+	Attestations(ctx context.Context, subject v1.Hash) ([]Envelope, error)
+}
+
+// Target is the image a ref names.
+type Target struct {
+	// Ref is the ref as given.
+	Ref string
+	// Repository is the catalog repository the ref names ("nginx"), or the
+	// full registry repository for a registry ref.
+	Repository string
+	// Tag is the ref's tag; empty for a spec ref or a digest.
+	Tag string
+	// SpecRef is set when ref is a spec ref.
+	SpecRef string
+	// Index is the image index and Digest its digest.
+	Index  v1.ImageIndex
+	Digest v1.Hash
+}
+
+// Envelope is one stored attestation envelope.
+type Envelope struct {
+	// Where says where it was found ("referrer sha256:…", ".att tag").
+	Where string
+	Data  []byte
+	// Err is set when the envelope could not be read (a blob that does not
+	// match its digest).
+	Err error
+}
+
+// Layout reads an OCI image layout written by hic build (read only; no lock
+// is taken).
+type Layout struct {
+	Path layout.Path
+}
+
+// Resolve accepts a spec ref (dev.hic.spec.ref), an image ref
+// ("repository:tag", org.opencontainers.image.ref.name), or
+// "repository@sha256:…".
+func (l Layout) Resolve(ctx context.Context, ref string) (*Target, error) {
+	ii, err := l.Path.ImageIndex()
+	if err != nil {
+		return nil, fmt.Errorf("layout %s: %w", l.Path, err)
+	}
+	im, err := ii.IndexManifest()
+	if err != nil {
+		return nil, fmt.Errorf("layout %s: %w", l.Path, err)
+	}
+	repo, digest, byDigest := strings.Cut(ref, "@")
+	var found *v1.Descriptor
+	t := &Target{Ref: ref}
+	for i, d := range im.Manifests {
+		if !d.MediaType.IsIndex() {
+			continue
+		}
+		name := d.Annotations["org.opencontainers.image.ref.name"]
+		if byDigest && d.Digest.String() == digest && strings.HasPrefix(name, repo+":") {
+			found, t.Repository = &im.Manifests[i], repo
+			break
+		}
+		if !byDigest && name == ref {
+			found = &im.Manifests[i]
+			t.Repository, t.Tag, _ = strings.Cut(ref, ":")
+			break
+		}
+	}
+	if found == nil && !byDigest {
+		for i, d := range im.Manifests {
+			if d.MediaType.IsIndex() && d.Annotations["dev.hic.spec.ref"] == ref {
+				found, t.SpecRef = &im.Manifests[i], ref
+				t.Repository, _, _ = strings.Cut(ref, ":")
+				break
+			}
+		}
+	}
+	if found == nil {
+		return nil, fmt.Errorf("layout %s: no image %q (want a spec ref, repository:tag or repository@sha256:…)", l.Path, ref)
+	}
+	idx, err := ii.ImageIndex(found.Digest)
+	if err != nil {
+		return nil, fmt.Errorf("layout %s: %s: %w", l.Path, ref, err)
+	}
+	t.Index, t.Digest = idx, found.Digest
+	return t, nil
+}
+
+// Signatures reads the signature referrers of subject.
+func (l Layout) Signatures(ctx context.Context, subject v1.Hash) ([]attest.ImageSignature, error) {
+	return attest.Signatures(ctx, l.Path, subject)
+}
+
+// Attestations reads the attestation referrers of subject.
+func (l Layout) Attestations(ctx context.Context, subject v1.Hash) ([]Envelope, error) {
+	refs, err := attest.Referrers(ctx, l.Path, subject, "")
+	if err != nil {
+		return nil, err
+	}
+	var out []Envelope
+	for _, r := range refs {
+		b, err := attest.ReadEnvelope(l.Path, r)
+		out = append(out, Envelope{Where: "referrer " + r.Manifest.Digest.String(), Data: b, Err: err})
+	}
+	return out, nil
+}
+
+// Registry reads images from a registry, with their signatures and
+// attestations both from the referrers API (or its tag schema fallback) and
+// from cosign's sha256-<hex>.sig and .att tags.
+type Registry struct {
+	// Prefix is "REGISTRY/PREFIX"; a ref without a registry is taken
+	// relative to it. Empty: refs are full references.
+	Prefix string
+	// Keychain defaults to authn.DefaultKeychain.
+	Keychain authn.Keychain
+
+	repo name.Repository // of the last Resolve
+}
+
+func (r *Registry) opts(ctx context.Context) []remote.Option {
+	kc := r.Keychain
+	if kc == nil {
+		kc = authn.DefaultKeychain
+	}
+	return []remote.Option{remote.WithContext(ctx), remote.WithAuthFromKeychain(kc)}
+}
+
+// Resolve resolves a registry reference, or a "repository:tag" relative to
+// Prefix.
+func (r *Registry) Resolve(ctx context.Context, ref string) (*Target, error) {
+	full := ref
+	if r.Prefix != "" {
+		full = strings.TrimSuffix(r.Prefix, "/") + "/" + ref
+	}
+	nr, err := name.ParseReference(full)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", full, err)
+	}
+	desc, err := remote.Get(nr, r.opts(ctx)...)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", full, err)
+	}
+	if !desc.MediaType.IsIndex() {
+		return nil, fmt.Errorf("%s is a %s, want an image index", full, desc.MediaType)
+	}
+	idx, err := desc.ImageIndex()
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", full, err)
+	}
+	r.repo = nr.Context()
+	t := &Target{Ref: ref, Repository: nr.Context().RepositoryStr(), Index: idx, Digest: desc.Digest}
+	if tg, ok := nr.(name.Tag); ok {
+		t.Tag = tg.TagStr()
+	}
+	return t, nil
+}
+
+// Signatures reads the signatures of subject from its .sig tag and its
+// signature referrers.
+func (r *Registry) Signatures(ctx context.Context, subject v1.Hash) ([]attest.ImageSignature, error) {
+	var out []attest.ImageSignature
+	add := func(img v1.Image) error {
+		m, err := img.Manifest()
+		if err != nil {
+			return err
+		}
+		ls, err := img.Layers()
+		if err != nil {
+			return err
+		}
+		for i, l := range ls {
+			if i >= len(m.Layers) || m.Layers[i].MediaType != sign.SimpleSigningMediaType {
+				continue
+			}
+			b, err := readLayer(l)
+			if err != nil {
+				return err
+			}
+			out = append(out, attest.ImageSignature{Subject: attest.Subject{Digest: subject}, Payload: b, Signature: m.Layers[i].Annotations[sign.CosignSignatureAnnotation]})
+		}
+		return nil
+	}
+	if img, err := remote.Image(r.repo.Tag(cosignTag(subject, "sig")), r.opts(ctx)...); err == nil {
+		if err := add(img); err != nil {
+			return nil, fmt.Errorf("%s: %w", cosignTag(subject, "sig"), err)
+		}
+	} else if !notFound(err) {
+		return nil, err
+	}
+	imgs, err := r.referrers(ctx, subject, attest.SignatureArtifactType)
+	if err != nil {
+		return nil, err
+	}
+	for _, img := range imgs {
+		if err := add(img); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// Attestations reads the envelopes of subject from its .att tag and its
+// attestation referrers.
+func (r *Registry) Attestations(ctx context.Context, subject v1.Hash) ([]Envelope, error) {
+	var out []Envelope
+	seen := map[v1.Hash]bool{}
+	add := func(where string, img v1.Image) error {
+		m, err := img.Manifest()
+		if err != nil {
+			return err
+		}
+		ls, err := img.Layers()
+		if err != nil {
+			return err
+		}
+		for i, l := range ls {
+			if i >= len(m.Layers) || m.Layers[i].MediaType != sign.EnvelopeMediaType || seen[m.Layers[i].Digest] {
+				continue
+			}
+			seen[m.Layers[i].Digest] = true
+			b, err := readLayer(l)
+			out = append(out, Envelope{Where: where, Data: b, Err: err})
+		}
+		return nil
+	}
+	tag := cosignTag(subject, "att")
+	if img, err := remote.Image(r.repo.Tag(tag), r.opts(ctx)...); err == nil {
+		if err := add(tag+" tag", img); err != nil {
+			return nil, fmt.Errorf("%s: %w", tag, err)
+		}
+	} else if !notFound(err) {
+		return nil, err
+	}
+	imgs, err := r.referrers(ctx, subject, attest.ArtifactType)
+	if err != nil {
+		return nil, err
+	}
+	for _, img := range imgs {
+		d, _ := img.Digest()
+		if err := add("referrer "+d.String(), img); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+func (r *Registry) referrers(ctx context.Context, subject v1.Hash, artifactType string) ([]v1.Image, error) {
+	idx, err := remote.Referrers(r.repo.Digest(subject.String()), r.opts(ctx)...)
+	if err != nil {
+		if notFound(err) {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("referrers of %s: %w", subject, err)
+	}
+	im, err := idx.IndexManifest()
+	if err != nil {
+		return nil, err
+	}
+	var out []v1.Image
+	for _, d := range im.Manifests {
+		if d.ArtifactType != artifactType {
+			continue
+		}
+		img, err := remote.Image(r.repo.Digest(d.Digest.String()), r.opts(ctx)...)
+		if err != nil {
+			return nil, fmt.Errorf("referrer %s of %s: %w", d.Digest, subject, err)
+		}
+		out = append(out, img)
+	}
+	return out, nil
+}
+
+func cosignTag(h v1.Hash, suffix string) string {
+	return h.Algorithm + "-" + h.Hex + "." + suffix
+}
+
+func notFound(err error) bool {
+	var te *transport.Error
+	return errors.As(err, &te) && te.StatusCode == 404
+}
+
+// readLayer reads a layer's bytes as stored; a layer whose content does not
+// match its digest is an error.
+func readLayer(l v1.Layer) ([]byte, error) {
+	rc, err := l.Compressed()
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	b, err := io.ReadAll(rc)
+	if err != nil {
+		return nil, err
+	}
+	want, err := l.Digest()
+	if err != nil {
+		return nil, err
+	}
+	got, _, err := v1.SHA256(bytes.NewReader(b))
+	if err != nil {
+		return nil, err
+	}
+	if got != want {
+		return nil, fmt.Errorf("layer %s has digest %s", want, got)
+	}
+	return b, nil
+}
