@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"fmt"
+	"github.com/hic-build/hic/compiler/fsutil"
 	"os"
 	"path/filepath"
 
@@ -87,27 +88,12 @@ func hasDirPrefix(p, dir string) bool {
 	return len(p) > len(dir) && p[:len(dir)] == dir && p[len(dir)] == filepath.Separator
 }
 
-// writeFileAtomic replaces path with data without ever leaving it half-written.
+// writeFileAtomic replaces path with data without ever leaving it half-written,
+// keeping the mode of the file it replaces (0644 for a new file).
 func writeFileAtomic(path string, data []byte) error {
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
+	perm := os.FileMode(0o644)
 	if fi, err := os.Stat(path); err == nil {
-		_ = os.Chmod(tmp.Name(), fi.Mode().Perm())
+		perm = fi.Mode().Perm()
 	}
-	return os.Rename(tmp.Name(), path)
+	return fsutil.WriteFileAtomic(path, data, perm)
 }

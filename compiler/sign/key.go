@@ -10,9 +10,9 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"github.com/hic-build/hic/compiler/fsutil"
 	"io/fs"
 	"os"
-	"path/filepath"
 )
 
 // PEM block types of the key files.
@@ -99,38 +99,10 @@ func WriteKeyPair(k *ecdsa.PrivateKey, privPath, pubPath string, overwrite bool)
 			}
 		}
 	}
-	if err := writeFileAtomic(privPath, privPEM, 0o600); err != nil {
+	if err := fsutil.WriteFileAtomic(privPath, privPEM, 0o600); err != nil {
 		return err
 	}
-	return writeFileAtomic(pubPath, pubPEM, 0o644)
-}
-
-// writeFileAtomic writes data to a temporary file in path's directory with
-// mode perm and renames it onto path, so a reader never sees half a key and a
-// key file never exists, even briefly, with a wider mode than perm.
-func writeFileAtomic(path string, data []byte, perm fs.FileMode) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	tmp := f.Name()
-	defer os.Remove(tmp) // no-op after the rename
-	if err := f.Chmod(perm); err != nil {
-		f.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
+	return fsutil.WriteFileAtomic(pubPath, pubPEM, 0o644)
 }
 
 // LoadPrivateKey reads a PKCS#8 PEM ECDSA P-256 private key from path.
