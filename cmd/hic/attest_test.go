@@ -1,0 +1,403 @@
+package main
+
+// Acceptance test of issue 5: hic build signs and pushes a small catalog to a
+// real distribution registry, the real cosign CLI verifies the image
+// signatures and SLSA provenance of each image, hic verify passes on them
+// (layout and registry), and fails, naming the check, on tampered copies.
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/static"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/hic-build/hic/compiler/attest"
+	"github.com/hic-build/hic/compiler/pipeline"
+	"github.com/hic-build/hic/compiler/sign"
+	"github.com/hic-build/hic/compiler/testenv"
+	"github.com/hic-build/hic/compiler/verify"
+)
+
+const (
+	attCatalog = "testdata/attest/catalog"
+	attToday   = "2026-11-27"
+)
+
+// attSpecs are the specs of attCatalog and one tag of each.
+var attSpecs = []struct{ spec, tag string }{
+	{"tool:1.4-alpine-3.23-dev", "tool:1.4-alpine3.23-dev"},
+	{"tool:1.4-alpine-3.23-runtime", "tool:1.4-alpine3.23"},
+	{"web:2-wolfi-dev", "web:2-dev"},
+	{"web:2-wolfi-runtime", "web:2"},
+}
+
+// attRun runs hic in-process with env as its environment.
+func attRun(t *testing.T, env map[string]string, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code = run(t.Context(), args, strings.NewReader(""), &out, &errb, func(k string) string { return env[k] })
+	return code, out.String(), errb.String()
+}
+
+func attMust(t *testing.T, want int, env map[string]string, args ...string) string {
+	t.Helper()
+	code, stdout, stderr := attRun(t, env, args...)
+	if code != want {
+		t.Fatalf("hic %s: exit %d, want %d\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), code, want, stdout, stderr)
+	}
+	return stdout
+}
+
+func TestAttestSignPushVerify(t *testing.T) {
+	cosign := testenv.Tool(t, "cosign")
+	reg := testenv.StartRegistry(t)
+	dir := t.TempDir()
+	keys, other := filepath.Join(dir, "keys"), filepath.Join(dir, "other")
+	for _, d := range []string{keys, other} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		attMust(t, 0, nil, "keygen", "--out", d)
+	}
+	pub := filepath.Join(keys, sign.PublicKeyFile)
+	mirror, out := filepath.Join(dir, "mirror"), filepath.Join(dir, "out")
+	attMust(t, 0, nil, "-C", attCatalog, "mirror", "--out", mirror)
+	build := []string{"-C", attCatalog, "build", "--all", "--mirrors", mirror, "--today", attToday, "--jobs", "2"}
+
+	t.Run("key required", func(t *testing.T) {
+		code, _, stderr := attRun(t, nil, append(build, "--out", filepath.Join(dir, "nokey"))...)
+		if code != exitUsage || !strings.Contains(stderr, "--unsigned") {
+			t.Errorf("build without a key: exit %d, want %d and a hint at --unsigned\n%s", code, exitUsage, stderr)
+		}
+		code, _, stderr = attRun(t, nil, append(build, "--out", filepath.Join(dir, "nokey"), "--unsigned", "--key", filepath.Join(keys, sign.PrivateKeyFile))...)
+		if code != exitUsage {
+			t.Errorf("--unsigned with --key: exit %d, want %d\n%s", code, exitUsage, stderr)
+		}
+		uns := filepath.Join(dir, "unsigned")
+		attMust(t, 0, nil, append(build, "--out", uns, "--unsigned")...)
+		r, err := pipeline.ReadReport(filepath.Join(uns, "report.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Signed || r.KeyID != "" {
+			t.Errorf("unsigned build: report says signed %v key %q", r.Signed, r.KeyID)
+		}
+		code, stdout, _ := attRun(t, nil, "-C", attCatalog, "verify", "web:2", "--layout", filepath.Join(uns, "oci"), "--key", pub)
+		if code != exitFindings || !strings.Contains(stdout, "FAIL  image-signature") {
+			t.Errorf("verify of an unsigned image: exit %d, want 1 and a failed image-signature\n%s", code, stdout)
+		}
+	})
+
+	// The signed build, key from the environment, pushed to the registry.
+	env := map[string]string{"HIC_SIGNING_KEY": filepath.Join(keys, sign.PrivateKeyFile)}
+	stdout := attMust(t, 0, env, append(build, "--out", out, "--push", reg+"/hic")...)
+	if !strings.Contains(stdout, "pushed 4 images of 4 specs") {
+		t.Errorf("build --push output:\n%s", stdout)
+	}
+	r, err := pipeline.ReadReport(filepath.Join(out, "report.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !r.Signed || r.KeyID == "" {
+		t.Errorf("signed build: report says signed %v key %q", r.Signed, r.KeyID)
+	}
+	digests := map[string]string{}
+	for _, s := range r.Specs {
+		digests[s.Ref] = s.ImageDigest
+	}
+
+	t.Run("cosign", func(t *testing.T) {
+		flags := []string{"--key", pub, "--insecure-ignore-tlog", "--allow-http-registry", "--allow-insecure-registry"}
+		home := t.TempDir()
+		for _, s := range attSpecs {
+			ref := reg + "/hic/" + s.tag
+			if o, err := attCosign(t, cosign, home, append([]string{"verify"}, append(flags, ref)...)...); err != nil {
+				t.Errorf("cosign verify %s: %v\n%s", ref, err, o)
+			} else if !strings.Contains(o, digests[s.spec]) {
+				t.Errorf("cosign verify %s does not name %s\n%s", ref, digests[s.spec], o)
+			}
+			if o, err := attCosign(t, cosign, home, append([]string{"verify-attestation", "--type", "slsaprovenance1"}, append(flags, ref)...)...); err != nil {
+				t.Errorf("cosign verify-attestation %s: %v\n%s", ref, err, o)
+			}
+		}
+		// Another key is refused.
+		bad := append([]string{"verify", "--key", filepath.Join(other, sign.PublicKeyFile)}, flags[2:]...)
+		if o, err := attCosign(t, cosign, home, append(bad, reg+"/hic/web:2")...); err == nil {
+			t.Errorf("cosign verify with another key succeeded\n%s", o)
+		}
+	})
+
+	t.Run("hic verify", func(t *testing.T) {
+		for _, s := range attSpecs {
+			o := attMust(t, 0, nil, "-C", attCatalog, "verify", s.spec, "--layout", filepath.Join(out, "oci"), "--key", pub)
+			if !strings.Contains(o, "verified: 8 checks passed") {
+				t.Errorf("verify %s (layout):\n%s", s.spec, o)
+			}
+			o = attMust(t, 0, nil, "-C", attCatalog, "verify", s.tag, "--registry", reg+"/hic", "--key", pub)
+			if !strings.Contains(o, "ok  tag") || !strings.Contains(o, digests[s.spec]) {
+				t.Errorf("verify %s (registry):\n%s", s.tag, o)
+			}
+		}
+		// A spec ref against the registry, a full reference, JSON, rebuild.
+		attMust(t, 0, nil, "-C", attCatalog, "verify", "web:2-wolfi-runtime", "--registry", reg+"/hic", "--key", pub)
+		attMust(t, 0, nil, "-C", attCatalog, "verify", reg+"/hic/tool:1.4-alpine3.23", "--registry", "-", "--key", pub)
+		o := attMust(t, 0, nil, "-C", attCatalog, "verify", "tool:1.4-alpine3.23-dev", "--layout", filepath.Join(out, "oci"),
+			"--key", pub, "--format", "json", "--rebuild", "--mirrors", mirror)
+		var res verify.Result
+		if err := json.Unmarshal([]byte(o), &res); err != nil {
+			t.Fatalf("verify --format json: %v\n%s", err, o)
+		}
+		var names []string
+		for _, c := range res.Checks {
+			names = append(names, c.Name)
+		}
+		want := []string{"image-signature", "attestation-signatures", "attestation-subjects", "sbom", "provenance-packages", "provenance-spec", "hardening", "tag", "rebuild"}
+		if !res.OK || !slices.Equal(names, want) || res.Digest != digests["tool:1.4-alpine-3.23-dev"] || res.Spec != "tool:1.4-alpine-3.23-dev" {
+			t.Errorf("verify --format json: ok %v checks %v (want %v) digest %s spec %s", res.OK, names, want, res.Digest, res.Spec)
+		}
+		// Another key fails every signature check.
+		code, o, _ := attRun(t, nil, "-C", attCatalog, "verify", "web:2", "--layout", filepath.Join(out, "oci"), "--key", filepath.Join(other, sign.PublicKeyFile))
+		if code != exitFindings || !strings.Contains(o, "FAIL  image-signature") || !strings.Contains(o, "FAIL  attestation-signatures") {
+			t.Errorf("verify with another key: exit %d\n%s", code, o)
+		}
+	})
+
+	signer, err := sign.LoadSigner(filepath.Join(keys, sign.PrivateKeyFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	otherSigner, err := sign.LoadSigner(filepath.Join(other, sign.PrivateKeyFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	webIdx, _ := v1.NewHash(digests["web:2-wolfi-runtime"])
+	toolIdx, _ := v1.NewHash(digests["tool:1.4-alpine-3.23-runtime"])
+
+	cases := []struct {
+		name   string
+		check  string
+		tamper func(t *testing.T, repo name.Repository)
+	}{
+		{"one byte changed in an attestation", verify.CheckAttestationSignatures, func(t *testing.T, repo name.Repository) {
+			attReplaceEnvelope(t, repo, webIdx, attest.PredicateSLSAProvenance, func(env []byte) []byte {
+				i := bytes.Index(env, []byte(`"payload":"`)) + len(`"payload":"`) + 200
+				out := bytes.Clone(env)
+				if out[i] == 'A' {
+					out[i] = 'B'
+				} else {
+					out[i] = 'A'
+				}
+				return out
+			})
+		}},
+		{"attestation signed by another key", verify.CheckAttestationSignatures, func(t *testing.T, repo name.Repository) {
+			attReplaceEnvelope(t, repo, webIdx, attest.PredicateSLSAProvenance, func(env []byte) []byte {
+				return attResign(t, otherSigner, attPayload(t, env))
+			})
+		}},
+		{"statement about another image", verify.CheckAttestationSubjects, func(t *testing.T, repo name.Repository) {
+			attReplaceEnvelope(t, repo, webIdx, attest.PredicateSLSAProvenance, func(env []byte) []byte {
+				var st map[string]any
+				if err := json.Unmarshal(attPayload(t, env), &st); err != nil {
+					t.Fatal(err)
+				}
+				for _, s := range st["subject"].([]any) {
+					s.(map[string]any)["digest"] = map[string]any{"sha256": toolIdx.Hex}
+				}
+				b, _ := json.Marshal(st)
+				return attResign(t, signer, b)
+			})
+		}},
+		{"SBOM missing a package", verify.CheckSBOM, func(t *testing.T, repo name.Repository) {
+			plat := attPlatformDigest(t, repo, webIdx)
+			attReplaceEnvelope(t, repo, plat, attest.PredicateSPDX, func(env []byte) []byte {
+				var st map[string]any
+				if err := json.Unmarshal(attPayload(t, env), &st); err != nil {
+					t.Fatal(err)
+				}
+				pred := st["predicate"].(map[string]any)
+				pkgs := pred["packages"].([]any)
+				for i, p := range pkgs {
+					if p.(map[string]any)["name"] == "pcre2" {
+						pred["packages"] = slices.Delete(pkgs, i, i+1)
+						break
+					}
+				}
+				if len(pred["packages"].([]any)) == len(pkgs) {
+					t.Fatal("SPDX SBOM has no package pcre2")
+				}
+				b, _ := json.Marshal(st)
+				return attResign(t, signer, b)
+			})
+		}},
+		{"tag moved to another image", verify.CheckTag, func(t *testing.T, repo name.Repository) {
+			desc, err := remote.Get(repo.Tag("2-dev"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := remote.Tag(repo.Tag("2"), desc); err != nil {
+				t.Fatal(err)
+			}
+		}},
+	}
+	for i, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			prefix := fmt.Sprintf("%s/case%d", reg, i)
+			attMust(t, 0, nil, "publish", "--layout", filepath.Join(out, "oci"), prefix, "web:2-wolfi-runtime", "web:2-wolfi-dev")
+			attMust(t, 0, nil, "-C", attCatalog, "verify", "web:2", "--registry", prefix, "--key", pub)
+			repo, err := name.NewRepository(prefix + "/web")
+			if err != nil {
+				t.Fatal(err)
+			}
+			tc.tamper(t, repo)
+			code, o, stderr := attRun(t, nil, "-C", attCatalog, "verify", "web:2", "--registry", prefix, "--key", pub, "--format", "json")
+			var res verify.Result
+			if err := json.Unmarshal([]byte(o), &res); err != nil {
+				t.Fatalf("verify: exit %d: %v\n%s%s", code, err, o, stderr)
+			}
+			if code != exitFindings || res.OK || !slices.Equal(res.Failed(), []string{tc.check}) {
+				t.Errorf("verify after %s: exit %d, failed %v, want exit 1 and only %s failing\n%s", tc.name, code, res.Failed(), tc.check, o)
+			}
+			_, text, _ := attRun(t, nil, "-C", attCatalog, "verify", "web:2", "--registry", prefix, "--key", pub)
+			if !strings.Contains(text, "FAIL  "+tc.check) {
+				t.Errorf("text output does not name %s:\n%s", tc.check, text)
+			}
+		})
+	}
+}
+
+// attCosign runs the cosign CLI offline (see compiler/attest's cosign test).
+func attCosign(t *testing.T, bin, home string, args ...string) (string, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, args...)
+	dead := fmt.Sprintf("http://127.0.0.1:%d", testenv.FreePort(t))
+	cmd.Env = []string{
+		"HOME=" + home, "PATH=/usr/bin:/bin", "DOCKER_CONFIG=" + home, "TUF_ROOT=" + home + "/tuf",
+		"HTTPS_PROXY=" + dead, "HTTP_PROXY=" + dead, "NO_PROXY=127.0.0.1,localhost",
+	}
+	var b bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &b, &b
+	err := cmd.Run()
+	return b.String(), err
+}
+
+// attPayload returns the decoded payload of a DSSE envelope.
+func attPayload(t *testing.T, env []byte) []byte {
+	t.Helper()
+	e, err := sign.ParseEnvelope(env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := base64.StdEncoding.DecodeString(e.Payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func attResign(t *testing.T, s sign.Signer, statement []byte) []byte {
+	t.Helper()
+	e, err := sign.SignStatement(context.Background(), s, statement)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := json.Marshal(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// attPlatformDigest returns the digest of the first platform manifest of idx.
+func attPlatformDigest(t *testing.T, repo name.Repository, idx v1.Hash) v1.Hash {
+	t.Helper()
+	ii, err := remote.Index(repo.Digest(idx.String()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	im, err := ii.IndexManifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return im.Manifests[0].Digest
+}
+
+// rawManifest is a manifest to put as it is.
+type rawManifest struct {
+	raw []byte
+	mt  types.MediaType
+}
+
+func (r rawManifest) RawManifest() ([]byte, error)         { return r.raw, nil }
+func (r rawManifest) MediaType() (types.MediaType, error) { return r.mt, nil }
+
+// attReplaceEnvelope rewrites, in the cosign .att tag of subject, the layer
+// holding the envelope of predicateType, as an attacker with write access to
+// the registry would.
+func attReplaceEnvelope(t *testing.T, repo name.Repository, subject v1.Hash, predicateType string, f func([]byte) []byte) {
+	t.Helper()
+	tag := repo.Tag(subject.Algorithm + "-" + subject.Hex + ".att")
+	img, err := remote.Image(tag)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := img.Manifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := false
+	for i, l := range m.Layers {
+		if l.Annotations["predicateType"] != predicateType {
+			continue
+		}
+		layer, err := img.LayerByDigest(l.Digest)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rc, err := layer.Compressed()
+		if err != nil {
+			t.Fatal(err)
+		}
+		env, err := io.ReadAll(rc)
+		rc.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		nb := f(env)
+		nl := static.NewLayer(nb, l.MediaType)
+		if err := remote.WriteLayer(repo, nl); err != nil {
+			t.Fatal(err)
+		}
+		m.Layers[i].Digest, _ = nl.Digest()
+		m.Layers[i].Size = int64(len(nb))
+		done = true
+		break
+	}
+	if !done {
+		t.Fatalf("%s has no %s layer", tag, predicateType)
+	}
+	raw, err := json.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.Put(tag, rawManifest{raw, m.MediaType}); err != nil {
+		t.Fatal(err)
+	}
+}
