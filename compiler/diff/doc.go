@@ -1,0 +1,18 @@
+// Package diff compares two compiled catalogs: what a change does to the
+// images. It is pure: two maps of spec ref to compile.Image go in (the base
+// and the head of a change), a Diff comes out, listing the specs added,
+// removed and changed and, for each changed spec, the changed fields of its
+// compiled form as keyed items (packages by name, env and annotations by key,
+// paths by path, exceptions by rule, ...), so a version bump reads as one
+// package changing rather than as a list reshuffled.
+//
+// Field names are the paths of the flat compiled JSON (compile.Marshal) with
+// "config." and "config.contents." dropped: packages, tags, entrypoint,
+// accounts.run-as, environment, metadata.version, policy.exceptions ... Any
+// field of the compiled form without a dedicated rule is still compared, by
+// its JSON path, so nothing the compiled form holds is left out of a diff.
+//
+// The package renders a Diff as text, as Markdown for a pull-request comment,
+// or as JSON (the Diff value itself). It knows nothing of git, files or the
+// catalog: cmd/hic compiles the two sides and hands them over.
+package diff
