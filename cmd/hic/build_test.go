@@ -38,6 +38,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"gopkg.in/yaml.v3"
 
 	"github.com/hic-build/hic/compiler/apkrepo"
 	"github.com/hic-build/hic/compiler/compile"
@@ -74,6 +75,16 @@ func bldBuild(t *testing.T, want int, catalog string, args ...string) (stdout, s
 		t.Fatalf("hic %s: exit %d, want %d\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), code, want, stdout, stderr)
 	}
 	return stdout, stderr
+}
+
+// bldKey makes a signing key pair with hic keygen and returns the private key's path.
+func bldKey(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	if code, stdout, stderr := bldRun(t, "keygen", "--out", dir); code != 0 {
+		t.Fatalf("hic keygen: exit %d\n%s%s", code, stdout, stderr)
+	}
+	return filepath.Join(dir, "hic.key")
 }
 
 // bldMirror generates a signed local mirror of catalog with hic mirror.
@@ -293,7 +304,7 @@ func TestExampleHello(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := filepath.Join(tmp, "out")
-	bldBuild(t, 0, "../../examples/catalog", "--all", "--mirror", hellorepo.URL+"="+repo.Dir, "--out", out)
+	bldBuild(t, 0, "../../examples/catalog", "--all", "--mirror", hellorepo.URL+"="+repo.Dir, "--out", out, "--key", bldKey(t))
 	rep := bldReport(t, out)
 	const ref = "hello:1-wolfi-runtime"
 	for _, r := range []string{ref, "hello:1-wolfi-dev"} {
@@ -372,9 +383,11 @@ func TestBuildReproducibleIncremental(t *testing.T) {
 	outA, outB := filepath.Join(tmp, "a", "out"), filepath.Join(tmp, "b", "other-out")
 
 	start := time.Now()
-	bldBuild(t, 0, bldCatalog, "--all", "--mirrors", mirrorA, "--out", outA)
+	// Unsigned: signatures are not deterministic, and the whole layouts
+	// are compared byte for byte.
+	bldBuild(t, 0, bldCatalog, "--all", "--mirrors", mirrorA, "--out", outA, "--unsigned")
 	cold := time.Since(start)
-	bldBuild(t, 0, bldCatalog, "--all", "--mirrors", mirrorB, "--out", outB, "--cache-dir", filepath.Join(tmp, "b", "cache"))
+	bldBuild(t, 0, bldCatalog, "--all", "--mirrors", mirrorB, "--out", outB, "--cache-dir", filepath.Join(tmp, "b", "cache"), "--unsigned")
 	repA, repB := bldReport(t, outA), bldReport(t, outB)
 
 	t.Run("reproducible", func(t *testing.T) {
@@ -442,7 +455,7 @@ func TestBuildReproducibleIncremental(t *testing.T) {
 			t.Fatal(err)
 		}
 		start := time.Now()
-		_, stderr := bldBuild(t, 0, bldCatalog, "--all", "--mirrors", mirrorB, "--out", outB, "--cache-dir", filepath.Join(tmp, "b", "cache"))
+		_, stderr := bldBuild(t, 0, bldCatalog, "--all", "--mirrors", mirrorB, "--out", outB, "--cache-dir", filepath.Join(tmp, "b", "cache"), "--unsigned")
 		warm := time.Since(start)
 		rep := bldReport(t, outB)
 		for ref, a := range repA {
@@ -568,7 +581,9 @@ func TestBuildIntegrity(t *testing.T) {
 	good := filepath.Join(tmp, "mirror")
 	bldMirror(t, bldIntegrity, good)
 	base := filepath.Join(tmp, "base")
-	bldBuild(t, 0, bldIntegrity, "keep", "--mirrors", good, "--out", base)
+	// Signed: keep's entries include its signature and attestations.
+	key := bldKey(t)
+	bldBuild(t, 0, bldIntegrity, "keep", "--mirrors", good, "--out", base, "--key", key)
 	keepEntries := bldEntries(t, filepath.Join(base, "oci"))
 	keepRefs := []string{"keep:1-alpine-3.23-runtime", "keep:1-wolfi-runtime"}
 	for _, r := range keepRefs {
@@ -677,7 +692,7 @@ func TestBuildIntegrity(t *testing.T) {
 			bldCopyDir(t, base, out)
 			tc.break_(t, m)
 
-			_, stderr := bldBuild(t, exitFindings, bldIntegrity, "--all", "--mirrors", m, "--out", out)
+			_, stderr := bldBuild(t, exitFindings, bldIntegrity, "--all", "--mirrors", m, "--out", out, "--key", key)
 			rep := bldReport(t, out)
 			if len(rep) != 4 {
 				t.Errorf("report has %d specs, want 4", len(rep))
@@ -745,8 +760,9 @@ func TestBuildSIGKILL(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
+	key := bldKey(t)
 	cmd := exec.CommandContext(ctx, hic, "-C", bldCatalog, "build", "--all", "--today", bldToday,
-		"--mirrors", mirror, "--out", out, "--jobs", "2")
+		"--mirrors", mirror, "--out", out, "--jobs", "2", "--key", key)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -785,11 +801,12 @@ func TestBuildSIGKILL(t *testing.T) {
 			stored++
 		}
 	}
+	t.Logf("killed after %q with %d of %d specs in the layout", seen[len(seen)-1], stored, bldCatalogSpecs)
 	if stored >= bldCatalogSpecs {
 		t.Fatalf("all %d specs were stored before the kill: the kill did not land mid-build", stored)
 	}
 
-	bldBuild(t, 0, bldCatalog, "--all", "--mirrors", mirror, "--out", out)
+	bldBuild(t, 0, bldCatalog, "--all", "--mirrors", mirror, "--out", out, "--key", key)
 	rep := bldReport(t, out)
 	var built, cached int
 	for _, r := range rep {
@@ -816,5 +833,76 @@ func TestBuildSIGKILL(t *testing.T) {
 	sort.Strings(refs)
 	if len(refs) != bldCatalogSpecs {
 		t.Errorf("layout holds %d specs after the rerun, want %d: %v", len(refs), bldCatalogSpecs, refs)
+	}
+}
+
+// bldHicCall finds hic invocations in shell text: "hic CMD ..." or "bin/hic CMD ...".
+var (
+	bldHicCall = regexp.MustCompile(`(?:^|[\s(|;&"'])(?:bin/)?hic\s+([a-z].*)`)
+	bldSubst   = regexp.MustCompile(`\$\([^()]*\)`)
+	bldFence   = regexp.MustCompile("(?s)```[a-z]*\n(.*?)```")
+	bldSpan    = regexp.MustCompile("`((?:bin/)?hic [^`]+)`")
+)
+
+// TestExamplesUseRealFlags keeps the examples honest: the YAML files parse,
+// and every hic command in them and in the README's code names a real
+// command with flags it has.
+func TestExamplesUseRealFlags(t *testing.T) {
+	checked := 0
+	for _, name := range []string{"README.md", "github-actions.yml", "kubernetes-job.yaml"} {
+		b, err := os.ReadFile(filepath.Join("../../examples", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		text := string(b)
+		if strings.HasSuffix(name, ".md") {
+			var code []string
+			for _, m := range bldFence.FindAllStringSubmatch(text, -1) {
+				code = append(code, m[1])
+			}
+			for _, m := range bldSpan.FindAllStringSubmatch(text, -1) {
+				code = append(code, m[1])
+			}
+			text = strings.Join(code, "\n")
+		} else {
+			var doc map[string]any
+			if err := yaml.Unmarshal(b, &doc); err != nil {
+				t.Errorf("%s: %v", name, err)
+			}
+			if doc["jobs"] == nil && doc["kind"] != "Job" {
+				t.Errorf("%s is neither a workflow nor a Job", name)
+			}
+		}
+		text = strings.ReplaceAll(text, "\\\n", " ")
+		for _, line := range strings.Split(text, "\n") {
+			if strings.HasPrefix(strings.TrimSpace(line), "#") {
+				continue
+			}
+			m := bldHicCall.FindStringSubmatch(line)
+			if m == nil {
+				continue
+			}
+			call := bldSubst.ReplaceAllString(m[1], "1") // $(...) stands for one word
+			if i := strings.IndexAny(call, "|>;&)#`"); i >= 0 {
+				call = call[:i]
+			}
+			var args []string
+			for _, f := range strings.Fields(call) {
+				args = append(args, strings.Trim(f, `"'`))
+			}
+			root := newRootCmd(&rootOptions{getenv: func(string) string { return "" }}, io.Discard)
+			cmd, rest, err := root.Find(args)
+			if err != nil || cmd == root {
+				t.Errorf("%s: hic %s: no such command (%v)", name, call, err)
+				continue
+			}
+			if err := cmd.ParseFlags(rest); err != nil {
+				t.Errorf("%s: hic %s: %v", name, call, err)
+			}
+			checked++
+		}
+	}
+	if checked < 10 {
+		t.Errorf("checked %d hic commands in the examples, want at least 10", checked)
 	}
 }
