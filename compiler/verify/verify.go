@@ -1,14 +1,3 @@
-// Package verify checks a built image the way an auditor does, trusting only
-// the public key and the catalog: the image signatures, the signature and the
-// subjects of every attestation, the SBOMs against the apk database inside
-// the image, the SLSA provenance against that database and the compiled spec,
-// the hardening report, that the tag names the image that was signed for it,
-// and optionally that a rebuild from the catalog gives the same digest.
-//
-// Images are read from an OCI image layout (Layout) or a registry (Registry).
-// Every check gives one Check with its name; Result.OK is false if any fails.
-// The package does not build (the caller supplies Options.Rebuild) or load the
-// catalog (the caller supplies Options.Compiled).
 package verify
 
 import (

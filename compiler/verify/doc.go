@@ -1,0 +1,37 @@
+// Package verify checks a built image the way an auditor does, trusting only
+// the public key and the catalog: the image signatures, the signature and the
+// subjects of every attestation, the SBOMs against the apk database inside
+// the image, the SLSA provenance against that database and the compiled spec,
+// the hardening report, that the tag names the image that was signed for it,
+// and optionally that a rebuild from the catalog gives the same digest.
+//
+// Images are read from an OCI image layout (Layout) or a registry (Registry).
+// Every check gives one Check with its name; Result.OK is false if any fails.
+//
+// # Checks
+//
+//   - image-signature: the index and every platform manifest have a cosign
+//     simple-signing signature by the key that names their digest;
+//   - attestation-signatures: every DSSE envelope stored for the index or a
+//     platform manifest (layout referrers; in a registry, the referrers API and
+//     cosign's .att tag) verifies with the key;
+//   - attestation-subjects: every statement is about the manifest it is
+//     attached to, and about nothing outside this image;
+//   - sbom: every SPDX and CycloneDX SBOM of a platform lists exactly the
+//     packages (name and version) of the platform's apk database, read from
+//     the image's layers;
+//   - provenance-packages: the provenance's resolvedDependencies are exactly
+//     the installed packages of all platforms, matched by name, version, arch
+//     and checksum (the apk database's C: field);
+//   - provenance-spec: the build type is hic's, the spec is the one asked for,
+//     the digest of the spec compiled from the catalog equals
+//     internalParameters.compiledSpecDigest, and the pinned main package is
+//     among the dependencies;
+//   - hardening: the hardening report has no failing rule;
+//   - tag: a signature names the ref's repository, and the ref's tag is a tag
+//     of the spec the provenance names, so a tag moved to another image fails;
+//   - rebuild (optional): a rebuild of the spec gives the same index digest.
+//
+// The package does not build (the caller supplies Options.Rebuild) or load the
+// catalog (the caller supplies Options.Compiled).
+package verify

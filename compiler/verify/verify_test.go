@@ -1,0 +1,116 @@
+package verify
+
+import (
+	"slices"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/hic-build/hic/compiler/attest"
+)
+
+func TestParsePurl(t *testing.T) {
+	for _, tc := range []struct {
+		in                  string
+		name, version, arch string
+		bad                 bool
+	}{
+		{in: "pkg:apk/wolfi/busybox@1.37.0-r0?arch=x86_64&repository_url=https%3A%2F%2Fpackages.wolfi.dev%2Fos", name: "busybox", version: "1.37.0-r0", arch: "x86_64"},
+		{in: "pkg:apk/alpine/libstdc%2B%2B@14.2.0-r6?arch=aarch64&distro=alpine-3.23", name: "libstdc++", version: "14.2.0-r6", arch: "aarch64"},
+		{in: "pkg:apk/wolfi/ca-certificates-bundle@20250619-r0?arch=noarch", name: "ca-certificates-bundle", version: "20250619-r0", arch: "noarch"},
+		{in: "pkg:deb/debian/curl@8.0", bad: true},
+		{in: "pkg:apk/wolfi/busybox", bad: true},
+		{in: "pkg:apk/busybox@1", bad: true},
+	} {
+		n, v, a, err := parsePurl(tc.in)
+		if (err != nil) != tc.bad || n != tc.name || v != tc.version || a != tc.arch {
+			t.Errorf("parsePurl(%q) = %q %q %q %v", tc.in, n, v, a, err)
+		}
+	}
+}
+
+const db = `C:Q1Z2lO8Xr0Xk1RLGVwHq4nJRLrsvE=
+P:busybox
+V:1.37.0-r0
+A:x86_64
+S:1
+F:bin
+
+C:Q1AAAAAAAAAAAAAAAAAAAAAAAAAAA=
+P:web
+V:2.1.0-r0
+A:x86_64
+`
+
+func TestParseDB(t *testing.T) {
+	got, err := parseDB([]byte(db))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []dbPackage{
+		{Name: "busybox", Version: "1.37.0-r0", Arch: "x86_64", Checksum: "Q1Z2lO8Xr0Xk1RLGVwHq4nJRLrsvE="},
+		{Name: "web", Version: "2.1.0-r0", Arch: "x86_64", Checksum: "Q1AAAAAAAAAAAAAAAAAAAAAAAAAAA="},
+	}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("parseDB (-want +got):\n%s", d)
+	}
+}
+
+func TestCheckDeps(t *testing.T) {
+	pkgs, err := parseDB([]byte(db))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dep := func(name, version, checksum string) attest.ResourceDescriptor {
+		d, err := attest.ChecksumDigest(checksum)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return attest.ResourceDescriptor{URI: "pkg:apk/wolfi/" + name + "@" + version + "?arch=x86_64", Digest: d}
+	}
+	prov := func(deps ...attest.ResourceDescriptor) attest.ProvenancePredicate {
+		var p attest.ProvenancePredicate
+		p.BuildDefinition.ResolvedDependencies = deps
+		return p
+	}
+	plats := []*platformImage{{platform: "linux/amd64", arch: "x86_64", db: pkgs}}
+	busybox := dep("busybox", "1.37.0-r0", "Q1Z2lO8Xr0Xk1RLGVwHq4nJRLrsvE=")
+	web := dep("web", "2.1.0-r0", "Q1AAAAAAAAAAAAAAAAAAAAAAAAAAA=")
+	for _, tc := range []struct {
+		name string
+		p    attest.ProvenancePredicate
+		want []string
+	}{
+		{"match", prov(busybox, web), nil},
+		{"missing", prov(busybox), []string{"installed but not in the provenance: web-2.1.0-r0 (x86_64)"}},
+		{"extra", prov(busybox, web, dep("curl", "8.0-r0", "Q1AAAAAAAAAAAAAAAAAAAAAAAAAAA=")), []string{"in the provenance but not installed: curl-8.0-r0 (x86_64)"}},
+		{"checksum", prov(busybox, dep("web", "2.1.0-r0", "Q1BBBBBBBBBBBBBBBBBBBBBBBBBBB=")), []string{"checksum differs from the apk database: web-2.1.0-r0 (x86_64)"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if d := cmp.Diff(tc.want, checkDeps(tc.p, plats)); d != "" {
+				t.Errorf("checkDeps (-want +got):\n%s", d)
+			}
+		})
+	}
+}
+
+func TestDiffAndRepo(t *testing.T) {
+	want := map[string]bool{"a=1": true, "b=2": true}
+	if d := diff(want, map[string]bool{"a=1": true, "b=2": true}); d != "" {
+		t.Errorf("equal sets: %q", d)
+	}
+	if d := diff(want, map[string]bool{"a=1": true, "c=3": true}); d != "misses installed packages b=2 and lists packages not installed c=3" {
+		t.Errorf("diff: %q", d)
+	}
+	for _, tc := range []struct {
+		ref, repo string
+		want      bool
+	}{{"nginx", "nginx", true}, {"hic/nginx", "nginx", true}, {"hic/xnginx", "nginx", false}, {"nginx", "", false}} {
+		if got := sameRepo(tc.ref, tc.repo); got != tc.want {
+			t.Errorf("sameRepo(%q, %q) = %v", tc.ref, tc.repo, got)
+		}
+	}
+	if !slices.Equal([]string{apkArch("amd64"), apkArch("arm64")}, []string{"x86_64", "aarch64"}) {
+		t.Error("apkArch")
+	}
+}
