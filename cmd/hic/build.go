@@ -43,7 +43,14 @@ Outputs under --out (default ./out):
 A spec whose input digest (compiled spec + lock + hic and apko versions)
 already has an image in the layout is not rebuilt. --mirrors DIR builds from a
 local mirror (see hic mirror); --mirror URL=DIR maps one repository. Exit
-status 1 if any spec failed to build or a post-build check failed.`
+status 1 if any spec failed to build or a post-build check failed.
+
+Signing: --key PATH (or HIC_SIGNING_KEY; hic keygen makes a key pair) signs
+every image and its attestations (SLSA provenance, SPDX and CycloneDX SBOMs,
+hardening report), stored as OCI 1.1 referrers; the key's id feeds the input
+digest. A build without a key needs an explicit --unsigned, and report.json
+says whether the build was signed. --push REGISTRY/PREFIX publishes the specs
+that succeeded after the build, as hic publish does; hic verify checks them.`
 
 func newBuildCmd(root *rootOptions) *cobra.Command {
 	o := &buildOptions{}
