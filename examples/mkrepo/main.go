@@ -39,7 +39,8 @@ func run(ctx context.Context, out string) error {
 		return err
 	}
 	fmt.Printf("wrote %d packages for %v to %s\n", len(repo.Packages), repo.Archs, repo.Dir)
-	fmt.Printf("build with: hic -C examples/catalog build --all --mirrors %s --out out/examples\n", out)
-	fmt.Printf("        or: hic -C examples/catalog build --all --mirror %s=%s --out out/examples\n", hellorepo.URL, filepath.Join(out, hellorepo.RepoDir))
+	fmt.Printf("build with: hic -C examples/catalog build --all --mirrors %s --out out/examples --key out/keys/hic.key\n", out)
+	fmt.Printf("        or: hic -C examples/catalog build --all --mirror %s=%s --out out/examples --key out/keys/hic.key\n", hellorepo.URL, filepath.Join(out, hellorepo.RepoDir))
+	fmt.Printf("(mkdir -p out/keys && hic keygen --out out/keys makes the key; --unsigned builds without one)\n")
 	return nil
 }
