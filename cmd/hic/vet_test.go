@@ -107,8 +107,8 @@ var vetCases = []struct {
 	// comes from a required, non-empty field. Leaving one out is a schema error.
 	{"oci-annotations", nil, 1, []string{"schema oci-annotations/app.cue:3:9"}},
 	// https-repositories cannot fail either: repositories come from the
-	// distro table, and overriding it is a schema error.
-	{"https-repositories", nil, 1, []string{"schema https-repositories/distro.cue:3:33"}},
+	// distro table, which a catalog file cannot change.
+	{"https-repositories", nil, 1, []string{"schema https-repositories/distro.cue:3:1"}},
 	{"unique-tags-latest", nil, 1, []string{"unique-tags unique-tags-latest/app.cue:12:56"}},
 	{"unique-tags-repository", nil, 1, []string{"unique-tags unique-tags-repository/app/app.cue:11:3"}},
 	{"unique-refs", nil, 1, []string{"unique-refs unique-refs/b/app.cue:3:9", "unique-tags unique-refs/b/app.cue:11:3"}},

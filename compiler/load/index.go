@@ -19,6 +19,7 @@ type index struct {
 	pos        map[string]finding.Position
 	imageFile  map[string]string // image name -> file declaring it
 	unknownTop []namedPos        // top-level regular fields other than images
+	defs       []namedPos        // top-level definitions (#Name)
 }
 
 type namedPos struct {
@@ -44,8 +45,13 @@ func (x *index) addFile(rel string, f *ast.File) []string {
 			continue
 		}
 		if n := labelName(fd.Label); n != schema.ImagesPath {
-			if id, isIdent := fd.Label.(*ast.Ident); !isIdent || !(strings.HasPrefix(id.Name, "_") || strings.HasPrefix(id.Name, "#")) {
-				x.unknownTop = append(x.unknownTop, namedPos{n, finding.Position{File: rel, Line: fd.Pos().Line(), Column: fd.Pos().Column()}})
+			pos := finding.Position{File: rel, Line: fd.Pos().Line(), Column: fd.Pos().Column()}
+			id, isIdent := fd.Label.(*ast.Ident)
+			switch {
+			case isIdent && strings.HasPrefix(id.Name, "#"):
+				x.defs = append(x.defs, namedPos{id.Name, pos})
+			case !isIdent || !strings.HasPrefix(id.Name, "_"):
+				x.unknownTop = append(x.unknownTop, namedPos{n, pos})
 			}
 			continue
 		}

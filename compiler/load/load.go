@@ -277,6 +277,17 @@ func evalInstance(cctx *cue.Context, sch cue.Value, tr *translator, inst *build.
 			})
 		}
 	}
+	for _, d := range idx.defs {
+		// The schema is evaluated on its own, so a catalog file cannot
+		// change one of its definitions; say so rather than ignore it.
+		if filepath.Dir(d.pos.File) == dir && sch.LookupPath(cue.MakePath(cue.Def(d.name))).Exists() {
+			findings = append(findings, finding.Finding{
+				Rule: RuleSchema, Severity: finding.Error, Pos: d.pos,
+				Message: fmt.Sprintf("%s is a schema definition: a catalog file cannot change it", d.name),
+				Hint:    "give the helper another name; distros, variants and rules change in schema/*.cue, in review",
+			})
+		}
+	}
 	// The instance holds the folder's files only: plain data. Each image is
 	// unified with the schema's images pattern, whose schema value the
 	// worker evaluated once for all the instances of its context.
