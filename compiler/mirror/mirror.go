@@ -113,7 +113,7 @@ func Generate(ctx context.Context, images []compile.Image, opts Options) (*Manif
 		if err != nil {
 			return nil, err
 		}
-		pkgs := apkrepo.Synthesize(apkrepo.SynthOptions{Requests: reqs, Scale: opts.Scale, Distro: g.family})
+		pkgs := dropDuplicateFiles(apkrepo.Synthesize(apkrepo.SynthOptions{Requests: reqs, Scale: opts.Scale, Distro: g.family}))
 		dir := filepath.Join(opts.Dir, d)
 		if err := os.RemoveAll(dir); err != nil {
 			return nil, fmt.Errorf("mirror: %w", err)
@@ -134,6 +134,26 @@ func Generate(ctx context.Context, images []compile.Image, opts Options) (*Manif
 		return nil, fmt.Errorf("mirror: %w", err)
 	}
 	return m, nil
+}
+
+// dropDuplicateFiles keeps the first entry of each path in every package.
+// An entrypoint a base package already ships as a link or fixed file (the
+// busybox image's /bin/sh) would otherwise be added again as a generated
+// executable, and WriteRepository rejects the package.
+func dropDuplicateFiles(pkgs []apkrepo.Package) []apkrepo.Package {
+	for i, p := range pkgs {
+		seen := make(map[string]bool, len(p.Files))
+		files := p.Files[:0:0]
+		for _, f := range p.Files {
+			k := strings.Trim(f.Path, "/")
+			if !seen[k] {
+				seen[k] = true
+				files = append(files, f)
+			}
+		}
+		pkgs[i].Files = files
+	}
+	return pkgs
 }
 
 // entrypointBinary is the absolute program path an image starts, if any.
