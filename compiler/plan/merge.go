@@ -1,0 +1,128 @@
+package plan
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/hic-build/hic/compiler/pipeline"
+)
+
+// Source is one report to merge and the name errors call it by (its file).
+type Source struct {
+	Name   string
+	Report *pipeline.Report
+}
+
+// Merge joins shard reports into the report of the whole build:
+//
+//   - the hic and apko versions and the signing key must agree;
+//   - the status is completed when every shard completed, else cancelled;
+//   - the duration is the longest shard's (shards run side by side);
+//   - the specs are merged by ref and sorted; a ref in two reports must have
+//     the same result in both (it is then kept once), else it is an error;
+//   - the counts are the sum of the shards' counts, less those of the
+//     duplicates kept once.
+func Merge(srcs []Source) (*pipeline.Report, error) {
+	if len(srcs) == 0 {
+		return nil, errors.New("merge: no reports")
+	}
+	first := srcs[0]
+	out := &pipeline.Report{
+		Status:      pipeline.StatusCompleted,
+		HicVersion:  first.Report.HicVersion,
+		ApkoVersion: first.Report.ApkoVersion,
+		Signed:      first.Report.Signed,
+		KeyID:       first.Report.KeyID,
+		Specs:       []pipeline.SpecReport{},
+	}
+	type seen struct {
+		from string
+		spec pipeline.SpecReport
+		json []byte
+	}
+	byRef := map[string]seen{}
+	var errs []string
+	for _, src := range srcs {
+		r := src.Report
+		for _, c := range []struct{ what, want, got string }{
+			{"hic version", first.Report.HicVersion, r.HicVersion},
+			{"apko version", first.Report.ApkoVersion, r.ApkoVersion},
+			{"signed", fmt.Sprint(first.Report.Signed), fmt.Sprint(r.Signed)},
+			{"key", first.Report.KeyID, r.KeyID},
+		} {
+			if c.want != c.got {
+				errs = append(errs, fmt.Sprintf("%s: %s %q, but %s has %q", src.Name, c.what, c.got, first.Name, c.want))
+			}
+		}
+		if r.Status != pipeline.StatusCompleted {
+			out.Status = pipeline.StatusCancelled
+		}
+		out.DurationMs = max(out.DurationMs, r.DurationMs)
+		add(&out.Counts, r.Counts, 1)
+		for _, s := range r.Specs {
+			b, err := json.Marshal(s)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %s: %w", src.Name, s.Ref, err)
+			}
+			prev, dup := byRef[s.Ref]
+			switch {
+			case !dup:
+				byRef[s.Ref] = seen{src.Name, s, b}
+				out.Specs = append(out.Specs, s)
+			case string(prev.json) == string(b):
+				add(&out.Counts, countSpec(s), -1)
+			default:
+				errs = append(errs, fmt.Sprintf("%s: in %s (%s) and %s (%s) with different results", s.Ref, prev.from, describe(prev.spec), src.Name, describe(s)))
+			}
+		}
+	}
+	if len(errs) > 0 {
+		return nil, fmt.Errorf("merge: %s", strings.Join(errs, "; "))
+	}
+	slices.SortStableFunc(out.Specs, func(a, b pipeline.SpecReport) int { return strings.Compare(a.Ref, b.Ref) })
+	return out, nil
+}
+
+func describe(s pipeline.SpecReport) string {
+	d := s.Status
+	if s.ImageDigest != "" {
+		d += " " + s.ImageDigest
+	}
+	return d
+}
+
+// countSpec is what one spec adds to a report's counts.
+func countSpec(s pipeline.SpecReport) pipeline.Counts {
+	var c pipeline.Counts
+	switch s.Status {
+	case pipeline.StatusBuilt:
+		c.Built++
+	case pipeline.StatusCached:
+		c.Cached++
+	case pipeline.StatusFailed:
+		c.Failed++
+	case pipeline.StatusCancelled:
+		c.Cancelled++
+	}
+	for _, f := range s.Findings {
+		switch {
+		case f.Failing():
+			c.FailingFindings++
+		case f.Waived:
+			c.WaivedFindings++
+		}
+	}
+	return c
+}
+
+func add(dst *pipeline.Counts, c pipeline.Counts, sign int) {
+	dst.Built += sign * c.Built
+	dst.Cached += sign * c.Cached
+	dst.Failed += sign * c.Failed
+	dst.Cancelled += sign * c.Cancelled
+	dst.FailingFindings += sign * c.FailingFindings
+	dst.WaivedFindings += sign * c.WaivedFindings
+}
