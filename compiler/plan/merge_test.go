@@ -38,9 +38,9 @@ func TestMerge(t *testing.T) {
 			{"s1.json", report("cancelled", 2, pipeline.Counts{Cancelled: 1}, pipeline.SpecReport{Ref: "b:1", Status: pipeline.StatusCancelled})},
 		}, report("cancelled", 2, pipeline.Counts{Built: 1, Cancelled: 1},
 			built("a:1", "sha256:a"), pipeline.SpecReport{Ref: "b:1", Status: pipeline.StatusCancelled}), ""},
-		{"an empty shard", []Source{
-			{"s0.json", report("completed", 1, pipeline.Counts{Built: 1}, built("a:1", "sha256:a"))},
-			{"s1.json", report("completed", 0, pipeline.Counts{})},
+		{"an empty, unsigned shard first", []Source{
+			{"s0.json", &pipeline.Report{Status: "completed", HicVersion: "0.1.0", ApkoVersion: "v0.30.34"}},
+			{"s1.json", report("completed", 1, pipeline.Counts{Built: 1}, built("a:1", "sha256:a"))},
 		}, report("completed", 1, pipeline.Counts{Built: 1}, built("a:1", "sha256:a")), ""},
 		{"the same result twice is kept once", []Source{
 			{"s0.json", report("completed", 1, pipeline.Counts{Cached: 1, WaivedFindings: 1}, waived)},
@@ -51,12 +51,12 @@ func TestMerge(t *testing.T) {
 			{"s1.json", report("completed", 1, pipeline.Counts{Built: 1}, built("a:1", "sha256:other"))},
 		}, nil, "a:1: in s0.json (built sha256:a) and s1.json (built sha256:other) with different results"},
 		{"different hic versions", []Source{
-			{"s0.json", report("completed", 1, pipeline.Counts{})},
-			{"s1.json", &pipeline.Report{Status: "completed", HicVersion: "0.2.0", ApkoVersion: "v0.30.34", Signed: true, KeyID: "k1"}},
+			{"s0.json", report("completed", 1, pipeline.Counts{Built: 1}, built("a:1", "sha256:a"))},
+			{"s1.json", &pipeline.Report{Status: "completed", HicVersion: "0.2.0", ApkoVersion: "v0.30.34", Signed: true, KeyID: "k1", Specs: []pipeline.SpecReport{built("b:1", "sha256:b")}}},
 		}, nil, `s1.json: hic version "0.2.0", but s0.json has "0.1.0"`},
 		{"different keys", []Source{
-			{"s0.json", report("completed", 1, pipeline.Counts{})},
-			{"s1.json", &pipeline.Report{Status: "completed", HicVersion: "0.1.0", ApkoVersion: "v0.30.34"}},
+			{"s0.json", report("completed", 1, pipeline.Counts{Built: 1}, built("a:1", "sha256:a"))},
+			{"s1.json", &pipeline.Report{Status: "completed", HicVersion: "0.1.0", ApkoVersion: "v0.30.34", Specs: []pipeline.SpecReport{built("b:1", "sha256:b")}}},
 		}, nil, `s1.json: signed "false", but s0.json has "true"; s1.json: key "", but s0.json has "k1"`},
 		{"nothing to merge", nil, nil, "merge: no reports"},
 	}
