@@ -155,7 +155,8 @@ func TestAttestSignPushVerify(t *testing.T) {
 		}
 		// A spec ref against the registry, a full reference, JSON, rebuild.
 		attMust(t, 0, nil, "-C", attCatalog, "verify", "web:2-wolfi-runtime", "--registry", reg+"/hic", "--key", pub)
-		attMust(t, 0, nil, "-C", attCatalog, "verify", reg+"/hic/tool:1.4-alpine3.23", "--registry", "-", "--key", pub)
+		attMust(t, 0, nil, "-C", attCatalog, "verify", reg+"/hic/tool:1.4-alpine3.23", "--key", pub)
+		attMust(t, 0, nil, "-C", attCatalog, "verify", reg+"/hic/tool@"+digests["tool:1.4-alpine-3.23-runtime"], "--registry", "-", "--key", pub)
 		o := attMust(t, 0, nil, "-C", attCatalog, "verify", "tool:1.4-alpine3.23-dev", "--layout", filepath.Join(out, "oci"),
 			"--key", pub, "--format", "json", "--rebuild", "--mirrors", mirror)
 		var res verify.Result
@@ -345,7 +346,7 @@ type rawManifest struct {
 	mt  types.MediaType
 }
 
-func (r rawManifest) RawManifest() ([]byte, error)         { return r.raw, nil }
+func (r rawManifest) RawManifest() ([]byte, error)        { return r.raw, nil }
 func (r rawManifest) MediaType() (types.MediaType, error) { return r.mt, nil }
 
 // attReplaceEnvelope rewrites, in the cosign .att tag of subject, the layer

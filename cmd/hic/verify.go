@@ -172,8 +172,8 @@ func (f *signingFlags) push(cmd *cobra.Command, root *rootOptions, st *store.Sto
 const verifyLong = `Verify checks an image the way an auditor does, trusting only the public key
 and the catalog. REF is a spec ref (nginx:1.29-wolfi-runtime) or an image ref
 (nginx:1.29, nginx@sha256:...) in the OCI layout (--layout, default out/oci);
-with --registry REGISTRY/PREFIX, a spec ref or repository:tag below it; with
---registry -, a full registry reference (127.0.0.1:5000/hic/nginx:1.29).
+with --registry REGISTRY/PREFIX, a spec ref or repository:tag below it; or a
+full registry reference (127.0.0.1:5000/hic/nginx:1.29; --registry - forces it).
 Signatures and attestations are read from the layout's referrers, or from the
 registry's referrers API and cosign's sha256-<digest>.sig/.att tags.
 
@@ -248,7 +248,7 @@ func (o *verifyOptions) run(cmd *cobra.Command, root *rootOptions, ref string) e
 	var src verify.Source
 	target := ref
 	switch {
-	case o.registry == "-":
+	case o.registry == "-" || (o.registry == "" && !cmd.Flags().Changed("layout") && looksRemote(ref)):
 		src = &verify.Registry{}
 	case o.registry != "":
 		src = &verify.Registry{Prefix: o.registry}
@@ -311,6 +311,14 @@ func (o *verifyOptions) run(cmd *cobra.Command, root *rootOptions, ref string) e
 		return &exitError{code: exitFindings}
 	}
 	return nil
+}
+
+// looksRemote reports whether ref starts with a registry host
+// ("127.0.0.1:5000/hic/nginx:1.29", "ghcr.io/org/nginx:1.29"); catalog refs
+// have no "/".
+func looksRemote(ref string) bool {
+	host, _, ok := strings.Cut(ref, "/")
+	return ok && (strings.ContainsAny(host, ".:") || host == "localhost")
 }
 
 // catalogSpecs compiles specs from the catalog on first use (no end-of-life
