@@ -148,7 +148,7 @@ func newBuildCmd(root *rootOptions) *cobra.Command {
 	f.StringVar(&o.cacheDir, "cache-dir", "", "apko package cache (default OUT/cache)")
 	f.StringVar(&o.today, "today", "", "judge end-of-life against this date (YYYY-MM-DD)")
 	o.signing.addFlags(f)
-	return cmd
+	return withShard(root, cmd)
 }
 
 func (o *buildOptions) mirrorList() ([]resolve.Mirror, error) {

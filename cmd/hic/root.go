@@ -115,6 +115,8 @@ images, and signs in-toto attestations for each image.`,
 		newKeygenCmd(opts),
 		newPublishCmd(opts),
 		newVerifyCmd(opts),
+		newPlanCmd(opts),
+		newReportCmd(opts),
 	)
 	return root
 }
