@@ -23,7 +23,7 @@ IMAGE[:STREAM[-DISTRO[-VARIANT]]], e.g. nginx, nginx:1.29, nginx:1.29-wolfi-dev.
 			if o.format != "table" && o.format != "json" {
 				return usageError("--format %q: want table or json", o.format)
 			}
-			l, err := loadOrFail(cmd, root)
+			l, err := loadOrFail(cmd, root, time.Now().UTC())
 			if err != nil {
 				return err
 			}
@@ -71,12 +71,12 @@ IMAGE[:STREAM[-DISTRO[-VARIANT]]], e.g. nginx, nginx:1.29, nginx:1.29-wolfi-dev.
 
 // loadOrFail loads the catalog for commands that need it whole: syntax and
 // schema errors are printed like vet prints them, and the command fails.
-func loadOrFail(cmd *cobra.Command, root *rootOptions) (*loaded, error) {
+func loadOrFail(cmd *cobra.Command, root *rootOptions, today time.Time) (*loaded, error) {
 	r, err := findCatalogRoot(root.catalog)
 	if err != nil {
 		return nil, usageError("%v", err)
 	}
-	l, err := loadAndCheck(cmd.Context(), r, time.Now().UTC())
+	l, err := loadAndCheck(cmd.Context(), r, today)
 	if err != nil {
 		return nil, err
 	}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	"go.yaml.in/yaml/v3"
@@ -29,7 +30,7 @@ With --compiled it prints the compiled form (the apko configuration and policy).
 			if o.format != "yaml" && o.format != "json" {
 				return usageError("--format %q: want yaml or json", o.format)
 			}
-			l, err := loadOrFail(cmd, root)
+			l, err := loadOrFail(cmd, root, time.Now().UTC())
 			if err != nil {
 				return err
 			}
