@@ -117,6 +117,7 @@ images, and signs in-toto attestations for each image.`,
 		newVerifyCmd(opts),
 		newPlanCmd(opts),
 		newReportCmd(opts),
+		newDiffCmd(opts),
 	)
 	return root
 }

@@ -1,0 +1,332 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/hic-build/hic/compiler/compile"
+	"github.com/hic-build/hic/compiler/diff"
+	"github.com/hic-build/hic/compiler/load"
+	"github.com/hic-build/hic/compiler/spec"
+	"github.com/hic-build/hic/schema"
+)
+
+// worktree names the files on disk as the head of a diff.
+const worktree = "worktree"
+
+type diffOptions struct {
+	base     string
+	head     string
+	format   string
+	exitCode bool
+}
+
+const diffLong = `Diff shows what a change does to the compiled images: the specs added,
+removed and changed, and for each changed spec the changed fields of its
+compiled form (packages added, removed or at another version, tags,
+entrypoint, user, ports, env, paths, exceptions, annotations, ...).
+
+  hic diff --base REV [--head REV|worktree] [REF...]
+      compiles the catalog as it is at git revision REV and as it is at the
+      head (default: the files on disk, committed or not) and compares them.
+      The revisions are read with git, never checked out. REF... narrows
+      both sides. Hardening findings do not stop a diff (hic vet judges
+      them); a side that does not load does.
+  hic diff DIR_A DIR_B
+      compares two directories written by hic compile --out.
+
+--format markdown writes a pull-request comment. Exit status 0 whatever
+changed, 1 with --exit-code when anything changed, 2 for usage errors and
+catalogs that do not load. Both sides are compiled with this hic's schema.`
+
+func newDiffCmd(root *rootOptions) *cobra.Command {
+	o := &diffOptions{}
+	cmd := &cobra.Command{
+		Use:   "diff --base REV [--head REV|worktree] [REF...] | diff DIR_A DIR_B",
+		Short: "Show what a change does to the compiled images",
+		Long:  diffLong,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if o.format != "text" && o.format != "json" && o.format != "markdown" {
+				return usageError("--format %q: want text, json or markdown", o.format)
+			}
+			var base, head map[string]compile.Image
+			var err error
+			if o.base == "" {
+				if cmd.Flags().Changed("head") {
+					return usageError("--head needs --base")
+				}
+				if len(args) != 2 {
+					return usageError("name two compiled directories (hic diff DIR_A DIR_B) or a git revision (--base REV)")
+				}
+				if base, err = readCompiledDir(args[0]); err != nil {
+					return err
+				}
+				if head, err = readCompiledDir(args[1]); err != nil {
+					return err
+				}
+			} else if base, head, err = compileRevisions(cmd, root, o.base, o.head, args); err != nil {
+				return err
+			}
+			d, err := diff.Compare(base, head)
+			if err != nil {
+				return err
+			}
+			w := cmd.OutOrStdout()
+			switch o.format {
+			case "json":
+				err = d.WriteJSON(w)
+			case "markdown":
+				err = d.WriteMarkdown(w, 0)
+			default:
+				err = d.WriteText(w)
+			}
+			if err != nil {
+				return err
+			}
+			if o.exitCode && !d.Empty() {
+				return &exitError{code: exitFindings}
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.base, "base", "", "git revision to compare from (e.g. origin/main)")
+	f.StringVar(&o.head, "head", worktree, "git revision to compare to, or worktree for the files on disk")
+	f.StringVarP(&o.format, "format", "o", "text", "output format: text, json or markdown")
+	f.BoolVar(&o.exitCode, "exit-code", false, "exit 1 when anything changed")
+	return cmd
+}
+
+// readCompiledDir reads the compiled specs (*.json, not *.lock.json) of a
+// directory written by hic compile --out, by ref.
+func readCompiledDir(dir string) (map[string]compile.Image, error) {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, usageError("%v", err)
+	}
+	out := map[string]compile.Image{}
+	for _, e := range ents {
+		name := e.Name()
+		if e.IsDir() || !strings.HasSuffix(name, ".json") || strings.HasSuffix(name, ".lock.json") {
+			continue
+		}
+		p := filepath.Join(dir, name)
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return nil, usageError("%v", err)
+		}
+		var img compile.Image
+		if err := json.Unmarshal(b, &img); err != nil {
+			return nil, usageError("%s: not a compiled spec: %v", p, err)
+		}
+		if img.Ref == "" {
+			return nil, usageError("%s: not a compiled spec: no ref", p)
+		}
+		if _, dup := out[img.Ref]; dup {
+			return nil, usageError("%s: %s compiled twice in %s", p, img.Ref, dir)
+		}
+		out[img.Ref] = img
+	}
+	return out, nil
+}
+
+// compileRevisions loads and compiles the catalog at two revisions (the head
+// may be the worktree) and narrows both to refs.
+func compileRevisions(cmd *cobra.Command, root *rootOptions, baseRev, headRev string, refs []string) (base, head map[string]compile.Image, err error) {
+	ctx := cmd.Context()
+	dir, err := findCatalogRoot(root.catalog)
+	if err != nil {
+		return nil, nil, usageError("%v", err)
+	}
+	tables, err := schema.LoadTables()
+	if err != nil {
+		return nil, nil, err
+	}
+	at := func(rev string) ([]*spec.Spec, error) {
+		if rev == worktree {
+			return loadSpecs(ctx, cmd.ErrOrStderr(), dir, "")
+		}
+		tmp, err := os.MkdirTemp("", "hic-diff-")
+		if err != nil {
+			return nil, err
+		}
+		defer os.RemoveAll(tmp)
+		if err := extractRevision(ctx, dir, rev, tmp); err != nil {
+			return nil, err
+		}
+		return loadSpecs(ctx, cmd.ErrOrStderr(), tmp, rev)
+	}
+	bs, err := at(baseRev)
+	if err != nil {
+		return nil, nil, err
+	}
+	hs, err := at(headRev)
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(refs) > 0 {
+		b, errB := spec.Select(bs, refs, tables.Distros, tables.Variants)
+		h, errH := spec.Select(hs, refs, tables.Distros, tables.Variants)
+		if errB != nil && errH != nil {
+			// A ref may name specs on one side only (added or removed),
+			// but it must name some somewhere.
+			var missing []string
+			for _, r := range refs {
+				_, e1 := spec.Select(bs, []string{r}, tables.Distros, tables.Variants)
+				_, e2 := spec.Select(hs, []string{r}, tables.Distros, tables.Variants)
+				if e1 != nil && e2 != nil {
+					missing = append(missing, e1.Error())
+				}
+			}
+			if len(missing) > 0 {
+				return nil, nil, usageError("%s (on either side)", strings.Join(missing, "; "))
+			}
+		}
+		bs, hs = b, h
+	}
+	if base, err = compileByRef(bs); err != nil {
+		return nil, nil, err
+	}
+	if head, err = compileByRef(hs); err != nil {
+		return nil, nil, err
+	}
+	return base, head, nil
+}
+
+// loadSpecs loads the catalog at dir; rev, when set, names the revision it
+// was read from. Syntax and schema errors are printed and fail the load.
+func loadSpecs(ctx context.Context, stderr io.Writer, dir, rev string) ([]*spec.Spec, error) {
+	cat, err := load.Load(ctx, dir, load.Options{})
+	if err != nil {
+		return nil, usageError("%v", err)
+	}
+	if len(cat.Findings) == 0 {
+		return cat.Specs, nil
+	}
+	for _, f := range cat.Findings {
+		pos := f.Pos
+		if rev == "" {
+			pos = displayPos(dir, pos)
+		}
+		prefix := ""
+		if rev != "" {
+			prefix = rev + ":"
+		}
+		fmt.Fprintf(stderr, "%s%s: %s: %s\n", prefix, pos, f.Rule, f.Message)
+	}
+	where := "in the worktree"
+	if rev != "" {
+		where = "at " + rev
+	}
+	return nil, usageError("the catalog %s does not load (%d errors)", where, len(cat.Findings))
+}
+
+// compileByRef compiles specs into a map by ref; of two specs with one ref
+// (which vet reports), the first is kept.
+func compileByRef(specs []*spec.Spec) (map[string]compile.Image, error) {
+	out := make(map[string]compile.Image, len(specs))
+	for _, s := range specs {
+		if _, dup := out[s.Ref]; dup {
+			continue
+		}
+		img, err := compile.Compile(s)
+		if err != nil {
+			return nil, err
+		}
+		out[s.Ref] = img
+	}
+	return out, nil
+}
+
+// extractRevision writes the CUE files of the catalog at dir, as they are at
+// git revision rev, below dest: read with git ls-tree and git cat-file,
+// without touching the work tree or the index.
+func extractRevision(ctx context.Context, dir, rev, dest string) error {
+	git := func(stdin io.Reader, args ...string) ([]byte, error) {
+		c := exec.CommandContext(ctx, "git", append([]string{"-C", dir}, args...)...)
+		c.Stdin = stdin
+		var stderr bytes.Buffer
+		c.Stderr = &stderr
+		out, err := c.Output()
+		if err != nil {
+			return nil, fmt.Errorf("git %s: %w: %s", strings.Join(args, " "), err, strings.TrimSpace(stderr.String()))
+		}
+		return out, nil
+	}
+	prefix, err := git(nil, "rev-parse", "--show-prefix")
+	if err != nil {
+		return usageError("%s is not in a git repository: %v", dir, err)
+	}
+	commit, err := git(nil, "rev-parse", "--verify", "--quiet", "--end-of-options", rev+"^{commit}")
+	if err != nil {
+		return usageError("--base/--head %q: not a git revision", rev)
+	}
+	pfx := strings.TrimSpace(string(prefix))
+	args := []string{"ls-tree", "-r", "-z", "--full-tree", strings.TrimSpace(string(commit))}
+	if pfx != "" {
+		args = append(args, "--", pfx)
+	}
+	list, err := git(nil, args...)
+	if err != nil {
+		return err
+	}
+	var oids, paths []string
+	for _, ent := range bytes.Split(list, []byte{0}) {
+		meta, path, ok := strings.Cut(string(ent), "\t")
+		fields := strings.Fields(meta)
+		if !ok || len(fields) != 3 || fields[1] != "blob" || fields[0] == "120000" || !strings.HasSuffix(path, ".cue") {
+			continue
+		}
+		rel, ok := strings.CutPrefix(path, pfx)
+		if !ok {
+			continue
+		}
+		oids = append(oids, fields[2])
+		paths = append(paths, rel)
+	}
+	if len(oids) == 0 {
+		return nil
+	}
+	out, err := git(strings.NewReader(strings.Join(oids, "\n")+"\n"), "cat-file", "--batch")
+	if err != nil {
+		return err
+	}
+	r := bufio.NewReader(bytes.NewReader(out))
+	for i, rel := range paths {
+		header, err := r.ReadString('\n')
+		if err != nil {
+			return fmt.Errorf("git cat-file: %s: %w", rel, err)
+		}
+		f := strings.Fields(header)
+		if len(f) != 3 {
+			return fmt.Errorf("git cat-file: %s: unexpected %q", rel, strings.TrimSpace(header))
+		}
+		size, err := strconv.Atoi(f[2])
+		if err != nil || f[0] != oids[i] {
+			return fmt.Errorf("git cat-file: %s: unexpected %q", rel, strings.TrimSpace(header))
+		}
+		body := make([]byte, size+1) // the contents and a newline
+		if _, err := io.ReadFull(r, body); err != nil {
+			return fmt.Errorf("git cat-file: %s: %w", rel, err)
+		}
+		p := filepath.Join(dest, filepath.FromSlash(rel))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			return err
+		}
+		if err := os.WriteFile(p, body[:size], 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}
