@@ -402,3 +402,58 @@ func attReplaceEnvelope(t *testing.T, repo name.Repository, subject v1.Hash, pre
 		t.Fatal(err)
 	}
 }
+
+// TestAttestCatalogSample builds, signs and pushes a sample of the real
+// catalog (a runtime spec each of busybox, nginx and python, from a
+// generated mirror), then cosign and hic verify each pushed image.
+func TestAttestCatalogSample(t *testing.T) {
+	cosign := testenv.Tool(t, "cosign")
+	reg := testenv.StartRegistry(t)
+	dir := t.TempDir()
+	// A snapshot, so that catalog edits during the test do not change the
+	// compiled specs between build and verify.
+	catalog := filepath.Join(dir, "catalog")
+	if err := os.CopyFS(catalog, os.DirFS(filepath.Join(testenv.RepoRoot(t), "catalog"))); err != nil {
+		t.Fatal(err)
+	}
+	attMust(t, 0, nil, "keygen", "--out", dir)
+	pub := filepath.Join(dir, sign.PublicKeyFile)
+
+	var specs []struct {
+		Ref, Image, Distro, Variant, Repository string
+		Tags                                    []string
+	}
+	if err := json.Unmarshal([]byte(attMust(t, 0, nil, "-C", catalog, "list", "-o", "json", "busybox", "nginx", "python")), &specs); err != nil {
+		t.Fatal(err)
+	}
+	var refs, tags []string
+	seen := map[string]bool{}
+	for _, s := range specs {
+		if s.Variant == "runtime" && s.Distro == "wolfi" && !seen[s.Image] && len(s.Tags) > 0 {
+			seen[s.Image] = true
+			refs = append(refs, s.Ref)
+			tags = append(tags, s.Repository+":"+s.Tags[0])
+		}
+	}
+	if len(refs) != 3 {
+		t.Fatalf("want a wolfi runtime spec of busybox, nginx and python in the catalog, got %v", refs)
+	}
+	mirror, out := filepath.Join(dir, "mirror"), filepath.Join(dir, "out")
+	attMust(t, 0, nil, append([]string{"-C", catalog, "mirror", "--out", mirror}, refs...)...)
+	attMust(t, 0, nil, append([]string{"-C", catalog, "build", "--mirrors", mirror, "--out", out, "--today", attToday,
+		"--key", filepath.Join(dir, sign.PrivateKeyFile), "--push", reg + "/catalog"}, refs...)...)
+	flags := []string{"--key", pub, "--insecure-ignore-tlog", "--allow-http-registry", "--allow-insecure-registry"}
+	for i, tag := range tags {
+		ref := reg + "/catalog/" + tag
+		if o, err := attCosign(t, cosign, dir, append([]string{"verify"}, append(flags, ref)...)...); err != nil {
+			t.Errorf("cosign verify %s: %v\n%s", ref, err, o)
+		}
+		if o, err := attCosign(t, cosign, dir, append([]string{"verify-attestation", "--type", "slsaprovenance1"}, append(flags, ref)...)...); err != nil {
+			t.Errorf("cosign verify-attestation %s: %v\n%s", ref, err, o)
+		}
+		o := attMust(t, 0, nil, "-C", catalog, "verify", ref, "--key", pub)
+		if !strings.Contains(o, "spec "+refs[i]) || !strings.Contains(o, "verified: 8 checks passed") {
+			t.Errorf("hic verify %s:\n%s", ref, o)
+		}
+	}
+}
