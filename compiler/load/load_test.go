@@ -1,0 +1,136 @@
+package load_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/hic-build/hic/compiler/finding"
+	"github.com/hic-build/hic/compiler/load"
+)
+
+func readApp(t *testing.T) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata", "app.cue"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// TestLoadOverlay loads a catalog that exists only as an overlay and checks
+// the specs, their files and where their fields are written.
+func TestLoadOverlay(t *testing.T) {
+	cat, err := load.Load(context.Background(), t.TempDir(), load.Options{Overlay: map[string][]byte{"app/app.cue": readApp(t)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cat.Findings) != 0 {
+		t.Fatalf("findings: %+v", cat.Findings)
+	}
+	var refs []string
+	for _, s := range cat.Specs {
+		refs = append(refs, s.Ref)
+		if s.File != "app/app.cue" {
+			t.Errorf("%s: File = %q", s.Ref, s.File)
+		}
+	}
+	want := []string{
+		"app:2.0-alpine-3.23-dev", "app:2.0-alpine-3.23-runtime", "app:2.0-wolfi-dev", "app:2.0-wolfi-runtime",
+		"app:2.1-alpine-3.23-dev", "app:2.1-alpine-3.23-runtime", "app:2.1-wolfi-dev", "app:2.1-wolfi-runtime",
+	}
+	if diff := cmp.Diff(want, refs); diff != "" {
+		t.Fatalf("refs (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]string{"app/app.cue"}, cat.Files); diff != "" {
+		t.Errorf("files (-want +got):\n%s", diff)
+	}
+
+	s := cat.Specs[1] // app:2.0-alpine-3.23-runtime
+	if s.MainPackage != "app=2.0.9-r3" || s.Version != "2.0.9" {
+		t.Errorf("main package %q version %q, want the alpine override 2.0.9-r3", s.MainPackage, s.Version)
+	}
+	pos := func(line, col int) finding.Position {
+		return finding.Position{File: "app/app.cue", Line: line, Column: col}
+	}
+	for _, tt := range []struct {
+		field string
+		want  finding.Position
+	}{
+		{"", pos(4, 9)},                      // the image
+		{"ports.1", pos(29, 22)},             // "9090/udp"
+		{"dates.eol", pos(20, 4)},            // the stream's eol
+		{"mainPackage", pos(18, 14)},         // versions: "alpine-3.23": ...
+		{"paths.1.mode", pos(33, 26)},        // 0o750
+		{"env.APP_HOME", pos(28, 8)},         // APP_HOME
+		{"exceptions.0.reason", pos(21, 39)}, // the stream's exception
+		{"runAs", pos(24, 2)},                // user: falls back to the user block
+	} {
+		if got := s.Pos(tt.field); got != tt.want {
+			t.Errorf("Pos(%q) = %v, want %v", tt.field, got, tt.want)
+		}
+	}
+}
+
+// TestLoadParallelismInvariant: the jobs and the contexts' sizes do not change
+// the result.
+func TestLoadParallelismInvariant(t *testing.T) {
+	ov := map[string][]byte{"app/app.cue": readApp(t)}
+	for i, name := range []string{"b", "c", "d", "e"} {
+		ov[name+"/"+name+".cue"] = []byte(replaceImageName(string(readApp(t)), name))
+		if i == 2 { // one broken image among them
+			ov[name+"/"+name+".cue"] = []byte(replaceImageName(string(readApp(t)), name) + "\nimages: d: ports: [\"80/sctp\"]\n")
+		}
+	}
+	type result struct {
+		Refs     []string
+		Findings []finding.Finding
+	}
+	var first *result
+	for _, o := range []load.Options{{Jobs: 1, InstancesPerContext: 1}, {Jobs: 1}, {Jobs: 4, InstancesPerContext: 2}, {}} {
+		o.Overlay = ov
+		cat, err := load.Load(context.Background(), t.TempDir(), o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := &result{Findings: cat.Findings}
+		for _, s := range cat.Specs {
+			r.Refs = append(r.Refs, s.Ref)
+		}
+		if len(r.Refs) != 32 || len(r.Findings) == 0 {
+			t.Errorf("options %+v: %d specs and %d findings, want 32 and the broken image's", o, len(r.Refs), len(r.Findings))
+		}
+		if first == nil {
+			first = r
+			continue
+		}
+		if diff := cmp.Diff(first, r); diff != "" {
+			t.Errorf("options %+v change the result (-first +got):\n%s", o, diff)
+		}
+	}
+}
+
+func replaceImageName(src, name string) string {
+	return strings.Replace(src, "images: app: {", "images: "+name+": {", 1)
+}
+
+// TestLoadNotADirectory is the one load error that is not a finding.
+func TestLoadNotADirectory(t *testing.T) {
+	if _, err := load.Load(context.Background(), filepath.Join(t.TempDir(), "missing"), load.Options{}); err == nil {
+		t.Error("Load of a missing directory: no error")
+	}
+}
+
+// TestLoadCancelled returns the context's error.
+func TestLoadCancelled(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err := load.Load(ctx, t.TempDir(), load.Options{Overlay: map[string][]byte{"app/app.cue": readApp(t)}})
+	if err == nil {
+		t.Error("Load with a cancelled context: no error")
+	}
+}
