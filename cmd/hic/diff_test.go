@@ -1,0 +1,207 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/hic-build/hic/compiler/diff"
+)
+
+// dfGit runs git in dir with no user or system configuration.
+func dfGit(t *testing.T, dir string, args ...string) {
+	t.Helper()
+	c := exec.CommandContext(t.Context(), "git", args...)
+	c.Dir = dir
+	c.Env = append(os.Environ(), "GIT_CONFIG_GLOBAL=/dev/null", "GIT_CONFIG_NOSYSTEM=1",
+		"GIT_AUTHOR_NAME=hic", "GIT_AUTHOR_EMAIL=hic@example.test", "GIT_COMMITTER_NAME=hic", "GIT_COMMITTER_EMAIL=hic@example.test")
+	if b, err := c.CombinedOutput(); err != nil {
+		t.Fatalf("git %s: %v\n%s", strings.Join(args, " "), err, b)
+	}
+}
+
+// dfEdit replaces old by new in the file at path, which must contain it.
+func dfEdit(t *testing.T, path, old, new string) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), old) {
+		t.Fatalf("%s does not contain %q", path, old)
+	}
+	if err := os.WriteFile(path, []byte(strings.Replace(string(b), old, new, 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// dfSummary is what a test checks of a diff: the refs, and the changes of
+// one spec.
+type dfSummary struct {
+	Added, Removed, Changed []string
+	Alpha2                  []diff.Change // changes of alpha:2-wolfi-runtime
+}
+
+func dfSummarize(t *testing.T, out string) dfSummary {
+	t.Helper()
+	var d diff.Diff
+	if err := json.Unmarshal([]byte(out), &d); err != nil {
+		t.Fatalf("diff -o json: %v\n%s", err, out)
+	}
+	s := dfSummary{Added: d.Added, Removed: d.Removed, Changed: []string{}}
+	for _, c := range d.Changed {
+		s.Changed = append(s.Changed, c.Ref)
+		if c.Ref == "alpha:2-wolfi-runtime" {
+			s.Alpha2 = c.Changes
+		}
+	}
+	return s
+}
+
+func TestDiffCmd(t *testing.T) {
+	repo := t.TempDir()
+	cat := filepath.Join(repo, "catalog")
+	if err := os.CopyFS(cat, os.DirFS(shCatalog)); err != nil {
+		t.Fatal(err)
+	}
+	compileTo := func(dir string) {
+		t.Helper()
+		shMust(t, 0, "-C", cat, "compile", "--all", "--today", shToday, "--out", dir)
+	}
+	// Commit 1: the catalog as it is. Commit 2: alpha 2 bumped, a port for
+	// every alpha spec, gamma 0.8 replaced by 0.10. Commit 3: beta broken.
+	dfGit(t, repo, "init", "-q")
+	dfGit(t, repo, "add", ".")
+	dfGit(t, repo, "commit", "-q", "-m", "one")
+	dirA := filepath.Join(t.TempDir(), "a")
+	compileTo(dirA)
+	alpha, gamma, beta := filepath.Join(cat, "alpha", "alpha.cue"), filepath.Join(cat, "gamma", "gamma.cue"), filepath.Join(cat, "beta", "beta.cue")
+	dfEdit(t, alpha, `"2": {version: "2.1.0-r0"`, `"2": {version: "2.2.0-r0"`)
+	dfEdit(t, alpha, `ports: ["8080/tcp"]`, `ports: ["8080/tcp", "9090/tcp"]`)
+	dfEdit(t, gamma, `"0.8": {version: "0.8.7-r4", released: "2025-10-10"}`, `"0.10": {version: "0.10.1-r0", released: "2026-03-10"}`)
+	dirB := filepath.Join(t.TempDir(), "b")
+	compileTo(dirB)
+	dfGit(t, repo, "commit", "-q", "-a", "-m", "two")
+	good, err := os.ReadFile(beta)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(beta, append(good, []byte("\nimages: beta: {\n")...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	dfGit(t, repo, "commit", "-q", "-a", "-m", "three")
+	// The worktree holds commit 2 again: beta fixed, not committed.
+	if err := os.WriteFile(beta, good, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// A compiled directory also holds locks, which diff ignores.
+	if err := os.WriteFile(filepath.Join(dirB, "alpha_2-wolfi-runtime.lock.json"), []byte("{}"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	gammas := func(stream string) []string {
+		return []string{"gamma:" + stream + "-alpine-3.23-dev", "gamma:" + stream + "-alpine-3.23-runtime", "gamma:" + stream + "-wolfi-dev", "gamma:" + stream + "-wolfi-runtime"}
+	}
+	alphas := []string{
+		"alpha:1-alpine-3.23-dev", "alpha:1-alpine-3.23-runtime", "alpha:1-wolfi-dev", "alpha:1-wolfi-runtime",
+		"alpha:2-alpine-3.23-dev", "alpha:2-alpine-3.23-runtime", "alpha:2-wolfi-dev", "alpha:2-wolfi-runtime",
+	}
+	alpha2 := []diff.Change{
+		{Field: "packages", Key: "alpha", Kind: diff.Changed, Old: "alpha=2.1.0-r0", New: "alpha=2.2.0-r0"},
+		{Field: "tags", Key: "2.1.0", Kind: diff.Removed, Old: "2.1.0"},
+		{Field: "tags", Key: "2.2.0", Kind: diff.Added, New: "2.2.0"},
+		{Field: "ports", Key: "9090/tcp", Kind: diff.Added, New: "9090/tcp"},
+		{Field: "annotations", Key: "org.opencontainers.image.version", Kind: diff.Changed, Old: "org.opencontainers.image.version=2.1.0", New: "org.opencontainers.image.version=2.2.0"},
+		{Field: "metadata.mainPackage", Kind: diff.Changed, Old: "alpha=2.1.0-r0", New: "alpha=2.2.0-r0"},
+		{Field: "metadata.version", Kind: diff.Changed, Old: "2.1.0", New: "2.2.0"},
+	}
+	whole := dfSummary{Added: gammas("0.10"), Removed: gammas("0.8"), Changed: alphas, Alpha2: alpha2}
+	none := dfSummary{Added: []string{}, Removed: []string{}, Changed: []string{}}
+
+	tests := []struct {
+		name string
+		args []string
+		want dfSummary
+	}{
+		{"two revisions", []string{"--base", "HEAD~2", "--head", "HEAD~1"}, whole},
+		{"a revision and the worktree", []string{"--base", "HEAD~2"}, whole},
+		{"the worktree by name", []string{"--base", "HEAD~2", "--head", "worktree"}, whole},
+		{"two compiled directories", []string{dirA, dirB}, whole},
+		{"backwards", []string{"--base", "HEAD~1", "--head", "HEAD~2"}, dfSummary{Added: gammas("0.8"), Removed: gammas("0.10"), Changed: alphas, Alpha2: []diff.Change{
+			{Field: "packages", Key: "alpha", Kind: diff.Changed, Old: "alpha=2.2.0-r0", New: "alpha=2.1.0-r0"},
+			{Field: "tags", Key: "2.1.0", Kind: diff.Added, New: "2.1.0"},
+			{Field: "tags", Key: "2.2.0", Kind: diff.Removed, Old: "2.2.0"},
+			{Field: "ports", Key: "9090/tcp", Kind: diff.Removed, Old: "9090/tcp"},
+			{Field: "annotations", Key: "org.opencontainers.image.version", Kind: diff.Changed, Old: "org.opencontainers.image.version=2.2.0", New: "org.opencontainers.image.version=2.1.0"},
+			{Field: "metadata.mainPackage", Kind: diff.Changed, Old: "alpha=2.2.0-r0", New: "alpha=2.1.0-r0"},
+			{Field: "metadata.version", Kind: diff.Changed, Old: "2.2.0", New: "2.1.0"},
+		}}},
+		{"narrowed to an image", []string{"--base", "HEAD~2", "--head", "HEAD~1", "gamma"}, dfSummary{Added: gammas("0.10"), Removed: gammas("0.8"), Changed: []string{}}},
+		{"a ref only in the head", []string{"--base", "HEAD~2", "gamma:0.10"}, dfSummary{Added: gammas("0.10"), Removed: []string{}, Changed: []string{}}},
+		{"a ref only in the base", []string{"--base", "HEAD~2", "gamma:0.8-wolfi"}, dfSummary{Added: []string{}, Removed: gammas("0.8")[2:], Changed: []string{}}},
+		{"no change", []string{"--base", "HEAD~1", "beta", "--exit-code"}, none},
+		{"the same directory", []string{dirB, dirB, "--exit-code"}, none},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			out, _ := shMust(t, 0, append([]string{"-C", cat, "diff", "-o", "json"}, tc.args...)...)
+			if diff := cmp.Diff(tc.want, dfSummarize(t, out)); diff != "" {
+				t.Errorf("(-want +got):\n%s", diff)
+			}
+		})
+	}
+
+	t.Run("exit code", func(t *testing.T) {
+		shMust(t, 0, "-C", cat, "diff", "--base", "HEAD~2")
+		shMust(t, 1, "-C", cat, "diff", "--base", "HEAD~2", "--exit-code")
+		shMust(t, 1, "-C", cat, "diff", dirA, dirB, "--exit-code")
+	})
+
+	t.Run("text and markdown", func(t *testing.T) {
+		text, _ := shMust(t, 0, "-C", cat, "diff", "--base", "HEAD~2", "--head", "HEAD~1")
+		md, _ := shMust(t, 0, "-C", cat, "diff", "--base", "HEAD~2", "--head", "HEAD~1", "--format", "markdown")
+		for _, c := range []struct{ out, want string }{
+			{text, "compiled specs: 4 added, 4 removed, 8 changed, 12 unchanged\n"},
+			{text, "\n~ alpha:2-wolfi-runtime\n    - packages: alpha=2.1.0-r0\n    + packages: alpha=2.2.0-r0\n    - tags: 2.1.0\n    + tags: 2.2.0\n    + ports: 9090/tcp\n"},
+			{text, "\nadded:\n  + gamma:0.10-alpine-3.23-dev\n"},
+			{md, "### hic diff: 4 added, 4 removed, 8 changed, 12 unchanged\n"},
+			{md, "<details><summary><code>alpha:1-alpine-3.23-dev</code>, <code>alpha:1-alpine-3.23-runtime</code>, <code>alpha:1-wolfi-dev</code>, <code>alpha:1-wolfi-runtime</code>: ports</summary>\n\n```diff\n+ ports: 9090/tcp\n```\n"},
+		} {
+			if !strings.Contains(c.out, c.want) {
+				t.Errorf("output lacks %q:\n%s", c.want, c.out)
+			}
+		}
+	})
+
+	errs := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"a base that does not load", []string{"--base", "HEAD", "--head", "HEAD~1"}, "HEAD:beta/beta.cue"},
+		{"not a revision", []string{"--base", "no-such-branch"}, `"no-such-branch": not a git revision`},
+		{"a ref on neither side", []string{"--base", "HEAD~2", "delta"}, "no spec matches delta"},
+		{"a malformed ref", []string{"--base", "HEAD~2", "alpha:"}, "empty stream"},
+		{"head without base", []string{"--head", "HEAD"}, "--head needs --base"},
+		{"one directory", []string{dirA}, "name two compiled directories"},
+		{"a missing directory", []string{dirA, filepath.Join(repo, "none")}, "no such file or directory"},
+		{"a directory of other JSON", []string{dirA, filepath.Join(cat, "..")}, "not a compiled spec"},
+		{"a bad format", []string{dirA, dirB, "-o", "yaml"}, `--format "yaml"`},
+	}
+	if err := os.WriteFile(filepath.Join(repo, "other.json"), []byte(`{"x": 1}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range errs {
+		t.Run(tc.name, func(t *testing.T) {
+			code, _, stderr := shRun(t, append([]string{"-C", cat, "diff"}, tc.args...)...)
+			if code != exitUsage || !strings.Contains(stderr, tc.want) {
+				t.Errorf("exit %d, stderr %q; want exit 2 and %q", code, stderr, tc.want)
+			}
+		})
+	}
+}
