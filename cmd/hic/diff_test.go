@@ -134,8 +134,8 @@ func TestDiffCmd(t *testing.T) {
 		{"two compiled directories", []string{dirA, dirB}, whole},
 		{"backwards", []string{"--base", "HEAD~1", "--head", "HEAD~2"}, dfSummary{Added: gammas("0.8"), Removed: gammas("0.10"), Changed: alphas, Alpha2: []diff.Change{
 			{Field: "packages", Key: "alpha", Kind: diff.Changed, Old: "alpha=2.2.0-r0", New: "alpha=2.1.0-r0"},
-			{Field: "tags", Key: "2.1.0", Kind: diff.Added, New: "2.1.0"},
 			{Field: "tags", Key: "2.2.0", Kind: diff.Removed, Old: "2.2.0"},
+			{Field: "tags", Key: "2.1.0", Kind: diff.Added, New: "2.1.0"},
 			{Field: "ports", Key: "9090/tcp", Kind: diff.Removed, Old: "9090/tcp"},
 			{Field: "annotations", Key: "org.opencontainers.image.version", Kind: diff.Changed, Old: "org.opencontainers.image.version=2.2.0", New: "org.opencontainers.image.version=2.1.0"},
 			{Field: "metadata.mainPackage", Kind: diff.Changed, Old: "alpha=2.2.0-r0", New: "alpha=2.1.0-r0"},

@@ -110,8 +110,9 @@ func Compare(base, head map[string]compile.Image) (*Diff, error) {
 }
 
 // Image returns the changes from one compiled spec to another, field by
-// field in the order of the compiled form's importance (packages first),
-// items within a field by key.
+// field in the order of the compiled form's importance (packages first);
+// within a field the removed items come first, then the changed, then the
+// added, each by key.
 func Image(base, head compile.Image) ([]Change, error) {
 	fb, err := facets(base)
 	if err != nil {
@@ -170,21 +171,23 @@ func compareFacet(field string, b, h facet) []Change {
 	for k := range h.items {
 		keys[k] = true
 	}
-	var out []Change
+	// Removed items first, then changed, then added, each by key: read as
+	// a diff, a replaced package shows as "- old" above "+ new".
+	var removed, changed, added []Change
 	for _, k := range slices.Sorted(maps.Keys(keys)) {
 		ov, inB := b.items[k]
 		nv, inH := h.items[k]
 		switch {
 		case inB && inH && ov == nv:
 		case inB && inH:
-			out = append(out, Change{Field: field, Key: k, Kind: Changed, Old: ov, New: nv})
+			changed = append(changed, Change{Field: field, Key: k, Kind: Changed, Old: ov, New: nv})
 		case inB:
-			out = append(out, Change{Field: field, Key: k, Kind: Removed, Old: ov})
+			removed = append(removed, Change{Field: field, Key: k, Kind: Removed, Old: ov})
 		default:
-			out = append(out, Change{Field: field, Key: k, Kind: Added, New: nv})
+			added = append(added, Change{Field: field, Key: k, Kind: Added, New: nv})
 		}
 	}
-	return out
+	return slices.Concat(removed, changed, added)
 }
 
 // facets breaks a compiled spec into its fields. The dedicated ones come

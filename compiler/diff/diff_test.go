@@ -72,8 +72,8 @@ func TestImage(t *testing.T) {
 		{"packages added and removed", func(img *compile.Image) {
 			img.Config.Contents.Packages = []string{"wolfi-baselayout", "nginx=1.29.3-r0", "busybox"}
 		}, []Change{
-			{Field: "packages", Key: "busybox", Kind: Added, New: "busybox"},
 			{Field: "packages", Key: "pcre2", Kind: Removed, Old: "pcre2"},
+			{Field: "packages", Key: "busybox", Kind: Added, New: "busybox"},
 		}},
 		{"entrypoint, cmd and user", func(img *compile.Image) {
 			img.Config.Entrypoint.Command = "/usr/bin/nginx"
@@ -96,9 +96,9 @@ func TestImage(t *testing.T) {
 		}, []Change{
 			{Field: "archs", Key: "arm64", Kind: Removed, Old: "arm64"},
 			{Field: "ports", Key: "8443/tcp", Kind: Added, New: "8443/tcp"},
-			{Field: "environment", Key: "DEBUG", Kind: Added, New: "DEBUG=1"},
 			{Field: "environment", Key: "MODE", Kind: Removed, Old: "MODE=prod"},
 			{Field: "environment", Key: "PATH", Kind: Changed, Old: "PATH=/usr/bin", New: "PATH=/usr/local/bin:/usr/bin"},
+			{Field: "environment", Key: "DEBUG", Kind: Added, New: "DEBUG=1"},
 			{Field: "paths", Key: "/var/cache/nginx", Kind: Changed, Old: "/var/cache/nginx directory 0755 65532:65532", New: "/var/cache/nginx directory 0777 65532:65532"},
 		}},
 		{"exceptions, annotations and categories", func(img *compile.Image) {
