@@ -113,7 +113,7 @@ func newDiffCmd(root *rootOptions) *cobra.Command {
 func readCompiledDir(dir string) (map[string]compile.Image, error) {
 	ents, err := os.ReadDir(dir)
 	if err != nil {
-		return nil, usageError("%v", err)
+		return nil, usageError("%w", err)
 	}
 	out := map[string]compile.Image{}
 	for _, e := range ents {
@@ -124,11 +124,11 @@ func readCompiledDir(dir string) (map[string]compile.Image, error) {
 		p := filepath.Join(dir, name)
 		b, err := os.ReadFile(p)
 		if err != nil {
-			return nil, usageError("%v", err)
+			return nil, usageError("%w", err)
 		}
 		var img compile.Image
 		if err := json.Unmarshal(b, &img); err != nil {
-			return nil, usageError("%s: not a compiled spec: %v", p, err)
+			return nil, usageError("%s: not a compiled spec: %w", p, err)
 		}
 		if img.Ref == "" {
 			return nil, usageError("%s: not a compiled spec: no ref", p)
@@ -147,7 +147,7 @@ func compileRevisions(cmd *cobra.Command, root *rootOptions, baseRev, headRev st
 	ctx := cmd.Context()
 	dir, err := findCatalogRoot(root.catalog)
 	if err != nil {
-		return nil, nil, usageError("%v", err)
+		return nil, nil, usageError("%w", err)
 	}
 	tables, err := schema.LoadTables()
 	if err != nil {
@@ -209,7 +209,7 @@ func compileRevisions(cmd *cobra.Command, root *rootOptions, baseRev, headRev st
 func loadSpecs(ctx context.Context, stderr io.Writer, dir, rev string) ([]*spec.Spec, error) {
 	cat, err := load.Load(ctx, dir, load.Options{})
 	if err != nil {
-		return nil, usageError("%v", err)
+		return nil, usageError("%w", err)
 	}
 	if len(cat.Findings) == 0 {
 		return cat.Specs, nil
@@ -266,7 +266,7 @@ func extractRevision(ctx context.Context, dir, rev, dest string) error {
 	}
 	prefix, err := git(nil, "rev-parse", "--show-prefix")
 	if err != nil {
-		return usageError("%s is not in a git repository: %v", dir, err)
+		return usageError("%s is not in a git repository: %w", dir, err)
 	}
 	commit, err := git(nil, "rev-parse", "--verify", "--quiet", "--end-of-options", rev+"^{commit}")
 	if err != nil {

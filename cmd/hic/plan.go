@@ -97,7 +97,7 @@ func readPlanReport(path string) (*pipeline.Report, error) {
 	}
 	r, err := pipeline.ReadReport(path)
 	if err != nil {
-		return nil, usageError("read report: %v", err)
+		return nil, usageError("read report: %w", err)
 	}
 	return r, nil
 }

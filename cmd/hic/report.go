@@ -38,13 +38,13 @@ func newReportMergeCmd(_ *rootOptions) *cobra.Command {
 			for _, in := range ins {
 				r, err := pipeline.ReadReport(in)
 				if err != nil {
-					return usageError("read report: %v", err)
+					return usageError("read report: %w", err)
 				}
 				srcs = append(srcs, plan.Source{Name: in, Report: r})
 			}
 			merged, err := plan.Merge(srcs)
 			if err != nil {
-				return usageError("%v", err)
+				return usageError("%w", err)
 			}
 			if err := merged.WriteFile(out); err != nil {
 				return fmt.Errorf("write %s: %w", out, err)
