@@ -14,6 +14,7 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/hic-build/hic/compiler/compile"
 	"github.com/hic-build/hic/compiler/diff"
@@ -153,9 +154,9 @@ func compileRevisions(cmd *cobra.Command, root *rootOptions, baseRev, headRev st
 	if err != nil {
 		return nil, nil, err
 	}
-	at := func(rev string) ([]*spec.Spec, error) {
+	at := func(rev string, stderr io.Writer) ([]*spec.Spec, error) {
 		if rev == worktree {
-			return loadSpecs(ctx, cmd.ErrOrStderr(), dir, "")
+			return loadSpecs(ctx, stderr, dir, "")
 		}
 		tmp, err := os.MkdirTemp("", "hic-diff-")
 		if err != nil {
@@ -165,13 +166,20 @@ func compileRevisions(cmd *cobra.Command, root *rootOptions, baseRev, headRev st
 		if err := extractRevision(ctx, dir, rev, tmp); err != nil {
 			return nil, err
 		}
-		return loadSpecs(ctx, cmd.ErrOrStderr(), tmp, rev)
+		return loadSpecs(ctx, stderr, tmp, rev)
 	}
-	bs, err := at(baseRev)
-	if err != nil {
-		return nil, nil, err
+	// The two sides load side by side; what they print waits for both.
+	var bs, hs []*spec.Spec
+	var bErr, hErr bytes.Buffer
+	var g errgroup.Group
+	g.Go(func() (err error) { bs, err = at(baseRev, &bErr); return err })
+	g.Go(func() (err error) { hs, err = at(headRev, &hErr); return err })
+	err = g.Wait()
+	for _, b := range []*bytes.Buffer{&bErr, &hErr} {
+		if _, werr := b.WriteTo(cmd.ErrOrStderr()); werr != nil && err == nil {
+			err = werr
+		}
 	}
-	hs, err := at(headRev)
 	if err != nil {
 		return nil, nil, err
 	}
