@@ -45,7 +45,8 @@ entrypoint, user, ports, env, paths, exceptions, annotations, ...).
       both sides. Hardening findings do not stop a diff (hic vet judges
       them); a side that does not load does.
   hic diff DIR_A DIR_B
-      compares two directories written by hic compile --out.
+      compares two directories written by hic compile --out (or the
+      compiled/ of two hic build --out directories).
 
 --format markdown writes a pull-request comment. Exit status 0 whatever
 changed, 1 with --exit-code when anything changed, 2 for usage errors and
@@ -110,8 +111,12 @@ func newDiffCmd(root *rootOptions) *cobra.Command {
 }
 
 // readCompiledDir reads the compiled specs (*.json, not *.lock.json) of a
-// directory written by hic compile --out, by ref.
+// directory written by hic compile --out, by ref. Given the output directory
+// of hic build, it reads its compiled/.
 func readCompiledDir(dir string) (map[string]compile.Image, error) {
+	if fi, err := os.Stat(filepath.Join(dir, "compiled")); err == nil && fi.IsDir() {
+		dir = filepath.Join(dir, "compiled")
+	}
 	ents, err := os.ReadDir(dir)
 	if err != nil {
 		return nil, usageError("%w", err)

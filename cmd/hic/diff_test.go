@@ -78,13 +78,13 @@ func TestDiffCmd(t *testing.T) {
 	dfGit(t, repo, "init", "-q")
 	dfGit(t, repo, "add", ".")
 	dfGit(t, repo, "commit", "-q", "-m", "one")
-	dirA := filepath.Join(t.TempDir(), "a")
+	dirA := filepath.Join(t.TempDir(), "compiled")
 	compileTo(dirA)
 	alpha, gamma, beta := filepath.Join(cat, "alpha", "alpha.cue"), filepath.Join(cat, "gamma", "gamma.cue"), filepath.Join(cat, "beta", "beta.cue")
 	dfEdit(t, alpha, `"2": {version: "2.1.0-r0"`, `"2": {version: "2.2.0-r0"`)
 	dfEdit(t, alpha, `ports: ["8080/tcp"]`, `ports: ["8080/tcp", "9090/tcp"]`)
 	dfEdit(t, gamma, `"0.8": {version: "0.8.7-r4", released: "2025-10-10"}`, `"0.10": {version: "0.10.1-r0", released: "2026-03-10"}`)
-	dirB := filepath.Join(t.TempDir(), "b")
+	dirB := filepath.Join(t.TempDir(), "compiled")
 	compileTo(dirB)
 	dfGit(t, repo, "commit", "-q", "-a", "-m", "two")
 	good, err := os.ReadFile(beta)
@@ -132,6 +132,7 @@ func TestDiffCmd(t *testing.T) {
 		{"a revision and the worktree", []string{"--base", "HEAD~2"}, whole},
 		{"the worktree by name", []string{"--base", "HEAD~2", "--head", "worktree"}, whole},
 		{"two compiled directories", []string{dirA, dirB}, whole},
+		{"two build output directories", []string{filepath.Dir(dirA), filepath.Dir(dirB)}, whole},
 		{"backwards", []string{"--base", "HEAD~1", "--head", "HEAD~2"}, dfSummary{Added: gammas("0.8"), Removed: gammas("0.10"), Changed: alphas, Alpha2: []diff.Change{
 			{Field: "packages", Key: "alpha", Kind: diff.Changed, Old: "alpha=2.2.0-r0", New: "alpha=2.1.0-r0"},
 			{Field: "tags", Key: "2.2.0", Kind: diff.Removed, Old: "2.2.0"},
