@@ -1,7 +1,7 @@
 # hic: the hardened image catalog compiler.
 #
 #   make test    install and start what the tests need, then run every test
-#   make demo    the main job, offline: generate a signed local mirror and build the whole catalog into ./out
+#   make demo    the main job, offline: generate a signed local mirror, build and sign the whole catalog into ./out
 #   make bench   the benchmarks behind BENCHMARKS.md
 #   make hic     build ./bin/hic
 
@@ -29,8 +29,10 @@ test: tools
 
 demo: hic
 	$(HIC) vet
+	test -f $(OUT)/keys/hic.key || $(HIC) keygen --out $(OUT)/keys
 	$(HIC) mirror --out $(OUT)/mirror
-	$(HIC) build --all --mirrors $(OUT)/mirror --out $(OUT) --jobs $(JOBS)
+	$(HIC) build --all --mirrors $(OUT)/mirror --out $(OUT) --key $(OUT)/keys/hic.key --jobs $(JOBS)
+	$(HIC) verify --key $(OUT)/keys/hic.pub --layout $(OUT)/oci nginx:1.29-wolfi-runtime
 
 bench: hic tools
 	.ci/bench.sh

@@ -6,5 +6,7 @@
 //
 // Resolving and building are behind the small Builder interface, so the
 // orchestration is tested with fake images; apko.go adapts compiler/resolve
-// and compiler/build to it. The pipeline does not parse specs, sign or push.
+// and compiler/build to it. Signing is an Attacher (attacher.go) whose
+// referrers are stored in the same index.json swap as their image. The
+// pipeline does not parse specs or push.
 package pipeline
