@@ -242,3 +242,42 @@ func locatedFindings(format, out string) ([]string, error) {
 	sort.Strings(got)
 	return got, nil
 }
+
+// TestVetUsage covers the exit codes that do not come from findings, and
+// vetting part of a catalog.
+func TestVetUsage(t *testing.T) {
+	t.Chdir(filepath.Join("testdata", "vet"))
+	tests := []struct {
+		name       string
+		args       []string
+		exit       int
+		wantOut    string // substring of stdout
+		wantErr    string // substring of stderr
+		notWantOut string
+	}{
+		{"bad format", []string{"vet", "--format", "xml", "nonroot"}, exitUsage, "", `--format "xml"`, ""},
+		{"bad date", []string{"vet", "--today", "27/11/2026", "nonroot"}, exitUsage, "", `--today "27/11/2026"`, ""},
+		{"missing path", []string{"vet", "no-such-case"}, exitUsage, "", "no-such-case", ""},
+		{"one image file", []string{"vet", "--today", vetToday, "format-text/web/web.cue"}, exitFindings, "format-text/web/web.cue:15:2: nonroot:", "", "db.cue"},
+		{"clean image", []string{"vet", "--today", vetToday, "--format", "json", "waived-end-of-life"}, exitOK, `"failing": 0`, "", ""},
+		{"two roots", []string{"vet", "--today", vetToday, "nonroot", "no-shell"}, exitFindings, "4 specs in 2 images, 2 files: 2 findings", "", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			code := run(context.Background(), tt.args, strings.NewReader(""), &stdout, &stderr, func(string) string { return "" })
+			if code != tt.exit {
+				t.Errorf("exit %d, want %d; stdout %q stderr %q", code, tt.exit, stdout.String(), stderr.String())
+			}
+			if !strings.Contains(stdout.String(), tt.wantOut) {
+				t.Errorf("stdout %q does not contain %q", stdout.String(), tt.wantOut)
+			}
+			if !strings.Contains(stderr.String(), tt.wantErr) {
+				t.Errorf("stderr %q does not contain %q", stderr.String(), tt.wantErr)
+			}
+			if tt.notWantOut != "" && strings.Contains(stdout.String(), tt.notWantOut) {
+				t.Errorf("stdout %q contains %q", stdout.String(), tt.notWantOut)
+			}
+		})
+	}
+}
