@@ -45,8 +45,9 @@ entrypoint, user, ports, env, paths, exceptions, annotations, ...).
       both sides. Hardening findings do not stop a diff (hic vet judges
       them); a side that does not load does.
   hic diff DIR_A DIR_B
-      compares two directories written by hic compile --out (or the
-      compiled/ of two hic build --out directories).
+      compares two directories written by hic compile --out, or the
+      compiled/ of two hic build --out directories; there the locks also
+      show the packages the images really hold (installed.ARCH).
 
 --format markdown writes a pull-request comment. Exit status 0 whatever
 changed, 1 with --exit-code when anything changed, 2 for usage errors and
@@ -63,6 +64,7 @@ func newDiffCmd(root *rootOptions) *cobra.Command {
 				return usageError("--format %q: want text, json or markdown", o.format)
 			}
 			var base, head map[string]compile.Image
+			var baseLocks, headLocks map[string]diff.Installed
 			var err error
 			if o.base == "" {
 				if cmd.Flags().Changed("head") {
@@ -71,10 +73,10 @@ func newDiffCmd(root *rootOptions) *cobra.Command {
 				if len(args) != 2 {
 					return usageError("name two compiled directories (hic diff DIR_A DIR_B) or a git revision (--base REV)")
 				}
-				if base, err = readCompiledDir(args[0]); err != nil {
+				if base, baseLocks, err = readCompiledDir(args[0]); err != nil {
 					return err
 				}
-				if head, err = readCompiledDir(args[1]); err != nil {
+				if head, headLocks, err = readCompiledDir(args[1]); err != nil {
 					return err
 				}
 			} else if base, head, err = compileRevisions(cmd, root, o.base, o.head, args); err != nil {
@@ -84,6 +86,7 @@ func newDiffCmd(root *rootOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			d.AddInstalled(baseLocks, headLocks)
 			w := cmd.OutOrStdout()
 			switch o.format {
 			case "json":
@@ -110,41 +113,69 @@ func newDiffCmd(root *rootOptions) *cobra.Command {
 	return cmd
 }
 
-// readCompiledDir reads the compiled specs (*.json, not *.lock.json) of a
-// directory written by hic compile --out, by ref. Given the output directory
+// readCompiledDir reads the compiled specs (*.json) of a directory written
+// by hic compile --out, by ref, and the locks (*.lock.json) hic build writes
+// next to them, of the specs the directory holds. Given the output directory
 // of hic build, it reads its compiled/.
-func readCompiledDir(dir string) (map[string]compile.Image, error) {
+func readCompiledDir(dir string) (map[string]compile.Image, map[string]diff.Installed, error) {
 	if fi, err := os.Stat(filepath.Join(dir, "compiled")); err == nil && fi.IsDir() {
 		dir = filepath.Join(dir, "compiled")
 	}
 	ents, err := os.ReadDir(dir)
 	if err != nil {
-		return nil, usageError("%w", err)
+		return nil, nil, usageError("%w", err)
 	}
-	out := map[string]compile.Image{}
+	images := map[string]compile.Image{}
+	locks := map[string]diff.Installed{}
 	for _, e := range ents {
 		name := e.Name()
-		if e.IsDir() || !strings.HasSuffix(name, ".json") || strings.HasSuffix(name, ".lock.json") {
+		if e.IsDir() || !strings.HasSuffix(name, ".json") {
 			continue
 		}
 		p := filepath.Join(dir, name)
 		b, err := os.ReadFile(p)
 		if err != nil {
-			return nil, usageError("%w", err)
+			return nil, nil, usageError("%w", err)
+		}
+		if strings.HasSuffix(name, ".lock.json") {
+			var lock struct {
+				Ref   string `json:"ref"`
+				Archs map[string][]struct {
+					Name    string `json:"name"`
+					Version string `json:"version"`
+				} `json:"archs"`
+			}
+			if err := json.Unmarshal(b, &lock); err != nil || lock.Ref == "" {
+				return nil, nil, usageError("%s: not a lock written by hic build", p)
+			}
+			in := diff.Installed{}
+			for arch, pkgs := range lock.Archs {
+				in[arch] = map[string]string{}
+				for _, pkg := range pkgs {
+					in[arch][pkg.Name] = pkg.Version
+				}
+			}
+			locks[lock.Ref] = in
+			continue
 		}
 		var img compile.Image
 		if err := json.Unmarshal(b, &img); err != nil {
-			return nil, usageError("%s: not a compiled spec: %w", p, err)
+			return nil, nil, usageError("%s: not a compiled spec: %w", p, err)
 		}
 		if img.Ref == "" {
-			return nil, usageError("%s: not a compiled spec: no ref", p)
+			return nil, nil, usageError("%s: not a compiled spec: no ref", p)
 		}
-		if _, dup := out[img.Ref]; dup {
-			return nil, usageError("%s: %s compiled twice in %s", p, img.Ref, dir)
+		if _, dup := images[img.Ref]; dup {
+			return nil, nil, usageError("%s: %s compiled twice in %s", p, img.Ref, dir)
 		}
-		out[img.Ref] = img
+		images[img.Ref] = img
 	}
-	return out, nil
+	for ref := range locks {
+		if _, ok := images[ref]; !ok {
+			delete(locks, ref)
+		}
+	}
+	return images, locks, nil
 }
 
 // compileRevisions loads and compiles the catalog at two revisions (the head

@@ -2,14 +2,17 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/hic-build/hic/compiler/compile"
 	"github.com/hic-build/hic/compiler/diff"
 )
 
@@ -99,10 +102,32 @@ func TestDiffCmd(t *testing.T) {
 	if err := os.WriteFile(beta, good, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	// A compiled directory also holds locks, which diff ignores.
-	if err := os.WriteFile(filepath.Join(dirB, "alpha_2-wolfi-runtime.lock.json"), []byte("{}"), 0o644); err != nil {
-		t.Fatal(err)
+	// The compiled directory of a build also holds locks: what the images
+	// really hold. alpha:2-wolfi-runtime gets a newer zlib, beta (whose
+	// compiled form did not change) a newer busybox; a lock of a spec not
+	// compiled there is ignored.
+	lock := func(dir, ref string, pkgs ...string) {
+		t.Helper()
+		var b strings.Builder
+		fmt.Fprintf(&b, `{"ref": %q, "archs": {"x86_64": [`, ref)
+		for i, p := range pkgs {
+			name, v, _ := strings.Cut(p, "=")
+			if i > 0 {
+				b.WriteString(",")
+			}
+			fmt.Fprintf(&b, `{"name": %q, "version": %q, "arch": "x86_64"}`, name, v)
+		}
+		b.WriteString("]}}")
+		if err := os.WriteFile(filepath.Join(dir, strings.TrimSuffix(compile.FileName(ref), ".json")+".lock.json"), []byte(b.String()), 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
+	lock(dirA, "alpha:2-wolfi-runtime", "alpha=2.1.0-r0", "zlib=1.3-r0")
+	lock(dirB, "alpha:2-wolfi-runtime", "alpha=2.2.0-r0", "zlib=1.3.1-r0")
+	lock(dirA, "beta:3.1-wolfi-runtime", "busybox=1.36-r0")
+	lock(dirB, "beta:3.1-wolfi-runtime", "busybox=1.37-r0")
+	lock(dirA, "zeta:1-wolfi-runtime", "busybox=1.36-r0")
+	lock(dirB, "zeta:1-wolfi-runtime", "busybox=1.37-r0")
 
 	gammas := func(stream string) []string {
 		return []string{"gamma:" + stream + "-alpine-3.23-dev", "gamma:" + stream + "-alpine-3.23-runtime", "gamma:" + stream + "-wolfi-dev", "gamma:" + stream + "-wolfi-runtime"}
@@ -121,6 +146,11 @@ func TestDiffCmd(t *testing.T) {
 		{Field: "metadata.version", Kind: diff.Changed, Old: "2.1.0", New: "2.2.0"},
 	}
 	whole := dfSummary{Added: gammas("0.10"), Removed: gammas("0.8"), Changed: alphas, Alpha2: alpha2}
+	withLocks := whole
+	withLocks.Changed = append(slices.Clone(alphas), "beta:3.1-wolfi-runtime")
+	withLocks.Alpha2 = append(slices.Clone(alpha2),
+		diff.Change{Field: "installed.x86_64", Key: "alpha", Kind: diff.Changed, Old: "alpha=2.1.0-r0", New: "alpha=2.2.0-r0"},
+		diff.Change{Field: "installed.x86_64", Key: "zlib", Kind: diff.Changed, Old: "zlib=1.3-r0", New: "zlib=1.3.1-r0"})
 	none := dfSummary{Added: []string{}, Removed: []string{}, Changed: []string{}}
 
 	tests := []struct {
@@ -131,8 +161,8 @@ func TestDiffCmd(t *testing.T) {
 		{"two revisions", []string{"--base", "HEAD~2", "--head", "HEAD~1"}, whole},
 		{"a revision and the worktree", []string{"--base", "HEAD~2"}, whole},
 		{"the worktree by name", []string{"--base", "HEAD~2", "--head", "worktree"}, whole},
-		{"two compiled directories", []string{dirA, dirB}, whole},
-		{"two build output directories", []string{filepath.Dir(dirA), filepath.Dir(dirB)}, whole},
+		{"two compiled directories", []string{dirA, dirB}, withLocks},
+		{"two build output directories", []string{filepath.Dir(dirA), filepath.Dir(dirB)}, withLocks},
 		{"backwards", []string{"--base", "HEAD~1", "--head", "HEAD~2"}, dfSummary{Added: gammas("0.8"), Removed: gammas("0.10"), Changed: alphas, Alpha2: []diff.Change{
 			{Field: "packages", Key: "alpha", Kind: diff.Changed, Old: "alpha=2.2.0-r0", New: "alpha=2.1.0-r0"},
 			{Field: "tags", Key: "2.2.0", Kind: diff.Removed, Old: "2.2.0"},
@@ -179,6 +209,7 @@ func TestDiffCmd(t *testing.T) {
 		}
 	})
 
+	brokenLock := t.TempDir()
 	errs := []struct {
 		name string
 		args []string
@@ -192,9 +223,13 @@ func TestDiffCmd(t *testing.T) {
 		{"one directory", []string{dirA}, "name two compiled directories"},
 		{"a missing directory", []string{dirA, filepath.Join(repo, "none")}, "no such file or directory"},
 		{"a directory of other JSON", []string{dirA, filepath.Join(cat, "..")}, "not a compiled spec"},
+		{"a broken lock", []string{dirA, brokenLock}, "not a lock written by hic build"},
 		{"a bad format", []string{dirA, dirB, "-o", "yaml"}, `--format "yaml"`},
 	}
 	if err := os.WriteFile(filepath.Join(repo, "other.json"), []byte(`{"x": 1}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(brokenLock, "x.lock.json"), []byte(`{}`), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	for _, tc := range errs {

@@ -12,6 +12,10 @@
 // field of the compiled form without a dedicated rule is still compared, by
 // its JSON path, so nothing the compiled form holds is left out of a diff.
 //
+// Given the locks hic build writes next to compiled specs, AddInstalled adds
+// the changes in the packages the images really hold (fields
+// "installed.ARCH"), unpinned and indirect packages included.
+//
 // The package renders a Diff as text, as Markdown for a pull-request comment,
 // or as JSON (the Diff value itself). It knows nothing of git, files or the
 // catalog: cmd/hic compiles the two sides and hands them over.
