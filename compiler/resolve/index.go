@@ -33,6 +33,25 @@ func ReadIndex(path string, trusted map[string]string) (map[string]*apk.Package,
 }
 
 func readIndexBytes(path string, trusted map[string]string) (map[string]*apk.Package, []byte, error) {
+	b, signed, err := verifiedIndex(path, trusted)
+	if err != nil {
+		return nil, nil, err
+	}
+	idx, err := apk.IndexFromArchive(io.NopCloser(bytes.NewReader(signed)))
+	if err != nil {
+		return nil, nil, fmt.Errorf("index %s: %w", path, err)
+	}
+	pkgs := make(map[string]*apk.Package, len(idx.Packages))
+	for _, p := range idx.Packages {
+		pkgs[p.Name+"="+p.Version] = p
+	}
+	return pkgs, b, nil
+}
+
+// verifiedIndex reads the index at path and checks its signature as
+// ReadIndex does, without parsing the package list. It returns the file
+// and its signed part.
+func verifiedIndex(path string, trusted map[string]string) (file, signed []byte, err error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, nil, err
@@ -73,7 +92,7 @@ func readIndexBytes(path string, trusted map[string]string) (map[string]*apk.Pac
 	if len(sigs) == 0 {
 		return nil, nil, fmt.Errorf("index %s is not signed", path)
 	}
-	signed := b[len(b)-br.Len():]
+	signed = b[len(b)-br.Len():]
 
 	var unknown []string
 	verified := false
@@ -108,16 +127,7 @@ func readIndexBytes(path string, trusted map[string]string) (map[string]*apk.Pac
 	if !verified {
 		return nil, nil, fmt.Errorf("index %s is signed by unknown key %s; trusted keys: %s", path, strings.Join(unknown, ", "), strings.Join(keyNames(trusted), ", "))
 	}
-
-	idx, err := apk.IndexFromArchive(io.NopCloser(bytes.NewReader(signed)))
-	if err != nil {
-		return nil, nil, fmt.Errorf("index %s: %w", path, err)
-	}
-	pkgs := make(map[string]*apk.Package, len(idx.Packages))
-	for _, p := range idx.Packages {
-		pkgs[p.Name+"="+p.Version] = p
-	}
-	return pkgs, b, nil
+	return b, signed, nil
 }
 
 func keyNames(m map[string]string) []string {

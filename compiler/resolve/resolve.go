@@ -65,7 +65,7 @@ func verifyIndexes(src *Sources, arch types.Architecture) error {
 		if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
 			continue // a mirror may lack an architecture, as apko allows
 		}
-		if _, _, err := ReadIndex(path, src.TrustedKeys(u)); err != nil {
+		if _, _, err := verifiedIndex(path, src.TrustedKeys(u)); err != nil {
 			return fmt.Errorf("mirror of %s: %w", u, err)
 		}
 	}

@@ -70,6 +70,13 @@ type Store struct {
 	wmu     sync.Mutex   // serialises index.json writes
 	written uint64
 	seq     uint64 // temp file names; guarded by mu
+
+	// subjects memoises the subject digest of each referrer manifest read
+	// by Referrers (zero: no subject). Blobs are content-addressed, so an
+	// entry never goes stale; without it, every Referrers call read every
+	// referrer blob of the layout (quadratic in a catalog build's cached specs).
+	subjMu   sync.Mutex
+	subjects map[v1.Hash]v1.Hash
 }
 
 // Open opens (creating it if needed) the layout at dir and locks it against
@@ -468,19 +475,44 @@ func (s *Store) Referrers(subject v1.Hash, artifactType string) ([]v1.Descriptor
 	s.mu.Unlock()
 	var out []v1.Descriptor
 	for _, d := range cands {
-		b, err := s.path.Bytes(d.Digest)
+		subj, err := s.subjectOf(d.Digest)
 		if err != nil {
 			return nil, fmt.Errorf("store: referrer %s: %w", d.Digest, err)
 		}
-		var m v1.Manifest
-		if err := json.Unmarshal(b, &m); err != nil {
-			return nil, fmt.Errorf("store: referrer %s: %w", d.Digest, err)
-		}
-		if m.Subject != nil && m.Subject.Digest == subject {
+		if subj == subject {
 			out = append(out, d)
 		}
 	}
 	return out, nil
+}
+
+// subjectOf returns the subject digest of the referrer manifest h (zero if
+// it has none), reading the blob only the first time.
+func (s *Store) subjectOf(h v1.Hash) (v1.Hash, error) {
+	s.subjMu.Lock()
+	subj, ok := s.subjects[h]
+	s.subjMu.Unlock()
+	if ok {
+		return subj, nil
+	}
+	b, err := s.path.Bytes(h)
+	if err != nil {
+		return v1.Hash{}, err
+	}
+	var m v1.Manifest
+	if err := json.Unmarshal(b, &m); err != nil {
+		return v1.Hash{}, err
+	}
+	if m.Subject != nil {
+		subj = m.Subject.Digest
+	}
+	s.subjMu.Lock()
+	if s.subjects == nil {
+		s.subjects = map[v1.Hash]v1.Hash{}
+	}
+	s.subjects[h] = subj
+	s.subjMu.Unlock()
+	return subj, nil
 }
 
 // Blob returns the content of a stored blob.
