@@ -51,7 +51,7 @@ formatted and exits 1 if there are any.`,
 				if err != nil {
 					return err
 				}
-				out, err := format.Source(src, format.Simplify())
+				out, err := format.Source(src)
 				if err != nil {
 					fmt.Fprintf(cmd.ErrOrStderr(), "%s: cannot format: %v\n", p, err)
 					failed++

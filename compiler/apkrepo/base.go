@@ -121,7 +121,7 @@ func baseSpecs(alpine bool, arch string) []spec {
 	for _, a := range busyboxApplets {
 		busyboxFiles = append(busyboxFiles, symlink("bin/"+a, "/bin/busybox"))
 	}
-	busyboxFiles = append(busyboxFiles, symlink("usr/bin/env", "/bin/busybox"), symlink("usr/bin/wget", "/bin/busybox"))
+	busyboxFiles = append(busyboxFiles, symlink("usr/bin/env", "/bin/busybox"))
 	// The applet manifest Wolfi and Alpine ship; without it apko links its
 	// built-in applet list, which includes /bin/bash.
 	var manifest strings.Builder
@@ -144,7 +144,7 @@ func baseSpecs(alpine bool, arch string) []spec {
 			}},
 		spec{name: "busybox", version: busyboxVersion, license: "GPL-2.0-only", desc: "Size optimized toolbox of many common UNIX utilities",
 			depends:  dep,
-			provides: cmds(busyboxVersion, append([]string{"busybox", "env", "wget"}, busyboxApplets...)...),
+			provides: cmds(busyboxVersion, append([]string{"busybox", "env"}, busyboxApplets...)...),
 			files:    busyboxFiles,
 			bulk:     []bulkFile{exe("bin/busybox", 0o755, 1)}},
 		spec{name: "bash", version: bashVersion, license: "GPL-3.0-or-later", desc: "GNU bourne again shell",

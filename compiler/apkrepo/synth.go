@@ -232,6 +232,35 @@ func universe(opts SynthOptions, arch string) []spec {
 			older = append(older, o)
 		}
 	}
+	// A requested package does not claim a command or a file a base package
+	// already has (busybox's /bin/sh and applets, apk-tools' /sbin/apk): two
+	// providers of cmd:wget make apk refuse to install both, as it would on
+	// a real distro, and an image that wants the base one must install it.
+	baseCmds, baseFiles := map[string]bool{}, map[string]bool{}
+	for _, b := range base {
+		for _, p := range b.provides {
+			if strings.HasPrefix(p, "cmd:") {
+				baseCmds[strings.SplitN(p, "=", 2)[0]] = true
+			}
+		}
+		for _, f := range b.files {
+			baseFiles[f.Path] = true
+		}
+		for _, f := range b.bulk {
+			baseFiles[f.path] = true
+		}
+	}
+	for _, group := range [][]spec{own, older} {
+		for i := range group {
+			if _, isBase := index[group[i].name]; isBase {
+				continue
+			}
+			group[i].provides = slices.DeleteFunc(slices.Clone(group[i].provides), func(p string) bool {
+				return baseCmds[strings.SplitN(p, "=", 2)[0]]
+			})
+			group[i].bulk = slices.DeleteFunc(slices.Clone(group[i].bulk), func(b bulkFile) bool { return baseFiles[b.path] })
+		}
+	}
 	all := slices.Concat(own, base, older)
 	return append(all, inventDepends(all, libc)...)
 }
