@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -90,7 +91,7 @@ func newBuildCmd(root *rootOptions) *cobra.Command {
 				if err != nil {
 					return err
 				}
-				if err := writeFileAtomic(filepath.Join(compiledDir, compile.FileName(img.Ref)), b); err != nil {
+				if err := writeIfChanged(filepath.Join(compiledDir, compile.FileName(img.Ref)), b); err != nil {
 					return err
 				}
 			}
@@ -193,8 +194,18 @@ func (l lockWriter) Resolve(ctx context.Context, img compile.Image) (pipeline.Lo
 		return nil, err
 	}
 	name := strings.TrimSuffix(compile.FileName(img.Ref), ".json") + ".lock.json"
-	if err := writeFileAtomic(filepath.Join(l.dir, name), b); err != nil {
+	if err := writeIfChanged(filepath.Join(l.dir, name), b); err != nil {
 		return nil, fmt.Errorf("%s: write lock: %w", img.Ref, err)
 	}
 	return lock, nil
+}
+
+// writeIfChanged writes path atomically unless it already holds data: an
+// incremental build of a large catalog would otherwise rewrite and fsync two
+// unchanged files per spec.
+func writeIfChanged(path string, data []byte) error {
+	if old, err := os.ReadFile(path); err == nil && bytes.Equal(old, data) {
+		return nil
+	}
+	return writeFileAtomic(path, data)
 }
