@@ -31,7 +31,12 @@ prints one line for a CI matrix:
 
   [{"shard":0,"refs":["..."],"cost":123}, ...]
 
-A build given --report here must get the same file as --shard-report.`
+A build given --report here must get the same file as --shard-report.
+
+  GitHub Actions:  matrix: include: ${{ fromJSON(needs.plan.outputs.shards) }}
+                   run: hic build --all --shard ${{ matrix.shard }}/4
+  Kubernetes:      hic build --all --shard $JOB_COMPLETION_INDEX/4
+  then:            hic report merge out/report.json shard-*/report.json`
 
 func newPlanCmd(root *rootOptions) *cobra.Command {
 	o := &planOptions{}
