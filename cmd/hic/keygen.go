@@ -36,6 +36,10 @@ func newKeygenCmd(_ *rootOptions) *cobra.Command {
 			if o.out == "" {
 				return usageError("keygen: --out must not be empty")
 			}
+			// A missing directory is made, private to its owner: it holds a key.
+			if err := os.MkdirAll(o.out, 0o700); err != nil {
+				return usageError("keygen: --out: %v", err)
+			}
 			if fi, err := os.Stat(o.out); err != nil {
 				return usageError("keygen: --out: %v", err)
 			} else if !fi.IsDir() {

@@ -76,8 +76,8 @@ func TestKeygenBadInput(t *testing.T) {
 		args []string
 		want string
 	}{
-		{"missing dir", []string{"keygen", "--out", filepath.Join(t.TempDir(), "nope")}, "no such file"},
-		{"out is a file", []string{"keygen", "--out", file}, "is not a directory"},
+		{"below a file", []string{"keygen", "--out", filepath.Join(file, "keys")}, "not a directory"},
+		{"out is a file", []string{"keygen", "--out", file}, "not a directory"},
 		{"positional arg", []string{"keygen", "extra"}, "unknown command"},
 	}
 	for _, tc := range cases {
@@ -87,5 +87,22 @@ func TestKeygenBadInput(t *testing.T) {
 				t.Errorf("exit %d, stderr %q; want exit %d containing %q", code, stderr, exitUsage, tc.want)
 			}
 		})
+	}
+}
+
+func TestKeygenMakesMissingDirectory(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "out", "keys")
+	if code, _, stderr := runKeygen(t, "keygen", "--out", dir); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	fi, err := os.Stat(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode().Perm() != 0o700 {
+		t.Errorf("key directory mode %v, want 0700", fi.Mode().Perm())
+	}
+	if _, err := os.Stat(filepath.Join(dir, "hic.key")); err != nil {
+		t.Error(err)
 	}
 }
