@@ -839,9 +839,11 @@ func TestBuildSIGKILL(t *testing.T) {
 // bldHicCall finds hic invocations in shell text: "hic CMD ..." or "bin/hic CMD ...".
 var (
 	bldHicCall = regexp.MustCompile(`(?:^|[\s(|;&"'])(?:bin/)?hic\s+([a-z].*)`)
-	bldSubst   = regexp.MustCompile(`\$\([^()]*\)`)
-	bldFence   = regexp.MustCompile("(?s)```[a-z]*\n(.*?)```")
-	bldSpan    = regexp.MustCompile("`((?:bin/)?hic [^`]+)`")
+	// bldSubst matches what the shell or the workflow substitutes: $(cmd),
+	// ${{ expr }}, ${VAR} and $VAR; each stands for a word ("1").
+	bldSubst = regexp.MustCompile(`\$\([^()]*\)|\$\{\{[^}]*\}\}|\$\{?[A-Za-z_][A-Za-z0-9_]*\}?`)
+	bldFence = regexp.MustCompile("(?s)```[a-z]*\n(.*?)```")
+	bldSpan  = regexp.MustCompile("`((?:bin/)?hic [^`]+)`")
 )
 
 // TestExamplesUseRealFlags keeps the examples honest: the YAML files parse,
@@ -882,7 +884,7 @@ func TestExamplesUseRealFlags(t *testing.T) {
 			if m == nil {
 				continue
 			}
-			call := bldSubst.ReplaceAllString(m[1], "1") // $(...) stands for one word
+			call := bldSubst.ReplaceAllString(m[1], "1")
 			if i := strings.IndexAny(call, "|>;&)#`"); i >= 0 {
 				call = call[:i]
 			}
