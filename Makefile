@@ -32,7 +32,7 @@ demo: hic
 	test -f $(OUT)/keys/hic.key || $(HIC) keygen --out $(OUT)/keys
 	$(HIC) mirror --out $(OUT)/mirror
 	$(HIC) build --all --mirrors $(OUT)/mirror --out $(OUT) --key $(OUT)/keys/hic.key --jobs $(JOBS)
-	$(HIC) verify --key $(OUT)/keys/hic.pub --layout $(OUT)/oci nginx:1.29-wolfi-runtime
+	$(HIC) verify --key $(OUT)/keys/hic.pub --layout $(OUT)/oci nginx:latest
 
 bench: hic tools
 	.ci/bench.sh
