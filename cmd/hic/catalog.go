@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -28,6 +29,13 @@ type loaded struct {
 // today is the date end-of-life is judged against.
 func loadAndCheck(ctx context.Context, root string, today time.Time) (*loaded, error) {
 	start := time.Now()
+	// CUE evaluation allocates many small, short-lived objects: collecting
+	// less often while loading halves vet's CPU time. Only while loading, so
+	// a build that follows keeps the default and a lower peak RSS. GOGC in
+	// the environment still wins.
+	if os.Getenv("GOGC") == "" {
+		defer debug.SetGCPercent(debug.SetGCPercent(400))
+	}
 	tables, err := schema.LoadTables()
 	if err != nil {
 		return nil, err
