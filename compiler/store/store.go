@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -77,6 +78,12 @@ type Store struct {
 	// referrer blob of the layout (quadratic in a catalog build's cached specs).
 	subjMu   sync.Mutex
 	subjects map[v1.Hash]v1.Hash
+
+	// entries memoises the JSON of each index.json entry, so a commit
+	// encodes only the entries that changed since the last one; guarded by
+	// wmu. Without it every Put re-encoded the whole index (quadratic in a
+	// catalog build: a third of its CPU).
+	entries map[string][]byte
 }
 
 // Open opens (creating it if needed) the layout at dir and locks it against
@@ -309,7 +316,7 @@ func (s *Store) commit(my uint64) error {
 		s.mu.Unlock()
 		return ErrClosed
 	}
-	b, err := json.MarshalIndent(s.manifest, "", "  ")
+	b, err := s.encodeIndex()
 	gen := s.gen
 	s.mu.Unlock()
 	if err != nil {
@@ -320,6 +327,74 @@ func (s *Store) commit(my uint64) error {
 	}
 	s.written = gen
 	return nil
+}
+
+// encodeIndex renders index.json: the index's own fields indented, then one
+// compact line per entry, in the (sorted) order of the manifest. The caller
+// holds mu and wmu.
+func (s *Store) encodeIndex() ([]byte, error) {
+	m := s.manifest
+	if len(m.Annotations) > 0 || m.Subject != nil || m.ArtifactType != "" {
+		return json.MarshalIndent(m, "", "  ") // never written by the store
+	}
+	mt, err := json.Marshal(m.MediaType)
+	if err != nil {
+		return nil, err
+	}
+	var buf bytes.Buffer
+	fmt.Fprintf(&buf, "{\n  \"schemaVersion\": %d,\n", m.SchemaVersion)
+	if m.MediaType != "" {
+		fmt.Fprintf(&buf, "  \"mediaType\": %s,\n", mt)
+	}
+	buf.WriteString("  \"manifests\": [")
+	used := make(map[string][]byte, len(s.manifest.Manifests))
+	for i, d := range s.manifest.Manifests {
+		k, err := entryKey(d)
+		if err != nil {
+			return nil, err
+		}
+		e, ok := s.entries[k]
+		if !ok {
+			if e, err = json.Marshal(d); err != nil {
+				return nil, err
+			}
+		}
+		used[k] = e
+		if i > 0 {
+			buf.WriteByte(',')
+		}
+		buf.WriteString("\n    ")
+		buf.Write(e)
+	}
+	if len(m.Manifests) > 0 {
+		buf.WriteString("\n  ")
+	}
+	buf.WriteString("]\n}\n")
+	s.entries = used
+	return buf.Bytes(), nil
+}
+
+// entryKey identifies an index entry by everything that is encoded of it.
+func entryKey(d v1.Descriptor) (string, error) {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s\x00%s\x00%d\x00%s\x00", d.Digest, d.MediaType, d.Size, d.ArtifactType)
+	if d.Platform != nil || len(d.URLs) > 0 || len(d.Data) > 0 {
+		// Rare in this layout: key by the full encoding.
+		j, err := json.Marshal(d)
+		return string(j), err
+	}
+	keys := make([]string, 0, len(d.Annotations))
+	for k := range d.Annotations {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		b.WriteString(k)
+		b.WriteByte('=')
+		b.WriteString(d.Annotations[k])
+		b.WriteByte(0)
+	}
+	return b.String(), nil
 }
 
 // Has reports whether an image with the given input digest is stored (and

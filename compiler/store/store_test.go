@@ -453,3 +453,31 @@ func TestGCRemovesOnlyUnreachableBlobs(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestIndexJSONMatchesMemory checks the incrementally encoded index.json
+// against the store's in-memory index after puts, a replacement and a reopen.
+func TestIndexJSONMatchesMemory(t *testing.T) {
+	dir := t.TempDir()
+	s := openT(t, dir)
+	ctx := context.Background()
+	for i, ref := range []string{"a:1-wolfi-runtime", "b:1-wolfi-runtime", "a:1-wolfi-runtime"} {
+		e := Entry{SpecRef: ref, Refs: []string{strings.Split(ref, ":")[0] + ":1", strings.Split(ref, ":")[0] + ":latest"}, InputDigest: fmt.Sprint("sha256:", i)}
+		if _, err := s.Put(ctx, e, randomIndex(t)); err != nil {
+			t.Fatal(err)
+		}
+		s.mu.Lock()
+		want := s.manifest
+		s.mu.Unlock()
+		if diff := cmp.Diff(want, readIndexJSON(t, dir)); diff != "" {
+			t.Fatalf("after put %d, index.json differs from memory (-memory +file):\n%s", i, diff)
+		}
+	}
+	if got := len(readIndexJSON(t, dir).Manifests); got != 4 {
+		t.Errorf("index.json has %d entries, want 4 (two tags of two specs)", got)
+	}
+	s.Close()
+	s2 := openT(t, dir)
+	if _, ok := s2.Lookup("b:1-wolfi-runtime"); !ok {
+		t.Error("reopened store lost an entry")
+	}
+}
