@@ -110,8 +110,12 @@ func newBuildCmd(root *rootOptions) *cobra.Command {
 			}
 			defer os.RemoveAll(tmp)
 			builder := lockWriter{
-				Builder: pipeline.ApkoBuilder{Mirrors: mirrors, CacheDir: cache, TempDir: tmp},
-				dir:     compiledDir,
+				Builder: &pipeline.LockCache{
+					Builder: pipeline.ApkoBuilder{Mirrors: mirrors, CacheDir: cache, TempDir: tmp},
+					Dir:     filepath.Join(cache, "locks"),
+					Mirrors: mirrors,
+				},
+				dir: compiledDir,
 			}
 			report, runErr := pipeline.Run(cmd.Context(), imgs, pipeline.Options{
 				Store:       st,

@@ -28,6 +28,11 @@ type loaded struct {
 // loadAndCheck loads the catalog at root and runs the static rules.
 // today is the date end-of-life is judged against.
 func loadAndCheck(ctx context.Context, root string, today time.Time) (*loaded, error) {
+	return loadAndCheckDirs(ctx, root, today, nil)
+}
+
+// loadAndCheckDirs is loadAndCheck limited to some image folders (nil: all).
+func loadAndCheckDirs(ctx context.Context, root string, today time.Time, dirs []string) (*loaded, error) {
 	start := time.Now()
 	// CUE evaluation allocates many small, short-lived objects: collecting
 	// less often while loading halves vet's CPU time. Only while loading, so
@@ -40,7 +45,7 @@ func loadAndCheck(ctx context.Context, root string, today time.Time) (*loaded, e
 	if err != nil {
 		return nil, err
 	}
-	cat, err := load.Load(ctx, root, load.Options{})
+	cat, err := load.Load(ctx, root, load.Options{Dirs: dirs})
 	if err != nil {
 		return nil, usageError("%v", err)
 	}
@@ -140,4 +145,25 @@ func relToWD(p string) string {
 		}
 	}
 	return p
+}
+
+// imageDirs returns the image folders that refs name, when every ref names
+// an image whose folder (catalog/IMAGE, the catalog's convention) exists;
+// otherwise nil, meaning the whole catalog must be loaded.
+func imageDirs(root string, refs []string) []string {
+	if len(refs) == 0 {
+		return nil
+	}
+	var dirs []string
+	for _, r := range refs {
+		img, _, _ := strings.Cut(r, ":")
+		if img == "" || strings.ContainsAny(img, "/\\.") {
+			return nil
+		}
+		if fi, err := os.Stat(filepath.Join(root, img)); err != nil || !fi.IsDir() {
+			return nil
+		}
+		dirs = append(dirs, img)
+	}
+	return dirs
 }

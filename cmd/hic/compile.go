@@ -64,7 +64,7 @@ failing vet findings are not compiled.`,
 // compileSelected loads the catalog, refuses specs with failing findings
 // (printing them as vet does) and compiles the rest of the selection.
 func compileSelected(cmd *cobra.Command, root *rootOptions, refs []string, today time.Time) ([]compile.Image, error) {
-	l, err := loadOrFail(cmd, root, today)
+	l, err := loadOrFail(cmd, root, today, refs...)
 	if err != nil {
 		return nil, err
 	}

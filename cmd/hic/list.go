@@ -23,7 +23,7 @@ IMAGE[:STREAM[-DISTRO[-VARIANT]]], e.g. nginx, nginx:1.29, nginx:1.29-wolfi-dev.
 			if o.format != "table" && o.format != "json" {
 				return usageError("--format %q: want table or json", o.format)
 			}
-			l, err := loadOrFail(cmd, root, time.Now().UTC())
+			l, err := loadOrFail(cmd, root, time.Now().UTC(), args...)
 			if err != nil {
 				return err
 			}
@@ -69,14 +69,15 @@ IMAGE[:STREAM[-DISTRO[-VARIANT]]], e.g. nginx, nginx:1.29, nginx:1.29-wolfi-dev.
 	return cmd
 }
 
-// loadOrFail loads the catalog for commands that need it whole: syntax and
+// loadOrFail loads the catalog for commands that work on specs: syntax and
 // schema errors are printed like vet prints them, and the command fails.
-func loadOrFail(cmd *cobra.Command, root *rootOptions, today time.Time) (*loaded, error) {
+// When refs name images by their folders, only those folders are evaluated.
+func loadOrFail(cmd *cobra.Command, root *rootOptions, today time.Time, refs ...string) (*loaded, error) {
 	r, err := findCatalogRoot(root.catalog)
 	if err != nil {
 		return nil, usageError("%v", err)
 	}
-	l, err := loadAndCheck(cmd.Context(), r, today)
+	l, err := loadAndCheckDirs(cmd.Context(), r, today, imageDirs(r, refs))
 	if err != nil {
 		return nil, err
 	}

@@ -29,7 +29,7 @@ URL to its directory; hic build --mirrors OUT builds from it with no network.`,
 			if o.scale <= 0 || o.scale > 1 {
 				return usageError("--scale %v: want a factor in (0, 1]", o.scale)
 			}
-			l, err := loadOrFail(cmd, root, time.Now().UTC())
+			l, err := loadOrFail(cmd, root, time.Now().UTC(), args...)
 			if err != nil {
 				return err
 			}

@@ -30,7 +30,7 @@ With --compiled it prints the compiled form (the apko configuration and policy).
 			if o.format != "yaml" && o.format != "json" {
 				return usageError("--format %q: want yaml or json", o.format)
 			}
-			l, err := loadOrFail(cmd, root, time.Now().UTC())
+			l, err := loadOrFail(cmd, root, time.Now().UTC(), args...)
 			if err != nil {
 				return err
 			}

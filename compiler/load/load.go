@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -35,6 +36,11 @@ type Options struct {
 	// Overlay adds or replaces files: path relative to the catalog root ->
 	// contents. Tests and the fuzzer use it to load catalogs that are not on disk.
 	Overlay map[string][]byte
+	// Dirs, when set, limits evaluation to these image folders (relative to
+	// the root, e.g. "nginx"): a command about a few images need not
+	// evaluate the whole catalog. Catalog-wide rules then see only those
+	// images; hic vet always loads everything. Files still lists every file.
+	Dirs []string
 }
 
 // Catalog is the result of a load.
@@ -93,6 +99,13 @@ func Load(ctx context.Context, root string, opts Options) (*Catalog, error) {
 		return nil, err
 	}
 	cat.Files = files
+	if len(opts.Dirs) > 0 {
+		want := map[string]bool{}
+		for _, d := range opts.Dirs {
+			want[filepath.Clean(d)] = true
+		}
+		dirs = slices.DeleteFunc(dirs, func(d string) bool { return !want[d] })
+	}
 	if len(dirs) == 0 {
 		return cat, nil
 	}

@@ -62,10 +62,14 @@ type Store struct {
 	path layout.Path
 	lock *os.File
 
-	mu       sync.Mutex // guards manifest, gen and closed
+	mu       sync.Mutex // guards manifest, gen, closed and byInput
 	manifest v1.IndexManifest
 	gen      uint64
 	closed   bool
+	// byInput indexes the manifest's image indexes by input digest, as of
+	// generation byInputGen.
+	byInput    map[string]v1.Hash
+	byInputGen uint64
 
 	gcMu    sync.RWMutex // Put and Attach hold it shared, GC exclusively
 	wmu     sync.Mutex   // serialises index.json writes
@@ -404,13 +408,22 @@ func (s *Store) Has(inputDigest string) (v1.Hash, bool) {
 		return v1.Hash{}, false
 	}
 	s.mu.Lock()
-	var found *v1.Hash
-	for _, d := range s.manifest.Manifests {
-		if isIndex(d.MediaType) && d.Annotations[AnnotationInputDigest] == inputDigest {
-			h := d.Digest
-			found = &h
-			break
+	if s.byInput == nil || s.byInputGen != s.gen {
+		// Rebuilt only after a change: a build of cached specs asks once per
+		// spec and would otherwise scan the whole index each time.
+		s.byInput = map[string]v1.Hash{}
+		for _, d := range s.manifest.Manifests {
+			if in := d.Annotations[AnnotationInputDigest]; in != "" && isIndex(d.MediaType) {
+				if _, seen := s.byInput[in]; !seen {
+					s.byInput[in] = d.Digest
+				}
+			}
 		}
+		s.byInputGen = s.gen
+	}
+	var found *v1.Hash
+	if h, ok := s.byInput[inputDigest]; ok {
+		found = &h
 	}
 	s.mu.Unlock()
 	if found == nil || !s.hasBlob(*found) {
