@@ -1,0 +1,85 @@
+package mirror
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"chainguard.dev/apko/pkg/build/types"
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/hic-build/hic/compiler/compile"
+	"github.com/hic-build/hic/compiler/resolve"
+)
+
+func image(ref, distro string, repos, keyring, packages []string, entrypoint string) compile.Image {
+	return compile.Image{
+		Ref: ref,
+		Config: types.ImageConfiguration{
+			Contents:   types.ImageContents{Repositories: repos, Keyring: keyring, Packages: packages},
+			Entrypoint: types.ImageEntrypoint{Command: entrypoint},
+		},
+		Metadata: compile.Metadata{Distro: distro, MainPackage: packages[len(packages)-1]},
+	}
+}
+
+func TestGenerate(t *testing.T) {
+	wolfi := "https://packages.wolfi.dev/os"
+	alpineMain := "https://dl-cdn.alpinelinux.org/alpine/v3.23/main"
+	alpineCommunity := "https://dl-cdn.alpinelinux.org/alpine/v3.23/community"
+	imgs := []compile.Image{
+		image("hello:1-wolfi-runtime", "wolfi", []string{wolfi}, []string{wolfi + "/wolfi-signing.rsa.pub"},
+			[]string{"wolfi-baselayout", "hello=1.2.0-r0"}, "/usr/bin/hello --greet"),
+		image("hello:1-alpine-3.23-runtime", "alpine-3.23", []string{alpineMain, alpineCommunity},
+			[]string{"https://alpinelinux.org/keys/alpine-devel@lists.alpinelinux.org-6165ee59.rsa.pub"},
+			[]string{"alpine-baselayout-data", "hello=1.2.0-r1"}, "/usr/bin/hello"),
+	}
+	dir := t.TempDir()
+	m, err := Generate(context.Background(), imgs, Options{Dir: dir, Scale: 0.0001})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []resolve.Mirror{
+		{URL: alpineCommunity, Dir: "alpine-3.23"},
+		{URL: alpineMain, Dir: "alpine-3.23"},
+		{URL: wolfi, Dir: "wolfi"},
+	}
+	if diff := cmp.Diff(want, m.Mirrors); diff != "" {
+		t.Errorf("mirrors (-want +got):\n%s", diff)
+	}
+	// Each repository is signed by a key named after the catalog's keyring,
+	// as a real mirror's would be, and holds the pinned versions.
+	for _, f := range []string{
+		"wolfi/keys/wolfi-signing.rsa.pub",
+		"wolfi/x86_64/APKINDEX.tar.gz",
+		"wolfi/aarch64/hello-1.2.0-r0.apk",
+		"alpine-3.23/keys/alpine-devel@lists.alpinelinux.org-6165ee59.rsa.pub",
+		"alpine-3.23/x86_64/hello-1.2.0-r1.apk",
+	} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
+			t.Errorf("mirror lacks %s: %v", f, err)
+		}
+	}
+	loaded, err := Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range loaded {
+		if !filepath.IsAbs(l.Dir) {
+			t.Errorf("Load gave a relative directory %q", l.Dir)
+		}
+	}
+	// Regenerating keeps the keys, so a rebuilt mirror gives the same images.
+	before, _ := os.ReadFile(filepath.Join(dir, "wolfi/keys/wolfi-signing.rsa.pub"))
+	if _, err := Generate(context.Background(), imgs, Options{Dir: dir, Scale: 0.0001}); err != nil {
+		t.Fatal(err)
+	}
+	after, _ := os.ReadFile(filepath.Join(dir, "wolfi/keys/wolfi-signing.rsa.pub"))
+	if string(before) != string(after) {
+		t.Error("regenerating the mirror changed its key")
+	}
+	if _, err := Load(t.TempDir()); err == nil {
+		t.Error("Load of a directory without mirrors.json succeeded")
+	}
+}
