@@ -82,6 +82,13 @@ func newBuildCmd(root *rootOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			// Take the layout's lock before writing anything under --out, so
+			// a second hic on the same directory changes nothing.
+			st, err := store.Open(cmd.Context(), filepath.Join(o.out, "oci"))
+			if err != nil {
+				return err
+			}
+			defer st.Close()
 			compiledDir := filepath.Join(o.out, "compiled")
 			if err := os.MkdirAll(compiledDir, 0o755); err != nil {
 				return err
@@ -95,17 +102,14 @@ func newBuildCmd(root *rootOptions) *cobra.Command {
 					return err
 				}
 			}
-			st, err := store.Open(cmd.Context(), filepath.Join(o.out, "oci"))
-			if err != nil {
-				return err
-			}
-			defer st.Close()
 			cache := o.cacheDir
 			if cache == "" {
 				cache = filepath.Join(o.out, "cache")
 			}
-			tmp := filepath.Join(o.out, "tmp")
-			if err := os.MkdirAll(tmp, 0o755); err != nil {
+			// apko's scratch space: a directory of hic's own, never one the
+			// user may have made (--out . must not lose ./tmp).
+			tmp, err := os.MkdirTemp(o.out, ".hic-build-")
+			if err != nil {
 				return err
 			}
 			defer os.RemoveAll(tmp)

@@ -24,9 +24,13 @@ func newMirrorCmd(root *rootOptions) *cobra.Command {
 realistic package universe: every package the selected specs name, at the
 pinned versions, with their entrypoint binaries, base layouts, shells and
 package managers. It writes OUT/mirrors.json mapping each catalog repository
-URL to its directory; hic build --mirrors OUT builds from it with no network.`,
+URL to its directory; hic build --mirrors OUT builds from it with no network.
+
+The mirror holds exactly what the selected specs need: generating it for a
+few REFs replaces a mirror made for the whole catalog (the signing keys are
+kept). Use a separate --out for a partial mirror.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if o.scale <= 0 || o.scale > 1 {
+			if !(o.scale > 0 && o.scale <= 1) { // also rejects NaN
 				return usageError("--scale %v: want a factor in (0, 1]", o.scale)
 			}
 			l, err := loadOrFail(cmd, root, time.Now().UTC(), args...)

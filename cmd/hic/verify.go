@@ -252,9 +252,10 @@ func (o *verifyOptions) run(cmd *cobra.Command, root *rootOptions, ref string) e
 		src = &verify.Registry{}
 	case o.registry != "":
 		src = &verify.Registry{Prefix: o.registry}
-		// A spec ref is not a registry tag: name the spec's most specific tag.
+		// A spec ref is not a registry tag: name the spec's own full-version
+		// tag, which no other stream can take over (aliases and latest move).
 		if img, err := cat.compiled(cmd.Context(), ref); err == nil && img.Ref == ref && len(img.Tags) > 0 {
-			target = img.Repository + ":" + img.Tags[len(img.Tags)-1]
+			target = img.Repository + ":" + versionTag(img)
 		}
 	default:
 		if fi, err := os.Stat(o.layout); err != nil || !fi.IsDir() {
@@ -379,4 +380,15 @@ func rebuild(ctx context.Context, img compile.Image, mirrors []resolve.Mirror) (
 		return v1.Hash{}, err
 	}
 	return built.Index.Digest()
+}
+
+// versionTag is the tag of img that names its full version ("1.31.4",
+// "1.31.4-alpine3.23-dev"), else its first tag.
+func versionTag(img *compile.Image) string {
+	for _, t := range img.Tags {
+		if v := img.Metadata.Version; v != "" && strings.HasPrefix(t, v) {
+			return t
+		}
+	}
+	return img.Tags[0]
 }

@@ -19,6 +19,7 @@ import (
 
 	"github.com/hic-build/hic/compiler/apkrepo"
 	"github.com/hic-build/hic/compiler/compile"
+	"github.com/hic-build/hic/compiler/fsutil"
 	"github.com/hic-build/hic/compiler/resolve"
 )
 
@@ -42,7 +43,9 @@ type Manifest struct {
 	Mirrors []resolve.Mirror `json:"mirrors"`
 }
 
-// Generate writes one repository per distro and the manifest.
+// Generate writes one repository per distro and the manifest. It replaces
+// what Dir held for those distros: a mirror holds exactly the packages of
+// the images it was generated for (its signing keys are kept).
 func Generate(ctx context.Context, images []compile.Image, opts Options) (*Manifest, error) {
 	if err := os.MkdirAll(opts.Dir, 0o755); err != nil {
 		return nil, fmt.Errorf("mirror: %w", err)
@@ -130,7 +133,7 @@ func Generate(ctx context.Context, images []compile.Image, opts Options) (*Manif
 	if err != nil {
 		return nil, err
 	}
-	if err := os.WriteFile(filepath.Join(opts.Dir, ManifestName), append(b, '\n'), 0o644); err != nil {
+	if err := fsutil.WriteFileAtomic(filepath.Join(opts.Dir, ManifestName), append(b, '\n'), 0o644); err != nil {
 		return nil, fmt.Errorf("mirror: %w", err)
 	}
 	return m, nil
