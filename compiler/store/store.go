@@ -426,10 +426,50 @@ func (s *Store) Has(inputDigest string) (v1.Hash, bool) {
 		found = &h
 	}
 	s.mu.Unlock()
-	if found == nil || !s.hasBlob(*found) {
+	if found == nil || !s.complete(*found) {
 		return v1.Hash{}, false
 	}
 	return *found, true
+}
+
+// complete reports whether every blob an image index needs is present: the
+// index, each child manifest, its config and its layers. A layout that lost a
+// blob is then rebuilt by the next build instead of staying broken. It only
+// stats the blobs; their digests were checked when they were written.
+func (s *Store) complete(h v1.Hash) bool {
+	b, err := s.Blob(h)
+	if err != nil {
+		return false
+	}
+	idx, err := v1.ParseIndexManifest(bytes.NewReader(b))
+	if err != nil {
+		return false
+	}
+	for _, d := range idx.Manifests {
+		mb, err := s.Blob(d.Digest)
+		if err != nil {
+			return false
+		}
+		if d.MediaType.IsIndex() {
+			if !s.complete(d.Digest) {
+				return false
+			}
+			continue
+		}
+		m, err := v1.ParseManifest(bytes.NewReader(mb))
+		if err != nil {
+			return false
+		}
+		if !s.hasBlob(m.Config.Digest) {
+			return false
+		}
+		for _, l := range m.Layers {
+			if !s.hasBlob(l.Digest) {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // usable fails when ctx is done or the store is closed.

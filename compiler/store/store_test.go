@@ -481,3 +481,48 @@ func TestIndexJSONMatchesMemory(t *testing.T) {
 		t.Error("reopened store lost an entry")
 	}
 }
+
+// TestHasNeedsEveryBlob checks that a stored image with a lost layer blob
+// counts as not stored, so the next build rebuilds it instead of trusting it.
+func TestHasNeedsEveryBlob(t *testing.T) {
+	dir := t.TempDir()
+	s := openT(t, dir)
+	idx := randomIndex(t)
+	if _, err := s.Put(context.Background(), Entry{SpecRef: "a:1-wolfi-runtime", Refs: []string{"a:1"}, InputDigest: "sha256:in"}, idx); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := s.Has("sha256:in"); !ok {
+		t.Fatal("Has is false right after Put")
+	}
+	im, err := idx.IndexManifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := idx.Image(im.Manifests[0].Digest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	layers, err := img.Layers()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ld, err := layers[0].Digest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(filepath.Join(dir, "blobs", ld.Algorithm, ld.Hex)); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := s.Has("sha256:in"); ok {
+		t.Error("Has is true for an image whose layer blob is gone")
+	}
+	if _, err := s.Put(context.Background(), Entry{SpecRef: "a:1-wolfi-runtime", Refs: []string{"a:1"}, InputDigest: "sha256:in"}, idx); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := s.Has("sha256:in"); !ok {
+		t.Error("storing the image again did not restore the lost blob")
+	}
+	if err := Validate(dir); err != nil {
+		t.Errorf("layout invalid after the repair: %v", err)
+	}
+}
