@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -100,10 +101,7 @@ func Load(ctx context.Context, root string, opts Options) (*Catalog, error) {
 	}
 	cat.Files = files
 	if len(opts.Dirs) > 0 {
-		want := map[string]bool{}
-		for _, d := range opts.Dirs {
-			want[filepath.Clean(d)] = true
-		}
+		want := sameRepository(abs, files, opts.Overlay, opts.Dirs)
 		dirs = slices.DeleteFunc(dirs, func(d string) bool { return !want[d] })
 	}
 	if len(dirs) == 0 {
@@ -457,3 +455,73 @@ func dedupe(fs []finding.Finding) []finding.Finding {
 
 var _ = ast.NewIdent
 var _ = cueerrors.Errors
+
+// sameRepository widens a selection of image folders to every folder with an
+// image publishing into the same repository (an image's repository is its
+// name unless it sets repository: "..."), so the catalog-wide tag rules see
+// every spec that could claim a selected image's tags. It only parses the
+// files; a file that does not parse is selected, so its error is reported.
+func sameRepository(root string, files []string, overlay map[string][]byte, selected []string) map[string]bool {
+	repos := map[string][]string{} // folder -> repositories of its images
+	for _, rel := range files {
+		src, ok := overlay[rel]
+		if !ok {
+			var err error
+			if src, err = os.ReadFile(filepath.Join(root, rel)); err != nil {
+				continue
+			}
+		}
+		dir := filepath.Dir(rel)
+		f, err := parser.ParseFile(rel, src)
+		if err != nil {
+			repos[dir] = append(repos[dir], "\x00unparsed")
+			continue
+		}
+		for _, d := range f.Decls {
+			fd, ok := d.(*ast.Field)
+			if !ok || labelName(fd.Label) != schema.ImagesPath {
+				continue
+			}
+			st, ok := fd.Value.(*ast.StructLit)
+			if !ok {
+				continue
+			}
+			for _, e := range st.Elts {
+				img, ok := e.(*ast.Field)
+				if !ok {
+					continue
+				}
+				repo := labelName(img.Label)
+				if body, ok := img.Value.(*ast.StructLit); ok {
+					for _, b := range body.Elts {
+						if rf, ok := b.(*ast.Field); ok && labelName(rf.Label) == "repository" {
+							if lit, ok := rf.Value.(*ast.BasicLit); ok {
+								if r, err := strconv.Unquote(lit.Value); err == nil {
+									repo = r
+								}
+							}
+						}
+					}
+				}
+				repos[dir] = append(repos[dir], repo)
+			}
+		}
+	}
+	want := map[string]bool{}
+	wantRepo := map[string]bool{}
+	for _, d := range selected {
+		d = filepath.Clean(d)
+		want[d] = true
+		for _, r := range repos[d] {
+			wantRepo[r] = true
+		}
+	}
+	for d, rs := range repos {
+		for _, r := range rs {
+			if wantRepo[r] || r == "\x00unparsed" {
+				want[d] = true
+			}
+		}
+	}
+	return want
+}

@@ -134,3 +134,37 @@ func TestLoadCancelled(t *testing.T) {
 		t.Error("Load with a cancelled context: no error")
 	}
 }
+
+// TestLoadDirsWidensToSharedRepository checks that loading some image folders
+// also loads every folder publishing into the same repository, so the tag
+// rules see all specs that could claim those tags, and nothing else.
+func TestLoadDirsWidensToSharedRepository(t *testing.T) {
+	app := string(readApp(t))
+	rename := func(name, repo string) []byte {
+		label := `"` + name + `"`
+		s := strings.Replace(app, "images: app:", "images: "+label+":", 1)
+		if repo != "" {
+			s = strings.Replace(s, "images: "+label+": {", "images: "+label+": {\n\trepository: \""+repo+"\"", 1)
+		}
+		return []byte(s)
+	}
+	overlay := map[string][]byte{
+		"app/app.cue":               rename("app", ""),
+		"app-alpine/app-alpine.cue": rename("app-alpine", "app"),
+		"other/other.cue":           rename("other", ""),
+	}
+	cat, err := load.Load(context.Background(), t.TempDir(), load.Options{Overlay: overlay, Dirs: []string{"app"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cat.Findings) > 0 {
+		t.Fatalf("findings: %+v", cat.Findings)
+	}
+	images := map[string]bool{}
+	for _, s := range cat.Specs {
+		images[s.Image] = true
+	}
+	if diff := cmp.Diff(map[string]bool{"app": true, "app-alpine": true}, images); diff != "" {
+		t.Errorf("images loaded for Dirs [app] (-want +got):\n%s", diff)
+	}
+}
