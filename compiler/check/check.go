@@ -3,6 +3,7 @@ package check
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -303,6 +304,9 @@ func Catalog(specs []*spec.Spec, opts Options) []finding.Finding {
 			out = append(out, finding.Finding{
 				Rule: RuleUniqueRefs, Severity: finding.Error, Ref: s.Ref, Pos: s.Pos(""), Hint: hint(RuleUniqueRefs),
 				Message: fmt.Sprintf("spec %s is also defined at %s", s.Ref, first.Pos("")),
+			}, finding.Finding{
+				Rule: RuleUniqueRefs, Severity: finding.Error, Ref: first.Ref, Pos: first.Pos(""), Hint: hint(RuleUniqueRefs),
+				Message: fmt.Sprintf("spec %s is also defined at %s", first.Ref, s.Pos("")),
 			})
 			continue
 		}
@@ -320,9 +324,13 @@ func Catalog(specs []*spec.Spec, opts Options) []finding.Finding {
 			if first == s {
 				continue
 			}
+			// Both specs get the finding, so vetting either file shows it.
 			out = append(out, finding.Finding{
 				Rule: RuleUniqueTags, Severity: finding.Error, Ref: s.Ref, Pos: s.Pos("tags." + strconv.Itoa(i)), Hint: hint(RuleUniqueTags),
 				Message: fmt.Sprintf("tag %s is also produced by %s (%s)", ref, first.Ref, first.Pos("tags")),
+			}, finding.Finding{
+				Rule: RuleUniqueTags, Severity: finding.Error, Ref: first.Ref, Pos: first.Pos("tags." + strconv.Itoa(slices.Index(first.Tags, t))), Hint: hint(RuleUniqueTags),
+				Message: fmt.Sprintf("tag %s is also produced by %s (%s)", ref, s.Ref, s.Pos("tags")),
 			})
 		}
 	}

@@ -167,12 +167,19 @@ func TestCatalogRules(t *testing.T) {
 			t.Errorf("finding %+v lacks message or hint", f)
 		}
 	}
+	// Each clash is reported on both specs involved, so vetting either
+	// file shows it.
 	want := []hit{
+		{RuleUniqueRefs, "app:1.0-wolfi-runtime", ""},
 		{RuleUniqueRefs, "app:1.0-wolfi-runtime", ""},
 		// the duplicate spec also produces the same tags again
 		{RuleUniqueTags, "app:1.0-wolfi-runtime", "tags.0"},
+		{RuleUniqueTags, "app:1.0-wolfi-runtime", "tags.0"},
 		{RuleUniqueTags, "app:1.0-wolfi-runtime", "tags.1"},
+		{RuleUniqueTags, "app:1.0-wolfi-runtime", "tags.1"},
+		// 1.1 takes over 1.0.1 from the first app:1.0 spec
 		{RuleUniqueTags, "app:1.1-wolfi-runtime", "tags.1"},
+		{RuleUniqueTags, "app:1.0-wolfi-runtime", "tags.1"},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("findings (-want +got):\n%s", diff)
