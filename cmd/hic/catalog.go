@@ -49,6 +49,9 @@ func loadAndCheckDirs(ctx context.Context, root string, today time.Time, dirs []
 	if err != nil {
 		return nil, usageError("%v", err)
 	}
+	if len(cat.Files) == 0 {
+		return nil, usageError("catalog %s has no .cue files: set --catalog (or HIC_CATALOG) to the catalog root, the directory holding one folder per image", root)
+	}
 	fs := append([]finding.Finding(nil), cat.Findings...)
 	fs = append(fs, check.Check(cat.Specs, check.Options{Today: today, Tables: tables})...)
 	for i := range fs {

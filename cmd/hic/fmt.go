@@ -29,6 +29,9 @@ formatted and exits 1 if there are any.`,
 			}
 			var files []string
 			for _, a := range args {
+				if fi, err := os.Stat(a); err == nil && !fi.IsDir() && filepath.Ext(a) != ".cue" {
+					return usageError("fmt: %s is not a .cue file", a)
+				}
 				r, err := findCatalogRoot(a)
 				if err != nil {
 					return usageError("%v", err)
