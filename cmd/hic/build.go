@@ -70,7 +70,7 @@ func newBuildCmd(root *rootOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			sg, err := o.signing.setup(root)
+			sg, err := o.signing.setup(cmd.Context(), root)
 			if err != nil {
 				return err
 			}

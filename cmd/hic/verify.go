@@ -68,7 +68,7 @@ func (s *signing) keyID() string {
 
 // setup checks the flags and loads the key. A build needs a key (--key or
 // HIC_SIGNING_KEY) or an explicit --unsigned.
-func (f *signingFlags) setup(root *rootOptions) (*signing, error) {
+func (f *signingFlags) setup(ctx context.Context, root *rootOptions) (*signing, error) {
 	if f.pushTo != "" {
 		if _, err := publish.ParseDestination(f.pushTo); err != nil {
 			return nil, usageError("--push: %v", err)
@@ -109,17 +109,23 @@ func (f *signingFlags) setup(root *rootOptions) (*signing, error) {
 		Signer:      signer,
 		HicVersion:  version,
 		CatalogRoot: catRoot,
-		GitCommit:   gitCommit(catRoot),
+		GitCommit:   gitCommit(ctx, catRoot),
 		Rules:       rules,
 	}}, nil
 }
 
-// gitCommit returns the commit checked out in dir's git work tree, or "".
-func gitCommit(dir string) string {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+// gitCommit returns the commit checked out in dir's git work tree, or ""
+// when dir is not in one or has uncommitted changes under it: provenance must
+// not name a commit the images were not built from.
+func gitCommit(ctx context.Context, dir string) string {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	out, err := exec.CommandContext(ctx, "git", "-C", dir, "rev-parse", "--verify", "HEAD").Output()
 	if err != nil {
+		return ""
+	}
+	status, err := exec.CommandContext(ctx, "git", "-C", dir, "status", "--porcelain", "--", ".").Output()
+	if err != nil || len(strings.TrimSpace(string(status))) > 0 {
 		return ""
 	}
 	return strings.TrimSpace(string(out))
