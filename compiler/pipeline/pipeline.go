@@ -11,6 +11,7 @@ import (
 	"runtime/debug"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -240,7 +241,7 @@ func (w *worker) run(ctx context.Context, img compile.Image) (sr SpecReport) {
 
 	lock, err := w.opts.Builder.Resolve(ctx, img)
 	if err != nil {
-		return fail(fmt.Errorf("%s: resolve: %w", img.Ref, err))
+		return fail(withRef(img.Ref, "resolve", err))
 	}
 	sr.InputDigest, err = InputDigest(img, lock, w.versions)
 	if err != nil {
@@ -260,7 +261,7 @@ func (w *worker) run(ctx context.Context, img compile.Image) (sr SpecReport) {
 
 	b, err := w.opts.Builder.Build(ctx, img, lock)
 	if err != nil {
-		return fail(fmt.Errorf("%s: build: %w", img.Ref, err))
+		return fail(withRef(img.Ref, "build", err))
 	}
 	if sr.Findings, err = inspectAll(ctx, img, b); err != nil {
 		return fail(err)
@@ -413,4 +414,13 @@ func descriptorOf(x describable) (v1.Descriptor, error) {
 		return v1.Descriptor{}, err
 	}
 	return v1.Descriptor{MediaType: mt, Digest: h, Size: int64(len(raw))}, nil
+}
+
+// withRef names the spec and stage in err, unless the stage's own error
+// already starts with the spec ref (resolve and build do): one ref per message.
+func withRef(ref, stage string, err error) error {
+	if strings.HasPrefix(err.Error(), ref+":") {
+		return err
+	}
+	return fmt.Errorf("%s: %s: %w", ref, stage, err)
 }
