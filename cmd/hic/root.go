@@ -142,6 +142,7 @@ images, and signs in-toto attestations for each image.`,
 		newPlanCmd(opts),
 		newReportCmd(opts),
 		newDiffCmd(opts),
+		newGCCmd(opts),
 	)
 	return root
 }
