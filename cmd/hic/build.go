@@ -90,17 +90,8 @@ func newBuildCmd(root *rootOptions) *cobra.Command {
 			}
 			defer st.Close()
 			compiledDir := filepath.Join(o.out, "compiled")
-			if err := os.MkdirAll(compiledDir, 0o755); err != nil {
+			if err := writeCompiled(compiledDir, imgs); err != nil {
 				return err
-			}
-			for _, img := range imgs {
-				b, err := compile.Marshal(img)
-				if err != nil {
-					return err
-				}
-				if err := writeIfChanged(filepath.Join(compiledDir, compile.FileName(img.Ref)), b); err != nil {
-					return err
-				}
 			}
 			cache := o.cacheDir
 			if cache == "" {

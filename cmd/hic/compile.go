@@ -39,17 +39,8 @@ failing vet findings are not compiled.`,
 			if err != nil {
 				return err
 			}
-			if err := os.MkdirAll(o.out, 0o755); err != nil {
+			if err := writeCompiled(o.out, imgs); err != nil {
 				return err
-			}
-			for _, img := range imgs {
-				b, err := compile.Marshal(img)
-				if err != nil {
-					return err
-				}
-				if err := writeFileAtomic(filepath.Join(o.out, compile.FileName(img.Ref)), b); err != nil {
-					return err
-				}
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "compiled %d specs to %s\n", len(imgs), o.out)
 			return nil
@@ -91,4 +82,23 @@ func compileSelected(cmd *cobra.Command, root *rootOptions, refs []string, today
 	}
 	spec.SortByRef(specs)
 	return compile.All(specs)
+}
+
+// writeCompiled writes the flat compiled form of each image into dir, one
+// file per spec. A file whose content is unchanged is not rewritten, so its
+// timestamp says when the spec last changed.
+func writeCompiled(dir string, imgs []compile.Image) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	for _, img := range imgs {
+		b, err := compile.Marshal(img)
+		if err != nil {
+			return err
+		}
+		if err := writeIfChanged(filepath.Join(dir, compile.FileName(img.Ref)), b); err != nil {
+			return err
+		}
+	}
+	return nil
 }
