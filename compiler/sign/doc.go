@@ -11,9 +11,12 @@
 // format; `cosign import-key-pair --key hic.key` converts an unencrypted
 // PKCS#8 key into it, so one key pair serves both tools.
 //
-// A key's id is the lowercase hex SHA-256 of its PKIX (DER) public key; it is
-// written into every DSSE signature's keyid. cosign ignores DSSE key ids when
-// it verifies with a key, so the id never stops cosign from verifying.
+// A key's id is the lowercase hex SHA-256 of its PKIX (DER) public key; hic
+// names keys by it in reports and in hic verify's output. DSSE signatures
+// carry an empty keyid, as cosign's do: every DSSE verifier (go-securesystemslib,
+// in-toto-golang, cosign) derives its own id from the key it is given and
+// skips a signature whose keyid is set and differs, so an empty keyid is the
+// one that every verifier accepts.
 //
 // # Signatures
 //

@@ -23,7 +23,7 @@ type Envelope = dsse.Envelope
 type Signature = dsse.Signature
 
 // SignEnvelope wraps payload in a DSSE envelope of payloadType signed by s.
-// The signature's keyid is s.KeyID().
+// The signature's keyid is empty (see the package doc).
 func SignEnvelope(ctx context.Context, s Signer, payloadType string, payload []byte) (*Envelope, error) {
 	if s == nil {
 		return nil, errors.New("sign envelope: no signer")

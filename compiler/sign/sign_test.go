@@ -196,8 +196,8 @@ func TestEnvelopeRoundTrip(t *testing.T) {
 	if env.PayloadType != InTotoPayloadType {
 		t.Errorf("payloadType = %q, want %q", env.PayloadType, InTotoPayloadType)
 	}
-	if len(env.Signatures) != 1 || env.Signatures[0].KeyID != s.KeyID() {
-		t.Fatalf("signatures = %+v, want one with keyid %s", env.Signatures, s.KeyID())
+	if len(env.Signatures) != 1 || env.Signatures[0].KeyID != "" {
+		t.Fatalf("signatures = %+v, want one with an empty keyid", env.Signatures)
 	}
 
 	// Through JSON and back, as it is stored.
@@ -240,8 +240,8 @@ func TestEnvelopeRejects(t *testing.T) {
 	tampered.Payload = base64.StdEncoding.EncodeToString(bytes.Replace(stmt, []byte(`"a"`), []byte(`"b"`), 1))
 	retyped := *env
 	retyped.PayloadType = "application/json"
-	noKeyID := *env
-	noKeyID.Signatures = []Signature{{Sig: env.Signatures[0].Sig}}
+	withKeyID := *env
+	withKeyID.Signatures = []Signature{{KeyID: s.KeyID(), Sig: env.Signatures[0].Sig}}
 	unsigned := *env
 	unsigned.Signatures = nil
 
@@ -253,7 +253,7 @@ func TestEnvelopeRejects(t *testing.T) {
 		{"tampered payload", v, &tampered},
 		{"changed payload type", v, &retyped},
 		{"other key", other, env},
-		{"other key, no keyid", other, &noKeyID},
+		{"other key, keyid of the signer", other, &withKeyID},
 		{"no signatures", v, &unsigned},
 	}
 	for _, tc := range cases {
@@ -264,9 +264,10 @@ func TestEnvelopeRejects(t *testing.T) {
 			}
 		})
 	}
-	// Without a keyid the right key still verifies (cosign writes none).
-	if _, err := VerifyEnvelope(ctx, v, &noKeyID); err != nil {
-		t.Errorf("VerifyEnvelope without keyid: %v", err)
+	// Envelopes written before keyids were left empty carry hic's key id;
+	// they still verify with the right key.
+	if _, err := VerifyEnvelope(ctx, v, &withKeyID); err != nil {
+		t.Errorf("VerifyEnvelope with hic's keyid: %v", err)
 	}
 }
 

@@ -114,7 +114,13 @@ type dsseSigner struct{ s Signer }
 func (d dsseSigner) Sign(ctx context.Context, data []byte) ([]byte, error) {
 	return d.s.Sign(ctx, data)
 }
-func (d dsseSigner) KeyID() (string, error) { return d.s.KeyID(), nil }
+
+// KeyID is empty: DSSE verifiers derive a key id of their own from the
+// public key they are given (go-securesystemslib's key loader hashes its
+// canonical JSON form, its plain verifiers take the SSH fingerprint) and skip
+// a signature whose keyid is set and differs, so only an empty keyid verifies
+// everywhere. cosign writes it empty too.
+func (d dsseSigner) KeyID() (string, error) { return "", nil }
 
 // dsseVerifier adapts a Verifier to go-securesystemslib's dsse.Verifier.
 type dsseVerifier struct{ v *Verifier }
