@@ -1,0 +1,75 @@
+package universe
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func TestNearest(t *testing.T) {
+	p := &Package{Name: "postgresql-18", Versions: SortVersions([]string{"18.1-r0", "18.2-r0", "18.3-r1", "18.4-r0", "18.6-r0", "18.6-r1"})}
+	tests := []struct {
+		version string
+		n       int
+		want    []string
+	}{
+		{"18.5-r0", 2, []string{"18.4-r0", "18.6-r0"}},
+		{"18.5-r0", 3, []string{"18.4-r0", "18.6-r0", "18.3-r1"}},
+		{"19.0-r0", 2, []string{"18.6-r1", "18.6-r0"}},
+		{"1.0-r0", 2, []string{"18.1-r0", "18.2-r0"}},
+		{"not a version", 2, []string{"18.6-r1", "18.6-r0"}},
+	}
+	for _, tt := range tests {
+		if got := p.Nearest(tt.version, tt.n); !cmp.Equal(got, tt.want) {
+			t.Errorf("Nearest(%q, %d) = %v, want %v", tt.version, tt.n, got, tt.want)
+		}
+	}
+}
+
+func TestClosureAndProviders(t *testing.T) {
+	u, err := Read(strings.NewReader(`@universe 1
+@distro wolfi
+glibc 2.42-r0 d=ld-linux p=so:libc.so.6=6
+java-common-jre 0.2-r0 p=cmd:java
+ld-linux 2.42-r0
+old 1-r0 p=cmd:java removed=2026-01-01
+openjdk-21-default-jvm 21.0.9-r0 o=openjdk-21 d=java-common-jre,openjdk-21-jre
+openjdk-21-jre 21.0.9-r0 o=openjdk-21 d=so:libc.so.6,so:libz.so.1
+`), "t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := func(ps []*Package) []string {
+		var out []string
+		for _, p := range ps {
+			out = append(out, p.Name)
+		}
+		return out
+	}
+	got, missing := u.Closure("openjdk-21-jre=21.0.9-r0")
+	if d := cmp.Diff([]string{"openjdk-21-jre", "glibc", "ld-linux"}, names(got)); d != "" {
+		t.Errorf("closure (-want +got):\n%s", d)
+	}
+	if d := cmp.Diff([]string{"so:libz.so.1"}, missing); d != "" {
+		t.Errorf("missing (-want +got):\n%s", d)
+	}
+	// A removed package provides nothing.
+	if d := cmp.Diff([]string{"java-common-jre"}, names(u.Providers("cmd:java"))); d != "" {
+		t.Errorf("providers of cmd:java (-want +got):\n%s", d)
+	}
+	if u.Lookup("old") == nil || u.Lookup("nope") != nil {
+		t.Error("Lookup")
+	}
+}
+
+func TestSortVersions(t *testing.T) {
+	got := SortVersions([]string{"1.2-r0", "1.10-r0", "bogus", "1.2-r0", "1.2_rc1-r0", "1.2-r10"})
+	want := []string{"1.10-r0", "1.2-r10", "1.2-r0", "1.2_rc1-r0", "bogus"}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("SortVersions (-want +got):\n%s", d)
+	}
+	if DependencyName("zlib>=1.3") != "zlib" || DependencyName("!foo") != "foo" || DependencyName("so:libc.so.6") != "so:libc.so.6" {
+		t.Error("DependencyName")
+	}
+}
