@@ -188,6 +188,9 @@ func Build(ctx context.Context, img compile.Image, lock *resolve.Lock, opts Opti
 		if err != nil {
 			return nil, fmt.Errorf("%s: build: index SBOM: %w", ref, err)
 		}
+		if b, err = finishIndexSBOM(b); err != nil {
+			return nil, fmt.Errorf("%s: build: index SBOM: %w", ref, err)
+		}
 		res.SBOMs[IndexSBOM] = b
 	}
 

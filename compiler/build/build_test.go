@@ -201,11 +201,17 @@ func TestBuildReproducibleAndPathIndependent(t *testing.T) {
 			t.Errorf("%s installed (-lock +got):\n%s", p, diff)
 		}
 	}
+	namespaces := map[string]string{}
 	for _, k := range []string{"linux/amd64", "linux/arm64", IndexSBOM} {
 		var doc struct {
 			SPDXVersion string `json:"spdxVersion"`
+			Namespace   string `json:"documentNamespace"`
 			Packages    []struct {
-				Name string `json:"name"`
+				Name         string `json:"name"`
+				ExternalRefs []struct {
+					Type    string `json:"referenceType"`
+					Locator string `json:"referenceLocator"`
+				} `json:"externalRefs"`
 			} `json:"packages"`
 		}
 		if err := json.Unmarshal(a.SBOMs[k], &doc); err != nil || !strings.HasPrefix(doc.SPDXVersion, "SPDX-") {
@@ -213,6 +219,31 @@ func TestBuildReproducibleAndPathIndependent(t *testing.T) {
 		}
 		if k != IndexSBOM && !strings.Contains(string(a.SBOMs[k]), `"hello-config"`) {
 			t.Errorf("SBOM %s does not list hello-config", k)
+		}
+		// SPDX wants a namespace unique to each document; apko writes one
+		// constant.
+		if !strings.HasPrefix(doc.Namespace, namespaceBase) {
+			t.Errorf("SBOM %s: documentNamespace %q, want one under %s", k, doc.Namespace, namespaceBase)
+		}
+		if other, ok := namespaces[doc.Namespace]; ok {
+			t.Errorf("SBOMs %s and %s share documentNamespace %q", other, k, doc.Namespace)
+		}
+		namespaces[doc.Namespace] = k
+		// Every apk purl names the distribution (syft and grype read it).
+		apks := 0
+		for _, p := range doc.Packages {
+			for _, r := range p.ExternalRefs {
+				if r.Type == "purl" && strings.HasPrefix(r.Locator, "pkg:apk/") {
+					apks++
+					ns, _, _ := strings.Cut(strings.TrimPrefix(r.Locator, "pkg:apk/"), "/")
+					if !strings.Contains(r.Locator, "distro="+ns+"-") {
+						t.Errorf("SBOM %s: purl %s has no distro qualifier", k, r.Locator)
+					}
+				}
+			}
+		}
+		if k != IndexSBOM && apks == 0 {
+			t.Errorf("SBOM %s has no apk purls", k)
 		}
 	}
 
