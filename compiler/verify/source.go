@@ -83,8 +83,11 @@ func (l Layout) Resolve(ctx context.Context, ref string) (*Target, error) {
 			continue
 		}
 		name := d.Annotations["org.opencontainers.image.ref.name"]
-		if byDigest && d.Digest.String() == digest && strings.HasPrefix(name, repo+":") {
-			found, t.Repository = &im.Manifests[i], repo
+		// repository@digest: the repository the image is published to, or
+		// the image name of its spec (node-exporter-alpine publishes into
+		// node-exporter).
+		if byDigest && d.Digest.String() == digest && (strings.HasPrefix(name, repo+":") || strings.HasPrefix(d.Annotations["dev.hic.spec.ref"], repo+":")) {
+			found, t.Repository = &im.Manifests[i], publishedRepo(d, repo)
 			break
 		}
 		if !byDigest && name == ref {
@@ -97,7 +100,8 @@ func (l Layout) Resolve(ctx context.Context, ref string) (*Target, error) {
 		for i, d := range im.Manifests {
 			if d.MediaType.IsIndex() && d.Annotations["dev.hic.spec.ref"] == ref {
 				found, t.SpecRef = &im.Manifests[i], ref
-				t.Repository, _, _ = strings.Cut(ref, ":")
+				image, _, _ := strings.Cut(ref, ":")
+				t.Repository = publishedRepo(d, image)
 				break
 			}
 		}
@@ -111,6 +115,15 @@ func (l Layout) Resolve(ctx context.Context, ref string) (*Target, error) {
 	}
 	t.Index, t.Digest = idx, found.Digest
 	return t, nil
+}
+
+// publishedRepo is the repository an index.json entry's ref name publishes
+// into ("node-exporter" for node-exporter-alpine's specs), else fallback.
+func publishedRepo(d v1.Descriptor, fallback string) string {
+	if repo, _, ok := strings.Cut(d.Annotations["org.opencontainers.image.ref.name"], ":"); ok && repo != "" {
+		return repo
+	}
+	return fallback
 }
 
 // Signatures reads the signature referrers of subject.
