@@ -103,9 +103,9 @@ func tamperRegister(area string, cases func() []tamperCase) {
 
 // tamperBase is the good build every case starts from.
 type tamperBase struct {
-	dir     string // holds catalog, mirror, out
-	key     string // private key
-	pub     string // public key
+	dir     string            // holds catalog, mirror, out
+	key     string            // private key
+	pub     string            // public key
 	tags    map[string]string // repository:tag -> index digest
 	specOf  map[string]string // repository:tag -> spec ref
 	digests map[string]string // spec ref -> index digest
