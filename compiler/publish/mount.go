@@ -1,6 +1,7 @@
 package publish
 
 import (
+	"context"
 	"sync"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -14,12 +15,21 @@ import (
 // registry asks the registry to mount the blob (POST ?mount=&from=) instead
 // of uploading it again. Catalog images share their base layers, so this
 // is most of the bytes.
+//
+// Images published at the same time coordinate through claims: before an
+// image is pushed it claims every layer no other image holds or is
+// uploading, and waits while another image in flight has claimed one of its
+// layers, so each layer is uploaded once and then mounted. A waiting image
+// holds no claims, so images never wait on each other in a cycle.
 type mounts struct {
-	mu    sync.Mutex
-	where map[v1.Hash]name.Repository
+	mu      sync.Mutex
+	where   map[v1.Hash]name.Repository
+	pending map[v1.Hash]chan struct{}
 }
 
-func newMounts() *mounts { return &mounts{where: map[v1.Hash]name.Repository{}} }
+func newMounts() *mounts {
+	return &mounts{where: map[v1.Hash]name.Repository{}, pending: map[v1.Hash]chan struct{}{}}
+}
 
 func (m *mounts) lookup(h v1.Hash) (name.Repository, bool) {
 	m.mu.Lock()
@@ -28,20 +38,64 @@ func (m *mounts) lookup(h v1.Hash) (name.Repository, bool) {
 	return r, ok
 }
 
-// record notes that repo now holds every layer below idx.
-func (m *mounts) record(repo name.Repository, idx v1.ImageIndex) error {
-	layers, err := indexLayers(idx)
-	if err != nil {
-		return err
-	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	for _, h := range layers {
-		if _, ok := m.where[h]; !ok {
-			m.where[h] = repo
+// claim waits until no other image in flight is uploading one of layers,
+// then claims those that no repository holds yet. release must be called
+// with the claims when the image is done, whether it succeeded or not.
+func (m *mounts) claim(ctx context.Context, layers []v1.Hash) (*claims, error) {
+	for {
+		m.mu.Lock()
+		var busy chan struct{}
+		for _, h := range layers {
+			if ch, ok := m.pending[h]; ok {
+				busy = ch
+				break
+			}
+		}
+		if busy == nil {
+			c := &claims{done: make(chan struct{})}
+			for _, h := range layers {
+				if _, ok := m.where[h]; ok {
+					continue
+				}
+				if _, ok := m.pending[h]; !ok {
+					m.pending[h] = c.done
+					c.layers = append(c.layers, h)
+				}
+			}
+			m.mu.Unlock()
+			return c, nil
+		}
+		m.mu.Unlock()
+		select {
+		case <-busy:
+		case <-ctx.Done():
+			return nil, ctx.Err()
 		}
 	}
-	return nil
+}
+
+// claims are the layers one image is uploading.
+type claims struct {
+	layers []v1.Hash
+	done   chan struct{}
+}
+
+// release gives up c's claims; if repo is set, it now holds every layer of
+// layers (the image's, claimed or not).
+func (m *mounts) release(c *claims, repo *name.Repository, layers []v1.Hash) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if repo != nil {
+		for _, h := range layers {
+			if _, ok := m.where[h]; !ok {
+				m.where[h] = *repo
+			}
+		}
+	}
+	for _, h := range c.layers {
+		delete(m.pending, h)
+	}
+	close(c.done)
 }
 
 func indexLayers(idx v1.ImageIndex) ([]v1.Hash, error) {

@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"path"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
@@ -19,6 +20,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+	"golang.org/x/sync/errgroup"
 )
 
 // Options configure Publish. The zero value is ready to use; each field
@@ -40,6 +42,8 @@ type Options struct {
 	RequestTimeout time.Duration
 	// Jobs is how many blobs and manifests of one image are sent at once. Default 4.
 	Jobs int
+	// Images is how many images are published at once. Default 4.
+	Images int
 	// Transport is the HTTP transport under the retries. Default: a
 	// transport with the proxy from the environment and RequestTimeout.
 	Transport http.RoundTripper
@@ -84,6 +88,9 @@ func (o Options) withDefaults() (Options, error) {
 	if o.Jobs == 0 {
 		o.Jobs = 4
 	}
+	if o.Images == 0 {
+		o.Images = 4
+	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
@@ -96,6 +103,8 @@ func (o Options) withDefaults() (Options, error) {
 		return o, fmt.Errorf("request timeout must not be negative, got %v", o.RequestTimeout)
 	case o.Jobs < 1:
 		return o, fmt.Errorf("jobs must be at least 1, got %d", o.Jobs)
+	case o.Images < 1:
+		return o, fmt.Errorf("images must be at least 1, got %d", o.Images)
 	}
 	if o.Transport == nil {
 		o.Transport = &http.Transport{
@@ -185,8 +194,8 @@ func Publish(ctx context.Context, src layout.Path, dst string, opts Options, ref
 	return PublishImages(ctx, images, d, opts)
 }
 
-// PublishImages pushes images to d, one after the other, and stops at the
-// first image that fails after its retries.
+// PublishImages pushes images to d, opts.Images at a time, and stops at the
+// first image that fails after its retries: no image is started after it.
 //
 // A layer that an earlier image of the same call put into another
 // repository of the registry is mounted from there, not uploaded again.
@@ -224,27 +233,46 @@ func PublishImages(ctx context.Context, images []Image, d Destination, opts Opti
 		return fmt.Errorf("publish: %w", err)
 	}
 	m := newMounts()
+	// Images are published opts.Images at a time; after the first failure no
+	// further image is started, and the first failure is returned.
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(o.Images)
+	var progress sync.Mutex
 	for _, img := range images {
-		if err := ctx.Err(); err != nil {
-			return err
+		if gctx.Err() != nil {
+			break
 		}
-		start := time.Now()
-		ev, err := publishImage(ctx, pusher, m, img, d)
-		if err != nil {
-			err = shortenURLs(err)
-			var exhausted *retriesExhausted
-			if n, spent := attemptsSpent(err); spent && !errors.As(err, &exhausted) {
-				err = fmt.Errorf("%w (gave up after %d attempts)", err, n)
+		g.Go(func() error {
+			if err := gctx.Err(); err != nil {
+				return err
 			}
-			return fmt.Errorf("publish %s to %s: %w", img.Name(), d, err)
-		}
-		ev.Elapsed = time.Since(start)
-		o.Logger.InfoContext(ctx, "published", "ref", ev.Ref, "digest", ev.Digest, "referrers", ev.Referrers, "elapsed", ev.Elapsed)
-		if o.Progress != nil {
-			o.Progress(ev)
-		}
+			start := time.Now()
+			ev, err := publishImage(gctx, pusher, m, img, d)
+			if err != nil {
+				err = shortenURLs(err)
+				var exhausted *retriesExhausted
+				if n, spent := attemptsSpent(err); spent && !errors.As(err, &exhausted) {
+					err = fmt.Errorf("%w (gave up after %d attempts)", err, n)
+				}
+				return fmt.Errorf("publish %s to %s: %w", img.Name(), d, err)
+			}
+			ev.Elapsed = time.Since(start)
+			o.Logger.InfoContext(gctx, "published", "ref", ev.Ref, "digest", ev.Digest, "referrers", ev.Referrers, "elapsed", ev.Elapsed)
+			if o.Progress != nil {
+				progress.Lock()
+				o.Progress(ev)
+				progress.Unlock()
+			}
+			return nil
+		})
 	}
-	return nil
+	if err := g.Wait(); err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return err
+	}
+	return ctx.Err()
 }
 
 func publishImage(ctx context.Context, p *remote.Pusher, m *mounts, img Image, d Destination) (Event, error) {
@@ -264,13 +292,20 @@ func publishImage(ctx context.Context, p *remote.Pusher, m *mounts, img Image, d
 	ev.Tags = append([]string(nil), img.Tags...)
 	ev.Digest = digest
 
-	idx := &mountIndex{base: img.Index, to: repo, mounts: m}
-	if err := p.Push(ctx, repo.Digest(digest.String()), idx); err != nil {
-		return ev, fmt.Errorf("push index %s: %w", digest, err)
-	}
-	if err := m.record(repo, img.Index); err != nil {
+	layers, err := indexLayers(img.Index)
+	if err != nil {
 		return ev, err
 	}
+	c, err := m.claim(ctx, layers)
+	if err != nil {
+		return ev, err
+	}
+	idx := &mountIndex{base: img.Index, to: repo, mounts: m}
+	if err := p.Push(ctx, repo.Digest(digest.String()), idx); err != nil {
+		m.release(c, nil, nil)
+		return ev, fmt.Errorf("push index %s: %w", digest, err)
+	}
+	m.release(c, &repo, layers)
 	for _, r := range img.Referrers {
 		rd, err := r.Artifact.Digest()
 		if err != nil {

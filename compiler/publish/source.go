@@ -8,6 +8,7 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
+	"github.com/google/go-containerregistry/pkg/v1/partial"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 )
 
@@ -56,13 +57,11 @@ func (img Image) Name() string {
 // tag, "repository" all tags of a repository, and a dev.hic.spec.ref value
 // the tags built from that spec. A ref that selects nothing is an error.
 func FromLayout(ctx context.Context, p layout.Path, refs ...string) ([]Image, error) {
-	ii, err := p.ImageIndex()
+	// index.json is parsed once and every manifest is read by digest from
+	// the blobs: the cost grows with what is selected, not with the layout.
+	im, err := parseIndexJSON(p)
 	if err != nil {
 		return nil, fmt.Errorf("read layout %s: %w", p, err)
-	}
-	im, err := ii.IndexManifest()
-	if err != nil {
-		return nil, fmt.Errorf("read layout %s: index.json: %w", p, err)
 	}
 
 	type key struct {
@@ -71,7 +70,6 @@ func FromLayout(ctx context.Context, p layout.Path, refs ...string) ([]Image, er
 	}
 	byKey := map[key]*Image{}
 	var order []key
-	var referrers []Referrer
 	want := map[string]bool{}
 	for _, r := range refs {
 		want[r] = false
@@ -90,9 +88,20 @@ func FromLayout(ctx context.Context, p layout.Path, refs ...string) ([]Image, er
 		return hit
 	}
 
+	// With a selection, only the referrers stored for specs that built a
+	// selected index are read (the store names the spec on each entry);
+	// entries without that annotation are always read.
+	specsOf := map[v1.Hash][]string{}
+	selectedDigests := map[v1.Hash]bool{}
+	var candidates []v1.Descriptor
 	for _, desc := range im.Manifests {
 		if err := ctx.Err(); err != nil {
 			return nil, err
+		}
+		if desc.MediaType.IsIndex() {
+			if s := desc.Annotations[AnnotationSpecRef]; s != "" {
+				specsOf[desc.Digest] = append(specsOf[desc.Digest], s)
+			}
 		}
 		if ref, ok := desc.Annotations[AnnotationRefName]; ok {
 			repo, tag, err := splitRef(ref)
@@ -109,30 +118,36 @@ func FromLayout(ctx context.Context, p layout.Path, refs ...string) ([]Image, er
 			k := key{repo, desc.Digest}
 			img, ok := byKey[k]
 			if !ok {
-				idx, err := ii.ImageIndex(desc.Digest)
+				idx, err := openIndex(p, desc)
 				if err != nil {
 					return nil, fmt.Errorf("read layout %s: %s: %w", p, ref, err)
 				}
 				img = &Image{Repository: repo, SpecRef: spec, Index: idx}
 				byKey[k] = img
 				order = append(order, k)
+				selectedDigests[desc.Digest] = true
 			}
 			if !contains(img.Tags, tag) {
 				img.Tags = append(img.Tags, tag)
 			}
 			continue
 		}
-		ref, ok, err := readReferrer(ii, desc)
-		if err != nil {
-			return nil, fmt.Errorf("read layout %s: entry %s: %w", p, desc.Digest, err)
-		}
-		if ok {
-			referrers = append(referrers, ref)
+		if desc.MediaType == types.OCIManifestSchema1 {
+			candidates = append(candidates, desc)
 		}
 	}
 	for r, hit := range want {
 		if !hit {
 			return nil, fmt.Errorf("read layout %s: no image matches %q", p, r)
+		}
+	}
+	var wantSpecs map[string]bool
+	if len(want) > 0 {
+		wantSpecs = map[string]bool{}
+		for d := range selectedDigests {
+			for _, s := range specsOf[d] {
+				wantSpecs[s] = true
+			}
 		}
 	}
 
@@ -141,39 +156,57 @@ func FromLayout(ctx context.Context, p layout.Path, refs ...string) ([]Image, er
 		images = append(images, *byKey[k])
 	}
 	sort.SliceStable(images, func(i, j int) bool { return images[i].Name() < images[j].Name() })
+	bySubject := map[v1.Hash][]int{}
 	for i := range images {
 		subjects, err := subjectsOf(images[i].Index)
 		if err != nil {
 			return nil, fmt.Errorf("read layout %s: %s: %w", p, images[i].Name(), err)
 		}
-		for _, r := range referrers {
-			if subjects[r.Subject.Digest] {
-				images[i].Referrers = append(images[i].Referrers, r)
-			}
+		for d := range subjects {
+			bySubject[d] = append(bySubject[d], i)
+		}
+	}
+	for _, desc := range candidates {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		if s := desc.Annotations[AnnotationSpecRef]; wantSpecs != nil && s != "" && !wantSpecs[s] {
+			continue
+		}
+		bi, subject, err := subjectOf(p, desc)
+		if err != nil {
+			return nil, fmt.Errorf("read layout %s: entry %s: %w", p, desc.Digest, err)
+		}
+		if subject == nil {
+			continue
+		}
+		holders := bySubject[subject.Digest]
+		if len(holders) == 0 {
+			continue
+		}
+		art, err := partial.CompressedToImage(bi)
+		if err != nil {
+			return nil, fmt.Errorf("read layout %s: entry %s: %w", p, desc.Digest, err)
+		}
+		r := Referrer{Subject: *subject, Artifact: art}
+		for _, i := range dedupe(holders) {
+			images[i].Referrers = append(images[i].Referrers, r)
 		}
 	}
 	return images, nil
 }
 
-// readReferrer loads an index.json entry as a referrer if its manifest has a
-// subject. Entries that are not image manifests, or have no subject, are not
-// referrers.
-func readReferrer(ii v1.ImageIndex, desc v1.Descriptor) (Referrer, bool, error) {
-	if desc.MediaType != types.OCIManifestSchema1 {
-		return Referrer{}, false, nil
+// dedupe drops repeated indexes from a sorted-by-insertion list.
+func dedupe(xs []int) []int {
+	out := xs[:0:0]
+	seen := map[int]bool{}
+	for _, x := range xs {
+		if !seen[x] {
+			seen[x] = true
+			out = append(out, x)
+		}
 	}
-	img, err := ii.Image(desc.Digest)
-	if err != nil {
-		return Referrer{}, false, err
-	}
-	m, err := img.Manifest()
-	if err != nil {
-		return Referrer{}, false, err
-	}
-	if m.Subject == nil {
-		return Referrer{}, false, nil
-	}
-	return Referrer{Subject: *m.Subject, Artifact: img}, true, nil
+	return out
 }
 
 // subjectsOf is the set of digests a referrer of idx may name: the index
