@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 
@@ -38,7 +39,52 @@ const (
 	// AnnotationSubject on an index.json entry is the digest of the image
 	// the referrer manifest is about.
 	AnnotationSubject = "dev.hic.attestation.subject"
+	// AnnotationTitle on a layer is the file name `oras pull` saves it
+	// under (a layer without one is not saved).
+	AnnotationTitle = "org.opencontainers.image.title"
 )
+
+// AttestationTitle is the file name of an attestation's envelope layer:
+// provenance.dsse.json, sbom.spdx.dsse.json, sbom.cdx.dsse.json,
+// hardening.dsse.json, or for another predicate type the last word of its
+// URI that is not a version ("https://openvex.dev/ns/v0.2.0" gives
+// openvex.dsse.json).
+func AttestationTitle(predicateType string) string {
+	return titleOf(predicateType) + ".dsse.json"
+}
+
+var (
+	versionWord = regexp.MustCompile(`^v?[0-9]+(\.[0-9]+)*$`)
+	titleUnsafe = regexp.MustCompile(`[^A-Za-z0-9_-]+`)
+)
+
+func titleOf(predicateType string) string {
+	switch predicateType {
+	case PredicateSLSAProvenance:
+		return "provenance"
+	case PredicateSPDX:
+		return "sbom.spdx"
+	case PredicateCycloneDX:
+		return "sbom.cdx"
+	case PredicateHardening:
+		return "hardening"
+	}
+	// https://openvex.dev/ns/v0.2.0 -> openvex; https://example.com/a/b/v1 -> b.
+	t := strings.TrimPrefix(strings.TrimPrefix(predicateType, "https://"), "http://")
+	host, path, _ := strings.Cut(t, "/")
+	words := strings.Split(path, "/")
+	if h, _, _ := strings.Cut(host, "."); h != "" && strings.Contains(host, ".") {
+		words = append([]string{h}, words...)
+	}
+	for i := len(words) - 1; i >= 0; i-- {
+		w := words[i]
+		if w == "" || w == "ns" || versionWord.MatchString(w) {
+			continue
+		}
+		return titleUnsafe.ReplaceAllString(w, "-")
+	}
+	return "attestation"
+}
 
 // emptyConfig is the OCI 1.1 empty JSON object, "{}".
 var emptyConfig = []byte("{}")
@@ -79,6 +125,7 @@ func attestationArtifact(predicateType string, envelope []byte) artifact {
 		layerAnnotations: map[string]string{
 			AnnotationCosignPredicateType: predicateType,
 			AnnotationPredicateType:       predicateType,
+			AnnotationTitle:               AttestationTitle(predicateType),
 		},
 		annotations:      map[string]string{AnnotationPredicateType: predicateType},
 		indexAnnotations: map[string]string{AnnotationPredicateType: predicateType},

@@ -261,3 +261,20 @@ func TestReferrerManifestNeedsFullSubject(t *testing.T) {
 		t.Error("ReferrerManifest without media type and size: want an error")
 	}
 }
+
+func TestAttestationTitle(t *testing.T) {
+	for pt, want := range map[string]string{
+		PredicateSLSAProvenance:             "provenance.dsse.json",
+		PredicateSPDX:                       "sbom.spdx.dsse.json",
+		PredicateCycloneDX:                  "sbom.cdx.dsse.json",
+		PredicateHardening:                  "hardening.dsse.json",
+		"https://openvex.dev/ns/v0.2.0":     "openvex.dsse.json",
+		"https://example.com/smoke-test/v1": "smoke-test.dsse.json",
+		"https://example.com/a b/v1":        "a-b.dsse.json",
+		"v1":                                "attestation.dsse.json",
+	} {
+		if got := AttestationTitle(pt); got != want {
+			t.Errorf("AttestationTitle(%q) = %q, want %q", pt, got, want)
+		}
+	}
+}

@@ -54,7 +54,7 @@ func signatureArtifact(sig ImageSignature) artifact {
 		artifactType:     SignatureArtifactType,
 		layerType:        sign.SimpleSigningMediaType,
 		layer:            sig.Payload,
-		layerAnnotations: map[string]string{sign.CosignSignatureAnnotation: sig.Signature},
+		layerAnnotations: map[string]string{sign.CosignSignatureAnnotation: sig.Signature, AnnotationTitle: "signature.json"},
 	}
 }
 

@@ -317,7 +317,7 @@ func (w *worker) referrers(ctx context.Context, img compile.Image, b *Built, sr 
 	}
 	arts := []store.Artifact{}
 	if len(b.IndexSBOM) > 0 {
-		arts = append(arts, store.Artifact{ArtifactType: ArtifactTypeSPDX, Subject: idxDesc, MediaType: ArtifactTypeSPDX, Data: b.IndexSBOM})
+		arts = append(arts, store.Artifact{ArtifactType: ArtifactTypeSPDX, Subject: idxDesc, MediaType: ArtifactTypeSPDX, Data: b.IndexSBOM, Title: "sbom-index.spdx.json"})
 	}
 	for _, p := range b.Platforms {
 		if len(p.SBOM) == 0 {
@@ -328,13 +328,14 @@ func (w *worker) referrers(ctx context.Context, img compile.Image, b *Built, sr 
 			return nil, fmt.Errorf("%s: %s image: %w", img.Ref, p.Platform, err)
 		}
 		arts = append(arts, store.Artifact{ArtifactType: ArtifactTypeSPDX, Subject: d, MediaType: ArtifactTypeSPDX, Data: p.SBOM,
+			Title:       "sbom-" + strings.ReplaceAll(p.Platform, "/", "-") + ".spdx.json",
 			Annotations: map[string]string{"dev.hic.platform": p.Platform}})
 	}
 	fj, err := json.Marshal(nonNil(sr.Findings))
 	if err != nil {
 		return nil, err
 	}
-	arts = append(arts, store.Artifact{ArtifactType: ArtifactTypeFindings, Subject: idxDesc, MediaType: "application/json", Data: fj})
+	arts = append(arts, store.Artifact{ArtifactType: ArtifactTypeFindings, Subject: idxDesc, MediaType: "application/json", Data: fj, Title: "findings.json"})
 	var out []store.Referrer
 	for _, a := range arts {
 		r, err := store.NewArtifact(a)

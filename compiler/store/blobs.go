@@ -39,6 +39,9 @@ type Artifact struct {
 	MediaType   types.MediaType
 	Data        []byte
 	Annotations map[string]string
+	// Title is the payload's file name, its layer's
+	// org.opencontainers.image.title (what `oras pull` saves it as).
+	Title string
 }
 
 // emptyJSON is the content of the OCI 1.1 empty descriptor used as an
@@ -61,7 +64,7 @@ func NewArtifact(a Artifact) (Referrer, error) {
 		MediaType:     types.OCIManifestSchema1,
 		ArtifactType:  a.ArtifactType,
 		Config:        v1.Descriptor{MediaType: types.MediaType("application/vnd.oci.empty.v1+json"), Digest: cfg, Size: int64(len(emptyJSON)), Data: emptyJSON},
-		Layers:        []v1.Descriptor{{MediaType: a.MediaType, Digest: payload, Size: int64(len(a.Data))}},
+		Layers:        []v1.Descriptor{{MediaType: a.MediaType, Digest: payload, Size: int64(len(a.Data)), Annotations: layerTitle(a.Title)}},
 		Annotations:   a.Annotations,
 	}
 	if a.Subject.Digest.Hex != "" {
@@ -72,6 +75,13 @@ func NewArtifact(a Artifact) (Referrer, error) {
 		return Referrer{}, err
 	}
 	return Referrer{Manifest: b, Blobs: [][]byte{a.Data}}, nil
+}
+
+func layerTitle(title string) map[string]string {
+	if title == "" {
+		return nil
+	}
+	return map[string]string{"org.opencontainers.image.title": title}
 }
 
 // writeReferrer writes r's blobs and manifest, checks that every blob the
