@@ -2,9 +2,11 @@ package load
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -95,23 +97,29 @@ func Load(ctx context.Context, root string, opts Options) (*Catalog, error) {
 	}
 	cat := &Catalog{Root: abs}
 
-	dirs, files, err := discover(abs, opts.Overlay)
+	sb, err := newSandbox(abs, opts.Overlay)
 	if err != nil {
 		return nil, err
+	}
+	defer sb.Close()
+	if _, err := sb.Stat("cue.mod/module.cue"); errors.Is(err, fs.ErrNotExist) {
+		sb.add("cue.mod/module.cue", []byte("module: \"hic.local/catalog\"\nlanguage: version: \"v0.17.0\"\n"))
+	}
+	dirs, files, err := discover(sb)
+	if err != nil {
+		return nil, fmt.Errorf("catalog %s: %w", root, err)
 	}
 	cat.Files = files
 	if len(opts.Dirs) > 0 {
-		want := sameRepository(abs, files, opts.Overlay, opts.Dirs)
+		want := sameRepository(sb, files, opts.Dirs)
 		dirs = slices.DeleteFunc(dirs, func(d string) bool { return !want[d] })
 	}
+	tr := newTranslator(abs)
 	if len(dirs) == 0 {
+		cat.Findings = withSandbox(nil, sb, tr, files)
 		return cat, nil
 	}
 
-	overlay, err := buildOverlay(abs, opts.Overlay)
-	if err != nil {
-		return nil, err
-	}
 	args := make([]string, len(dirs))
 	for i, d := range dirs {
 		args[i] = "./" + d
@@ -119,16 +127,22 @@ func Load(ctx context.Context, root string, opts Options) (*Catalog, error) {
 			args[i] = "."
 		}
 	}
-	insts := load.Instances(args, &load.Config{Dir: abs, Overlay: overlay, Package: schema.Package})
+	insts := load.Instances(args, &load.Config{
+		FS:         sb,
+		Dir:        "/",
+		FromFSPath: func(p string) string { return filepath.Join(abs, filepath.FromSlash(strings.TrimPrefix(p, "/"))) },
+		Registry:   noRegistry{},
+		Env:        []string{},
+		Package:    schema.Package,
+	})
 
-	tr := newTranslator(abs)
 	type job struct {
 		inst *build.Instance
 		dir  string
 	}
 	var todo []job
 	for i, inst := range insts {
-		ign := tr.ignored(inst, opts.Overlay)
+		ign := tr.ignored(inst, sb)
 		cat.Findings = append(cat.Findings, ign...)
 		if inst.Err != nil {
 			for _, f := range tr.loadErrors(inst.Err) {
@@ -196,49 +210,41 @@ func Load(ctx context.Context, root string, opts Options) (*Catalog, error) {
 		return specs[i].File < specs[j].File
 	})
 	cat.Specs = specs
+	cat.Findings = withSandbox(cat.Findings, sb, tr, files)
 	cat.Findings = dedupe(cat.Findings)
 	finding.Sort(cat.Findings)
 	return cat, nil
 }
 
-// discover lists the directories below root that hold CUE files (relative,
-// "." for root itself) and every CUE file (relative), both sorted.
-func discover(root string, overlay map[string][]byte) (dirs, files []string, err error) {
+// discover lists the directories below the catalog root that hold CUE
+// files (relative, "." for the root itself) and every CUE file (relative),
+// both sorted. It walks the sandbox, so it sees what the loader will see.
+func discover(sb *sandbox) (dirs, files []string, err error) {
 	dirSet := map[string]bool{}
-	add := func(rel string) {
-		files = append(files, rel)
-		dirSet[filepath.Dir(rel)] = true
-	}
-	err = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+	err = fs.WalkDir(sb, ".", func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
-			if p == root && os.IsNotExist(err) {
-				return filepath.SkipDir
+			if p == "." && errors.Is(err, fs.ErrNotExist) {
+				return fs.SkipDir
 			}
 			return err
 		}
 		name := d.Name()
 		if d.IsDir() {
-			if p != root && (name == "cue.mod" || name == "testdata" || strings.HasPrefix(name, ".") || strings.HasPrefix(name, "_")) {
-				return filepath.SkipDir
+			if p != "." && (name == "cue.mod" || name == "testdata" || strings.HasPrefix(name, ".") || strings.HasPrefix(name, "_")) {
+				return fs.SkipDir
 			}
 			return nil
 		}
 		if !strings.HasSuffix(name, ".cue") || strings.HasPrefix(name, ".") || strings.HasPrefix(name, "_") || strings.HasPrefix(name, schemaPrefix) {
 			return nil
 		}
-		rel, _ := filepath.Rel(root, p)
-		if _, over := overlay[rel]; !over {
-			add(rel)
-		}
+		rel := filepath.FromSlash(p)
+		files = append(files, rel)
+		dirSet[filepath.Dir(rel)] = true
 		return nil
 	})
 	if err != nil {
-		return nil, nil, fmt.Errorf("catalog %s: %w", root, err)
-	}
-	for rel := range overlay {
-		if strings.HasSuffix(rel, ".cue") && !strings.HasPrefix(rel, "cue.mod") {
-			add(filepath.Clean(rel))
-		}
+		return nil, nil, err
 	}
 	for d := range dirSet {
 		dirs = append(dirs, d)
@@ -248,16 +254,39 @@ func discover(root string, overlay map[string][]byte) (dirs, files []string, err
 	return dirs, files, nil
 }
 
-func buildOverlay(root string, extra map[string][]byte) (map[string]load.Source, error) {
-	ov := map[string]load.Source{}
-	if _, err := os.Stat(filepath.Join(root, "cue.mod", "module.cue")); err != nil {
-		ov[filepath.Join(root, "cue.mod", "module.cue")] = load.FromString("module: \"hic.local/catalog\"\nlanguage: version: \"v0.17.0\"\n")
+// withSandbox adds the sandbox's findings; a schema error CUE reports at
+// the same place (an @embed it could not read, an import it could not
+// resolve) adds nothing to them.
+func withSandbox(fs []finding.Finding, sb *sandbox, tr *translator, files []string) []finding.Finding {
+	sf := append(embedFindings(sb, tr, files), sandboxFindings(sb)...)
+	at := map[finding.Position]bool{}
+	for _, f := range sf {
+		at[f.Pos] = true
 	}
-	for rel, src := range extra {
-		ov[filepath.Join(root, rel)] = load.FromBytes(src)
-	}
-	return ov, nil
+	fs = slices.DeleteFunc(fs, func(f finding.Finding) bool { return (f.Rule == RuleSchema || f.Rule == RuleSyntax) && at[f.Pos] })
+	return append(fs, sf...)
 }
+
+// sandboxFindings reports what the sandbox left out of the catalog.
+func sandboxFindings(sb *sandbox) []finding.Finding {
+	var out []finding.Finding
+	for p, why := range sb.Refused() {
+		base := path.Base(p)
+		if strings.HasPrefix(base, ".") || strings.HasPrefix(base, "_") {
+			continue
+		}
+		out = append(out, finding.Finding{
+			Rule: RuleSandbox, Severity: finding.Error,
+			Pos:     finding.Position{File: filepath.FromSlash(p), Line: 1, Column: 1},
+			Message: fmt.Sprintf("%s is %s: it was left out of the catalog", p, why),
+			Hint:    sandboxHint,
+		})
+	}
+	finding.Sort(out)
+	return out
+}
+
+const sandboxHint = "a catalog holds only directories and regular files inside its root: replace the link or special file with the file's contents, or remove it"
 
 // evalInstance evaluates one image folder and decodes the specs of the images
 // its own files declare.
@@ -395,7 +424,7 @@ func decodeSpecs(tr *translator, iv cue.Value, name string, idx *index) ([]*spec
 // ignored reports catalog files cue/load left out of inst, such as a file
 // with another package clause: silently skipping it would pass a catalog
 // whose images were never checked.
-func (t *translator) ignored(inst *build.Instance, overlay map[string][]byte) []finding.Finding {
+func (t *translator) ignored(inst *build.Instance, sb *sandbox) []finding.Finding {
 	var out []finding.Finding
 	for _, f := range inst.IgnoredFiles {
 		base := filepath.Base(f.Filename)
@@ -407,10 +436,7 @@ func (t *translator) ignored(inst *build.Instance, overlay map[string][]byte) []
 			continue
 		}
 		pos := finding.Position{File: rel, Line: 1, Column: 1}
-		src, ok := overlay[rel]
-		if !ok {
-			src, _ = os.ReadFile(f.Filename)
-		}
+		src, _ := sb.ReadFile(filepath.ToSlash(rel))
 		if af, err := parser.ParseFile(f.Filename, src, parser.PackageClauseOnly); err == nil {
 			for _, d := range af.Decls {
 				if pk, ok := d.(*ast.Package); ok && pk.Name != nil {
@@ -461,15 +487,12 @@ var _ = cueerrors.Errors
 // name unless it sets repository: "..."), so the catalog-wide tag rules see
 // every spec that could claim a selected image's tags. It only parses the
 // files; a file that does not parse is selected, so its error is reported.
-func sameRepository(root string, files []string, overlay map[string][]byte, selected []string) map[string]bool {
+func sameRepository(sb *sandbox, files []string, selected []string) map[string]bool {
 	repos := map[string][]string{} // folder -> repositories of its images
 	for _, rel := range files {
-		src, ok := overlay[rel]
-		if !ok {
-			var err error
-			if src, err = os.ReadFile(filepath.Join(root, rel)); err != nil {
-				continue
-			}
+		src, err := sb.ReadFile(filepath.ToSlash(rel))
+		if err != nil {
+			continue
 		}
 		dir := filepath.Dir(rel)
 		f, err := parser.ParseFile(rel, src)
