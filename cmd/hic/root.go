@@ -143,6 +143,7 @@ images, and signs in-toto attestations for each image.`,
 		newReportCmd(opts),
 		newDiffCmd(opts),
 		newGCCmd(opts),
+		newIndexCmd(opts),
 	)
 	return root
 }

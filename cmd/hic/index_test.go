@@ -1,0 +1,67 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/hic-build/hic/compiler/testenv"
+	"github.com/hic-build/hic/compiler/universe"
+)
+
+// TestIndexImportRealAlpine imports the real Alpine 3.16 index apko ships
+// as test data, checks the universe written has its real package count,
+// and that a tampered copy is refused without touching the universe.
+func TestIndexImportRealAlpine(t *testing.T) {
+	td := testenv.ApkoTestdata(t)
+	key := filepath.Join("..", "..", "compiler", "universe", "testdata", "keys", "alpine-devel@lists.alpinelinux.org-6165ee59.rsa.pub")
+	const fp = "sha256:8a70fc55f1a6fb2a392ad5a3e71aff82a637b2b33659c046f6b6a909bb5d1ab7"
+	out := t.TempDir()
+	index := filepath.Join(td, "alpine-316", "APKINDEX.tar.gz")
+	args := []string{"index", "import", "alpine-3.22", "--out", out, "--key", key, "--fingerprint", fp}
+	code, stdout, stderr := bldRun(t, append(args, "https://dl-cdn.alpinelinux.org/alpine/v3.16/main="+index)...)
+	if code != 0 {
+		t.Fatalf("hic index import: exit %d\n%s%s", code, stdout, stderr)
+	}
+	if !strings.Contains(stdout, "alpine-3.22: 4929 packages (snapshot 2022-11-21)") || !strings.Contains(stdout, "signed by alpine-devel@lists.alpinelinux.org-6165ee59.rsa.pub") {
+		t.Errorf("summary:\n%s", stdout)
+	}
+	u, err := universe.ReadDir(out, "alpine-3.22")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(u.Packages) != 4929 || u.Sources[0].Name != "main" || u.Sources[0].URL != "https://dl-cdn.alpinelinux.org/alpine/v3.16/main" {
+		t.Errorf("universe: %d packages, sources %+v", len(u.Packages), u.Sources)
+	}
+	before, _ := os.ReadFile(filepath.Join(out, "alpine-3.22.txt"))
+
+	// A tampered index: one byte of the signed part changed.
+	b, err := os.ReadFile(index)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[len(b)-64] ^= 0x20
+	bad := filepath.Join(t.TempDir(), "APKINDEX.tar.gz")
+	if err := os.WriteFile(bad, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr = bldRun(t, append(args, bad)...)
+	if code != 1 || !strings.Contains(stderr, "does not verify") {
+		t.Errorf("tampered index: exit %d\n%s%s", code, stdout, stderr)
+	}
+	after, _ := os.ReadFile(filepath.Join(out, "alpine-3.22.txt"))
+	if string(before) != string(after) {
+		t.Error("a refused import changed the universe")
+	}
+
+	// A key that is not pinned, and an unknown distro, are usage errors.
+	code, _, stderr = bldRun(t, "index", "import", "alpine-3.22", "--out", out, "--key", key, "--fingerprint", "sha256:"+strings.Repeat("0", 64), index)
+	if code != 2 || !strings.Contains(stderr, "not pinned") {
+		t.Errorf("unpinned key: exit %d: %s", code, stderr)
+	}
+	code, _, stderr = bldRun(t, "index", "import", "debian-13", "--key", key, index)
+	if code != 2 || !strings.Contains(stderr, `unknown distro "debian-13"`) {
+		t.Errorf("unknown distro: exit %d: %s", code, stderr)
+	}
+}

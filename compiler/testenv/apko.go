@@ -1,0 +1,29 @@
+package testenv
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// ApkoTestdata returns the directory of real APK artifacts apko's module
+// ships as test data (pkg/apk/apk/testdata: Alpine 3.16/3.17 indexes
+// signed by Alpine's keys, melange-signed RSA256 indexes, real .apk files),
+// read from the module cache of the apko version go.mod requires. It fails
+// the test when the module is not downloaded (`go mod download chainguard.dev/apko`).
+func ApkoTestdata(t testing.TB) string {
+	t.Helper()
+	cmd := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "chainguard.dev/apko")
+	cmd.Dir = RepoRoot(t)
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("testenv: locate the apko module: %v (run `go mod download chainguard.dev/apko`)", err)
+	}
+	dir := filepath.Join(strings.TrimSpace(string(out)), "pkg", "apk", "apk", "testdata")
+	if _, err := os.Stat(filepath.Join(dir, "alpine-316", "APKINDEX.tar.gz")); err != nil {
+		t.Fatalf("testenv: apko's test data is missing: %v (run `go mod download chainguard.dev/apko`)", err)
+	}
+	return dir
+}
