@@ -27,7 +27,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/hic-build/hic/compiler/attest"
-	"github.com/hic-build/hic/compiler/pipeline"
+	"github.com/hic-build/hic/compiler/report"
 	"github.com/hic-build/hic/compiler/sign"
 	"github.com/hic-build/hic/compiler/testenv"
 	"github.com/hic-build/hic/compiler/verify"
@@ -90,7 +90,7 @@ func TestAttestSignPushVerify(t *testing.T) {
 		}
 		uns := filepath.Join(dir, "unsigned")
 		attMust(t, 0, nil, append(build, "--out", uns, "--unsigned")...)
-		r, err := pipeline.ReadReport(filepath.Join(uns, "report.json"))
+		r, err := report.ReadReport(filepath.Join(uns, "report.json"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -109,7 +109,7 @@ func TestAttestSignPushVerify(t *testing.T) {
 	if !strings.Contains(stdout, "pushed 4 images of 4 specs") {
 		t.Errorf("build --push output:\n%s", stdout)
 	}
-	r, err := pipeline.ReadReport(filepath.Join(out, "report.json"))
+	r, err := report.ReadReport(filepath.Join(out, "report.json"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -42,7 +42,7 @@ import (
 
 	"github.com/hic-build/hic/compiler/apkrepo"
 	"github.com/hic-build/hic/compiler/compile"
-	"github.com/hic-build/hic/compiler/pipeline"
+	"github.com/hic-build/hic/compiler/report"
 	"github.com/hic-build/hic/compiler/store"
 	"github.com/hic-build/hic/examples/hellorepo"
 )
@@ -131,13 +131,13 @@ func bldCopyDir(t *testing.T, src, dst string) {
 	}
 }
 
-func bldReport(t *testing.T, out string) map[string]pipeline.SpecReport {
+func bldReport(t *testing.T, out string) map[string]report.SpecReport {
 	t.Helper()
-	r, err := pipeline.ReadReport(filepath.Join(out, "report.json"))
+	r, err := report.ReadReport(filepath.Join(out, "report.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := map[string]pipeline.SpecReport{}
+	m := map[string]report.SpecReport{}
 	for _, s := range r.Specs {
 		m[s.Ref] = s
 	}
@@ -308,7 +308,7 @@ func TestExampleHello(t *testing.T) {
 	rep := bldReport(t, out)
 	const ref = "hello:1-wolfi-runtime"
 	for _, r := range []string{ref, "hello:1-wolfi-dev"} {
-		if s := rep[r]; s.Status != pipeline.StatusBuilt || len(s.Findings) != 0 {
+		if s := rep[r]; s.Status != report.StatusBuilt || len(s.Findings) != 0 {
 			t.Errorf("%s: status %s, findings %v, error %q", r, s.Status, s.Findings, s.Error)
 		}
 	}
@@ -396,7 +396,7 @@ func TestBuildReproducibleIncremental(t *testing.T) {
 		}
 		for ref, a := range repA {
 			b := repB[ref]
-			if a.Status != pipeline.StatusBuilt || b.Status != pipeline.StatusBuilt {
+			if a.Status != report.StatusBuilt || b.Status != report.StatusBuilt {
 				t.Errorf("%s: status %s and %s, want built (%s%s)", ref, a.Status, b.Status, a.Error, b.Error)
 			}
 			if a.ImageDigest == "" || a.ImageDigest != b.ImageDigest {
@@ -459,7 +459,7 @@ func TestBuildReproducibleIncremental(t *testing.T) {
 		warm := time.Since(start)
 		rep := bldReport(t, outB)
 		for ref, a := range repA {
-			if r := rep[ref]; r.Status != pipeline.StatusCached || r.ImageDigest != a.ImageDigest {
+			if r := rep[ref]; r.Status != report.StatusCached || r.ImageDigest != a.ImageDigest {
 				t.Errorf("%s: %s %s, want cached %s (%s)", ref, r.Status, r.ImageDigest, a.ImageDigest, r.Error)
 			}
 		}
@@ -699,7 +699,7 @@ func TestBuildIntegrity(t *testing.T) {
 			}
 			for ref, want := range tc.failed {
 				r := rep[ref]
-				if r.Status != pipeline.StatusFailed {
+				if r.Status != report.StatusFailed {
 					t.Errorf("%s: status %s, want failed", ref, r.Status)
 					continue
 				}
@@ -713,11 +713,11 @@ func TestBuildIntegrity(t *testing.T) {
 					t.Errorf("stderr does not show the failure of %s:\n%s", ref, stderr)
 				}
 			}
-			if r := rep["fresh:1-alpine-3.23-runtime"]; r.Status != pipeline.StatusBuilt {
+			if r := rep["fresh:1-alpine-3.23-runtime"]; r.Status != report.StatusBuilt {
 				t.Errorf("fresh: status %s (%s), want built", r.Status, r.Error)
 			}
 			for _, ref := range keepRefs {
-				if _, failed := tc.failed[ref]; !failed && rep[ref].Status != pipeline.StatusCached {
+				if _, failed := tc.failed[ref]; !failed && rep[ref].Status != report.StatusCached {
 					t.Errorf("%s: status %s (%s), want cached", ref, rep[ref].Status, rep[ref].Error)
 				}
 			}
@@ -811,9 +811,9 @@ func TestBuildSIGKILL(t *testing.T) {
 	var built, cached int
 	for _, r := range rep {
 		switch r.Status {
-		case pipeline.StatusBuilt:
+		case report.StatusBuilt:
 			built++
-		case pipeline.StatusCached:
+		case report.StatusCached:
 			cached++
 		}
 	}

@@ -3,9 +3,10 @@ package main
 import (
 	"bytes"
 	"fmt"
-	"github.com/hic-build/hic/compiler/fsutil"
 	"os"
 	"path/filepath"
+
+	"github.com/hic-build/hic/compiler/fsutil"
 
 	"cuelang.org/go/cue/format"
 	"github.com/spf13/cobra"

@@ -11,6 +11,7 @@ import (
 
 	"github.com/hic-build/hic/compiler/pipeline"
 	"github.com/hic-build/hic/compiler/plan"
+	"github.com/hic-build/hic/compiler/report"
 )
 
 type planOptions struct {
@@ -96,11 +97,11 @@ func newPlanCmd(root *rootOptions) *cobra.Command {
 }
 
 // readPlanReport reads the earlier build's report that balances a plan; none for "".
-func readPlanReport(path string) (*pipeline.Report, error) {
+func readPlanReport(path string) (*report.Report, error) {
 	if path == "" {
 		return nil, nil
 	}
-	r, err := pipeline.ReadReport(path)
+	r, err := report.ReadReport(path)
 	if err != nil {
 		return nil, usageError("read report: %w", err)
 	}
@@ -181,7 +182,7 @@ func writeEmptyReport(cmd *cobra.Command) error {
 	if err != nil {
 		return err
 	}
-	r := &pipeline.Report{Status: pipeline.StatusCompleted, HicVersion: version, ApkoVersion: pipeline.ApkoVersion(), Specs: []pipeline.SpecReport{}}
+	r := &report.Report{Status: report.StatusCompleted, HicVersion: version, ApkoVersion: pipeline.ApkoVersion(), Specs: []report.SpecReport{}}
 	path := filepath.Join(out, "report.json")
 	if err := r.WriteFile(path); err != nil {
 		return err

@@ -14,8 +14,8 @@ import (
 
 	"github.com/hic-build/hic/compiler/compile"
 	"github.com/hic-build/hic/compiler/load"
-	"github.com/hic-build/hic/compiler/pipeline"
 	"github.com/hic-build/hic/compiler/plan"
+	"github.com/hic-build/hic/compiler/report"
 )
 
 const (
@@ -57,9 +57,9 @@ func shPlan(t *testing.T, args ...string) []plan.Shard {
 }
 
 // shReportRefs reads a build report and returns its refs.
-func shReportRefs(t *testing.T, path string) (*pipeline.Report, []string) {
+func shReportRefs(t *testing.T, path string) (*report.Report, []string) {
 	t.Helper()
-	r, err := pipeline.ReadReport(path)
+	r, err := report.ReadReport(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -189,7 +189,7 @@ func TestShardedBuild(t *testing.T) {
 	if diff := cmp.Diff(want, refs); diff != "" {
 		t.Errorf("merged refs (-want +got):\n%s", diff)
 	}
-	if diff := cmp.Diff(pipeline.Counts{Built: 8}, r.Counts); diff != "" {
+	if diff := cmp.Diff(report.Counts{Built: 8}, r.Counts); diff != "" {
 		t.Errorf("merged counts (-want +got):\n%s", diff)
 	}
 

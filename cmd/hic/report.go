@@ -5,8 +5,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/hic-build/hic/compiler/pipeline"
 	"github.com/hic-build/hic/compiler/plan"
+	"github.com/hic-build/hic/compiler/report"
 )
 
 func newReportCmd(root *rootOptions) *cobra.Command {
@@ -36,7 +36,7 @@ func newReportMergeCmd(_ *rootOptions) *cobra.Command {
 			out, ins := args[0], args[1:]
 			srcs := make([]plan.Source, 0, len(ins))
 			for _, in := range ins {
-				r, err := pipeline.ReadReport(in)
+				r, err := report.ReadReport(in)
 				if err != nil {
 					return usageError("read report: %w", err)
 				}

@@ -7,34 +7,34 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/hic-build/hic/compiler/pipeline"
+	"github.com/hic-build/hic/compiler/report"
 )
 
 func TestReportMerge(t *testing.T) {
-	spec := func(ref, status, digest string) pipeline.SpecReport {
-		return pipeline.SpecReport{Ref: ref, Status: status, ImageDigest: digest, InputDigest: "sha256:in-" + ref, DurationMs: 100}
+	spec := func(ref, status, digest string) report.SpecReport {
+		return report.SpecReport{Ref: ref, Status: status, ImageDigest: digest, InputDigest: "sha256:in-" + ref, DurationMs: 100}
 	}
-	rep := func(ms int64, c pipeline.Counts, specs ...pipeline.SpecReport) *pipeline.Report {
-		return &pipeline.Report{Status: pipeline.StatusCompleted, HicVersion: version, ApkoVersion: "v0.30.34", DurationMs: ms, Counts: c, Specs: specs}
+	rep := func(ms int64, c report.Counts, specs ...report.SpecReport) *report.Report {
+		return &report.Report{Status: report.StatusCompleted, HicVersion: version, ApkoVersion: "v0.30.34", DurationMs: ms, Counts: c, Specs: specs}
 	}
 	tests := []struct {
 		name   string
-		inputs []*pipeline.Report
+		inputs []*report.Report
 		code   int
-		want   *pipeline.Report // the merged file, when the merge succeeds
+		want   *report.Report // the merged file, when the merge succeeds
 		stderr string
 	}{
-		{"two shards", []*pipeline.Report{
-			rep(200, pipeline.Counts{Built: 1}, spec("b:1", "built", "sha256:b")),
-			rep(300, pipeline.Counts{Cached: 1}, spec("a:1", "cached", "sha256:a")),
-		}, 0, rep(300, pipeline.Counts{Built: 1, Cached: 1}, spec("a:1", "cached", "sha256:a"), spec("b:1", "built", "sha256:b")), ""},
-		{"a failed spec fails the merge", []*pipeline.Report{
-			rep(200, pipeline.Counts{Built: 1}, spec("b:1", "built", "sha256:b")),
-			rep(300, pipeline.Counts{Failed: 1}, spec("a:1", "failed", "")),
-		}, 1, rep(300, pipeline.Counts{Built: 1, Failed: 1}, spec("a:1", "failed", ""), spec("b:1", "built", "sha256:b")), ""},
-		{"conflicting results", []*pipeline.Report{
-			rep(200, pipeline.Counts{Built: 1}, spec("a:1", "built", "sha256:x")),
-			rep(300, pipeline.Counts{Built: 1}, spec("a:1", "built", "sha256:y")),
+		{"two shards", []*report.Report{
+			rep(200, report.Counts{Built: 1}, spec("b:1", "built", "sha256:b")),
+			rep(300, report.Counts{Cached: 1}, spec("a:1", "cached", "sha256:a")),
+		}, 0, rep(300, report.Counts{Built: 1, Cached: 1}, spec("a:1", "cached", "sha256:a"), spec("b:1", "built", "sha256:b")), ""},
+		{"a failed spec fails the merge", []*report.Report{
+			rep(200, report.Counts{Built: 1}, spec("b:1", "built", "sha256:b")),
+			rep(300, report.Counts{Failed: 1}, spec("a:1", "failed", "")),
+		}, 1, rep(300, report.Counts{Built: 1, Failed: 1}, spec("a:1", "failed", ""), spec("b:1", "built", "sha256:b")), ""},
+		{"conflicting results", []*report.Report{
+			rep(200, report.Counts{Built: 1}, spec("a:1", "built", "sha256:x")),
+			rep(300, report.Counts{Built: 1}, spec("a:1", "built", "sha256:y")),
 		}, 2, nil, "a:1: in "},
 	}
 	for _, tc := range tests {
@@ -55,7 +55,7 @@ func TestReportMerge(t *testing.T) {
 			if tc.want == nil {
 				return
 			}
-			got, err := pipeline.ReadReport(args[2])
+			got, err := report.ReadReport(args[2])
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -23,6 +23,7 @@ import (
 	"github.com/hic-build/hic/compiler/inspect"
 	"github.com/hic-build/hic/compiler/pipeline"
 	"github.com/hic-build/hic/compiler/publish"
+	"github.com/hic-build/hic/compiler/report"
 	"github.com/hic-build/hic/compiler/resolve"
 	"github.com/hic-build/hic/compiler/sign"
 	"github.com/hic-build/hic/compiler/spec"
@@ -133,14 +134,14 @@ func gitCommit(ctx context.Context, dir string) string {
 
 // push publishes the specs of r that succeeded (built or cached, no failing
 // finding) from the store's layout to --push.
-func (f *signingFlags) push(cmd *cobra.Command, root *rootOptions, st *store.Store, r *pipeline.Report) error {
+func (f *signingFlags) push(cmd *cobra.Command, root *rootOptions, st *store.Store, r *report.Report) error {
 	if f.pushTo == "" || r == nil {
 		return nil
 	}
 	w := cmd.OutOrStdout()
 	var refs []string
 	for _, s := range r.Specs {
-		if (s.Status == pipeline.StatusBuilt || s.Status == pipeline.StatusCached) && !s.Failed() {
+		if (s.Status == report.StatusBuilt || s.Status == report.StatusCached) && !s.Failed() {
 			refs = append(refs, s.Ref)
 		}
 	}

@@ -13,7 +13,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 
 	"github.com/hic-build/hic/compiler/attest"
-	"github.com/hic-build/hic/compiler/pipeline"
+	"github.com/hic-build/hic/compiler/report"
 	"github.com/hic-build/hic/compiler/sign"
 	"github.com/hic-build/hic/compiler/verify"
 )
@@ -63,7 +63,7 @@ func TestVerifyLayoutTampered(t *testing.T) {
 	mirror, out := filepath.Join(dir, "mirror"), filepath.Join(dir, "out")
 	attMust(t, 0, nil, "-C", attCatalog, "mirror", "--out", mirror, "web")
 	attMust(t, 0, nil, "-C", attCatalog, "build", "web", "--mirrors", mirror, "--out", out, "--today", attToday, "--key", filepath.Join(dir, sign.PrivateKeyFile))
-	r, err := pipeline.ReadReport(filepath.Join(out, "report.json"))
+	r, err := report.ReadReport(filepath.Join(out, "report.json"))
 	if err != nil {
 		t.Fatal(err)
 	}

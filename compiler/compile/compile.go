@@ -2,6 +2,8 @@ package compile
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -114,6 +116,18 @@ func Marshal(img Image) ([]byte, error) {
 		return nil, fmt.Errorf("%s: marshal: %w", img.Ref, err)
 	}
 	return buf.Bytes(), nil
+}
+
+// Digest is "sha256:<hex>" of Marshal(img): the digest of the file in
+// out/compiled/, recorded as the provenance's
+// internalParameters.compiledSpecDigest and checked by hic verify.
+func Digest(img Image) (string, error) {
+	b, err := Marshal(img)
+	if err != nil {
+		return "", err
+	}
+	sum := sha256.Sum256(b)
+	return "sha256:" + hex.EncodeToString(sum[:]), nil
 }
 
 // FileName is the name of the compiled file of a spec ref: the ref with ':'

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hic-build/hic/compiler/report"
+
 	"chainguard.dev/apko/pkg/build/types"
 	"github.com/chainguard-dev/clog"
 	"github.com/google/go-cmp/cmp"
@@ -103,11 +105,11 @@ func TestApkoBuilderEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, sp := range r.Specs {
-		if sp.Status != StatusBuilt {
+		if sp.Status != report.StatusBuilt {
 			t.Fatalf("%s: %s %s", sp.Ref, sp.Status, sp.Error)
 		}
 	}
-	rules := func(sp SpecReport) []string {
+	rules := func(sp report.SpecReport) []string {
 		var out []string
 		for _, f := range sp.Findings {
 			out = append(out, f.Rule+" "+f.Message)
@@ -138,7 +140,7 @@ func TestApkoBuilderEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i, sp := range r2.Specs {
-		if sp.Status != StatusCached || sp.ImageDigest != r.Specs[i].ImageDigest {
+		if sp.Status != report.StatusCached || sp.ImageDigest != r.Specs[i].ImageDigest {
 			t.Errorf("rerun %s: %s %s, want cached %s", sp.Ref, sp.Status, sp.ImageDigest, r.Specs[i].ImageDigest)
 		}
 	}

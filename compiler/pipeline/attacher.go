@@ -12,6 +12,8 @@ import (
 	"path/filepath"
 	"sync"
 
+	"github.com/hic-build/hic/compiler/report"
+
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
@@ -57,17 +59,6 @@ type SigningAttacher struct {
 
 var _ Attacher = (*SigningAttacher)(nil)
 
-// CompiledSpecDigest is the digest recorded as the provenance's
-// internalParameters.compiledSpecDigest: "sha256:<hex>" of compile.Marshal(img).
-func CompiledSpecDigest(img compile.Image) (string, error) {
-	b, err := compile.Marshal(img)
-	if err != nil {
-		return "", err
-	}
-	sum := sha256.Sum256(b)
-	return "sha256:" + hex.EncodeToString(sum[:]), nil
-}
-
 // FileDigest is "sha256:<hex>" of a file's content.
 func FileDigest(path string) (string, error) {
 	b, err := os.ReadFile(path)
@@ -99,7 +90,7 @@ func (a *SigningAttacher) sourceDigest(file string) (string, error) {
 }
 
 // Attach signs the attestations and image signatures of one built spec.
-func (a *SigningAttacher) Attach(ctx context.Context, img compile.Image, b *Built, r SpecReport) ([]store.Referrer, error) {
+func (a *SigningAttacher) Attach(ctx context.Context, img compile.Image, b *Built, r report.SpecReport) ([]store.Referrer, error) {
 	if a.Signer == nil {
 		return nil, errors.New("signing attacher: no signer")
 	}
@@ -123,7 +114,7 @@ func (a *SigningAttacher) Attach(ctx context.Context, img compile.Image, b *Buil
 		image.Platforms = append(image.Platforms, ap)
 		subjects = append(subjects, s)
 	}
-	compiled, err := CompiledSpecDigest(img)
+	compiled, err := compile.Digest(img)
 	if err != nil {
 		return nil, err
 	}

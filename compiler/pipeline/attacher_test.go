@@ -7,6 +7,8 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/hic-build/hic/compiler/report"
+
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/hic-build/hic/compiler/attest"
@@ -36,7 +38,7 @@ func TestSigningAttacher(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !r.Signed || r.KeyID != signer.KeyID() || r.Specs[0].Status != StatusBuilt {
+	if !r.Signed || r.KeyID != signer.KeyID() || r.Specs[0].Status != report.StatusBuilt {
 		t.Fatalf("report: signed %v key %q status %s (%s)", r.Signed, r.KeyID, r.Specs[0].Status, r.Specs[0].Error)
 	}
 	idxHash, err := v1.NewHash(r.Specs[0].ImageDigest)
@@ -55,7 +57,7 @@ func TestSigningAttacher(t *testing.T) {
 	for _, m := range im.Manifests {
 		subjects = append(subjects, m.Digest)
 	}
-	wantCompiled, err := CompiledSpecDigest(img)
+	wantCompiled, err := compile.Digest(img)
 	if err != nil {
 		t.Fatal(err)
 	}

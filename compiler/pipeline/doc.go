@@ -1,7 +1,7 @@
 // Package pipeline owns the catalog build: it runs resolve, build, the
 // post-build checks (compiler/inspect) and the store (compiler/store) for
 // every spec on a bounded worker pool, skips specs whose input digest already
-// has an image in the store, shows progress, and produces the build Report
+// has an image in the store, shows progress, and produces the build report.Report
 // (out/report.json).
 //
 // Resolving and building are behind the small Builder interface, so the

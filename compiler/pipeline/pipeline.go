@@ -15,6 +15,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hic-build/hic/compiler/report"
+
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"golang.org/x/sync/semaphore"
@@ -71,7 +73,7 @@ type Platform struct {
 // Attacher makes extra referrers (signed attestations) for a built spec;
 // they are stored in the same index.json swap as the image.
 type Attacher interface {
-	Attach(ctx context.Context, img compile.Image, b *Built, r SpecReport) ([]store.Referrer, error)
+	Attach(ctx context.Context, img compile.Image, b *Built, r report.SpecReport) ([]store.Referrer, error)
 }
 
 // Artifact types of the referrers the pipeline stores with each image.
@@ -119,7 +121,7 @@ const DefaultCancelGrace = 3 * time.Second
 // before its swap), every spec not finished is reported "cancelled", the
 // report's Status is "cancelled", and Run returns the report with ctx's
 // error. Other errors are about the options or writing the report.
-func Run(ctx context.Context, images []compile.Image, opts Options) (*Report, error) {
+func Run(ctx context.Context, images []compile.Image, opts Options) (*report.Report, error) {
 	if opts.Store == nil || opts.Builder == nil {
 		return nil, errors.New("pipeline: Store and Builder are required")
 	}
@@ -139,7 +141,7 @@ func Run(ctx context.Context, images []compile.Image, opts Options) (*Report, er
 	}
 
 	start := time.Now()
-	r := &Report{HicVersion: opts.HicVersion, ApkoVersion: ApkoVersion(), Signed: opts.KeyIdentity != "", KeyID: opts.KeyIdentity, Specs: make([]SpecReport, len(images))}
+	r := &report.Report{HicVersion: opts.HicVersion, ApkoVersion: ApkoVersion(), Signed: opts.KeyIdentity != "", KeyID: opts.KeyIdentity, Specs: make([]report.SpecReport, len(images))}
 	prog := newProgress(opts.Progress, len(images))
 	w := &worker{opts: opts, log: log, versions: Versions{Hic: opts.HicVersion, Apko: r.ApkoVersion, Key: opts.KeyIdentity}}
 
@@ -192,18 +194,18 @@ func Run(ctx context.Context, images []compile.Image, opts Options) (*Report, er
 			if err := ctx.Err(); err != nil {
 				msg = err.Error()
 			}
-			r.Specs[i] = SpecReport{Ref: img.Ref, Status: StatusCancelled, Error: msg}
+			r.Specs[i] = report.SpecReport{Ref: img.Ref, Status: report.StatusCancelled, Error: msg}
 		}
 	}
 	mu.Unlock()
 	prog.finish()
 
-	r.Status = StatusCompleted
+	r.Status = report.StatusCompleted
 	if ctx.Err() != nil {
-		r.Status = StatusCancelled
+		r.Status = report.StatusCancelled
 	}
 	r.DurationMs = time.Since(start).Milliseconds()
-	r.count()
+	r.Recount()
 	if opts.Progress != nil {
 		r.WriteSummary(opts.Progress)
 	}
@@ -222,19 +224,19 @@ type worker struct {
 }
 
 // run takes one spec through resolve, cache check, build, inspect and store.
-func (w *worker) run(ctx context.Context, img compile.Image) (sr SpecReport) {
+func (w *worker) run(ctx context.Context, img compile.Image) (sr report.SpecReport) {
 	start := time.Now()
-	sr = SpecReport{Ref: img.Ref}
+	sr = report.SpecReport{Ref: img.Ref}
 	defer func() {
 		if p := recover(); p != nil {
-			sr.Status, sr.Error = StatusFailed, fmt.Sprintf("%s: panic: %v\n%s", img.Ref, p, debug.Stack())
+			sr.Status, sr.Error = report.StatusFailed, fmt.Sprintf("%s: panic: %v\n%s", img.Ref, p, debug.Stack())
 		}
 		sr.DurationMs = time.Since(start).Milliseconds()
 	}()
-	fail := func(err error) SpecReport {
-		sr.Status, sr.Error = StatusFailed, err.Error()
+	fail := func(err error) report.SpecReport {
+		sr.Status, sr.Error = report.StatusFailed, err.Error()
 		if ctx.Err() != nil {
-			sr.Status = StatusCancelled
+			sr.Status = report.StatusCancelled
 		}
 		return sr
 	}
@@ -250,7 +252,7 @@ func (w *worker) run(ctx context.Context, img compile.Image) (sr SpecReport) {
 	if h, ok := w.opts.Store.Has(sr.InputDigest); ok {
 		fs, err := w.storedFindings(h)
 		if err == nil {
-			sr.Status, sr.ImageDigest, sr.Findings = StatusCached, h.String(), fs
+			sr.Status, sr.ImageDigest, sr.Findings = report.StatusCached, h.String(), fs
 			return sr
 		}
 		w.log.Warn("cached image has no readable findings; rebuilding", "ref", img.Ref, "error", err)
@@ -278,7 +280,7 @@ func (w *worker) run(ctx context.Context, img compile.Image) (sr SpecReport) {
 	if err != nil {
 		return fail(err)
 	}
-	sr.Status, sr.ImageDigest = StatusBuilt, desc.Digest.String()
+	sr.Status, sr.ImageDigest = report.StatusBuilt, desc.Digest.String()
 	return sr
 }
 
@@ -310,7 +312,7 @@ func inspectAll(ctx context.Context, img compile.Image, b *Built) ([]finding.Fin
 
 // referrers are the SBOMs (per platform and per index), the findings and
 // the Attacher's referrers of a built spec.
-func (w *worker) referrers(ctx context.Context, img compile.Image, b *Built, sr SpecReport) ([]store.Referrer, error) {
+func (w *worker) referrers(ctx context.Context, img compile.Image, b *Built, sr report.SpecReport) ([]store.Referrer, error) {
 	idxDesc, err := descriptorOf(b.Index)
 	if err != nil {
 		return nil, fmt.Errorf("%s: index: %w", img.Ref, err)

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hic-build/hic/compiler/report"
+
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/hic-build/hic/compiler/compile"
@@ -34,7 +36,7 @@ type status struct {
 	Failing     int
 }
 
-func statuses(r *Report) []status {
+func statuses(r *report.Report) []status {
 	var out []status
 	for _, s := range r.Specs {
 		out = append(out, status{s.Ref, s.Status, countFailing(s)})
@@ -63,12 +65,12 @@ func TestRunBuildsThenCaches(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []status{
-		{"broken:1-wolfi-runtime", StatusFailed, 0},
-		{"nginx:1.29-wolfi-runtime", StatusBuilt, 0},
-		{"nosbom:3-wolfi-runtime", StatusBuilt, 2}, // one per platform
-		{"redis:8.2-wolfi-runtime", StatusBuilt, 0},
-		{"suid:2-wolfi-runtime", StatusBuilt, 2},
-		{"unresolvable:4-wolfi-runtime", StatusFailed, 0},
+		{"broken:1-wolfi-runtime", report.StatusFailed, 0},
+		{"nginx:1.29-wolfi-runtime", report.StatusBuilt, 0},
+		{"nosbom:3-wolfi-runtime", report.StatusBuilt, 2}, // one per platform
+		{"redis:8.2-wolfi-runtime", report.StatusBuilt, 0},
+		{"suid:2-wolfi-runtime", report.StatusBuilt, 2},
+		{"unresolvable:4-wolfi-runtime", report.StatusFailed, 0},
 	}
 	if diff := cmp.Diff(want, statuses(r)); diff != "" {
 		t.Fatalf("first run (-want +got):\n%s", diff)
@@ -82,7 +84,7 @@ func TestRunBuildsThenCaches(t *testing.T) {
 	if got := r.Specs[4].Findings[0]; got.Rule != inspect.RuleSetuid || got.Pos.File != "suid/image.cue" || !strings.Contains(got.Message, "/usr/bin/su is setuid (mode 4755)") {
 		t.Errorf("suid finding = %+v", got)
 	}
-	if r.Counts != (Counts{Built: 4, Failed: 2, FailingFindings: 4}) {
+	if r.Counts != (report.Counts{Built: 4, Failed: 2, FailingFindings: 4}) {
 		t.Errorf("counts = %+v", r.Counts)
 	}
 
@@ -121,7 +123,7 @@ func TestRunBuildsThenCaches(t *testing.T) {
 	}
 
 	// report.json is the report, ordered by ref.
-	disk, err := ReadReport(opts.ReportPath)
+	disk, err := report.ReadReport(opts.ReportPath)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -139,12 +141,12 @@ func TestRunBuildsThenCaches(t *testing.T) {
 		t.Fatal(err)
 	}
 	want2 := []status{
-		{"broken:1-wolfi-runtime", StatusFailed, 0},
-		{"nginx:1.29-wolfi-runtime", StatusCached, 0},
-		{"nosbom:3-wolfi-runtime", StatusCached, 2},
-		{"redis:8.2-wolfi-runtime", StatusCached, 0},
-		{"suid:2-wolfi-runtime", StatusCached, 2},
-		{"unresolvable:4-wolfi-runtime", StatusFailed, 0},
+		{"broken:1-wolfi-runtime", report.StatusFailed, 0},
+		{"nginx:1.29-wolfi-runtime", report.StatusCached, 0},
+		{"nosbom:3-wolfi-runtime", report.StatusCached, 2},
+		{"redis:8.2-wolfi-runtime", report.StatusCached, 0},
+		{"suid:2-wolfi-runtime", report.StatusCached, 2},
+		{"unresolvable:4-wolfi-runtime", report.StatusFailed, 0},
 	}
 	if diff := cmp.Diff(want2, statuses(r2)); diff != "" {
 		t.Fatalf("second run (-want +got):\n%s", diff)
@@ -180,7 +182,7 @@ func TestChangedSpecIsRebuiltOthersUntouched(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff([]status{{"a:1-wolfi-runtime", StatusBuilt, 0}, {"b:1-wolfi-runtime", StatusCached, 0}}, statuses(r)); diff != "" {
+	if diff := cmp.Diff([]status{{"a:1-wolfi-runtime", report.StatusBuilt, 0}, {"b:1-wolfi-runtime", report.StatusCached, 0}}, statuses(r)); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
 	}
 	aAfter, _ := s.Lookup("a:1-wolfi-runtime")
@@ -225,12 +227,12 @@ func TestRunCancel(t *testing.T) {
 			}
 		}
 	}()
-	report := filepath.Join(t.TempDir(), "report.json")
-	r, err := Run(ctx, imgs, Options{Store: s, Builder: fb, Jobs: 2, ReportPath: report})
+	reportPath := filepath.Join(t.TempDir(), "report.json")
+	r, err := Run(ctx, imgs, Options{Store: s, Builder: fb, Jobs: 2, ReportPath: reportPath})
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("Run = %v, want context.Canceled", err)
 	}
-	if r.Status != StatusCancelled || !r.Failed() {
+	if r.Status != report.StatusCancelled || !r.Failed() {
 		t.Errorf("report status %q, Failed %v; want cancelled, true", r.Status, r.Failed())
 	}
 	if r.Counts.Built != 2 || r.Counts.Cancelled != 6 {
@@ -238,15 +240,15 @@ func TestRunCancel(t *testing.T) {
 	}
 	for _, sp := range r.Specs {
 		_, stored := s.Lookup(sp.Ref)
-		if stored != (sp.Status == StatusBuilt) {
+		if stored != (sp.Status == report.StatusBuilt) {
 			t.Errorf("%s: status %s, in store %v", sp.Ref, sp.Status, stored)
 		}
 	}
 	if err := store.Validate(s.Dir()); err != nil {
 		t.Errorf("layout invalid after cancel: %v", err)
 	}
-	disk, err := ReadReport(report)
-	if err != nil || disk.Status != StatusCancelled {
+	disk, err := report.ReadReport(reportPath)
+	if err != nil || disk.Status != report.StatusCancelled {
 		t.Errorf("report.json status = %v, %v; want cancelled", disk, err)
 	}
 }
@@ -283,7 +285,7 @@ func TestRunAbandonsBuildsThatIgnoreCancellation(t *testing.T) {
 	if err := store.Validate(dir); err != nil {
 		t.Error(err)
 	}
-	if r.Specs[0].Status != StatusCancelled {
+	if r.Specs[0].Status != report.StatusCancelled {
 		t.Errorf("report changed after Run returned: %+v", r.Specs[0])
 	}
 }
@@ -423,9 +425,9 @@ func TestProgress(t *testing.T) {
 			var buf bytes.Buffer
 			p := newProgress(&buf, 3)
 			p.tty = tc.tty
-			p.done(SpecReport{Ref: "nginx:1.29-wolfi-runtime", Status: StatusBuilt, DurationMs: 1234, ImageDigest: "sha256:abc"})
-			p.done(SpecReport{Ref: "redis:8-wolfi-runtime", Status: StatusCached, DurationMs: 3, ImageDigest: "sha256:def"})
-			p.done(SpecReport{Ref: "bad:1-wolfi-runtime", Status: StatusFailed, DurationMs: 300, Error: "bad:1-wolfi-runtime: build: boom"})
+			p.done(report.SpecReport{Ref: "nginx:1.29-wolfi-runtime", Status: report.StatusBuilt, DurationMs: 1234, ImageDigest: "sha256:abc"})
+			p.done(report.SpecReport{Ref: "redis:8-wolfi-runtime", Status: report.StatusCached, DurationMs: 3, ImageDigest: "sha256:def"})
+			p.done(report.SpecReport{Ref: "bad:1-wolfi-runtime", Status: report.StatusFailed, DurationMs: 300, Error: "bad:1-wolfi-runtime: build: boom"})
 			for _, w := range tc.want {
 				if !strings.Contains(buf.String(), w) {
 					t.Errorf("output %q lacks %q", buf.String(), w)

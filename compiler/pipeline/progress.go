@@ -8,6 +8,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hic-build/hic/compiler/report"
+
 	"github.com/mattn/go-isatty"
 )
 
@@ -62,7 +64,7 @@ func isTerminal(w io.Writer) bool {
 	return ok && (isatty.IsTerminal(f.Fd()) || isatty.IsCygwinTerminal(f.Fd()))
 }
 
-func (p *progress) done(s SpecReport) {
+func (p *progress) done(s report.SpecReport) {
 	if p.w == nil {
 		return
 	}
@@ -70,13 +72,13 @@ func (p *progress) done(s SpecReport) {
 	defer p.mu.Unlock()
 	p.ndone++
 	switch s.Status {
-	case StatusBuilt:
+	case report.StatusBuilt:
 		p.built++
-	case StatusCached:
+	case report.StatusCached:
 		p.cached++
-	case StatusFailed:
+	case report.StatusFailed:
 		p.failed++
-	case StatusCancelled:
+	case report.StatusCancelled:
 		p.cancel++
 	}
 	line := p.line(s)
@@ -91,7 +93,7 @@ func (p *progress) done(s SpecReport) {
 }
 
 // line is "[12/1200] built nginx:1.29-wolfi-runtime 1.2s sha256:...".
-func (p *progress) line(s SpecReport) string {
+func (p *progress) line(s report.SpecReport) string {
 	width := len(fmt.Sprint(p.total))
 	out := fmt.Sprintf("[%*d/%d] %s %s %.1fs", width, p.ndone, p.total, s.Status, s.Ref, float64(s.DurationMs)/1000)
 	if s.ImageDigest != "" {
@@ -106,7 +108,7 @@ func (p *progress) line(s SpecReport) string {
 	return out
 }
 
-func countFailing(s SpecReport) int {
+func countFailing(s report.SpecReport) int {
 	n := 0
 	for _, f := range s.Findings {
 		if f.Failing() {

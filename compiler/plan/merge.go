@@ -7,13 +7,13 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/hic-build/hic/compiler/pipeline"
+	"github.com/hic-build/hic/compiler/report"
 )
 
 // Source is one report to merge and the name errors call it by (its file).
 type Source struct {
 	Name   string
-	Report *pipeline.Report
+	Report *report.Report
 }
 
 // Merge joins shard reports into the report of the whole build:
@@ -26,7 +26,7 @@ type Source struct {
 //     the same result in both (it is then kept once), else it is an error;
 //   - the counts are the sum of the shards' counts, less those of the
 //     duplicates kept once.
-func Merge(srcs []Source) (*pipeline.Report, error) {
+func Merge(srcs []Source) (*report.Report, error) {
 	if len(srcs) == 0 {
 		return nil, errors.New("merge: no reports")
 	}
@@ -37,17 +37,17 @@ func Merge(srcs []Source) (*pipeline.Report, error) {
 			break
 		}
 	}
-	out := &pipeline.Report{
-		Status:      pipeline.StatusCompleted,
+	out := &report.Report{
+		Status:      report.StatusCompleted,
 		HicVersion:  first.Report.HicVersion,
 		ApkoVersion: first.Report.ApkoVersion,
 		Signed:      first.Report.Signed,
 		KeyID:       first.Report.KeyID,
-		Specs:       []pipeline.SpecReport{},
+		Specs:       []report.SpecReport{},
 	}
 	type seen struct {
 		from string
-		spec pipeline.SpecReport
+		spec report.SpecReport
 		json []byte
 	}
 	byRef := map[string]seen{}
@@ -68,11 +68,11 @@ func Merge(srcs []Source) (*pipeline.Report, error) {
 				errs = append(errs, fmt.Sprintf("%s: %s %q, but %s has %q", src.Name, c.what, c.got, first.Name, c.want))
 			}
 		}
-		if r.Status != pipeline.StatusCompleted {
-			out.Status = pipeline.StatusCancelled
+		if r.Status != report.StatusCompleted {
+			out.Status = report.StatusCancelled
 		}
 		out.DurationMs = max(out.DurationMs, r.DurationMs)
-		add(&out.Counts, r.Counts, 1)
+		out.Counts.Add(r.Counts, 1)
 		for _, s := range r.Specs {
 			b, err := json.Marshal(s)
 			if err != nil {
@@ -84,7 +84,7 @@ func Merge(srcs []Source) (*pipeline.Report, error) {
 				byRef[s.Ref] = seen{src.Name, s, b}
 				out.Specs = append(out.Specs, s)
 			case string(prev.json) == string(b):
-				add(&out.Counts, countSpec(s), -1)
+				out.Counts.Add(report.Count(s), -1)
 			default:
 				errs = append(errs, fmt.Sprintf("%s: in %s (%s) and %s (%s) with different results", s.Ref, prev.from, describe(prev.spec), src.Name, describe(s)))
 			}
@@ -93,47 +93,14 @@ func Merge(srcs []Source) (*pipeline.Report, error) {
 	if len(errs) > 0 {
 		return nil, fmt.Errorf("merge: %s", strings.Join(errs, "; "))
 	}
-	slices.SortStableFunc(out.Specs, func(a, b pipeline.SpecReport) int { return strings.Compare(a.Ref, b.Ref) })
+	slices.SortStableFunc(out.Specs, func(a, b report.SpecReport) int { return strings.Compare(a.Ref, b.Ref) })
 	return out, nil
 }
 
-func describe(s pipeline.SpecReport) string {
+func describe(s report.SpecReport) string {
 	d := s.Status
 	if s.ImageDigest != "" {
 		d += " " + s.ImageDigest
 	}
 	return d
-}
-
-// countSpec is what one spec adds to a report's counts.
-func countSpec(s pipeline.SpecReport) pipeline.Counts {
-	var c pipeline.Counts
-	switch s.Status {
-	case pipeline.StatusBuilt:
-		c.Built++
-	case pipeline.StatusCached:
-		c.Cached++
-	case pipeline.StatusFailed:
-		c.Failed++
-	case pipeline.StatusCancelled:
-		c.Cancelled++
-	}
-	for _, f := range s.Findings {
-		switch {
-		case f.Failing():
-			c.FailingFindings++
-		case f.Waived:
-			c.WaivedFindings++
-		}
-	}
-	return c
-}
-
-func add(dst *pipeline.Counts, c pipeline.Counts, sign int) {
-	dst.Built += sign * c.Built
-	dst.Cached += sign * c.Cached
-	dst.Failed += sign * c.Failed
-	dst.Cancelled += sign * c.Cancelled
-	dst.FailingFindings += sign * c.FailingFindings
-	dst.WaivedFindings += sign * c.WaivedFindings
 }

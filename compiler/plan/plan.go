@@ -8,7 +8,7 @@ import (
 	"strconv"
 
 	"github.com/hic-build/hic/compiler/compile"
-	"github.com/hic-build/hic/compiler/pipeline"
+	"github.com/hic-build/hic/compiler/report"
 )
 
 // Slack is how far past the mean load a shard may be filled, in percent,
@@ -51,12 +51,12 @@ func units(img compile.Image) int64 {
 // previous report the milliseconds it took there. Specs the report lacks, or
 // that failed or were cancelled there, cost their packages × platforms at
 // the report's mean milliseconds per unit. Every cost is at least 1.
-func Estimate(images []compile.Image, prev *pipeline.Report) []Item {
+func Estimate(images []compile.Image, prev *report.Report) []Item {
 	items := make([]Item, len(images))
 	known := map[string]int64{}
 	if prev != nil {
 		for _, s := range prev.Specs {
-			if s.Status == pipeline.StatusBuilt || s.Status == pipeline.StatusCached {
+			if s.Status == report.StatusBuilt || s.Status == report.StatusCached {
 				known[s.Ref] = max(1, s.DurationMs)
 			}
 		}
@@ -186,7 +186,7 @@ func weight(ref string, s int) uint64 {
 }
 
 // Select returns the images of shard i of n, in their given order.
-func Select(images []compile.Image, prev *pipeline.Report, i, n int) []compile.Image {
+func Select(images []compile.Image, prev *report.Report, i, n int) []compile.Image {
 	plan := Split(Estimate(images, prev), n)
 	if i < 0 || i >= len(plan) {
 		return nil

@@ -9,7 +9,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/hic-build/hic/compiler/compile"
-	"github.com/hic-build/hic/compiler/pipeline"
+	"github.com/hic-build/hic/compiler/report"
 )
 
 // items returns n items with costs from a fixed, uneven sequence.
@@ -166,25 +166,25 @@ func image(ref string, packages, archs int) compile.Image {
 
 func TestEstimate(t *testing.T) {
 	imgs := []compile.Image{image("a:1", 3, 2), image("b:1", 5, 1), image("c:1", 0, 0), image("d:1", 2, 2), image("e:1", 1, 1)}
-	report := &pipeline.Report{Specs: []pipeline.SpecReport{
-		{Ref: "a:1", Status: pipeline.StatusBuilt, DurationMs: 6000},
-		{Ref: "b:1", Status: pipeline.StatusCached, DurationMs: 0},
-		{Ref: "d:1", Status: pipeline.StatusFailed, DurationMs: 5},
-		{Ref: "gone:1", Status: pipeline.StatusBuilt, DurationMs: 99999},
+	prev := &report.Report{Specs: []report.SpecReport{
+		{Ref: "a:1", Status: report.StatusBuilt, DurationMs: 6000},
+		{Ref: "b:1", Status: report.StatusCached, DurationMs: 0},
+		{Ref: "d:1", Status: report.StatusFailed, DurationMs: 5},
+		{Ref: "gone:1", Status: report.StatusBuilt, DurationMs: 99999},
 	}}
 	tests := []struct {
 		name   string
-		report *pipeline.Report
+		prev *report.Report
 		want   []Item
 	}{
 		{"packages times platforms", nil, []Item{{"a:1", 6}, {"b:1", 5}, {"c:1", 1}, {"d:1", 4}, {"e:1", 1}}},
 		// a and b are known: 6001 ms for 11 units, 545 ms a unit for the rest.
-		{"durations of a previous build", report, []Item{{"a:1", 6000}, {"b:1", 1}, {"c:1", 545}, {"d:1", 2182}, {"e:1", 545}}},
-		{"a report that knows none", &pipeline.Report{}, []Item{{"a:1", 6}, {"b:1", 5}, {"c:1", 1}, {"d:1", 4}, {"e:1", 1}}},
+		{"durations of a previous build", prev, []Item{{"a:1", 6000}, {"b:1", 1}, {"c:1", 545}, {"d:1", 2182}, {"e:1", 545}}},
+		{"a report that knows none", &report.Report{}, []Item{{"a:1", 6}, {"b:1", 5}, {"c:1", 1}, {"d:1", 4}, {"e:1", 1}}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			if diff := cmp.Diff(tc.want, Estimate(imgs, tc.report)); diff != "" {
+			if diff := cmp.Diff(tc.want, Estimate(imgs, tc.prev)); diff != "" {
 				t.Errorf("(-want +got):\n%s", diff)
 			}
 		})

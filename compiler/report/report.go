@@ -1,9 +1,11 @@
-package pipeline
+// Package report owns the outcome of a build: out/report.json (Report, one
+// SpecReport per spec, Counts) and the end-of-build summary. It links nothing
+// of the build itself, so plan and verify can read reports without apko.
+package report
 
 import (
 	"encoding/json"
 	"fmt"
-	"github.com/hic-build/hic/compiler/fsutil"
 	"io"
 	"os"
 	"sort"
@@ -11,6 +13,7 @@ import (
 	"time"
 
 	"github.com/hic-build/hic/compiler/finding"
+	"github.com/hic-build/hic/compiler/fsutil"
 )
 
 // Spec statuses.
@@ -27,7 +30,7 @@ const (
 	// StatusCancelled (above) also marks a cancelled run.
 )
 
-// Report is the outcome of one Run: out/report.json.
+// Report is the outcome of one build (pipeline.Run): out/report.json.
 type Report struct {
 	// Status is "completed" or "cancelled".
 	Status      string `json:"status"`
@@ -84,29 +87,48 @@ func (r *Report) Failed() bool {
 	return false
 }
 
-func (r *Report) count() {
+// Recount sets r.Counts from r.Specs.
+func (r *Report) Recount() {
 	c := Counts{}
 	for _, s := range r.Specs {
-		switch s.Status {
-		case StatusBuilt:
-			c.Built++
-		case StatusCached:
-			c.Cached++
-		case StatusFailed:
-			c.Failed++
-		case StatusCancelled:
-			c.Cancelled++
-		}
-		for _, f := range s.Findings {
-			switch {
-			case f.Failing():
-				c.FailingFindings++
-			case f.Waived:
-				c.WaivedFindings++
-			}
-		}
+		c.Add(Count(s), 1)
 	}
 	r.Counts = c
+}
+
+// Count is what one spec adds to a report's counts: its status, and its
+// failing and waived findings.
+func Count(s SpecReport) Counts {
+	var c Counts
+	switch s.Status {
+	case StatusBuilt:
+		c.Built++
+	case StatusCached:
+		c.Cached++
+	case StatusFailed:
+		c.Failed++
+	case StatusCancelled:
+		c.Cancelled++
+	}
+	for _, f := range s.Findings {
+		switch {
+		case f.Failing():
+			c.FailingFindings++
+		case f.Waived:
+			c.WaivedFindings++
+		}
+	}
+	return c
+}
+
+// Add adds sign times o to c (sign -1 takes o away).
+func (c *Counts) Add(o Counts, sign int) {
+	c.Built += sign * o.Built
+	c.Cached += sign * o.Cached
+	c.Failed += sign * o.Failed
+	c.Cancelled += sign * o.Cancelled
+	c.FailingFindings += sign * o.FailingFindings
+	c.WaivedFindings += sign * o.WaivedFindings
 }
 
 // WriteFile writes the report as indented JSON to path atomically (temporary

@@ -1,0 +1,367 @@
+package verify
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/hic-build/hic/compiler/attest"
+	"github.com/hic-build/hic/compiler/compile"
+	"github.com/hic-build/hic/compiler/inspect"
+	"github.com/hic-build/hic/compiler/sign"
+)
+
+// verification is what the checks of one image share: the image, its
+// platforms, and what earlier checks established (each field says which
+// check sets it). A check is a method returning one Check; to add one,
+// write the method and list it in checks.
+type verification struct {
+	src  Source
+	opts Options
+	ref  string
+	t    *Target
+	res  *Result
+
+	plats    []*platformImage
+	digests  map[v1.Hash]string // subject digest -> "index" or its platform
+	subjects []v1.Hash          // the index, then every platform manifest
+
+	signedRepos []string                    // imageSignature: repositories the index's valid signatures name
+	opened      []statement                 // attestationSignatures: every envelope that verified
+	stmts       []statement                 // attestationSubjects: the opened statements about this image
+	prov        *attest.ProvenancePredicate // provenancePackages: the first readable provenance
+	compiled    *compile.Image              // provenanceSpec: the spec compiled from the catalog
+}
+
+// checks lists the checks in the order they run and are reported.
+func (v *verification) checks() []func(context.Context) Check {
+	cs := []func(context.Context) Check{
+		v.imageSignature,
+		v.attestationSignatures,
+		v.attestationSubjects,
+		v.sbom,
+		v.provenancePackages,
+		v.provenanceSpec,
+		v.hardening,
+		v.tag,
+	}
+	if v.opts.Rebuild != nil {
+		cs = append(cs, v.rebuild)
+	}
+	return cs
+}
+
+func pass(name, format string, args ...any) Check {
+	return Check{Name: name, OK: true, Detail: fmt.Sprintf(format, args...)}
+}
+
+func fail(name, format string, args ...any) Check {
+	return Check{Name: name, OK: false, Detail: fmt.Sprintf(format, args...)}
+}
+
+// failures is a failed check listing bad, or pass when bad is empty.
+func failures(name string, bad []string, ok func() Check) Check {
+	if len(bad) > 0 {
+		return fail(name, "%s", strings.Join(bad, "; "))
+	}
+	return ok()
+}
+
+// imageSignature: the index and every platform manifest carry a valid
+// signature by the key naming their digest.
+func (v *verification) imageSignature(ctx context.Context) Check {
+	var bad []string
+	for _, h := range v.subjects {
+		sigs, err := v.src.Signatures(ctx, h)
+		if err != nil {
+			bad = append(bad, fmt.Sprintf("%s: %v", v.digests[h], err))
+			continue
+		}
+		ok := false
+		for _, s := range sigs {
+			if attest.VerifySignature(ctx, v.opts.Verifier, s, h) == nil {
+				ok = true
+				if h == v.t.Digest {
+					repo, _, _ := sign.ParseSimpleSigningPayload(s.Payload)
+					v.signedRepos = append(v.signedRepos, repo)
+				}
+			}
+		}
+		if !ok {
+			bad = append(bad, fmt.Sprintf("%s %s: no valid signature by key %s among %d", v.digests[h], short(h), short16(v.opts.Verifier.KeyID()), len(sigs)))
+		}
+	}
+	return failures(CheckImageSignature, bad, func() Check {
+		return pass(CheckImageSignature, "index %s and %d platform manifests signed by key %s", short(v.t.Digest), len(v.plats), short16(v.opts.Verifier.KeyID()))
+	})
+}
+
+// attestationSignatures: every attestation's DSSE envelope verifies with the key.
+func (v *verification) attestationSignatures(ctx context.Context) Check {
+	var bad []string
+	n := 0
+	for _, h := range v.subjects {
+		envs, err := v.src.Attestations(ctx, h)
+		if err != nil {
+			bad = append(bad, fmt.Sprintf("%s: %v", v.digests[h], err))
+			continue
+		}
+		for _, e := range envs {
+			n++
+			if e.Err != nil {
+				bad = append(bad, fmt.Sprintf("%s (%s): %v", v.digests[h], e.Where, e.Err))
+				continue
+			}
+			st, err := attest.Open(ctx, v.opts.Verifier, e.Data)
+			if err != nil {
+				bad = append(bad, fmt.Sprintf("%s (%s): %v", v.digests[h], e.Where, err))
+				continue
+			}
+			v.opened = append(v.opened, statement{attachedTo: h, st: st})
+		}
+	}
+	switch {
+	case len(bad) > 0:
+		return fail(CheckAttestationSignatures, "%d of %d: %s", len(bad), n, strings.Join(bad, "; "))
+	case n == 0:
+		return fail(CheckAttestationSignatures, "no attestations")
+	}
+	return pass(CheckAttestationSignatures, "%d attestations signed by key %s", n, short16(v.opts.Verifier.KeyID()))
+}
+
+// attestationSubjects: every verified statement is about the image it is
+// attached to, and about nothing outside this image.
+func (v *verification) attestationSubjects(context.Context) Check {
+	var bad []string
+	for _, s := range v.opened {
+		h, st := s.attachedTo, s.st
+		sd := st.SubjectDigests()
+		if !slices.Contains(sd, h) {
+			bad = append(bad, fmt.Sprintf("%s statement attached to %s %s is about %s, not it", predicateName(st.PredicateType), v.digests[h], short(h), shortAll(sd)))
+			continue
+		}
+		var foreign []v1.Hash
+		for _, d := range sd {
+			if _, ok := v.digests[d]; !ok {
+				foreign = append(foreign, d)
+			}
+		}
+		if len(foreign) > 0 {
+			bad = append(bad, fmt.Sprintf("%s statement attached to %s %s is also about %s, not part of this image", predicateName(st.PredicateType), v.digests[h], short(h), shortAll(foreign)))
+			continue
+		}
+		v.stmts = append(v.stmts, s)
+	}
+	return failures(CheckAttestationSubjects, bad, func() Check {
+		return pass(CheckAttestationSubjects, "every statement is about the index or platform manifest it is attached to")
+	})
+}
+
+// statements returns the statements of predicate type pt attached to h.
+func (v *verification) statements(h v1.Hash, pt string) []*attest.Statement {
+	var out []*attest.Statement
+	for _, s := range v.stmts {
+		if s.attachedTo == h && s.st.PredicateType == pt {
+			out = append(out, s.st)
+		}
+	}
+	return out
+}
+
+// sbom: every platform's SPDX and CycloneDX SBOMs list exactly its apk database.
+func (v *verification) sbom(context.Context) Check {
+	var bad []string
+	for _, p := range v.plats {
+		if p.dbErr != nil {
+			bad = append(bad, fmt.Sprintf("%s: apk database: %v", p.platform, p.dbErr))
+			continue
+		}
+		want := map[string]bool{}
+		for _, q := range p.db {
+			want[q.Name+"="+q.Version] = true
+		}
+		spdx := v.statements(p.digest, attest.PredicateSPDX)
+		if len(spdx) == 0 {
+			bad = append(bad, fmt.Sprintf("%s: no signed SPDX SBOM", p.platform))
+		}
+		for _, st := range spdx {
+			pkgs, err := inspect.SBOMPackages(st.Predicate)
+			if err != nil {
+				bad = append(bad, fmt.Sprintf("%s: SPDX: %v", p.platform, err))
+				continue
+			}
+			got := map[string]bool{}
+			for _, q := range pkgs {
+				got[q.Name+"="+q.Version] = true
+			}
+			if d := diff(want, got); d != "" {
+				bad = append(bad, fmt.Sprintf("%s: SPDX SBOM %s", p.platform, d))
+			}
+		}
+		for _, st := range v.statements(p.digest, attest.PredicateCycloneDX) {
+			got, err := cyclonedxPackages(st.Predicate)
+			if err != nil {
+				bad = append(bad, fmt.Sprintf("%s: CycloneDX: %v", p.platform, err))
+				continue
+			}
+			if d := diff(want, got); d != "" {
+				bad = append(bad, fmt.Sprintf("%s: CycloneDX SBOM %s", p.platform, d))
+			}
+		}
+	}
+	return failures(CheckSBOM, bad, func() Check {
+		n := 0
+		for _, p := range v.plats {
+			n += len(p.db)
+		}
+		return pass(CheckSBOM, "SBOMs of %d platforms list exactly the %d installed packages", len(v.plats), n)
+	})
+}
+
+// provenancePackages: the SLSA provenance's resolvedDependencies are exactly
+// the installed packages, with their checksums.
+func (v *verification) provenancePackages(context.Context) Check {
+	provs := v.statements(v.t.Digest, attest.PredicateSLSAProvenance)
+	if len(provs) == 0 {
+		return fail(CheckProvenancePackages, "no signed SLSA provenance about the index")
+	}
+	var bad []string
+	for _, st := range provs {
+		var p attest.ProvenancePredicate
+		if err := json.Unmarshal(st.Predicate, &p); err != nil {
+			bad = append(bad, err.Error())
+			continue
+		}
+		if v.prov == nil {
+			v.prov = &p
+		}
+		bad = append(bad, checkDeps(p, v.plats)...)
+	}
+	return failures(CheckProvenancePackages, bad, func() Check {
+		return pass(CheckProvenancePackages, "%d resolved dependencies match the apk databases (name, version, arch, checksum)", len(v.prov.BuildDefinition.ResolvedDependencies))
+	})
+}
+
+// provenanceSpec: the provenance names the spec, the digest of the spec
+// compiled from the catalog equals compiledSpecDigest, and the pinned main
+// package is among the dependencies.
+func (v *verification) provenanceSpec(ctx context.Context) Check {
+	if v.prov == nil {
+		return fail(CheckProvenanceSpec, "no readable provenance")
+	}
+	bd := v.prov.BuildDefinition
+	specRef := bd.ExternalParameters.Spec
+	v.res.Spec = specRef
+	var bad []string
+	if bd.BuildType != attest.BuildType {
+		bad = append(bad, fmt.Sprintf("build type %q, want %q", bd.BuildType, attest.BuildType))
+	}
+	if v.t.SpecRef != "" && specRef != v.t.SpecRef {
+		bad = append(bad, fmt.Sprintf("provenance is about spec %s, not %s", specRef, v.t.SpecRef))
+	}
+	if v.opts.Compiled == nil {
+		bad = append(bad, "no catalog to compile "+specRef+" from")
+	} else if img, err := v.opts.Compiled(ctx, specRef); err != nil {
+		bad = append(bad, fmt.Sprintf("compile %s: %v", specRef, err))
+	} else {
+		v.compiled = img
+		d, err := compile.Digest(*img)
+		if err != nil {
+			bad = append(bad, err.Error())
+		} else if d != bd.InternalParameters.CompiledSpecDigest {
+			bad = append(bad, fmt.Sprintf("compiled spec digest %s, provenance says %s", d, bd.InternalParameters.CompiledSpecDigest))
+		}
+		name, version, _ := strings.Cut(img.Metadata.MainPackage, "=")
+		found := false
+		for _, rd := range bd.ResolvedDependencies {
+			if n, v, _, err := parsePurl(rd.URI); err == nil && n == name && v == version {
+				found = true
+			}
+		}
+		if !found {
+			bad = append(bad, fmt.Sprintf("main package %s is not among the resolved dependencies", img.Metadata.MainPackage))
+		}
+	}
+	return failures(CheckProvenanceSpec, bad, func() Check {
+		return pass(CheckProvenanceSpec, "spec %s, compiled spec %s, main package %s", specRef, short(mustHash(bd.InternalParameters.CompiledSpecDigest)), v.compiled.Metadata.MainPackage)
+	})
+}
+
+// hardening: the hardening report about the index has no failing rule.
+func (v *verification) hardening(context.Context) Check {
+	hs := v.statements(v.t.Digest, attest.PredicateHardening)
+	if len(hs) == 0 {
+		return fail(CheckHardening, "no signed hardening report about the index")
+	}
+	var bad []string
+	rules := 0
+	for _, st := range hs {
+		var hr attest.HardeningReport
+		if err := json.Unmarshal(st.Predicate, &hr); err != nil {
+			bad = append(bad, err.Error())
+			continue
+		}
+		rules = len(hr.Rules)
+		var failing []string
+		for _, r := range hr.Rules {
+			if r.Status == attest.StatusFail {
+				failing = append(failing, r.Rule)
+			}
+		}
+		if hr.Result != attest.StatusPass || len(failing) > 0 {
+			bad = append(bad, fmt.Sprintf("result %s, failing rules: %s", hr.Result, strings.Join(failing, ", ")))
+		}
+	}
+	return failures(CheckHardening, bad, func() Check {
+		return pass(CheckHardening, "%d rules pass or are waived", rules)
+	})
+}
+
+// tag: the ref names the image that was signed and built for it.
+func (v *verification) tag(context.Context) Check {
+	t, compiled, prov := v.t, v.compiled, v.prov
+	var bad []string
+	if len(v.signedRepos) == 0 {
+		bad = append(bad, "no valid signature names a repository for this image")
+	} else if !slices.ContainsFunc(v.signedRepos, func(r string) bool { return sameRepo(t.Repository, r) }) {
+		bad = append(bad, fmt.Sprintf("%s points at an image signed for %s", t.Repository, strings.Join(v.signedRepos, ", ")))
+	}
+	if t.Tag != "" {
+		switch {
+		case compiled == nil && prov == nil:
+			bad = append(bad, "no provenance says which spec the image was built from")
+		case compiled == nil:
+			if repo, _, _ := strings.Cut(prov.BuildDefinition.ExternalParameters.Spec, ":"); !sameRepo(t.Repository, repo) {
+				bad = append(bad, fmt.Sprintf("tag %s points at an image of spec %s", t.Tag, prov.BuildDefinition.ExternalParameters.Spec))
+			}
+		case !sameRepo(t.Repository, compiled.Repository) || !slices.Contains(compiled.Tags, t.Tag):
+			bad = append(bad, fmt.Sprintf("tag %s:%s points at an image of spec %s, whose tags are %s:%s", t.Repository, t.Tag, compiled.Ref, compiled.Repository, strings.Join(compiled.Tags, ",")))
+		}
+	}
+	return failures(CheckTag, bad, func() Check {
+		if t.Tag != "" {
+			return pass(CheckTag, "%s:%s is a tag of spec %s and names the image signed for it", t.Repository, t.Tag, v.res.Spec)
+		}
+		return pass(CheckTag, "%s names an image signed for %s", v.ref, t.Repository)
+	})
+}
+
+// rebuild (Options.Rebuild set): rebuilding the spec from the catalog gives
+// the same index digest.
+func (v *verification) rebuild(ctx context.Context) Check {
+	if v.compiled == nil {
+		return fail(CheckRebuild, "no compiled spec to rebuild")
+	}
+	h, err := v.opts.Rebuild(ctx, *v.compiled)
+	switch {
+	case err != nil:
+		return fail(CheckRebuild, "rebuild %s: %v", v.compiled.Ref, err)
+	case h != v.t.Digest:
+		return fail(CheckRebuild, "rebuilt %s gives %s, the image is %s", v.compiled.Ref, h, v.t.Digest)
+	}
+	return pass(CheckRebuild, "rebuilding %s from the catalog gives the same index %s", v.compiled.Ref, short(h))
+}
