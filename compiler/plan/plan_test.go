@@ -173,9 +173,9 @@ func TestEstimate(t *testing.T) {
 		{Ref: "gone:1", Status: report.StatusBuilt, DurationMs: 99999},
 	}}
 	tests := []struct {
-		name   string
+		name string
 		prev *report.Report
-		want   []Item
+		want []Item
 	}{
 		{"packages times platforms", nil, []Item{{"a:1", 6}, {"b:1", 5}, {"c:1", 1}, {"d:1", 4}, {"e:1", 1}}},
 		// a and b are known: 6001 ms for 11 units, 545 ms a unit for the rest.
