@@ -95,6 +95,8 @@ var vetCases = []struct {
 	{"no-package-manager", nil, 1, []string{"no-package-manager no-package-manager/app.cue:15:2"}},
 	{"pinned-package", nil, 1, []string{"pinned-package pinned-package/app.cue:11:11"}},
 	{"multi-arch", nil, 1, []string{"multi-arch multi-arch/app.cue:15:2"}},
+	{"clean-paths", nil, 1, []string{"clean-paths clean-paths/app.cue:14:2", "clean-paths clean-paths/app.cue:15:11", "clean-paths clean-paths/app.cue:15:35"}},
+	{"env-control", nil, 1, []string{"env-values env-control/app.cue:14:8", "env-values env-control/app.cue:14:35"}},
 	{"path-modes-setuid", nil, 1, []string{"path-modes path-modes-setuid/app.cue:15:54"}},
 	{"path-modes-setgid", nil, 1, []string{"path-modes path-modes-setgid/app.cue:15:33"}},
 	{"path-modes-world-writable", nil, 1, []string{"path-modes path-modes-world-writable/app.cue:15:57"}},

@@ -2,12 +2,15 @@ package check
 
 import (
 	"fmt"
+	"path"
 	"regexp"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/hic-build/hic/compiler/finding"
 	"github.com/hic-build/hic/compiler/spec"
@@ -35,6 +38,8 @@ const (
 	RulePathModes        = "path-modes"
 	RuleUnprivilegedPort = "unprivileged-ports"
 	RuleNoSecretsInEnv   = "no-secrets-in-env"
+	RuleCleanPaths       = "clean-paths"
+	RuleEnvValues        = "env-values"
 	RuleHTTPSRepos       = "https-repositories"
 	RuleEndOfLife        = "end-of-life"
 	RuleVolumeOwned      = "volume-owned"
@@ -49,6 +54,7 @@ var Implemented = []string{
 	RuleNonroot, RuleNoShell, RuleNoPackageManager, RulePinnedPackage, RuleOCIAnnotations,
 	RuleMultiArch, RulePathModes, RuleUnprivilegedPort, RuleNoSecretsInEnv, RuleHTTPSRepos,
 	RuleEndOfLife, RuleVolumeOwned, RuleUniqueTags, RuleUniqueRefs, RuleException,
+	RuleCleanPaths, RuleEnvValues,
 }
 
 // Check runs every static and catalog-wide rule over specs and returns the
@@ -72,8 +78,10 @@ func Spec(s *spec.Spec, opts Options) []finding.Finding {
 	c.annotations()
 	c.platforms()
 	c.paths()
+	c.cleanPaths()
 	c.ports()
 	c.env()
+	c.envValues()
 	c.repositories()
 	c.dates()
 	c.volumes()
@@ -199,6 +207,57 @@ func (c *checker) paths() {
 	}
 }
 
+// cleanPaths: every path the image is given (paths, workdir, volumes, the
+// user's home, the entrypoint's program) is absolute and clean, so apko
+// writes it where it says: "/../../tmp/x" would put tar entries ".." into a
+// layer, and a NUL would cut the path short.
+func (c *checker) cleanPaths() {
+	check := func(field, what, p string) {
+		if why := unclean(p); why != "" {
+			c.report(RuleCleanPaths, field, "%s %q %s", what, p, why)
+		}
+	}
+	for i, p := range c.s.Paths {
+		check("paths."+strconv.Itoa(i)+".path", "path", p.Path)
+	}
+	check("workdir", "workdir", c.s.Workdir)
+	for i, v := range c.s.Volumes {
+		check("volumes."+strconv.Itoa(i), "volume", v)
+	}
+	if c.s.User.Home != "" {
+		check("user.home", "home directory", c.s.User.Home)
+	}
+	if len(c.s.Entrypoint) > 0 {
+		check("entrypoint.0", "entrypoint", c.s.Entrypoint[0])
+	}
+	for i, a := range c.s.Entrypoint[min(1, len(c.s.Entrypoint)):] {
+		if strings.ContainsRune(a, 0) {
+			c.report(RuleCleanPaths, "entrypoint."+strconv.Itoa(i+1), "entrypoint argument %q holds a NUL byte", a)
+		}
+	}
+	for i, a := range c.s.Cmd {
+		if strings.ContainsRune(a, 0) {
+			c.report(RuleCleanPaths, "cmd."+strconv.Itoa(i), "cmd argument %q holds a NUL byte", a)
+		}
+	}
+}
+
+// unclean says what is wrong with an image path, or "" if it is absolute
+// and clean.
+func unclean(p string) string {
+	switch {
+	case strings.IndexFunc(p, unicode.IsControl) >= 0:
+		return "holds a control character (a NUL, newline or escape)"
+	case !strings.HasPrefix(p, "/"):
+		return "is not absolute (want a path starting with /)"
+	case slices.Contains(strings.Split(p, "/"), ".."):
+		return "climbs with \"..\" (want " + strconv.Quote(path.Clean(p)) + " or the path meant)"
+	case path.Clean(p) != p:
+		return "is not clean (want " + strconv.Quote(path.Clean(p)) + ")"
+	}
+	return ""
+}
+
 func (c *checker) ports() {
 	for i, p := range c.s.Ports {
 		at := "ports." + strconv.Itoa(i)
@@ -232,6 +291,24 @@ func (c *checker) env() {
 			c.report(RuleNoSecretsInEnv, "env."+k, "env %s holds what looks like a credential", k)
 		case secretName.MatchString(k) && v != "" && !strings.HasPrefix(v, "/"):
 			c.report(RuleNoSecretsInEnv, "env."+k, "env %s sets a default for a secret-looking variable", k)
+		}
+	}
+}
+
+// envValues: an env value with a control character (a NUL truncates it in
+// the kernel's environment block, a newline or escape forges log lines and
+// config files) is refused.
+func (c *checker) envValues() {
+	keys := make([]string, 0, len(c.s.Env))
+	for k := range c.s.Env {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		v := c.s.Env[k]
+		if i := strings.IndexFunc(v, unicode.IsControl); i >= 0 {
+			r, _ := utf8.DecodeRuneInString(v[i:])
+			c.report(RuleEnvValues, "env."+k, "env %s holds control character %U at byte %d", k, r, i)
 		}
 	}
 }
