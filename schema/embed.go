@@ -18,6 +18,10 @@ const Package = "hic"
 const (
 	// ImagesPath is the field holding the catalog's images, keyed by name.
 	ImagesPath = "images"
+	// AdvisoriesPath is the field holding the catalog's advisories, keyed by
+	// package name; they are written in the catalog folder AdvisoriesDir.
+	AdvisoriesPath = "advisories"
+	AdvisoriesDir  = "advisories"
 	// SpecsField is the field of an image holding its derived specs, keyed by ref.
 	SpecsField = "specs"
 	// StreamsField is the field of an image holding its streams.

@@ -18,7 +18,9 @@ var stages = []struct{ id, title, about string }{
 	{"schema", "Schema", "checked when a catalog file is loaded (`hic vet`)."},
 	{"static", "Static", "checked on each spec before anything is built (`hic vet`)."},
 	{"catalog", "Catalog", "checked across every spec of the catalog (`hic vet`)."},
+	{"advisories", "Advisory", "checked on the catalog's vulnerability advisories, advisories/*.cue (`hic vet`)."},
 	{"build", "Build", "checked on the built root filesystem of each platform (`hic build`)."},
+	{"smoke", "Smoke-test", "the spec's smoke tests, run in the built root filesystem under bubblewrap (`hic build`)."},
 }
 
 // rulesDoc renders the rule table as Markdown.

@@ -58,6 +58,10 @@ type File struct {
 	Data []byte
 	Size int64
 	Seed uint64
+	// Head, with Data nil, replaces the first bytes of the generated
+	// content (a synthetic executable's program, VersionProgram); Size
+	// still counts the whole file and is at least len(Head).
+	Head []byte
 }
 
 // Package describes one APK package. Name, Version and Arch are required.
@@ -167,6 +171,9 @@ func (f File) reader() io.Reader {
 	if f.Data != nil {
 		return bytes.NewReader(f.Data)
 	}
+	if len(f.Head) > 0 {
+		return io.MultiReader(bytes.NewReader(f.Head), content(f.Seed, f.size()-int64(len(f.Head))))
+	}
 	return content(f.Seed, f.Size)
 }
 
@@ -174,7 +181,7 @@ func (f File) size() int64 {
 	if f.Data != nil {
 		return int64(len(f.Data))
 	}
-	return f.Size
+	return max(f.Size, int64(len(f.Head)))
 }
 
 // gzipLevel is the compression level of every gzip stream written here:

@@ -152,6 +152,9 @@ type bulkFile struct {
 	path  string
 	mode  fs.FileMode
 	share float64
+	// command marks an executable a requested package provides (cmd:):
+	// it is a real program answering --version (VersionProgram).
+	command bool
 }
 
 // minFileSize keeps generated files from vanishing at small scales.
@@ -173,7 +176,13 @@ func (s spec) materialize(arch string, scale float64, t time.Time) Package {
 	total := float64(s.size) * scale
 	for _, b := range s.bulk {
 		size := max(int64(total*b.share/shares), minFileSize)
-		p.Files = append(p.Files, File{Path: b.path, Mode: b.mode, Size: size, Seed: seed(arch, s.name, s.version, b.path)})
+		f := File{Path: b.path, Mode: b.mode, Size: size, Seed: seed(arch, s.name, s.version, b.path)}
+		if b.command {
+			// VersionProgram fails only for an arch it has no code for;
+			// such a file keeps plain content.
+			f.Head, _ = VersionProgram(arch, path.Base(b.path), s.version)
+		}
+		p.Files = append(p.Files, f)
 	}
 	return p
 }
@@ -339,7 +348,7 @@ func requested(r Request, libc string) spec {
 		if p == "" || slices.ContainsFunc(s.bulk, func(b bulkFile) bool { return b.path == p }) {
 			continue
 		}
-		s.bulk = append(s.bulk, bulkFile{path: p, mode: 0o755, share: 0.6 / float64(len(exes))})
+		s.bulk = append(s.bulk, bulkFile{path: p, mode: 0o755, share: 0.6 / float64(len(exes)), command: true})
 		s.provides = appendNew(s.provides, "cmd:"+path.Base(p)+"="+version)
 	}
 	lib := r.Name

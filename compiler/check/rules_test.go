@@ -8,6 +8,8 @@ import (
 
 	"github.com/hic-build/hic/compiler/inspect"
 	"github.com/hic-build/hic/compiler/load"
+	"github.com/hic-build/hic/compiler/smoke"
+	"github.com/hic-build/hic/compiler/vex"
 	"github.com/hic-build/hic/schema"
 )
 
@@ -59,10 +61,18 @@ func TestRulesMatchSchema(t *testing.T) {
 		t.Errorf("build-stage rules (-inspect.Rules +schema/rules.cue):\n%s", diff)
 	}
 
+	// advisory rules are compiler/vex's; smoke-test rules compiler/smoke's.
+	if diff := cmp.Diff(sorted(vex.Rules()), sorted(byStage["advisories"])); diff != "" {
+		t.Errorf("advisories-stage rules (-vex.Rules +schema/rules.cue):\n%s", diff)
+	}
+	if diff := cmp.Diff(sorted([]string{smoke.Rule}), sorted(byStage["smoke"])); diff != "" {
+		t.Errorf("smoke-stage rules (-smoke.Rule +schema/rules.cue):\n%s", diff)
+	}
+
 	// No stage the code does not know.
 	for st := range byStage {
 		switch st {
-		case "schema", "static", "catalog", "build":
+		case "schema", "static", "catalog", "advisories", "build", "smoke":
 		default:
 			t.Errorf("rules.cue has stage %q (rules %v) that no package enforces", st, byStage[st])
 		}

@@ -64,7 +64,7 @@ func Compile(s *spec.Spec) (Image, error) {
 	}
 	tests := make([]Test, 0, len(s.Tests))
 	for _, t := range s.Tests {
-		tests = append(tests, Test{Name: t.Name, Command: slices.Clone(t.Command), Expect: t.Expect})
+		tests = append(tests, Test{Name: t.Name, Command: slices.Clone(t.Command), Expect: t.Expect, Exit: t.Exit, Timeout: t.Timeout})
 	}
 	return Image{
 		Ref:        s.Ref,

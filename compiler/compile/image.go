@@ -80,9 +80,12 @@ func (p Policy) Waives(rule string) (Exception, bool) {
 }
 
 // Test is a smoke test: run Command inside the image's root filesystem as the
-// run-as user and expect its output to contain Expect.
+// run-as user and expect it to exit with Exit and its output to contain
+// Expect, within Timeout (a Go duration; empty: the runner's default).
 type Test struct {
 	Name    string   `json:"name"`
 	Command []string `json:"command"`
 	Expect  string   `json:"expect,omitempty"`
+	Exit    int      `json:"exit,omitempty"`
+	Timeout string   `json:"timeout,omitempty"`
 }

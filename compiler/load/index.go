@@ -1,6 +1,7 @@
 package load
 
 import (
+	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -44,7 +45,11 @@ func (x *index) addFile(rel string, f *ast.File) []string {
 		if !ok {
 			continue
 		}
-		if n := labelName(fd.Label); n != schema.ImagesPath {
+		n := labelName(fd.Label)
+		if n == schema.AdvisoriesPath && filepath.Dir(rel) == schema.AdvisoriesDir {
+			continue // advisories are compiler/vex's to read and check
+		}
+		if n != schema.ImagesPath {
 			pos := finding.Position{File: rel, Line: fd.Pos().Line(), Column: fd.Pos().Column()}
 			id, isIdent := fd.Label.(*ast.Ident)
 			switch {

@@ -91,6 +91,8 @@ type Test struct {
 	Name    string   `json:"name"`
 	Command []string `json:"command"`
 	Expect  string   `json:"expect,omitempty"`
+	Exit    int      `json:"exit"`
+	Timeout string   `json:"timeout,omitempty"`
 }
 
 type Meta struct {
