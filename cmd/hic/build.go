@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/hic-build/hic/compiler/compile"
+	"github.com/hic-build/hic/compiler/layercache"
 	"github.com/hic-build/hic/compiler/mirror"
 	"github.com/hic-build/hic/compiler/pipeline"
 	"github.com/hic-build/hic/compiler/resolve"
@@ -104,9 +105,13 @@ func newBuildCmd(root *rootOptions) *cobra.Command {
 				return err
 			}
 			defer os.RemoveAll(tmp)
+			layers, err := layercache.Open(filepath.Join(cache, "layers"), 0)
+			if err != nil {
+				return err
+			}
 			builder := lockWriter{
 				Builder: &pipeline.LockCache{
-					Builder: pipeline.ApkoBuilder{Mirrors: mirrors, CacheDir: cache, TempDir: tmp},
+					Builder: pipeline.ApkoBuilder{Mirrors: mirrors, CacheDir: cache, TempDir: tmp, Layers: layers},
 					Dir:     filepath.Join(cache, "locks"),
 					Mirrors: mirrors,
 				},
@@ -123,6 +128,9 @@ func newBuildCmd(root *rootOptions) *cobra.Command {
 				Progress:    cmd.ErrOrStderr(),
 				Logger:      root.logger,
 			})
+			if ls := layers.Stats(); ls.Stored+ls.Reused > 0 {
+				fmt.Fprintf(cmd.ErrOrStderr(), "layers: %d compressed, %d reused from %s\n", ls.Stored, ls.Reused, layers.Dir())
+			}
 			if report != nil {
 				fmt.Fprintf(cmd.OutOrStdout(), "images: %s  compiled specs: %s  report: %s\n",
 					filepath.Join(o.out, "oci"), compiledDir, filepath.Join(o.out, "report.json"))

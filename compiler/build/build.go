@@ -23,6 +23,8 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/hic-build/hic/compiler/compile"
+	"github.com/hic-build/hic/compiler/inspect"
+	"github.com/hic-build/hic/compiler/layercache"
 	"github.com/hic-build/hic/compiler/resolve"
 )
 
@@ -49,6 +51,11 @@ type Options struct {
 	// Transport is the HTTP transport apko fetches repositories without a
 	// mirror and keys with. Nil: apko's default (http.DefaultTransport).
 	Transport http.RoundTripper
+	// Layers is the cache of compressed layers shared by builds: a layer
+	// whose content it holds is not compressed again, and the images of the
+	// Result read their layers from it (they are not held in memory). Nil: a
+	// cache of the build's own, and the Result holds its images in memory.
+	Layers *layercache.Cache
 }
 
 // Build builds img for each of its architectures from the packages lock
@@ -117,6 +124,14 @@ func Build(ctx context.Context, img compile.Image, lock *resolve.Lock, opts Opti
 		return nil, fmt.Errorf("%s: build: %w", ref, err)
 	}
 
+	layers, inMem := opts.Layers, false
+	if layers == nil {
+		if layers, err = layercache.Open(filepath.Join(tmp, "layers"), 0); err != nil {
+			return nil, fmt.Errorf("%s: build: %w", ref, err)
+		}
+		inMem = true
+	}
+
 	date := lock.BuildDate()
 	shared := apk.NewCache(true)
 	common := []apkobuild.Option{
@@ -145,6 +160,7 @@ func Build(ctx context.Context, img compile.Image, lock *resolve.Lock, opts Opti
 		Images:    map[string]v1.Image{},
 		SBOMs:     map[string][]byte{},
 		Installed: map[string][]resolve.Package{},
+		FS:        map[string]inspect.FS{},
 		BuildDate: date,
 	}
 	imgs := map[types.Architecture]v1.Image{}
@@ -152,15 +168,18 @@ func Build(ctx context.Context, img compile.Image, lock *resolve.Lock, opts Opti
 	g, gctx := errgroup.WithContext(ctx)
 	for _, arch := range archs {
 		g.Go(func() error {
-			img, installed, sbom, err := buildArch(gctx, img, src, lock, arch, common, filepath.Join(tmp, arch.ToAPK()))
+			a, err := buildArch(gctx, img, src, lock, arch, common, layers, filepath.Join(tmp, arch.ToAPK()))
 			if err != nil {
 				return err
 			}
 			mu.Lock()
 			defer mu.Unlock()
-			imgs[arch] = img
-			res.Installed[platform(arch)] = installed
-			res.SBOMs[platform(arch)] = sbom
+			imgs[arch] = a.image
+			res.Installed[platform(arch)] = a.installed
+			res.SBOMs[platform(arch)] = a.sbom
+			res.FS[platform(arch)] = a.fs
+			res.LayersBuilt += a.built
+			res.LayersReused += a.reused
 			return nil
 		})
 	}
@@ -194,7 +213,8 @@ func Build(ctx context.Context, img compile.Image, lock *resolve.Lock, opts Opti
 		res.SBOMs[IndexSBOM] = b
 	}
 
-	// Copy the images into memory: apko's layer files go with tmp.
+	// The images read their layers from the layer cache; a cache of the
+	// build's own goes with tmp, so then they are copied into memory.
 	mi := &memIndex{images: map[v1.Hash]v1.Image{}}
 	if mi.manifest, err = idx.RawManifest(); err != nil {
 		return nil, fmt.Errorf("%s: build: %w", ref, err)
@@ -203,9 +223,11 @@ func Build(ctx context.Context, img compile.Image, lock *resolve.Lock, opts Opti
 		return nil, fmt.Errorf("%s: build: %w", ref, err)
 	}
 	for arch, im := range imgs {
-		m, err := inMemory(im)
-		if err != nil {
-			return nil, fmt.Errorf("%s: build %s: %w", ref, arch.ToAPK(), err)
+		m := im
+		if inMem {
+			if m, err = inMemory(im); err != nil {
+				return nil, fmt.Errorf("%s: build %s: %w", ref, arch.ToAPK(), err)
+			}
 		}
 		h, err := m.Digest()
 		if err != nil {
@@ -219,12 +241,21 @@ func Build(ctx context.Context, img compile.Image, lock *resolve.Lock, opts Opti
 	return res, nil
 }
 
+// archResult is one architecture's image with what Build reports about it.
+type archResult struct {
+	image         v1.Image
+	installed     []resolve.Package
+	sbom          []byte
+	fs            inspect.FS
+	built, reused int
+}
+
 // buildArch builds the image of one architecture and returns it with the
-// installed packages and the SPDX SBOM.
-func buildArch(ctx context.Context, img compile.Image, src *resolve.Sources, lock *resolve.Lock, arch types.Architecture, common []apkobuild.Option, tmp string) (v1.Image, []resolve.Package, []byte, error) {
+// installed packages, the SPDX SBOM and its root filesystem.
+func buildArch(ctx context.Context, img compile.Image, src *resolve.Sources, lock *resolve.Lock, arch types.Architecture, common []apkobuild.Option, cache *layercache.Cache, tmp string) (*archResult, error) {
 	ref := img.Ref
-	fail := func(what string, err error) (v1.Image, []resolve.Package, []byte, error) {
-		return nil, nil, nil, fmt.Errorf("%s: build %s: %s: %w", ref, arch.ToAPK(), what, err)
+	fail := func(what string, err error) (*archResult, error) {
+		return nil, fmt.Errorf("%s: build %s: %s: %w", ref, arch.ToAPK(), what, err)
 	}
 	if err := os.MkdirAll(tmp, 0o755); err != nil {
 		return fail("temporary directory", err)
@@ -253,7 +284,16 @@ func buildArch(ctx context.Context, img compile.Image, src *resolve.Sources, loc
 	}
 	apkPkgs, installed, err := checkInstalled(bc, locked)
 	if err != nil {
-		return nil, nil, nil, fmt.Errorf("%s: build %s: %w", ref, arch.ToAPK(), err)
+		return nil, fmt.Errorf("%s: build %s: %w", ref, arch.ToAPK(), err)
+	}
+	// The checks read the tar files apko wrote, before compression.
+	rootfs, err := layerFS(layers)
+	if err != nil {
+		return fail("read layers", err)
+	}
+	layers, built, err := cachedLayers(ctx, cache, layers)
+	if err != nil {
+		return fail("layers", err)
 	}
 	if d, err := bc.GetBuildDateEpoch(); err != nil {
 		return fail("build date", err)
@@ -283,7 +323,7 @@ func buildArch(ctx context.Context, img compile.Image, src *resolve.Sources, loc
 	if err := os.WriteFile(sboms[0].Path, sbom, 0o644); err != nil {
 		return fail("SBOM", err)
 	}
-	return im, installed, sbom, nil
+	return &archResult{image: im, installed: installed, sbom: sbom, fs: rootfs, built: built, reused: len(layers) - built}, nil
 }
 
 // checkInstalled compares what apko installed with the lock: the same

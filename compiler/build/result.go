@@ -19,6 +19,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/partial"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
+	"github.com/hic-build/hic/compiler/inspect"
 	"github.com/hic-build/hic/compiler/resolve"
 )
 
@@ -45,6 +46,13 @@ type Result struct {
 	// BuildDate is the images' creation time: the newest build time of the
 	// locked packages (resolve.Lock.BuildDate), never the clock.
 	BuildDate time.Time
+	// FS are the root filesystems by platform, as the post-build checks
+	// read them (metadata of every entry, content of the files the checks
+	// read), flattened from the layers' tar streams as apko wrote them.
+	FS map[string]inspect.FS
+	// LayersBuilt counts the layers this build compressed, LayersReused
+	// those it found in the layer cache.
+	LayersBuilt, LayersReused int
 }
 
 // Platforms returns the platforms of the result, sorted.

@@ -65,18 +65,60 @@ func FromLayers(img v1.Image) (*RootFS, error) {
 
 // FromTar reads a flattened root filesystem from an uncompressed tar stream.
 func FromTar(r io.Reader) (*RootFS, error) {
+	rfs := newRootFS()
+	if err := rfs.apply(tar.NewReader(r), true, false); err != nil {
+		return nil, err
+	}
+	return rfs, nil
+}
+
+// FromLayerTars flattens uncompressed layer tar streams, the lowest first,
+// as a container runtime does: upper entries replace lower ones, whiteouts
+// (.wh.NAME, .wh..wh..opq) remove what is below them. It keeps the content
+// of the files the checks read only, so it reads little more than the tar
+// headers: a reader that is an io.Seeker (an *os.File) skips file data.
+func FromLayerTars(layers ...io.Reader) (*RootFS, error) {
+	rfs := newRootFS()
+	for i, l := range layers {
+		if err := rfs.apply(tar.NewReader(l), false, true); err != nil {
+			return nil, fmt.Errorf("layer %d: %w", i, err)
+		}
+	}
+	return rfs, nil
+}
+
+func newRootFS() *RootFS {
 	r0 := &tar.Header{Name: ".", Typeflag: tar.TypeDir, Mode: 0o755}
-	rfs := &RootFS{nodes: map[string]*node{".": {hdr: *r0, children: map[string]*node{}}}}
-	tr := tar.NewReader(r)
+	return &RootFS{nodes: map[string]*node{".": {hdr: *r0, children: map[string]*node{}}}}
+}
+
+// apply adds the entries of tr. retainSmall keeps the content of files up to
+// MaxRetained; whiteouts interprets OCI whiteout entries.
+func (rfs *RootFS) apply(tr *tar.Reader, retainSmall, whiteouts bool) error {
 	for {
 		h, err := tr.Next()
 		if err == io.EOF {
-			break
+			return nil
 		}
 		if err != nil {
-			return nil, fmt.Errorf("rootfs: %w", err)
+			return fmt.Errorf("rootfs: %w", err)
 		}
 		name := cleanName(h.Name)
+		if whiteouts {
+			dir, base := path.Split(name)
+			if base == ".wh..wh..opq" {
+				if d, ok := rfs.nodes[cleanName(dir)]; ok && d.children != nil {
+					for c := range d.children {
+						rfs.remove(path.Join(cleanName(dir), c))
+					}
+				}
+				continue
+			}
+			if strings.HasPrefix(base, ".wh.") {
+				rfs.remove(cleanName(dir + strings.TrimPrefix(base, ".wh.")))
+				continue
+			}
+		}
 		n := &node{hdr: *h}
 		n.hdr.Name = name
 		switch h.Typeflag {
@@ -86,10 +128,10 @@ func FromTar(r io.Reader) (*RootFS, error) {
 				n.children = old.children
 			}
 		case tar.TypeReg, tar.TypeRegA:
-			if h.Size <= MaxRetained || alwaysRetain(name) {
+			if (retainSmall && h.Size <= MaxRetained) || alwaysRetain(name) {
 				b, err := io.ReadAll(tr)
 				if err != nil {
-					return nil, fmt.Errorf("rootfs: %s: %w", name, err)
+					return fmt.Errorf("rootfs: %s: %w", name, err)
 				}
 				n.data, n.retained = b, true
 			}
@@ -102,9 +144,31 @@ func FromTar(r io.Reader) (*RootFS, error) {
 			rfs.nodes["."] = n
 			continue
 		}
+		if old, ok := rfs.nodes[name]; ok && old.children != nil && n.children == nil {
+			rfs.remove(name) // a file replaces a directory and what is in it
+		}
 		rfs.add(name, n)
 	}
-	return rfs, nil
+}
+
+// remove deletes name and everything below it.
+func (r *RootFS) remove(name string) {
+	n, ok := r.nodes[name]
+	if !ok || name == "." {
+		return
+	}
+	for c := range n.children {
+		r.remove(path.Join(name, c))
+	}
+	delete(r.nodes, name)
+	dir, base := path.Split(name)
+	dir = strings.TrimSuffix(dir, "/")
+	if dir == "" {
+		dir = "."
+	}
+	if p, ok := r.nodes[dir]; ok && p.children != nil {
+		delete(p.children, base)
+	}
 }
 
 func cleanName(name string) string {

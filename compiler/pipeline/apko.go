@@ -6,6 +6,7 @@ import (
 
 	"github.com/hic-build/hic/compiler/build"
 	"github.com/hic-build/hic/compiler/compile"
+	"github.com/hic-build/hic/compiler/layercache"
 	"github.com/hic-build/hic/compiler/resolve"
 )
 
@@ -21,6 +22,9 @@ type ApkoBuilder struct {
 	// TempDir is the parent of each call's temporary directory. Empty:
 	// os.TempDir().
 	TempDir string
+	// Layers is the compressed-layer cache shared by the builds. Nil: each
+	// build compresses every layer and holds its images in memory.
+	Layers *layercache.Cache
 }
 
 var _ Builder = ApkoBuilder{}
@@ -40,19 +44,19 @@ func (a ApkoBuilder) Build(ctx context.Context, img compile.Image, lock Lock) (*
 	if !ok {
 		return nil, fmt.Errorf("%s: build: lock is a %T, not a *resolve.Lock", img.Ref, lock)
 	}
-	r, err := build.Build(ctx, img, l, build.Options{Mirrors: a.Mirrors, CacheDir: a.CacheDir, TempDir: a.TempDir})
+	r, err := build.Build(ctx, img, l, build.Options{Mirrors: a.Mirrors, CacheDir: a.CacheDir, TempDir: a.TempDir, Layers: a.Layers})
 	if err != nil {
 		return nil, err
 	}
 	return FromResult(r), nil
 }
 
-// FromResult adapts a build.Result. Each platform's filesystem is flattened
-// by the pipeline with inspect.FromLayers when it is inspected.
+// FromResult adapts a build.Result, with the filesystems the build read
+// from its layers' tar streams.
 func FromResult(r *build.Result) *Built {
 	b := &Built{Index: r.Index, IndexSBOM: r.SBOMs[build.IndexSBOM], BuildDate: r.BuildDate}
 	for _, p := range r.Platforms() {
-		b.Platforms = append(b.Platforms, Platform{Platform: p, Image: r.Images[p], SBOM: r.SBOMs[p], Packages: r.Installed[p]})
+		b.Platforms = append(b.Platforms, Platform{Platform: p, Image: r.Images[p], SBOM: r.SBOMs[p], Packages: r.Installed[p], FS: r.FS[p]})
 	}
 	return b
 }

@@ -1,0 +1,364 @@
+// Package layercache keeps compressed image layers on disk, addressed by
+// what determines their bytes, so that each unique layer is compressed and
+// hashed once and then reused by every spec of a build, by later builds and
+// by concurrent hic processes sharing the directory.
+//
+// A layer's key is its uncompressed content (the diff ID, which hashes
+// every file, its metadata and the order of the tar entries) together with
+// the compressor that produced the compressed bytes (see Key): the same key
+// always stands for the same compressed bytes.
+//
+// Layout of the directory:
+//
+//	blobs/sha256/<hex>  compressed layers, by digest
+//	keys/<key>          JSON: digest, size, diff ID and media type of the key's layer
+//	tmp/                files being written
+//
+// Writers write a temporary file and rename it into place, so concurrent
+// writers of the same key or blob are safe and readers never see a partial
+// file. Every blob is hashed the first time a process reads it and dropped if
+// its bytes do not match its digest. Open trims the directory to a size
+// bound, least recently used first, sparing what was used in the last
+// minutes.
+package layercache
+
+import (
+	"compress/gzip"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"sync"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+)
+
+// DefaultMaxBytes bounds a cache whose Open names no bound: 20 GiB.
+const DefaultMaxBytes = 20 << 30
+
+// grace spares recently used blobs from trimming: a concurrent build may
+// hold a reference to them until it stores its images.
+const grace = 30 * time.Minute
+
+// Cache is a directory of compressed layers. It is safe for concurrent use.
+type Cache struct {
+	dir string
+	max int64
+
+	mu       sync.Mutex
+	verified map[v1.Hash]bool
+	calls    map[string]*call
+	stats    Stats
+}
+
+type call struct {
+	done chan struct{}
+	l    v1.Layer
+	err  error
+}
+
+// Open opens (creating it if needed) the cache in dir and trims it to
+// maxBytes (0: DefaultMaxBytes).
+func Open(dir string, maxBytes int64) (*Cache, error) {
+	if maxBytes <= 0 {
+		maxBytes = DefaultMaxBytes
+	}
+	for _, d := range []string{"blobs/sha256", "keys", "tmp"} {
+		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
+			return nil, fmt.Errorf("layer cache: %w", err)
+		}
+	}
+	c := &Cache{dir: dir, max: maxBytes, verified: map[v1.Hash]bool{}, calls: map[string]*call{}}
+	if err := c.trim(time.Now()); err != nil {
+		return nil, fmt.Errorf("layer cache %s: trim: %w", dir, err)
+	}
+	return c, nil
+}
+
+// Dir is the cache directory.
+func (c *Cache) Dir() string { return c.dir }
+
+// Key is the cache key of the layer with uncompressed content diffID
+// compressed by compressor, a name for the compressor, its version and its
+// parameters.
+func Key(diffID v1.Hash, compressor string) string {
+	h := sha256.Sum256([]byte("hic layer v1\x00" + compressor + "\x00" + diffID.String()))
+	return hex.EncodeToString(h[:])
+}
+
+// Entry describes one cached layer.
+type Entry struct {
+	Digest    v1.Hash         `json:"digest"`
+	DiffID    v1.Hash         `json:"diffID"`
+	Size      int64           `json:"size"`
+	MediaType types.MediaType `json:"mediaType"`
+}
+
+// Stats counts, since Open, the layers Layer found in the cache (Reused)
+// and those it compressed and stored (Stored).
+type Stats struct{ Reused, Stored int }
+
+// Stats returns the counts since Open.
+func (c *Cache) Stats() Stats {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.stats
+}
+
+func (c *Cache) blobPath(h v1.Hash) string { return filepath.Join(c.dir, "blobs", h.Algorithm, h.Hex) }
+func (c *Cache) keyPath(key string) string { return filepath.Join(c.dir, "keys", key) }
+
+// Layer returns the layer of key from the cache or, if the cache does not
+// hold it intact, stores what compress returns (the compressed layer with
+// uncompressed content diffID and media type mt) under key and returns it.
+// Concurrent calls for the same key in one process compress it once; the
+// others wait for that result.
+func (c *Cache) Layer(key string, diffID v1.Hash, mt types.MediaType, compress func() (io.ReadCloser, error)) (v1.Layer, error) {
+	c.mu.Lock()
+	if cl, ok := c.calls[key]; ok {
+		c.mu.Unlock()
+		<-cl.done
+		if cl.err == nil {
+			c.count(func(s *Stats) { s.Reused++ })
+		}
+		return cl.l, cl.err
+	}
+	cl := &call{done: make(chan struct{})}
+	c.calls[key] = cl
+	c.mu.Unlock()
+	defer func() {
+		c.mu.Lock()
+		delete(c.calls, key)
+		c.mu.Unlock()
+		close(cl.done)
+	}()
+	l, ok, err := c.Get(key)
+	if err != nil {
+		cl.err = err
+		return nil, err
+	}
+	if ok {
+		cl.l = l
+		c.count(func(s *Stats) { s.Reused++ })
+		return l, nil
+	}
+	rc, err := compress()
+	if err != nil {
+		cl.err = err
+		return nil, err
+	}
+	defer rc.Close()
+	cl.l, cl.err = c.Put(key, diffID, mt, rc)
+	if cl.err == nil {
+		c.count(func(s *Stats) { s.Stored++ })
+	}
+	return cl.l, cl.err
+}
+
+func (c *Cache) count(f func(*Stats)) {
+	c.mu.Lock()
+	f(&c.stats)
+	c.mu.Unlock()
+}
+
+// Get returns the layer of key, if the cache holds it intact. A key whose
+// blob is missing, has another size or other bytes than its digest says is
+// removed and reported as absent.
+func (c *Cache) Get(key string) (v1.Layer, bool, error) {
+	return c.get(key)
+}
+
+func (c *Cache) get(key string) (v1.Layer, bool, error) {
+	b, err := os.ReadFile(c.keyPath(key))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("layer cache: %w", err)
+	}
+	var e Entry
+	if err := json.Unmarshal(b, &e); err != nil || e.Digest.Algorithm != "sha256" || e.Size <= 0 {
+		os.Remove(c.keyPath(key))
+		return nil, false, nil
+	}
+	p := c.blobPath(e.Digest)
+	fi, err := os.Stat(p)
+	if err != nil || fi.Size() != e.Size {
+		os.Remove(c.keyPath(key))
+		return nil, false, nil
+	}
+	c.mu.Lock()
+	ok := c.verified[e.Digest]
+	c.mu.Unlock()
+	if !ok {
+		if err := checkDigest(p, e.Digest); err != nil {
+			os.Remove(p)
+			os.Remove(c.keyPath(key))
+			return nil, false, nil
+		}
+		c.mu.Lock()
+		c.verified[e.Digest] = true
+		c.mu.Unlock()
+	}
+	now := time.Now()
+	_ = os.Chtimes(p, now, now) // recency for trimming; best effort
+	return &layer{e: e, path: p}, true, nil
+}
+
+func checkDigest(p string, want v1.Hash) error {
+	f, err := os.Open(p)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return err
+	}
+	if got := hex.EncodeToString(h.Sum(nil)); got != want.Hex {
+		return fmt.Errorf("blob %s has digest sha256:%s", want, got)
+	}
+	return nil
+}
+
+// Put stores the compressed layer read from r under key and returns it,
+// read back from the cache. diffID and mt describe the layer; the digest
+// and size are computed from r.
+func (c *Cache) Put(key string, diffID v1.Hash, mt types.MediaType, r io.Reader) (v1.Layer, error) {
+	tmp, err := os.CreateTemp(filepath.Join(c.dir, "tmp"), "blob-")
+	if err != nil {
+		return nil, fmt.Errorf("layer cache: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	h := sha256.New()
+	n, err := io.Copy(io.MultiWriter(tmp, h), r)
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return nil, fmt.Errorf("layer cache: write layer %s: %w", diffID, err)
+	}
+	e := Entry{Digest: v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(h.Sum(nil))}, DiffID: diffID, Size: n, MediaType: mt}
+	p := c.blobPath(e.Digest)
+	if err := os.Rename(tmp.Name(), p); err != nil {
+		return nil, fmt.Errorf("layer cache: %w", err)
+	}
+	b, err := json.Marshal(e)
+	if err != nil {
+		return nil, err
+	}
+	if err := writeAtomic(filepath.Join(c.dir, "tmp"), c.keyPath(key), b); err != nil {
+		return nil, fmt.Errorf("layer cache: %w", err)
+	}
+	c.mu.Lock()
+	c.verified[e.Digest] = true
+	c.mu.Unlock()
+	return &layer{e: e, path: p}, nil
+}
+
+func writeAtomic(tmpDir, dst string, b []byte) error {
+	f, err := os.CreateTemp(tmpDir, "key-")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name())
+	if _, err := f.Write(b); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(f.Name(), dst)
+}
+
+// trim removes blobs, least recently used first, until the cache holds at
+// most c.max bytes, sparing blobs used within grace of now. Keys of removed
+// blobs are dropped by the next Get that finds them.
+func (c *Cache) trim(now time.Time) error {
+	dir := filepath.Join(c.dir, "blobs", "sha256")
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	type blob struct {
+		path string
+		size int64
+		used time.Time
+	}
+	var blobs []blob
+	var total int64
+	for _, de := range ents {
+		fi, err := de.Info()
+		if err != nil {
+			continue // removed meanwhile
+		}
+		blobs = append(blobs, blob{filepath.Join(dir, de.Name()), fi.Size(), fi.ModTime()})
+		total += fi.Size()
+	}
+	if total <= c.max {
+		return nil
+	}
+	sort.Slice(blobs, func(i, j int) bool { return blobs[i].used.Before(blobs[j].used) })
+	for _, b := range blobs {
+		if total <= c.max || now.Sub(b.used) < grace {
+			break
+		}
+		if err := os.Remove(b.path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+		total -= b.size
+	}
+	// Stale temporary files of crashed writers.
+	tents, _ := os.ReadDir(filepath.Join(c.dir, "tmp"))
+	for _, de := range tents {
+		if fi, err := de.Info(); err == nil && now.Sub(fi.ModTime()) > grace {
+			os.Remove(filepath.Join(c.dir, "tmp", de.Name()))
+		}
+	}
+	return nil
+}
+
+// layer is a cached compressed layer, read from its blob file.
+type layer struct {
+	e    Entry
+	path string
+}
+
+var _ v1.Layer = (*layer)(nil)
+
+func (l *layer) Digest() (v1.Hash, error)            { return l.e.Digest, nil }
+func (l *layer) DiffID() (v1.Hash, error)            { return l.e.DiffID, nil }
+func (l *layer) Size() (int64, error)                { return l.e.Size, nil }
+func (l *layer) MediaType() (types.MediaType, error) { return l.e.MediaType, nil }
+func (l *layer) Compressed() (io.ReadCloser, error)  { return os.Open(l.path) }
+func (l *layer) Uncompressed() (io.ReadCloser, error) {
+	f, err := os.Open(l.path)
+	if err != nil {
+		return nil, err
+	}
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("layer %s: %w", l.e.Digest, err)
+	}
+	return &readCloser{Reader: zr, close: func() error { zr.Close(); return f.Close() }}, nil
+}
+
+type readCloser struct {
+	io.Reader
+	close func() error
+}
+
+func (r *readCloser) Close() error { return r.close() }
