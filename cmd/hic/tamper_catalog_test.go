@@ -116,8 +116,10 @@ func tamperCatalogCases() []tamperCase {
 			Want:   []string{"app/y.cue:1:1", "catalog-sandbox", "socket"},
 		},
 		{
-			Name:   "catalog: import of a CUE module from a registry",
-			Attack: func(t *testing.T, e *tamperEnv) { write(t, e, "app/imp.cue", "package hic\n\nimport \"evil.example/x@v0\"\n\n_x: x.v\n") },
+			Name: "catalog: import of a CUE module from a registry",
+			Attack: func(t *testing.T, e *tamperEnv) {
+				write(t, e, "app/imp.cue", "package hic\n\nimport \"evil.example/x@v0\"\n\n_x: x.v\n")
+			},
 			Detect: build,
 			Want:   []string{"app/imp.cue:3:8", "catalog-sandbox", "evil.example/x@v0"},
 		},
@@ -144,8 +146,10 @@ func tamperCatalogCases() []tamperCase {
 			Want:   []string{"app/evil.cue:3:23", "clean-paths", `"/../../tmp/x"`},
 		},
 		{
-			Name:   "catalog: workdir climbing out with ..",
-			Attack: func(t *testing.T, e *tamperEnv) { tamperReplace(t, e, "app/app.cue", `workdir: "/srv"`, `workdir: "/../../tmp"`) },
+			Name: "catalog: workdir climbing out with ..",
+			Attack: func(t *testing.T, e *tamperEnv) {
+				tamperReplace(t, e, "app/app.cue", `workdir: "/srv"`, `workdir: "/../../tmp"`)
+			},
 			Detect: build,
 			Want:   []string{"app/app.cue:17:2", "clean-paths", `workdir "/../../tmp"`},
 		},
@@ -156,20 +160,26 @@ func tamperCatalogCases() []tamperCase {
 			Want:   []string{"app/evil.cue", "clean-paths", `volume "/srv/../../etc"`},
 		},
 		{
-			Name:   "catalog: entrypoint with .. and a NUL byte",
-			Attack: func(t *testing.T, e *tamperEnv) { tamperReplace(t, e, "app/app.cue", `["/usr/bin/app"]`, `["/usr/bin/../../bin/sh\u0000"]`) },
+			Name: "catalog: entrypoint with .. and a NUL byte",
+			Attack: func(t *testing.T, e *tamperEnv) {
+				tamperReplace(t, e, "app/app.cue", `["/usr/bin/app"]`, `["/usr/bin/../../bin/sh\u0000"]`)
+			},
 			Detect: build,
 			Want:   []string{"app/app.cue:14", "clean-paths", "entrypoint"},
 		},
 		{
-			Name:   "catalog: env value with a NUL byte",
-			Attack: func(t *testing.T, e *tamperEnv) { tamperReplace(t, e, "app/app.cue", `"production"`, `"prod\u0000LD_PRELOAD=/tmp/x.so"`) },
+			Name: "catalog: env value with a NUL byte",
+			Attack: func(t *testing.T, e *tamperEnv) {
+				tamperReplace(t, e, "app/app.cue", `"production"`, `"prod\u0000LD_PRELOAD=/tmp/x.so"`)
+			},
 			Detect: build,
 			Want:   []string{"app/app.cue:16", "env-values", "APP_MODE", "U+0000"},
 		},
 		{
-			Name:   "catalog: env value with a newline",
-			Attack: func(t *testing.T, e *tamperEnv) { tamperReplace(t, e, "app/app.cue", `"production"`, `"production\nPATH=/tmp"`) },
+			Name: "catalog: env value with a newline",
+			Attack: func(t *testing.T, e *tamperEnv) {
+				tamperReplace(t, e, "app/app.cue", `"production"`, `"production\nPATH=/tmp"`)
+			},
 			Detect: build,
 			Want:   []string{"app/app.cue:16", "env-values", "APP_MODE", "U+000A"},
 		},
