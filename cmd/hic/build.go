@@ -138,7 +138,7 @@ func newBuildCmd(root *rootOptions) *cobra.Command {
 			if runErr != nil {
 				return runErr
 			}
-			if err := o.signing.push(cmd, root, st, report); err != nil {
+			if err := o.signing.push(cmd, root, sg, st, report); err != nil {
 				return err
 			}
 			if report.Failed() {

@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/hic-build/hic/compiler/publish"
+	"github.com/hic-build/hic/compiler/sign"
 )
 
 const publishHelp = `Push images from the OCI layout to a registry.
@@ -24,18 +25,28 @@ and in the tag form cosign reads (sha256-<digest>.att and .sig), so that
 
   cosign verify --key hic.pub --insecure-ignore-tlog REGISTRY/PREFIX/REPO:TAG
 
-succeeds. Blobs and manifests the registry already has are not sent again.
-Failed requests (5xx, 429, broken connections, timeouts) are retried with
-backoff; then publish stops with an error and exit status 1.
+succeeds. On a registry without the OCI referrers API (distribution v3 and
+older registries) the referrers are also listed in the referrers tag schema's
+index, under the tag sha256-<digest> of their subject; registries with the
+API get no such tags. Blobs and manifests the registry already has are not
+sent again. Failed requests (5xx, 429, broken connections, timeouts) are
+retried with backoff; then publish stops with an error and exit status 1.
 
-Credentials come from the Docker config file (docker login). Registries on
-localhost or 127.0.0.1 are spoken to over plain HTTP.`
+With --key (or HIC_SIGNING_KEY), each image is signed for the repository it
+is pushed to (REGISTRY/PREFIX/<repository> in the signature's
+docker-reference) and these signatures replace the layout's, which name only
+the catalog repository: policy engines that check the signed identity
+(containers/image's matchRepository in podman, CRI-O and skopeo) need them.
+
+` + registriesHelp
 
 type publishOptions struct {
 	layout   string
 	attempts int
 	timeout  time.Duration
 	jobs     int
+	key      string
+	registry registryFlags
 }
 
 func (o *publishOptions) addFlags(cmd *cobra.Command) {
@@ -43,6 +54,8 @@ func (o *publishOptions) addFlags(cmd *cobra.Command) {
 	cmd.Flags().IntVar(&o.attempts, "attempts", 6, "attempts per request before giving up")
 	cmd.Flags().DurationVar(&o.timeout, "timeout", 2*time.Minute, "how long one request waits for the registry to answer")
 	cmd.Flags().IntVarP(&o.jobs, "jobs", "j", 4, "blobs and manifests sent at once")
+	cmd.Flags().StringVar(&o.key, "key", "", "sign each image for its destination with this private key (env HIC_SIGNING_KEY)")
+	o.registry.addFlags(cmd.Flags())
 }
 
 func (o *publishOptions) validate() error {
@@ -73,9 +86,23 @@ func newPublishCmd(opts *rootOptions) *cobra.Command {
 			if err := o.validate(); err != nil {
 				return err
 			}
-			dst, err := publish.ParseDestination(args[0])
+			ro, err := o.registry.options()
+			if err != nil {
+				return err
+			}
+			dst, err := ro.ParseDestination(args[0])
 			if err != nil {
 				return usageError("publish: %v", err)
+			}
+			key := o.key
+			if key == "" {
+				key = opts.getenv("HIC_SIGNING_KEY")
+			}
+			var signer sign.Signer
+			if key != "" {
+				if signer, err = sign.LoadSigner(key); err != nil {
+					return usageError("publish: signing key: %v", err)
+				}
 			}
 			ctx := cmd.Context()
 			images, err := publish.FromLayout(ctx, layout.Path(o.layout), args[1:]...)
@@ -88,6 +115,7 @@ func newPublishCmd(opts *rootOptions) *cobra.Command {
 				RequestTimeout: o.timeout,
 				Jobs:           o.jobs,
 				Logger:         opts.logger,
+				Signer:         signer,
 				Progress: func(ev publish.Event) {
 					fmt.Fprintf(w, "pushed %s@%s", ev.Ref, ev.Digest)
 					if len(ev.Tags) > 1 {

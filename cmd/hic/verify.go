@@ -39,12 +39,14 @@ type signingFlags struct {
 	key      string
 	unsigned bool
 	pushTo   string
+	registry registryFlags
 }
 
 func (f *signingFlags) addFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&f.key, "key", "", "sign with this private key (hic keygen; env HIC_SIGNING_KEY)")
 	fs.BoolVar(&f.unsigned, "unsigned", false, "build without signatures and attestations (needed when no key is given)")
-	fs.StringVar(&f.pushTo, "push", "", "after the build, publish the specs that succeeded to REGISTRY/PREFIX (as hic publish)")
+	fs.StringVar(&f.pushTo, "push", "", "after the build, publish the specs that succeeded to REGISTRY/PREFIX (as hic publish --key)")
+	f.registry.addFlags(fs)
 }
 
 // signing is the signing setup of one build; nil fields for an unsigned build.
@@ -71,7 +73,11 @@ func (s *signing) keyID() string {
 // HIC_SIGNING_KEY) or an explicit --unsigned.
 func (f *signingFlags) setup(ctx context.Context, root *rootOptions) (*signing, error) {
 	if f.pushTo != "" {
-		if _, err := publish.ParseDestination(f.pushTo); err != nil {
+		ro, err := f.registry.options()
+		if err != nil {
+			return nil, err
+		}
+		if _, err := ro.ParseDestination(f.pushTo); err != nil {
 			return nil, usageError("--push: %v", err)
 		}
 	}
@@ -134,7 +140,7 @@ func gitCommit(ctx context.Context, dir string) string {
 
 // push publishes the specs of r that succeeded (built or cached, no failing
 // finding) from the store's layout to --push.
-func (f *signingFlags) push(cmd *cobra.Command, root *rootOptions, st *store.Store, r *report.Report) error {
+func (f *signingFlags) push(cmd *cobra.Command, root *rootOptions, sg *signing, st *store.Store, r *report.Report) error {
 	if f.pushTo == "" || r == nil {
 		return nil
 	}
@@ -149,7 +155,11 @@ func (f *signingFlags) push(cmd *cobra.Command, root *rootOptions, st *store.Sto
 		fmt.Fprintln(w, "push: no spec succeeded; nothing to push")
 		return nil
 	}
-	dst, err := publish.ParseDestination(f.pushTo)
+	ro, err := f.registry.options()
+	if err != nil {
+		return err
+	}
+	dst, err := ro.ParseDestination(f.pushTo)
 	if err != nil {
 		return usageError("--push: %v", err)
 	}
@@ -158,8 +168,13 @@ func (f *signingFlags) push(cmd *cobra.Command, root *rootOptions, st *store.Sto
 	if err != nil {
 		return &exitError{code: exitFindings, err: fmt.Errorf("push: %w", err)}
 	}
+	var signer sign.Signer
+	if sg != nil {
+		signer = sg.signer
+	}
 	err = publish.PublishImages(ctx, images, dst, publish.Options{
 		Logger: root.logger,
+		Signer: signer,
 		Progress: func(ev publish.Event) {
 			fmt.Fprintf(w, "pushed %s@%s referrers %d signatures %d attestations %d\n", ev.Ref, ev.Digest, ev.Referrers, ev.Signatures, ev.Attestations)
 		},
@@ -202,7 +217,9 @@ One line per check, exit status 1 if any fails:
   rebuild                 (--rebuild) rebuilding the spec from the catalog with
                           --mirrors gives the same index digest
 
-The public key comes from --key or HIC_PUBLIC_KEY.`
+The public key comes from --key or HIC_PUBLIC_KEY.
+
+` + registriesHelp
 
 type verifyOptions struct {
 	key      string
@@ -212,6 +229,7 @@ type verifyOptions struct {
 	format   string
 	mirrors  string
 	mirror   []string
+	reg      registryFlags
 }
 
 func newVerifyCmd(root *rootOptions) *cobra.Command {
@@ -233,6 +251,7 @@ func newVerifyCmd(root *rootOptions) *cobra.Command {
 	f.StringVar(&o.format, "format", "text", "output format: text or json")
 	f.StringVar(&o.mirrors, "mirrors", "", "mirror root for --rebuild (see hic mirror)")
 	f.StringArrayVar(&o.mirror, "mirror", nil, "map a catalog repository to a local directory for --rebuild: URL=DIR (repeatable)")
+	o.reg.addFlags(f)
 	return cmd
 }
 
@@ -251,14 +270,18 @@ func (o *verifyOptions) run(cmd *cobra.Command, root *rootOptions, ref string) e
 	if err != nil {
 		return usageError("verify: %v", err)
 	}
+	ro, err := o.reg.options()
+	if err != nil {
+		return err
+	}
 	cat := &catalogSpecs{root: root, cmd: cmd}
 	var src verify.Source
 	target := ref
 	switch {
 	case o.registry == "-" || (o.registry == "" && !cmd.Flags().Changed("layout") && looksRemote(ref)):
-		src = &verify.Registry{}
+		src = &verify.Registry{NameOptions: ro.NameOptions(ref)}
 	case o.registry != "":
-		src = &verify.Registry{Prefix: o.registry}
+		src = &verify.Registry{Prefix: o.registry, NameOptions: ro.NameOptions(o.registry)}
 		// A spec ref is not a registry tag: name the spec's own full-version
 		// tag, which no other stream can take over (aliases and latest move).
 		if img, err := cat.compiled(cmd.Context(), ref); err == nil && img.Ref == ref && len(img.Tags) > 0 {

@@ -58,6 +58,13 @@ func signatureArtifact(sig ImageSignature) artifact {
 	}
 }
 
+// SignatureManifest is the referrer manifest that stores sig next to its
+// image (see WriteSignatures); its layer is sig.Payload and its config the
+// empty JSON object.
+func SignatureManifest(sig ImageSignature) (*v1.Manifest, error) {
+	return artifactManifest(sig.Subject.Descriptor(), signatureArtifact(sig))
+}
+
 // WriteSignatures stores each signature as a referrer of its image in the
 // layout at p: an OCI 1.1 manifest with artifactType SignatureArtifactType,
 // the empty config, and one layer, the simple signing payload

@@ -21,6 +21,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	"golang.org/x/sync/errgroup"
+
+	"github.com/hic-build/hic/compiler/sign"
 )
 
 // Options configure Publish. The zero value is ready to use; each field
@@ -51,6 +53,11 @@ type Options struct {
 	Logger *slog.Logger
 	// Progress, if set, is called once after each image is published.
 	Progress func(Event)
+	// Signer, if set, signs each image for the repository it is pushed to
+	// (REGISTRY/PREFIX/REPOSITORY as the signature's docker-reference), and
+	// these signatures are pushed instead of the layout's, which name the
+	// catalog repository. Default: push the layout's signatures.
+	Signer sign.Signer
 }
 
 // Event reports one published image.
@@ -132,15 +139,75 @@ type Destination struct {
 	insecure bool
 }
 
-// ParseDestination parses "REGISTRY[/PREFIX]". Registries on loopback
-// addresses (localhost, 127.0.0.0/8, ::1) are spoken to over plain HTTP.
+// RegistryOptions say which registries are spoken to over plain HTTP
+// rather than HTTPS: registries on loopback addresses (localhost,
+// 127.0.0.0/8, ::1) always, the hosts in InsecureHosts ("registry:5000", a
+// CI service), or every registry with PlainHTTP. The zero value speaks HTTPS
+// to every other registry.
+type RegistryOptions struct {
+	// InsecureHosts are registry hosts, "host" or "host:port", spoken to
+	// over plain HTTP (hic's --insecure-registry, repeatable). A host
+	// without a port matches it on every port.
+	InsecureHosts []string
+	// PlainHTTP speaks plain HTTP to every registry (hic's --plain-http).
+	PlainHTTP bool
+}
+
+// Insecure reports whether the registry host (host[:port]) is spoken to
+// over plain HTTP.
+func (o RegistryOptions) Insecure(host string) bool {
+	if o.PlainHTTP || isLoopback(host) {
+		return true
+	}
+	bare := host
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		bare = h
+	}
+	for _, h := range o.InsecureHosts {
+		if h == host || h == bare {
+			return true
+		}
+	}
+	return false
+}
+
+// NameOptions are the go-containerregistry name options for a reference
+// or repository starting with a registry host ("registry:5000/hic/nginx").
+func (o RegistryOptions) NameOptions(ref string) []name.Option {
+	host, _, _ := strings.Cut(ref, "/")
+	if o.Insecure(host) {
+		return []name.Option{name.Insecure}
+	}
+	return nil
+}
+
+// Validate checks the hosts of InsecureHosts.
+func (o RegistryOptions) Validate() error {
+	for _, h := range o.InsecureHosts {
+		if h == "" || strings.ContainsAny(h, "/ ") || strings.Contains(h, "://") {
+			return fmt.Errorf("insecure registry %q: want a host or host:port (registry:5000), without scheme or path", h)
+		}
+		if _, err := name.NewRegistry(h, name.StrictValidation); err != nil {
+			return fmt.Errorf("insecure registry %q: %w", h, err)
+		}
+	}
+	return nil
+}
+
+// ParseDestination parses "REGISTRY[/PREFIX]" with the zero RegistryOptions:
+// only registries on loopback addresses are spoken to over plain HTTP.
 func ParseDestination(dst string) (Destination, error) {
+	return RegistryOptions{}.ParseDestination(dst)
+}
+
+// ParseDestination parses "REGISTRY[/PREFIX]".
+func (o RegistryOptions) ParseDestination(dst string) (Destination, error) {
 	host, prefix, _ := strings.Cut(strings.TrimSuffix(dst, "/"), "/")
 	if host == "" {
 		return Destination{}, fmt.Errorf("destination %q: want REGISTRY/PREFIX", dst)
 	}
 	var nopts []name.Option
-	insecure := isLoopback(host)
+	insecure := o.Insecure(host)
 	if insecure {
 		nopts = append(nopts, name.Insecure)
 	}
@@ -247,7 +314,7 @@ func PublishImages(ctx context.Context, images []Image, d Destination, opts Opti
 				return err
 			}
 			start := time.Now()
-			ev, err := publishImage(gctx, pusher, m, img, d)
+			ev, err := publishImage(gctx, pusher, m, img, d, o.Signer)
 			if err != nil {
 				err = shortenURLs(err)
 				var exhausted *retriesExhausted
@@ -275,7 +342,7 @@ func PublishImages(ctx context.Context, images []Image, d Destination, opts Opti
 	return ctx.Err()
 }
 
-func publishImage(ctx context.Context, p *remote.Pusher, m *mounts, img Image, d Destination) (Event, error) {
+func publishImage(ctx context.Context, p *remote.Pusher, m *mounts, img Image, d Destination, signer sign.Signer) (Event, error) {
 	var ev Event
 	if len(img.Tags) == 0 {
 		return ev, errors.New("image has no tags")
@@ -283,6 +350,11 @@ func publishImage(ctx context.Context, p *remote.Pusher, m *mounts, img Image, d
 	repo, err := d.Repository(img.Repository)
 	if err != nil {
 		return ev, err
+	}
+	if signer != nil {
+		if img.Referrers, err = destinationSignatures(ctx, signer, repo.Name(), img); err != nil {
+			return ev, fmt.Errorf("sign for %s: %w", repo.Name(), err)
+		}
 	}
 	digest, err := img.Index.Digest()
 	if err != nil {

@@ -154,6 +154,9 @@ type Registry struct {
 	Prefix string
 	// Keychain defaults to authn.DefaultKeychain.
 	Keychain authn.Keychain
+	// NameOptions parse the reference (name.Insecure for a registry spoken
+	// to over plain HTTP; loopback registries are without it).
+	NameOptions []name.Option
 
 	repo name.Repository // of the last Resolve
 }
@@ -173,7 +176,7 @@ func (r *Registry) Resolve(ctx context.Context, ref string) (*Target, error) {
 	if r.Prefix != "" {
 		full = strings.TrimSuffix(r.Prefix, "/") + "/" + ref
 	}
-	nr, err := name.ParseReference(full)
+	nr, err := name.ParseReference(full, r.NameOptions...)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", full, err)
 	}

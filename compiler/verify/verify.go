@@ -358,8 +358,12 @@ func apkArch(a string) string {
 
 // sameRepo reports whether the repository of a ref (maybe
 // "registry/prefix/nginx") is the catalog repository repo ("nginx").
+// sameRepo reports whether two repository names name the same repository,
+// one of them perhaps with fewer leading path elements: "hic/nginx" and
+// "nginx" (the catalog's name), or "127.0.0.1:5000/hic/nginx" (the name a
+// signature made at publish time carries) and "hic/nginx".
 func sameRepo(ref, repo string) bool {
-	return repo != "" && (ref == repo || strings.HasSuffix(ref, "/"+repo))
+	return repo != "" && ref != "" && (ref == repo || strings.HasSuffix(ref, "/"+repo) || strings.HasSuffix(repo, "/"+ref))
 }
 
 func platformDigests(ps []*platformImage) []v1.Hash {
