@@ -13,6 +13,7 @@ import (
 	"github.com/hic-build/hic/compiler/finding"
 	"github.com/hic-build/hic/compiler/load"
 	"github.com/hic-build/hic/compiler/spec"
+	"github.com/hic-build/hic/compiler/vex"
 	"github.com/hic-build/hic/schema"
 )
 
@@ -22,7 +23,9 @@ type loaded struct {
 	catalog  *load.Catalog
 	tables   *schema.Tables
 	findings []finding.Finding
-	elapsed  time.Duration
+	// advisories are the catalog's vulnerability advisories (compiler/vex).
+	advisories *vex.Advisories
+	elapsed    time.Duration
 }
 
 // loadAndCheck loads the catalog at root and runs the static rules.
@@ -54,13 +57,26 @@ func loadAndCheckDirs(ctx context.Context, root string, today time.Time, dirs []
 	}
 	fs := append([]finding.Finding(nil), cat.Findings...)
 	fs = append(fs, check.Check(cat.Specs, check.Options{Today: today, Tables: tables})...)
+	// Advisories are vetted against the whole catalog's pins; a command
+	// about some images only loads them (for the images' VEX documents).
+	var adv *vex.Advisories
+	var advFindings []finding.Finding
+	if dirs == nil {
+		adv, advFindings, err = vex.Vet(ctx, root, cat.Specs)
+	} else {
+		adv, advFindings, err = vex.Load(ctx, root)
+	}
+	if err != nil {
+		return nil, err
+	}
+	fs = append(fs, advFindings...)
 	for i := range fs {
 		if fs[i].Hint == "" {
 			fs[i].Hint = tables.Rules[fs[i].Rule].Hint
 		}
 	}
 	finding.Sort(fs)
-	return &loaded{catalog: cat, tables: tables, findings: fs, elapsed: time.Since(start)}, nil
+	return &loaded{catalog: cat, tables: tables, findings: fs, advisories: adv, elapsed: time.Since(start)}, nil
 }
 
 // selectSpecs returns the specs named by refs, or all with none given.

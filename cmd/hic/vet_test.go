@@ -103,6 +103,9 @@ var vetCases = []struct {
 	{"unprivileged-ports", nil, 1, []string{"unprivileged-ports unprivileged-ports/app.cue:14:22"}},
 	{"no-secrets-in-env", nil, 1, []string{"no-secrets-in-env no-secrets-in-env/app.cue:17:3", "no-secrets-in-env no-secrets-in-env/app.cue:18:3"}},
 	{"end-of-life", nil, 1, []string{"end-of-life end-of-life/app.cue:11:56"}},
+	// Advisories: an unknown status, a not_affected without justification
+	// and a fixed version no stream pins, each at its field.
+	{"advisory-bad", nil, 1, []string{"advisory advisory-bad/advisories/app.cue:5:2", "advisory advisory-bad/advisories/app.cue:9:2", "advisory advisory-bad/advisories/app.cue:14:2"}},
 	{"volume-owned-missing", nil, 1, []string{"volume-owned volume-owned-missing/app.cue:15:12"}},
 	{"volume-owned-uid", nil, 1, []string{"volume-owned volume-owned-uid/app.cue:15:12"}},
 	// oci-annotations cannot fail through a catalog file: every annotation

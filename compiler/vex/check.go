@@ -1,6 +1,10 @@
 package vex
 
 import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
 	"regexp"
 	"slices"
 	"strings"
@@ -8,6 +12,8 @@ import (
 	govex "github.com/openvex/go-vex/pkg/vex"
 
 	"github.com/hic-build/hic/compiler/finding"
+	"github.com/hic-build/hic/compiler/spec"
+	"github.com/hic-build/hic/compiler/universe"
 )
 
 // Versions tells which versions of a package exist: the catalog's stream
@@ -141,3 +147,41 @@ func checkOne(a *Advisory, versions Versions) []finding.Finding {
 }
 
 const timeFmt = "2006-01-02T15:04:05Z07:00"
+
+// Vet loads and checks the advisories of the catalog at root: the findings
+// of Load and Check. A fixed version is judged against the versions the
+// catalog's specs pin and, for each distro of the specs that has one, the
+// package universe (compiler/universe).
+func Vet(ctx context.Context, root string, specs []*spec.Spec) (*Advisories, []finding.Finding, error) {
+	adv, finds, err := Load(ctx, root)
+	if err != nil || len(adv.ByPackage) == 0 {
+		return adv, finds, err
+	}
+	known := VersionSet{}
+	distros := map[string]bool{}
+	for _, s := range specs {
+		distros[s.Distro] = true
+		for _, p := range append([]string{s.MainPackage}, s.Packages...) {
+			if name, version, ok := strings.Cut(p, "="); ok {
+				known.Add(name, version)
+			}
+		}
+	}
+	for d := range distros {
+		u, err := universe.ReadDir(universe.Dir(root), d)
+		if errors.Is(err, universe.ErrNotExist) || errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return nil, nil, fmt.Errorf("advisories: %w", err)
+		}
+		for pkg := range adv.ByPackage {
+			if p := u.Lookup(pkg); p != nil {
+				for _, v := range p.Versions {
+					known.Add(pkg, v)
+				}
+			}
+		}
+	}
+	return adv, append(finds, Check(adv, known)...), nil
+}
