@@ -47,7 +47,7 @@ already has an image in the layout is not rebuilt. --mirrors DIR builds from a
 local mirror (see hic mirror); --mirror URL=DIR maps one repository. Exit
 status 1 if any spec failed to build or a post-build check failed.
 
-Signing: --key PATH (or HIC_SIGNING_KEY; hic keygen makes a key pair) signs
+Signing: --key PATH or PEM (or HIC_SIGNING_KEY; hic keygen makes a key pair) signs
 every image and its attestations (SLSA provenance, SPDX and CycloneDX SBOMs,
 hardening report), stored as OCI 1.1 referrers; the key's id feeds the input
 digest. A build without a key needs an explicit --unsigned, and report.json

@@ -43,7 +43,7 @@ type signingFlags struct {
 }
 
 func (f *signingFlags) addFlags(fs *pflag.FlagSet) {
-	fs.StringVar(&f.key, "key", "", "sign with this private key (hic keygen; env HIC_SIGNING_KEY)")
+	fs.StringVar(&f.key, "key", "", "sign with this private key: a PEM file (hic keygen) or the PEM itself; env HIC_SIGNING_KEY")
 	fs.BoolVar(&f.unsigned, "unsigned", false, "build without signatures and attestations (needed when no key is given)")
 	fs.StringVar(&f.pushTo, "push", "", "after the build, publish the specs that succeeded to REGISTRY/PREFIX (as hic publish --key)")
 	f.registry.addFlags(fs)
@@ -94,7 +94,7 @@ func (f *signingFlags) setup(ctx context.Context, root *rootOptions) (*signing, 
 	if key == "" {
 		return nil, usageError("no signing key: pass --key PATH (or set HIC_SIGNING_KEY; hic keygen makes one), or --unsigned for an unsigned build")
 	}
-	signer, err := sign.LoadSigner(key)
+	signer, err := sign.LoadSignerFrom(key)
 	if err != nil {
 		return nil, usageError("signing key: %v", err)
 	}
@@ -244,7 +244,7 @@ func newVerifyCmd(root *rootOptions) *cobra.Command {
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&o.key, "key", "", "public key (PKIX PEM, hic.pub; env HIC_PUBLIC_KEY)")
+	f.StringVar(&o.key, "key", "", "public key: a PKIX PEM file (hic.pub) or the PEM itself; env HIC_PUBLIC_KEY")
 	f.StringVar(&o.layout, "layout", "out/oci", "OCI image layout to read")
 	f.StringVar(&o.registry, "registry", "", "read from REGISTRY/PREFIX instead of the layout (\"-\": REF is a full registry reference)")
 	f.BoolVar(&o.rebuild, "rebuild", false, "rebuild the spec from the catalog and compare digests")
@@ -266,7 +266,7 @@ func (o *verifyOptions) run(cmd *cobra.Command, root *rootOptions, ref string) e
 	if key == "" {
 		return usageError("verify: no public key: pass --key PATH (or set HIC_PUBLIC_KEY)")
 	}
-	v, err := sign.LoadVerifier(key)
+	v, err := sign.LoadVerifierFrom(key)
 	if err != nil {
 		return usageError("verify: %v", err)
 	}
