@@ -275,3 +275,11 @@ func (s *Store) writeBlob(h v1.Hash, rc io.ReadCloser) (err error) {
 	}
 	return nil
 }
+
+func (s *Store) tempFile() (*os.File, error) {
+	s.mu.Lock()
+	s.seq++
+	n := s.seq
+	s.mu.Unlock()
+	return os.OpenFile(filepath.Join(s.dir, tmpDirName, fmt.Sprintf("%d-%d", os.Getpid(), n)), os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
+}

@@ -16,5 +16,10 @@
 // layout's index.json while a Store holds it (the lock says so to other
 // processes).
 //
+// Files by job: store.go opens and closes the layout, lock.go holds the
+// flock, index.go is Put and the index.json swap, query.go answers Has,
+// Lookup, Records, Referrers and Blob, blobs.go writes blobs and builds every
+// referrer manifest (NewArtifact), gc.go and validate.go collect and check.
+//
 // The store does not build, push or sign anything.
 package store

@@ -1,0 +1,184 @@
+package store
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"sort"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+)
+
+// Has reports whether an image with the given input digest is stored (and
+// its index manifest blob is present), and its index digest.
+func (s *Store) Has(inputDigest string) (v1.Hash, bool) {
+	if inputDigest == "" {
+		return v1.Hash{}, false
+	}
+	s.mu.Lock()
+	if s.byInput == nil || s.byInputGen != s.gen {
+		// Rebuilt only after a change: a build of cached specs asks once per
+		// spec and would otherwise scan the whole index each time.
+		s.byInput = map[string]v1.Hash{}
+		for _, d := range s.manifest.Manifests {
+			if in := d.Annotations[AnnotationInputDigest]; in != "" && isIndex(d.MediaType) {
+				if _, seen := s.byInput[in]; !seen {
+					s.byInput[in] = d.Digest
+				}
+			}
+		}
+		s.byInputGen = s.gen
+	}
+	var found *v1.Hash
+	if h, ok := s.byInput[inputDigest]; ok {
+		found = &h
+	}
+	s.mu.Unlock()
+	if found == nil || !s.complete(*found) {
+		return v1.Hash{}, false
+	}
+	return *found, true
+}
+
+// complete reports whether every blob an image index needs is present: the
+// index, each child manifest, its config and its layers. A layout that lost a
+// blob is then rebuilt by the next build instead of staying broken. It only
+// stats the blobs; their digests were checked when they were written.
+func (s *Store) complete(h v1.Hash) bool {
+	b, err := s.Blob(h)
+	if err != nil {
+		return false
+	}
+	idx, err := v1.ParseIndexManifest(bytes.NewReader(b))
+	if err != nil {
+		return false
+	}
+	for _, d := range idx.Manifests {
+		mb, err := s.Blob(d.Digest)
+		if err != nil {
+			return false
+		}
+		if d.MediaType.IsIndex() {
+			if !s.complete(d.Digest) {
+				return false
+			}
+			continue
+		}
+		m, err := v1.ParseManifest(bytes.NewReader(mb))
+		if err != nil {
+			return false
+		}
+		if !s.hasBlob(m.Config.Digest) {
+			return false
+		}
+		for _, l := range m.Layers {
+			if !s.hasBlob(l.Digest) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// Lookup returns the stored image of a spec.
+func (s *Store) Lookup(specRef string) (Record, bool) {
+	for _, r := range s.Records() {
+		if r.SpecRef == specRef {
+			return r, true
+		}
+	}
+	return Record{}, false
+}
+
+// Records lists the stored images, one per spec, ordered by spec ref.
+func (s *Store) Records() []Record {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []Record
+	idx := map[string]int{}
+	for _, d := range s.manifest.Manifests {
+		if !isIndex(d.MediaType) {
+			continue
+		}
+		spec := d.Annotations[AnnotationSpecRef]
+		i, ok := idx[spec]
+		if !ok {
+			i = len(out)
+			idx[spec] = i
+			out = append(out, Record{SpecRef: spec, InputDigest: d.Annotations[AnnotationInputDigest],
+				Descriptor: v1.Descriptor{MediaType: d.MediaType, Digest: d.Digest, Size: d.Size}})
+		}
+		if r := d.Annotations[AnnotationRefName]; r != "" {
+			out[i].Refs = append(out[i].Refs, r)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].SpecRef < out[j].SpecRef })
+	return out
+}
+
+// Referrers returns the artifacts in index.json whose subject is subject,
+// optionally only those of artifactType.
+func (s *Store) Referrers(subject v1.Hash, artifactType string) ([]v1.Descriptor, error) {
+	s.mu.Lock()
+	var cands []v1.Descriptor
+	for _, d := range s.manifest.Manifests {
+		if d.ArtifactType != "" && (artifactType == "" || d.ArtifactType == artifactType) {
+			cands = append(cands, d)
+		}
+	}
+	s.mu.Unlock()
+	var out []v1.Descriptor
+	for _, d := range cands {
+		subj, err := s.subjectOf(d.Digest)
+		if err != nil {
+			return nil, fmt.Errorf("store: referrer %s: %w", d.Digest, err)
+		}
+		if subj == subject {
+			out = append(out, d)
+		}
+	}
+	return out, nil
+}
+
+// subjectOf returns the subject digest of the referrer manifest h (zero if
+// it has none), reading the blob only the first time.
+func (s *Store) subjectOf(h v1.Hash) (v1.Hash, error) {
+	s.subjMu.Lock()
+	subj, ok := s.subjects[h]
+	s.subjMu.Unlock()
+	if ok {
+		return subj, nil
+	}
+	b, err := s.path.Bytes(h)
+	if err != nil {
+		return v1.Hash{}, err
+	}
+	var m v1.Manifest
+	if err := json.Unmarshal(b, &m); err != nil {
+		return v1.Hash{}, err
+	}
+	if m.Subject != nil {
+		subj = m.Subject.Digest
+	}
+	s.subjMu.Lock()
+	if s.subjects == nil {
+		s.subjects = map[v1.Hash]v1.Hash{}
+	}
+	s.subjects[h] = subj
+	s.subjMu.Unlock()
+	return subj, nil
+}
+
+// Blob returns the content of a stored blob.
+func (s *Store) Blob(h v1.Hash) ([]byte, error) {
+	return s.path.Bytes(h)
+}
+
+// ImageIndex returns the stored image index with digest h.
+func (s *Store) ImageIndex(h v1.Hash) (v1.ImageIndex, error) {
+	ii, err := s.path.ImageIndex()
+	if err != nil {
+		return nil, err
+	}
+	return ii.ImageIndex(h)
+}
