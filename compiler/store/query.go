@@ -117,23 +117,42 @@ func (s *Store) Records() []Record {
 }
 
 // Referrers returns the artifacts in index.json whose subject is subject,
-// optionally only those of artifactType.
+// optionally only those of artifactType, in index.json order.
+//
+// The artifacts are indexed by subject once per generation of the index: a
+// build of cached specs asks once per spec, and a scan of every entry per
+// call was quadratic in the catalog.
 func (s *Store) Referrers(subject v1.Hash, artifactType string) ([]v1.Descriptor, error) {
 	s.mu.Lock()
+	idx, gen := s.bySubject, s.gen
+	fresh := idx != nil && s.bySubjectGen == gen
 	var cands []v1.Descriptor
-	for _, d := range s.manifest.Manifests {
-		if d.ArtifactType != "" && (artifactType == "" || d.ArtifactType == artifactType) {
-			cands = append(cands, d)
+	if !fresh {
+		for _, d := range s.manifest.Manifests {
+			if d.ArtifactType != "" {
+				cands = append(cands, d)
+			}
 		}
 	}
 	s.mu.Unlock()
-	var out []v1.Descriptor
-	for _, d := range cands {
-		subj, err := s.subjectOf(d.Digest)
-		if err != nil {
-			return nil, fmt.Errorf("store: referrer %s: %w", d.Digest, err)
+	if !fresh {
+		idx = map[v1.Hash][]v1.Descriptor{}
+		for _, d := range cands {
+			subj, err := s.subjectOf(d.Digest)
+			if err != nil {
+				return nil, fmt.Errorf("store: referrer %s: %w", d.Digest, err)
+			}
+			idx[subj] = append(idx[subj], d)
 		}
-		if subj == subject {
+		s.mu.Lock()
+		if s.gen == gen {
+			s.bySubject, s.bySubjectGen = idx, gen
+		}
+		s.mu.Unlock()
+	}
+	var out []v1.Descriptor
+	for _, d := range idx[subject] {
+		if artifactType == "" || d.ArtifactType == artifactType {
 			out = append(out, d)
 		}
 	}

@@ -59,7 +59,7 @@ type Store struct {
 	path layout.Path
 	lock *os.File
 
-	mu       sync.Mutex // guards manifest, gen, closed and byInput
+	mu       sync.Mutex // guards manifest, gen, closed, byInput and bySubject
 	manifest v1.IndexManifest
 	gen      uint64
 	closed   bool
@@ -67,6 +67,10 @@ type Store struct {
 	// generation byInputGen.
 	byInput    map[string]v1.Hash
 	byInputGen uint64
+	// bySubject indexes the artifacts of the manifest by subject digest,
+	// as of generation bySubjectGen.
+	bySubject    map[v1.Hash][]v1.Descriptor
+	bySubjectGen uint64
 
 	gcMu    sync.RWMutex // Put holds it shared, GC exclusively
 	wmu     sync.Mutex   // serialises index.json writes
