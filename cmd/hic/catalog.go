@@ -13,6 +13,7 @@ import (
 	"github.com/hic-build/hic/compiler/finding"
 	"github.com/hic-build/hic/compiler/load"
 	"github.com/hic-build/hic/compiler/spec"
+	"github.com/hic-build/hic/compiler/universe"
 	"github.com/hic-build/hic/compiler/vex"
 	"github.com/hic-build/hic/schema"
 )
@@ -20,9 +21,12 @@ import (
 // loaded is a catalog as the commands see it: specs, schema tables and every
 // finding of load and check.
 type loaded struct {
-	catalog  *load.Catalog
-	tables   *schema.Tables
-	findings []finding.Finding
+	catalog *load.Catalog
+	tables  *schema.Tables
+	// universes are the catalog's package universes by distro (none for a
+	// distro without a universe file).
+	universes map[string]*universe.Universe
+	findings  []finding.Finding
 	// advisories are the catalog's vulnerability advisories (compiler/vex).
 	advisories *vex.Advisories
 	elapsed    time.Duration
@@ -48,15 +52,29 @@ func loadAndCheckDirs(ctx context.Context, root string, today time.Time, dirs []
 	if err != nil {
 		return nil, err
 	}
+	// The package universes are read while CUE evaluates the catalog.
+	type universes struct {
+		m   map[string]*universe.Universe
+		err error
+	}
+	uch := make(chan universes, 1)
+	go func() {
+		m, err := universe.ReadCatalog(root, tables.Distros)
+		uch <- universes{m, err}
+	}()
 	cat, err := load.Load(ctx, root, load.Options{Dirs: dirs})
+	us := <-uch
 	if err != nil {
 		return nil, usageError("%v", err)
+	}
+	if us.err != nil {
+		return nil, usageError("package universe: %v", us.err)
 	}
 	if len(cat.Files) == 0 {
 		return nil, usageError("catalog %s has no .cue files: set --catalog (or HIC_CATALOG) to the catalog root, the directory holding one folder per image", root)
 	}
 	fs := append([]finding.Finding(nil), cat.Findings...)
-	fs = append(fs, check.Check(cat.Specs, check.Options{Today: today, Tables: tables})...)
+	fs = append(fs, check.Check(cat.Specs, check.Options{Today: today, Tables: tables, Universes: us.m})...)
 	// Advisories are vetted against the whole catalog's pins; a command
 	// about some images only loads them (for the images' VEX documents).
 	var adv *vex.Advisories
@@ -76,7 +94,7 @@ func loadAndCheckDirs(ctx context.Context, root string, today time.Time, dirs []
 		}
 	}
 	finding.Sort(fs)
-	return &loaded{catalog: cat, tables: tables, findings: fs, advisories: adv, elapsed: time.Since(start)}, nil
+	return &loaded{catalog: cat, tables: tables, universes: us.m, findings: fs, advisories: adv, elapsed: time.Since(start)}, nil
 }
 
 // selectSpecs returns the specs named by refs, or all with none given.

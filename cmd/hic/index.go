@@ -34,6 +34,7 @@ type indexImportOptions struct {
 	fingerprints []string
 	archs        []string
 	date         string
+	from         string
 	out          string
 }
 
@@ -144,7 +145,7 @@ func newIndexImportCmd(root *rootOptions) *cobra.Command {
 			if err != nil && !errors.Is(err, universe.ErrNotExist) {
 				return err
 			}
-			u, ch, err := universe.Import(universe.ImportOptions{Distro: distro, Keys: kr, Date: o.date, Previous: prev}, indexes)
+			u, ch, err := universe.Import(universe.ImportOptions{Distro: distro, Keys: kr, Date: o.date, From: o.from, Previous: prev}, indexes)
 			if err != nil {
 				return &exitError{code: exitFindings, err: err}
 			}
@@ -174,6 +175,7 @@ func newIndexImportCmd(root *rootOptions) *cobra.Command {
 	cmd.Flags().StringSliceVar(&o.fingerprints, "fingerprint", nil, "pin the keys: sha256:HEX of each trusted key's DER public key; repeatable")
 	cmd.Flags().StringSliceVar(&o.archs, "arch", []string{"x86_64", "aarch64"}, "architectures fetched from repository URLs")
 	cmd.Flags().StringVar(&o.date, "date", "", "snapshot date (YYYY-MM-DD); default: the day of the newest package build")
+	cmd.Flags().StringVar(&o.from, "from", "", "record where the indexes were built from, when not the distro itself (e.g. examples/hellorepo)")
 	cmd.Flags().StringVar(&o.out, "out", "", "universe directory (default CATALOG/universe)")
 	return cmd
 }

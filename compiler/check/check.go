@@ -14,6 +14,7 @@ import (
 
 	"github.com/hic-build/hic/compiler/finding"
 	"github.com/hic-build/hic/compiler/spec"
+	"github.com/hic-build/hic/compiler/universe"
 	"github.com/hic-build/hic/schema"
 )
 
@@ -24,6 +25,9 @@ type Options struct {
 	Today time.Time
 	// Tables are the schema's rules, distros and variants.
 	Tables *schema.Tables
+	// Universes are the package universes by distro name. A spec whose
+	// distro has none is not checked against one.
+	Universes map[string]*universe.Universe
 }
 
 // Rule ids implemented here. The schema's rule table is the source of their
@@ -55,6 +59,7 @@ var Implemented = []string{
 	RuleMultiArch, RulePathModes, RuleUnprivilegedPort, RuleNoSecretsInEnv, RuleHTTPSRepos,
 	RuleEndOfLife, RuleVolumeOwned, RuleUniqueTags, RuleUniqueRefs, RuleException,
 	RuleCleanPaths, RuleEnvValues,
+	RulePackageExists, RulePackageVersion, RuleEntrypointProvided, RuleInstallScripts, RuleUniverseVerified,
 }
 
 // Check runs every static and catalog-wide rule over specs and returns the
@@ -85,6 +90,7 @@ func Spec(s *spec.Spec, opts Options) []finding.Finding {
 	c.repositories()
 	c.dates()
 	c.volumes()
+	c.universe()
 	return c.out
 }
 
@@ -111,6 +117,12 @@ func (c *checker) report(rule, field, format string, args ...any) {
 		}
 	}
 	c.out = append(c.out, f)
+}
+
+// warn adds a warning: reported, never failing.
+func (c *checker) warn(rule, field, format string, args ...any) {
+	c.report(rule, field, format, args...)
+	c.out[len(c.out)-1].Severity = finding.Warning
 }
 
 func (c *checker) exceptions() {

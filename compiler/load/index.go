@@ -193,6 +193,8 @@ func (l *locator) Locate(s *spec.Spec, field string) (finding.Position, bool) {
 		cands = [][]string{img}
 	case "stream":
 		cands = [][]string{st}
+	case "package":
+		cands = [][]string{at(st, "package"), at(img, "package")}
 	case "version", "mainPackage":
 		cands = [][]string{at(st, "versions", s.Distro), at(st, "version"), at(st, "package"), at(img, "package")}
 	case "distro", "repositories", "keyrings", "policy":

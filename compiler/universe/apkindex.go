@@ -201,6 +201,9 @@ type ImportOptions struct {
 	// Date is the snapshot date (YYYY-MM-DD); empty means the day of the
 	// newest build time in the indexes.
 	Date string
+	// From is recorded as every source's From: the source repository the
+	// indexes were built from, when that is not the distro's own.
+	From string
 	// Previous is the universe being refreshed, if any: its annotations
 	// that indexes do not carry (files, scripts, script files) are kept for
 	// packages still present, and its packages that are gone are kept as
@@ -215,7 +218,9 @@ type Changes struct {
 
 // Import verifies every index and builds the universe they describe: one
 // package per name with every version any index lists, the union of the
-// architectures, and the dependencies and provides of the newest version.
+// architectures, and the dependencies and provides of the newest version
+// (on the first architecture by name that has it: so: provides of a libc
+// name the architecture).
 // A package's provides versioned with its own version ("cmd:httpd=2.4.65-r0")
 // are written without it; the mirror adds it back.
 func Import(opts ImportOptions, indexes []Index) (*Universe, *Changes, error) {
@@ -225,7 +230,11 @@ func Import(opts ImportOptions, indexes []Index) (*Universe, *Changes, error) {
 	if len(indexes) == 0 {
 		return nil, nil, errors.New("import: no indexes given")
 	}
-	newest := map[string]*apk.Package{}
+	type entry struct {
+		pkg  *apk.Package
+		arch string
+	}
+	newest := map[string]entry{}
 	versions := map[string][]string{}
 	archs := map[string]map[string]bool{}
 	sourceOf := map[string]string{}
@@ -292,8 +301,18 @@ func Import(opts ImportOptions, indexes []Index) (*Universe, *Changes, error) {
 			// Real indexes hold versions apko's parser refuses
 			// (Alpine's aspell-ru 0.99f7-r0): they are kept, ordered
 			// as SortVersions orders them.
-			if e, ok := newest[p.Name]; !ok || SortVersions([]string{p.Version, e.Version})[0] == p.Version {
-				newest[p.Name] = p
+			// Of equal versions, the first architecture's (by name) wins,
+			// whatever the order of the indexes.
+			e, ok := newest[p.Name]
+			switch {
+			case !ok:
+				newest[p.Name] = entry{p, arch}
+			case p.Version == e.pkg.Version:
+				if arch < e.arch {
+					newest[p.Name] = entry{p, arch}
+				}
+			case SortVersions([]string{p.Version, e.pkg.Version})[0] == p.Version:
+				newest[p.Name] = entry{p, arch}
 			}
 		}
 	}
@@ -303,13 +322,15 @@ func Import(opts ImportOptions, indexes []Index) (*Universe, *Changes, error) {
 	}
 	for i := range sources {
 		sources[i].Date = date
+		sources[i].From = opts.From
 	}
 	u := &Universe{Distro: opts.Distro, Sources: sources}
 	for a := range allArchs {
 		u.Archs = append(u.Archs, a)
 	}
 	sort.Strings(u.Archs)
-	for name, e := range newest {
+	for name, ent := range newest {
+		e := ent.pkg
 		p := Package{
 			Name:     name,
 			Versions: SortVersions(versions[name]),

@@ -63,27 +63,29 @@ func ReadFile(path string) (*Universe, error) {
 	return parse(b, path)
 }
 
-func parse(b []byte, name string) (*Universe, error) {
+func parse(data []byte, name string) (*Universe, error) {
 	u := &Universe{}
 	sawVersion, inPackages := false, false
 	line := 0
 	var prev string
+	// One conversion for the whole file: every name and value below is a
+	// substring of it, so a line costs no allocation beyond its slices.
+	b := string(data)
 	for len(b) > 0 {
-		var l []byte
-		if i := bytes.IndexByte(b, '\n'); i >= 0 {
-			l, b = b[:i], b[i+1:]
+		var s string
+		if i := strings.IndexByte(b, '\n'); i >= 0 {
+			s, b = b[:i], b[i+1:]
 		} else {
-			l, b = b, nil
+			s, b = b, ""
 		}
 		line++
-		l = bytes.TrimRight(l, "\r")
-		if len(l) == 0 || l[0] == '#' {
+		s = strings.TrimRight(s, "\r")
+		if len(s) == 0 || s[0] == '#' {
 			continue
 		}
 		bad := func(format string, args ...any) error {
 			return &ParseError{File: name, Line: line, Msg: fmt.Sprintf(format, args...)}
 		}
-		s := string(l)
 		if s[0] == '@' {
 			if inPackages {
 				return nil, bad("header line %q after the first package", strings.Fields(s)[0])
@@ -216,16 +218,16 @@ func parsePackage(s string, u *Universe) (Package, error) {
 	if strings.Contains(p.Name, "=") {
 		return p, fmt.Errorf("package line %q has no versions", s)
 	}
-	seen := map[string]bool{}
+	var seen []string
 	for _, kv := range f[2:] {
 		k, v, ok := strings.Cut(kv, "=")
 		if !ok || v == "" {
 			return p, fmt.Errorf("package %s: field %q is not KEY=VALUE", p.Name, kv)
 		}
-		if seen[k] {
+		if slices.Contains(seen, k) {
 			return p, fmt.Errorf("package %s: field %s= given twice", p.Name, k)
 		}
-		seen[k] = true
+		seen = append(seen, k)
 		switch k {
 		case "o":
 			p.Origin = v
@@ -587,5 +589,24 @@ func Distros(dir string) ([]string, error) {
 		out = append(out, d)
 	}
 	sort.Strings(out)
+	return out, nil
+}
+
+// ReadCatalog reads the universes of a catalog (its universe folder) for
+// distros, skipping distros that have none. The result maps distro names
+// to universes.
+func ReadCatalog(catalogRoot string, distros []string) (map[string]*Universe, error) {
+	out := map[string]*Universe{}
+	dir := Dir(catalogRoot)
+	for _, d := range distros {
+		u, err := ReadDir(dir, d)
+		if errors.Is(err, ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		out[d] = u
+	}
 	return out, nil
 }

@@ -73,3 +73,35 @@ func TestSortVersions(t *testing.T) {
 		t.Error("DependencyName")
 	}
 }
+
+func TestSuggest(t *testing.T) {
+	u, err := Read(strings.NewReader(`@universe 1
+@distro wolfi
+apache2 2.4.65-r0 p=cmd:apachectl,cmd:httpd
+cert-manager-controller-1.20 1.20.1-r0
+kyverno-cli-1.16 1.16.2-r0
+nginx-mainline 1.31.4-r0
+postgresql-18 18.6-r0
+prometheus-node-exporter 1.9.1-r0
+prometheus-old 1-r0 p=cmd:httpd removed=2026-06-10
+`), "t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct{ in, want string }{
+		{"httpd", "apache2"},
+		{"kyverno-1.16-cli", "kyverno-cli-1.16"},
+		{"cert-manager-1.21-controller", "cert-manager-controller-1.20"},
+		{"node_exporter", "prometheus-node-exporter"},
+		{"ngnix-mainline", "nginx-mainline"},
+		{"postgresql-17", "postgresql-18"},
+	} {
+		got := u.Suggest(tt.in, 3)
+		if len(got) == 0 || got[0].Name != tt.want {
+			t.Errorf("Suggest(%q) = %v, want %s first", tt.in, got, tt.want)
+		}
+	}
+	if got := u.Suggest("no-such-package-xyz", 3); len(got) != 0 {
+		t.Errorf("Suggest(no-such-package-xyz) = %v, want nothing", got)
+	}
+}

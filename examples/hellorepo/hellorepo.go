@@ -87,7 +87,9 @@ func Packages(bins map[string]string) ([]apkrepo.Package, error) {
 			License:     "Apache-2.0",
 			URL:         "https://github.com/hic-build/hic/tree/main/examples/hello",
 			Files:       []apkrepo.File{{Path: "usr/bin/hello", Mode: 0o755, Data: b}},
-			BuildTime:   BuildTime,
+			// As melange records every program a package ships.
+			Provides:  []string{"cmd:hello=" + Version},
+			BuildTime: BuildTime,
 		})
 	}
 	return pkgs, nil
