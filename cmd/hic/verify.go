@@ -201,17 +201,26 @@ registry's referrers API and cosign's sha256-<digest>.sig/.att tags.
 
 One line per check, exit status 1 if any fails:
 
+  blobs                   every blob read (index, manifests, configs, layers,
+                          referrers) hashes to its descriptor's digest and size
   image-signature         the index and every platform manifest carry a valid
                           signature by the key (cosign's simple signing)
   attestation-signatures  every attestation's DSSE envelope verifies with the key
   attestation-subjects    every statement is about the image it is attached to
-  sbom                    the SPDX and CycloneDX SBOMs list exactly the packages of
-                          the image's apk database (/usr/lib/apk/db/installed)
+  sbom                    every platform has a signed SPDX and CycloneDX SBOM, each
+                          listing exactly the packages of the image's apk
+                          database (/usr/lib/apk/db/installed)
   provenance-packages     the SLSA provenance's resolvedDependencies are exactly
                           the installed packages, with their checksums
   provenance-spec         the provenance names the spec, the digest of the spec
                           compiled from the catalog equals compiledSpecDigest, and
                           the pinned main package is among the dependencies
+  config                  every platform's image config (user, entrypoint, cmd,
+                          env, workdir, exposed ports, stop signal, volumes,
+                          labels) and the annotations are what the compiled spec says
+  filesystem              the built-filesystem hardening rules (setuid, world-
+                          writable, shell, package manager, run-as user,
+                          entrypoint) pass again on the image's real layers
   hardening               the hardening report has no failing rule
   tag                     the tag names the image signed and built for it
   rebuild                 (--rebuild) rebuilding the spec from the catalog with

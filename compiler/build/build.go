@@ -305,6 +305,9 @@ func buildArch(ctx context.Context, img compile.Image, src *resolve.Sources, loc
 	if err != nil {
 		return fail("image", err)
 	}
+	if im, err = withSpecConfig(im, img); err != nil {
+		return fail("image", err)
+	}
 	sboms, err := bc.GenerateImageSBOM(ctx, arch, im)
 	if err != nil {
 		return fail("SBOM", err)

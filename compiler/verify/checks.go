@@ -40,12 +40,15 @@ type verification struct {
 // checks lists the checks in the order they run and are reported.
 func (v *verification) checks() []func(context.Context) Check {
 	cs := []func(context.Context) Check{
+		v.blobs,
 		v.imageSignature,
 		v.attestationSignatures,
 		v.attestationSubjects,
 		v.sbom,
 		v.provenancePackages,
 		v.provenanceSpec,
+		v.config,
+		v.filesystem,
 		v.hardening,
 		v.tag,
 	}
@@ -202,7 +205,11 @@ func (v *verification) sbom(context.Context) Check {
 				bad = append(bad, fmt.Sprintf("%s: SPDX SBOM %s", p.platform, d))
 			}
 		}
-		for _, st := range v.statements(p.digest, attest.PredicateCycloneDX) {
+		cdx := v.statements(p.digest, attest.PredicateCycloneDX)
+		if len(cdx) == 0 {
+			bad = append(bad, fmt.Sprintf("%s: no signed CycloneDX SBOM", p.platform))
+		}
+		for _, st := range cdx {
 			got, err := cyclonedxPackages(st.Predicate)
 			if err != nil {
 				bad = append(bad, fmt.Sprintf("%s: CycloneDX: %v", p.platform, err))

@@ -10,6 +10,9 @@
 //
 // # Checks
 //
+//   - blobs: every blob read (the index, platform manifests, configs,
+//     layers, and the manifests, configs and layers of every referrer) hashes
+//     to its descriptor's digest and has its size;
 //   - image-signature: the index and every platform manifest have a cosign
 //     simple-signing signature by the key that names their digest;
 //   - attestation-signatures: every DSSE envelope stored for the index or a
@@ -17,7 +20,8 @@
 //     cosign's .att tag) verifies with the key;
 //   - attestation-subjects: every statement is about the manifest it is
 //     attached to, and about nothing outside this image;
-//   - sbom: every SPDX and CycloneDX SBOM of a platform lists exactly the
+//   - sbom: each platform has a signed SPDX and a signed CycloneDX SBOM, and
+//     every SPDX and CycloneDX SBOM of a platform lists exactly the
 //     packages (name and version) of the platform's apk database, read from
 //     the image's layers;
 //   - provenance-packages: the provenance's resolvedDependencies are exactly
@@ -27,6 +31,12 @@
 //     the digest of the spec compiled from the catalog equals
 //     internalParameters.compiledSpecDigest, and the pinned main package is
 //     among the dependencies;
+//   - config: every platform's image config (user, entrypoint, cmd, env,
+//     workdir, exposed ports, stop signal, volumes, labels) and the index and
+//     manifest annotations are exactly what the compiled spec says (apko's
+//     default PATH and SSL_CERT_FILE and the creation time aside);
+//   - filesystem: the built-filesystem rules of package inspect pass again on
+//     each platform's real layers (fs-sbom is the sbom check's);
 //   - hardening: the hardening report has no failing rule;
 //   - tag: a signature names the ref's repository, and the ref's tag is a tag
 //     of the spec the provenance names, so a tag moved to another image fails;

@@ -5,7 +5,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"encoding/json"
 	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/authn"
@@ -45,6 +49,11 @@ type Target struct {
 	// Index is the image index and Digest its digest.
 	Index  v1.ImageIndex
 	Digest v1.Hash
+	// Descriptor is the index's descriptor as the source lists it (its
+	// index.json entry, or the registry's answer).
+	Descriptor v1.Descriptor
+	// entrySpec is the spec ref annotation of a layout entry.
+	entrySpec string
 }
 
 // Envelope is one stored attestation envelope.
@@ -113,8 +122,57 @@ func (l Layout) Resolve(ctx context.Context, ref string) (*Target, error) {
 	if err != nil {
 		return nil, fmt.Errorf("layout %s: %s: %w", l.Path, ref, err)
 	}
-	t.Index, t.Digest = idx, found.Digest
+	t.Index, t.Digest, t.Descriptor = idx, found.Digest, *found
+	t.entrySpec = found.Annotations["dev.hic.spec.ref"]
 	return t, nil
+}
+
+// Blob opens a blob file of the layout.
+func (l Layout) Blob(ctx context.Context, d v1.Descriptor) (io.ReadCloser, error) {
+	f, err := os.Open(filepath.Join(string(l.Path), "blobs", d.Digest.Algorithm, d.Digest.Hex))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, errors.New("the blob is missing from the layout")
+	}
+	return f, err
+}
+
+// ReferrerDescriptors lists the index.json entries that are referrers of
+// subjects: by their subject annotation, by their spec ref (the entries
+// stored with the image), or by the subject their manifest names.
+func (l Layout) ReferrerDescriptors(ctx context.Context, t *Target, subjects []v1.Hash) ([]ListedDescriptor, error) {
+	b, err := os.ReadFile(filepath.Join(string(l.Path), "index.json"))
+	if err != nil {
+		return nil, err
+	}
+	var im v1.IndexManifest
+	if err := json.Unmarshal(b, &im); err != nil {
+		return nil, fmt.Errorf("index.json: %w", err)
+	}
+	want := map[string]bool{}
+	for _, s := range subjects {
+		want[s.String()] = true
+	}
+	var out []ListedDescriptor
+	for _, d := range im.Manifests {
+		if d.MediaType.IsIndex() {
+			continue
+		}
+		listed := want[d.Annotations[attest.AnnotationSubject]] || (t.entrySpec != "" && d.Annotations["dev.hic.spec.ref"] == t.entrySpec)
+		if !listed {
+			// Read the manifest only for its subject; an unreadable one
+			// is not known to be about this image.
+			raw, err := os.ReadFile(filepath.Join(string(l.Path), "blobs", d.Digest.Algorithm, d.Digest.Hex))
+			if err != nil {
+				continue
+			}
+			var m v1.Manifest
+			if json.Unmarshal(raw, &m) != nil || m.Subject == nil || !want[m.Subject.Digest.String()] {
+				continue
+			}
+		}
+		out = append(out, ListedDescriptor{Where: "index.json", Descriptor: d})
+	}
+	return out, nil
 }
 
 // publishedRepo is the repository an index.json entry's ref name publishes
@@ -192,7 +250,7 @@ func (r *Registry) Resolve(ctx context.Context, ref string) (*Target, error) {
 		return nil, fmt.Errorf("%s: %w", full, err)
 	}
 	r.repo = nr.Context()
-	t := &Target{Ref: ref, Repository: nr.Context().RepositoryStr(), Index: idx, Digest: desc.Digest}
+	t := &Target{Ref: ref, Repository: nr.Context().RepositoryStr(), Index: idx, Digest: desc.Digest, Descriptor: desc.Descriptor}
 	if tg, ok := nr.(name.Tag); ok {
 		t.Tag = tg.TagStr()
 	}
@@ -310,6 +368,56 @@ func (r *Registry) referrers(ctx context.Context, subject v1.Hash, artifactType 
 			return nil, fmt.Errorf("referrer %s of %s: %w", d.Digest, subject, err)
 		}
 		out = append(out, img)
+	}
+	return out, nil
+}
+
+// Blob reads a manifest (by digest, through the manifests endpoint) or a
+// blob of the repository last resolved, as the registry serves it.
+func (r *Registry) Blob(ctx context.Context, d v1.Descriptor) (io.ReadCloser, error) {
+	if d.MediaType.IsIndex() || d.MediaType.IsImage() || isManifestType(d.MediaType) {
+		desc, err := remote.Get(r.repo.Digest(d.Digest.String()), r.opts(ctx)...)
+		if err != nil {
+			return nil, err
+		}
+		return io.NopCloser(bytes.NewReader(desc.Manifest)), nil
+	}
+	l, err := remote.Layer(r.repo.Digest(d.Digest.String()), r.opts(ctx)...)
+	if err != nil {
+		return nil, err
+	}
+	return l.Compressed()
+}
+
+// ReferrerDescriptors lists the referrers API's answer for each subject and
+// the manifests cosign's .sig and .att tags name.
+func (r *Registry) ReferrerDescriptors(ctx context.Context, t *Target, subjects []v1.Hash) ([]ListedDescriptor, error) {
+	var out []ListedDescriptor
+	for _, s := range subjects {
+		idx, err := remote.Referrers(r.repo.Digest(s.String()), r.opts(ctx)...)
+		if err != nil && !notFound(err) {
+			return nil, fmt.Errorf("referrers of %s: %w", s, err)
+		}
+		if err == nil {
+			im, err := idx.IndexManifest()
+			if err != nil {
+				return nil, fmt.Errorf("referrers of %s: %w", s, err)
+			}
+			for _, d := range im.Manifests {
+				out = append(out, ListedDescriptor{Where: "the referrers of " + short(s), Descriptor: d})
+			}
+		}
+		for _, suffix := range []string{"sig", "att"} {
+			tag := cosignTag(s, suffix)
+			desc, err := remote.Head(r.repo.Tag(tag), r.opts(ctx)...)
+			if err != nil {
+				if notFound(err) {
+					continue
+				}
+				return nil, fmt.Errorf("tag %s: %w", tag, err)
+			}
+			out = append(out, ListedDescriptor{Where: "tag " + tag, Descriptor: *desc})
+		}
 	}
 	return out, nil
 }

@@ -77,6 +77,8 @@ type platformImage struct {
 	platform string
 	digest   v1.Hash
 	arch     string // APK arch
+	img      v1.Image
+	fs       inspect.FS // the flattened layers; nil when unreadable (dbErr)
 	db       []dbPackage
 	dbErr    error
 }
@@ -130,7 +132,8 @@ func (v *verification) readPlatforms() error {
 		}
 		img, err := v.t.Index.Image(m.Digest)
 		if err == nil {
-			p.db, p.dbErr = readDB(img)
+			p.img = img
+			p.fs, p.db, p.dbErr = readDB(img)
 		} else {
 			p.dbErr = err
 		}
@@ -139,6 +142,21 @@ func (v *verification) readPlatforms() error {
 	}
 	v.subjects = append([]v1.Hash{v.t.Digest}, platformDigests(v.plats)...)
 	return nil
+}
+
+// claimedSpec is the spec ref the target claims to be built from: the spec
+// ref asked for, its layout entry's annotation, or the index's annotation.
+func claimedSpec(t *Target) string {
+	if t.SpecRef != "" {
+		return t.SpecRef
+	}
+	if t.entrySpec != "" {
+		return t.entrySpec
+	}
+	if im, err := t.Index.IndexManifest(); err == nil {
+		return im.Annotations["dev.hic.spec.ref"]
+	}
+	return ""
 }
 
 // checkDeps compares the provenance's resolved dependencies with the apk
@@ -286,11 +304,11 @@ func diff(want, got map[string]bool) string {
 	return strings.Join(parts, " and ")
 }
 
-// readDB reads the apk database of an image from its layers.
-func readDB(img v1.Image) ([]dbPackage, error) {
+// readDB flattens an image's layers and reads its apk database.
+func readDB(img v1.Image) (inspect.FS, []dbPackage, error) {
 	rfs, err := inspect.FromLayers(img)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	for _, p := range []string{"usr/lib/apk/db/installed", "lib/apk/db/installed"} {
 		b, err := rfs.ReadFile(p)
@@ -298,11 +316,12 @@ func readDB(img v1.Image) ([]dbPackage, error) {
 			continue
 		}
 		if err != nil {
-			return nil, err
+			return rfs, nil, err
 		}
-		return parseDB(b)
+		db, err := parseDB(b)
+		return rfs, db, err
 	}
-	return nil, errors.New("the image has no apk database")
+	return rfs, nil, errors.New("the image has no apk database")
 }
 
 func parseDB(b []byte) ([]dbPackage, error) {
