@@ -572,7 +572,6 @@ func tamperRewriteImage(t *testing.T, e *tamperEnv, spec, platform string, edit 
 	})
 }
 
-
 func tamperReader(t *testing.T, f func() ([]byte, error)) io.ReadCloser {
 	t.Helper()
 	b, err := f()

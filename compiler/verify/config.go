@@ -9,8 +9,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/google/shlex"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/shlex"
 
 	"github.com/hic-build/hic/compiler/attest"
 	"github.com/hic-build/hic/compiler/compile"
