@@ -62,7 +62,7 @@ func loadAndCheckDirs(ctx context.Context, root string, today time.Time, dirs []
 		m, err := universe.ReadCatalog(root, tables.Distros)
 		uch <- universes{m, err}
 	}()
-	cat, err := load.Load(ctx, root, load.Options{Dirs: dirs})
+	cat, err := load.Load(ctx, root, load.Options{Dirs: dirs, CacheDir: evalCacheDir()})
 	us := <-uch
 	if err != nil {
 		return nil, usageError("%v", err)
@@ -203,4 +203,15 @@ func imageDirs(root string, refs []string) []string {
 		dirs = append(dirs, img)
 	}
 	return dirs
+}
+
+// evalCacheDir is where the loader keeps each image folder's evaluation
+// (USER_CACHE_DIR/hic/eval, e.g. ~/.cache/hic/eval), or "" when the
+// environment names no cache directory.
+func evalCacheDir() string {
+	d, err := os.UserCacheDir()
+	if err != nil {
+		return ""
+	}
+	return filepath.Join(d, "hic", "eval")
 }

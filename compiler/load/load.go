@@ -44,6 +44,10 @@ type Options struct {
 	// evaluate the whole catalog. Catalog-wide rules then see only those
 	// images; hic vet always loads everything. Files still lists every file.
 	Dirs []string
+	// CacheDir, when set, keeps each image folder's evaluation there, keyed
+	// by the bytes of its files and the hic executable, so that a load of a
+	// catalog in which few files changed evaluates only their folders.
+	CacheDir string
 }
 
 // Catalog is the result of a load.
@@ -162,6 +166,7 @@ func Load(ctx context.Context, root string, opts Options) (*Catalog, error) {
 		g     errgroup.Group
 		next  = make(chan job)
 		specs []*spec.Spec
+		ec    = newEvalCache(opts.CacheDir)
 	)
 	for w := 0; w < opts.Jobs; w++ {
 		g.Go(func() error {
@@ -179,7 +184,7 @@ func Load(ctx context.Context, root string, opts Options) (*Catalog, error) {
 					}
 				}
 				used++
-				s, fs := evalInstance(cctx, sch, tr, j.inst, j.dir)
+				s, fs := evalInstance(cctx, sch, tr, j.inst, j.dir, ec, ec.key(sb, abs, j.inst, j.dir))
 				mu.Lock()
 				specs = append(specs, s...)
 				cat.Findings = append(cat.Findings, fs...)
@@ -290,7 +295,7 @@ const sandboxHint = "a catalog holds only directories and regular files inside i
 
 // evalInstance evaluates one image folder and decodes the specs of the images
 // its own files declare.
-func evalInstance(cctx *cue.Context, sch cue.Value, tr *translator, inst *build.Instance, dir string) ([]*spec.Spec, []finding.Finding) {
+func evalInstance(cctx *cue.Context, sch cue.Value, tr *translator, inst *build.Instance, dir string, ec *evalCache, key string) ([]*spec.Spec, []finding.Finding) {
 	idx := newIndex()
 	var own []string // images declared by files of this very folder
 	for _, f := range inst.Files {
@@ -304,10 +309,7 @@ func evalInstance(cctx *cue.Context, sch cue.Value, tr *translator, inst *build.
 		}
 	}
 	tr = tr.withIndex(idx)
-	var (
-		specs    []*spec.Spec
-		findings []finding.Finding
-	)
+	var findings []finding.Finding
 	for _, u := range idx.unknownTop {
 		if filepath.Dir(u.pos.File) == dir {
 			findings = append(findings, finding.Finding{
@@ -328,6 +330,24 @@ func evalInstance(cctx *cue.Context, sch cue.Value, tr *translator, inst *build.
 			})
 		}
 	}
+	if cv, ok := ec.get(key); ok {
+		loc := &locator{idx: idx}
+		for _, s := range cv.Specs {
+			s.Locator = loc
+		}
+		return cv.Specs, append(findings, cv.Findings...)
+	}
+	s, fs := evalImages(cctx, sch, tr, inst, dir, idx, own)
+	ec.put(key, s, fs)
+	return s, append(findings, fs...)
+}
+
+// evalImages evaluates the images the folder's own files declare.
+func evalImages(cctx *cue.Context, sch cue.Value, tr *translator, inst *build.Instance, dir string, idx *index, own []string) ([]*spec.Spec, []finding.Finding) {
+	var (
+		specs    []*spec.Spec
+		findings []finding.Finding
+	)
 	// The instance holds the folder's files only: plain data. Each image is
 	// unified with the schema's images pattern, whose schema value the
 	// worker evaluated once for all the instances of its context.

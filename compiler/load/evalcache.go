@@ -1,0 +1,154 @@
+package load
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"sync"
+
+	"cuelang.org/go/cue/build"
+
+	"github.com/hic-build/hic/compiler/finding"
+	"github.com/hic-build/hic/compiler/spec"
+)
+
+// evalCache keeps the result of evaluating one image folder (its decoded
+// specs and the evaluation's findings) on disk, keyed by everything the
+// evaluation reads: the bytes of every file of the instance, the folder,
+// and the program doing the evaluation (the hic executable, whose embedded
+// schema and loader code decide the result). A catalog with one changed
+// file then evaluates only the folders whose instance holds that file.
+//
+// Folders whose files use @embed are never cached: the embedded files are
+// inputs the key would not see.
+type evalCache struct {
+	dir string
+	exe string // identity of the running program
+}
+
+// cacheFormat changes whenever the cached value's shape or meaning does.
+const cacheFormat = "hic eval cache v1"
+
+// programIdentity names the running executable by path, size and
+// modification time: a rebuilt hic (other schema, other loader) gets other
+// keys. Empty when it cannot be told, and then nothing is cached.
+var programIdentity = sync.OnceValue(func() string {
+	p, err := os.Executable()
+	if err != nil {
+		return ""
+	}
+	fi, err := os.Stat(p)
+	if err != nil {
+		return ""
+	}
+	return fmt.Sprintf("%s\x00%d\x00%d", p, fi.Size(), fi.ModTime().UnixNano())
+})
+
+func newEvalCache(dir string) *evalCache {
+	if dir == "" || programIdentity() == "" {
+		return nil
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil
+	}
+	return &evalCache{dir: dir, exe: programIdentity()}
+}
+
+type cachedEval struct {
+	Specs []*spec.Spec `json:"specs"`
+	// Files are the specs' File fields, which spec.Spec does not encode.
+	Files    []string          `json:"files"`
+	Findings []finding.Finding `json:"findings"`
+}
+
+// key is the cache key of evaluating inst for folder dir, or "" if inst
+// cannot be cached.
+func (c *evalCache) key(sb *sandbox, root string, inst *build.Instance, dir string) string {
+	if c == nil {
+		return ""
+	}
+	type file struct {
+		name string
+		data []byte
+	}
+	var files []file
+	for _, f := range inst.BuildFiles {
+		rel, err := filepath.Rel(root, f.Filename)
+		if err != nil {
+			return ""
+		}
+		b, err := sb.ReadFile(filepath.ToSlash(rel))
+		if err != nil {
+			src, ok := f.Source.([]byte) // the schema's files are not in the sandbox
+			if !ok {
+				return ""
+			}
+			b = src
+		}
+		if bytes.Contains(b, []byte("@embed")) {
+			return ""
+		}
+		files = append(files, file{filepath.ToSlash(rel), b})
+	}
+	sort.Slice(files, func(i, j int) bool { return files[i].name < files[j].name })
+	h := sha256.New()
+	fmt.Fprintf(h, "%s\x00%s\x00%s\x00%d\x00", cacheFormat, c.exe, dir, len(files))
+	for _, f := range files {
+		fmt.Fprintf(h, "%s\x00%d\x00", f.name, len(f.data))
+		h.Write(f.data)
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+func (c *evalCache) get(key string) (*cachedEval, bool) {
+	if c == nil || key == "" {
+		return nil, false
+	}
+	b, err := os.ReadFile(filepath.Join(c.dir, key))
+	if err != nil {
+		return nil, false
+	}
+	var v cachedEval
+	if err := json.Unmarshal(b, &v); err != nil || len(v.Files) != len(v.Specs) {
+		return nil, false
+	}
+	for i, s := range v.Specs {
+		if s == nil {
+			return nil, false
+		}
+		s.File = v.Files[i]
+	}
+	return &v, true
+}
+
+// put stores v; failures only cost the next load its speed.
+func (c *evalCache) put(key string, specs []*spec.Spec, findings []finding.Finding) {
+	if c == nil || key == "" {
+		return
+	}
+	files := make([]string, len(specs))
+	for i, s := range specs {
+		files[i] = s.File
+	}
+	b, err := json.Marshal(cachedEval{Specs: specs, Files: files, Findings: findings})
+	if err != nil {
+		return
+	}
+	f, err := os.CreateTemp(c.dir, ".tmp-")
+	if err != nil {
+		return
+	}
+	_, werr := f.Write(b)
+	if cerr := f.Close(); werr != nil || cerr != nil {
+		os.Remove(f.Name())
+		return
+	}
+	if err := os.Rename(f.Name(), filepath.Join(c.dir, key)); err != nil {
+		os.Remove(f.Name())
+	}
+}
