@@ -19,6 +19,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/hic-build/hic/compiler/attest"
 	"github.com/hic-build/hic/compiler/compile"
 	"github.com/hic-build/hic/compiler/inspect"
 	"github.com/hic-build/hic/compiler/pipeline"
@@ -52,7 +53,7 @@ func (f *signingFlags) addFlags(fs *pflag.FlagSet) {
 // signing is the signing setup of one build; nil fields for an unsigned build.
 type signing struct {
 	signer sign.Signer
-	att    *pipeline.SigningAttacher
+	att    *attest.SigningAttacher
 }
 
 func (s *signing) attacher() pipeline.Attacher {
@@ -112,7 +113,7 @@ func (f *signingFlags) setup(ctx context.Context, root *rootOptions) (*signing, 
 			rules = append(rules, r)
 		}
 	}
-	return &signing{signer: signer, att: &pipeline.SigningAttacher{
+	return &signing{signer: signer, att: &attest.SigningAttacher{
 		Signer:      signer,
 		HicVersion:  version,
 		CatalogRoot: catRoot,

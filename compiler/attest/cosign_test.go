@@ -11,13 +11,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 
 	"github.com/hic-build/hic/compiler/attest"
 	"github.com/hic-build/hic/compiler/publish"
 	"github.com/hic-build/hic/compiler/sign"
+	"github.com/hic-build/hic/compiler/store"
 	"github.com/hic-build/hic/compiler/testenv"
 )
 
@@ -29,16 +29,8 @@ func TestCosignVerifiesLayoutReferrers(t *testing.T) {
 	cosign := testenv.Tool(t, "cosign")
 	reg := testenv.StartRegistry(t)
 	dir := t.TempDir()
-	p, err := layout.Write(filepath.Join(dir, "oci"), empty.Index)
-	if err != nil {
-		t.Fatal(err)
-	}
-
 	idx, err := random.Index(256, 1, 2)
 	if err != nil {
-		t.Fatal(err)
-	}
-	if err := p.AppendIndex(idx, layout.WithAnnotations(map[string]string{publish.AnnotationRefName: "hic/nginx:1.29"})); err != nil {
 		t.Fatal(err)
 	}
 	d, _ := idx.Digest()
@@ -91,16 +83,40 @@ func TestCosignVerifiesLayoutReferrers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := attest.WriteReferrers(ctx, p, atts); err != nil {
-		t.Fatal(err)
-	}
 	sigs, err := attest.SignImages(ctx, s, "hic/nginx", img.Index, img.Platforms[0].Manifest)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := attest.WriteSignatures(ctx, p, sigs); err != nil {
+	// Stored the way hic build stores them: one store.Put of the image and
+	// every referrer.
+	var refs []store.Referrer
+	for _, a := range atts {
+		for _, sub := range a.Subjects {
+			r, err := attest.AttestationReferrer(sub, a.PredicateType, a.Envelope)
+			if err != nil {
+				t.Fatal(err)
+			}
+			refs = append(refs, r)
+		}
+	}
+	for _, sg := range sigs {
+		r, err := attest.SignatureReferrer(sg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		refs = append(refs, r)
+	}
+	st, err := store.Open(ctx, filepath.Join(dir, "oci"))
+	if err != nil {
 		t.Fatal(err)
 	}
+	if _, err := st.Put(ctx, store.Entry{SpecRef: "nginx:1.29-wolfi-runtime", Refs: []string{"hic/nginx:1.29"}}, idx, refs...); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	p := layout.Path(filepath.Join(dir, "oci"))
 
 	if err := publish.Publish(ctx, p, reg+"/cat", publish.Options{}); err != nil {
 		t.Fatal(err)
@@ -154,12 +170,12 @@ func TestCosignVerifiesLayoutReferrers(t *testing.T) {
 	})
 
 	// What was pushed is what the layout holds.
-	refs, err := attest.Referrers(ctx, p, d, attest.PredicateSLSAProvenance)
-	if err != nil || len(refs) != 1 {
-		t.Fatalf("Referrers = %d, %v; want 1", len(refs), err)
+	provs, err := attest.Referrers(ctx, p, d, attest.PredicateSLSAProvenance)
+	if err != nil || len(provs) != 1 {
+		t.Fatalf("Referrers = %d, %v; want 1", len(provs), err)
 	}
-	if refs[0].Subject != d {
-		t.Errorf("referrer subject %s, want %s", refs[0].Subject, d)
+	if provs[0].Subject != d {
+		t.Errorf("referrer subject %s, want %s", provs[0].Subject, d)
 	}
 }
 

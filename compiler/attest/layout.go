@@ -4,18 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
-	"io/fs"
-	"os"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
@@ -86,9 +80,6 @@ func titleOf(predicateType string) string {
 	return "attestation"
 }
 
-// emptyConfig is the OCI 1.1 empty JSON object, "{}".
-var emptyConfig = []byte("{}")
-
 // Referrer is an attestation stored in a layout as a referrer manifest.
 type Referrer struct {
 	// Manifest is the referrer manifest's descriptor (as in index.json).
@@ -99,198 +90,6 @@ type Referrer struct {
 	PredicateType string
 	// Envelope is the descriptor of the DSSE envelope blob.
 	Envelope v1.Descriptor
-}
-
-// ReferrerManifest returns the referrer manifest that stores an envelope
-// about subject.
-func ReferrerManifest(subject v1.Descriptor, predicateType string, envelope []byte) (*v1.Manifest, error) {
-	return artifactManifest(subject, attestationArtifact(predicateType, envelope))
-}
-
-// artifact is what one referrer manifest holds: one layer, and annotations.
-type artifact struct {
-	artifactType     string
-	layerType        types.MediaType
-	layer            []byte
-	layerAnnotations map[string]string
-	annotations      map[string]string // on the manifest
-	indexAnnotations map[string]string // on the index.json entry, besides the subject
-}
-
-func attestationArtifact(predicateType string, envelope []byte) artifact {
-	return artifact{
-		artifactType: ArtifactType,
-		layerType:    sign.EnvelopeMediaType,
-		layer:        envelope,
-		layerAnnotations: map[string]string{
-			AnnotationCosignPredicateType: predicateType,
-			AnnotationPredicateType:       predicateType,
-			AnnotationTitle:               AttestationTitle(predicateType),
-		},
-		annotations:      map[string]string{AnnotationPredicateType: predicateType},
-		indexAnnotations: map[string]string{AnnotationPredicateType: predicateType},
-	}
-}
-
-func artifactManifest(subject v1.Descriptor, a artifact) (*v1.Manifest, error) {
-	if subject.Digest.Hex == "" || subject.MediaType == "" || subject.Size <= 0 {
-		return nil, fmt.Errorf("referrer: subject descriptor %v is incomplete (digest, media type and size are required)", subject.Digest)
-	}
-	layerDigest, layerSize, err := v1.SHA256(bytes.NewReader(a.layer))
-	if err != nil {
-		return nil, err
-	}
-	cfgDigest, cfgSize, err := v1.SHA256(bytes.NewReader(emptyConfig))
-	if err != nil {
-		return nil, err
-	}
-	return &v1.Manifest{
-		SchemaVersion: 2,
-		MediaType:     types.OCIManifestSchema1,
-		ArtifactType:  a.artifactType,
-		Config: v1.Descriptor{
-			MediaType: EmptyMediaType,
-			Digest:    cfgDigest,
-			Size:      cfgSize,
-			Data:      emptyConfig,
-		},
-		Layers: []v1.Descriptor{{
-			MediaType:   a.layerType,
-			Digest:      layerDigest,
-			Size:        layerSize,
-			Annotations: a.layerAnnotations,
-		}},
-		Subject: &v1.Descriptor{
-			MediaType: subject.MediaType,
-			Digest:    subject.Digest,
-			Size:      subject.Size,
-		},
-		Annotations: a.annotations,
-	}, nil
-}
-
-// WriteReferrers stores every attestation as a referrer of each of its
-// subjects in the layout at p, creating the layout when it does not exist.
-// Writing is idempotent: blobs and index.json entries that are there already
-// are kept, so a second run changes nothing. It returns the descriptors of
-// the referrer manifests, in order.
-//
-// index.json is read, changed and rewritten: callers must not write the same
-// layout's index.json from another goroutine or process at the same time.
-func WriteReferrers(ctx context.Context, p layout.Path, atts []Attestation) ([]v1.Descriptor, error) {
-	var items []referrerItem
-	for _, a := range atts {
-		for _, s := range a.Subjects {
-			items = append(items, referrerItem{s.Descriptor(), attestationArtifact(a.PredicateType, a.Envelope)})
-		}
-	}
-	return writeArtifacts(ctx, p, items)
-}
-
-type referrerItem struct {
-	subject v1.Descriptor
-	art     artifact
-}
-
-func writeArtifacts(ctx context.Context, p layout.Path, items []referrerItem) ([]v1.Descriptor, error) {
-	if err := ensureLayout(p); err != nil {
-		return nil, err
-	}
-	ii, err := p.ImageIndex()
-	if err != nil {
-		return nil, fmt.Errorf("layout %s: %w", p, err)
-	}
-	im, err := ii.IndexManifest()
-	if err != nil {
-		return nil, fmt.Errorf("layout %s: %w", p, err)
-	}
-	have := map[v1.Hash]bool{}
-	for _, d := range im.Manifests {
-		have[d.Digest] = true
-	}
-	var out []v1.Descriptor
-	for _, it := range items {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		desc, err := writeReferrer(p, it.subject, it.art)
-		if err != nil {
-			return nil, fmt.Errorf("layout %s: %s for %s: %w", p, it.art.artifactType, it.subject.Digest, err)
-		}
-		if !have[desc.Digest] {
-			if err := p.AppendDescriptor(desc); err != nil {
-				return nil, fmt.Errorf("layout %s: add %s to index.json: %w", p, desc.Digest, err)
-			}
-			have[desc.Digest] = true
-		}
-		out = append(out, desc)
-	}
-	return out, nil
-}
-
-func writeReferrer(p layout.Path, subject v1.Descriptor, a artifact) (v1.Descriptor, error) {
-	m, err := artifactManifest(subject, a)
-	if err != nil {
-		return v1.Descriptor{}, err
-	}
-	raw, err := json.Marshal(m)
-	if err != nil {
-		return v1.Descriptor{}, err
-	}
-	mDigest, mSize, err := v1.SHA256(bytes.NewReader(raw))
-	if err != nil {
-		return v1.Descriptor{}, err
-	}
-	for _, b := range []struct {
-		h    v1.Hash
-		data []byte
-	}{{m.Config.Digest, emptyConfig}, {m.Layers[0].Digest, a.layer}, {mDigest, raw}} {
-		if err := writeBlob(p, b.h, b.data); err != nil {
-			return v1.Descriptor{}, err
-		}
-	}
-	ann := map[string]string{AnnotationSubject: subject.Digest.String()}
-	for k, v := range a.indexAnnotations {
-		ann[k] = v
-	}
-	return v1.Descriptor{
-		MediaType:    types.OCIManifestSchema1,
-		Digest:       mDigest,
-		Size:         mSize,
-		ArtifactType: a.artifactType,
-		Annotations:  ann,
-	}, nil
-}
-
-// writeBlob writes data as blob h unless a blob with that content is there;
-// a blob whose content does not match its name is replaced.
-func writeBlob(p layout.Path, h v1.Hash, data []byte) error {
-	if old, err := p.Bytes(h); err == nil {
-		if got, _, err := v1.SHA256(bytes.NewReader(old)); err == nil && got == h {
-			return nil
-		}
-		if err := p.RemoveBlob(h); err != nil {
-			return fmt.Errorf("replace corrupt blob %s: %w", h, err)
-		}
-	}
-	if err := p.WriteBlob(h, io.NopCloser(bytes.NewReader(data))); err != nil {
-		return fmt.Errorf("write blob %s: %w", h, err)
-	}
-	return nil
-}
-
-func ensureLayout(p layout.Path) error {
-	_, err := os.Stat(filepath.Join(string(p), "index.json"))
-	if err == nil {
-		return nil
-	}
-	if !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("layout %s: %w", p, err)
-	}
-	if _, err := layout.Write(string(p), empty.Index); err != nil {
-		return fmt.Errorf("create layout %s: %w", p, err)
-	}
-	return nil
 }
 
 // Referrers lists the attestations stored in the layout at p about the image

@@ -12,27 +12,20 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/hic-build/hic/compiler/sign"
+	"github.com/hic-build/hic/compiler/store"
 )
 
-// testImage writes a random two-platform index into a new layout and
-// returns the layout and the attestation input describing it.
-func testImage(t *testing.T) (layout.Path, Image) {
+// testImage makes a random two-platform index and the attestation input
+// describing it; putImage stores it.
+func testImage(t *testing.T) (v1.ImageIndex, Image) {
 	t.Helper()
 	ii, err := random.Index(64, 1, 2)
 	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := layout.Write(t.TempDir(), empty.Index)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := p.AppendIndex(ii); err != nil {
 		t.Fatal(err)
 	}
 	d, _ := ii.Digest()
@@ -48,7 +41,40 @@ func testImage(t *testing.T) (layout.Path, Image) {
 			Packages: testPackages[i : i+1],
 		})
 	}
-	return p, img
+	return ii, img
+}
+
+// putImage stores ii with the referrers of atts and sigs in the layout at
+// dir the way hic build does: AttestationReferrer, SignatureReferrer, one
+// store.Put.
+func putImage(t *testing.T, dir string, ii v1.ImageIndex, atts []Attestation, sigs []ImageSignature) layout.Path {
+	t.Helper()
+	var refs []store.Referrer
+	for _, a := range atts {
+		for _, s := range a.Subjects {
+			r, err := AttestationReferrer(s, a.PredicateType, a.Envelope)
+			if err != nil {
+				t.Fatal(err)
+			}
+			refs = append(refs, r)
+		}
+	}
+	for _, sg := range sigs {
+		r, err := SignatureReferrer(sg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		refs = append(refs, r)
+	}
+	st, err := store.Open(context.Background(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if _, err := st.Put(context.Background(), store.Entry{SpecRef: "nginx:1.29-wolfi-runtime", Refs: []string{"nginx:1.29"}}, ii, refs...); err != nil {
+		t.Fatal(err)
+	}
+	return layout.Path(dir)
 }
 
 func testSigner(t *testing.T) (sign.Signer, *sign.Verifier) {
@@ -70,7 +96,8 @@ func testSigner(t *testing.T) (sign.Signer, *sign.Verifier) {
 
 func TestForImageAndLayoutRoundTrip(t *testing.T) {
 	ctx := context.Background()
-	p, img := testImage(t)
+	ii, img := testImage(t)
+	dir := t.TempDir()
 	s, v := testSigner(t)
 	prov := testProvenance(t)
 	prov.Subjects, prov.Packages = nil, nil // filled from the image
@@ -111,23 +138,26 @@ func TestForImageAndLayoutRoundTrip(t *testing.T) {
 		t.Errorf("provenance has %d dependencies, want 2", n)
 	}
 
-	descs, err := WriteReferrers(ctx, p, atts)
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := putImage(t, dir, ii, atts, nil)
 	// provenance and hardening on 3 images, 2 SBOMs on each of 3 images
-	if len(descs) != 12 {
-		t.Errorf("WriteReferrers wrote %d manifests, want 12", len(descs))
+	n := 0
+	for _, subject := range []v1.Hash{img.Index.Digest, img.Platforms[0].Manifest.Digest, img.Platforms[1].Manifest.Digest} {
+		refs, err := Referrers(ctx, p, subject, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		n += len(refs)
+	}
+	if n != 12 {
+		t.Errorf("stored %d attestation manifests, want 12", n)
 	}
 	indexJSON, _ := os.ReadFile(filepath.Join(string(p), "index.json"))
 
-	// Idempotent: writing again changes nothing.
-	if _, err := WriteReferrers(ctx, p, atts); err != nil {
-		t.Fatal(err)
-	}
+	// Idempotent: storing the same again changes nothing.
+	putImage(t, dir, ii, atts, nil)
 	again, _ := os.ReadFile(filepath.Join(string(p), "index.json"))
 	if !bytes.Equal(indexJSON, again) {
-		t.Error("second WriteReferrers changed index.json")
+		t.Error("second Put changed index.json")
 	}
 
 	for i, subject := range all {
@@ -186,12 +216,12 @@ func TestForImageAndLayoutRoundTrip(t *testing.T) {
 		m.Subject.Size != img.Index.Size {
 		t.Errorf("referrer manifest has the wrong shape:\n%s", raw)
 	}
-	// The image itself is still in the layout, untouched.
-	ii, err := p.ImageIndex()
+	// The image itself is in the layout.
+	root, err := p.ImageIndex()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := ii.ImageIndex(img.Index.Digest); err != nil {
+	if _, err := root.ImageIndex(img.Index.Digest); err != nil {
 		t.Errorf("image index no longer readable: %v", err)
 	}
 
@@ -209,13 +239,6 @@ func TestForImageAndLayoutRoundTrip(t *testing.T) {
 	}
 	if _, err := ReadEnvelope(p, refs[0]); err == nil {
 		t.Error("ReadEnvelope of a changed blob: want an error")
-	}
-	// Writing again repairs it.
-	if _, err := WriteReferrers(ctx, p, atts); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := ReadEnvelope(p, refs[0]); err != nil {
-		t.Errorf("ReadEnvelope after rewrite: %v", err)
 	}
 
 	// No referrers for an unknown digest.
@@ -256,9 +279,12 @@ func TestUnsignedAndTampered(t *testing.T) {
 	}
 }
 
-func TestReferrerManifestNeedsFullSubject(t *testing.T) {
-	if _, err := ReferrerManifest(v1.Descriptor{Digest: hash(t, 'a')}, PredicateSPDX, []byte("{}")); err == nil {
-		t.Error("ReferrerManifest without media type and size: want an error")
+func TestReferrerNeedsFullSubject(t *testing.T) {
+	if _, err := AttestationReferrer(Subject{Digest: hash(t, 'a')}, PredicateSPDX, []byte("{}")); err == nil {
+		t.Error("AttestationReferrer without media type and size: want an error")
+	}
+	if _, err := SignatureReferrer(ImageSignature{Subject: Subject{Digest: hash(t, 'a')}}); err == nil {
+		t.Error("SignatureReferrer without media type and size: want an error")
 	}
 }
 

@@ -2,6 +2,7 @@ package attest
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -49,34 +50,17 @@ func SignImages(ctx context.Context, s sign.Signer, repository string, subjects 
 	return out, nil
 }
 
-func signatureArtifact(sig ImageSignature) artifact {
-	return artifact{
-		artifactType:     SignatureArtifactType,
-		layerType:        sign.SimpleSigningMediaType,
-		layer:            sig.Payload,
-		layerAnnotations: map[string]string{sign.CosignSignatureAnnotation: sig.Signature, AnnotationTitle: "signature.json"},
-	}
-}
-
-// SignatureManifest is the referrer manifest that stores sig next to its
-// image (see WriteSignatures); its layer is sig.Payload and its config the
-// empty JSON object.
+// SignatureManifest is the manifest of SignatureReferrer(sig), decoded.
 func SignatureManifest(sig ImageSignature) (*v1.Manifest, error) {
-	return artifactManifest(sig.Subject.Descriptor(), signatureArtifact(sig))
-}
-
-// WriteSignatures stores each signature as a referrer of its image in the
-// layout at p: an OCI 1.1 manifest with artifactType SignatureArtifactType,
-// the empty config, and one layer, the simple signing payload
-// (application/vnd.dev.cosign.simplesigning.v1+json) annotated with the
-// signature. Like WriteReferrers it is idempotent and must not run
-// concurrently with other writers of the layout's index.json.
-func WriteSignatures(ctx context.Context, p layout.Path, sigs []ImageSignature) ([]v1.Descriptor, error) {
-	items := make([]referrerItem, 0, len(sigs))
-	for _, s := range sigs {
-		items = append(items, referrerItem{s.Subject.Descriptor(), signatureArtifact(s)})
+	r, err := SignatureReferrer(sig)
+	if err != nil {
+		return nil, err
 	}
-	return writeArtifacts(ctx, p, items)
+	var m v1.Manifest
+	if err := json.Unmarshal(r.Manifest, &m); err != nil {
+		return nil, err
+	}
+	return &m, nil
 }
 
 // Signatures reads back the signatures stored in the layout at p for the

@@ -17,14 +17,12 @@ import (
 
 func TestSignaturesInLayout(t *testing.T) {
 	ctx := context.Background()
-	p, img := testImage(t)
+	ii, img := testImage(t)
+	dir := t.TempDir()
 	s, v := testSigner(t)
 	subjects := []Subject{img.Index, img.Platforms[0].Manifest}
 	sigs, err := SignImages(ctx, s, "nginx", subjects...)
 	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := WriteSignatures(ctx, p, sigs); err != nil {
 		t.Fatal(err)
 	}
 	// Attestations next to them do not mix in.
@@ -32,15 +30,11 @@ func TestSignaturesInLayout(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := WriteReferrers(ctx, p, atts); err != nil {
-		t.Fatal(err)
-	}
+	p := putImage(t, dir, ii, atts, sigs)
 	indexJSON, _ := os.ReadFile(filepath.Join(string(p), "index.json"))
-	if _, err := WriteSignatures(ctx, p, sigs); err != nil {
-		t.Fatal(err)
-	}
+	putImage(t, dir, ii, atts, sigs)
 	if again, _ := os.ReadFile(filepath.Join(string(p), "index.json")); !bytes.Equal(indexJSON, again) {
-		t.Error("second WriteSignatures changed index.json")
+		t.Error("second Put changed index.json")
 	}
 
 	for i, sub := range subjects {

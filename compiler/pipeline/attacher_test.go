@@ -33,7 +33,7 @@ func TestSigningAttacher(t *testing.T) {
 	out := t.TempDir()
 	s := openStore(t, filepath.Join(out, "oci"))
 	img := spec("nginx", "1.29")
-	att := &SigningAttacher{Signer: signer, HicVersion: "v0.1.0", GitCommit: "0123abcd", Rules: []string{"nonroot"}}
+	att := &attest.SigningAttacher{Signer: signer, HicVersion: "v0.1.0", GitCommit: "0123abcd", Rules: []string{"nonroot"}}
 	r, err := Run(ctx, []compile.Image{img}, Options{Store: s, Builder: &fakeBuilder{}, Attacher: att, HicVersion: "v0.1.0", KeyIdentity: signer.KeyID()})
 	if err != nil {
 		t.Fatal(err)

@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hic-build/hic/compiler/attest"
 	"github.com/hic-build/hic/compiler/report"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -72,8 +73,9 @@ type Platform struct {
 
 // Attacher makes extra referrers (signed attestations) for a built spec;
 // they are stored in the same index.json swap as the image.
+// *attest.SigningAttacher is the Attacher of a signed build.
 type Attacher interface {
-	Attach(ctx context.Context, img compile.Image, b *Built, r report.SpecReport) ([]store.Referrer, error)
+	Attach(ctx context.Context, img compile.Image, b attest.Built) ([]store.Referrer, error)
 }
 
 // Artifact types of the referrers the pipeline stores with each image.
@@ -347,13 +349,52 @@ func (w *worker) referrers(ctx context.Context, img compile.Image, b *Built, sr 
 		out = append(out, r)
 	}
 	if w.opts.Attacher != nil {
-		more, err := w.opts.Attacher.Attach(ctx, img, b, sr)
+		ab, err := w.attestInput(img, b, sr)
+		if err != nil {
+			return nil, fmt.Errorf("%s: attest: %w", img.Ref, err)
+		}
+		more, err := w.opts.Attacher.Attach(ctx, img, ab)
 		if err != nil {
 			return nil, fmt.Errorf("%s: attest: %w", img.Ref, err)
 		}
 		out = append(out, more...)
 	}
 	return out, nil
+}
+
+// attestInput is what the Attacher is given of a built spec.
+func (w *worker) attestInput(img compile.Image, b *Built, sr report.SpecReport) (attest.Built, error) {
+	idx, err := subjectOf(img.Repository, b.Index)
+	if err != nil {
+		return attest.Built{}, fmt.Errorf("index: %w", err)
+	}
+	out := attest.Built{
+		Image:       attest.Image{Index: idx, IndexSPDX: b.IndexSBOM},
+		BuildDate:   b.BuildDate,
+		InputDigest: sr.InputDigest,
+		ApkoVersion: w.versions.Apko,
+		Findings:    sr.Findings,
+	}
+	for _, p := range b.Platforms {
+		s, err := subjectOf(img.Repository, p.Image)
+		if err != nil {
+			return attest.Built{}, fmt.Errorf("%s image: %w", p.Platform, err)
+		}
+		ap := attest.Platform{Platform: p.Platform, Manifest: s, SPDX: p.SBOM}
+		for _, q := range p.Packages {
+			ap.Packages = append(ap.Packages, attest.Package{Name: q.Name, Version: q.Version, Arch: q.Arch, Repository: q.Repository, Checksum: q.Checksum})
+		}
+		out.Image.Platforms = append(out.Image.Platforms, ap)
+	}
+	return out, nil
+}
+
+func subjectOf(name string, x describable) (attest.Subject, error) {
+	d, err := descriptorOf(x)
+	if err != nil {
+		return attest.Subject{}, err
+	}
+	return attest.Subject{Name: name, Digest: d.Digest, MediaType: d.MediaType, Size: d.Size}, nil
 }
 
 func nonNil(fs []finding.Finding) []finding.Finding {

@@ -18,7 +18,7 @@ import (
 
 // Referrer is an OCI 1.1 referrer: an image manifest with a subject (an
 // image index or image written by the same Put), built by the caller (see
-// NewArtifact, or attest.ReferrerManifest), with the blobs it references.
+// NewArtifact), with the blobs it references.
 type Referrer struct {
 	// Manifest is the raw OCI image manifest.
 	Manifest []byte
@@ -36,12 +36,16 @@ type Artifact struct {
 	// Subject is the descriptor of the image or index the artifact describes.
 	Subject v1.Descriptor
 	// MediaType is the payload's media type; Data is the payload.
-	MediaType   types.MediaType
-	Data        []byte
-	Annotations map[string]string
+	MediaType types.MediaType
+	Data      []byte
+	// Annotations are the manifest's; LayerAnnotations its layer's.
+	Annotations      map[string]string
+	LayerAnnotations map[string]string
 	// Title is the payload's file name, its layer's
 	// org.opencontainers.image.title (what `oras pull` saves it as).
 	Title string
+	// IndexAnnotations go on the manifest's index.json entry (Referrer.Annotations).
+	IndexAnnotations map[string]string
 }
 
 // emptyJSON is the content of the OCI 1.1 empty descriptor used as an
@@ -49,7 +53,10 @@ type Artifact struct {
 var emptyJSON = []byte("{}")
 
 // NewArtifact builds the referrer for a: an OCI image manifest with
-// artifactType, the empty config, one layer holding Data, and Subject.
+// artifactType, the empty config, one layer holding Data, and Subject. It is
+// the one builder of referrer manifests: SBOMs, findings, attestations and
+// signatures (attest.AttestationReferrer, attest.SignatureReferrer) all come
+// from it and are stored by Put.
 func NewArtifact(a Artifact) (Referrer, error) {
 	payload, _, err := v1.SHA256(bytes.NewReader(a.Data))
 	if err != nil {
@@ -64,7 +71,7 @@ func NewArtifact(a Artifact) (Referrer, error) {
 		MediaType:     types.OCIManifestSchema1,
 		ArtifactType:  a.ArtifactType,
 		Config:        v1.Descriptor{MediaType: types.MediaType("application/vnd.oci.empty.v1+json"), Digest: cfg, Size: int64(len(emptyJSON)), Data: emptyJSON},
-		Layers:        []v1.Descriptor{{MediaType: a.MediaType, Digest: payload, Size: int64(len(a.Data)), Annotations: layerTitle(a.Title)}},
+		Layers:        []v1.Descriptor{{MediaType: a.MediaType, Digest: payload, Size: int64(len(a.Data)), Annotations: layerAnnotations(a)}},
 		Annotations:   a.Annotations,
 	}
 	if a.Subject.Digest.Hex != "" {
@@ -74,14 +81,19 @@ func NewArtifact(a Artifact) (Referrer, error) {
 	if err != nil {
 		return Referrer{}, err
 	}
-	return Referrer{Manifest: b, Blobs: [][]byte{a.Data}}, nil
+	return Referrer{Manifest: b, Blobs: [][]byte{a.Data}, Annotations: a.IndexAnnotations}, nil
 }
 
-func layerTitle(title string) map[string]string {
-	if title == "" {
-		return nil
+// layerAnnotations are a's LayerAnnotations plus its Title.
+func layerAnnotations(a Artifact) map[string]string {
+	if a.Title == "" {
+		return a.LayerAnnotations
 	}
-	return map[string]string{"org.opencontainers.image.title": title}
+	out := map[string]string{"org.opencontainers.image.title": a.Title}
+	for k, v := range a.LayerAnnotations {
+		out[k] = v
+	}
+	return out
 }
 
 // writeReferrer writes r's blobs and manifest, checks that every blob the

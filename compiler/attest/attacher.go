@@ -1,0 +1,168 @@
+package attest
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/hic-build/hic/compiler/compile"
+	"github.com/hic-build/hic/compiler/finding"
+	"github.com/hic-build/hic/compiler/sign"
+	"github.com/hic-build/hic/compiler/store"
+)
+
+// Built is what SigningAttacher needs of one built spec.
+type Built struct {
+	// Image names the index and platform manifests as subjects, with their
+	// SPDX SBOMs and installed packages.
+	Image Image
+	// BuildDate is the images' reproducible creation time (zero: unknown).
+	BuildDate time.Time
+	// InputDigest is the spec's input digest; ApkoVersion the apko that built it.
+	InputDigest string
+	ApkoVersion string
+	// Findings are the post-build findings.
+	Findings []finding.Finding
+}
+
+// SigningAttacher is the pipeline's Attacher of a signed build: for every built spec it
+// makes the signed attestations of compiler/attest (SLSA provenance, SPDX and
+// CycloneDX SBOMs, hardening report) about the image index and each platform
+// manifest, and cosign image signatures of the index and of each platform
+// manifest, and returns them as OCI 1.1 referrers (AttestationReferrer,
+// SignatureReferrer) for the store's Put, beside the image.
+//
+// The provenance's externalParameters.catalog.digest is the SHA-256 of the
+// spec's source file (compile.Metadata.SourceFile, read below CatalogRoot),
+// so an auditor can check it against one file of the catalog at GitCommit;
+// the compiled spec, which the templates of the schema also shape, is covered
+// by internalParameters.compiledSpecDigest, the SHA-256 of compile.Marshal
+// (the file in out/compiled/).
+type SigningAttacher struct {
+	// Signer signs every envelope and image signature. Required.
+	Signer sign.Signer
+	// HicVersion is hic's version, recorded as the builder version.
+	HicVersion string
+	// CatalogRoot is the catalog directory the specs' SourceFile is
+	// relative to. Empty: no catalog digest.
+	CatalogRoot string
+	// GitCommit is the catalog's git commit, when it is a git checkout.
+	GitCommit string
+	// Rules are the ids of every rule checked (static and post-build).
+	Rules []string
+	// StaticFindings are the static check findings of each spec by ref
+	// (warnings and waived ones; failing ones stop a spec before the build).
+	StaticFindings map[string][]finding.Finding
+
+	mu      sync.Mutex
+	digests map[string]string // source file -> digest
+}
+
+// FileDigest is "sha256:<hex>" of a file's content.
+func FileDigest(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", err
+	}
+	sum := sha256.Sum256(b)
+	return "sha256:" + hex.EncodeToString(sum[:]), nil
+}
+
+func (a *SigningAttacher) sourceDigest(file string) (string, error) {
+	if a.CatalogRoot == "" || file == "" {
+		return "", nil
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if d, ok := a.digests[file]; ok {
+		return d, nil
+	}
+	d, err := FileDigest(filepath.Join(a.CatalogRoot, filepath.FromSlash(file)))
+	if err != nil {
+		return "", fmt.Errorf("catalog source digest: %w", err)
+	}
+	if a.digests == nil {
+		a.digests = map[string]string{}
+	}
+	a.digests[file] = d
+	return d, nil
+}
+
+// Attach signs the attestations and image signatures of one built spec.
+func (a *SigningAttacher) Attach(ctx context.Context, img compile.Image, b Built) ([]store.Referrer, error) {
+	if a.Signer == nil {
+		return nil, errors.New("signing attacher: no signer")
+	}
+	image := b.Image
+	subjects := []Subject{image.Index}
+	var pkgs []Package
+	for _, p := range image.Platforms {
+		pkgs = append(pkgs, p.Packages...)
+		subjects = append(subjects, p.Manifest)
+	}
+	compiled, err := compile.Digest(img)
+	if err != nil {
+		return nil, err
+	}
+	catDigest, err := a.sourceDigest(img.Metadata.SourceFile)
+	if err != nil {
+		return nil, err
+	}
+	findings := append(append([]finding.Finding(nil), a.StaticFindings[img.Ref]...), b.Findings...)
+	finding.Sort(findings)
+	in := ImageInput{
+		Image: image,
+		Provenance: Provenance{
+			SpecRef:            img.Ref,
+			CatalogDigest:      catDigest,
+			GitCommit:          a.GitCommit,
+			SourceFile:         img.Metadata.SourceFile,
+			CompiledSpecDigest: compiled,
+			Distro:             img.Metadata.Distro,
+			Packages:           pkgs,
+			HicVersion:         a.HicVersion,
+			ApkoVersion:        b.ApkoVersion,
+			InputDigest:        b.InputDigest,
+			BuildTime:          b.BuildDate,
+		},
+		Hardening: Hardening{
+			SpecRef:    img.Ref,
+			Rules:      a.Rules,
+			Exceptions: img.Policy.Exceptions,
+			Findings:   findings,
+		},
+		Tool: Tool{Name: "hic", Version: a.HicVersion},
+	}
+	atts, err := ForImage(ctx, a.Signer, in)
+	if err != nil {
+		return nil, err
+	}
+	sigs, err := SignImages(ctx, a.Signer, img.Repository, subjects...)
+	if err != nil {
+		return nil, err
+	}
+	var out []store.Referrer
+	for _, at := range atts {
+		for _, s := range at.Subjects {
+			ref, err := AttestationReferrer(s, at.PredicateType, at.Envelope)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, ref)
+		}
+	}
+	for _, sg := range sigs {
+		ref, err := SignatureReferrer(sg)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, ref)
+	}
+	return out, nil
+}
