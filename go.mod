@@ -14,8 +14,8 @@ require (
 	github.com/klauspost/compress v1.19.2
 	github.com/klauspost/pgzip v1.2.6
 	github.com/mattn/go-isatty v0.0.20
-	github.com/openvex/go-vex v0.2.9
-	github.com/package-url/packageurl-go v0.1.7
+	github.com/openvex/go-vex v0.2.7
+	github.com/package-url/packageurl-go v0.1.3
 	github.com/rhysd/actionlint v1.7.12
 	github.com/rogpeppe/go-internal v1.15.0
 	github.com/secure-systems-lab/go-securesystemslib v0.11.1
