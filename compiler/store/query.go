@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -119,25 +120,70 @@ func (s *Store) Records() []Record {
 // Referrers returns the artifacts in index.json whose subject is subject,
 // optionally only those of artifactType, in index.json order.
 //
-// The artifacts are indexed by subject once per generation of the index: a
-// build of cached specs asks once per spec, and a scan of every entry per
-// call was quadratic in the catalog.
+// Only candidates' manifests are read: when subject is an image index of
+// the layout, the artifacts the store wrote with the specs that built it
+// (and artifacts without a spec); otherwise every artifact, indexed by
+// subject once per generation of the index. A build of cached specs asks
+// once per spec; reading every referrer per call was quadratic in the
+// catalog, and reading all of them once still most of a no-op build.
 func (s *Store) Referrers(subject v1.Hash, artifactType string) ([]v1.Descriptor, error) {
 	s.mu.Lock()
+	if s.bySpec == nil || s.bySpecGen != s.gen {
+		s.bySpec = map[string][]v1.Descriptor{}
+		s.specsOf = map[v1.Hash][]string{}
+		for _, d := range s.manifest.Manifests {
+			spec := d.Annotations[AnnotationSpecRef]
+			switch {
+			case d.ArtifactType != "":
+				s.bySpec[spec] = append(s.bySpec[spec], d)
+			case isIndex(d.MediaType) && spec != "":
+				if !slices.Contains(s.specsOf[d.Digest], spec) {
+					s.specsOf[d.Digest] = append(s.specsOf[d.Digest], spec)
+				}
+			}
+		}
+		s.bySpecGen = s.gen
+	}
+	var cands []v1.Descriptor
+	specs := s.specsOf[subject]
+	if len(specs) > 0 {
+		for _, sp := range append(slices.Clone(specs), "") {
+			for _, d := range s.bySpec[sp] {
+				if artifactType == "" || d.ArtifactType == artifactType {
+					cands = append(cands, d)
+				}
+			}
+		}
+	}
 	idx, gen := s.bySubject, s.gen
 	fresh := idx != nil && s.bySubjectGen == gen
-	var cands []v1.Descriptor
-	if !fresh {
+	var all []v1.Descriptor
+	if len(specs) == 0 && !fresh {
 		for _, d := range s.manifest.Manifests {
 			if d.ArtifactType != "" {
-				cands = append(cands, d)
+				all = append(all, d)
 			}
 		}
 	}
 	s.mu.Unlock()
+
+	var out []v1.Descriptor
+	if len(specs) > 0 {
+		for _, d := range cands {
+			subj, err := s.subjectOf(d.Digest)
+			if err != nil {
+				return nil, fmt.Errorf("store: referrer %s: %w", d.Digest, err)
+			}
+			if subj == subject {
+				out = append(out, d)
+			}
+		}
+		sortEntries(out) // the order the store keeps index.json in
+		return out, nil
+	}
 	if !fresh {
 		idx = map[v1.Hash][]v1.Descriptor{}
-		for _, d := range cands {
+		for _, d := range all {
 			subj, err := s.subjectOf(d.Digest)
 			if err != nil {
 				return nil, fmt.Errorf("store: referrer %s: %w", d.Digest, err)
@@ -150,7 +196,6 @@ func (s *Store) Referrers(subject v1.Hash, artifactType string) ([]v1.Descriptor
 		}
 		s.mu.Unlock()
 	}
-	var out []v1.Descriptor
 	for _, d := range idx[subject] {
 		if artifactType == "" || d.ArtifactType == artifactType {
 			out = append(out, d)

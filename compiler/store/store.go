@@ -71,6 +71,11 @@ type Store struct {
 	// as of generation bySubjectGen.
 	bySubject    map[v1.Hash][]v1.Descriptor
 	bySubjectGen uint64
+	// bySpec lists the artifacts by their spec annotation ("" for none) and
+	// specsOf the specs that built each image index, as of bySpecGen.
+	bySpec    map[string][]v1.Descriptor
+	specsOf   map[v1.Hash][]string
+	bySpecGen uint64
 
 	gcMu    sync.RWMutex // Put holds it shared, GC exclusively
 	wmu     sync.Mutex   // serialises index.json writes
