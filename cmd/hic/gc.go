@@ -3,40 +3,86 @@ package main
 import (
 	"fmt"
 	"os"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/hic-build/hic/compiler/store"
 )
 
-type gcOptions struct{ layout string }
+type gcOptions struct {
+	layout string
+	prune  bool
+	dryRun bool
+}
 
 func newGCCmd(root *rootOptions) *cobra.Command {
 	o := &gcOptions{}
 	cmd := &cobra.Command{
-		Use:   "gc [--layout out/oci]",
-		Short: "Remove the blobs of replaced images from the OCI layout",
+		Use:   "gc [--layout out/oci] [--prune] [--dry-run]",
+		Short: "Remove the blobs of replaced images, and with --prune the images of removed specs",
 		Long: `Gc removes from the layout every blob that no index.json entry reaches:
 the layers, manifests and attestations of images that a later build replaced.
-It takes the layout's lock, so it never runs beside a build.`,
+
+With --prune it first removes from index.json the images (every tag) and
+attestations of specs that are no longer in the catalog (-C/--catalog), so
+hic publish cannot push them again; their blobs then go the same way.
+--dry-run lists what would be removed and changes nothing.
+
+It takes the layout's lock, so it never runs beside a build.
+
+  hic gc --prune --dry-run     the images of removed specs, and the blobs to free
+  hic gc --prune               remove them`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if fi, err := os.Stat(o.layout); err != nil || !fi.IsDir() {
 				return usageError("gc: --layout %s is not a directory", o.layout)
+			}
+			var inCatalog map[string]bool
+			if o.prune {
+				l, err := loadOrFail(cmd, root, time.Now())
+				if err != nil {
+					return err
+				}
+				inCatalog = make(map[string]bool, len(l.catalog.Specs))
+				for _, s := range l.catalog.Specs {
+					inCatalog[s.Ref] = true
+				}
 			}
 			st, err := store.Open(cmd.Context(), o.layout)
 			if err != nil {
 				return err
 			}
 			defer st.Close()
-			removed, freed, err := st.GC(cmd.Context())
+			w := cmd.OutOrStdout()
+			verb := "removed"
+			if o.dryRun {
+				verb = "would remove"
+			}
+			if o.prune {
+				gone, err := st.Prune(cmd.Context(), func(ref string) bool { return inCatalog[ref] }, o.dryRun)
+				if err != nil {
+					return err
+				}
+				for _, r := range gone {
+					fmt.Fprintf(w, "%s %s %s (not in the catalog; tags %v)\n", verb, r.SpecRef, r.Descriptor.Digest, r.Refs)
+				}
+				fmt.Fprintf(w, "%s %d %s of specs not in the catalog\n", verb, len(gone), plural(len(gone), "image", "images"))
+				if o.dryRun {
+					// The blobs a prune frees are reachable until it runs.
+					return nil
+				}
+			}
+			removed, freed, err := st.GC(cmd.Context(), o.dryRun)
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "removed %d unreachable blobs (%d bytes) from %s\n", removed, freed, o.layout)
+			fmt.Fprintf(w, "%s %d unreachable %s (%d bytes) from %s\n", verb, removed, plural(removed, "blob", "blobs"), freed, o.layout)
 			return nil
 		},
 	}
 	cmd.Flags().StringVar(&o.layout, "layout", "out/oci", "OCI image layout")
+	cmd.Flags().BoolVar(&o.prune, "prune", false, "also remove the images of specs no longer in the catalog")
+	cmd.Flags().BoolVar(&o.dryRun, "dry-run", false, "list what would be removed; change nothing")
 	return cmd
 }

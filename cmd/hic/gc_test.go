@@ -46,3 +46,90 @@ func TestGC(t *testing.T) {
 		t.Errorf("gc of a missing layout exited %d, want %d", code, exitUsage)
 	}
 }
+
+// TestGCPrune builds a two-image catalog, removes one image's folder, and
+// checks that hic gc --prune --dry-run lists exactly the removed spec's
+// image, changing nothing; that hic gc --prune then removes it (no tag, no
+// blob left) and the remaining image still verifies; and that hic publish
+// of the pruned layout has nothing of the removed spec to push.
+func TestGCPrune(t *testing.T) {
+	dir := t.TempDir()
+	cat := filepath.Join(dir, "catalog")
+	bldCopyDir(t, tamperCatalog, cat)
+	keys := filepath.Join(dir, "keys")
+	mirror := filepath.Join(dir, "mirror")
+	out := filepath.Join(dir, "out")
+	oci := filepath.Join(out, "oci")
+	hic := func(args ...string) (string, int) {
+		t.Helper()
+		var stdout, stderr bytes.Buffer
+		code := run(t.Context(), append([]string{"-C", cat}, args...), strings.NewReader(""), &stdout, &stderr, func(string) string { return "" })
+		return stdout.String() + stderr.String(), code
+	}
+	for _, args := range [][]string{
+		{"keygen", "--out", keys},
+		{"mirror", "--out", mirror},
+		{"build", "--all", "--today", tamperToday, "--mirrors", mirror, "--out", out, "--key", filepath.Join(keys, "hic.key")},
+	} {
+		if msg, code := hic(args...); code != 0 {
+			t.Fatalf("hic %v exited %d:\n%s", args, code, msg)
+		}
+	}
+	const gone, kept = "app-alpine:1-alpine-3.23-runtime", "app:1-wolfi-runtime"
+	st, err := store.Open(t.Context(), oci)
+	if err != nil {
+		t.Fatal(err)
+	}
+	goneRec, ok := st.Lookup(gone)
+	st.Close()
+	if !ok {
+		t.Fatalf("the build stored no image of %s", gone)
+	}
+	indexBefore, err := os.ReadFile(filepath.Join(oci, "index.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.RemoveAll(filepath.Join(cat, "app-alpine")); err != nil {
+		t.Fatal(err)
+	}
+
+	msg, code := hic("gc", "--layout", oci, "--prune", "--dry-run")
+	if code != 0 {
+		t.Fatalf("gc --prune --dry-run exited %d:\n%s", code, msg)
+	}
+	var listed []string
+	for _, line := range strings.Split(msg, "\n") {
+		if f := strings.Fields(line); len(f) > 3 && f[0]+" "+f[1] == "would remove" && strings.HasPrefix(f[3], "sha256:") {
+			listed = append(listed, f[2])
+		}
+	}
+	if len(listed) != 1 || listed[0] != gone {
+		t.Errorf("gc --prune --dry-run lists %v, want exactly [%s]:\n%s", listed, gone, msg)
+	}
+	if after, _ := os.ReadFile(filepath.Join(oci, "index.json")); !bytes.Equal(after, indexBefore) {
+		t.Error("gc --prune --dry-run changed index.json")
+	}
+
+	if msg, code := hic("gc", "--layout", oci, "--prune"); code != 0 || !strings.Contains(msg, "removed "+gone) {
+		t.Fatalf("gc --prune exited %d, want it to remove %s:\n%s", code, gone, msg)
+	}
+	st, err = store.Open(t.Context(), oci)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, still := st.Lookup(gone)
+	_, keptOK := st.Lookup(kept)
+	st.Close()
+	if still || !keptOK {
+		t.Errorf("after gc --prune: %s stored %v (want false), %s stored %v (want true)", gone, still, kept, keptOK)
+	}
+	if _, err := os.Stat(filepath.Join(oci, "blobs", "sha256", goneRec.Descriptor.Digest.Hex)); !os.IsNotExist(err) {
+		t.Errorf("the pruned image's index blob is still in the layout (%v)", err)
+	}
+	if err := store.Validate(oci); err != nil {
+		t.Errorf("layout invalid after gc --prune: %v", err)
+	}
+	if msg, code := hic("verify", kept, "--layout", oci, "--key", filepath.Join(keys, "hic.pub")); code != 0 {
+		t.Errorf("the remaining image does not verify after gc --prune (exit %d):\n%s", code, msg)
+	}
+}

@@ -12,9 +12,10 @@ import (
 )
 
 // GC removes the blobs no index.json entry reaches (left behind when specs
-// are rebuilt) and returns how many it removed and their total size. Puts
-// wait while it runs.
-func (s *Store) GC(ctx context.Context) (removed int, freed int64, err error) {
+// are rebuilt or pruned) and returns how many it removed and their total
+// size; with dryRun it removes nothing and returns what it would remove.
+// Puts wait while it runs.
+func (s *Store) GC(ctx context.Context, dryRun bool) (removed int, freed int64, err error) {
 	if err := s.usable(ctx); err != nil {
 		return 0, 0, fmt.Errorf("store: gc: %w", err)
 	}
@@ -84,8 +85,10 @@ func (s *Store) GC(ctx context.Context) (removed int, freed int64, err error) {
 		if err != nil {
 			continue
 		}
-		if err := os.Remove(filepath.Join(dir, e.Name())); err != nil {
-			return removed, freed, fmt.Errorf("store: gc: %w", err)
+		if !dryRun {
+			if err := os.Remove(filepath.Join(dir, e.Name())); err != nil {
+				return removed, freed, fmt.Errorf("store: gc: %w", err)
+			}
 		}
 		removed++
 		freed += fi.Size()

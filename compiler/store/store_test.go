@@ -435,14 +435,14 @@ func TestGCRemovesOnlyUnreachableBlobs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n, _, err := s.GC(ctx); err != nil || n != 0 {
+	if n, _, err := s.GC(ctx, false); err != nil || n != 0 {
 		t.Fatalf("GC with nothing to collect = %d, %v", n, err)
 	}
 	if _, err := s.Put(ctx, Entry{SpecRef: "a:1", Refs: []string{"a:1"}}, randomIndex(t)); err != nil { // a rebuilt
 		t.Fatal(err)
 	}
 	// The old a: index, 2 images, 2 configs, 4 layers.
-	n, freed, err := s.GC(ctx)
+	n, freed, err := s.GC(ctx, false)
 	if err != nil {
 		t.Fatal(err)
 	}
