@@ -259,7 +259,7 @@ func TestAttestSignPushVerify(t *testing.T) {
 	for i, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			prefix := fmt.Sprintf("%s/case%d", reg, i)
-			attMust(t, 0, nil, "publish", "--layout", filepath.Join(out, "oci"), prefix, "web:2-wolfi-runtime", "web:2-wolfi-dev")
+			attMust(t, 0, nil, "-C", attCatalog, "publish", "--layout", filepath.Join(out, "oci"), prefix, "web:2-wolfi-runtime", "web:2-wolfi-dev")
 			attMust(t, 0, nil, "-C", attCatalog, "verify", "web:2", "--registry", prefix, "--key", pub)
 			repo, err := name.NewRepository(prefix + "/web")
 			if err != nil {

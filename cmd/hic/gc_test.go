@@ -8,9 +8,12 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/random"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/hic-build/hic/compiler/store"
+	"github.com/hic-build/hic/compiler/testenv"
 )
 
 // TestGC stores a spec, replaces it with another image, and checks that
@@ -93,7 +96,23 @@ func TestGCPrune(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	msg, code := hic("gc", "--layout", oci, "--prune", "--dry-run")
+	// Before the prune, publish leaves the removed spec out.
+	reg := testenv.StartRegistry(t)
+	msg, code := hic("publish", "--layout", oci, reg+"/p")
+	if code != 0 || !strings.Contains(msg, "spec "+gone+" is not in the catalog") {
+		t.Errorf("publish exited %d, want 0 and the removed spec skipped by name:\n%s", code, msg)
+	}
+	for _, tag := range goneRec.Refs {
+		ref, err := name.ParseReference(reg+"/p/"+tag, name.Insecure)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := remote.Head(ref); err == nil {
+			t.Errorf("publish pushed %s of a spec that is not in the catalog", ref)
+		}
+	}
+
+	msg, code = hic("gc", "--layout", oci, "--prune", "--dry-run")
 	if code != 0 {
 		t.Fatalf("gc --prune --dry-run exited %d:\n%s", code, msg)
 	}

@@ -109,6 +109,9 @@ func newPublishCmd(opts *rootOptions) *cobra.Command {
 			if err != nil {
 				return usageError("publish: %v", err)
 			}
+			if images, err = inCatalog(cmd, opts, images); err != nil {
+				return err
+			}
 			w := cmd.OutOrStdout()
 			popts := publish.Options{
 				Attempts:       o.attempts,
