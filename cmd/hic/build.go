@@ -7,10 +7,12 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"strings"
 
 	"github.com/spf13/cobra"
 
+	"github.com/hic-build/hic/compiler/build"
 	"github.com/hic-build/hic/compiler/compile"
 	"github.com/hic-build/hic/compiler/layercache"
 	"github.com/hic-build/hic/compiler/mirror"
@@ -54,6 +56,9 @@ digest. A build without a key needs an explicit --unsigned, and report.json
 says whether the build was signed. --push REGISTRY/PREFIX publishes the specs
 that succeeded after the build, as hic publish does; hic verify checks them.`
 
+// buildMemoryLimit is hic build's soft memory limit (runtime/debug.SetMemoryLimit).
+const buildMemoryLimit = 320 << 20
+
 func newBuildCmd(root *rootOptions) *cobra.Command {
 	o := &buildOptions{}
 	cmd := &cobra.Command{
@@ -78,6 +83,13 @@ func newBuildCmd(root *rootOptions) *cobra.Command {
 			today, err := parseToday(o.today)
 			if err != nil {
 				return err
+			}
+			// apko's layer writers and compressors buffer megabytes each;
+			// a soft limit makes the collector return them before the heap
+			// grows with the number of builds in flight. GOMEMLIMIT in the
+			// environment still wins.
+			if os.Getenv("GOMEMLIMIT") == "" {
+				debug.SetMemoryLimit(buildMemoryLimit)
 			}
 			imgs, err := compileSelected(cmd, root, args, today)
 			if err != nil {
@@ -111,7 +123,7 @@ func newBuildCmd(root *rootOptions) *cobra.Command {
 			}
 			builder := lockWriter{
 				Builder: &pipeline.LockCache{
-					Builder: pipeline.ApkoBuilder{Mirrors: mirrors, CacheDir: cache, TempDir: tmp, Layers: layers},
+					Builder: pipeline.ApkoBuilder{Mirrors: mirrors, CacheDir: cache, TempDir: tmp, Layers: layers, Checked: build.NewPackageChecks()},
 					Dir:     filepath.Join(cache, "locks"),
 					Mirrors: mirrors,
 				},

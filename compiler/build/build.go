@@ -51,6 +51,9 @@ type Options struct {
 	// Transport is the HTTP transport apko fetches repositories without a
 	// mirror and keys with. Nil: apko's default (http.DefaultTransport).
 	Transport http.RoundTripper
+	// Checked remembers the package files verified by earlier builds of the
+	// same process (see PackageChecks). Nil: every build hashes every file.
+	Checked *PackageChecks
 	// Layers is the cache of compressed layers shared by builds: a layer
 	// whose content it holds is not compressed again, and the images of the
 	// Result read their layers from it (they are not held in memory). Nil: a
@@ -99,7 +102,7 @@ func Build(ctx context.Context, img compile.Image, lock *resolve.Lock, opts Opti
 	if err != nil {
 		return nil, fmt.Errorf("%s: build: %w", ref, err)
 	}
-	indexDigests, err := verifyMirrors(ctx, ref, src, lock, archs)
+	indexDigests, err := verifyMirrors(ctx, ref, src, lock, archs, opts.Checked)
 	if err != nil {
 		return nil, err
 	}

@@ -5,12 +5,15 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
+	"github.com/hic-build/hic/compiler/apkrepo"
 	"github.com/hic-build/hic/compiler/inspect"
 	"github.com/hic-build/hic/compiler/layercache"
 	"github.com/hic-build/hic/compiler/resolve"
@@ -206,4 +209,43 @@ func entries(t *testing.T, fsys inspect.FS) map[string]entry {
 		t.Fatal(err)
 	}
 	return out
+}
+
+// A package file verified by an earlier build of the process is not hashed
+// again, but one rewritten since (same size, same name) is, and fails.
+func TestPackageChecksNoticeRewrittenFile(t *testing.T) {
+	ctx := testCtx(t)
+	dir, lock, key := setup(t)
+	mirrors := []resolve.Mirror{{URL: repoURL, Dir: dir}}
+	checked := NewPackageChecks()
+	if _, err := Build(ctx, testImage(), lock, Options{Mirrors: mirrors, TempDir: t.TempDir(), Checked: checked}); err != nil {
+		t.Fatal(err)
+	}
+	if len(checked.ok) == 0 {
+		t.Fatal("no package verification remembered")
+	}
+	if _, err := Build(ctx, testImage(), lock, Options{Mirrors: mirrors, TempDir: t.TempDir(), Checked: checked}); err != nil {
+		t.Fatal(err)
+	}
+	// The same bytes would pass: write a package of another content, padded
+	// or cut to the original size, over the original.
+	f := filepath.Join(dir, "x86_64", "hello-config-0.1-r0.apk")
+	orig, err := os.ReadFile(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := apkrepo.Package{Name: "hello-config", Version: "0.1-r0", Arch: "x86_64", BuildTime: buildTime.Add(-time.Minute), License: "Apache-2.0",
+		Files: []apkrepo.File{{Path: "etc/hello/config.json", Data: []byte(`{"greeting":"pwned"}`)}}}
+	b, err := apkrepo.BuildAPK(p, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b = append(b, make([]byte, max(0, len(orig)-len(b)))...)[:len(orig)]
+	if err := os.WriteFile(f, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err = Build(ctx, testImage(), lock, Options{Mirrors: mirrors, TempDir: t.TempDir(), Checked: checked})
+	if err == nil || !strings.Contains(err.Error(), "hello-config-0.1-r0") {
+		t.Fatalf("rewritten package after a remembered check: got %v, want an error naming it", err)
+	}
 }

@@ -17,6 +17,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
+	"syscall"
 
 	"chainguard.dev/apko/pkg/apk/apk"
 	"chainguard.dev/apko/pkg/apk/expandapk"
@@ -33,7 +35,7 @@ import (
 // It reads the files itself on every call: apko's process-wide index cache,
 // keyed by path and modification time, is never trusted for this. It
 // returns, per mirrored repository URL, a digest of the indexes it read.
-func verifyMirrors(ctx context.Context, ref string, src *resolve.Sources, lock *resolve.Lock, archs []types.Architecture) (map[string]string, error) {
+func verifyMirrors(ctx context.Context, ref string, src *resolve.Sources, lock *resolve.Lock, archs []types.Architecture, checked *PackageChecks) (map[string]string, error) {
 	type indexKey struct{ url, arch string }
 	indexes := map[indexKey]map[string]*apk.Package{}
 	sums := map[string]hash.Hash{}
@@ -70,7 +72,7 @@ func verifyMirrors(ctx context.Context, ref string, src *resolve.Sources, lock *
 				return nil, fmt.Errorf("%s: verify %s from %s: the signed index says checksum %s, the lock %s (resolve again)", ref, p, p.Repository, got, p.Checksum)
 			}
 			file := filepath.Join(dir, arch.ToAPK(), entry.Filename())
-			if err := verifyPackage(file, p, entry.Size); err != nil {
+			if err := checked.verify(file, p, entry.Size); err != nil {
 				return nil, fmt.Errorf("%s: verify %s from %s: %s: %w", ref, p, p.Repository, file, err)
 			}
 		}
@@ -80,6 +82,56 @@ func verifyMirrors(ctx context.Context, ref string, src *resolve.Sources, lock *
 		out[u] = hex.EncodeToString(h.Sum(nil))
 	}
 	return out, nil
+}
+
+// PackageChecks remembers the package files that passed verifyPackage, so
+// that the specs of one build sharing a package hash its file once. A file
+// counts as the same file only with the same path, device, inode, size,
+// modification and change time, and the same locked checksum and index
+// size: any write to it (which sets its change time) makes it a new file
+// that is verified again. The zero value is not usable; use
+// NewPackageChecks. A nil *PackageChecks remembers nothing.
+type PackageChecks struct {
+	mu sync.Mutex
+	ok map[packageCheck]bool
+}
+
+type packageCheck struct {
+	file, checksum         string
+	size                   uint64
+	dev, ino               uint64
+	fileSize, mtime, ctime int64
+}
+
+// NewPackageChecks returns an empty memo.
+func NewPackageChecks() *PackageChecks { return &PackageChecks{ok: map[packageCheck]bool{}} }
+
+func (c *PackageChecks) verify(file string, p resolve.Package, size uint64) error {
+	if c == nil {
+		return verifyPackage(file, p, size)
+	}
+	var k packageCheck
+	if fi, err := os.Stat(file); err == nil {
+		if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+			k = packageCheck{file: file, checksum: p.Checksum, size: size, dev: uint64(st.Dev), ino: st.Ino,
+				fileSize: st.Size, mtime: st.Mtim.Nano(), ctime: st.Ctim.Nano()}
+		}
+	}
+	c.mu.Lock()
+	done := k.file != "" && c.ok[k]
+	c.mu.Unlock()
+	if done {
+		return nil
+	}
+	if err := verifyPackage(file, p, size); err != nil {
+		return err
+	}
+	if k.file != "" {
+		c.mu.Lock()
+		c.ok[k] = true
+		c.mu.Unlock()
+	}
+	return nil
 }
 
 // verifyPackage checks an .apk file against its locked checksum (Q1 of the

@@ -22,6 +22,9 @@ type ApkoBuilder struct {
 	// TempDir is the parent of each call's temporary directory. Empty:
 	// os.TempDir().
 	TempDir string
+	// Checked remembers the package files already verified in this process.
+	// Nil: every build hashes every package file it installs.
+	Checked *build.PackageChecks
 	// Layers is the compressed-layer cache shared by the builds. Nil: each
 	// build compresses every layer and holds its images in memory.
 	Layers *layercache.Cache
@@ -44,7 +47,7 @@ func (a ApkoBuilder) Build(ctx context.Context, img compile.Image, lock Lock) (*
 	if !ok {
 		return nil, fmt.Errorf("%s: build: lock is a %T, not a *resolve.Lock", img.Ref, lock)
 	}
-	r, err := build.Build(ctx, img, l, build.Options{Mirrors: a.Mirrors, CacheDir: a.CacheDir, TempDir: a.TempDir, Layers: a.Layers})
+	r, err := build.Build(ctx, img, l, build.Options{Mirrors: a.Mirrors, CacheDir: a.CacheDir, TempDir: a.TempDir, Layers: a.Layers, Checked: a.Checked})
 	if err != nil {
 		return nil, err
 	}
