@@ -18,6 +18,7 @@ import (
 	"github.com/hic-build/hic/compiler/mirror"
 	"github.com/hic-build/hic/compiler/pipeline"
 	"github.com/hic-build/hic/compiler/resolve"
+	"github.com/hic-build/hic/compiler/smoke"
 	"github.com/hic-build/hic/compiler/store"
 )
 
@@ -133,6 +134,7 @@ func newBuildCmd(root *rootOptions) *cobra.Command {
 				Store:       st,
 				Builder:     builder,
 				Attacher:    sg.attacher(),
+				Smoke:       &smoke.Sandbox{},
 				KeyIdentity: sg.keyID(),
 				Jobs:        o.jobs,
 				HicVersion:  version,

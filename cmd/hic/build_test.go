@@ -311,6 +311,16 @@ func TestExampleHello(t *testing.T) {
 		if s := rep[r]; s.Status != report.StatusBuilt || len(s.Findings) != 0 {
 			t.Errorf("%s: status %s, findings %v, error %q", r, s.Status, s.Findings, s.Error)
 		}
+		// The spec's smoke test ran in the build and passed on the real program.
+		passed := false
+		for _, tr := range rep[r].Tests {
+			if tr.Platform == "linux/amd64" && tr.Status == "passed" && !tr.Synthetic {
+				passed = true
+			}
+		}
+		if !passed {
+			t.Errorf("%s: smoke tests %+v, want greets passed on linux/amd64", r, rep[r].Tests)
+		}
 	}
 
 	// Each platform holds the binary of its architecture.

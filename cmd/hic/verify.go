@@ -30,6 +30,7 @@ import (
 	"github.com/hic-build/hic/compiler/spec"
 	"github.com/hic-build/hic/compiler/store"
 	"github.com/hic-build/hic/compiler/verify"
+	"github.com/hic-build/hic/compiler/vex"
 	"github.com/hic-build/hic/schema"
 )
 
@@ -113,12 +114,19 @@ func (f *signingFlags) setup(ctx context.Context, root *rootOptions) (*signing, 
 			rules = append(rules, r)
 		}
 	}
+	// Bad advisories are vet findings, which stop the build before it
+	// starts; here only the advisories matter.
+	adv, _, err := vex.Load(ctx, catRoot)
+	if err != nil {
+		return nil, err
+	}
 	return &signing{signer: signer, att: &attest.SigningAttacher{
 		Signer:      signer,
 		HicVersion:  version,
 		CatalogRoot: catRoot,
 		GitCommit:   gitCommit(ctx, catRoot),
 		Rules:       rules,
+		Advisories:  adv,
 	}}, nil
 }
 
@@ -303,7 +311,7 @@ func (o *verifyOptions) run(cmd *cobra.Command, root *rootOptions, ref string) e
 		}
 		src = verify.Layout{Path: layout.Path(o.layout)}
 	}
-	opts := verify.Options{Verifier: v, Compiled: cat.compiled}
+	opts := verify.Options{Verifier: v, Compiled: cat.compiled, Advisories: cat.advisories}
 	if o.rebuild {
 		bo := &buildOptions{mirrors: o.mirrors, mirror: o.mirror}
 		mirrors, err := bo.mirrorList()
@@ -431,4 +439,14 @@ func versionTag(img *compile.Image) string {
 		}
 	}
 	return img.Tags[0]
+}
+
+// advisories are the catalog's vulnerability advisories, for the vex check.
+func (c *catalogSpecs) advisories(ctx context.Context) (*vex.Advisories, error) {
+	r, err := findCatalogRoot(c.root.catalog)
+	if err != nil {
+		return nil, err
+	}
+	adv, _, err := vex.Load(ctx, r)
+	return adv, err
 }

@@ -11,10 +11,15 @@ import (
 	"sync"
 	"time"
 
+	govex "github.com/openvex/go-vex/pkg/vex"
+
 	"github.com/hic-build/hic/compiler/compile"
 	"github.com/hic-build/hic/compiler/finding"
+	"github.com/hic-build/hic/compiler/inspect"
 	"github.com/hic-build/hic/compiler/sign"
+	"github.com/hic-build/hic/compiler/smoke"
 	"github.com/hic-build/hic/compiler/store"
+	"github.com/hic-build/hic/compiler/vex"
 )
 
 // Built is what SigningAttacher needs of one built spec.
@@ -29,6 +34,8 @@ type Built struct {
 	ApkoVersion string
 	// Findings are the post-build findings.
 	Findings []finding.Finding
+	// Tests are the smoke-test results, for the hardening report.
+	Tests []smoke.Result
 }
 
 // SigningAttacher is the pipeline's Attacher of a signed build: for every built spec it
@@ -59,6 +66,10 @@ type SigningAttacher struct {
 	// StaticFindings are the static check findings of each spec by ref
 	// (warnings and waived ones; failing ones stop a spec before the build).
 	StaticFindings map[string][]finding.Finding
+	// Advisories are the catalog's vulnerability advisories: every image
+	// gets a signed OpenVEX document of those about the packages it
+	// contains (none: a document with no statements).
+	Advisories *vex.Advisories
 
 	mu      sync.Mutex
 	digests map[string]string // source file -> digest
@@ -136,8 +147,12 @@ func (a *SigningAttacher) Attach(ctx context.Context, img compile.Image, b Built
 			Rules:      a.Rules,
 			Exceptions: img.Policy.Exceptions,
 			Findings:   findings,
+			Tests:      b.Tests,
 		},
 		Tool: Tool{Name: "hic", Version: a.HicVersion},
+	}
+	if in.VEX, err = a.vexDocument(img, b); err != nil {
+		return nil, err
 	}
 	atts, err := ForImage(ctx, a.Signer, in)
 	if err != nil {
@@ -165,4 +180,40 @@ func (a *SigningAttacher) Attach(ctx context.Context, img compile.Image, b Built
 		out = append(out, ref)
 	}
 	return out, nil
+}
+
+// vexDocument is the OpenVEX document of a built image: the advisories
+// about the packages each platform really has installed (the builder's
+// list, else the platform's SBOM).
+func (a *SigningAttacher) vexDocument(img compile.Image, b Built) (*govex.VEX, error) {
+	in := vex.Input{Repository: img.Repository, Digest: b.Image.Index.Digest.String(), Distro: img.Metadata.Distro, Timestamp: b.BuildDate}
+	for _, p := range b.Image.Platforms {
+		vp := vex.Platform{Platform: p.Platform}
+		if p.Packages != nil {
+			for _, q := range p.Packages {
+				vp.Packages = append(vp.Packages, vex.Package{Name: q.Name, Version: q.Version, Arch: q.Arch})
+			}
+		} else {
+			pkgs, err := inspect.SBOMPackages(p.SPDX)
+			if err != nil {
+				return nil, fmt.Errorf("%s: vex: %w", p.Platform, err)
+			}
+			for _, q := range pkgs {
+				vp.Packages = append(vp.Packages, vex.Package{Name: q.Name, Version: q.Version, Arch: apkArchOf(p.Platform)})
+			}
+		}
+		in.Platforms = append(in.Platforms, vp)
+	}
+	return vex.Document(a.Advisories, in)
+}
+
+// apkArchOf is the apk arch of a platform ("linux/arm64" -> "aarch64").
+func apkArchOf(platform string) string {
+	switch platform {
+	case "linux/amd64":
+		return "x86_64"
+	case "linux/arm64":
+		return "aarch64"
+	}
+	return ""
 }

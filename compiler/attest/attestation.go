@@ -6,7 +6,10 @@ import (
 	"encoding/json"
 	"fmt"
 
+	govex "github.com/openvex/go-vex/pkg/vex"
+
 	"github.com/hic-build/hic/compiler/sign"
+	"github.com/hic-build/hic/compiler/vex"
 )
 
 // Attestation is one signed statement and the images it is stored with.
@@ -82,11 +85,14 @@ type ImageInput struct {
 	Hardening Hardening
 	// Tool names hic in the CycloneDX metadata.
 	Tool Tool
+	// VEX is the image's OpenVEX document (compiler/vex); nil writes none.
+	VEX *govex.VEX
 }
 
 // ForImage builds and signs all attestations of one image, in this order:
 // provenance and hardening report (about the index and every platform
-// manifest, stored with each), then the SPDX and CycloneDX SBOMs of the index
+// manifest, stored with each), the OpenVEX document when in.VEX is set
+// (likewise), then the SPDX and CycloneDX SBOMs of the index
 // and of each platform (each about and stored with its own image).
 func ForImage(ctx context.Context, s sign.Signer, in ImageInput) ([]Attestation, error) {
 	all := []Subject{in.Image.Index}
@@ -117,6 +123,10 @@ func ForImage(ctx context.Context, s sign.Signer, in ImageInput) ([]Attestation,
 	jobs := []job{
 		{func() (*Statement, error) { return ProvenanceStatement(prov) }, prov.Subjects},
 		{func() (*Statement, error) { return HardeningStatement(hard) }, hard.Subjects},
+	}
+	if in.VEX != nil {
+		doc := in.VEX
+		jobs = append(jobs, job{func() (*Statement, error) { return NewStatement(all, vex.PredicateType, doc) }, all})
 	}
 	sboms := func(subject Subject, spdx []byte) {
 		subjects := []Subject{subject}

@@ -6,6 +6,7 @@ import (
 
 	"github.com/hic-build/hic/compiler/compile"
 	"github.com/hic-build/hic/compiler/finding"
+	"github.com/hic-build/hic/compiler/smoke"
 )
 
 // Rule statuses in the hardening report.
@@ -28,6 +29,8 @@ type Hardening struct {
 	// Findings are the findings of the static and post-build checks for
 	// this spec, waived ones included.
 	Findings []finding.Finding
+	// Tests are the spec's smoke-test results (compiler/smoke), per platform.
+	Tests []smoke.Result
 }
 
 // HardeningReport is the predicate of https://hic.dev/attestations/hardening/v1.
@@ -40,6 +43,9 @@ type HardeningReport struct {
 	Rules []RuleResult `json:"rules"`
 	// Findings are all findings, waived ones included, in finding.Sort order.
 	Findings []finding.Finding `json:"findings"`
+	// Tests are the smoke-test results: passed, failed, or not-run (never
+	// counted as passed); a failed test is also a failing smoke-test finding.
+	Tests []smoke.Result `json:"tests,omitempty"`
 }
 
 // RuleResult is the outcome of one rule.
@@ -77,7 +83,7 @@ func HardeningReportOf(in Hardening) (*HardeningReport, error) {
 	if findings == nil {
 		findings = []finding.Finding{}
 	}
-	r := &HardeningReport{Spec: in.SpecRef, Result: StatusPass, Rules: []RuleResult{}, Findings: findings}
+	r := &HardeningReport{Spec: in.SpecRef, Result: StatusPass, Rules: []RuleResult{}, Findings: findings, Tests: in.Tests}
 	for _, id := range rules {
 		if id == "" {
 			continue

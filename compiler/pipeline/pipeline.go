@@ -26,6 +26,7 @@ import (
 	"github.com/hic-build/hic/compiler/finding"
 	"github.com/hic-build/hic/compiler/inspect"
 	"github.com/hic-build/hic/compiler/resolve"
+	"github.com/hic-build/hic/compiler/smoke"
 	"github.com/hic-build/hic/compiler/store"
 )
 
@@ -92,6 +93,11 @@ type Options struct {
 	Builder Builder
 	// Attacher, if set, adds referrers (attestations) to every built image.
 	Attacher Attacher
+	// Smoke, if set, runs each spec's smoke tests after the build; their
+	// results go into the report, the stored referrers and (through the
+	// Attacher) the hardening attestation, a failed test is a failing
+	// finding. Nil: tests are not run, and no result claims they were.
+	Smoke *smoke.Sandbox
 	// Jobs bounds how many specs are worked on at once. Default runtime.NumCPU().
 	Jobs int
 	// HicVersion is hic's version; it feeds the input digest.
@@ -254,6 +260,9 @@ func (w *worker) run(ctx context.Context, img compile.Image) (sr report.SpecRepo
 	if h, ok := w.opts.Store.Has(sr.InputDigest); ok {
 		fs, err := w.storedFindings(h)
 		if err == nil {
+			sr.Tests, err = w.storedTests(h)
+		}
+		if err == nil {
 			sr.Status, sr.ImageDigest, sr.Findings = report.StatusCached, h.String(), fs
 			return sr
 		}
@@ -269,6 +278,10 @@ func (w *worker) run(ctx context.Context, img compile.Image) (sr report.SpecRepo
 	}
 	if sr.Findings, err = inspectAll(ctx, img, b); err != nil {
 		return fail(err)
+	}
+	if sr.Tests = w.smokeTests(ctx, img, b); len(sr.Tests) > 0 {
+		sr.Findings = append(sr.Findings, smoke.Findings(img.Ref, sr.Tests)...)
+		finding.Sort(sr.Findings)
 	}
 	refs, err := w.referrers(ctx, img, b, sr)
 	if err != nil {
@@ -340,6 +353,13 @@ func (w *worker) referrers(ctx context.Context, img compile.Image, b *Built, sr 
 		return nil, err
 	}
 	arts = append(arts, store.Artifact{ArtifactType: ArtifactTypeFindings, Subject: idxDesc, MediaType: "application/json", Data: fj, Title: "findings.json"})
+	if len(sr.Tests) > 0 {
+		tj, err := json.Marshal(sr.Tests)
+		if err != nil {
+			return nil, err
+		}
+		arts = append(arts, store.Artifact{ArtifactType: ArtifactTypeSmoke, Subject: idxDesc, MediaType: "application/json", Data: tj, Title: "smoke-tests.json"})
+	}
 	var out []store.Referrer
 	for _, a := range arts {
 		r, err := store.NewArtifact(a)
@@ -374,6 +394,7 @@ func (w *worker) attestInput(img compile.Image, b *Built, sr report.SpecReport) 
 		InputDigest: sr.InputDigest,
 		ApkoVersion: w.versions.Apko,
 		Findings:    sr.Findings,
+		Tests:       sr.Tests,
 	}
 	for _, p := range b.Platforms {
 		s, err := subjectOf(img.Repository, p.Image)

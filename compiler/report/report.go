@@ -14,6 +14,7 @@ import (
 
 	"github.com/hic-build/hic/compiler/finding"
 	"github.com/hic-build/hic/compiler/fsutil"
+	"github.com/hic-build/hic/compiler/smoke"
 )
 
 // Spec statuses.
@@ -65,6 +66,9 @@ type SpecReport struct {
 	DurationMs  int64             `json:"durationMs"`
 	Error       string            `json:"error,omitempty"`
 	Findings    []finding.Finding `json:"findings,omitempty"`
+	// Tests are the smoke-test results per platform: passed, failed or
+	// not-run with the reason (never counted as passed).
+	Tests []smoke.Result `json:"tests,omitempty"`
 }
 
 // Failed reports whether the spec failed: a build error, or a post-build

@@ -50,6 +50,7 @@ func (v *verification) checks() []func(context.Context) Check {
 		v.config,
 		v.filesystem,
 		v.hardening,
+		v.vexDocument,
 		v.tag,
 	}
 	if v.opts.Rebuild != nil {

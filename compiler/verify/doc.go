@@ -38,6 +38,10 @@
 //   - filesystem: the built-filesystem rules of package inspect pass again on
 //     each platform's real layers (fs-sbom is the sbom check's);
 //   - hardening: the hardening report has no failing rule;
+//   - vex: the signed OpenVEX document about the index parses (go-vex), its
+//     statements are valid, about this image, and name only installed
+//     packages; with Options.Advisories it states exactly the catalog's
+//     advisories about them;
 //   - tag: a signature names the ref's repository, and the ref's tag is a tag
 //     of the spec the provenance names, so a tag moved to another image fails;
 //   - rebuild (optional): a rebuild of the spec gives the same index digest.

@@ -18,6 +18,7 @@ import (
 	"github.com/hic-build/hic/compiler/compile"
 	"github.com/hic-build/hic/compiler/inspect"
 	"github.com/hic-build/hic/compiler/sign"
+	"github.com/hic-build/hic/compiler/vex"
 )
 
 // Check names, in the order they are reported.
@@ -70,6 +71,10 @@ type Options struct {
 	// Rebuild, if set, rebuilds the spec and returns the index digest, for
 	// the rebuild check.
 	Rebuild func(ctx context.Context, img compile.Image) (v1.Hash, error)
+	// Advisories, if set, returns the catalog's advisories: the vex check
+	// then also requires the OpenVEX document to state exactly those about
+	// the installed packages.
+	Advisories func(ctx context.Context) (*vex.Advisories, error)
 }
 
 // platformImage is one platform manifest of the index and what is read from it.

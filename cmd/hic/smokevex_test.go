@@ -1,0 +1,170 @@
+package main
+
+// Acceptance tests of issue 13 on real builds: smoke tests run after the
+// build and a wrong expected output fails it; every image carries a signed
+// OpenVEX attestation holding exactly the catalog's advisories about the
+// packages it contains, read back with the OpenVEX library.
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	govex "github.com/openvex/go-vex/pkg/vex"
+
+	"github.com/hic-build/hic/compiler/attest"
+	"github.com/hic-build/hic/compiler/report"
+	"github.com/hic-build/hic/compiler/sign"
+	"github.com/hic-build/hic/compiler/smoke"
+	"github.com/hic-build/hic/compiler/vex"
+)
+
+const svCatalog = "testdata/smokevex/catalog"
+
+func TestSmokeAndVEXBuild(t *testing.T) {
+	bldBwrap(t)
+	tmp := t.TempDir()
+	mirror := filepath.Join(tmp, "mirror")
+	bldMirror(t, svCatalog, mirror)
+	key := bldKey(t)
+	out := filepath.Join(tmp, "out")
+	// broken's test fails, so the build does.
+	stdout, stderr := bldBuild(t, 1, svCatalog, "--all", "--mirrors", mirror, "--out", out, "--key", key)
+	all := stdout + stderr
+	for _, want := range []string{"broken:1-wolfi-runtime", "smoke-test", `test version failed on linux/amd64: /usr/bin/broken --version: output does not contain "2.0.0"`} {
+		if !strings.Contains(all, want) {
+			t.Errorf("build output lacks %q:\n%s", want, all)
+		}
+	}
+	rep := bldReport(t, out)
+
+	// Smoke results: app passes on linux/amd64 (on synthetic contents, and
+	// says so), arm64 is not run (never passed), broken fails.
+	for _, ref := range []string{"app:1-wolfi-runtime", "app:1-wolfi-dev", "broken:1-wolfi-runtime"} {
+		sr := rep[ref]
+		byPlat := map[string]smoke.Result{}
+		for _, r := range sr.Tests {
+			byPlat[r.Platform] = r
+		}
+		host, arm := byPlat["linux/amd64"], byPlat["linux/arm64"]
+		wantHost := smoke.Passed
+		if strings.HasPrefix(ref, "broken") {
+			wantHost = smoke.Failed
+		}
+		if host.Status != wantHost || !host.Synthetic {
+			t.Errorf("%s linux/amd64: %s synthetic=%v (%s), want %s on synthetic contents", ref, host.Status, host.Synthetic, host.Reason, wantHost)
+		}
+		if arm.Status != smoke.NotRun || arm.Reason == "" {
+			t.Errorf("%s linux/arm64: %s (%s), want not-run with a reason", ref, arm.Status, arm.Reason)
+		}
+		if wantHost == smoke.Passed && sr.Failed() {
+			t.Errorf("%s failed: %v %s", ref, sr.Findings, sr.Error)
+		}
+		if wantHost == smoke.Failed && !sr.Failed() {
+			t.Errorf("%s: a failed smoke test did not fail the spec", ref)
+		}
+	}
+
+	// OpenVEX: busybox's advisory in exactly the dev image, app's in both app images.
+	pub := strings.TrimSuffix(key, ".key") + ".pub"
+	v, err := sign.LoadVerifier(pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string][]string{
+		"app:1-wolfi-runtime":    {"GHSA-2345-6789-cfgh app fixed"},
+		"app:1-wolfi-dev":        {"CVE-2026-20001 busybox not_affected", "GHSA-2345-6789-cfgh app fixed"},
+		"broken:1-wolfi-runtime": nil,
+	}
+	oci := filepath.Join(out, "oci")
+	for ref, w := range want {
+		doc := svVEX(t, v, oci, rep[ref])
+		var got []string
+		for _, st := range doc.Statements {
+			if err := st.Validate(); err != nil {
+				t.Errorf("%s: %s: %v", ref, st.Vulnerability.Name, err)
+			}
+			for _, p := range st.Products {
+				if !strings.Contains(p.ID, strings.TrimPrefix(rep[ref].ImageDigest, "sha256:")) {
+					t.Errorf("%s: product %s does not name the image %s", ref, p.ID, rep[ref].ImageDigest)
+				}
+				for _, sc := range p.Subcomponents {
+					name := strings.SplitN(strings.TrimPrefix(sc.ID, "pkg:apk/wolfi/"), "@", 2)[0]
+					got = append(got, string(st.Vulnerability.Name)+" "+name+" "+string(st.Status))
+				}
+			}
+		}
+		sort.Strings(got)
+		got = compactStrings(got) // one subcomponent per arch
+		if strings.Join(got, "|") != strings.Join(w, "|") {
+			t.Errorf("%s: OpenVEX statements %q, want %q", ref, got, w)
+		}
+	}
+
+	// hic verify checks the document against the catalog.
+	code, vout, verr := bldRun(t, "-C", svCatalog, "verify", "app:1-wolfi-dev", "--layout", oci, "--key", pub)
+	if code != 0 || !strings.Contains(vout, "ok  vex") {
+		t.Errorf("hic verify: exit %d\n%s%s", code, vout, verr)
+	}
+}
+
+// svVEX returns the OpenVEX document of the signed attestation stored with
+// the spec's image index, after checking its signature.
+func svVEX(t *testing.T, v *sign.Verifier, oci string, sr report.SpecReport) *govex.VEX {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(oci, "index.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var idx v1.IndexManifest
+	if err := json.Unmarshal(b, &idx); err != nil {
+		t.Fatal(err)
+	}
+	var docs []*govex.VEX
+	for _, d := range idx.Manifests {
+		if d.Annotations[attest.AnnotationPredicateType] != vex.PredicateType || d.Annotations[attest.AnnotationSubject] != sr.ImageDigest {
+			continue
+		}
+		mb := svBlob(t, oci, d.Digest)
+		var m v1.Manifest
+		if err := json.Unmarshal(mb, &m); err != nil || len(m.Layers) != 1 {
+			t.Fatalf("%s: OpenVEX referrer manifest: %v", sr.Ref, err)
+		}
+		st, err := attest.Open(t.Context(), v, svBlob(t, oci, m.Layers[0].Digest))
+		if err != nil {
+			t.Fatalf("%s: OpenVEX attestation does not verify: %v", sr.Ref, err)
+		}
+		doc, err := govex.Parse(st.Predicate)
+		if err != nil {
+			t.Fatalf("%s: go-vex cannot parse the document: %v", sr.Ref, err)
+		}
+		docs = append(docs, doc)
+	}
+	if len(docs) != 1 {
+		t.Fatalf("%s: %d OpenVEX attestations about the index %s, want 1", sr.Ref, len(docs), sr.ImageDigest)
+	}
+	return docs[0]
+}
+
+func svBlob(t *testing.T, oci string, h v1.Hash) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(oci, "blobs", h.Algorithm, h.Hex))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func compactStrings(ss []string) []string {
+	var out []string
+	for i, s := range ss {
+		if i == 0 || s != ss[i-1] {
+			out = append(out, s)
+		}
+	}
+	return out
+}
