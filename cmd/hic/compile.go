@@ -4,12 +4,15 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/hic-build/hic/compiler/check"
 	"github.com/hic-build/hic/compiler/compile"
 	"github.com/hic-build/hic/compiler/spec"
+	"github.com/hic-build/hic/compiler/universe"
 )
 
 type compileOptions struct {
@@ -63,6 +66,17 @@ func compileSelected(cmd *cobra.Command, root *rootOptions, refs []string, today
 	if err != nil {
 		return nil, err
 	}
+	if err := refuseFailing(cmd, root, l, specs, nil); err != nil {
+		return nil, err
+	}
+	spec.SortByRef(specs)
+	return compile.All(specs)
+}
+
+// refuseFailing prints the failing findings of specs (those of rules keep
+// accepts; nil: all) and returns an error when there are any, so commands
+// that would build from them stop with the messages hic vet gives.
+func refuseFailing(cmd *cobra.Command, root *rootOptions, l *loaded, specs []*spec.Spec, keep func(rule string) bool) error {
 	selected := map[string]bool{}
 	for _, s := range specs {
 		selected[s.Ref] = true
@@ -70,7 +84,7 @@ func compileSelected(cmd *cobra.Command, root *rootOptions, refs []string, today
 	var bad vetResult
 	r, _ := findCatalogRoot(root.catalog)
 	for _, f := range l.findings {
-		if f.Failing() && (f.Ref == "" || selected[f.Ref]) {
+		if f.Failing() && (f.Ref == "" || selected[f.Ref]) && (keep == nil || keep(f.Rule)) {
 			f.Pos = displayPos(r, f.Pos)
 			bad.Findings = append(bad.Findings, f)
 			bad.failing++
@@ -78,10 +92,43 @@ func compileSelected(cmd *cobra.Command, root *rootOptions, refs []string, today
 	}
 	if bad.failing > 0 {
 		_ = bad.write(cmd.ErrOrStderr(), &vetOptions{format: "text"})
-		return nil, &exitError{code: exitFindings, err: fmt.Errorf("%d failing findings; fix them (hic vet) before compiling", bad.failing)}
+		return &exitError{code: exitFindings, err: fmt.Errorf("%d failing findings; fix them (hic vet) before compiling", bad.failing)}
 	}
-	spec.SortByRef(specs)
-	return compile.All(specs)
+	return nil
+}
+
+// universeRule reports whether a rule is checked against the package universe.
+func universeRule(rule string) bool {
+	switch rule {
+	case check.RulePackageExists, check.RulePackageVersion, check.RuleEntrypointProvided, check.RuleInstallScripts:
+		return true
+	}
+	return false
+}
+
+// sortedDistros lists the distros of specs.
+func sortedDistros(specs []*spec.Spec) []string {
+	var out []string
+	for _, s := range specs {
+		if !slices.Contains(out, s.Distro) {
+			out = append(out, s.Distro)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// universeSnapshot describes a universe's snapshot: "snapshot 2026-08-22 of https://packages.wolfi.dev/os".
+func universeSnapshot(u *universe.Universe) string {
+	if len(u.Sources) == 0 {
+		return "no snapshot recorded"
+	}
+	s := u.Sources[0]
+	out := "snapshot " + s.Date + " of " + s.URL
+	if s.From != "" {
+		out += " from " + s.From
+	}
+	return out
 }
 
 // writeCompiled writes the flat compiled form of each image into dir, one

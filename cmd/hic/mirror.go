@@ -41,16 +41,28 @@ kept). Use a separate --out for a partial mirror.`,
 			if err != nil {
 				return err
 			}
+			// A spec the distro's universe cannot serve fails here with the
+			// findings hic build and hic vet report for it.
+			if err := refuseFailing(cmd, root, l, specs, universeRule); err != nil {
+				return err
+			}
 			imgs, err := compile.All(specs)
 			if err != nil {
 				return err
 			}
-			m, err := mirror.Generate(cmd.Context(), imgs, mirror.Options{Dir: o.out, Scale: o.scale})
+			m, err := mirror.Generate(cmd.Context(), imgs, mirror.Options{Dir: o.out, Scale: o.scale, Universes: l.universes})
 			if err != nil {
 				return err
 			}
 			for _, mm := range m.Mirrors {
 				fmt.Fprintf(cmd.OutOrStdout(), "%s -> %s\n", mm.URL, mm.Dir)
+			}
+			for _, d := range sortedDistros(specs) {
+				if u := l.universes[d]; u != nil {
+					fmt.Fprintf(cmd.OutOrStdout(), "%s: packages from the universe (%s)\n", d, universeSnapshot(u))
+				} else {
+					fmt.Fprintf(cmd.OutOrStdout(), "%s: no universe (catalog/universe/%s.txt): every package an image names is invented\n", d, d)
+				}
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "mirror for %d specs written to %s\n", len(specs), o.out)
 			return nil

@@ -43,6 +43,14 @@ type Request struct {
 	// "so:libpcre2-8.so.0", "cmd:perl"). Names no other package provides
 	// are synthesized as small library (or, for cmd:, executable) packages.
 	Depends []string
+
+	// Provides, Origin and Archs are used by SynthOptions.Exact only:
+	// the provides published ("so:libz.so.1=1", "cmd:nginx"; one without
+	// a version gets the package's), the origin (empty: the name) and the
+	// architectures the package exists on (empty: all).
+	Provides []string
+	Origin   string
+	Archs    []string
 }
 
 // SynthOptions configures Synthesize.
@@ -57,6 +65,13 @@ type SynthOptions struct {
 	// base package names (baselayout, libc) and file layout. Any other
 	// value means wolfi (Validate rejects it).
 	Distro string
+	// Exact publishes exactly the requests, as a package universe lists
+	// them: no base packages or older versions beside them, no invented
+	// dependencies, a request's Depends and Provides as given, and only
+	// its Executables as programs (none by default). A request named like
+	// a base package gets that package's files (baselayout, busybox links,
+	// setuid shadow binaries ...), so images keep their real shapes.
+	Exact bool
 	// BuildTime stamps every package; zero means DefaultBuildTime().
 	BuildTime time.Time
 }
@@ -127,7 +142,11 @@ func Synthesize(opts SynthOptions) []Package {
 	var out []Package
 	seen := map[string]bool{}
 	for _, arch := range opts.Archs {
-		for _, s := range universe(opts, arch) {
+		specs := universe(opts, arch)
+		if opts.Exact {
+			specs = exactUniverse(opts, arch)
+		}
+		for _, s := range specs {
 			p := s.materialize(arch, opts.Scale, opts.BuildTime)
 			if id := p.String(); !seen[id] {
 				seen[id] = true
@@ -141,6 +160,7 @@ func Synthesize(opts SynthOptions) []Package {
 // spec is a package before sizes and seeds are fixed.
 type spec struct {
 	name, version, desc, license string
+	origin                       string // empty: name
 	depends, provides            []string
 	files                        []File     // fixed small files, dirs and symlinks
 	bulk                         []bulkFile // files that share the package size
@@ -162,7 +182,7 @@ const minFileSize = 64
 
 func (s spec) materialize(arch string, scale float64, t time.Time) Package {
 	p := Package{
-		Name: s.name, Version: s.version, Arch: arch, Origin: s.name,
+		Name: s.name, Version: s.version, Arch: arch, Origin: cmpOr(s.origin, s.name),
 		Description: s.desc, License: s.license,
 		URL:     "https://packages.example.invalid/" + s.name,
 		Depends: slices.Clone(s.depends), Provides: slices.Clone(s.provides),
@@ -272,6 +292,119 @@ func universe(opts SynthOptions, arch string) []spec {
 	}
 	all := slices.Concat(own, base, older)
 	return append(all, inventDepends(all, libc)...)
+}
+
+// exactUniverse returns the specs of one arch in Exact mode: each request
+// on the arch, as given.
+func exactUniverse(opts SynthOptions, arch string) []spec {
+	alpine := opts.Distro == DistroAlpine
+	base := baseSpecs(alpine, arch)
+	index := map[string]int{}
+	for i, b := range base {
+		index[b.name] = i
+	}
+	// Files a base package ships are not shipped again by another package
+	// (apk refuses two packages owning one path).
+	baseFiles := map[string]bool{}
+	requested := map[string]bool{}
+	for _, r := range opts.Requests {
+		requested[r.Name] = true
+	}
+	for _, b := range base {
+		if !requested[b.name] {
+			continue
+		}
+		for _, f := range b.files {
+			baseFiles[f.Path] = true
+		}
+		for _, f := range b.bulk {
+			baseFiles[f.path] = true
+		}
+	}
+	var out []spec
+	for _, r := range mergeExact(opts.Requests) {
+		if len(r.Archs) > 0 && !slices.Contains(r.Archs, arch) && !slices.Contains(r.Archs, "noarch") {
+			continue
+		}
+		var s spec
+		i, isBase := index[r.Name]
+		if isBase {
+			s = base[i]
+			s.files = slices.Clone(s.files)
+			s.bulk = slices.Clone(s.bulk)
+		} else {
+			s = spec{name: r.Name, license: "Apache-2.0", desc: r.Name + " (synthetic)", size: realisticSize(r.Name)}
+		}
+		s.version, s.origin = r.Version, r.Origin
+		s.depends = slices.Clone(r.Depends)
+		s.provides = nil
+		for _, p := range r.Provides {
+			if !strings.Contains(p, "=") {
+				p += "=" + r.Version
+			}
+			s.provides = appendNew(s.provides, p)
+		}
+		has := func(p string) bool {
+			return slices.ContainsFunc(s.files, func(f File) bool { return f.Path == p }) ||
+				slices.ContainsFunc(s.bulk, func(b bulkFile) bool { return b.path == p })
+		}
+		for _, e := range r.Executables {
+			p := strings.TrimPrefix(e, "/")
+			if p == "" || has(p) || (!isBase && baseFiles[p]) {
+				continue
+			}
+			s.bulk = append(s.bulk, bulkFile{path: p, mode: 0o755, share: 0.6, command: true})
+		}
+		if !isBase {
+			// A shared library for every so: provide, as the real package ships it.
+			for _, p := range r.Provides {
+				if so, ok := strings.CutPrefix(universeName(p), "so:"); ok && !strings.Contains(so, "/") {
+					if lp := "usr/lib/" + so; !has(lp) && !baseFiles[lp] {
+						s.bulk = append(s.bulk, bulkFile{path: lp, mode: 0o755, share: 0.4})
+					}
+				}
+			}
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+// universeName is a provide or dependency without its version.
+func universeName(p string) string {
+	if i := strings.IndexAny(p, "<>=~"); i >= 0 {
+		return p[:i]
+	}
+	return p
+}
+
+// mergeExact merges requests for the same name and version (union of
+// executables, depends and provides, sorted), in order of first appearance.
+func mergeExact(in []Request) []Request {
+	var out []Request
+	at := map[string]int{}
+	for _, r := range in {
+		if r.Name == "" {
+			continue
+		}
+		r.Version = cmpOr(r.Version, defaultVersion)
+		id := r.Name + "=" + r.Version
+		i, ok := at[id]
+		if !ok {
+			at[id] = len(out)
+			out = append(out, Request{Name: r.Name, Version: r.Version, Origin: r.Origin, Archs: slices.Clone(r.Archs)})
+			i = len(out) - 1
+		}
+		out[i].Executables = appendNew(out[i].Executables, r.Executables...)
+		out[i].Depends = appendNew(out[i].Depends, r.Depends...)
+		out[i].Provides = appendNew(out[i].Provides, r.Provides...)
+	}
+	for i := range out {
+		slices.Sort(out[i].Executables)
+		slices.Sort(out[i].Depends)
+		slices.Sort(out[i].Provides)
+	}
+	return out
 }
 
 // mergeRequests fills in default versions, drops nameless requests and

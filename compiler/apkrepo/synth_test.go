@@ -3,6 +3,7 @@ package apkrepo
 import (
 	"io/fs"
 	"slices"
+	"sort"
 	"strings"
 	"testing"
 
@@ -269,5 +270,48 @@ func TestSynthesizeRequestOrderDoesNotMatter(t *testing.T) {
 	}
 	if d := fwd["x86_64/curl-1.0.0-r0"].Depends; !slices.Contains(d, "zlib") || !slices.Contains(d, "libpsl") {
 		t.Errorf("merged curl depends %v, want zlib and libpsl", d)
+	}
+}
+
+func TestSynthesizeExact(t *testing.T) {
+	pkgs := Synthesize(SynthOptions{Exact: true, Requests: []Request{
+		{Name: "nginx-mainline", Version: "1.31.4-r0", Depends: []string{"so:libz.so.1"}, Provides: []string{"cmd:nginx"}, Executables: []string{"/usr/sbin/nginx"}},
+		{Name: "zlib", Version: "1.3.1-r2", Provides: []string{"so:libz.so.1=1"}},
+		{Name: "only-x86", Version: "1.0-r0", Archs: []string{"x86_64"}, Origin: "only"},
+	}})
+	var got []string
+	for _, p := range pkgs {
+		got = append(got, p.String()+" "+strings.Join(p.Provides, ",")+" o="+p.Origin)
+	}
+	sort.Strings(got)
+	want := []string{
+		"aarch64/nginx-mainline-1.31.4-r0 cmd:nginx=1.31.4-r0 o=nginx-mainline",
+		"aarch64/zlib-1.3.1-r2 so:libz.so.1=1 o=zlib",
+		"x86_64/nginx-mainline-1.31.4-r0 cmd:nginx=1.31.4-r0 o=nginx-mainline",
+		"x86_64/only-x86-1.0-r0  o=only",
+		"x86_64/zlib-1.3.1-r2 so:libz.so.1=1 o=zlib",
+	}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("exact universe (-want +got):\n%s", d)
+	}
+	for _, p := range pkgs {
+		var paths []string
+		for _, f := range p.Files {
+			paths = append(paths, f.Path)
+		}
+		switch p.Name {
+		case "nginx-mainline":
+			if !slices.Contains(paths, "usr/sbin/nginx") || slices.Contains(paths, "usr/bin/nginx-mainline") {
+				t.Errorf("nginx-mainline files %v", paths)
+			}
+		case "zlib": // the base template's library
+			if !slices.Contains(paths, "usr/lib/libz.so.1") {
+				t.Errorf("zlib files %v", paths)
+			}
+		case "only-x86":
+			if len(paths) != 0 {
+				t.Errorf("only-x86 ships %v, want nothing", paths)
+			}
+		}
 	}
 }

@@ -21,9 +21,6 @@ const (
 	RuleUniverseVerified   = "universe-verified"
 )
 
-// binDirs are the directories a cmd: provide puts a program in.
-var binDirs = []string{"/bin", "/sbin", "/usr/bin", "/usr/sbin", "/usr/local/bin", "/usr/local/sbin"}
-
 // platformArch maps an OCI platform to its apk architecture.
 var platformArch = map[string]string{
 	"linux/amd64": "x86_64", "linux/arm64": "aarch64", "linux/arm/v7": "armv7", "linux/arm/v6": "armhf",
@@ -204,7 +201,7 @@ func (c *checker) entrypoint(u *universe.Universe) {
 	}
 	if len(c.s.Cmd) > 0 {
 		prog := c.s.Cmd[0]
-		inBin := strings.HasPrefix(prog, "/") && slices.Contains(binDirs, path.Dir(prog))
+		inBin := strings.HasPrefix(prog, "/") && slices.Contains(universe.BinDirs, path.Dir(prog))
 		if len(c.s.Entrypoint) == 0 || inBin || (wrapped && strings.HasPrefix(prog, "/")) {
 			check(prog, "cmd.0")
 		}
@@ -222,7 +219,7 @@ func (c *checker) provided(u *universe.Universe, closure []*universe.Package, pr
 		}
 	}
 	what := prog
-	if cmdName := commandOf(prog); cmdName != "" {
+	if cmdName := universe.CommandOf(prog); cmdName != "" {
 		what = prog + " (" + cmdName + ")"
 	}
 	mainName := spec.PackageName(c.s.MainPackage)
@@ -248,33 +245,12 @@ func (c *checker) provided(u *universe.Universe, closure []*universe.Package, pr
 	c.report(RuleEntrypointProvided, at, "%s", msg)
 }
 
-// commandOf is the cmd: provide that ships prog: "cmd:java" for
-// /usr/bin/java or a bare "java", "" for a path outside the bin directories.
-func commandOf(prog string) string {
-	if !strings.HasPrefix(prog, "/") {
-		return "cmd:" + prog
-	}
-	if slices.Contains(binDirs, path.Dir(prog)) {
-		return "cmd:" + path.Base(prog)
-	}
-	return ""
-}
-
 // Provides returns the first package of pkgs that ships prog (an absolute
 // path, or a command name looked up as cmd:NAME), or nil.
 func Provides(pkgs []*universe.Package, prog string) *universe.Package {
-	cmdName := commandOf(prog)
 	for _, p := range pkgs {
-		if slices.Contains(p.Files, prog) {
+		if p.Ships(prog) {
 			return p
-		}
-		if cmdName == "" {
-			continue
-		}
-		for _, pr := range p.Provides {
-			if universe.ProvideName(pr) == cmdName {
-				return p
-			}
 		}
 	}
 	return nil
@@ -283,7 +259,7 @@ func Provides(pkgs []*universe.Package, prog string) *universe.Package {
 // providersOf lists the installable packages of u that ship prog.
 func providersOf(u *universe.Universe, prog string) []*universe.Package {
 	var out []*universe.Package
-	if c := commandOf(prog); c != "" {
+	if c := universe.CommandOf(prog); c != "" {
 		out = append(out, u.Providers(c)...)
 	}
 	for i := range u.Packages {

@@ -1,7 +1,12 @@
 // Package mirror generates a signed local mirror of every repository the
-// catalog's compiled images name, filled with a synthetic but realistic
-// package universe (compiler/apkrepo) holding exactly the packages, pinned
-// versions and entrypoint binaries the images need. It writes mirrors.json,
+// catalog's compiled images name, with synthetic contents (compiler/apkrepo)
+// in real shapes. For a distro with a package universe (compiler/universe)
+// the mirror serves only what the universe lists: its names, the versions
+// the images pin plus the newest, its dependencies and provides, and an
+// entrypoint file only where the universe says a package ships it; an image
+// naming anything else fails here, as it would against the real repository.
+// A distro without a universe gets every package an image asks for, at the
+// pinned version, with its entrypoint (the legacy mode). It writes mirrors.json,
 // the map from each catalog repository URL to its directory, which
 // `hic build --mirrors` reads. This is what tests, examples, the demo and
 // the benchmarks build from: no network, ever.
@@ -21,6 +26,7 @@ import (
 	"github.com/hic-build/hic/compiler/compile"
 	"github.com/hic-build/hic/compiler/fsutil"
 	"github.com/hic-build/hic/compiler/resolve"
+	"github.com/hic-build/hic/compiler/universe"
 )
 
 // ManifestName is the file in a mirror root that maps URLs to directories.
@@ -36,6 +42,9 @@ type Options struct {
 	Dir string
 	// Scale multiplies realistic package sizes (apkrepo.SynthOptions.Scale).
 	Scale float64
+	// Universes are the package universes by distro; a distro without one
+	// is generated in the legacy mode.
+	Universes map[string]*universe.Universe
 }
 
 // Manifest lists the mirrors of a mirror root; Dir entries are relative to it.
@@ -56,6 +65,7 @@ func Generate(ctx context.Context, images []compile.Image, opts Options) (*Manif
 		repos    []string
 		keyring  string                     // the catalog keyring the mirror's key stands in for
 		requests map[string]apkrepo.Request // by name=version
+		images   []compile.Image
 	}
 	groups := map[string]*group{}
 	for _, img := range images {
@@ -72,6 +82,7 @@ func Generate(ctx context.Context, images []compile.Image, opts Options) (*Manif
 			}
 			groups[d] = g
 		}
+		g.images = append(g.images, img)
 		for _, r := range img.Config.Contents.Repositories {
 			if !slices.Contains(g.repos, r) {
 				g.repos = append(g.repos, r)
@@ -116,7 +127,14 @@ func Generate(ctx context.Context, images []compile.Image, opts Options) (*Manif
 		if err != nil {
 			return nil, err
 		}
-		pkgs := dropDuplicateFiles(apkrepo.Synthesize(apkrepo.SynthOptions{Requests: reqs, Scale: opts.Scale, Distro: g.family}))
+		synth := apkrepo.SynthOptions{Requests: reqs, Scale: opts.Scale, Distro: g.family}
+		if u := opts.Universes[d]; u != nil {
+			if synth.Requests, err = fromUniverse(u, g.images); err != nil {
+				return nil, fmt.Errorf("mirror %s: %w", d, err)
+			}
+			synth.Exact = true
+		}
+		pkgs := dropDuplicateFiles(apkrepo.Synthesize(synth))
 		dir := filepath.Join(opts.Dir, d)
 		if err := os.RemoveAll(dir); err != nil {
 			return nil, fmt.Errorf("mirror: %w", err)
@@ -137,6 +155,91 @@ func Generate(ctx context.Context, images []compile.Image, opts Options) (*Manif
 		return nil, fmt.Errorf("mirror: %w", err)
 	}
 	return m, nil
+}
+
+// fromUniverse returns the packages a mirror of u serves for images: every
+// package their package lists pull in (by the universe's dependencies), in
+// its newest version and in each version an image pins, with the
+// universe's dependencies, provides, origin and architectures. The
+// programs images start are shipped by the package of their closure the
+// universe says ships them, and by no other. A package, version or
+// dependency the universe does not have is an error.
+func fromUniverse(u *universe.Universe, images []compile.Image) ([]apkrepo.Request, error) {
+	pins := map[string][]string{}
+	exes := map[string][]string{}
+	var roots []string
+	for _, img := range images {
+		pkgs := img.Config.Contents.Packages
+		for _, p := range pkgs {
+			name, version, _ := strings.Cut(p, "=")
+			if err := u.PinError(name, version); err != nil {
+				return nil, fmt.Errorf("%s: %w", img.Ref, err)
+			}
+			if version != "" && !slices.Contains(pins[name], version) {
+				pins[name] = append(pins[name], version)
+			}
+			if !slices.Contains(roots, name) {
+				roots = append(roots, name)
+			}
+		}
+		closure, missing := u.Closure(pkgs...)
+		if len(missing) > 0 {
+			return nil, fmt.Errorf("%s: nothing in the %s universe provides %s, which its packages depend on", img.Ref, u.Distro, strings.Join(missing, ", "))
+		}
+		for _, prog := range programs(img) {
+			for _, p := range closure {
+				if p.Ships(prog) {
+					if !slices.Contains(exes[p.Name], prog) {
+						exes[p.Name] = append(exes[p.Name], prog)
+					}
+					break
+				}
+			}
+		}
+	}
+	sort.Strings(roots)
+	closure, _ := u.Closure(roots...)
+	var reqs []apkrepo.Request
+	for _, p := range closure {
+		versions := []string{p.Newest()}
+		for _, v := range pins[p.Name] {
+			if !slices.Contains(versions, v) {
+				versions = append(versions, v)
+			}
+		}
+		files := slices.Clone(exes[p.Name])
+		for _, f := range p.Files {
+			if !slices.Contains(files, f) {
+				files = append(files, f)
+			}
+		}
+		for _, v := range versions {
+			reqs = append(reqs, apkrepo.Request{
+				Name: p.Name, Version: v, Origin: p.Origin, Archs: p.Archs,
+				Depends: p.Depends, Provides: p.Provides, Executables: files,
+			})
+		}
+	}
+	sort.Slice(reqs, func(i, j int) bool {
+		if reqs[i].Name != reqs[j].Name {
+			return reqs[i].Name < reqs[j].Name
+		}
+		return reqs[i].Version < reqs[j].Version
+	})
+	return reqs, nil
+}
+
+// programs are the absolute program paths an image starts: the
+// entrypoint's, and the cmd's when it names one.
+func programs(img compile.Image) []string {
+	var out []string
+	for _, c := range []string{img.Config.Entrypoint.Command, img.Config.Cmd} {
+		f := strings.Fields(c)
+		if len(f) > 0 && strings.HasPrefix(strings.Trim(f[0], "'"), "/") {
+			out = append(out, strings.Trim(f[0], "'"))
+		}
+	}
+	return out
 }
 
 // dropDuplicateFiles keeps the first entry of each path in every package.

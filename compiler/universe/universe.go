@@ -1,6 +1,8 @@
 package universe
 
 import (
+	"fmt"
+	"path"
 	"slices"
 	"sort"
 	"strings"
@@ -271,4 +273,53 @@ func DependencyName(dep string) string {
 func ProvideName(p string) string {
 	n, _, _ := strings.Cut(p, "=")
 	return n
+}
+
+// BinDirs are the directories a cmd: provide puts a program in.
+var BinDirs = []string{"/bin", "/sbin", "/usr/bin", "/usr/sbin", "/usr/local/bin", "/usr/local/sbin"}
+
+// CommandOf is the cmd: provide that ships prog: "cmd:java" for
+// /usr/bin/java or a bare "java", "" for a path outside BinDirs.
+func CommandOf(prog string) string {
+	if !strings.HasPrefix(prog, "/") {
+		return "cmd:" + prog
+	}
+	if slices.Contains(BinDirs, path.Dir(prog)) {
+		return "cmd:" + path.Base(prog)
+	}
+	return ""
+}
+
+// Ships reports whether the package ships prog: an absolute path it lists
+// in Files, or a program in a bin directory (or a bare command name) it
+// provides as cmd:NAME.
+func (p *Package) Ships(prog string) bool {
+	if slices.Contains(p.Files, prog) {
+		return true
+	}
+	c := CommandOf(prog)
+	if c == "" {
+		return false
+	}
+	for _, pr := range p.Provides {
+		if ProvideName(pr) == c {
+			return true
+		}
+	}
+	return false
+}
+
+// PinError says why name=version cannot be installed from u, or is nil.
+// version may be empty (any version).
+func (u *Universe) PinError(name, version string) error {
+	p := u.Lookup(name)
+	switch {
+	case p == nil:
+		return fmt.Errorf("package %q is not in the %s universe", name, u.Distro)
+	case p.Removed != "":
+		return fmt.Errorf("package %q left %s on %s", name, u.Distro, p.Removed)
+	case version != "" && !p.Has(version):
+		return fmt.Errorf("%s %s is not a version the %s universe has (nearest: %s)", name, version, u.Distro, strings.Join(p.Nearest(version, 2), ", "))
+	}
+	return nil
 }

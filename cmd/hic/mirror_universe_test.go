@@ -1,0 +1,104 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/hic-build/hic/compiler/resolve"
+	"github.com/hic-build/hic/compiler/universe"
+)
+
+// TestMirrorServesOnlyTheUniverse generates a mirror for specs of a catalog
+// with a universe: it holds exactly the universe closure of their packages
+// (pinned and newest versions, no invented packages), an entrypoint only in
+// the package the universe says ships it, and an image built from it has
+// that file. A spec naming a package outside the universe fails hic mirror
+// and hic build with the same finding.
+func TestMirrorServesOnlyTheUniverse(t *testing.T) {
+	cat := vetUniverseCatalog
+	dir := t.TempDir()
+	code, stdout, stderr := bldRun(t, "-C", cat, "mirror", "--out", dir, "good:1-wolfi-runtime", "java-home:1-wolfi-runtime")
+	if code != 0 {
+		t.Fatalf("hic mirror: exit %d\n%s%s", code, stdout, stderr)
+	}
+	if !strings.Contains(stdout, "wolfi: packages from the universe (snapshot 2026-08-22") {
+		t.Errorf("mirror does not say it serves the universe:\n%s", stdout)
+	}
+	u, err := universe.ReadDir(filepath.Join(cat, "universe"), "wolfi")
+	if err != nil {
+		t.Fatal(err)
+	}
+	trusted := map[string]string{}
+	keys, _ := filepath.Glob(filepath.Join(dir, "wolfi", "keys", "*.rsa.pub"))
+	for _, k := range keys {
+		trusted[filepath.Base(k)] = k
+	}
+	for _, arch := range []string{"x86_64", "aarch64"} {
+		pkgs, _, err := resolve.ReadIndex(filepath.Join(dir, "wolfi", arch, "APKINDEX.tar.gz"), trusted)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for id, p := range pkgs {
+			got = append(got, id)
+			up := u.Lookup(p.Name)
+			if up == nil || !up.Has(p.Version) {
+				t.Errorf("%s: mirror serves %s, which the universe does not have", arch, id)
+				continue
+			}
+			hasNginx := slices.ContainsFunc(p.Provides, func(s string) bool { return strings.HasPrefix(s, "cmd:nginx") })
+			if hasNginx != (p.Name == "nginx-mainline") {
+				t.Errorf("%s: %s provides %v", arch, id, p.Provides)
+			}
+		}
+		sort.Strings(got)
+		want := []string{
+			"ca-certificates-bundle=20250619-r0", "glibc=2.42-r0", "ld-linux=2.42-r0", "nginx-mainline=1.31.4-r0",
+			"openjdk-21-jre=21.0.8-r1", "openjdk-21-jre=21.0.9-r0", "tzdata=2025b-r0", "wolfi-baselayout=20230201-r24",
+		}
+		if d := cmp.Diff(want, got); d != "" {
+			t.Errorf("%s: mirror packages (-want +got):\n%s", arch, d)
+		}
+	}
+
+	// An image built from it starts a program its package really ships.
+	out := filepath.Join(t.TempDir(), "out")
+	bldBuild(t, 0, cat, "java-home:1-wolfi-runtime", "--mirrors", dir, "--out", out, "--unsigned")
+	files := bldFiles(t, bldPlatformImage(t, filepath.Join(out, "oci"), "java-home:1-wolfi-runtime", "linux/arm64"))
+	if _, ok := files["usr/lib/jvm/java-21-openjdk/bin/java"]; !ok {
+		t.Error("the image lacks /usr/lib/jvm/java-21-openjdk/bin/java, which its package ships")
+	}
+	if _, ok := files["usr/bin/java"]; ok {
+		t.Error("the image has /usr/bin/java, which no package of it ships")
+	}
+
+	// The UX case: mirror and build refuse it with the same finding.
+	const want = `ux/ux.cue:9:2: package-exists: package "no-such-package-xyz" is not in wolfi (snapshot 2026-08-22)`
+	code, _, mErr := bldRun(t, "-C", cat, "mirror", "--out", t.TempDir(), "ux:1-wolfi-runtime")
+	if code != 1 || !strings.Contains(mErr, want) {
+		t.Errorf("hic mirror ux: exit %d\n%s", code, mErr)
+	}
+	code, _, bErr := bldRun(t, "-C", cat, "build", "ux:1-wolfi-runtime", "--mirrors", dir, "--out", filepath.Join(t.TempDir(), "o"), "--unsigned")
+	if code != 1 || !strings.Contains(bErr, want) {
+		t.Errorf("hic build ux: exit %d\n%s", code, bErr)
+	}
+	if line := func(s string) string {
+		for _, l := range strings.Split(s, "\n") {
+			if strings.Contains(l, "package-exists") {
+				return l
+			}
+		}
+		return ""
+	}; line(mErr) != line(bErr) {
+		t.Errorf("mirror and build differ:\n%s\n%s", line(mErr), line(bErr))
+	}
+	if _, err := os.Stat(filepath.Join(out, "oci")); err != nil {
+		t.Fatal(err)
+	}
+}
