@@ -36,6 +36,7 @@ func TestVetUniverse(t *testing.T) {
 		{"removed", "package-exists", `package: "prometheus"`, "left wolfi on 2026-06-10 (its last version was 2.53.1-r0); it is in alpine-3.23 (2.53.1-r0)", false},
 		{"trigger", "install-scripts", `entrypoint: ["/usr/bin/postgres"]`, "made by an install script (trigger) of postgresql-common", false},
 		{"one-arch", "package-exists", `package: "only-x86"`, "not built for aarch64", false},
+		{"unknown-files", "entrypoint-provided", `entrypoint: ["/usr/libexec/facts-unknown/run"]`, "cannot be checked: the wolfi universe knows no programs or files of facts-unknown", true},
 		{"unverified", "universe-verified", `package: "unchecked-tool"`, "could not be verified", true},
 	}
 	code, stdout, stderr := bldRun(t, "-C", vetUniverseCatalog, "vet", "--today", "2026-11-27", "--format", "json")
