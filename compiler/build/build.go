@@ -17,7 +17,6 @@ import (
 	apkobuild "chainguard.dev/apko/pkg/build"
 	"chainguard.dev/apko/pkg/build/oci"
 	"chainguard.dev/apko/pkg/build/types"
-	"chainguard.dev/apko/pkg/tarfs"
 	"github.com/chainguard-dev/clog"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"golang.org/x/sync/errgroup"
@@ -277,7 +276,7 @@ func buildArch(ctx context.Context, img compile.Image, src *resolve.Sources, loc
 		apkobuild.WithArch(arch),
 		apkobuild.WithTempDir(tmp),
 	})
-	bc, err := apkobuild.New(ctx, tarfs.New(), opts...)
+	bc, err := apkobuild.New(ctx, newModeFS(), opts...)
 	if err != nil {
 		return fail("apko", err)
 	}
