@@ -26,7 +26,7 @@ func modesBuild(t *testing.T) *Result {
 		pkgs = append(pkgs, apkrepo.Package{Name: "spool", Version: "1.0-r0", Arch: a, BuildTime: buildTime, License: "MIT",
 			Files: []apkrepo.File{
 				{Path: "var/spool/drop", Kind: apkrepo.KindDir, Mode: 0o777 | fs.ModeSticky},
-				{Path: "var/spool/group", Kind: apkrepo.KindDir, Mode: 0o2775 & 0o777 | fs.ModeSetgid},
+				{Path: "var/spool/group", Kind: apkrepo.KindDir, Mode: 0o2775&0o777 | fs.ModeSetgid},
 				{Path: "var/spool/drop/README", Data: []byte("drop files here\n")},
 			}})
 	}
