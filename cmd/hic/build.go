@@ -10,6 +10,7 @@ import (
 	"runtime/debug"
 	"strings"
 
+	"chainguard.dev/apko/pkg/build/types"
 	"github.com/spf13/cobra"
 
 	"github.com/hic-build/hic/compiler/build"
@@ -95,6 +96,15 @@ func newBuildCmd(root *rootOptions) *cobra.Command {
 			imgs, err := compileSelected(cmd, root, args, today)
 			if err != nil {
 				return err
+			}
+			if o.mirrors != "" || len(o.mirror) > 0 {
+				cfgs := make(map[string]types.ImageConfiguration, len(imgs))
+				for _, img := range imgs {
+					cfgs[img.Ref] = img.Config
+				}
+				if err := resolve.CheckCovered(cfgs, mirrors); err != nil {
+					return usageError("%v", err)
+				}
 			}
 			// Take the layout's lock before writing anything under --out, so
 			// a second hic on the same directory changes nothing.

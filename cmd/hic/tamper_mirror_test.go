@@ -1,0 +1,44 @@
+package main
+
+// Tamper suite: attacks on the mirror a build reads (issue 10, "mirrors are
+// exact", "no rollback", "keys pinned by content"), detected by hic build.
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+func init() { tamperRegister("mirror", tamperMirrorCases) }
+
+func tamperMirrorCases() []tamperCase {
+	build := func(t *testing.T, e *tamperEnv) tamperRun { return e.Build(t, "--all") }
+	manifest := func(src string) func(t *testing.T, e *tamperEnv) {
+		return func(t *testing.T, e *tamperEnv) {
+			if err := os.WriteFile(filepath.Join(e.Mirror, "mirrors.json"), []byte(src), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	return []tamperCase{
+		{
+			Name:   "mirror: mirrors.json covers no repository (no network fallback)",
+			Attack: manifest("{}\n"),
+			Detect: build,
+			Exit:   2,
+			Want:   []string{"no mirror covers", "https://packages.wolfi.dev/os", tamperWolfi, "hic mirror"},
+		},
+		{
+			Name: "mirror: mirrors.json names a repository URL the catalog does not use",
+			Attack: manifest(`{"mirrors": [
+  {"url": "https://dl-cdn.alpinelinux.org/alpine/v3.23/community", "dir": "alpine-3.23"},
+  {"url": "https://dl-cdn.alpinelinux.org/alpine/v3.23/main", "dir": "alpine-3.23"},
+  {"url": "https://packages.wolfi.dev/os-typo", "dir": "wolfi"}
+]}
+`),
+			Detect: build,
+			Exit:   2,
+			Want:   []string{"no mirror covers repository https://packages.wolfi.dev/os", "https://packages.wolfi.dev/os-typo", "hic mirror"},
+		},
+	}
+}
