@@ -225,6 +225,19 @@ func (l lockWriter) Resolve(ctx context.Context, img compile.Image) (pipeline.Lo
 		return nil, err
 	}
 	name := strings.TrimSuffix(compile.FileName(img.Ref), ".json") + ".lock.json"
+	// No rollback: a package lower than in the spec's previous lock is
+	// refused unless the stream waives no-rollback; the previous lock stays.
+	if old, err := os.ReadFile(filepath.Join(l.dir, name)); err == nil {
+		prev, perr := resolve.Parse(old)
+		next, nerr := resolve.Parse(b)
+		if perr == nil && nerr == nil {
+			if rb := resolve.Rollbacks(prev, next); len(rb) > 0 {
+				if _, waived := img.Policy.Waives(resolve.RuleNoRollback); !waived {
+					return nil, &resolve.RollbackError{Ref: img.Ref, Rollbacks: rb}
+				}
+			}
+		}
+	}
 	if err := writeIfChanged(filepath.Join(l.dir, name), b); err != nil {
 		return nil, fmt.Errorf("%s: write lock: %w", img.Ref, err)
 	}

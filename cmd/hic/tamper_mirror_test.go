@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"chainguard.dev/apko/pkg/apk/apk"
 )
 
 func init() { tamperRegister("mirror", tamperMirrorCases) }
@@ -39,6 +41,26 @@ func tamperMirrorCases() []tamperCase {
 			Detect: build,
 			Exit:   2,
 			Want:   []string{"no mirror covers repository https://packages.wolfi.dev/os", "https://packages.wolfi.dev/os-typo", "hic mirror"},
+		},
+		{
+			Name: "mirror: tzdata rolled back in an index signed by the right key",
+			Attack: func(t *testing.T, e *tamperEnv) {
+				s := bldMirrorSigner(t, e.Mirror, "wolfi-signing")
+				for _, arch := range []string{"x86_64", "aarch64"} {
+					bldResign(t, filepath.Join(e.Mirror, "wolfi", arch, "APKINDEX.tar.gz"), s, func(idx *apk.APKIndex) {
+						kept := idx.Packages[:0]
+						for _, p := range idx.Packages {
+							if p.Name != "tzdata" || p.Version == "0.0.0-r0" {
+								kept = append(kept, p)
+							}
+						}
+						idx.Packages = kept
+					})
+				}
+			},
+			Detect: build,
+			Exit:   1,
+			Want:   []string{tamperWolfi, "no-rollback", "tzdata moves back from 2025b-r0 to 0.0.0-r0", "https://packages.wolfi.dev/os"},
 		},
 	}
 }
