@@ -15,6 +15,7 @@ import (
 
 	"github.com/hic-build/hic/compiler/build"
 	"github.com/hic-build/hic/compiler/compile"
+	"github.com/hic-build/hic/compiler/fsutil"
 	"github.com/hic-build/hic/compiler/layercache"
 	"github.com/hic-build/hic/compiler/mirror"
 	"github.com/hic-build/hic/compiler/pipeline"
@@ -123,6 +124,11 @@ func newBuildCmd(root *rootOptions) *cobra.Command {
 			}
 			// apko's scratch space: a directory of hic's own, never one the
 			// user may have made (--out . must not lose ./tmp).
+			// Scratch directories of killed builds: nobody else can own
+			// them while this process holds the layout's lock.
+			if err := fsutil.RemoveStale(o.out, ".hic-build-"); err != nil {
+				return err
+			}
 			tmp, err := os.MkdirTemp(o.out, ".hic-build-")
 			if err != nil {
 				return err

@@ -816,7 +816,14 @@ func TestBuildSIGKILL(t *testing.T) {
 		t.Fatalf("all %d specs were stored before the kill: the kill did not land mid-build", stored)
 	}
 
+	stale, _ := filepath.Glob(filepath.Join(out, ".hic-build-*"))
+	if len(stale) == 0 {
+		t.Fatal("the killed build left no scratch directory: the kill did not land mid-build")
+	}
 	bldBuild(t, 0, bldCatalog, "--all", "--mirrors", mirror, "--out", out, "--key", key)
+	if left, _ := filepath.Glob(filepath.Join(out, ".hic-build-*")); len(left) > 0 {
+		t.Errorf("the rerun left the killed build's scratch directories: %v", left)
+	}
 	rep := bldReport(t, out)
 	var built, cached int
 	for _, r := range rep {

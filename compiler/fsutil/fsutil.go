@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 )
 
@@ -60,6 +61,28 @@ func SyncDir(dir string) error {
 	defer d.Close()
 	if err := d.Sync(); err != nil && !errors.Is(err, syscall.EINVAL) {
 		return err
+	}
+	return nil
+}
+
+// RemoveStale removes the directories in dir whose names start with prefix:
+// the scratch directories of processes that were killed before they could
+// remove their own. The caller must hold the lock that makes it their only
+// possible owner.
+func RemoveStale(dir, prefix string) error {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		if os.IsNotExist(err) {
+			return nil
+		}
+		return fmt.Errorf("scratch directories in %s: %w", dir, err)
+	}
+	for _, e := range ents {
+		if e.IsDir() && strings.HasPrefix(e.Name(), prefix) {
+			if err := os.RemoveAll(filepath.Join(dir, e.Name())); err != nil {
+				return fmt.Errorf("stale scratch directory: %w", err)
+			}
+		}
 	}
 	return nil
 }

@@ -3,6 +3,7 @@ package fsutil
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -29,5 +30,35 @@ func TestWriteFileAtomic(t *testing.T) {
 	}
 	if err := WriteFileAtomic(filepath.Join(p, "below-a-file"), nil, 0o644); err == nil {
 		t.Error("writing below a regular file succeeded")
+	}
+}
+
+func TestRemoveStale(t *testing.T) {
+	dir := t.TempDir()
+	for _, d := range []string{".hic-build-123", ".hic-build-abc/nested", "keep", ".hic-buildx"} {
+		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(dir, ".hic-build-file"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := RemoveStale(dir, ".hic-build-"); err != nil {
+		t.Fatal(err)
+	}
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range ents {
+		got = append(got, e.Name())
+	}
+	want := []string{".hic-build-file", ".hic-buildx", "keep"}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("left %v, want %v", got, want)
+	}
+	if err := RemoveStale(filepath.Join(dir, "missing"), ".hic-build-"); err != nil {
+		t.Errorf("a missing directory: %v", err)
 	}
 }
