@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -46,11 +47,13 @@ type publishOptions struct {
 	timeout  time.Duration
 	jobs     int
 	key      string
+	report   string
 	registry registryFlags
 }
 
 func (o *publishOptions) addFlags(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&o.layout, "layout", "out/oci", "OCI image layout to publish from")
+	cmd.Flags().StringVar(&o.report, "report", "", "build report whose failing specs are refused (default: report.json next to the layout)")
 	cmd.Flags().IntVar(&o.attempts, "attempts", 6, "attempts per request before giving up")
 	cmd.Flags().DurationVar(&o.timeout, "timeout", 2*time.Minute, "how long one request waits for the registry to answer")
 	cmd.Flags().IntVarP(&o.jobs, "jobs", "j", 4, "blobs and manifests sent at once")
@@ -111,6 +114,24 @@ func newPublishCmd(opts *rootOptions) *cobra.Command {
 			}
 			if images, err = inCatalog(cmd, opts, images); err != nil {
 				return err
+			}
+			// A spec whose last build failed is not published, not even
+			// its earlier image: the report says it needs attention.
+			rep, repPath, err := publishReport(o.report, o.layout)
+			if err != nil {
+				return err
+			}
+			if rep != nil {
+				why := failingSpecs(rep)
+				var refused []string
+				for _, img := range images {
+					if _, bad := why[img.SpecRef]; bad && !slices.Contains(refused, img.SpecRef) {
+						refused = append(refused, img.SpecRef)
+					}
+				}
+				if len(refused) > 0 {
+					return refusal("publish", repPath, refused, why)
+				}
 			}
 			w := cmd.OutOrStdout()
 			popts := publish.Options{

@@ -160,6 +160,14 @@ func (f *signingFlags) push(cmd *cobra.Command, root *rootOptions, sg *signing, 
 			refs = append(refs, s.Ref)
 		}
 	}
+	// Specs that failed are refused by name (their earlier images too);
+	// the others are pushed.
+	why := failingSpecs(r)
+	for _, s := range r.Specs {
+		if reason, bad := why[s.Ref]; bad {
+			fmt.Fprintf(w, "push: refusing %s: %s\n", s.Ref, reason)
+		}
+	}
 	if len(refs) == 0 {
 		fmt.Fprintln(w, "push: no spec succeeded; nothing to push")
 		return nil

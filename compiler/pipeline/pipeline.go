@@ -258,15 +258,18 @@ func (w *worker) run(ctx context.Context, img compile.Image) (sr report.SpecRepo
 		return fail(fmt.Errorf("%s: input digest: %w", img.Ref, err))
 	}
 	if h, ok := w.opts.Store.Has(sr.InputDigest); ok {
-		fs, err := w.storedFindings(h)
-		if err == nil {
-			sr.Tests, err = w.storedTests(h)
-		}
-		if err == nil {
+		// The layout is not trusted for being there: every blob of the
+		// cached image and its referrers must hash to its name.
+		if err := w.opts.Store.Verify(h); err != nil {
+			w.log.Warn("cached image is damaged; rebuilding", "ref", img.Ref, "image", h.String(), "error", err)
+		} else if fs, err := w.storedFindings(h); err != nil {
+			w.log.Warn("cached image has no readable findings; rebuilding", "ref", img.Ref, "error", err)
+		} else if sr.Tests, err = w.storedTests(h); err != nil {
+			w.log.Warn("cached image has no readable smoke tests; rebuilding", "ref", img.Ref, "error", err)
+		} else {
 			sr.Status, sr.ImageDigest, sr.Findings = report.StatusCached, h.String(), fs
 			return sr
 		}
-		w.log.Warn("cached image has no readable findings; rebuilding", "ref", img.Ref, "error", err)
 	}
 	if err := ctx.Err(); err != nil {
 		return fail(fmt.Errorf("%s: %w", img.Ref, err))
@@ -283,7 +286,10 @@ func (w *worker) run(ctx context.Context, img compile.Image) (sr report.SpecRepo
 		sr.Findings = append(sr.Findings, smoke.Findings(img.Ref, sr.Tests)...)
 		finding.Sort(sr.Findings)
 	}
-	refs, err := w.referrers(ctx, img, b, sr)
+	if finding.CountFailing(sr.Findings) > 0 {
+		return w.reject(ctx, img, b, sr)
+	}
+	refs, err := w.referrers(ctx, img, b, sr, true)
 	if err != nil {
 		return fail(err)
 	}
@@ -297,6 +303,47 @@ func (w *worker) run(ctx context.Context, img compile.Image) (sr report.SpecRepo
 	}
 	sr.Status, sr.ImageDigest = report.StatusBuilt, desc.Digest.String()
 	return sr
+}
+
+// reject stores an image that failed a post-build check untagged and
+// unsigned (store.PutRejected), so that it never takes a tag from the spec's
+// good image, and reports the spec failed, naming the failing rules and
+// where the image is.
+func (w *worker) reject(ctx context.Context, img compile.Image, b *Built, sr report.SpecReport) report.SpecReport {
+	var failing []string
+	rules := map[string]bool{}
+	var ruleList []string
+	for _, f := range sr.Findings {
+		if f.Failing() {
+			failing = append(failing, f.Rule+": "+f.Message)
+			if !rules[f.Rule] {
+				rules[f.Rule] = true
+				ruleList = append(ruleList, f.Rule)
+			}
+		}
+	}
+	fail := func(err error) report.SpecReport {
+		sr.Status, sr.Error = report.StatusFailed, err.Error()
+		if ctx.Err() != nil {
+			sr.Status = report.StatusCancelled
+		}
+		return sr
+	}
+	refs, err := w.referrers(ctx, img, b, sr, false)
+	if err != nil {
+		return fail(err)
+	}
+	desc, err := w.opts.Store.PutRejected(ctx, img.Ref, "post-build checks failed: "+strings.Join(ruleList, ", "), b.Index, refs...)
+	if err != nil {
+		return fail(err)
+	}
+	prev := "the spec has no earlier image"
+	if r, ok := w.opts.Store.Lookup(img.Ref); ok {
+		prev = fmt.Sprintf("its earlier image %s keeps the tags", r.Descriptor.Digest)
+	}
+	sr.RejectedDigest = desc.Digest.String()
+	return fail(fmt.Errorf("%s: post-build checks failed (%s): image %s is not tagged (kept unsigned in the layout, index.json entry annotated %s=%s); %s",
+		img.Ref, strings.Join(failing, "; "), desc.Digest, store.AnnotationRejected, img.Ref, prev))
 }
 
 // inspectAll runs the post-build checks on every platform.
@@ -327,7 +374,7 @@ func inspectAll(ctx context.Context, img compile.Image, b *Built) ([]finding.Fin
 
 // referrers are the SBOMs (per platform and per index), the findings and
 // the Attacher's referrers of a built spec.
-func (w *worker) referrers(ctx context.Context, img compile.Image, b *Built, sr report.SpecReport) ([]store.Referrer, error) {
+func (w *worker) referrers(ctx context.Context, img compile.Image, b *Built, sr report.SpecReport, sign bool) ([]store.Referrer, error) {
 	idxDesc, err := descriptorOf(b.Index)
 	if err != nil {
 		return nil, fmt.Errorf("%s: index: %w", img.Ref, err)
@@ -368,7 +415,7 @@ func (w *worker) referrers(ctx context.Context, img compile.Image, b *Built, sr 
 		}
 		out = append(out, r)
 	}
-	if w.opts.Attacher != nil {
+	if w.opts.Attacher != nil && sign {
 		ab, err := w.attestInput(img, b, sr)
 		if err != nil {
 			return nil, fmt.Errorf("%s: attest: %w", img.Ref, err)

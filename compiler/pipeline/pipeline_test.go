@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"runtime/debug"
@@ -15,6 +16,7 @@ import (
 	"github.com/hic-build/hic/compiler/report"
 
 	"github.com/google/go-cmp/cmp"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/hic-build/hic/compiler/compile"
 	"github.com/hic-build/hic/compiler/inspect"
@@ -67,9 +69,10 @@ func TestRunBuildsThenCaches(t *testing.T) {
 	want := []status{
 		{"broken:1-wolfi-runtime", report.StatusFailed, 0},
 		{"nginx:1.29-wolfi-runtime", report.StatusBuilt, 0},
-		{"nosbom:3-wolfi-runtime", report.StatusBuilt, 2}, // one per platform
+		// A failing post-build check fails the spec (one per platform).
+		{"nosbom:3-wolfi-runtime", report.StatusFailed, 2},
 		{"redis:8.2-wolfi-runtime", report.StatusBuilt, 0},
-		{"suid:2-wolfi-runtime", report.StatusBuilt, 2},
+		{"suid:2-wolfi-runtime", report.StatusFailed, 2},
 		{"unresolvable:4-wolfi-runtime", report.StatusFailed, 0},
 	}
 	if diff := cmp.Diff(want, statuses(r)); diff != "" {
@@ -84,7 +87,18 @@ func TestRunBuildsThenCaches(t *testing.T) {
 	if got := r.Specs[4].Findings[0]; got.Rule != inspect.RuleSetuid || got.Pos.File != "suid/image.cue" || !strings.Contains(got.Message, "/usr/bin/su is setuid (mode 4755)") {
 		t.Errorf("suid finding = %+v", got)
 	}
-	if r.Counts != (report.Counts{Built: 4, Failed: 2, FailingFindings: 4}) {
+	// The failing image is kept untagged, unsigned, out of Lookup.
+	suid := r.Specs[4]
+	if _, ok := s.Lookup(suid.Ref); ok {
+		t.Errorf("%s failed a post-build check but has a stored, tagged image", suid.Ref)
+	}
+	if rej, ok := s.Rejected(suid.Ref); !ok || rej.Digest.String() != suid.RejectedDigest || suid.ImageDigest != "" {
+		t.Errorf("%s: rejected entry %v %v, report rejectedDigest %q imageDigest %q", suid.Ref, rej, ok, suid.RejectedDigest, suid.ImageDigest)
+	}
+	if !strings.Contains(suid.Error, "post-build checks failed (fs-setuid: linux/amd64: /usr/bin/su is setuid") || !strings.Contains(suid.Error, suid.RejectedDigest+" is not tagged") {
+		t.Errorf("%s: error %q", suid.Ref, suid.Error)
+	}
+	if r.Counts != (report.Counts{Built: 2, Failed: 4, FailingFindings: 4}) {
 		t.Errorf("counts = %+v", r.Counts)
 	}
 
@@ -130,12 +144,12 @@ func TestRunBuildsThenCaches(t *testing.T) {
 	if diff := cmp.Diff(r, disk); diff != "" {
 		t.Errorf("report.json differs (-run +disk):\n%s", diff)
 	}
-	if !strings.Contains(progress.String(), "] built nginx:1.29-wolfi-runtime ") || !strings.Contains(progress.String(), "4 built, 0 cached, 2 failed") {
+	if !strings.Contains(progress.String(), "] built nginx:1.29-wolfi-runtime ") || !strings.Contains(progress.String(), "2 built, 0 cached, 4 failed") {
 		t.Errorf("progress output:\n%s", progress.String())
 	}
 
 	// Second run: nothing changed, so built specs are cached without calling
-	// Build, their findings come back from the store, failed ones are retried.
+	// Build, failed ones (and rejected images) are retried.
 	r2, err := Run(ctx, catalog(), opts)
 	if err != nil {
 		t.Fatal(err)
@@ -143,27 +157,150 @@ func TestRunBuildsThenCaches(t *testing.T) {
 	want2 := []status{
 		{"broken:1-wolfi-runtime", report.StatusFailed, 0},
 		{"nginx:1.29-wolfi-runtime", report.StatusCached, 0},
-		{"nosbom:3-wolfi-runtime", report.StatusCached, 2},
+		{"nosbom:3-wolfi-runtime", report.StatusFailed, 2},
 		{"redis:8.2-wolfi-runtime", report.StatusCached, 0},
-		{"suid:2-wolfi-runtime", report.StatusCached, 2},
+		{"suid:2-wolfi-runtime", report.StatusFailed, 2},
 		{"unresolvable:4-wolfi-runtime", report.StatusFailed, 0},
 	}
 	if diff := cmp.Diff(want2, statuses(r2)); diff != "" {
 		t.Fatalf("second run (-want +got):\n%s", diff)
 	}
-	for ref, n := range map[string]int{"nginx:1.29-wolfi-runtime": 1, "suid:2-wolfi-runtime": 1, "broken:1-wolfi-runtime": 2} {
+	for ref, n := range map[string]int{"nginx:1.29-wolfi-runtime": 1, "suid:2-wolfi-runtime": 2, "broken:1-wolfi-runtime": 2} {
 		if got := fb.buildCount(ref); got != n {
 			t.Errorf("Build(%s) called %d times, want %d", ref, got, n)
 		}
 	}
 	if diff := cmp.Diff(r.Specs[4].Findings, r2.Specs[4].Findings); diff != "" {
-		t.Errorf("cached findings differ (-built +cached):\n%s", diff)
+		t.Errorf("rebuilt findings differ (-first +second):\n%s", diff)
 	}
 	for i := range r.Specs {
-		if r.Specs[i].ImageDigest != r2.Specs[i].ImageDigest {
+		if r.Specs[i].ImageDigest != r2.Specs[i].ImageDigest || r.Specs[i].RejectedDigest != r2.Specs[i].RejectedDigest {
 			t.Errorf("%s: image digest %s, cached %s", r.Specs[i].Ref, r.Specs[i].ImageDigest, r2.Specs[i].ImageDigest)
 		}
 	}
+}
+
+// TestFailingRebuildKeepsTags: a spec whose rebuild fails a post-build check
+// keeps its good image and tags; the failing image is stored untagged; a
+// good rebuild then replaces both.
+func TestFailingRebuildKeepsTags(t *testing.T) {
+	ctx := context.Background()
+	s := openStore(t, t.TempDir())
+	fb := &fakeBuilder{extra: map[string][]tarEntry{}}
+	imgs := []compile.Image{spec("app", "1")}
+	ref := imgs[0].Ref
+	if _, err := Run(ctx, imgs, Options{Store: s, Builder: fb, HicVersion: "v1"}); err != nil {
+		t.Fatal(err)
+	}
+	good, ok := s.Lookup(ref)
+	if !ok || len(good.Refs) == 0 {
+		t.Fatalf("good build: record %+v %v", good, ok)
+	}
+
+	// The next version of the spec ships a setuid binary.
+	imgs[0].Config.Environment = map[string]string{"V": "2"}
+	fb.extra[ref] = []tarEntry{{name: "usr/bin/su", mode: 0o4755, data: "su"}}
+	r, err := Run(ctx, imgs, Options{Store: s, Builder: fb, HicVersion: "v1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sr := r.Specs[0]
+	if sr.Status != report.StatusFailed || sr.RejectedDigest == "" || sr.RejectedDigest == good.Descriptor.Digest.String() {
+		t.Fatalf("failing rebuild: %+v", sr)
+	}
+	if !strings.Contains(sr.Error, "its earlier image "+good.Descriptor.Digest.String()+" keeps the tags") {
+		t.Errorf("error does not say the earlier image keeps its tags: %s", sr.Error)
+	}
+	if after, _ := s.Lookup(ref); !cmp.Equal(good, after) {
+		t.Errorf("good image's record changed: %+v -> %+v", good, after)
+	}
+	if _, ok := s.Rejected(ref); !ok {
+		t.Error("no rejected entry")
+	}
+	if err := store.Validate(s.Dir()); err != nil {
+		t.Fatal(err)
+	}
+	// gc keeps both: the good image is tagged, the rejected one listed.
+	if _, _, err := s.GC(ctx, false); err != nil {
+		t.Fatal(err)
+	}
+	if err := store.Validate(s.Dir()); err != nil {
+		t.Fatalf("after gc: %v", err)
+	}
+
+	// Fixed: the good rebuild takes the tags and drops the rejected entry.
+	delete(fb.extra, ref)
+	imgs[0].Config.Environment = map[string]string{"V": "3"}
+	r, err = Run(ctx, imgs, Options{Store: s, Builder: fb, HicVersion: "v1"})
+	if err != nil || r.Specs[0].Status != report.StatusBuilt {
+		t.Fatalf("fixed rebuild: %+v %v", r.Specs[0], err)
+	}
+	if after, _ := s.Lookup(ref); after.Descriptor.Digest.String() != r.Specs[0].ImageDigest || !cmp.Equal(after.Refs, good.Refs) {
+		t.Errorf("fixed image record %+v", after)
+	}
+	if _, ok := s.Rejected(ref); ok {
+		t.Error("the rejected entry outlived a good rebuild")
+	}
+}
+
+// TestDamagedCacheIsRebuilt: a cached image with a blob that no longer
+// hashes to its name is rebuilt, not reported cached, and the blob repaired.
+func TestDamagedCacheIsRebuilt(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	s := openStore(t, dir)
+	fb := &fakeBuilder{}
+	imgs := []compile.Image{spec("app", "1")}
+	r, err := Run(ctx, imgs, Options{Store: s, Builder: fb, HicVersion: "v1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	idx, err := s.ImageIndex(mustHash(t, r.Specs[0].ImageDigest))
+	if err != nil {
+		t.Fatal(err)
+	}
+	im, _ := idx.IndexManifest()
+	img, err := idx.Image(im.Manifests[0].Digest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ls, _ := img.Layers()
+	h, _ := ls[0].Digest()
+	blob := filepath.Join(dir, "blobs", h.Algorithm, h.Hex)
+	b, err := os.ReadFile(blob)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[len(b)/2] ^= 1
+	if err := os.WriteFile(blob, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	s2 := openStore(t, dir)
+	var logs bytes.Buffer
+	r2, err := Run(ctx, imgs, Options{Store: s2, Builder: fb, HicVersion: "v1", Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r2.Specs[0].Status != report.StatusBuilt || r2.Specs[0].ImageDigest != r.Specs[0].ImageDigest {
+		t.Errorf("damaged cache: %+v, want built %s", r2.Specs[0], r.Specs[0].ImageDigest)
+	}
+	if !strings.Contains(logs.String(), "cached image is damaged") || !strings.Contains(logs.String(), h.String()) {
+		t.Errorf("no warning naming the damaged blob %s:\n%s", h, logs.String())
+	}
+	if err := store.Validate(dir); err != nil {
+		t.Errorf("the rebuild did not repair the layout: %v", err)
+	}
+}
+
+func mustHash(t *testing.T, s string) v1.Hash {
+	t.Helper()
+	h, err := v1.NewHash(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
 }
 
 func TestChangedSpecIsRebuiltOthersUntouched(t *testing.T) {

@@ -69,6 +69,10 @@ type SpecReport struct {
 	// Tests are the smoke-test results per platform: passed, failed or
 	// not-run with the reason (never counted as passed).
 	Tests []smoke.Result `json:"tests,omitempty"`
+	// RejectedDigest is the image that failed a post-build check: stored
+	// untagged and unsigned in the layout (index.json entry annotated
+	// dev.hic.rejected.spec.ref) for inspection, never given a tag.
+	RejectedDigest string `json:"rejectedDigest,omitempty"`
 }
 
 // Failed reports whether the spec failed: a build error, or a post-build

@@ -109,13 +109,13 @@ func (s *Store) writeReferrer(r Referrer) (v1.Descriptor, error) {
 		}
 	}
 	for _, d := range append([]v1.Descriptor{m.Config}, m.Layers...) {
-		if d.Data != nil && !s.hasBlob(d.Digest) {
+		if d.Data != nil && !s.goodBlob(d.Digest) {
 			if err := s.writeBlob(d.Digest, io.NopCloser(bytes.NewReader(d.Data))); err != nil {
 				return v1.Descriptor{}, err
 			}
 		}
-		if !s.hasBlob(d.Digest) {
-			return v1.Descriptor{}, fmt.Errorf("referrer manifest references blob %s, which is neither given nor stored", d.Digest)
+		if !s.goodBlob(d.Digest) {
+			return v1.Descriptor{}, fmt.Errorf("referrer manifest references blob %s, which is neither given nor stored intact", d.Digest)
 		}
 	}
 	h, n, err := v1.SHA256(bytes.NewReader(r.Manifest))
@@ -206,7 +206,7 @@ func (s *Store) writeImage(ctx context.Context, img v1.Image) error {
 		if err != nil {
 			return err
 		}
-		if s.hasBlob(h) {
+		if s.goodBlob(h) {
 			continue
 		}
 		rc, err := l.Compressed()
@@ -249,16 +249,18 @@ func (s *Store) hasBlob(h v1.Hash) bool {
 }
 
 // writeBlob copies rc to a temp file, checks its sha256 against h, fsyncs and
-// renames it into place. A blob that already exists is trusted: only verified
+// renames it into place. A blob already stored is kept if its content hashes
+// to h (checked once per process) and replaced otherwise: only verified
 // blobs are ever renamed into blobs/.
 func (s *Store) writeBlob(h v1.Hash, rc io.ReadCloser) (err error) {
 	defer rc.Close()
 	if h.Algorithm != "sha256" {
 		return fmt.Errorf("blob %s: unsupported digest algorithm", h)
 	}
-	if s.hasBlob(h) {
+	if s.goodBlob(h) {
 		return nil
 	}
+	s.checked.forget(h)
 	f, err := s.tempFile()
 	if err != nil {
 		return err
@@ -285,6 +287,7 @@ func (s *Store) writeBlob(h v1.Hash, rc io.ReadCloser) (err error) {
 	if err := os.Rename(f.Name(), s.blobPath(h)); err != nil {
 		return errors.Join(err, os.Remove(f.Name()))
 	}
+	s.checked.mark(h)
 	return nil
 }
 

@@ -17,8 +17,8 @@ import (
 )
 
 // Put writes idx and referrers (all their blobs first), then atomically
-// replaces the index.json entries of e.SpecRef (and any entry holding one of
-// e.Refs) with the new ones. If ctx is cancelled before the swap, index.json is
+// replaces the index.json entries of e.SpecRef (any entry holding one of
+// e.Refs, and the spec's rejected image, see PutRejected) with the new ones. If ctx is cancelled before the swap, index.json is
 // left as it was. It returns the descriptor of idx.
 func (s *Store) Put(ctx context.Context, e Entry, idx v1.ImageIndex, referrers ...Referrer) (v1.Descriptor, error) {
 	if e.SpecRef == "" {
@@ -68,7 +68,7 @@ func (s *Store) Put(ctx context.Context, e Entry, idx v1.ImageIndex, referrers .
 	}
 	kept := make([]v1.Descriptor, 0, len(s.manifest.Manifests)+len(entries)+len(arts))
 	for _, d := range s.manifest.Manifests {
-		if d.Annotations[AnnotationSpecRef] == e.SpecRef || refs[d.Annotations[AnnotationRefName]] {
+		if d.Annotations[AnnotationSpecRef] == e.SpecRef || refs[d.Annotations[AnnotationRefName]] || d.Annotations[AnnotationRejected] == e.SpecRef {
 			continue
 		}
 		kept = append(kept, d)

@@ -35,6 +35,9 @@ func (s *Store) Prune(ctx context.Context, keep func(specRef string) bool, dryRu
 		if spec := d.Annotations[AnnotationSpecRef]; spec != "" && !keep(spec) {
 			continue
 		}
+		if spec := d.Annotations[AnnotationRejected]; spec != "" && !keep(spec) {
+			continue
+		}
 		kept = append(kept, d)
 	}
 	s.manifest.Manifests = kept

@@ -102,6 +102,9 @@ func (s *Store) Records() []Record {
 			continue
 		}
 		spec := d.Annotations[AnnotationSpecRef]
+		if spec == "" {
+			continue // a rejected image (PutRejected), or not hic's
+		}
 		i, ok := idx[spec]
 		if !ok {
 			i = len(out)

@@ -94,6 +94,10 @@ type Store struct {
 	// wmu. Without it every Put re-encoded the whole index (quadratic in a
 	// catalog build: a third of its CPU).
 	entries map[string][]byte
+
+	// checked memoises the blobs hashed and found good (see Verify): a
+	// blob is trusted for being present only after that.
+	checked blobCheck
 }
 
 // Open opens (creating it if needed) the layout at dir and locks it against

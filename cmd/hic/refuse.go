@@ -1,0 +1,63 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/hic-build/hic/compiler/report"
+)
+
+// failingSpecs names, for each spec of r with a failing finding (its last
+// build failed a post-build check, or a cached image carries one), the
+// failing rules and their messages. A spec that failed to build for another
+// reason (say, a repository that did not answer) keeps its earlier image
+// publishable.
+func failingSpecs(r *report.Report) map[string]string {
+	out := map[string]string{}
+	for _, s := range r.Specs {
+		var why []string
+		for _, f := range s.Findings {
+			if f.Failing() {
+				why = append(why, f.Rule+": "+f.Message)
+			}
+		}
+		if len(why) > 0 {
+			out[s.Ref] = strings.Join(why, "; ")
+		}
+	}
+	return out
+}
+
+// refusal is the error for specs that must not be published: each named
+// with why its report fails.
+func refusal(cmd string, reportPath string, refused []string, why map[string]string) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s: refusing %d spec(s) whose last build in %s has a failing finding (nothing was pushed):", cmd, len(refused), reportPath)
+	for _, ref := range refused {
+		fmt.Fprintf(&b, "\n  %s: %s", ref, why[ref])
+	}
+	b.WriteString("\nfix and rebuild them, or name the images to publish without them")
+	return &exitError{code: exitFindings, err: errors.New(b.String())}
+}
+
+// publishReport reads the build report that goes with a layout: path when
+// given, else report.json next to the layout (OUT/report.json for OUT/oci).
+// A missing default report is no report (nil, "", nil).
+func publishReport(path, layoutDir string) (*report.Report, string, error) {
+	explicit := path != ""
+	if !explicit {
+		path = filepath.Join(filepath.Dir(filepath.Clean(layoutDir)), "report.json")
+	}
+	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) && !explicit {
+		return nil, "", nil
+	}
+	r, err := report.ReadReport(path)
+	if err != nil {
+		return nil, path, usageError("publish: --report: %v", err)
+	}
+	return r, path, nil
+}
