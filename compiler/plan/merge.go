@@ -22,8 +22,14 @@ type Source struct {
 //     without specs, from an empty shard, says nothing of them and is exempt);
 //   - the status is completed when every shard completed, else cancelled;
 //   - the duration is the longest shard's (shards run side by side);
+//   - shard reports (hic build --shard) must all be of one plan (the same
+//     plan digest and shard count), each shard exactly once, none missing:
+//     a lost or repeated shard would silently lose or double specs; the
+//     merged report names the plan. Reports of plain builds (no --shard)
+//     merge by ref only, and cannot be mixed with shard reports;
 //   - the specs are merged by ref and sorted; a ref in two reports must have
-//     the same result in both (it is then kept once), else it is an error;
+//     the same result in both, timings aside (it is then kept once), else it
+//     is an error;
 //   - the counts are the sum of the shards' counts, less those of the
 //     duplicates kept once.
 func Merge(srcs []Source) (*report.Report, error) {
@@ -51,7 +57,8 @@ func Merge(srcs []Source) (*report.Report, error) {
 		json []byte
 	}
 	byRef := map[string]seen{}
-	var errs []string
+	plan, errs := checkShards(srcs)
+	out.Plan = plan
 	for _, src := range srcs {
 		r := src.Report
 		checks := []struct{ what, want, got string }{
@@ -74,7 +81,7 @@ func Merge(srcs []Source) (*report.Report, error) {
 		out.DurationMs = max(out.DurationMs, r.DurationMs)
 		out.Counts.Add(r.Counts, 1)
 		for _, s := range r.Specs {
-			b, err := json.Marshal(s)
+			b, err := json.Marshal(untimed(s))
 			if err != nil {
 				return nil, fmt.Errorf("%s: %s: %w", src.Name, s.Ref, err)
 			}
@@ -103,4 +110,81 @@ func describe(s report.SpecReport) string {
 		d += " " + s.ImageDigest
 	}
 	return d
+}
+
+// checkShards checks that srcs are every shard of one plan, once each, and
+// returns the plan's digest; or that none is a shard report.
+func checkShards(srcs []Source) (plan string, errs []string) {
+	var sharded, plain []string
+	var first *report.Shard
+	var firstName string
+	for _, src := range srcs {
+		sh := src.Report.Shard
+		if sh == nil {
+			plain = append(plain, src.Name)
+			continue
+		}
+		sharded = append(sharded, src.Name)
+		if first == nil {
+			first, firstName = sh, src.Name
+		}
+	}
+	if first == nil {
+		return "", nil
+	}
+	if len(plain) > 0 {
+		return "", []string{fmt.Sprintf("%s: not a shard report (built without --shard), but %s is shard %d/%d of plan %s",
+			strings.Join(plain, ", "), firstName, first.Index, first.Count, first.Plan)}
+	}
+	byIndex := map[int]string{}
+	for _, src := range srcs {
+		sh := src.Report.Shard
+		switch {
+		case sh.Plan != first.Plan || sh.Count != first.Count:
+			errs = append(errs, fmt.Sprintf("%s: shard %d/%d of plan %s, but %s is of plan %s (%d shards): reports of different plans (catalog, selection or shard count changed between the shard builds)",
+				src.Name, sh.Index, sh.Count, sh.Plan, firstName, first.Plan, first.Count))
+			continue
+		case sh.Index < 0 || sh.Index >= sh.Count:
+			errs = append(errs, fmt.Sprintf("%s: shard %d/%d is out of range", src.Name, sh.Index, sh.Count))
+			continue
+		}
+		if prev, dup := byIndex[sh.Index]; dup {
+			errs = append(errs, fmt.Sprintf("shard %d/%d twice: %s and %s", sh.Index, sh.Count, prev, src.Name))
+			continue
+		}
+		byIndex[sh.Index] = src.Name
+	}
+	if len(errs) > 0 {
+		return "", errs
+	}
+	var missing []string
+	for i := range first.Count {
+		if _, ok := byIndex[i]; !ok {
+			missing = append(missing, fmt.Sprintf("%d/%d", i, first.Count))
+		}
+	}
+	if len(missing) > 0 {
+		return "", []string{fmt.Sprintf("shard %s of plan %s missing: no report given for %s", strings.Join(missing, ", "), first.Plan, plural(len(missing), "it", "them"))}
+	}
+	return first.Plan, nil
+}
+
+// untimed is s without its timings, which differ between two builds of the
+// same result.
+func untimed(s report.SpecReport) report.SpecReport {
+	s.DurationMs = 0
+	if len(s.Tests) > 0 {
+		s.Tests = slices.Clone(s.Tests)
+		for i := range s.Tests {
+			s.Tests[i].DurationMs = 0
+		}
+	}
+	return s
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }

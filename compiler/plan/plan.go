@@ -31,17 +31,6 @@ type Shard struct {
 	Cost int64 `json:"cost"`
 }
 
-// Plan splits images into shards by estimated cost (packages × platforms):
-// the refs of each shard, sorted.
-func Plan(images []compile.Image, shards int) [][]string {
-	s := Split(Estimate(images, nil), shards)
-	out := make([][]string, len(s))
-	for i, sh := range s {
-		out[i] = sh.Refs
-	}
-	return out
-}
-
 // units is the static cost estimate of an image: packages × platforms, at least 1.
 func units(img compile.Image) int64 {
 	return int64(max(1, len(img.Config.Contents.Packages)) * max(1, len(img.Config.Archs)))

@@ -197,9 +197,12 @@ func TestPlanAndSelect(t *testing.T) {
 		imgs = append(imgs, image(fmt.Sprintf("img%02d:1-wolfi-runtime", i), 1+i%7, 2))
 	}
 	for _, n := range []int{1, 3, 7, 50} {
-		plan := Plan(imgs, n)
-		if len(plan) != n {
-			t.Fatalf("Plan(%d): %d shards", n, len(plan))
+		p, err := New(imgs, nil, n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(p.Shards) != n {
+			t.Fatalf("New(%d): %d shards", n, len(p.Shards))
 		}
 		var union []string
 		for i := range n {
@@ -207,7 +210,7 @@ func TestPlanAndSelect(t *testing.T) {
 			for _, img := range Select(imgs, nil, i, n) {
 				refs = append(refs, img.Ref)
 			}
-			if diff := cmp.Diff(plan[i], refs, cmp.Comparer(func(a, b []string) bool { return slices.Equal(a, b) })); diff != "" {
+			if diff := cmp.Diff(p.Shards[i].Refs, refs, cmp.Comparer(func(a, b []string) bool { return slices.Equal(a, b) })); diff != "" {
 				t.Errorf("Select(%d/%d) differs from Plan (-plan +select):\n%s", i, n, diff)
 			}
 			union = append(union, refs...)

@@ -43,8 +43,23 @@ type Report struct {
 	Signed bool   `json:"signed"`
 	KeyID  string `json:"keyId,omitempty"`
 	Counts Counts `json:"counts"`
+	// Shard says which shard of which plan this build was (hic build
+	// --shard); nil for a build of a plain selection and for a merged report.
+	Shard *Shard `json:"shard,omitempty"`
+	// Plan is the digest of the plan a merged report joined the shards of.
+	Plan string `json:"plan,omitempty"`
 	// Specs are ordered by ref.
 	Specs []SpecReport `json:"specs"`
+}
+
+// Shard is the place of a shard build in its plan.
+type Shard struct {
+	// Plan is the plan's digest (plan.Plan.Digest): every shard of one plan
+	// has the same.
+	Plan string `json:"plan"`
+	// Index is the shard's number, 0-based; Count the plan's number of shards.
+	Index int `json:"index"`
+	Count int `json:"count"`
 }
 
 // Counts tallies the specs of a Report by status, plus failing and waived findings.
