@@ -18,7 +18,7 @@ type Plan struct {
 	// digest of its compiled spec and its cost. Shards built from the same
 	// catalog, selection, N and cost estimate have the same digest; any
 	// other change gives another.
-	Digest string `json:"plan"`
+	Digest string  `json:"plan"`
 	Shards []Shard `json:"shards"`
 }
 
