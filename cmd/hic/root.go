@@ -144,6 +144,7 @@ images, and signs in-toto attestations for each image.`,
 		newDiffCmd(opts),
 		newGCCmd(opts),
 		newIndexCmd(opts),
+		newBumpCmd(opts),
 	)
 	return root
 }
