@@ -1,0 +1,200 @@
+package main
+
+// Tamper suite: attacks on the state a later hic build trusts (the cached
+// images of the layout) and on what it must never hand on (a spec whose
+// post-build checks fail), detected by hic build and hic publish.
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"chainguard.dev/apko/pkg/apk/apk"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/hic-build/hic/compiler/apkrepo"
+	"github.com/hic-build/hic/compiler/attest"
+	"github.com/hic-build/hic/compiler/report"
+	"github.com/hic-build/hic/compiler/store"
+)
+
+func init() { tamperRegister("cache", tamperCacheCases) }
+
+func tamperCacheCases() []tamperCase {
+	build := func(t *testing.T, e *tamperEnv) tamperRun { return e.Build(t, "--all") }
+	// rebuilt wants the spec rebuilt (not cached) into the same good image,
+	// which then verifies.
+	rebuilt := func(spec string) func(t *testing.T, e *tamperEnv, r tamperRun) {
+		return func(t *testing.T, e *tamperEnv, r tamperRun) {
+			rep := bldReport(t, e.Out)
+			if s := rep[spec]; s.Status != report.StatusBuilt || s.ImageDigest != e.Digest(spec) {
+				t.Errorf("%s: status %s image %s, want built %s", spec, s.Status, s.ImageDigest, e.Digest(spec))
+			}
+			if v := e.Verify(t, spec); v.Code != 0 {
+				t.Errorf("the rebuilt image does not verify: %s", v)
+			}
+		}
+	}
+	return []tamperCase{
+		{
+			Name: "cache: a cached image's layer corrupted in place",
+			Attack: func(t *testing.T, e *tamperEnv) {
+				_, m := tamperPlatform(t, e, tamperWolfi, "linux/arm64")
+				tamperFlipBlob(t, e, m.Layers[0].Digest)
+			},
+			Detect:   build,
+			ExitZero: true,
+			Want:     []string{"cached image is damaged; rebuilding", tamperWolfi, "content has digest"},
+			Check:    rebuilt(tamperWolfi),
+		},
+		{
+			Name: "cache: a cached image's attestation envelope corrupted",
+			Attack: func(t *testing.T, e *tamperEnv) {
+				r := tamperReferrer(t, e, tamperAlpine, attest.PredicateSLSAProvenance)
+				tamperFlipBlob(t, e, r.Envelope.Digest)
+			},
+			Detect:   build,
+			ExitZero: true,
+			Want:     []string{"cached image is damaged; rebuilding", tamperAlpine, "layer of "},
+			Check:    rebuilt(tamperAlpine),
+		},
+		{
+			Name: "cache: a cached config swapped for another image's config under its name",
+			Attack: func(t *testing.T, e *tamperEnv) {
+				_, wolfi := tamperPlatform(t, e, tamperWolfi, "linux/amd64")
+				_, alpine := tamperPlatform(t, e, tamperAlpine, "linux/amd64")
+				b, err := os.ReadFile(tamperBlobPath(e, alpine.Config.Digest))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(tamperBlobPath(e, wolfi.Config.Digest), b, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			},
+			Detect:   build,
+			ExitZero: true,
+			Want:     []string{"cached image is damaged; rebuilding", tamperWolfi, "config of "},
+			Check:    rebuilt(tamperWolfi),
+		},
+		{
+			Name:   "build: a signed package ships a shell into a runtime image: the failing image takes no tag",
+			Attack: tamperShellPackage,
+			Detect: build,
+			Exit:   exitFindings,
+			Want:   []string{tamperWolfi, "fs-shell", "linux/amd64: shell binary /bin/sh", "is not tagged", "keeps the tags"},
+			Check: func(t *testing.T, e *tamperEnv, r tamperRun) {
+				s := bldReport(t, e.Out)[tamperWolfi]
+				if s.Status != report.StatusFailed || s.RejectedDigest == "" || s.RejectedDigest == e.Digest(tamperWolfi) {
+					t.Errorf("report: status %s rejectedDigest %q, want failed with the rejected image", s.Status, s.RejectedDigest)
+				}
+				if !tamperHasRejected(t, e, tamperWolfi, s.RejectedDigest) {
+					t.Errorf("index.json has no untagged entry annotated %s for %s", store.AnnotationRejected, s.RejectedDigest)
+				}
+				// gc keeps the good image, which still verifies.
+				if g := e.Hic(t, nil, "gc", "--layout", e.OCI()); g.Code != 0 {
+					t.Errorf("hic gc: %s", g)
+				}
+				if v := e.Verify(t, "app:latest"); v.Code != 0 || !strings.Contains(v.Stdout, e.Digest(tamperWolfi)) {
+					t.Errorf("the good image does not verify after the failing build and gc: %s", v)
+				}
+			},
+		},
+		{
+			Name: "publish: a spec whose last build failed a post-build check is refused",
+			Attack: func(t *testing.T, e *tamperEnv) {
+				tamperShellPackage(t, e)
+				if r := e.Build(t, "--all"); r.Code != exitFindings {
+					t.Fatalf("the hostile build should fail: %s", r)
+				}
+			},
+			Detect: func(t *testing.T, e *tamperEnv) tamperRun {
+				// No registry listens there: the refusal comes before any request.
+				return e.Hic(t, nil, "publish", "--layout", e.OCI(), "--attempts", "1", "127.0.0.1:9/hic")
+			},
+			Exit: exitFindings,
+			Want: []string{"publish: refusing 1 spec", tamperWolfi, "fs-shell", "shell binary /bin/sh", "nothing was pushed"},
+		},
+	}
+}
+
+// tamperShellPackage replaces the mirror's wolfi x86_64 app package with
+// one that also ships /bin/sh (a runtime image must have no shell) and
+// re-signs the index with the mirror's own key: a repository that is
+// trusted and hostile.
+func tamperShellPackage(t *testing.T, e *tamperEnv) {
+	t.Helper()
+	dir := filepath.Join(e.Mirror, "wolfi", "x86_64")
+	idxPath := filepath.Join(dir, "APKINDEX.tar.gz")
+	key, err := apkrepo.LoadKey(filepath.Join(e.Mirror, "signing-keys", "wolfi-signing.rsa"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var orig *apk.Package
+	f, err := os.Open(idxPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	idx, err := apk.IndexFromArchive(f)
+	f.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range idx.Packages {
+		if p.Name == "app" && p.Version == "1.0.0-r0" {
+			orig = p
+		}
+	}
+	if orig == nil {
+		t.Fatal("the mirror has no app-1.0.0-r0 for x86_64")
+	}
+	evil, err := apkrepo.BuildAPK(apkrepo.Package{Name: "app", Version: "1.0.0-r0", Arch: "x86_64", Origin: orig.Origin,
+		Description: orig.Description, License: orig.License, URL: orig.URL, Depends: orig.Dependencies, Provides: orig.Provides,
+		Files: []apkrepo.File{{Path: "usr/bin/app", Mode: 0o755, Data: []byte("#!/bin/sh\n")}, {Path: "bin/sh", Mode: 0o755, Data: []byte("\x7fELF evil shell")}}}, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	parsed, err := apk.ParsePackage(t.Context(), bytes.NewReader(evil), uint64(len(evil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "app-1.0.0-r0.apk"), evil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	bldResign(t, idxPath, bldMirrorSigner(t, e.Mirror, "wolfi-signing"), func(ix *apk.APKIndex) {
+		for i, p := range ix.Packages {
+			if p.Name == "app" && p.Version == "1.0.0-r0" {
+				ix.Packages[i] = parsed
+			}
+		}
+	})
+	// A package cache that still holds the good app-1.0.0-r0 is the
+	// package-cache attacks' subject (tamper_input); here the builder
+	// fetches from the mirror.
+	if err := os.RemoveAll(filepath.Join(e.Out, "cache")); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// tamperHasRejected reports whether index.json lists digest as the
+// untagged rejected image of spec.
+func tamperHasRejected(t *testing.T, e *tamperEnv, spec, digest string) bool {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(e.OCI(), "index.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var im v1.IndexManifest
+	if err := json.Unmarshal(b, &im); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range im.Manifests {
+		if d.Digest.String() == digest && d.Annotations[store.AnnotationRejected] == spec &&
+			d.Annotations[store.AnnotationRefName] == "" && d.Annotations[store.AnnotationSpecRef] == "" {
+			return true
+		}
+	}
+	return false
+}
