@@ -145,6 +145,7 @@ images, and signs in-toto attestations for each image.`,
 		newGCCmd(opts),
 		newIndexCmd(opts),
 		newBumpCmd(opts),
+		newSiteCmd(opts),
 	)
 	return root
 }
