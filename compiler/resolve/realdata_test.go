@@ -22,7 +22,7 @@ func TestRealSignedIndexes(t *testing.T) {
 	alpineKeyPath := filepath.Join(testenv.RepoRoot(t), "compiler", "universe", "testdata", "keys", alpineKey)
 	for _, tt := range []struct {
 		name, index, keyName, keyPath, want string // keyPath: absolute, or relative to td
-		min                                  int
+		min                                 int
 	}{
 		{"alpine 3.16 main (RSA/SHA-1)", "alpine-316/APKINDEX.tar.gz", alpineKey, alpineKeyPath, "alpine-baselayout=3.2.0-r23", 1000},
 		{"melange index (RSA256)", "rsa256-signed/APKINDEX.tar.gz", "test-rsa256.rsa.pub", "rsa256-signed/test-rsa256.rsa.pub", "alpine-baselayout=3.2.0-r23", 1},
