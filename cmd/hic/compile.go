@@ -45,7 +45,7 @@ failing vet findings are not compiled.`,
 			if err := writeCompiled(o.out, imgs); err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "compiled %d specs to %s\n", len(imgs), o.out)
+			fmt.Fprintf(cmd.OutOrStdout(), "compiled %s to %s\n", count(len(imgs), "spec"), o.out)
 			return nil
 		},
 	}

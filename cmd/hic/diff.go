@@ -273,7 +273,7 @@ func loadSpecs(ctx context.Context, stderr io.Writer, dir, rev string) ([]*spec.
 	if rev != "" {
 		where = "at " + rev
 	}
-	return nil, usageError("the catalog %s does not load (%d errors)", where, len(cat.Findings))
+	return nil, usageError("the catalog %s does not load (%s)", where, count(len(cat.Findings), "error"))
 }
 
 // compileByRef compiles specs into a map by ref; of two specs with one ref

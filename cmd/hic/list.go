@@ -61,7 +61,7 @@ IMAGE[:STREAM[-DISTRO[-VARIANT]]], e.g. nginx, nginx:1.29, nginx:1.29-wolfi-dev.
 			if err := tw.Flush(); err != nil {
 				return err
 			}
-			fmt.Fprintf(w, "%d specs in %d images\n", len(specs), images(specs))
+			fmt.Fprintf(w, "%s in %s\n", count(len(specs), "spec"), count(images(specs), "image"))
 			return nil
 		},
 	}

@@ -64,7 +64,7 @@ kept). Use a separate --out for a partial mirror.`,
 					fmt.Fprintf(cmd.OutOrStdout(), "%s: no universe (catalog/universe/%s.txt): every package an image names is invented\n", d, d)
 				}
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "mirror for %d specs written to %s\n", len(specs), o.out)
+			fmt.Fprintf(cmd.OutOrStdout(), "mirror for %s written to %s\n", count(len(specs), "spec"), o.out)
 			return nil
 		},
 	}

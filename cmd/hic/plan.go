@@ -78,7 +78,7 @@ func newPlanCmd(root *rootOptions) *cobra.Command {
 			if prev != nil {
 				unit = "ms"
 			}
-			fmt.Fprintf(w, "%d specs in %d shards (cost in %s)\n", len(imgs), len(shards), unit)
+			fmt.Fprintf(w, "%s in %s (cost in %s)\n", count(len(imgs), "spec"), count(len(shards), "shard"), unit)
 			for _, s := range shards {
 				fmt.Fprintf(w, "\nshard %d/%d: %d specs, cost %d\n", s.Index, len(shards), len(s.Refs), s.Cost)
 				for _, r := range s.Refs {

@@ -155,7 +155,7 @@ func newPublishCmd(opts *rootOptions) *cobra.Command {
 				}
 				return &exitError{code: exitFindings, err: err}
 			}
-			fmt.Fprintf(w, "published %d images to %s\n", len(images), dst)
+			fmt.Fprintf(w, "published %s to %s\n", count(len(images), "image"), dst)
 			return nil
 		},
 	}

@@ -202,7 +202,7 @@ func (f *signingFlags) push(cmd *cobra.Command, root *rootOptions, sg *signing, 
 		}
 		return &exitError{code: exitFindings, err: fmt.Errorf("push: %w", err)}
 	}
-	fmt.Fprintf(w, "pushed %d images of %d specs to %s\n", len(images), len(refs), dst)
+	fmt.Fprintf(w, "pushed %s of %s to %s\n", count(len(images), "image"), count(len(refs), "spec"), dst)
 	return nil
 }
 

@@ -206,11 +206,11 @@ func (r *vetResult) write(w io.Writer, o *vetOptions) error {
 }
 
 func (r *vetResult) summary() string {
-	s := fmt.Sprintf("%d specs in %d images, %d files: ", r.Specs, r.Images, r.Files)
+	s := fmt.Sprintf("%s in %s, %s: ", count(r.Specs, "spec"), count(r.Images, "image"), count(r.Files, "file"))
 	if r.failing == 0 {
 		s += "no findings"
 	} else {
-		s += fmt.Sprintf("%d findings", r.failing)
+		s += count(r.failing, "finding")
 	}
 	if r.waived > 0 {
 		s += fmt.Sprintf(" (%d waived by exceptions; --show-waived lists them)", r.waived)

@@ -20,11 +20,15 @@ import (
 type translator struct {
 	root string
 	idx  *index
+	// fields are the field names of #Image and #Stream, for "did you mean".
+	fields map[string][]string
 }
 
-func newTranslator(root string) *translator { return &translator{root: root} }
+func newTranslator(root string) *translator { return &translator{root: root, fields: schemaFields()} }
 
-func (t *translator) withIndex(idx *index) *translator { return &translator{root: t.root, idx: idx} }
+func (t *translator) withIndex(idx *index) *translator {
+	return &translator{root: t.root, idx: idx, fields: t.fields}
+}
 
 // rel makes a file name relative to the catalog root; schema overlay files
 // are shown as schema/<name>.
@@ -90,6 +94,7 @@ func (t *translator) evalErrors(err error, image string) []finding.Finding {
 	groups := map[string]*group{}
 	var order []string
 	var plain []finding.Finding
+	var plainPathList [][]string
 	plainPaths := map[string]bool{}
 	var summaries []finding.Finding
 	for _, e := range errs {
@@ -114,9 +119,10 @@ func (t *translator) evalErrors(err error, image string) []finding.Finding {
 			continue
 		}
 		plain = append(plain, f)
+		plainPathList = append(plainPathList, path)
 		plainPaths[strings.Join(path, sep)] = true
 	}
-	out := plain
+	out := t.suggest(plain, plainPathList)
 	for _, k := range order {
 		g := groups[k]
 		if plainPaths[k] {
@@ -257,7 +263,7 @@ func rewrite(msg string, path []string) string {
 		return fmt.Sprintf("%sexpected %s, spec has %s", field(path), describe(m[2]), m[1])
 	}
 	if m := reIncomplete.FindStringSubmatch(msg); m != nil {
-		return fmt.Sprintf("%smissing required value: the schema expects %s", field(path), describe(m[1]))
+		return missingField(path, describe(m[1]))
 	}
 	if reNotAllowed.MatchString(msg) {
 		name := ""
@@ -278,6 +284,34 @@ func rewrite(msg string, path []string) string {
 		return field(path) + "value matches none of the allowed alternatives"
 	}
 	return field(path) + msg
+}
+
+// missingField phrases a required field without a value: "required field
+// "entrypoint" is missing (a list of string)". A list element's path
+// (entrypoint.0) names the list.
+func missingField(path []string, expects string) string {
+	p := path
+	if len(p) >= 2 && p[0] == schema.ImagesPath {
+		p = p[2:]
+	}
+	list := false
+	for len(p) > 0 {
+		if _, err := strconv.Atoi(p[len(p)-1]); err != nil {
+			break
+		}
+		p, list = p[:len(p)-1], true
+	}
+	if list {
+		switch expects {
+		case "string", "int", "bool", "number":
+			expects += "s"
+		}
+		expects = "a list of " + expects
+	}
+	if len(p) == 0 {
+		return "required value is missing (" + expects + ")"
+	}
+	return fmt.Sprintf("required field %q is missing (%s)", strings.Join(p, "."), expects)
 }
 
 // field names the spec field in a message, without the images.NAME prefix.
@@ -327,7 +361,7 @@ func schemaHint(path, msg string) string {
 	switch {
 	case strings.HasPrefix(msg, "unknown field"):
 		return "check the spelling against the fields of #Image in schema/image.cue (see CONTRIBUTING.md)"
-	case strings.Contains(msg, "missing required value"):
+	case strings.HasPrefix(msg, "required "):
 		return "add the field to the image; schema/image.cue documents each field of #Image and #Stream"
 	case strings.Contains(path, "streams"):
 		return "a stream is one line: \"1.29\": {version: \"1.29.3-r0\", released: \"2025-06-24\", eol: \"2026-06-24\"}"

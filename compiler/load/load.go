@@ -407,7 +407,7 @@ func validateImage(tr *translator, iv cue.Value, name string) []finding.Finding 
 			out = append(out, tr.evalErrors(err, name)...)
 		}
 	}
-	return out
+	return dropCaused(out)
 }
 
 func decodeSpecs(tr *translator, iv cue.Value, name string, idx *index) ([]*spec.Spec, []finding.Finding) {
