@@ -103,6 +103,7 @@ func tamperRegister(area string, cases func() []tamperCase) {
 
 // tamperBase is the good build every case starts from.
 type tamperBase struct {
+	parent  *testing.T        // TestTamper: owns the processes the cases share
 	dir     string            // holds catalog, mirror, out
 	key     string            // private key
 	pub     string            // public key
@@ -121,6 +122,9 @@ type tamperEnv struct {
 	Out     string
 	Key     string
 	Pub     string
+
+	registry string // REGISTRY/PREFIX the case published to (tamperRegistry)
+	note     string // what an attack wants its Detect to see named
 }
 
 // OCI is the case's layout.
@@ -191,7 +195,7 @@ func TestTamper(t *testing.T) {
 func tamperSetup(t *testing.T) *tamperBase {
 	t.Helper()
 	dir := t.TempDir()
-	b := &tamperBase{dir: dir}
+	b := &tamperBase{parent: t, dir: dir}
 	cat := filepath.Join(dir, "catalog")
 	bldCopyDir(t, tamperCatalog, cat)
 	env := &tamperEnv{base: b, Dir: dir, Catalog: cat, Mirror: filepath.Join(dir, "mirror"), Out: filepath.Join(dir, "out"),

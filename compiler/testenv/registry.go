@@ -40,11 +40,20 @@ http:
 // until /v2/ answers and stops it when the test ends. It returns host:port.
 func StartRegistry(t testing.TB) string {
 	t.Helper()
+	addr, _ := StartRegistryStorage(t)
+	return addr
+}
+
+// StartRegistryStorage is StartRegistry that also returns the registry's
+// storage root (the filesystem driver's rootdirectory), for tests that
+// change what the registry stores behind its back.
+func StartRegistryStorage(t testing.TB) (addr, storage string) {
+	t.Helper()
 	bin := Tool(t, "registry")
 	dir := t.TempDir()
-	addr := "127.0.0.1:" + strconv.Itoa(FreePort(t))
+	addr = "127.0.0.1:" + strconv.Itoa(FreePort(t))
 	cfg := filepath.Join(dir, "config.yml")
-	storage := filepath.Join(dir, "storage")
+	storage = filepath.Join(dir, "storage")
 	if err := os.WriteFile(cfg, []byte(fmt.Sprintf(registryConfig, storage, addr)), 0o644); err != nil {
 		t.Fatalf("testenv: write registry config: %v", err)
 	}
@@ -90,7 +99,7 @@ func StartRegistry(t testing.TB) string {
 		out, _ := os.ReadFile(logPath)
 		t.Fatalf("testenv: registry at %s did not come up: %v\n%s", addr, err, out)
 	}
-	return addr
+	return addr, storage
 }
 
 var errExited = errors.New("registry exited")
