@@ -69,8 +69,8 @@ type Options struct {
 // spec's keyring, and the lock; a package downloaded from a repository
 // without a mirror against the lock as it arrives (control checksum, data
 // hash, size). After the install it checks that apko installed exactly the
-// locked packages. Packages already in opts.CacheDir are trusted: the cache
-// is content-addressed by the checksums the lock names.
+// locked packages. Packages already in opts.CacheDir are checked against the
+// lock before apko reads them; an altered entry is removed and fetched again.
 //
 // A spec without Layering is built with DefaultLayering.
 //
@@ -134,6 +134,9 @@ func Build(ctx context.Context, img compile.Image, lock *resolve.Lock, opts Opti
 		inMem = true
 	}
 
+	if _, err := verifyPackageCache(ctx, ref, cacheDir, src, lock, archs); err != nil {
+		return nil, err
+	}
 	date := lock.BuildDate()
 	shared := apk.NewCache(true)
 	common := []apkobuild.Option{
