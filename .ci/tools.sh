@@ -88,12 +88,22 @@ fi
 
 debs=()
 command -v bwrap >/dev/null 2>&1 || debs+=(bubblewrap)
+# Headless Chromium for the site's browser test (cmd/hic site_browser_test.go).
+command -v chromium >/dev/null 2>&1 || debs+=(chromium)
 if [[ ${#debs[@]} -gt 0 ]]; then
 	log "installing ${debs[*]} from Debian"
 	sudo=""
 	if [[ $(id -u) -ne 0 ]]; then sudo=sudo; fi
 	$sudo apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${debs[@]}" >/dev/null
+fi
+
+# axe-core, the accessibility engine the browser test injects into the site.
+AXE_VERSION=4.14.1
+if [[ "$(cat "$stamp/axe-core" 2>/dev/null)" != "$AXE_VERSION" || ! -f "$root/.tools/node_modules/axe-core/axe.min.js" ]]; then
+	log "installing axe-core $AXE_VERSION from npm"
+	(cd "$root/.tools" && npm install --no-audit --no-fund --no-save --prefix . "axe-core@$AXE_VERSION" >/dev/null)
+	echo "$AXE_VERSION" >"$stamp/axe-core"
 fi
 
 log "tools ready in $((SECONDS - start)) s: $(ls "$bin" | tr '\n' ' ')"

@@ -41,5 +41,5 @@
   });
   q.addEventListener("input", apply);
   for (var k in sel) { sel[k].addEventListener("change", apply); }
-  apply();
+  if (location.hash) { apply(); }
 })();
