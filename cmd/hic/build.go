@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -12,14 +13,21 @@ import (
 
 	"chainguard.dev/apko/pkg/build/types"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
+	"github.com/hic-build/hic/compiler/attest"
 	"github.com/hic-build/hic/compiler/build"
+	"github.com/hic-build/hic/compiler/catalog"
 	"github.com/hic-build/hic/compiler/compile"
 	"github.com/hic-build/hic/compiler/fsutil"
+	"github.com/hic-build/hic/compiler/inspect"
 	"github.com/hic-build/hic/compiler/layercache"
 	"github.com/hic-build/hic/compiler/mirror"
 	"github.com/hic-build/hic/compiler/pipeline"
+	"github.com/hic-build/hic/compiler/publish"
+	"github.com/hic-build/hic/compiler/report"
 	"github.com/hic-build/hic/compiler/resolve"
+	"github.com/hic-build/hic/compiler/sign"
 	"github.com/hic-build/hic/compiler/smoke"
 	"github.com/hic-build/hic/compiler/store"
 )
@@ -36,6 +44,7 @@ type buildOptions struct {
 	cacheDir string
 	today    string
 	signing  signingFlags
+	shard    shardFlags
 }
 
 const buildLong = `Build compiles the named specs (or --all) and builds each for every platform
@@ -69,6 +78,10 @@ func newBuildCmd(root *rootOptions) *cobra.Command {
 		Short: "Build specs into OCI images through apko, in parallel and incrementally",
 		Long:  buildLong,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			shard, err := o.shard.parse()
+			if err != nil {
+				return err
+			}
 			if o.all == (len(args) > 0) {
 				return usageError("name specs (REF...) or pass --all")
 			}
@@ -79,7 +92,11 @@ func newBuildCmd(root *rootOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			sg, err := o.signing.setup(cmd.Context(), root)
+			prev, err := readPlanReport(o.shard.report)
+			if err != nil {
+				return err
+			}
+			sg, err := o.signing.setup(root)
 			if err != nil {
 				return err
 			}
@@ -94,10 +111,19 @@ func newBuildCmd(root *rootOptions) *cobra.Command {
 			if os.Getenv("GOMEMLIMIT") == "" {
 				debug.SetMemoryLimit(buildMemoryLimit)
 			}
-			imgs, err := compileSelected(cmd, root, args, today)
+			cat, imgs, err := compileSelected(cmd, root, args, today)
 			if err != nil {
 				return err
 			}
+			if shard != nil {
+				n := len(imgs)
+				imgs = shard.pick(imgs, prev)
+				fmt.Fprintf(cmd.ErrOrStderr(), "shard %d/%d: %d of %d specs\n", shard.i, shard.n, len(imgs), n)
+				if len(imgs) == 0 {
+					return writeEmptyReport(cmd, o.out)
+				}
+			}
+			sg.withAttacher(cmd.Context(), cat)
 			if o.mirrors != "" || len(o.mirror) > 0 {
 				cfgs := make(map[string]types.ImageConfiguration, len(imgs))
 				for _, img := range imgs {
@@ -186,7 +212,153 @@ func newBuildCmd(root *rootOptions) *cobra.Command {
 	f.StringVar(&o.cacheDir, "cache-dir", "", "apko package cache (default OUT/cache)")
 	f.StringVar(&o.today, "today", "", "judge end-of-life against this date (YYYY-MM-DD)")
 	o.signing.addFlags(f)
-	return withShard(root, cmd)
+	o.shard.addFlags(f)
+	return cmd
+}
+
+// signingFlags are hic build's --key, --unsigned and --push.
+type signingFlags struct {
+	key      string
+	unsigned bool
+	pushTo   string
+	registry registryFlags
+}
+
+func (f *signingFlags) addFlags(fs *pflag.FlagSet) {
+	fs.StringVar(&f.key, "key", "", "sign with this private key: a PEM file (hic keygen) or the PEM itself; env HIC_SIGNING_KEY")
+	fs.BoolVar(&f.unsigned, "unsigned", false, "build without signatures and attestations (needed when no key is given)")
+	fs.StringVar(&f.pushTo, "push", "", "after the build, publish the specs that succeeded to REGISTRY/PREFIX (as hic publish --key)")
+	f.registry.addFlags(fs)
+}
+
+// signing is the signing setup of one build; nil fields for an unsigned build.
+type signing struct {
+	signer sign.Signer
+	att    *attest.SigningAttacher
+}
+
+func (s *signing) attacher() pipeline.Attacher {
+	if s == nil || s.att == nil {
+		return nil // a nil interface, not a nil *SigningAttacher
+	}
+	return s.att
+}
+
+func (s *signing) keyID() string {
+	if s == nil || s.signer == nil {
+		return ""
+	}
+	return s.signer.KeyID()
+}
+
+// setup checks the flags and loads the key. A build needs a key (--key or
+// HIC_SIGNING_KEY) or an explicit --unsigned.
+func (f *signingFlags) setup(root *rootOptions) (*signing, error) {
+	if f.pushTo != "" {
+		ro, err := f.registry.options()
+		if err != nil {
+			return nil, err
+		}
+		if _, err := ro.ParseDestination(f.pushTo); err != nil {
+			return nil, usageError("--push: %v", err)
+		}
+	}
+	key := f.key
+	if f.unsigned {
+		if key != "" {
+			return nil, usageError("--key and --unsigned exclude each other")
+		}
+		return &signing{}, nil
+	}
+	if key == "" {
+		key = root.getenv("HIC_SIGNING_KEY")
+	}
+	if key == "" {
+		return nil, usageError("no signing key: pass --key PATH (or set HIC_SIGNING_KEY; hic keygen makes one), or --unsigned for an unsigned build")
+	}
+	signer, err := sign.LoadSignerFrom(key)
+	if err != nil {
+		return nil, usageError("signing key: %v", err)
+	}
+	return &signing{signer: signer}, nil
+}
+
+// withAttacher adds the attestation signer of a signed build of cat: the
+// rules it names are the schema's and the post-build ones; the static
+// checks' findings go into each spec's hardening report beside the
+// post-build ones.
+func (s *signing) withAttacher(ctx context.Context, cat *catalog.Catalog) {
+	if s.signer == nil {
+		return
+	}
+	s.att = &attest.SigningAttacher{
+		Signer:         s.signer,
+		HicVersion:     version,
+		CatalogRoot:    cat.Root,
+		GitCommit:      catalog.GitCommit(ctx, cat.Root),
+		Rules:          cat.RuleIDs(inspect.Rules()...),
+		StaticFindings: cat.StaticFindings(),
+		Advisories:     cat.Advisories,
+	}
+}
+
+// push publishes the specs of r that succeeded (built or cached, no failing
+// finding) from the store's layout to --push.
+func (f *signingFlags) push(cmd *cobra.Command, root *rootOptions, sg *signing, st *store.Store, r *report.Report) error {
+	if f.pushTo == "" || r == nil {
+		return nil
+	}
+	w := cmd.OutOrStdout()
+	var refs []string
+	for _, s := range r.Specs {
+		if (s.Status == report.StatusBuilt || s.Status == report.StatusCached) && !s.Failed() {
+			refs = append(refs, s.Ref)
+		}
+	}
+	// Specs that failed are refused by name (their earlier images too);
+	// the others are pushed.
+	why := failingSpecs(r)
+	for _, s := range r.Specs {
+		if reason, bad := why[s.Ref]; bad {
+			fmt.Fprintf(w, "push: refusing %s: %s\n", s.Ref, reason)
+		}
+	}
+	if len(refs) == 0 {
+		fmt.Fprintln(w, "push: no spec succeeded; nothing to push")
+		return nil
+	}
+	ro, err := f.registry.options()
+	if err != nil {
+		return err
+	}
+	dst, err := ro.ParseDestination(f.pushTo)
+	if err != nil {
+		return usageError("--push: %v", err)
+	}
+	ctx := cmd.Context()
+	images, err := publish.FromLayout(ctx, st.Layout(), refs...)
+	if err != nil {
+		return &exitError{code: exitFindings, err: fmt.Errorf("push: %w", err)}
+	}
+	var signer sign.Signer
+	if sg != nil {
+		signer = sg.signer
+	}
+	err = publish.PublishImages(ctx, images, dst, publish.Options{
+		Logger: root.logger,
+		Signer: signer,
+		Progress: func(ev publish.Event) {
+			fmt.Fprintf(w, "pushed %s@%s referrers %d signatures %d attestations %d\n", ev.Ref, ev.Digest, ev.Referrers, ev.Signatures, ev.Attestations)
+		},
+	})
+	if err != nil {
+		if errors.Is(err, context.Canceled) {
+			return err
+		}
+		return &exitError{code: exitFindings, err: fmt.Errorf("push: %w", err)}
+	}
+	fmt.Fprintf(w, "pushed %s of %s to %s\n", count(len(images), "image"), count(len(refs), "spec"), dst)
+	return nil
 }
 
 func (o *buildOptions) mirrorList() ([]resolve.Mirror, error) {

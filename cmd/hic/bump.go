@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/hic-build/hic/compiler/bump"
+	"github.com/hic-build/hic/compiler/catalog"
 	"github.com/hic-build/hic/compiler/fsutil"
 )
 
@@ -41,7 +42,7 @@ func newBumpCmd(root *rootOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			catRoot, err := findCatalogRoot(root.catalog)
+			catRoot, err := catalog.FindRoot(root.catalog)
 			if err != nil {
 				return usageError("%v", err)
 			}

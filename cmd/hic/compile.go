@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/hic-build/hic/compiler/catalog"
 	"github.com/hic-build/hic/compiler/check"
 	"github.com/hic-build/hic/compiler/compile"
 	"github.com/hic-build/hic/compiler/spec"
@@ -38,7 +39,7 @@ failing vet findings are not compiled.`,
 			if err != nil {
 				return err
 			}
-			imgs, err := compileSelected(cmd, root, args, today)
+			_, imgs, err := compileSelected(cmd, root, args, today)
 			if err != nil {
 				return err
 			}
@@ -57,20 +58,23 @@ failing vet findings are not compiled.`,
 
 // compileSelected loads the catalog, refuses specs with failing findings
 // (printing them as vet does) and compiles the rest of the selection.
-func compileSelected(cmd *cobra.Command, root *rootOptions, refs []string, today time.Time) ([]compile.Image, error) {
+func compileSelected(cmd *cobra.Command, root *rootOptions, refs []string, today time.Time) (*catalog.Catalog, []compile.Image, error) {
 	l, err := loadOrFail(cmd, root, today, refs...)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	specs, err := l.selectSpecs(refs)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := refuseFailing(cmd, root, l, specs, nil); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	spec.SortByRef(specs)
-	return compile.All(specs)
+	imgs, err := l.Compile(specs)
+	if err != nil {
+		return nil, nil, err
+	}
+	return l.Catalog, imgs, nil
 }
 
 // refuseFailing prints the failing findings of specs (those of rules keep
@@ -82,7 +86,7 @@ func refuseFailing(cmd *cobra.Command, root *rootOptions, l *loaded, specs []*sp
 		selected[s.Ref] = true
 	}
 	var bad vetResult
-	r, _ := findCatalogRoot(root.catalog)
+	r, _ := catalog.FindRoot(root.catalog)
 	for _, f := range l.findings {
 		if f.Failing() && (f.Ref == "" || selected[f.Ref]) && (keep == nil || keep(f.Rule)) {
 			f.Pos = displayPos(r, f.Pos)

@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/hic-build/hic/compiler/catalog"
 	"github.com/hic-build/hic/compiler/compile"
 	"github.com/hic-build/hic/compiler/diff"
 	"github.com/hic-build/hic/compiler/load"
@@ -182,7 +183,7 @@ func readCompiledDir(dir string) (map[string]compile.Image, map[string]diff.Inst
 // may be the worktree) and narrows both to refs.
 func compileRevisions(cmd *cobra.Command, root *rootOptions, baseRev, headRev string, refs []string) (base, head map[string]compile.Image, err error) {
 	ctx := cmd.Context()
-	dir, err := findCatalogRoot(root.catalog)
+	dir, err := catalog.FindRoot(root.catalog)
 	if err != nil {
 		return nil, nil, usageError("%w", err)
 	}

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/hic-build/hic/compiler/catalog"
 	"github.com/hic-build/hic/compiler/fsutil"
 
 	"cuelang.org/go/cue/format"
@@ -33,7 +34,7 @@ formatted and exits 1 if there are any.`,
 				if fi, err := os.Stat(a); err == nil && !fi.IsDir() && filepath.Ext(a) != ".cue" {
 					return usageError("fmt: %s is not a .cue file", a)
 				}
-				r, err := findCatalogRoot(a)
+				r, err := catalog.FindRoot(a)
 				if err != nil {
 					return usageError("%v", err)
 				}

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/hic-build/hic/compiler/catalog"
 )
 
 type listOptions struct{ format string }
@@ -73,11 +75,11 @@ IMAGE[:STREAM[-DISTRO[-VARIANT]]], e.g. nginx, nginx:1.29, nginx:1.29-wolfi-dev.
 // schema errors are printed like vet prints them, and the command fails.
 // When refs name images by their folders, only those folders are evaluated.
 func loadOrFail(cmd *cobra.Command, root *rootOptions, today time.Time, refs ...string) (*loaded, error) {
-	r, err := findCatalogRoot(root.catalog)
+	r, err := catalog.FindRoot(root.catalog)
 	if err != nil {
 		return nil, usageError("%v", err)
 	}
-	l, err := loadAndCheckDirs(cmd.Context(), r, today, imageDirs(r, refs))
+	l, err := root.loadAndCheckDirs(cmd.Context(), r, today, catalog.ImageDirs(r, refs))
 	if err != nil {
 		return nil, err
 	}

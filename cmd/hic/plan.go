@@ -8,7 +8,9 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
+	"github.com/hic-build/hic/compiler/compile"
 	"github.com/hic-build/hic/compiler/pipeline"
 	"github.com/hic-build/hic/compiler/plan"
 	"github.com/hic-build/hic/compiler/report"
@@ -60,7 +62,7 @@ func newPlanCmd(root *rootOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			imgs, err := compileSelected(cmd, root, args, today)
+			_, imgs, err := compileSelected(cmd, root, args, today)
 			if err != nil {
 				return err
 			}
@@ -108,80 +110,57 @@ func readPlanReport(path string) (*report.Report, error) {
 	return r, nil
 }
 
-// parseShard reads --shard I/N: 0 <= I < N.
-func parseShard(s string) (i, n int, err error) {
-	a, b, ok := strings.Cut(s, "/")
+// shardFlags are hic build's --shard I/N and --shard-report: the build's
+// selection (REF... or --all), compiled once, is split as hic plan --shards N
+// splits it, and the build runs on shard I's specs only. An empty shard
+// writes an empty report, so the merge step finds one report per shard.
+type shardFlags struct {
+	shard, report string
+}
+
+func (f *shardFlags) addFlags(fs *pflag.FlagSet) {
+	fs.StringVar(&f.shard, "shard", "", "build only shard I of N (0-based) of the plan hic plan --shards N prints: I/N")
+	fs.StringVar(&f.report, "shard-report", "", "with --shard: the report.json hic plan was given with --report")
+}
+
+// shard is a parsed --shard I/N.
+type shard struct{ i, n int }
+
+// parse reads --shard I/N (0 <= I < N); nil without --shard.
+func (f *shardFlags) parse() (*shard, error) {
+	if f.shard == "" {
+		if f.report != "" {
+			return nil, usageError("--shard-report needs --shard")
+		}
+		return nil, nil
+	}
+	a, b, ok := strings.Cut(f.shard, "/")
 	i, errI := strconv.Atoi(a)
 	n, errN := strconv.Atoi(b)
 	if !ok || errI != nil || errN != nil || n < 1 || i < 0 || i >= n {
-		return 0, 0, usageError("--shard %q: want I/N with 0 <= I < N, e.g. 0/4", s)
+		return nil, usageError("--shard %q: want I/N with 0 <= I < N, e.g. 0/4", f.shard)
 	}
-	return i, n, nil
+	return &shard{i, n}, nil
 }
 
-// withShard gives hic build --shard I/N and --shard-report: the build's
-// selection (REF... or --all) is compiled and split as hic plan --shards N
-// splits it, and the build runs on shard I's refs only. An empty shard
-// writes an empty report, so the merge step finds one report per shard.
-func withShard(root *rootOptions, cmd *cobra.Command) *cobra.Command {
-	var shard, report string
-	f := cmd.Flags()
-	f.StringVar(&shard, "shard", "", "build only shard I of N (0-based) of the plan hic plan --shards N prints: I/N")
-	f.StringVar(&report, "shard-report", "", "with --shard: the report.json hic plan was given with --report")
-	build := cmd.RunE
-	cmd.RunE = func(cmd *cobra.Command, args []string) error {
-		if shard == "" {
-			if report != "" {
-				return usageError("--shard-report needs --shard")
-			}
-			return build(cmd, args)
-		}
-		i, n, err := parseShard(shard)
-		if err != nil {
-			return err
-		}
-		all, err := cmd.Flags().GetBool("all")
-		if err != nil {
-			return err
-		}
-		if all == (len(args) > 0) {
-			return usageError("name specs (REF...) or pass --all")
-		}
-		prev, err := readPlanReport(report)
-		if err != nil {
-			return err
-		}
-		todayFlag, err := cmd.Flags().GetString("today")
-		if err != nil {
-			return err
-		}
-		today, err := parseToday(todayFlag)
-		if err != nil {
-			return err
-		}
-		imgs, err := compileSelected(cmd, root, args, today)
-		if err != nil {
-			return err
-		}
-		refs := plan.Split(plan.Estimate(imgs, prev), n)[i].Refs
-		fmt.Fprintf(cmd.ErrOrStderr(), "shard %d/%d: %d of %d specs\n", i, n, len(refs), len(imgs))
-		if len(refs) == 0 {
-			return writeEmptyReport(cmd)
-		}
-		if err := cmd.Flags().Set("all", "false"); err != nil {
-			return err
-		}
-		return build(cmd, refs)
+// pick returns the images of shard s of the plan of imgs (balanced by prev,
+// when given), in the order of imgs.
+func (s *shard) pick(imgs []compile.Image, prev *report.Report) []compile.Image {
+	in := map[string]bool{}
+	for _, r := range plan.Split(plan.Estimate(imgs, prev), s.n)[s.i].Refs {
+		in[r] = true
 	}
-	return cmd
+	var out []compile.Image
+	for _, img := range imgs {
+		if in[img.Ref] {
+			out = append(out, img)
+		}
+	}
+	return out
 }
 
 // writeEmptyReport writes the report of a build of nothing to OUT/report.json.
-func writeEmptyReport(cmd *cobra.Command) error {
-	out, err := cmd.Flags().GetString("out")
-	if err != nil {
-		return err
-	}
+func writeEmptyReport(cmd *cobra.Command, out string) error {
 	r := &report.Report{Status: report.StatusCompleted, HicVersion: version, ApkoVersion: pipeline.ApkoVersion(), Specs: []report.SpecReport{}}
 	path := filepath.Join(out, "report.json")
 	if err := r.WriteFile(path); err != nil {

@@ -6,9 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"slices"
 	"strings"
 	"sync"
 	"text/tabwriter"
@@ -17,196 +15,16 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/spf13/cobra"
-	"github.com/spf13/pflag"
 
-	"github.com/hic-build/hic/compiler/attest"
+	"github.com/hic-build/hic/compiler/catalog"
 	"github.com/hic-build/hic/compiler/compile"
-	"github.com/hic-build/hic/compiler/inspect"
 	"github.com/hic-build/hic/compiler/pipeline"
-	"github.com/hic-build/hic/compiler/publish"
-	"github.com/hic-build/hic/compiler/report"
 	"github.com/hic-build/hic/compiler/resolve"
 	"github.com/hic-build/hic/compiler/sign"
 	"github.com/hic-build/hic/compiler/spec"
-	"github.com/hic-build/hic/compiler/store"
 	"github.com/hic-build/hic/compiler/verify"
 	"github.com/hic-build/hic/compiler/vex"
-	"github.com/hic-build/hic/schema"
 )
-
-// ---- signing and pushing in hic build ----
-
-// signingFlags are hic build's --key, --unsigned and --push.
-type signingFlags struct {
-	key      string
-	unsigned bool
-	pushTo   string
-	registry registryFlags
-}
-
-func (f *signingFlags) addFlags(fs *pflag.FlagSet) {
-	fs.StringVar(&f.key, "key", "", "sign with this private key: a PEM file (hic keygen) or the PEM itself; env HIC_SIGNING_KEY")
-	fs.BoolVar(&f.unsigned, "unsigned", false, "build without signatures and attestations (needed when no key is given)")
-	fs.StringVar(&f.pushTo, "push", "", "after the build, publish the specs that succeeded to REGISTRY/PREFIX (as hic publish --key)")
-	f.registry.addFlags(fs)
-}
-
-// signing is the signing setup of one build; nil fields for an unsigned build.
-type signing struct {
-	signer sign.Signer
-	att    *attest.SigningAttacher
-}
-
-func (s *signing) attacher() pipeline.Attacher {
-	if s == nil || s.att == nil {
-		return nil // a nil interface, not a nil *SigningAttacher
-	}
-	return s.att
-}
-
-func (s *signing) keyID() string {
-	if s == nil || s.signer == nil {
-		return ""
-	}
-	return s.signer.KeyID()
-}
-
-// setup checks the flags and loads the key. A build needs a key (--key or
-// HIC_SIGNING_KEY) or an explicit --unsigned.
-func (f *signingFlags) setup(ctx context.Context, root *rootOptions) (*signing, error) {
-	if f.pushTo != "" {
-		ro, err := f.registry.options()
-		if err != nil {
-			return nil, err
-		}
-		if _, err := ro.ParseDestination(f.pushTo); err != nil {
-			return nil, usageError("--push: %v", err)
-		}
-	}
-	key := f.key
-	if f.unsigned {
-		if key != "" {
-			return nil, usageError("--key and --unsigned exclude each other")
-		}
-		return &signing{}, nil
-	}
-	if key == "" {
-		key = root.getenv("HIC_SIGNING_KEY")
-	}
-	if key == "" {
-		return nil, usageError("no signing key: pass --key PATH (or set HIC_SIGNING_KEY; hic keygen makes one), or --unsigned for an unsigned build")
-	}
-	signer, err := sign.LoadSignerFrom(key)
-	if err != nil {
-		return nil, usageError("signing key: %v", err)
-	}
-	catRoot, err := findCatalogRoot(root.catalog)
-	if err != nil {
-		return nil, usageError("%v", err)
-	}
-	tables, err := schema.LoadTables()
-	if err != nil {
-		return nil, err
-	}
-	rules := tables.RuleIDs()
-	for _, r := range inspect.Rules() {
-		if !slices.Contains(rules, r) {
-			rules = append(rules, r)
-		}
-	}
-	// Bad advisories are vet findings, which stop the build before it
-	// starts; here only the advisories matter.
-	adv, _, err := vex.Load(ctx, catRoot)
-	if err != nil {
-		return nil, err
-	}
-	return &signing{signer: signer, att: &attest.SigningAttacher{
-		Signer:      signer,
-		HicVersion:  version,
-		CatalogRoot: catRoot,
-		GitCommit:   gitCommit(ctx, catRoot),
-		Rules:       rules,
-		Advisories:  adv,
-	}}, nil
-}
-
-// gitCommit returns the commit checked out in dir's git work tree, or ""
-// when dir is not in one or has uncommitted changes under it: provenance must
-// not name a commit the images were not built from.
-func gitCommit(ctx context.Context, dir string) string {
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	out, err := exec.CommandContext(ctx, "git", "-C", dir, "rev-parse", "--verify", "HEAD").Output()
-	if err != nil {
-		return ""
-	}
-	status, err := exec.CommandContext(ctx, "git", "-C", dir, "status", "--porcelain", "--", ".").Output()
-	if err != nil || len(strings.TrimSpace(string(status))) > 0 {
-		return ""
-	}
-	return strings.TrimSpace(string(out))
-}
-
-// push publishes the specs of r that succeeded (built or cached, no failing
-// finding) from the store's layout to --push.
-func (f *signingFlags) push(cmd *cobra.Command, root *rootOptions, sg *signing, st *store.Store, r *report.Report) error {
-	if f.pushTo == "" || r == nil {
-		return nil
-	}
-	w := cmd.OutOrStdout()
-	var refs []string
-	for _, s := range r.Specs {
-		if (s.Status == report.StatusBuilt || s.Status == report.StatusCached) && !s.Failed() {
-			refs = append(refs, s.Ref)
-		}
-	}
-	// Specs that failed are refused by name (their earlier images too);
-	// the others are pushed.
-	why := failingSpecs(r)
-	for _, s := range r.Specs {
-		if reason, bad := why[s.Ref]; bad {
-			fmt.Fprintf(w, "push: refusing %s: %s\n", s.Ref, reason)
-		}
-	}
-	if len(refs) == 0 {
-		fmt.Fprintln(w, "push: no spec succeeded; nothing to push")
-		return nil
-	}
-	ro, err := f.registry.options()
-	if err != nil {
-		return err
-	}
-	dst, err := ro.ParseDestination(f.pushTo)
-	if err != nil {
-		return usageError("--push: %v", err)
-	}
-	ctx := cmd.Context()
-	images, err := publish.FromLayout(ctx, st.Layout(), refs...)
-	if err != nil {
-		return &exitError{code: exitFindings, err: fmt.Errorf("push: %w", err)}
-	}
-	var signer sign.Signer
-	if sg != nil {
-		signer = sg.signer
-	}
-	err = publish.PublishImages(ctx, images, dst, publish.Options{
-		Logger: root.logger,
-		Signer: signer,
-		Progress: func(ev publish.Event) {
-			fmt.Fprintf(w, "pushed %s@%s referrers %d signatures %d attestations %d\n", ev.Ref, ev.Digest, ev.Referrers, ev.Signatures, ev.Attestations)
-		},
-	})
-	if err != nil {
-		if errors.Is(err, context.Canceled) {
-			return err
-		}
-		return &exitError{code: exitFindings, err: fmt.Errorf("push: %w", err)}
-	}
-	fmt.Fprintf(w, "pushed %s of %s to %s\n", count(len(images), "image"), count(len(refs), "spec"), dst)
-	return nil
-}
-
-// ---- hic verify ----
 
 const verifyLong = `Verify checks an image the way an auditor does, trusting only the public key
 and the catalog. REF is a spec ref (nginx:1.29-wolfi-runtime) or an image ref
@@ -391,12 +209,12 @@ type catalogSpecs struct {
 
 func (c *catalogSpecs) compiled(ctx context.Context, ref string) (*compile.Image, error) {
 	c.once.Do(func() {
-		r, err := findCatalogRoot(c.root.catalog)
+		r, err := catalog.FindRoot(c.root.catalog)
 		if err != nil {
 			c.err = err
 			return
 		}
-		l, err := loadAndCheck(ctx, r, time.Now().UTC())
+		l, err := c.root.loadAndCheck(ctx, r, time.Now().UTC())
 		if err != nil {
 			c.err = err
 			return
@@ -451,7 +269,7 @@ func versionTag(img *compile.Image) string {
 
 // advisories are the catalog's vulnerability advisories, for the vex check.
 func (c *catalogSpecs) advisories(ctx context.Context) (*vex.Advisories, error) {
-	r, err := findCatalogRoot(c.root.catalog)
+	r, err := catalog.FindRoot(c.root.catalog)
 	if err != nil {
 		return nil, err
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/hic-build/hic/compiler/catalog"
 	"github.com/hic-build/hic/compiler/finding"
 )
 
@@ -54,7 +55,7 @@ func newVetCmd(root *rootOptions) *cobra.Command {
 			byRoot := map[string][]string{}
 			var roots []string
 			for _, a := range args {
-				r, err := findCatalogRoot(a)
+				r, err := catalog.FindRoot(a)
 				if err != nil {
 					return usageError("%v", err)
 				}
@@ -67,7 +68,7 @@ func newVetCmd(root *rootOptions) *cobra.Command {
 			res := vetResult{}
 			syntax := false
 			for _, r := range roots {
-				l, err := loadAndCheck(cmd.Context(), r, today)
+				l, err := root.loadAndCheck(cmd.Context(), r, today)
 				if err != nil {
 					return err
 				}

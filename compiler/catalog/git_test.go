@@ -1,4 +1,4 @@
-package main
+package catalog
 
 import (
 	"context"
@@ -11,6 +11,9 @@ import (
 // TestGitCommitOnlyWhenClean checks that provenance names a commit only when
 // the catalog has no uncommitted changes.
 func TestGitCommitOnlyWhenClean(t *testing.T) {
+	// git reads no config of the developer's.
+	t.Setenv("GIT_CONFIG_GLOBAL", "/dev/null")
+	t.Setenv("GIT_CONFIG_NOSYSTEM", "1")
 	dir := t.TempDir()
 	git := func(args ...string) {
 		t.Helper()
@@ -20,7 +23,7 @@ func TestGitCommitOnlyWhenClean(t *testing.T) {
 		}
 	}
 	ctx := context.Background()
-	if got := gitCommit(ctx, dir); got != "" {
+	if got := GitCommit(ctx, dir); got != "" {
 		t.Errorf("outside a git work tree: %q, want none", got)
 	}
 	git("init", "-q")
@@ -30,13 +33,13 @@ func TestGitCommitOnlyWhenClean(t *testing.T) {
 	}
 	git("add", ".")
 	git("commit", "-q", "-m", "one")
-	if got := gitCommit(ctx, dir); len(got) != 40 {
+	if got := GitCommit(ctx, dir); len(got) != 40 {
 		t.Errorf("clean work tree: %q, want a commit id", got)
 	}
 	if err := os.WriteFile(file, []byte("package hic\n// changed\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if got := gitCommit(ctx, dir); got != "" {
+	if got := GitCommit(ctx, dir); got != "" {
 		t.Errorf("uncommitted change: %q, want none", got)
 	}
 }
