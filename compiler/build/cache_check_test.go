@@ -3,6 +3,8 @@ package build
 import (
 	"bytes"
 	"log/slog"
+	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -20,17 +22,23 @@ import (
 // the log, removed and fetched again: the image is the first build's.
 func TestEditedPackageCacheIsRefetched(t *testing.T) {
 	dir, _, _ := setup(t)
-	remote := dirTransport{dir: copyDir(t, dir)}
-	lock, err := resolve.Resolve(testCtx(t), testImage(), resolve.Options{Transport: remote, TempDir: t.TempDir()})
+	// A repository URL of its own: apko caches indexes and keys by URL for
+	// the whole process, and other tests serve other contents at repoURL.
+	const ownURL, ownKey = "https://apk.example.test/cache-check", "https://keys.example.test/hic-test.rsa.pub"
+	remote := renameTransport{map[string]string{ownURL: repoURL, ownKey: keyURL}, dirTransport{dir: copyDir(t, dir)}}
+	img := testImage()
+	img.Config.Contents.Repositories = []string{ownURL}
+	img.Config.Contents.Keyring = []string{ownKey}
+	lock, err := resolve.Resolve(testCtx(t), img, resolve.Options{Transport: remote, TempDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	cache := t.TempDir()
-	first, err := Build(testCtx(t), testImage(), lock, Options{Transport: remote, CacheDir: cache, TempDir: t.TempDir()})
+	first, err := Build(testCtx(t), img, lock, Options{Transport: remote, CacheDir: cache, TempDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	entry := filepath.Join(cache, "https%3A%2F%2Fapk.example.test%2Fhic", "x86_64", "hello-1.1.0-r0")
+	entry := filepath.Join(cache, "https%3A%2F%2Fapk.example.test%2Fcache-check", "x86_64", "hello-1.1.0-r0")
 	for _, suffix := range []string{".ctl.tar.gz", ".dat.tar.gz", ".dat.tar"} {
 		t.Run(suffix, func(t *testing.T) {
 			matches, _ := filepath.Glob(filepath.Join(entry, "*"+suffix))
@@ -47,7 +55,7 @@ func TestEditedPackageCacheIsRefetched(t *testing.T) {
 			}
 			var logs bytes.Buffer
 			ctx := clog.WithLogger(t.Context(), clog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn})))
-			again, err := Build(ctx, testImage(), lock, Options{Transport: remote, CacheDir: cache, TempDir: t.TempDir()})
+			again, err := Build(ctx, img, lock, Options{Transport: remote, CacheDir: cache, TempDir: t.TempDir()})
 			if err != nil {
 				t.Fatalf("build after the edit: %v", err)
 			}
@@ -62,4 +70,26 @@ func TestEditedPackageCacheIsRefetched(t *testing.T) {
 			}
 		})
 	}
+}
+
+// renameTransport serves URLs under the keys of from as the URLs they map to.
+type renameTransport struct {
+	from map[string]string
+	next http.RoundTripper
+}
+
+func (r renameTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	u := req.URL.String()
+	for from, to := range r.from {
+		if strings.HasPrefix(u, from) {
+			nu, err := url.Parse(to + strings.TrimPrefix(u, from))
+			if err != nil {
+				return nil, err
+			}
+			req = req.Clone(req.Context())
+			req.URL = nu
+			break
+		}
+	}
+	return r.next.RoundTrip(req)
 }
