@@ -1,6 +1,7 @@
 package testenv
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -91,6 +92,7 @@ type BlobUpload struct {
 type FaultStats struct {
 	mu           sync.Mutex
 	requests     int
+	arrived      chan struct{} // closed (and replaced) when a request arrives
 	faults       map[Fault]int
 	uploads      []BlobUpload
 	manifestPuts []string
@@ -101,6 +103,26 @@ func (s *FaultStats) Requests() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.requests
+}
+
+// AwaitRequests blocks until the proxy has received more than n requests,
+// or ctx or stop is done (then it returns false).
+func (s *FaultStats) AwaitRequests(ctx context.Context, n int, stop <-chan struct{}) bool {
+	for {
+		s.mu.Lock()
+		got, arrived := s.requests, s.arrived
+		s.mu.Unlock()
+		if got > n {
+			return true
+		}
+		select {
+		case <-arrived:
+		case <-stop:
+			return false
+		case <-ctx.Done():
+			return false
+		}
+	}
 }
 
 // Faults returns how many faults of each kind were injected.
@@ -222,7 +244,7 @@ func StartFaultProxy(t testing.TB, target string, opts FaultOptions) (string, *F
 	if err != nil {
 		t.Fatalf("testenv: proxy target %q: %v", target, err)
 	}
-	stats := &FaultStats{faults: map[Fault]int{}}
+	stats := &FaultStats{faults: map[Fault]int{}, arrived: make(chan struct{})}
 	p := &faultProxy{
 		opts:    opts,
 		stats:   stats,
@@ -282,6 +304,8 @@ func (p *faultProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	fault := p.decide()
 	p.stats.mu.Lock()
 	p.stats.requests++
+	close(p.stats.arrived)
+	p.stats.arrived = make(chan struct{})
 	if fault != FaultNone {
 		p.stats.faults[fault]++
 	}
