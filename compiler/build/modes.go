@@ -12,8 +12,9 @@ import (
 // modeFS is the filesystem apko installs into, keeping the special mode bits
 // (setuid, setgid, sticky) apko drops:
 //
-//   - a package's directory: apko creates it with only its permission bits
-//     (MkdirAll with Mode().Perm()), so /var/tmp 1777 became 0777;
+//   - a package's directory or file: apko writes it with only its permission
+//     bits (MkdirAll with Mode().Perm()), so /var/tmp 1777 became 0777 and a
+//     setuid binary lost its setuid bit;
 //   - a paths entry: apko passes the spec's Unix mode (0o1777) as an
 //     fs.FileMode, where the Unix special bits mean nothing.
 //
@@ -53,13 +54,15 @@ func (m *modeFS) Chmod(path string, perm fs.FileMode) error {
 }
 
 // WriteHeader installs one file of a package (apko's fast path) and gives a
-// directory back the special bits of its header.
+// directory or regular file back the special bits of its header (a setuid
+// binary stays setuid, so the post-build fs-setuid rule sees it).
 func (m *modeFS) WriteHeader(hdr tar.Header, tfs fs.FS, pkg *apk.Package) (bool, error) {
 	ok, err := m.wh.WriteHeader(hdr, tfs, pkg)
-	if err != nil || hdr.Typeflag != tar.TypeDir || hdr.Mode&0o7000 == 0 {
+	if err != nil || !ok && hdr.Typeflag != tar.TypeDir || hdr.Typeflag != tar.TypeDir && hdr.Typeflag != tar.TypeReg || hdr.Mode&0o7000 == 0 {
 		return ok, err
 	}
-	if fi, serr := m.FullFS.Lstat(hdr.Name); serr != nil || !fi.IsDir() {
+	fi, serr := m.FullFS.Lstat(hdr.Name)
+	if serr != nil || fi.IsDir() != (hdr.Typeflag == tar.TypeDir) || fi.Mode()&fs.ModeSymlink != 0 {
 		return ok, err // a symlink to a directory apko kept as it was
 	}
 	return ok, m.FullFS.Chmod(hdr.Name, hdr.FileInfo().Mode()&(fs.ModePerm|fs.ModeSetuid|fs.ModeSetgid|fs.ModeSticky))

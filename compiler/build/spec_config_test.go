@@ -28,6 +28,7 @@ func modesBuild(t *testing.T) *Result {
 				{Path: "var/spool/drop", Kind: apkrepo.KindDir, Mode: 0o777 | fs.ModeSticky},
 				{Path: "var/spool/group", Kind: apkrepo.KindDir, Mode: 0o2775&0o777 | fs.ModeSetgid},
 				{Path: "var/spool/drop/README", Data: []byte("drop files here\n")},
+				{Path: "usr/bin/spoolctl", Mode: 0o755 | fs.ModeSetuid, Data: []byte("#!fake setuid helper")},
 			}})
 	}
 	key := newKey(t, "hic-test")
@@ -74,11 +75,12 @@ func TestModesAsWritten(t *testing.T) {
 			t.Fatal(err)
 		}
 		for name, want := range map[string]int64{
-			"var/tmp":         0o1777,
-			"srv/shared":      0o2770,
-			"srv/data":        0o750,
-			"var/spool/drop":  0o1777,
-			"var/spool/group": 0o2775,
+			"var/tmp":          0o1777,
+			"srv/shared":       0o2770,
+			"srv/data":         0o750,
+			"var/spool/drop":   0o1777,
+			"var/spool/group":  0o2775,
+			"usr/bin/spoolctl": 0o4755,
 		} {
 			fi, err := fs.Lstat(fsys, name)
 			if err != nil {
@@ -103,10 +105,15 @@ func TestModesAsWritten(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		setuid := false
 		for _, f := range fds {
 			if f.Rule == inspect.RuleWorldWritable {
 				t.Errorf("%s: %s", f.Rule, f.Message)
 			}
+			setuid = setuid || f.Rule == inspect.RuleSetuid && strings.Contains(f.Message, "spoolctl")
+		}
+		if !setuid {
+			t.Errorf("%s: fs-setuid does not see the package's setuid /usr/bin/spoolctl: %v", p, fds)
 		}
 	}
 }
