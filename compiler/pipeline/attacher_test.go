@@ -7,6 +7,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/hic-build/hic/compiler/finding"
 	"github.com/hic-build/hic/compiler/report"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -33,7 +34,10 @@ func TestSigningAttacher(t *testing.T) {
 	out := t.TempDir()
 	s := openStore(t, filepath.Join(out, "oci"))
 	img := spec("nginx", "1.29")
-	att := &attest.SigningAttacher{Signer: signer, HicVersion: "v0.1.0", GitCommit: "0123abcd", Rules: []string{"nonroot"}}
+	// A static check's waived finding (no failing one reaches a build).
+	static := finding.Finding{Rule: "nonroot", Severity: finding.Error, Ref: img.Ref, Message: "runs as root", Waived: true, Reason: "binds port 80"}
+	att := &attest.SigningAttacher{Signer: signer, HicVersion: "v0.1.0", GitCommit: "0123abcd", Rules: []string{"nonroot"},
+		StaticFindings: map[string][]finding.Finding{img.Ref: {static}}}
 	r, err := Run(ctx, []compile.Image{img}, Options{Store: s, Builder: &fakeBuilder{}, Attacher: att, HicVersion: "v0.1.0", KeyIdentity: signer.KeyID()})
 	if err != nil {
 		t.Fatal(err)
@@ -89,6 +93,17 @@ func TestSigningAttacher(t *testing.T) {
 			}
 			if !slices.Contains(st.SubjectDigests(), h) {
 				t.Errorf("%s %s: subjects %v", h, ref.PredicateType, st.SubjectDigests())
+			}
+			if ref.PredicateType == attest.PredicateHardening {
+				// The signed hardening report lists the static checks'
+				// findings beside the post-build ones.
+				var hr attest.HardeningReport
+				if err := json.Unmarshal(st.Predicate, &hr); err != nil {
+					t.Fatal(err)
+				}
+				if !slices.ContainsFunc(hr.Findings, func(f finding.Finding) bool { return f.Rule == static.Rule && f.Waived && f.Message == static.Message }) {
+					t.Errorf("%s: hardening report leaves out the static finding %+v: %+v", h, static, hr.Findings)
+				}
 			}
 			if ref.PredicateType == attest.PredicateSLSAProvenance {
 				var p attest.ProvenancePredicate

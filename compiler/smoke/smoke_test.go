@@ -193,3 +193,9 @@ func TestRunWithoutBwrap(t *testing.T) {
 		t.Errorf("a test that could not run is a warning, never a pass nor silent: %+v", fs)
 	}
 }
+
+func TestSyntheticMarker(t *testing.T) {
+	if SyntheticMarker != apkrepo.SyntheticMarker {
+		t.Errorf("SyntheticMarker %q, apkrepo says %q", SyntheticMarker, apkrepo.SyntheticMarker)
+	}
+}

@@ -1,0 +1,64 @@
+package main
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+// goList runs go list with args from the repository root and returns its
+// output lines.
+func goList(t *testing.T, args ...string) []string {
+	t.Helper()
+	cmd := exec.Command("go", append([]string{"list"}, args...)...)
+	cmd.Dir = "../.."
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("go list %v: %v", args, err)
+	}
+	return strings.Fields(string(out))
+}
+
+// TestLayering pins the shape of the pipeline: only the CLI drives the
+// build (compiler/pipeline), and reading reports or verifying an image does
+// not link the builder.
+func TestLayering(t *testing.T) {
+	const mod = "github.com/hic-build/hic/"
+	// Nothing below cmd/ imports pipeline.
+	for _, line := range goList(t, "-f", `{{.ImportPath}}:{{join .Imports ","}}`, "./compiler/...", "./schema/...") {
+		pkg, imports, _ := strings.Cut(line, ":")
+		for _, imp := range strings.Split(imports, ",") {
+			if imp == mod+"compiler/pipeline" {
+				t.Errorf("%s imports compiler/pipeline; only cmd/hic may", pkg)
+			}
+		}
+	}
+	// plan and verify link neither the builder nor apko's: what they need of
+	// apko is the config type of a compiled spec (pkg/build/types) and, for
+	// verify, apk version ordering (pkg/apk/apk, through vex and smoke).
+	builder := []string{mod + "compiler/pipeline", mod + "compiler/build", mod + "compiler/resolve",
+		"chainguard.dev/apko/pkg/build", "chainguard.dev/apko/pkg/apk/client"}
+	allowedApko := map[string][]string{
+		"plan":   {"chainguard.dev/apko/pkg/build/types", "chainguard.dev/apko/pkg/paths", "chainguard.dev/apko/pkg/vcs"},
+		"verify": nil, // only the builder is refused
+	}
+	for _, p := range []string{"plan", "verify"} {
+		deps := goList(t, "-deps", "./compiler/"+p)
+		for _, d := range deps {
+			for _, b := range builder {
+				if d == b {
+					t.Errorf("compiler/%s links %s", p, d)
+				}
+			}
+			if allow := allowedApko[p]; allow != nil && strings.HasPrefix(d, "chainguard.dev/apko/") {
+				ok := false
+				for _, a := range allow {
+					ok = ok || d == a
+				}
+				if !ok {
+					t.Errorf("compiler/%s links %s", p, d)
+				}
+			}
+		}
+	}
+}
