@@ -82,8 +82,8 @@ func newBuildCmd(root *rootOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if o.all == (len(args) > 0) {
-				return usageError("name specs (REF...) or pass --all")
+			if err := selectionError("build", o.all, args); err != nil {
+				return err
 			}
 			if o.jobs < 1 {
 				return usageError("--jobs %d: want at least 1", o.jobs)

@@ -32,8 +32,8 @@ the apko image configuration, the tags, the metadata and the hardening policy.
 These files are what auditors read and what a PR diff shows. Specs with
 failing vet findings are not compiled.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if o.all == (len(args) > 0) {
-				return usageError("name specs (REF...) or pass --all")
+			if err := selectionError("compile", o.all, args); err != nil {
+				return err
 			}
 			today, err := parseToday(o.today)
 			if err != nil {

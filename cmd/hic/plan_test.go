@@ -136,7 +136,7 @@ func TestShardUsage(t *testing.T) {
 		{"negative shard", []string{"build", "--all", "--shard", "-1/2"}, `--shard "-1/2": want I/N`},
 		{"zero shards", []string{"build", "--all", "--shard", "0/0"}, `--shard "0/0": want I/N`},
 		{"shard letters", []string{"build", "--all", "--shard", "a/b"}, `--shard "a/b": want I/N`},
-		{"shard without a selection", []string{"build", "--shard", "0/2"}, "name specs (REF...) or pass --all"},
+		{"shard without a selection", []string{"build", "--shard", "0/2"}, "build: nothing to build: name specs"},
 		{"shard report without shard", []string{"build", "--all", "--shard-report", bad}, "--shard-report needs --shard"},
 		{"shard with a broken report", []string{"build", "--all", "--shard", "0/2", "--shard-report", bad}, "read report"},
 		{"merge without inputs", []string{"report", "merge", filepath.Join(tmp, "out.json")}, "requires at least 2 arg"},

@@ -59,7 +59,7 @@ func TestPublishCmd(t *testing.T) {
 	}
 	wantPrefix := fmt.Sprintf("pushed %s/cat/hic/demo:1@%s tags 1,latest referrers 0 signatures 0 attestations 0 (", reg, digest)
 	lines := strings.Split(strings.TrimSpace(stdout), "\n")
-	if len(lines) != 2 || !strings.HasPrefix(lines[0], wantPrefix) || lines[1] != "published 1 images to "+reg+"/cat" {
+	if len(lines) != 2 || !strings.HasPrefix(lines[0], wantPrefix) || lines[1] != "published 1 image to "+reg+"/cat" {
 		t.Errorf("stdout:\n%s\nwant a line starting %q and a summary", stdout, wantPrefix)
 	}
 	ref, err := name.ParseReference(reg+"/cat/hic/demo:latest", name.Insecure)

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"runtime/pprof"
+	"strings"
 
 	"github.com/chainguard-dev/clog"
 	"github.com/spf13/cobra"
@@ -86,6 +87,35 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	return exitUsage
 }
 
+// pathFlags are the flags naming a directory or file. Given empty
+// (--out ”, -C ”), they are refused rather than read as the current
+// directory.
+var pathFlags = []string{"out", "catalog", "layout", "mirrors", "output-dir", "build"}
+
+// refuseEmptyPaths is a usage error for a path flag set to "".
+func refuseEmptyPaths(cmd *cobra.Command) error {
+	for _, name := range pathFlags {
+		f := cmd.Flags().Lookup(name)
+		if f == nil || !f.Changed || f.Value.String() != "" {
+			continue
+		}
+		dash := "--" + name
+		if f.Shorthand != "" {
+			dash = "-" + f.Shorthand + "/--" + name
+		}
+		return usageError("%s is empty: give a directory (%s %s is the default)", dash, dash, shellQuote(f.DefValue))
+	}
+	return nil
+}
+
+// shellQuote quotes s for a shell when it needs it (” for the empty string).
+func shellQuote(s string) string {
+	if s != "" && !strings.ContainsAny(s, " \t'\"$`\\*?[]{}();&|<>#~") {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
 func newRootCmd(opts *rootOptions, stderr io.Writer) *cobra.Command {
 	root := &cobra.Command{
 		Use:   "hic",
@@ -96,6 +126,9 @@ images, and signs in-toto attestations for each image.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			if err := refuseEmptyPaths(cmd); err != nil {
+				return err
+			}
 			level := slog.LevelWarn
 			if opts.verbose {
 				level = slog.LevelDebug

@@ -119,13 +119,17 @@ func (r *vetResult) add(l *loaded, root string, paths []string) {
 		}
 		return false
 	}
+	// One mistake shared by several specs (same rule, place and message)
+	// counts once, as it is shown once.
+	counted := map[string]bool{}
 	for _, f := range l.findings {
 		if !keep(f) {
 			continue
 		}
 		f.Pos = displayPos(root, f.Pos)
 		r.Findings = append(r.Findings, f)
-		if f.Failing() {
+		if k := f.Rule + "\x00" + f.Pos.String() + "\x00" + f.Message; f.Failing() && !counted[k] {
+			counted[k] = true
 			r.failing++
 		}
 		if f.Waived {

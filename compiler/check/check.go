@@ -401,6 +401,19 @@ func Catalog(specs []*spec.Spec, opts Options) []finding.Finding {
 		}
 		refs[s.Ref] = s
 	}
+	// A tag clash is one mistake per pair of streams (two streams with
+	// latest: true clash on latest and latest-dev, in every variant): one
+	// finding per pair, at the later stream's tags, naming every clashing
+	// tag. When the streams are in different files, the earlier one gets
+	// the finding too, so vetting either file shows it.
+	type clash struct {
+		first, second *spec.Spec
+		pos           finding.Position
+		tags          []string
+		refs          []string // the clashing specs of both streams
+	}
+	var clashes []*clash
+	byPair := map[[2]string]*clash{}
 	tags := map[string]*spec.Spec{}
 	for _, s := range specs {
 		for i, t := range s.Tags {
@@ -413,14 +426,47 @@ func Catalog(specs []*spec.Spec, opts Options) []finding.Finding {
 			if first == s {
 				continue
 			}
-			// Both specs get the finding, so vetting either file shows it.
+			key := [2]string{first.Image + "\x00" + first.Stream, s.Image + "\x00" + s.Stream}
+			c, ok := byPair[key]
+			if !ok {
+				c = &clash{first: first, second: s, pos: s.Pos("tags." + strconv.Itoa(i))}
+				byPair[key] = c
+				clashes = append(clashes, c)
+			}
+			if !slices.Contains(c.tags, ref) {
+				c.tags = append(c.tags, ref)
+			}
+			for _, r := range []string{first.Ref, s.Ref} {
+				if !slices.Contains(c.refs, r) {
+					c.refs = append(c.refs, r)
+				}
+			}
+		}
+	}
+	for _, c := range clashes {
+		plural := "tag " + c.tags[0] + " is"
+		if len(c.tags) > 1 {
+			plural = "tags " + strings.Join(c.tags, ", ") + " are"
+		}
+		where := func(s *spec.Spec) string {
+			if s.Image == c.first.Image && s.Image == c.second.Image {
+				return fmt.Sprintf("stream %q", s.Stream)
+			}
+			return fmt.Sprintf("image %s stream %q", s.Image, s.Stream)
+		}
+		// The same finding on every clashing spec (each fails), shown once:
+		// hic vet merges findings with the same place and message.
+		for _, r := range c.refs {
 			out = append(out, finding.Finding{
-				Rule: RuleUniqueTags, Severity: finding.Error, Ref: s.Ref, Pos: s.Pos("tags." + strconv.Itoa(i)), Hint: hint(RuleUniqueTags),
-				Message: fmt.Sprintf("tag %s is also produced by %s (%s)", ref, first.Ref, first.Pos("tags")),
-			}, finding.Finding{
-				Rule: RuleUniqueTags, Severity: finding.Error, Ref: first.Ref, Pos: first.Pos("tags." + strconv.Itoa(slices.Index(first.Tags, t))), Hint: hint(RuleUniqueTags),
-				Message: fmt.Sprintf("tag %s is also produced by %s (%s)", ref, s.Ref, s.Pos("tags")),
+				Rule: RuleUniqueTags, Severity: finding.Error, Ref: r, Pos: c.pos, Hint: hint(RuleUniqueTags),
+				Message: fmt.Sprintf("%s produced by both %s (%s) and %s", plural, where(c.first), c.first.Pos("tags"), where(c.second)),
 			})
+			if fp := c.first.Pos("tags"); fp.File != c.pos.File {
+				out = append(out, finding.Finding{
+					Rule: RuleUniqueTags, Severity: finding.Error, Ref: r, Pos: fp, Hint: hint(RuleUniqueTags),
+					Message: fmt.Sprintf("%s produced by both %s and %s (%s)", plural, where(c.first), where(c.second), c.pos),
+				})
+			}
 		}
 	}
 	return out
