@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/hic-build/hic/compiler/apkrepo"
 	"github.com/hic-build/hic/compiler/attest"
 	"github.com/hic-build/hic/compiler/build"
 	"github.com/hic-build/hic/compiler/catalog"
@@ -179,10 +180,12 @@ func newBuildCmd(root *rootOptions) *cobra.Command {
 				Smoke:       &smoke.Sandbox{},
 				KeyIdentity: sg.keyID(),
 				Jobs:        o.jobs,
-				HicVersion:  version,
-				ReportPath:  filepath.Join(o.out, "report.json"),
-				Progress:    cmd.ErrOrStderr(),
-				Logger:      root.logger,
+				// A mirror hic generated labels what is built from it.
+				SyntheticRepositories: syntheticRepositories(mirrors),
+				HicVersion:            version,
+				ReportPath:            filepath.Join(o.out, "report.json"),
+				Progress:              cmd.ErrOrStderr(),
+				Logger:                root.logger,
 			})
 			if ls := layers.Stats(); ls.Stored+ls.Reused > 0 {
 				fmt.Fprintf(cmd.ErrOrStderr(), "layers: %d compressed, %d reused from %s\n", ls.Stored, ls.Reused, layers.Dir())
@@ -385,6 +388,17 @@ func (o *buildOptions) mirrorList() ([]resolve.Mirror, error) {
 		out = append(out, resolve.Mirror{URL: url, Dir: abs})
 	}
 	return out, nil
+}
+
+// syntheticRepositories lists the catalog URLs of mirrors hic generated.
+func syntheticRepositories(ms []resolve.Mirror) []string {
+	var out []string
+	for _, m := range ms {
+		if apkrepo.IsSynthetic(m.Dir) {
+			out = append(out, strings.TrimSuffix(m.URL, "/"))
+		}
+	}
+	return out
 }
 
 // lockWriter writes each spec's lock next to its compiled spec.

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"encoding/json"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -9,7 +11,10 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
 
+	"github.com/hic-build/hic/compiler/attest"
 	"github.com/hic-build/hic/compiler/resolve"
 	"github.com/hic-build/hic/compiler/universe"
 )
@@ -67,9 +72,38 @@ func TestMirrorServesOnlyTheUniverse(t *testing.T) {
 		}
 	}
 
-	// An image built from it starts a program its package really ships.
+	// An image built from it starts a program its package really ships,
+	// and everything about it says its contents are synthetic.
 	out := filepath.Join(t.TempDir(), "out")
-	bldBuild(t, 0, cat, "java-home:1-wolfi-runtime", "--mirrors", dir, "--out", out, "--unsigned")
+	_, berr := bldBuild(t, 0, cat, "java-home:1-wolfi-runtime", "--mirrors", dir, "--out", out, "--key", bldKey(t))
+	if !strings.Contains(berr, "synthetic: 1 of 1 specs were built from a generated mirror") {
+		t.Errorf("build summary does not say the image is synthetic:\n%s", berr)
+	}
+	sr := bldReport(t, out)["java-home:1-wolfi-runtime"]
+	if !sr.Synthetic {
+		t.Errorf("report.json: %+v, want synthetic", sr)
+	}
+	h, err := v1.NewHash(sr.ImageDigest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lp := layout.Path(filepath.Join(out, "oci"))
+	refs, err := attest.Referrers(t.Context(), lp, h, attest.PredicateHardening)
+	if err != nil || len(refs) != 1 {
+		t.Fatalf("hardening referrers: %v %v", refs, err)
+	}
+	rc, err := lp.Blob(refs[0].Envelope.Digest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	env, _ := io.ReadAll(rc)
+	rc.Close()
+	var st struct {
+		Predicate attest.HardeningReport `json:"predicate"`
+	}
+	if err := json.Unmarshal(attPayload(t, env), &st); err != nil || !st.Predicate.Synthetic {
+		t.Errorf("signed hardening report: synthetic=%v (%v)", st.Predicate.Synthetic, err)
+	}
 	files := bldFiles(t, bldPlatformImage(t, filepath.Join(out, "oci"), "java-home:1-wolfi-runtime", "linux/arm64"))
 	if _, ok := files["usr/lib/jvm/java-21-openjdk/bin/java"]; !ok {
 		t.Error("the image lacks /usr/lib/jvm/java-21-openjdk/bin/java, which its package ships")

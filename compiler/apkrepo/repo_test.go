@@ -180,8 +180,11 @@ func TestWriteRepositoryDeterministic(t *testing.T) {
 		t.Fatal(err)
 	}
 	ta, tb := readTree(t, a), readTree(t, b)
-	if len(ta) != len(pkgs)+3 { // packages, two indexes, the key
-		t.Errorf("%d files written, want %d", len(ta), len(pkgs)+3)
+	if len(ta) != len(pkgs)+4 { // packages, two indexes, the key, the SYNTHETIC note
+		t.Errorf("%d files written, want %d", len(ta), len(pkgs)+4)
+	}
+	if !IsSynthetic(a) {
+		t.Error("the repository is not marked synthetic")
 	}
 	for p, want := range ta {
 		if !bytes.Equal(want, tb[p]) {

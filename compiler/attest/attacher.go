@@ -36,6 +36,8 @@ type Built struct {
 	Findings []finding.Finding
 	// Tests are the smoke-test results, for the hardening report.
 	Tests []smoke.Result
+	// Synthetic says the image was built from a generated mirror.
+	Synthetic bool
 }
 
 // SigningAttacher is the pipeline's Attacher of a signed build: for every built spec it
@@ -148,6 +150,7 @@ func (a *SigningAttacher) Attach(ctx context.Context, img compile.Image, b Built
 			Exceptions: img.Policy.Exceptions,
 			Findings:   findings,
 			Tests:      b.Tests,
+			Synthetic:  b.Synthetic,
 		},
 		Tool: Tool{Name: "hic", Version: a.HicVersion},
 	}

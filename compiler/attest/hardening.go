@@ -31,6 +31,8 @@ type Hardening struct {
 	Findings []finding.Finding
 	// Tests are the spec's smoke-test results (compiler/smoke), per platform.
 	Tests []smoke.Result
+	// Synthetic says the image was built from a generated mirror.
+	Synthetic bool
 }
 
 // HardeningReport is the predicate of https://hic.dev/attestations/hardening/v1.
@@ -46,6 +48,10 @@ type HardeningReport struct {
 	// Tests are the smoke-test results: passed, failed, or not-run (never
 	// counted as passed); a failed test is also a failing smoke-test finding.
 	Tests []smoke.Result `json:"tests,omitempty"`
+	// Synthetic is true when the image was built from a generated mirror
+	// (hic mirror): its packages have synthetic contents, so the report is
+	// about the image's shape, not about real distro software.
+	Synthetic bool `json:"synthetic,omitempty"`
 }
 
 // RuleResult is the outcome of one rule.
@@ -83,7 +89,7 @@ func HardeningReportOf(in Hardening) (*HardeningReport, error) {
 	if findings == nil {
 		findings = []finding.Finding{}
 	}
-	r := &HardeningReport{Spec: in.SpecRef, Result: StatusPass, Rules: []RuleResult{}, Findings: findings, Tests: in.Tests}
+	r := &HardeningReport{Spec: in.SpecRef, Result: StatusPass, Rules: []RuleResult{}, Findings: findings, Tests: in.Tests, Synthetic: in.Synthetic}
 	for _, id := range rules {
 		if id == "" {
 			continue

@@ -98,6 +98,10 @@ type Options struct {
 	// Attacher) the hardening attestation, a failed test is a failing
 	// finding. Nil: tests are not run, and no result claims they were.
 	Smoke *smoke.Sandbox
+	// SyntheticRepositories are the catalog repository URLs served by
+	// generated mirrors (apkrepo.IsSynthetic): a spec naming one is
+	// reported, and attested, as built from synthetic contents.
+	SyntheticRepositories []string
 	// Jobs bounds how many specs are worked on at once. Default runtime.NumCPU().
 	Jobs int
 	// HicVersion is hic's version; it feeds the input digest.
@@ -235,6 +239,11 @@ type worker struct {
 func (w *worker) run(ctx context.Context, img compile.Image) (sr report.SpecReport) {
 	start := time.Now()
 	sr = report.SpecReport{Ref: img.Ref}
+	for _, r := range img.Config.Contents.Repositories {
+		if slices.Contains(w.opts.SyntheticRepositories, strings.TrimSuffix(r, "/")) {
+			sr.Synthetic = true
+		}
+	}
 	defer func() {
 		if p := recover(); p != nil {
 			sr.Status, sr.Error = report.StatusFailed, fmt.Sprintf("%s: panic: %v\n%s", img.Ref, p, debug.Stack())
@@ -442,6 +451,7 @@ func (w *worker) attestInput(img compile.Image, b *Built, sr report.SpecReport) 
 		ApkoVersion: w.versions.Apko,
 		Findings:    sr.Findings,
 		Tests:       sr.Tests,
+		Synthetic:   sr.Synthetic,
 	}
 	for _, p := range b.Platforms {
 		s, err := subjectOf(img.Repository, p.Image)

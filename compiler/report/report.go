@@ -84,6 +84,10 @@ type SpecReport struct {
 	// Tests are the smoke-test results per platform: passed, failed or
 	// not-run with the reason (never counted as passed).
 	Tests []smoke.Result `json:"tests,omitempty"`
+	// Synthetic says the image was built from a generated mirror (hic
+	// mirror, compiler/apkrepo): its packages have synthetic contents, so
+	// it is not a real image of the distro.
+	Synthetic bool `json:"synthetic,omitempty"`
 	// RejectedDigest is the image that failed a post-build check: stored
 	// untagged and unsigned in the layout (index.json entry annotated
 	// dev.hic.rejected.spec.ref) for inspection, never given a tag.
@@ -177,6 +181,17 @@ func ReadReport(path string) (*Report, error) {
 	return &r, nil
 }
 
+// SyntheticCount counts the specs built (or cached) from a generated mirror.
+func (r *Report) SyntheticCount() int {
+	n := 0
+	for _, s := range r.Specs {
+		if s.Synthetic {
+			n++
+		}
+	}
+	return n
+}
+
 // slowest is how many specs the summary lists by duration.
 const slowest = 5
 
@@ -195,6 +210,9 @@ func (r *Report) WriteSummary(w io.Writer) {
 	sort.SliceStable(built, func(i, j int) bool { return built[i].DurationMs > built[j].DurationMs })
 	if len(built) > slowest {
 		built = built[:slowest]
+	}
+	if n := r.SyntheticCount(); n > 0 {
+		fmt.Fprintf(w, "synthetic: %d of %d specs were built from a generated mirror (hic mirror): their packages have synthetic contents; these are not real images\n", n, len(r.Specs))
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	if len(built) > 0 {
