@@ -29,7 +29,7 @@ const (
 
 // Rules lists every rule ID, in the order Check runs them.
 func Rules() []string {
-	return []string{RuleSetuid, RuleWorldWritable, RuleShell, RulePackageManager, RuleRunAsUser, RuleEntrypoint, RuleSBOM}
+	return []string{RuleSetuid, RuleWorldWritable, RuleShell, RulePackageManager, RuleRunAsUser, RuleEntrypoint, RuleSBOM, RuleInstallScripts}
 }
 
 var hints = map[string]string{
@@ -39,6 +39,7 @@ var hints = map[string]string{
 	RulePackageManager: "remove apk-tools (or the package manager) from runtime variants",
 	RuleRunAsUser:      "declare the run-as user in the spec's accounts with the uid the policy requires",
 	RuleEntrypoint:     "install the package that provides the entrypoint, or fix the entrypoint path and its mode",
+	RuleInstallScripts: "hic does not run install scripts: say in an exception how the spec covers what they would do (accounts, paths), or pick a package without them",
 	RuleSBOM:           "the SBOM must list exactly the installed packages: rebuild, and report an SBOM generator bug if it persists",
 }
 
@@ -71,7 +72,7 @@ type Input struct {
 // or a cancelled ctx, never for a rule violation.
 func Check(ctx context.Context, in Input) ([]finding.Finding, error) {
 	c := &checker{in: in}
-	steps := []func() error{c.walk, c.shells, c.runAsUser, c.entrypoint, c.sbom}
+	steps := []func() error{c.walk, c.shells, c.runAsUser, c.entrypoint, c.sbom, c.scripts}
 	for _, step := range steps {
 		if err := ctx.Err(); err != nil {
 			return nil, fmt.Errorf("%s: inspect %s: %w", in.Image.Ref, in.Platform, err)

@@ -37,7 +37,8 @@ var ErrNotRetained = errors.New("file content not retained")
 // alwaysRetain reports whether the checks read name, so its content is kept
 // whatever its size.
 func alwaysRetain(name string) bool {
-	return strings.HasPrefix(name, "etc/") || apkDBPaths[0] == name || apkDBPaths[1] == name
+	return strings.HasPrefix(name, "etc/") || apkDBPaths[0] == name || apkDBPaths[1] == name ||
+		scriptsPaths[0] == name || scriptsPaths[1] == name || triggersPaths[0] == name || triggersPaths[1] == name
 }
 
 type node struct {
