@@ -46,6 +46,31 @@ type buildOptions struct {
 	today    string
 	signing  signingFlags
 	shard    shardFlags
+	// cacheFrom is the registry asked for specs the layout lacks
+	// (default: the --push target); noCacheFrom turns that off.
+	cacheFrom   string
+	noCacheFrom bool
+}
+
+// remoteCache is the registry build asks before building a spec: --cache-from,
+// else the --push target; none with --no-cache-from.
+func (o *buildOptions) remoteCache() (pipeline.RemoteCache, error) {
+	from := o.cacheFrom
+	if from == "" {
+		from = o.signing.pushTo
+	}
+	if from == "" || o.noCacheFrom {
+		return nil, nil
+	}
+	ro, err := o.signing.registry.options()
+	if err != nil {
+		return nil, err
+	}
+	dst, err := ro.ParseDestination(from)
+	if err != nil {
+		return nil, usageError("--cache-from: %v", err)
+	}
+	return publish.RegistryCache{Dest: dst}, nil
 }
 
 const buildLong = `Build compiles the named specs (or --all) and builds each for every platform
@@ -67,7 +92,15 @@ every image and its attestations (SLSA provenance, SPDX and CycloneDX SBOMs,
 hardening report), stored as OCI 1.1 referrers; the key's id feeds the input
 digest. A build without a key needs an explicit --unsigned, and report.json
 says whether the build was signed. --push REGISTRY/PREFIX publishes the specs
-that succeeded after the build, as hic publish does; hic verify checks them.`
+that succeeded after the build, as hic publish does; hic verify checks them.
+
+Registry cache: --cache-from REGISTRY/PREFIX (by default the --push target)
+is asked, by one HEAD request per spec, whether it already holds the image of
+the spec's input digest (hic publish tags each image hic-input-<hex> once it
+is pushed whole). Such a spec is not built: the report says cached, with the
+registry repository in cachedFrom, and progress says "cached (registry)". The
+image stays in the registry, not in the local layout. This is how shards on
+separate machines share their work (see README, "Scaling out").`
 
 // buildMemoryLimit is hic build's soft memory limit (runtime/debug.SetMemoryLimit).
 const buildMemoryLimit = 320 << 20
@@ -88,6 +121,10 @@ func newBuildCmd(root *rootOptions) *cobra.Command {
 			}
 			if o.jobs < 1 {
 				return usageError("--jobs %d: want at least 1", o.jobs)
+			}
+			remoteCache, err := o.remoteCache()
+			if err != nil {
+				return err
 			}
 			mirrors, err := o.mirrorList()
 			if err != nil {
@@ -116,12 +153,15 @@ func newBuildCmd(root *rootOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			var place *report.Shard
 			if shard != nil {
 				n := len(imgs)
-				imgs = shard.pick(imgs, prev)
-				fmt.Fprintf(cmd.ErrOrStderr(), "shard %d/%d: %d of %d specs\n", shard.i, shard.n, len(imgs), n)
+				if imgs, place, err = shard.pick(imgs, prev); err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.ErrOrStderr(), "shard %d/%d of plan %s: %d of %d specs\n", shard.i, shard.n, place.Plan, len(imgs), n)
 				if len(imgs) == 0 {
-					return writeEmptyReport(cmd, o.out)
+					return writeEmptyReport(cmd, o.out, place)
 				}
 			}
 			sg.withAttacher(cmd.Context(), cat)
@@ -177,6 +217,8 @@ func newBuildCmd(root *rootOptions) *cobra.Command {
 				Store:       st,
 				Builder:     builder,
 				Attacher:    sg.attacher(),
+				Remote:      remoteCache,
+				Shard:       place,
 				Smoke:       &smoke.Sandbox{},
 				KeyIdentity: sg.keyID(),
 				Jobs:        o.jobs,
@@ -214,6 +256,8 @@ func newBuildCmd(root *rootOptions) *cobra.Command {
 	f.IntVarP(&o.jobs, "jobs", "j", runtime.NumCPU(), "specs built at once")
 	f.StringVar(&o.cacheDir, "cache-dir", "", "apko package cache (default OUT/cache)")
 	f.StringVar(&o.today, "today", "", "judge end-of-life against this date (YYYY-MM-DD)")
+	f.StringVar(&o.cacheFrom, "cache-from", "", "skip specs whose image REGISTRY/PREFIX already holds (default: the --push target)")
+	f.BoolVar(&o.noCacheFrom, "no-cache-from", false, "do not ask the --push target for images already built")
 	o.signing.addFlags(f)
 	o.shard.addFlags(f)
 	return cmd
@@ -314,7 +358,9 @@ func (f *signingFlags) push(cmd *cobra.Command, root *rootOptions, sg *signing, 
 	w := cmd.OutOrStdout()
 	var refs []string
 	for _, s := range r.Specs {
-		if (s.Status == report.StatusBuilt || s.Status == report.StatusCached) && !s.Failed() {
+		// A spec found in a registry (--cache-from) has no image in the
+		// layout to push: it is there already.
+		if (s.Status == report.StatusBuilt || s.Status == report.StatusCached) && !s.Failed() && s.CachedFrom == "" {
 			refs = append(refs, s.Ref)
 		}
 	}
@@ -327,7 +373,11 @@ func (f *signingFlags) push(cmd *cobra.Command, root *rootOptions, sg *signing, 
 		}
 	}
 	if len(refs) == 0 {
-		fmt.Fprintln(w, "push: no spec succeeded; nothing to push")
+		if n := r.Counts.CachedRegistry; n > 0 {
+			fmt.Fprintf(w, "push: nothing to push (%s already in the registry)\n", count(n, "spec"))
+		} else {
+			fmt.Fprintln(w, "push: no spec succeeded; nothing to push")
+		}
 		return nil
 	}
 	ro, err := f.registry.options()

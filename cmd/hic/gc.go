@@ -67,7 +67,7 @@ It takes the layout's lock, so it never runs beside a build.
 				for _, r := range gone {
 					fmt.Fprintf(w, "%s %s %s (not in the catalog; tags %v)\n", verb, r.SpecRef, r.Descriptor.Digest, r.Refs)
 				}
-				fmt.Fprintf(w, "%s %d %s of specs not in the catalog\n", verb, len(gone), plural(len(gone), "image", "images"))
+				fmt.Fprintf(w, "%s %s of specs not in the catalog\n", verb, count(len(gone), "image"))
 				if o.dryRun {
 					// The blobs a prune frees are reachable until it runs.
 					return nil
@@ -77,7 +77,7 @@ It takes the layout's lock, so it never runs beside a build.
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(w, "%s %d unreachable %s (%d bytes) from %s\n", verb, removed, plural(removed, "blob", "blobs"), freed, o.layout)
+			fmt.Fprintf(w, "%s %s (%d bytes, unreachable) from %s\n", verb, count(removed, "blob"), freed, o.layout)
 			return nil
 		},
 	}

@@ -66,7 +66,11 @@ func newPlanCmd(root *rootOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			shards := plan.Split(plan.Estimate(imgs, prev), o.shards)
+			p, err := plan.New(imgs, prev, o.shards)
+			if err != nil {
+				return err
+			}
+			shards := p.Shards
 			w := cmd.OutOrStdout()
 			if o.format == "json" {
 				b, err := json.Marshal(shards)
@@ -80,7 +84,7 @@ func newPlanCmd(root *rootOptions) *cobra.Command {
 			if prev != nil {
 				unit = "ms"
 			}
-			fmt.Fprintf(w, "%s in %s (cost in %s)\n", count(len(imgs), "spec"), count(len(shards), "shard"), unit)
+			fmt.Fprintf(w, "%s in %s (cost in %s), plan %s\n", count(len(imgs), "spec"), count(len(shards), "shard"), unit, p.Digest)
 			for _, s := range shards {
 				fmt.Fprintf(w, "\nshard %d/%d: %d specs, cost %d\n", s.Index, len(shards), len(s.Refs), s.Cost)
 				for _, r := range s.Refs {
@@ -144,10 +148,15 @@ func (f *shardFlags) parse() (*shard, error) {
 }
 
 // pick returns the images of shard s of the plan of imgs (balanced by prev,
-// when given), in the order of imgs.
-func (s *shard) pick(imgs []compile.Image, prev *report.Report) []compile.Image {
+// when given), in the order of imgs, and the shard's place in the plan for
+// its report.
+func (s *shard) pick(imgs []compile.Image, prev *report.Report) ([]compile.Image, *report.Shard, error) {
+	p, err := plan.New(imgs, prev, s.n)
+	if err != nil {
+		return nil, nil, err
+	}
 	in := map[string]bool{}
-	for _, r := range plan.Split(plan.Estimate(imgs, prev), s.n)[s.i].Refs {
+	for _, r := range p.Shards[s.i].Refs {
 		in[r] = true
 	}
 	var out []compile.Image
@@ -156,12 +165,12 @@ func (s *shard) pick(imgs []compile.Image, prev *report.Report) []compile.Image 
 			out = append(out, img)
 		}
 	}
-	return out
+	return out, &report.Shard{Plan: p.Digest, Index: s.i, Count: s.n}, nil
 }
 
 // writeEmptyReport writes the report of a build of nothing to OUT/report.json.
-func writeEmptyReport(cmd *cobra.Command, out string) error {
-	r := &report.Report{Status: report.StatusCompleted, HicVersion: version, ApkoVersion: pipeline.ApkoVersion(), Specs: []report.SpecReport{}}
+func writeEmptyReport(cmd *cobra.Command, out string, place *report.Shard) error {
+	r := &report.Report{Status: report.StatusCompleted, HicVersion: version, ApkoVersion: pipeline.ApkoVersion(), Shard: place, Specs: []report.SpecReport{}}
 	path := filepath.Join(out, "report.json")
 	if err := r.WriteFile(path); err != nil {
 		return err

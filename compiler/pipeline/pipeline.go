@@ -102,6 +102,13 @@ type Options struct {
 	// generated mirrors (apkrepo.IsSynthetic): a spec naming one is
 	// reported, and attested, as built from synthetic contents.
 	SyntheticRepositories []string
+	// Remote, if set, is asked for every spec the store does not have: a
+	// spec whose input digest already has an image there is not built, and
+	// is reported cached, from the remote (hic build --cache-from).
+	Remote RemoteCache
+	// Shard, if set, says which shard of which plan this build is; the
+	// report records it for hic report merge.
+	Shard *report.Shard
 	// Jobs bounds how many specs are worked on at once. Default runtime.NumCPU().
 	Jobs int
 	// HicVersion is hic's version; it feeds the input digest.
@@ -153,7 +160,7 @@ func Run(ctx context.Context, images []compile.Image, opts Options) (*report.Rep
 	}
 
 	start := time.Now()
-	r := &report.Report{HicVersion: opts.HicVersion, ApkoVersion: ApkoVersion(), Signed: opts.KeyIdentity != "", KeyID: opts.KeyIdentity, Specs: make([]report.SpecReport, len(images))}
+	r := &report.Report{HicVersion: opts.HicVersion, ApkoVersion: ApkoVersion(), Signed: opts.KeyIdentity != "", KeyID: opts.KeyIdentity, Shard: opts.Shard, Specs: make([]report.SpecReport, len(images))}
 	prog := newProgress(opts.Progress, len(images))
 	w := &worker{opts: opts, log: log, versions: Versions{Hic: opts.HicVersion, Apko: r.ApkoVersion, Key: opts.KeyIdentity}}
 
@@ -277,6 +284,16 @@ func (w *worker) run(ctx context.Context, img compile.Image) (sr report.SpecRepo
 			w.log.Warn("cached image has no readable smoke tests; rebuilding", "ref", img.Ref, "error", err)
 		} else {
 			sr.Status, sr.ImageDigest, sr.Findings = report.StatusCached, h.String(), fs
+			return sr
+		}
+	}
+	if w.opts.Remote != nil {
+		where, h, ok, err := w.opts.Remote.Lookup(ctx, img.Repository, sr.InputDigest)
+		if err != nil {
+			// The registry is a cache: when it cannot answer, build.
+			w.log.Warn("registry cache lookup failed; building", "ref", img.Ref, "error", err)
+		} else if ok {
+			sr.Status, sr.ImageDigest, sr.CachedFrom = report.StatusCached, h.String(), where
 			return sr
 		}
 	}
@@ -545,4 +562,13 @@ func withRef(ref, stage string, err error) error {
 		return err
 	}
 	return fmt.Errorf("%s: %s: %w", ref, stage, err)
+}
+
+// RemoteCache finds the image a registry already holds for an input
+// digest, without downloading it.
+type RemoteCache interface {
+	// Lookup returns where the image of inputDigest is (the registry
+	// repository, for the report) and its digest, or ok false when the
+	// registry has none for it.
+	Lookup(ctx context.Context, repository, inputDigest string) (where string, digest v1.Hash, ok bool, err error)
 }

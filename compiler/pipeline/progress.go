@@ -95,7 +95,11 @@ func (p *progress) done(s report.SpecReport) {
 // line is "[12/1200] built nginx:1.29-wolfi-runtime 1.2s sha256:...".
 func (p *progress) line(s report.SpecReport) string {
 	width := len(fmt.Sprint(p.total))
-	out := fmt.Sprintf("[%*d/%d] %s %s %.1fs", width, p.ndone, p.total, s.Status, s.Ref, float64(s.DurationMs)/1000)
+	status := s.Status
+	if s.CachedFrom != "" {
+		status += " (registry)"
+	}
+	out := fmt.Sprintf("[%*d/%d] %s %s %.1fs", width, p.ndone, p.total, status, s.Ref, float64(s.DurationMs)/1000)
 	if s.ImageDigest != "" {
 		out += " " + s.ImageDigest
 	}

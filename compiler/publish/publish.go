@@ -453,6 +453,13 @@ func publishImage(ctx context.Context, p *remote.Pusher, listed func(name.Digest
 			return ev, fmt.Errorf("tag %s: %w", t, err)
 		}
 	}
+	// Last: the input tag says the image is there whole, signatures and
+	// attestations included, for builds that look it up (RegistryCache).
+	if t, ok := InputTag(img.InputDigest); ok {
+		if err := p.Push(ctx, repo.Tag(t), img.Index); err != nil {
+			return ev, fmt.Errorf("tag %s: %w", t, err)
+		}
+	}
 	return ev, nil
 }
 

@@ -18,6 +18,8 @@ const (
 	AnnotationRefName = "org.opencontainers.image.ref.name"
 	// AnnotationSpecRef holds the spec an image was built from.
 	AnnotationSpecRef = "dev.hic.spec.ref"
+	// AnnotationInputDigest holds the input digest of the spec's build.
+	AnnotationInputDigest = "dev.hic.input-digest"
 )
 
 // Image is one image index to publish: where it goes (Repository, relative
@@ -27,8 +29,12 @@ type Image struct {
 	Repository string
 	Tags       []string
 	SpecRef    string
-	Index      v1.ImageIndex
-	Referrers  []Referrer
+	// InputDigest is the input digest the image was built for, if the
+	// layout names it: it is pushed as the tag InputTag(InputDigest), by
+	// which later builds find the image (hic build --cache-from).
+	InputDigest string
+	Index       v1.ImageIndex
+	Referrers   []Referrer
 }
 
 // Referrer is an OCI 1.1 artifact manifest with a subject: an attestation or
@@ -122,7 +128,7 @@ func FromLayout(ctx context.Context, p layout.Path, refs ...string) ([]Image, er
 				if err != nil {
 					return nil, fmt.Errorf("read layout %s: %s: %w", p, ref, err)
 				}
-				img = &Image{Repository: repo, SpecRef: spec, Index: idx}
+				img = &Image{Repository: repo, SpecRef: spec, InputDigest: desc.Annotations[AnnotationInputDigest], Index: idx}
 				byKey[k] = img
 				order = append(order, k)
 				selectedDigests[desc.Digest] = true

@@ -64,8 +64,10 @@ type Shard struct {
 
 // Counts tallies the specs of a Report by status, plus failing and waived findings.
 type Counts struct {
-	Built           int `json:"built"`
-	Cached          int `json:"cached"`
+	Built  int `json:"built"`
+	Cached int `json:"cached"`
+	// CachedRegistry is how many of Cached were found in a registry.
+	CachedRegistry  int `json:"cachedRegistry,omitempty"`
 	Failed          int `json:"failed"`
 	Cancelled       int `json:"cancelled"`
 	FailingFindings int `json:"failingFindings"`
@@ -74,13 +76,17 @@ type Counts struct {
 
 // SpecReport is one spec's line in the report.
 type SpecReport struct {
-	Ref         string            `json:"ref"`
-	InputDigest string            `json:"inputDigest,omitempty"`
-	ImageDigest string            `json:"imageDigest,omitempty"`
-	Status      string            `json:"status"`
-	DurationMs  int64             `json:"durationMs"`
-	Error       string            `json:"error,omitempty"`
-	Findings    []finding.Finding `json:"findings,omitempty"`
+	Ref         string `json:"ref"`
+	InputDigest string `json:"inputDigest,omitempty"`
+	ImageDigest string `json:"imageDigest,omitempty"`
+	Status      string `json:"status"`
+	// CachedFrom names the registry repository a cached spec's image was
+	// found in (hic build --cache-from): the image is there, not in the
+	// local layout. Empty for an image cached in the layout.
+	CachedFrom string            `json:"cachedFrom,omitempty"`
+	DurationMs int64             `json:"durationMs"`
+	Error      string            `json:"error,omitempty"`
+	Findings   []finding.Finding `json:"findings,omitempty"`
 	// Tests are the smoke-test results per platform: passed, failed or
 	// not-run with the reason (never counted as passed).
 	Tests []smoke.Result `json:"tests,omitempty"`
@@ -132,6 +138,9 @@ func Count(s SpecReport) Counts {
 		c.Built++
 	case StatusCached:
 		c.Cached++
+		if s.CachedFrom != "" {
+			c.CachedRegistry++
+		}
 	case StatusFailed:
 		c.Failed++
 	case StatusCancelled:
@@ -152,6 +161,7 @@ func Count(s SpecReport) Counts {
 func (c *Counts) Add(o Counts, sign int) {
 	c.Built += sign * o.Built
 	c.Cached += sign * o.Cached
+	c.CachedRegistry += sign * o.CachedRegistry
 	c.Failed += sign * o.Failed
 	c.Cancelled += sign * o.Cancelled
 	c.FailingFindings += sign * o.FailingFindings
@@ -199,8 +209,12 @@ const slowest = 5
 // slowest specs, and every failure.
 func (r *Report) WriteSummary(w io.Writer) {
 	c := r.Counts
-	fmt.Fprintf(w, "\n%d specs in %s (%s): %d built, %d cached, %d failed, %d cancelled; findings: %d failing, %d waived\n",
-		len(r.Specs), time.Duration(r.DurationMs)*time.Millisecond, r.Status, c.Built, c.Cached, c.Failed, c.Cancelled, c.FailingFindings, c.WaivedFindings)
+	cached := fmt.Sprint(c.Cached)
+	if c.CachedRegistry > 0 {
+		cached += fmt.Sprintf(" (%d in the registry)", c.CachedRegistry)
+	}
+	fmt.Fprintf(w, "\n%d specs in %s (%s): %d built, %s cached, %d failed, %d cancelled; findings: %d failing, %d waived\n",
+		len(r.Specs), time.Duration(r.DurationMs)*time.Millisecond, r.Status, c.Built, cached, c.Failed, c.Cancelled, c.FailingFindings, c.WaivedFindings)
 	var built []SpecReport
 	for _, s := range r.Specs {
 		if s.Status == StatusBuilt || s.Status == StatusFailed {
