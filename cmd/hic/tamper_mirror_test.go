@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"chainguard.dev/apko/pkg/apk/apk"
+
+	"github.com/hic-build/hic/compiler/apkrepo"
 )
 
 func init() { tamperRegister("mirror", tamperMirrorCases) }
@@ -41,6 +43,32 @@ func tamperMirrorCases() []tamperCase {
 			Detect: build,
 			Exit:   2,
 			Want:   []string{"no mirror covers repository https://packages.wolfi.dev/os", "https://packages.wolfi.dev/os-typo", "hic mirror"},
+		},
+		{
+			Name: "mirror: signing key swapped for the attacker's and the index re-signed with it",
+			Attack: func(t *testing.T, e *tamperEnv) {
+				k, err := apkrepo.GenerateKey("wolfi-signing")
+				if err != nil {
+					t.Fatal(err)
+				}
+				attacker := filepath.Join(e.Dir, "attacker")
+				if _, _, err := k.WriteFiles(filepath.Join(attacker, "signing-keys")); err != nil {
+					t.Fatal(err)
+				}
+				pub, err := os.ReadFile(filepath.Join(attacker, "signing-keys", "wolfi-signing.rsa.pub"))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(filepath.Join(e.Mirror, "wolfi", "keys", "wolfi-signing.rsa.pub"), pub, 0o644); err != nil {
+					t.Fatal(err)
+				}
+				s := bldMirrorSigner(t, attacker, "wolfi-signing")
+				for _, arch := range []string{"x86_64", "aarch64"} {
+					bldResign(t, filepath.Join(e.Mirror, "wolfi", arch, "APKINDEX.tar.gz"), s, nil)
+				}
+			},
+			Detect: build,
+			Want:   []string{"wolfi/keys/wolfi-signing.rsa.pub", "has fingerprint sha256:", "pins sha256:"},
 		},
 		{
 			Name: "mirror: tzdata rolled back in an index signed by the right key",

@@ -142,9 +142,19 @@ func Generate(ctx context.Context, images []compile.Image, opts Options) (*Manif
 		if _, err := apkrepo.WriteRepository(ctx, dir, key, pkgs); err != nil {
 			return nil, fmt.Errorf("mirror %s: %w", d, err)
 		}
+		pub, err := key.PublicKeyPEM()
+		if err != nil {
+			return nil, fmt.Errorf("mirror %s: %w", d, err)
+		}
+		fp, err := resolve.KeyFingerprint(pub)
+		if err != nil {
+			return nil, fmt.Errorf("mirror %s: %w", d, err)
+		}
 		sort.Strings(g.repos)
 		for _, r := range g.repos {
-			m.Mirrors = append(m.Mirrors, resolve.Mirror{URL: r, Dir: d})
+			// The key is pinned by content: a file swapped into keys/ under
+			// its name is refused.
+			m.Mirrors = append(m.Mirrors, resolve.Mirror{URL: r, Dir: d, Keys: map[string]string{key.PublicKeyFileName(): fp}})
 		}
 	}
 	b, err := json.MarshalIndent(m, "", "  ")

@@ -1,6 +1,11 @@
 package resolve
 
 import (
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/hex"
+	"encoding/pem"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -18,6 +23,12 @@ import (
 type Mirror struct {
 	URL string `json:"url"`
 	Dir string `json:"dir"`
+	// Keys pin the mirror's signing keys by content: key file name
+	// ("wolfi-signing.rsa.pub") -> "sha256:" + hex SHA-256 of its DER public
+	// key (KeyFingerprint). When set, a key in <Dir>/keys is trusted only if
+	// its fingerprint is the pinned one; a key file whose content differs is
+	// refused, naming the file and both fingerprints.
+	Keys map[string]string `json:"keys,omitempty"`
 }
 
 // Options configure Resolve.
@@ -71,6 +82,7 @@ func NewSources(cfg types.ImageConfiguration, mirrors []Mirror) (*Sources, error
 		keys:    map[string]map[string]string{},
 	}
 	byURL := map[string]string{}
+	pins := map[string]map[string]string{}
 	for _, m := range mirrors {
 		u := strings.TrimSuffix(m.URL, "/")
 		if u == "" || m.Dir == "" {
@@ -84,6 +96,9 @@ func NewSources(cfg types.ImageConfiguration, mirrors []Mirror) (*Sources, error
 			return nil, fmt.Errorf("mirror %s: two directories, %s and %s", u, prev, dir)
 		}
 		byURL[u] = dir
+		if len(m.Keys) > 0 {
+			pins[u] = m.Keys
+		}
 	}
 
 	var runtime, locations []string
@@ -121,9 +136,27 @@ func NewSources(cfg types.ImageConfiguration, mirrors []Mirror) (*Sources, error
 		for _, k := range cfg.Contents.Keyring {
 			name := path.Base(k)
 			p := filepath.Join(dir, "keys", name)
-			if _, err := os.Stat(p); err == nil {
-				s.keys[u][name] = p
+			if _, err := os.Stat(p); err != nil {
+				continue
 			}
+			if pin := pins[u]; pin != nil {
+				want, pinned := pin[name]
+				if !pinned {
+					continue // a key the mirror's manifest does not pin is not trusted
+				}
+				b, err := os.ReadFile(p)
+				if err != nil {
+					return nil, fmt.Errorf("mirror %s: key %s: %w", u, p, err)
+				}
+				got, err := KeyFingerprint(b)
+				if err != nil {
+					return nil, fmt.Errorf("mirror %s: key %s: %w", u, p, err)
+				}
+				if got != want {
+					return nil, fmt.Errorf("mirror %s: key file %s has fingerprint %s, but the mirror pins %s for %s: the key was replaced; regenerate the mirror with hic mirror or restore the key", u, p, got, want, name)
+				}
+			}
+			s.keys[u][name] = p
 		}
 		if len(s.keys[u]) == 0 {
 			return nil, fmt.Errorf("mirror %s (%s): none of the keyring's keys %v is in %s", u, dir, cfg.Contents.Keyring, filepath.Join(dir, "keys"))
@@ -220,4 +253,19 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	slices.Sort(ks)
 	return ks
+}
+
+// KeyFingerprint is the fingerprint of a PEM public key: "sha256:" and the
+// hex SHA-256 of its DER SubjectPublicKeyInfo, as
+// `openssl pkey -pubin -outform DER | sha256sum` prints it.
+func KeyFingerprint(pemKey []byte) (string, error) {
+	block, _ := pem.Decode(pemKey)
+	if block == nil {
+		return "", errors.New("not a PEM public key")
+	}
+	if _, err := x509.ParsePKIXPublicKey(block.Bytes); err != nil {
+		return "", fmt.Errorf("not a public key: %w", err)
+	}
+	sum := sha256.Sum256(block.Bytes)
+	return "sha256:" + hex.EncodeToString(sum[:]), nil
 }
