@@ -153,6 +153,9 @@ func (o *verifyOptions) run(cmd *cobra.Command, root *rootOptions, ref string) e
 		if errors.Is(err, context.Canceled) {
 			return err
 		}
+		if errors.Is(err, verify.ErrNoImage) {
+			return usageError("verify: %v", err)
+		}
 		return &exitError{code: exitFindings, err: fmt.Errorf("verify: %w", err)}
 	}
 	res.Ref = ref

@@ -34,7 +34,7 @@ func TestVerifyUsage(t *testing.T) {
 		{"bad format", nil, []string{"verify", "web:2", "--key", pub, "--format", "yaml"}, exitUsage, "--format"},
 		{"no layout", nil, []string{"verify", "web:2", "--key", pub, "--layout", filepath.Join(dir, "nope")}, exitUsage, "not a directory"},
 		{"no ref", nil, []string{"verify", "--key", pub}, exitUsage, "arg"},
-		{"unknown image", map[string]string{"HIC_PUBLIC_KEY": pub}, []string{"verify", "web:9", "--layout", attEmptyLayout(t)}, exitFindings, `no image "web:9"`},
+		{"unknown image", map[string]string{"HIC_PUBLIC_KEY": pub}, []string{"verify", "web:9", "--layout", attEmptyLayout(t)}, exitUsage, `no image "web:9"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code, _, stderr := attRun(t, tc.env, append([]string{"-C", attCatalog}, tc.args...)...)

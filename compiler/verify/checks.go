@@ -3,6 +3,7 @@ package verify
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -31,6 +32,7 @@ type verification struct {
 	subjects []v1.Hash          // the index, then every platform manifest
 
 	signedRepos []string                    // imageSignature: repositories the index's valid signatures name
+	wrongKey    bool                        // attestationSignatures: no envelope verifies with the key
 	opened      []statement                 // attestationSignatures: every envelope that verified
 	stmts       []statement                 // attestationSubjects: the opened statements about this image
 	prov        *attest.ProvenancePredicate // provenancePackages: the first readable provenance
@@ -67,6 +69,16 @@ func fail(name, format string, args ...any) Check {
 	return Check{Name: name, OK: false, Detail: fmt.Sprintf(format, args...)}
 }
 
+// keyRejected is the failed check of one that reads statements when no
+// attestation verified with the key: the key is the cause, not the SBOM or
+// the provenance, and the check says so instead of reporting them missing.
+func (v *verification) keyRejected(name string) (Check, bool) {
+	if !v.wrongKey {
+		return Check{}, false
+	}
+	return fail(name, "not checked: no attestation is signed by key %s (see attestation-signatures)", short16(v.opts.Verifier.KeyID())), true
+}
+
 // failures is a failed check listing bad, or pass when bad is empty.
 func failures(name string, bad []string, ok func() Check) Check {
 	if len(bad) > 0 {
@@ -79,6 +91,7 @@ func failures(name string, bad []string, ok func() Check) Check {
 // signature by the key naming their digest.
 func (v *verification) imageSignature(ctx context.Context) Check {
 	var bad []string
+	unsigned := 0
 	for _, h := range v.subjects {
 		sigs, err := v.src.Signatures(ctx, h)
 		if err != nil {
@@ -97,7 +110,12 @@ func (v *verification) imageSignature(ctx context.Context) Check {
 		}
 		if !ok {
 			bad = append(bad, fmt.Sprintf("%s %s: no valid signature by key %s among %d", v.digests[h], short(h), short16(v.opts.Verifier.KeyID()), len(sigs)))
+			unsigned++
 		}
+	}
+	if unsigned == len(v.subjects) && unsigned > 1 {
+		// One cause for all: say it once.
+		return fail(CheckImageSignature, "neither the index nor its %d platform manifests carry a signature by key %s: is --key the public key these images were signed with?", len(v.plats), short16(v.opts.Verifier.KeyID()))
 	}
 	return failures(CheckImageSignature, bad, func() Check {
 		return pass(CheckImageSignature, "index %s and %d platform manifests signed by key %s", short(v.t.Digest), len(v.plats), short16(v.opts.Verifier.KeyID()))
@@ -107,7 +125,8 @@ func (v *verification) imageSignature(ctx context.Context) Check {
 // attestationSignatures: every attestation's DSSE envelope verifies with the key.
 func (v *verification) attestationSignatures(ctx context.Context) Check {
 	var bad []string
-	n := 0
+	n, wrongKey := 0, 0
+	var wrongOn []string // where envelopes do not verify with the key
 	for _, h := range v.subjects {
 		envs, err := v.src.Attestations(ctx, h)
 		if err != nil {
@@ -121,6 +140,14 @@ func (v *verification) attestationSignatures(ctx context.Context) Check {
 				continue
 			}
 			st, err := attest.Open(ctx, v.opts.Verifier, e.Data)
+			if errors.Is(err, sign.ErrBadSignature) {
+				// The same cause on every envelope: one line for all.
+				wrongKey++
+				if !slices.Contains(wrongOn, v.digests[h]) {
+					wrongOn = append(wrongOn, v.digests[h])
+				}
+				continue
+			}
 			if err != nil {
 				bad = append(bad, fmt.Sprintf("%s (%s): %v", v.digests[h], e.Where, err))
 				continue
@@ -128,9 +155,17 @@ func (v *verification) attestationSignatures(ctx context.Context) Check {
 			v.opened = append(v.opened, statement{attachedTo: h, st: st})
 		}
 	}
+	v.wrongKey = n > 0 && wrongKey == n
+	if wrongKey > 0 {
+		msg := fmt.Sprintf("%d of %d envelopes (%s) are not signed by key %s", wrongKey, n, strings.Join(wrongOn, ", "), short16(v.opts.Verifier.KeyID()))
+		if wrongKey == n {
+			msg = fmt.Sprintf("none of the %d attestations is signed by key %s: is --key the public key these images were signed with?", n, short16(v.opts.Verifier.KeyID()))
+		}
+		bad = append([]string{msg}, bad...)
+	}
 	switch {
 	case len(bad) > 0:
-		return fail(CheckAttestationSignatures, "%d of %d: %s", len(bad), n, strings.Join(bad, "; "))
+		return fail(CheckAttestationSignatures, "%s", strings.Join(bad, "; "))
 	case n == 0:
 		return fail(CheckAttestationSignatures, "no attestations")
 	}
@@ -140,6 +175,9 @@ func (v *verification) attestationSignatures(ctx context.Context) Check {
 // attestationSubjects: every verified statement is about the image it is
 // attached to, and about nothing outside this image.
 func (v *verification) attestationSubjects(context.Context) Check {
+	if c, ok := v.keyRejected(CheckAttestationSubjects); ok {
+		return c
+	}
 	var bad []string
 	for _, s := range v.opened {
 		h, st := s.attachedTo, s.st
@@ -178,6 +216,9 @@ func (v *verification) statements(h v1.Hash, pt string) []*attest.Statement {
 
 // sbom: every platform's SPDX and CycloneDX SBOMs list exactly its apk database.
 func (v *verification) sbom(context.Context) Check {
+	if c, ok := v.keyRejected(CheckSBOM); ok {
+		return c
+	}
 	var bad []string
 	for _, p := range v.plats {
 		if p.dbErr != nil {
@@ -233,6 +274,9 @@ func (v *verification) sbom(context.Context) Check {
 // provenancePackages: the SLSA provenance's resolvedDependencies are exactly
 // the installed packages, with their checksums.
 func (v *verification) provenancePackages(context.Context) Check {
+	if c, ok := v.keyRejected(CheckProvenancePackages); ok {
+		return c
+	}
 	provs := v.statements(v.t.Digest, attest.PredicateSLSAProvenance)
 	if len(provs) == 0 {
 		return fail(CheckProvenancePackages, "no signed SLSA provenance about the index")
@@ -258,6 +302,9 @@ func (v *verification) provenancePackages(context.Context) Check {
 // compiled from the catalog equals compiledSpecDigest, and the pinned main
 // package is among the dependencies.
 func (v *verification) provenanceSpec(ctx context.Context) Check {
+	if c, ok := v.keyRejected(CheckProvenanceSpec); ok {
+		return c
+	}
 	if v.prov == nil {
 		return fail(CheckProvenanceSpec, "no readable provenance")
 	}
@@ -301,6 +348,9 @@ func (v *verification) provenanceSpec(ctx context.Context) Check {
 
 // hardening: the hardening report about the index has no failing rule.
 func (v *verification) hardening(context.Context) Check {
+	if c, ok := v.keyRejected(CheckHardening); ok {
+		return c
+	}
 	hs := v.statements(v.t.Digest, attest.PredicateHardening)
 	if len(hs) == 0 {
 		return fail(CheckHardening, "no signed hardening report about the index")

@@ -116,7 +116,7 @@ func (l Layout) Resolve(ctx context.Context, ref string) (*Target, error) {
 		}
 	}
 	if found == nil {
-		return nil, fmt.Errorf("layout %s: no image %q (want a spec ref, repository:tag or repository@sha256:…)", l.Path, ref)
+		return nil, fmt.Errorf("layout %s: %w %q (want a spec ref, repository:tag or repository@sha256:…)", l.Path, ErrNoImage, ref)
 	}
 	idx, err := ii.ImageIndex(found.Digest)
 	if err != nil {
@@ -203,6 +203,10 @@ func (l Layout) Attestations(ctx context.Context, subject v1.Hash) ([]Envelope, 
 	return out, nil
 }
 
+// ErrNoImage is returned (wrapped) by a Source's Resolve when the reference
+// names no image: the caller's mistake, not a failed verification.
+var ErrNoImage = errors.New("no image")
+
 // Registry reads images from a registry, with their signatures and
 // attestations both from the referrers API (or its tag schema fallback) and
 // from cosign's sha256-<hex>.sig and .att tags.
@@ -240,6 +244,9 @@ func (r *Registry) Resolve(ctx context.Context, ref string) (*Target, error) {
 	}
 	desc, err := remote.Get(nr, r.opts(ctx)...)
 	if err != nil {
+		if notFound(err) {
+			return nil, fmt.Errorf("%s: %w (%v)", full, ErrNoImage, err)
+		}
 		return nil, fmt.Errorf("%s: %w", full, err)
 	}
 	if !desc.MediaType.IsIndex() {

@@ -22,6 +22,9 @@ const CheckVEX = "vex"
 // advisories (Options.Advisories), the document states exactly the
 // advisories about the installed packages.
 func (v *verification) vexDocument(ctx context.Context) Check {
+	if c, ok := v.keyRejected(CheckVEX); ok {
+		return c
+	}
 	sts := v.statements(v.t.Digest, vex.PredicateType)
 	if len(sts) == 0 {
 		return fail(CheckVEX, "no signed OpenVEX document about the index")
