@@ -1,7 +1,7 @@
 # hic: the hardened image catalog compiler.
 #
 #   make test    install and start what the tests need, then run every test
-#   make demo    the main job, offline: generate a signed local mirror, build and sign the whole catalog into ./out
+#   make demo    the main job, offline: generate a signed local mirror, build and sign the whole catalog into ./out, write the site (out/site)
 #   make bench   the benchmarks behind BENCHMARKS.md
 #   make hic     build ./bin/hic
 
@@ -43,6 +43,7 @@ demo: hic
 	$(HIC) mirror --out $(OUT)/mirror
 	$(HIC) build --all --mirrors $(OUT)/mirror --out $(OUT) --key $(OUT)/keys/hic.key --jobs $(JOBS)
 	$(HIC) verify --key $(OUT)/keys/hic.pub --layout $(OUT)/oci nginx:latest
+	$(HIC) site --build $(OUT) --out $(OUT)/site --key $(OUT)/keys/hic.pub
 
 bench: hic tools
 	.ci/bench.sh

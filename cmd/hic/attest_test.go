@@ -145,7 +145,7 @@ func TestAttestSignPushVerify(t *testing.T) {
 	t.Run("hic verify", func(t *testing.T) {
 		for _, s := range attSpecs {
 			o := attMust(t, 0, nil, "-C", attCatalog, "verify", s.spec, "--layout", filepath.Join(out, "oci"), "--key", pub)
-			if !strings.Contains(o, "verified: 11 checks passed") {
+			if !strings.Contains(o, "verified: 12 checks passed") {
 				t.Errorf("verify %s (layout):\n%s", s.spec, o)
 			}
 			o = attMust(t, 0, nil, "-C", attCatalog, "verify", s.tag, "--registry", reg+"/hic", "--key", pub)
@@ -452,7 +452,7 @@ func TestAttestCatalogSample(t *testing.T) {
 			t.Errorf("cosign verify-attestation %s: %v\n%s", ref, err, o)
 		}
 		o := attMust(t, 0, nil, "-C", catalog, "verify", ref, "--key", pub)
-		if !strings.Contains(o, "spec "+refs[i]) || !strings.Contains(o, "verified: 11 checks passed") {
+		if !strings.Contains(o, "spec "+refs[i]) || !strings.Contains(o, "verified: 12 checks passed") {
 			t.Errorf("hic verify %s:\n%s", ref, o)
 		}
 	}

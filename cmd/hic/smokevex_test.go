@@ -69,6 +69,7 @@ func TestSmokeAndVEXBuild(t *testing.T) {
 		}
 	}
 
+	oci := filepath.Join(out, "oci")
 	// OpenVEX: busybox's advisory in exactly the dev image, app's in both app images.
 	pub := strings.TrimSuffix(key, ".key") + ".pub"
 	v, err := sign.LoadVerifier(pub)
@@ -76,11 +77,14 @@ func TestSmokeAndVEXBuild(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := map[string][]string{
-		"app:1-wolfi-runtime":    {"GHSA-2345-6789-cfgh app fixed"},
-		"app:1-wolfi-dev":        {"CVE-2026-20001 busybox not_affected", "GHSA-2345-6789-cfgh app fixed"},
-		"broken:1-wolfi-runtime": nil,
+		"app:1-wolfi-runtime": {"GHSA-2345-6789-cfgh app fixed"},
+		"app:1-wolfi-dev":     {"CVE-2026-20001 busybox not_affected", "GHSA-2345-6789-cfgh app fixed"},
 	}
-	oci := filepath.Join(out, "oci")
+	// broken failed its smoke test: its image is kept unsigned, with no
+	// attestation at all.
+	if doc := svVEXAll(t, oci, rep["broken:1-wolfi-runtime"]); doc != 0 {
+		t.Errorf("broken:1-wolfi-runtime: %d OpenVEX attestations, want none for a failed spec", doc)
+	}
 	for ref, w := range want {
 		doc := svVEX(t, v, oci, rep[ref])
 		var got []string
@@ -167,4 +171,24 @@ func compactStrings(ss []string) []string {
 		}
 	}
 	return out
+}
+
+// svVEXAll counts the OpenVEX referrers stored for the spec, whatever their subject.
+func svVEXAll(t *testing.T, oci string, sr report.SpecReport) int {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(oci, "index.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var idx v1.IndexManifest
+	if err := json.Unmarshal(b, &idx); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, d := range idx.Manifests {
+		if d.Annotations[attest.AnnotationPredicateType] == vex.PredicateType && d.Annotations["dev.hic.spec.ref"] == sr.Ref {
+			n++
+		}
+	}
+	return n
 }

@@ -427,7 +427,7 @@ func (w *worker) referrers(ctx context.Context, img compile.Image, b *Built, sr 
 	}
 	arts = append(arts, store.Artifact{ArtifactType: ArtifactTypeFindings, Subject: idxDesc, MediaType: "application/json", Data: fj, Title: "findings.json"})
 	if len(sr.Tests) > 0 {
-		tj, err := json.Marshal(sr.Tests)
+		tj, err := json.Marshal(smoke.Reproducible(sr.Tests))
 		if err != nil {
 			return nil, err
 		}
@@ -467,7 +467,7 @@ func (w *worker) attestInput(img compile.Image, b *Built, sr report.SpecReport) 
 		InputDigest: sr.InputDigest,
 		ApkoVersion: w.versions.Apko,
 		Findings:    sr.Findings,
-		Tests:       sr.Tests,
+		Tests:       smoke.Reproducible(sr.Tests),
 		Synthetic:   sr.Synthetic,
 	}
 	for _, p := range b.Platforms {

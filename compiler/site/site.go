@@ -424,7 +424,7 @@ var funcs = template.FuncMap{
 	// base is a sibling page's file, relative to the images/ folder.
 	"base": func(p string) string { return strings.TrimPrefix(p, "images/") },
 	"search": func(e *Entry) string {
-		return strings.ToLower(strings.Join(append([]string{e.Ref, e.Title, e.Description, e.MainPackage}, e.Tags...), " "))
+		return strings.ToLower(strings.Join(append([]string{e.Ref, e.Title, e.MainPackage}, e.Tags...), " "))
 	},
 	"failing": func(f finding.Finding) bool { return f.Failing() },
 	"eolLabel": func(s string) string {

@@ -51,9 +51,10 @@ type Result struct {
 	ExitCode int `json:"exitCode"`
 	// Output is the command's standard output and error, at most
 	// MaxOutput bytes; Truncated is set when it printed more.
-	Output     string `json:"output,omitempty"`
-	Truncated  bool   `json:"truncated,omitempty"`
-	DurationMs int64  `json:"durationMs"`
+	Output    string `json:"output,omitempty"`
+	Truncated bool   `json:"truncated,omitempty"`
+	// DurationMs is the run's wall time; Reproducible drops it.
+	DurationMs int64 `json:"durationMs,omitempty"`
 	// Synthetic is set when the output came from a generated mirror's
 	// synthetic executable: the test passed (or failed) on synthetic
 	// contents, not on the real program.
@@ -373,4 +374,18 @@ func Findings(ref string, rs []Result) []finding.Finding {
 		}
 	}
 	return fs
+}
+
+// Reproducible returns rs without their durations: what is stored and
+// attested with the image, so that a rebuild gives the same bytes.
+func Reproducible(rs []Result) []Result {
+	if rs == nil {
+		return nil
+	}
+	out := make([]Result, len(rs))
+	for i, r := range rs {
+		r.DurationMs = 0
+		out[i] = r
+	}
+	return out
 }
