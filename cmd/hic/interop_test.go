@@ -360,10 +360,10 @@ func mustTool(t *testing.T, home string, env []string, bin string, args ...strin
 func interopRegistry(t *testing.T, tools interopTools, b interopBuild, reg string, referrersAPI bool) {
 	home := t.TempDir()
 	prefix := reg + "/hic"
-	attMust(t, 0, nil, "publish", "--layout", b.layout, "--key", b.key, prefix)
+	attMust(t, 0, nil, "-C", attCatalog, "publish", "--layout", b.layout, "--key", b.key, prefix)
 	// The same images without --key carry the layout's signatures, which
 	// name the catalog repository only.
-	attMust(t, 0, nil, "publish", "--layout", b.layout, reg+"/unsigned-for-destination", "web:2")
+	attMust(t, 0, nil, "-C", attCatalog, "publish", "--layout", b.layout, reg+"/unsigned-for-destination", "web:2")
 	ref := prefix + "/web:2"
 
 	t.Run("cosign", func(t *testing.T) {
@@ -409,7 +409,7 @@ func interopRegistry(t *testing.T, tools interopTools, b interopBuild, reg strin
 			names = append(names, n)
 		}
 		sort.Strings(names)
-		want := []string{"findings.json", "hardening.dsse.json", "provenance.dsse.json", "sbom-index.spdx.json", "sbom.cdx.dsse.json", "sbom.spdx.dsse.json", "signature.json"}
+		want := []string{"findings.json", "hardening.dsse.json", "openvex.dsse.json", "provenance.dsse.json", "sbom-index.spdx.json", "sbom.cdx.dsse.json", "sbom.spdx.dsse.json", "signature.json"}
 		if !slices.Equal(want, names) {
 			t.Fatalf("oras pull of the %d referrers of %s saved %v, want %v", len(digests), ref, names, want)
 		}
