@@ -17,7 +17,47 @@ type Suggestion struct {
 // order or with another version (kyverno-1.16-cli -> kyverno-cli-1.16),
 // packages whose name ends with it (node_exporter ->
 // prometheus-node-exporter), and names a few edits away.
+//
+// Results are memoised per name (vet asks once per spec, and many specs
+// share a wrong name); the name keys of the universe are computed once.
 func (u *Universe) Suggest(name string, n int) []Suggestion {
+	u.suggestMu.Lock()
+	if r, ok := u.suggestMemo[name]; ok {
+		u.suggestMu.Unlock()
+		return r[:min(n, len(r))]
+	}
+	u.suggestMu.Unlock()
+	r := u.suggest(name, suggestMax)
+	u.suggestMu.Lock()
+	if u.suggestMemo == nil {
+		u.suggestMemo = map[string][]Suggestion{}
+	}
+	u.suggestMemo[name] = r
+	u.suggestMu.Unlock()
+	return r[:min(n, len(r))]
+}
+
+// suggestMax is how many suggestions are computed and memoised.
+const suggestMax = 5
+
+// nameKey is what Suggest compares of a package name, computed once.
+type nameKey struct {
+	norm, words, nonNum string
+}
+
+func (u *Universe) nameKeys() []nameKey {
+	u.keysOnce.Do(func() {
+		u.keys = make([]nameKey, len(u.Packages))
+		for i := range u.Packages {
+			k := &u.keys[i]
+			k.norm = normalise(u.Packages[i].Name)
+			k.words, k.nonNum = wordKey(k.norm)
+		}
+	})
+	return u.keys
+}
+
+func (u *Universe) suggest(name string, n int) []Suggestion {
 	type cand struct {
 		Suggestion
 		rank, dist int
@@ -39,13 +79,13 @@ func (u *Universe) Suggest(name string, n int) []Suggestion {
 	}
 	norm := normalise(name)
 	words, nonNum := wordKey(norm)
+	keys := u.nameKeys()
 	for i := range u.Packages {
 		p := &u.Packages[i]
 		if p.Removed != "" {
 			continue
 		}
-		pn := normalise(p.Name)
-		w, nn := wordKey(pn)
+		pn, w, nn := keys[i].norm, keys[i].words, keys[i].nonNum
 		switch {
 		case pn == norm:
 			add(p, 1, "same name with other separators")
@@ -59,7 +99,7 @@ func (u *Universe) Suggest(name string, n int) []Suggestion {
 			if abs(len(name)-len(p.Name)) > maxEdits(name) {
 				continue
 			}
-			if d := distance(name, p.Name); d <= maxEdits(name) {
+			if d := boundedDistance(name, p.Name, maxEdits(name)); d <= maxEdits(name) {
 				add(p, 4, "similar name")
 			}
 		}
@@ -103,7 +143,44 @@ func abs(n int) int {
 }
 
 func normalise(s string) string {
-	return strings.ToLower(strings.NewReplacer("_", "-", ".", "-").Replace(s))
+	b := []byte(strings.ToLower(s))
+	for i, c := range b {
+		if c == '_' || c == '.' {
+			b[i] = '-'
+		}
+	}
+	return string(b)
+}
+
+// boundedDistance is the edit distance of a and b, or max+1 as soon as it
+// is known to be above max.
+func boundedDistance(a, b string, max int) int {
+	var bufA, bufB [64]int
+	prev, cur := bufA[:0], bufB[:0]
+	if len(b)+1 > len(bufA) {
+		prev, cur = make([]int, 0, len(b)+1), make([]int, 0, len(b)+1)
+	}
+	prev, cur = prev[:len(b)+1], cur[:len(b)+1]
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		rowMin := cur[0]
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+			rowMin = min(rowMin, cur[j])
+		}
+		if rowMin > max {
+			return max + 1
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
 }
 
 // wordKey returns the sorted words of a normalised name, and the sorted

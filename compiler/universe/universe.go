@@ -31,6 +31,11 @@ type Universe struct {
 	once   sync.Once
 	byName map[string]int
 	byProv map[string][]int
+
+	keysOnce    sync.Once
+	keys        []nameKey
+	suggestMu   sync.Mutex
+	suggestMemo map[string][]Suggestion
 }
 
 // Source is one snapshot of a distro's real data: an APK repository's
