@@ -178,7 +178,10 @@ type Entry struct {
 	EOLStatus   string   `json:"eolStatus"`
 	// Status is the build status: built, cached, failed, cancelled, or
 	// "not built" when the report has no line for the spec.
-	Status     string              `json:"status"`
+	Status string `json:"status"`
+	// Synthetic: built from a generated mirror, so its packages' contents
+	// are synthetic (hic mirror), not the distro's.
+	Synthetic  bool                `json:"synthetic,omitempty"`
 	Error      string              `json:"error,omitempty"`
 	Page       string              `json:"page"`
 	Index      string              `json:"indexDigest,omitempty"`
@@ -243,7 +246,7 @@ func entriesOf(in Input, layout map[string]*built) ([]*Entry, error) {
 			e.Tags = append(e.Tags, img.Repository+":"+t)
 		}
 		if r, ok := reports[img.Ref]; ok {
-			e.Status, e.Error, e.Findings, e.Tests = r.Status, r.Error, r.Findings, r.Tests
+			e.Status, e.Error, e.Findings, e.Tests, e.Synthetic = r.Status, r.Error, r.Findings, r.Tests, r.Synthetic
 		}
 		if b := layout[img.Ref]; b != nil {
 			e.Index, e.Platforms = b.Index, b.Platforms
