@@ -88,6 +88,8 @@ fi
 
 debs=()
 command -v bwrap >/dev/null 2>&1 || debs+=(bubblewrap)
+# skopeo: the tamper suite's outside reader of OCI layouts (cmd/hic tamper_test.go).
+command -v skopeo >/dev/null 2>&1 || debs+=(skopeo)
 # Headless Chromium for the site's browser test (cmd/hic site_browser_test.go).
 command -v chromium >/dev/null 2>&1 || debs+=(chromium)
 if [[ ${#debs[@]} -gt 0 ]]; then

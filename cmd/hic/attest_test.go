@@ -167,7 +167,7 @@ func TestAttestSignPushVerify(t *testing.T) {
 		for _, c := range res.Checks {
 			names = append(names, c.Name)
 		}
-		want := []string{"blobs", "image-signature", "attestation-signatures", "attestation-subjects", "sbom", "provenance-packages", "provenance-spec", "config", "filesystem", "hardening", "tag", "rebuild"}
+		want := []string{"blobs", "image-signature", "attestation-signatures", "attestation-subjects", "sbom", "provenance-packages", "provenance-spec", "config", "filesystem", "hardening", "vex", "tag", "rebuild"}
 		if !res.OK || !slices.Equal(names, want) || res.Digest != digests["tool:1.4-alpine-3.23-dev"] || res.Spec != "tool:1.4-alpine-3.23-dev" {
 			t.Errorf("verify --format json: ok %v checks %v (want %v) digest %s spec %s", res.OK, names, want, res.Digest, res.Spec)
 		}

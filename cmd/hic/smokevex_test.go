@@ -76,6 +76,10 @@ func TestSmokeAndVEXBuild(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// broken's image is stored untagged (issue 10).
+	if b := rep["broken:1-wolfi-runtime"]; b.RejectedDigest == "" || b.ImageDigest != "" {
+		t.Errorf("broken: rejectedDigest %q imageDigest %q, want a rejected image and no tagged one", b.RejectedDigest, b.ImageDigest)
+	}
 	want := map[string][]string{
 		"app:1-wolfi-runtime": {"GHSA-2345-6789-cfgh app fixed"},
 		"app:1-wolfi-dev":     {"CVE-2026-20001 busybox not_affected", "GHSA-2345-6789-cfgh app fixed"},

@@ -93,6 +93,10 @@ func tamperCacheCases() []tamperCase {
 				if !tamperHasRejected(t, e, tamperWolfi, s.RejectedDigest) {
 					t.Errorf("index.json has no untagged entry annotated %s for %s", store.AnnotationRejected, s.RejectedDigest)
 				}
+				// An operator inspects the rejected image by digest.
+				if v := e.Verify(t, "app@"+s.RejectedDigest); v.Code != exitFindings || !strings.Contains(v.Stdout, "fs-shell: linux/amd64: shell binary /bin/sh") {
+					t.Errorf("hic verify of the rejected image does not show why it fails: %s", v)
+				}
 				// gc keeps the good image, which still verifies.
 				if g := e.Hic(t, nil, "gc", "--layout", e.OCI()); g.Code != 0 {
 					t.Errorf("hic gc: %s", g)

@@ -133,9 +133,12 @@ func tamperLayoutCases() []tamperCase {
 			},
 			Detect:   verify(tamperWolfi),
 			Want:     []string{"FAIL", "blobs", "layer sha256:", "content has digest"},
+			Skopeo:   "app:latest",
 			Tampered: []string{tamperWolfi},
 		},
 		{
+			// Debian's skopeo 1.9.3 copies this layout (it does not hash the
+			// top index it reads from index.json): no Skopeo check here.
 			Name: "layout: one byte of the image index flipped",
 			Attack: func(t *testing.T, e *tamperEnv) {
 				tamperFlipBlob(t, e, tamperHash(t, e.Digest(tamperWolfi)))
@@ -205,6 +208,7 @@ func tamperLayoutCases() []tamperCase {
 			},
 			Detect:   verify(tamperWolfi),
 			Want:     []string{"FAIL", "blobs", "config " + "sha256:", "config Env", "LD_PRELOAD"},
+			Skopeo:   "app:latest",
 			Tampered: []string{tamperWolfi},
 		},
 		{

@@ -21,6 +21,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -62,6 +63,10 @@ type tamperCase struct {
 	// Check, if set, makes further demands on the outcome (report status,
 	// rebuilt image); it reports problems with t.Errorf.
 	Check func(t *testing.T, env *tamperEnv, r tamperRun)
+	// Skopeo, if set, is an image ref ("app:latest") that Debian's skopeo,
+	// a reader hic did not write, must also refuse to copy out of the
+	// attacked layout (skopeo copy --all oci:OUT/oci:REF).
+	Skopeo string
 	// Tampered are the spec refs whose images the attack itself damages:
 	// every other image of the good build must keep its tags and blobs.
 	// A spec the attack only tries to replace (a failing rebuild) is not
@@ -225,6 +230,10 @@ func tamperSetup(t *testing.T) *tamperBase {
 			t.Fatalf("tamper setup: the good image does not verify: %s", r)
 		}
 	}
+	// The outside reader accepts the good layout.
+	if out, err := tamperSkopeo(t, env.OCI(), "app:latest"); err != nil {
+		t.Fatalf("tamper setup: skopeo refuses the good layout: %v\n%s", err, out)
+	}
 	return b
 }
 
@@ -281,6 +290,13 @@ func tamperRunCase(t *testing.T, base *tamperBase, c tamperCase) {
 	}
 	if c.Check != nil {
 		c.Check(t, env, r)
+	}
+	if c.Skopeo != "" {
+		out, err := tamperSkopeo(t, env.OCI(), c.Skopeo)
+		t.Logf("skopeo copy %s: %v\n%s", c.Skopeo, err, out)
+		if err == nil {
+			t.Errorf("skopeo copied %s from the attacked layout: the outside reference does not see the attack", c.Skopeo)
+		}
 	}
 	tamperGoodImagesKept(t, base, env.OCI(), c.Tampered)
 }
@@ -341,4 +357,18 @@ func tamperMissingBlobs(oci, digest string) []string {
 		}
 	}
 	return missing
+}
+
+// tamperSkopeo copies every platform of ref out of the layout oci with
+// Debian's skopeo (installed by .ci/tools.sh), which checks each blob's digest.
+func tamperSkopeo(t *testing.T, oci, ref string) (string, error) {
+	t.Helper()
+	bin, err := exec.LookPath("skopeo")
+	if err != nil {
+		t.Fatalf("skopeo is not installed: run .ci/tools.sh (%v)", err)
+	}
+	cmd := exec.CommandContext(t.Context(), bin, "copy", "--all", "oci:"+oci+":"+ref, "dir:"+filepath.Join(t.TempDir(), "copy"))
+	cmd.Env = append(os.Environ(), "HOME="+t.TempDir())
+	out, err := cmd.CombinedOutput()
+	return string(out), err
 }

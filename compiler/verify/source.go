@@ -95,7 +95,9 @@ func (l Layout) Resolve(ctx context.Context, ref string) (*Target, error) {
 		// repository@digest: the repository the image is published to, or
 		// the image name of its spec (node-exporter-alpine publishes into
 		// node-exporter).
-		if byDigest && d.Digest.String() == digest && (strings.HasPrefix(name, repo+":") || strings.HasPrefix(d.Annotations["dev.hic.spec.ref"], repo+":")) {
+		// A rejected image (failed a post-build check, never tagged) is
+		// found by digest too, so an operator can see what fails in it.
+		if byDigest && d.Digest.String() == digest && (strings.HasPrefix(name, repo+":") || strings.HasPrefix(d.Annotations["dev.hic.spec.ref"], repo+":") || strings.HasPrefix(d.Annotations["dev.hic.rejected.spec.ref"], repo+":")) {
 			found, t.Repository = &im.Manifests[i], publishedRepo(d, repo)
 			break
 		}
