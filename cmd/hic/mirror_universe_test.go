@@ -112,6 +112,40 @@ func TestMirrorServesOnlyTheUniverse(t *testing.T) {
 		t.Error("the image has /usr/bin/java, which no package of it ships")
 	}
 
+	// Alpine's main and community get a directory each, holding what the
+	// universe says each has, and an image needing both builds from them.
+	adir := t.TempDir()
+	if code, stdout, stderr := bldRun(t, "-C", cat, "mirror", "--out", adir, "alpine-good:1-alpine-3.23-runtime"); code != 0 {
+		t.Fatalf("hic mirror alpine-good: exit %d\n%s%s", code, stdout, stderr)
+	}
+	for dir, want := range map[string][]string{
+		"main":      {"alpine-baselayout-data", "ca-certificates-bundle", "musl", "postgresql-common", "tzdata"},
+		"community": {"postgresql17"},
+	} {
+		trusted := map[string]string{}
+		keys, _ := filepath.Glob(filepath.Join(adir, "alpine-3.23", dir, "keys", "*.rsa.pub"))
+		for _, k := range keys {
+			trusted[filepath.Base(k)] = k
+		}
+		pkgs, _, err := resolve.ReadIndex(filepath.Join(adir, "alpine-3.23", dir, "x86_64", "APKINDEX.tar.gz"), trusted)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, p := range pkgs {
+			got = append(got, p.Name)
+		}
+		sort.Strings(got)
+		if d := cmp.Diff(want, got); d != "" {
+			t.Errorf("alpine-3.23/%s (-want +got):\n%s", dir, d)
+		}
+	}
+	aout := filepath.Join(t.TempDir(), "out")
+	bldBuild(t, 0, cat, "alpine-good:1-alpine-3.23-runtime", "--mirrors", adir, "--out", aout, "--unsigned")
+	if _, ok := bldFiles(t, bldPlatformImage(t, filepath.Join(aout, "oci"), "alpine-good:1-alpine-3.23-runtime", "linux/amd64"))["usr/libexec/postgresql17/postgres"]; !ok {
+		t.Error("alpine-good lacks /usr/libexec/postgresql17/postgres")
+	}
+
 	// The UX case: mirror and build refuse it with the same finding.
 	const want = `ux/ux.cue:9:2: package-exists: package "no-such-package-xyz" is not in wolfi (snapshot 2026-08-22)`
 	code, _, mErr := bldRun(t, "-C", cat, "mirror", "--out", t.TempDir(), "ux:1-wolfi-runtime")

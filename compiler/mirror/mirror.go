@@ -128,19 +128,16 @@ func Generate(ctx context.Context, images []compile.Image, opts Options) (*Manif
 			return nil, err
 		}
 		synth := apkrepo.SynthOptions{Requests: reqs, Scale: opts.Scale, Distro: g.family}
-		if u := opts.Universes[d]; u != nil {
+		u := opts.Universes[d]
+		if u != nil {
 			if synth.Requests, err = fromUniverse(u, g.images); err != nil {
 				return nil, fmt.Errorf("mirror %s: %w", d, err)
 			}
 			synth.Exact = true
 		}
 		pkgs := dropDuplicateFiles(apkrepo.Synthesize(synth))
-		dir := filepath.Join(opts.Dir, d)
-		if err := os.RemoveAll(dir); err != nil {
+		if err := os.RemoveAll(filepath.Join(opts.Dir, d)); err != nil {
 			return nil, fmt.Errorf("mirror: %w", err)
-		}
-		if _, err := apkrepo.WriteRepository(ctx, dir, key, pkgs); err != nil {
-			return nil, fmt.Errorf("mirror %s: %w", d, err)
 		}
 		pub, err := key.PublicKeyPEM()
 		if err != nil {
@@ -151,10 +148,23 @@ func Generate(ctx context.Context, images []compile.Image, opts Options) (*Manif
 			return nil, fmt.Errorf("mirror %s: %w", d, err)
 		}
 		sort.Strings(g.repos)
+		// With a universe, each repository of the distro (Alpine's main
+		// and community) gets a directory of its own holding the packages
+		// the universe says it has; a repository with none shares the
+		// first one's. Without one, all share one directory.
+		parts := splitBySource(u, g.repos, pkgs)
 		for _, r := range g.repos {
+			sub := parts.dirOf[r]
+			if _, done := parts.written[sub]; !done {
+				dir := filepath.Join(opts.Dir, d, sub)
+				if _, err := apkrepo.WriteRepository(ctx, dir, key, parts.pkgs[sub]); err != nil {
+					return nil, fmt.Errorf("mirror %s: %w", d, err)
+				}
+				parts.written[sub] = true
+			}
 			// The key is pinned by content: a file swapped into keys/ under
 			// its name is refused.
-			m.Mirrors = append(m.Mirrors, resolve.Mirror{URL: r, Dir: d, Keys: map[string]string{key.PublicKeyFileName(): fp}})
+			m.Mirrors = append(m.Mirrors, resolve.Mirror{URL: r, Dir: filepath.Join(d, sub), Keys: map[string]string{key.PublicKeyFileName(): fp}})
 		}
 	}
 	b, err := json.MarshalIndent(m, "", "  ")
@@ -165,6 +175,56 @@ func Generate(ctx context.Context, images []compile.Image, opts Options) (*Manif
 		return nil, fmt.Errorf("mirror: %w", err)
 	}
 	return m, nil
+}
+
+// sourceParts are a distro's packages split into the directories of its
+// repositories: "" is the distro's own directory.
+type sourceParts struct {
+	dirOf   map[string]string // repository URL -> sub directory
+	pkgs    map[string][]apkrepo.Package
+	written map[string]bool
+}
+
+// splitBySource assigns each package to the repository the universe says
+// it is in, when every source of the universe is one of repos and each
+// gets packages; otherwise all go into one directory.
+func splitBySource(u *universe.Universe, repos []string, pkgs []apkrepo.Package) sourceParts {
+	one := sourceParts{dirOf: map[string]string{}, pkgs: map[string][]apkrepo.Package{"": pkgs}, written: map[string]bool{}}
+	for _, r := range repos {
+		one.dirOf[r] = ""
+	}
+	if u == nil || len(u.Sources) < 2 || len(repos) < 2 {
+		return one
+	}
+	urlOf := map[string]string{}
+	for _, s := range u.Sources {
+		url := strings.TrimSuffix(s.URL, "/")
+		if !slices.Contains(repos, url) {
+			return one
+		}
+		urlOf[s.Name] = url
+	}
+	parts := sourceParts{dirOf: map[string]string{}, pkgs: map[string][]apkrepo.Package{}, written: map[string]bool{}}
+	for _, p := range pkgs {
+		src := u.Sources[0].Name
+		if up := u.Lookup(p.Name); up != nil && up.Source != "" {
+			src = up.Source
+		}
+		parts.pkgs[src] = append(parts.pkgs[src], p)
+	}
+	first := u.Sources[0].Name
+	if len(parts.pkgs[first]) == 0 {
+		return one
+	}
+	for _, r := range repos {
+		parts.dirOf[r] = first
+		for name, url := range urlOf {
+			if url == r && len(parts.pkgs[name]) > 0 {
+				parts.dirOf[r] = name
+			}
+		}
+	}
+	return parts
 }
 
 // fromUniverse returns the packages a mirror of u serves for images: every
