@@ -13,6 +13,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/hic-build/hic/compiler/finding"
+	"github.com/hic-build/hic/compiler/inspect"
 	"github.com/hic-build/hic/compiler/spec"
 	"github.com/hic-build/hic/compiler/universe"
 	"github.com/hic-build/hic/schema"
@@ -46,6 +47,10 @@ const (
 	RuleEnvValues        = "env-values"
 	RuleHTTPSRepos       = "https-repositories"
 	RuleEndOfLife        = "end-of-life"
+	RuleReleaseDate      = "release-date"
+	RuleEOLKnown         = "eol-known"
+	RuleUnusedException  = "unused-exception"
+	RuleNameLength       = "name-length"
 	RuleVolumeOwned      = "volume-owned"
 	RuleUniqueTags       = "unique-tags"
 	RuleUniqueRefs       = "unique-refs"
@@ -58,7 +63,7 @@ var Implemented = []string{
 	RuleNonroot, RuleNoShell, RuleNoPackageManager, RulePinnedPackage, RuleOCIAnnotations,
 	RuleMultiArch, RulePathModes, RuleUnprivilegedPort, RuleNoSecretsInEnv, RuleHTTPSRepos,
 	RuleEndOfLife, RuleVolumeOwned, RuleUniqueTags, RuleUniqueRefs, RuleException,
-	RuleCleanPaths, RuleEnvValues,
+	RuleCleanPaths, RuleEnvValues, RuleReleaseDate, RuleEOLKnown, RuleUnusedException, RuleNameLength,
 	RulePackageExists, RulePackageVersion, RuleEntrypointProvided, RuleInstallScripts, RuleUniverseVerified,
 }
 
@@ -70,7 +75,69 @@ func Check(specs []*spec.Spec, opts Options) []finding.Finding {
 		out = append(out, Spec(s, opts)...)
 	}
 	out = append(out, Catalog(specs, opts)...)
+	out = append(out, unusedExceptions(specs, out, opts)...)
 	finding.Sort(out)
+	return out
+}
+
+// unusedExceptions reports each exception, for a rule vet can see fire
+// (static and catalog rules not also checked on the built filesystem), that
+// waives no finding on any spec it covers.
+// One exception covers several specs (its stream's or image's variants and
+// distros); it is used if it waives a finding on any of them.
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
+}
+
+func unusedExceptions(specs []*spec.Spec, findings []finding.Finding, opts Options) []finding.Finding {
+	fired := map[[2]string]bool{} // spec ref, rule
+	for _, f := range findings {
+		fired[[2]string{f.Ref, f.Rule}] = true
+	}
+	type use struct {
+		used bool
+		refs []string
+		pos  finding.Position
+		rule string
+	}
+	uses := map[string]*use{}
+	var order []string
+	for _, s := range specs {
+		for i, e := range s.Exceptions {
+			r, ok := opts.Tables.Rules[e.Rule]
+			if !ok || !r.Waivable || (r.Stage != "static" && r.Stage != "catalog") || slices.Contains(inspect.Rules(), e.Rule) {
+				continue // vet cannot see the rule fire (it is also checked on the built filesystem)
+			}
+			pos := s.Pos("exceptions." + strconv.Itoa(i) + ".rule")
+			k := pos.String() + "\x00" + e.Rule
+			u, seen := uses[k]
+			if !seen {
+				u = &use{pos: pos, rule: e.Rule}
+				uses[k] = u
+				order = append(order, k)
+			}
+			u.refs = append(u.refs, s.Ref)
+			if fired[[2]string{s.Ref, e.Rule}] {
+				u.used = true
+			}
+		}
+	}
+	var out []finding.Finding
+	for _, k := range order {
+		u := uses[k]
+		if u.used {
+			continue
+		}
+		for _, ref := range u.refs {
+			out = append(out, finding.Finding{
+				Rule: RuleUnusedException, Severity: finding.Warning, Ref: ref, Pos: u.pos, Hint: opts.Tables.Rules[RuleUnusedException].Hint,
+				Message: fmt.Sprintf("the exception for %q waives nothing: the rule fires on none of the %s it covers", u.rule, plural(len(u.refs), "spec")),
+			})
+		}
+	}
 	return out
 }
 
@@ -89,6 +156,7 @@ func Spec(s *spec.Spec, opts Options) []finding.Finding {
 	c.envValues()
 	c.repositories()
 	c.dates()
+	c.names()
 	c.volumes()
 	c.universe()
 	return c.out
@@ -343,7 +411,14 @@ func (c *checker) repositories() {
 
 func (c *checker) dates() {
 	released, rerr := time.Parse(time.DateOnly, c.s.Dates.Released)
+	today := c.opts.Today.UTC().Truncate(24 * time.Hour)
+	if rerr == nil && released.After(today) {
+		c.report(RuleReleaseDate, "dates.released", "stream %s is released %s, after today (%s)", c.s.Stream, c.s.Dates.Released, today.Format(time.DateOnly))
+	}
 	if c.s.Dates.EOL == "" {
+		if rerr == nil && released.AddDate(3, 0, 0).Before(today) {
+			c.warn(RuleEOLKnown, "dates.released", "stream %s was released %s, more than three years ago, and names no end of life", c.s.Stream, c.s.Dates.Released)
+		}
 		return
 	}
 	eol, err := time.Parse(time.DateOnly, c.s.Dates.EOL)
@@ -354,9 +429,32 @@ func (c *checker) dates() {
 		c.report(RuleSchema, "dates.eol", "end of life %s is not after the release date %s", c.s.Dates.EOL, c.s.Dates.Released)
 		return
 	}
-	today := c.opts.Today.UTC().Truncate(24 * time.Hour)
 	if eol.Before(today) {
 		c.report(RuleEndOfLife, "dates.eol", "stream %s reached end of life on %s", c.s.Stream, c.s.Dates.EOL)
+	}
+}
+
+// Registry and file system limits (OCI distribution spec: tags match
+// [A-Za-z0-9_][A-Za-z0-9._-]{0,127}; registries refuse names over 255
+// characters with registry and prefix; file names are at most 255 bytes).
+const (
+	maxRepositoryLen = 128
+	maxTagLen        = 128
+	maxFileNameLen   = 255
+)
+
+func (c *checker) names() {
+	if n := len(c.s.Repository); n > maxRepositoryLen {
+		c.report(RuleNameLength, "", "repository name %.40s… is %d characters; at most %d leave room for REGISTRY/PREFIX within the registries' 255", c.s.Repository, n, maxRepositoryLen)
+		return
+	}
+	for i, t := range c.s.Tags {
+		if len(t) > maxTagLen {
+			c.report(RuleNameLength, "tags."+strconv.Itoa(i), "tag %.40s… is %d characters; the OCI limit is %d", t, len(t), maxTagLen)
+		}
+	}
+	if n := len(strings.ReplaceAll(c.s.Ref, ":", "_")) + len(".json"); n > maxFileNameLen {
+		c.report(RuleNameLength, "", "spec %.40s… gives a compiled file name of %d bytes; file systems allow %d", c.s.Ref, n, maxFileNameLen)
 	}
 }
 
