@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"sort"
 	"sync"
+	"time"
 
 	"cuelang.org/go/cue/build"
 
@@ -56,7 +57,30 @@ func newEvalCache(dir string) *evalCache {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil
 	}
+	trimEvalCache(dir, time.Now())
 	return &evalCache{dir: dir, exe: programIdentity()}
+}
+
+// evalMaxAge bounds the cache: entries not used for this long are removed,
+// at most once a day (a marker file records the last trim).
+const evalMaxAge = 14 * 24 * time.Hour
+
+func trimEvalCache(dir string, now time.Time) {
+	marker := filepath.Join(dir, ".trimmed")
+	if fi, err := os.Stat(marker); err == nil && now.Sub(fi.ModTime()) < 24*time.Hour {
+		return
+	}
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, e := range ents {
+		if fi, err := e.Info(); err == nil && !fi.IsDir() && now.Sub(fi.ModTime()) > evalMaxAge {
+			os.Remove(filepath.Join(dir, e.Name()))
+		}
+	}
+	_ = os.WriteFile(marker, nil, 0o644)
+	_ = os.Chtimes(marker, now, now)
 }
 
 type cachedEval struct {
@@ -109,10 +133,13 @@ func (c *evalCache) get(key string) (*cachedEval, bool) {
 	if c == nil || key == "" {
 		return nil, false
 	}
-	b, err := os.ReadFile(filepath.Join(c.dir, key))
+	p := filepath.Join(c.dir, key)
+	b, err := os.ReadFile(p)
 	if err != nil {
 		return nil, false
 	}
+	now := time.Now()
+	_ = os.Chtimes(p, now, now) // recency, for trimming
 	var v cachedEval
 	if err := json.Unmarshal(b, &v); err != nil || len(v.Files) != len(v.Specs) {
 		return nil, false

@@ -68,7 +68,7 @@ func TestEvalCache(t *testing.T) {
 			t.Errorf("%s cache changes the result (-without +with):\n%s", run, diff)
 		}
 	}
-	ents, err := os.ReadDir(cache)
+	ents, err := filepath.Glob(filepath.Join(cache, "[0-9a-f]*"))
 	if err != nil || len(ents) != 3 {
 		t.Fatalf("cache holds %d entries (%v), want one per image folder", len(ents), err)
 	}
