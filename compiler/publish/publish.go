@@ -299,28 +299,6 @@ func PublishImages(ctx context.Context, images []Image, d Destination, opts Opti
 	if err != nil {
 		return fmt.Errorf("publish: %w", err)
 	}
-	puller, err := remote.NewPuller(ropts...)
-	if err != nil {
-		return fmt.Errorf("publish: %w", err)
-	}
-	// listed returns the digests of the referrers the registry lists for
-	// subject (its referrers API, or the referrers tag schema's index where
-	// it has none): one or two requests instead of one per referrer.
-	listed := func(subject name.Digest) map[v1.Hash]bool {
-		idx, err := remote.Referrers(subject, append(ropts, remote.Reuse(puller))...)
-		if err != nil {
-			return nil // nothing known: every referrer is pushed (and checked) as before
-		}
-		im, err := idx.IndexManifest()
-		if err != nil {
-			return nil
-		}
-		out := map[v1.Hash]bool{}
-		for _, d := range im.Manifests {
-			out[d.Digest] = true
-		}
-		return out
-	}
 	m := newMounts()
 	// Images are published opts.Images at a time; after the first failure no
 	// further image is started, and the first failure is returned.
@@ -336,7 +314,7 @@ func PublishImages(ctx context.Context, images []Image, d Destination, opts Opti
 				return err
 			}
 			start := time.Now()
-			ev, err := publishImage(gctx, pusher, listed, m, img, d, o.Signer)
+			ev, err := publishImage(gctx, pusher, m, img, d, o.Signer)
 			if err != nil {
 				err = shortenURLs(err)
 				var exhausted *retriesExhausted
@@ -364,7 +342,7 @@ func PublishImages(ctx context.Context, images []Image, d Destination, opts Opti
 	return ctx.Err()
 }
 
-func publishImage(ctx context.Context, p *remote.Pusher, listed func(name.Digest) map[v1.Hash]bool, m *mounts, img Image, d Destination, signer sign.Signer) (Event, error) {
+func publishImage(ctx context.Context, p *remote.Pusher, m *mounts, img Image, d Destination, signer sign.Signer) (Event, error) {
 	var ev Event
 	if len(img.Tags) == 0 {
 		return ev, errors.New("image has no tags")
@@ -400,20 +378,10 @@ func publishImage(ctx context.Context, p *remote.Pusher, listed func(name.Digest
 		return ev, fmt.Errorf("push index %s: %w", digest, err)
 	}
 	m.release(c, &repo, layers)
-	present := map[v1.Hash]map[v1.Hash]bool{}
 	for _, r := range img.Referrers {
 		rd, err := r.Artifact.Digest()
 		if err != nil {
 			return ev, fmt.Errorf("referrer digest: %w", err)
-		}
-		have, ok := present[r.Subject.Digest]
-		if !ok {
-			have = listed(repo.Digest(r.Subject.Digest.String()))
-			present[r.Subject.Digest] = have
-		}
-		if have[rd] {
-			ev.Referrers++
-			continue
 		}
 		if err := p.Push(ctx, repo.Digest(rd.String()), r.Artifact); err != nil {
 			return ev, fmt.Errorf("push referrer %s of %s: %w", rd, r.Subject.Digest, err)
