@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 
@@ -72,6 +73,34 @@ func verifyIndexes(src *Sources, arch types.Architecture) error {
 	return nil
 }
 
+var reDisqualified = regexp.MustCompile(`([A-Za-z0-9._+-]+)-([0-9][^\s"]*-r[0-9]+)\.apk disqualified`)
+
+// notInRepository phrases apko's solver failure for a pin the repository
+// does not have ("… web-2.1.0-r0.apk disqualified because …") as what it
+// means: the package version is not there; with mirrors, the mirror is
+// stale and hic mirror regenerates it.
+func notInRepository(err error, pkg, arch, repos string, mirrored bool) (string, bool) {
+	text := err.Error()
+	if !strings.Contains(text, "disqualified because") {
+		return "", false
+	}
+	var have []string
+	for _, m := range reDisqualified.FindAllStringSubmatch(text, -1) {
+		if v := m[2]; !slices.Contains(have, v) {
+			have = append(have, v)
+		}
+	}
+	if len(have) == 0 {
+		return "", false
+	}
+	name, _, _ := strings.Cut(pkg, "=")
+	it := "it has " + name + " " + strings.Join(have, ", ")
+	if mirrored {
+		return fmt.Sprintf("package %s is not in the mirror of %s (%s, %s); run hic mirror to regenerate the mirror from the catalog", pkg, repos, arch, it), true
+	}
+	return fmt.Sprintf("package %s is not in %s (%s, %s); fix the pin (hic bump moves pins to versions the repository has)", pkg, repos, arch, it), true
+}
+
 // Archs returns cfg's architectures, normalised and sorted.
 func Archs(cfg types.ImageConfiguration) []types.Architecture {
 	var archs []types.Architecture
@@ -104,7 +133,11 @@ func resolveArch(ctx context.Context, img compile.Image, src *Sources, arch type
 	}
 	resolved, _, err := bc.APK().ResolveWorld(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("%s: resolve %s (%s) from %s: %w", ref, culprit(ctx, bc, img.Config.Contents.Packages), arch.ToAPK(), repos, err)
+		pkg := culprit(ctx, bc, img.Config.Contents.Packages)
+		if msg, ok := notInRepository(err, pkg, arch.ToAPK(), repos, len(src.mirrors) > 0); ok {
+			return nil, fmt.Errorf("%s: %s", ref, msg)
+		}
+		return nil, fmt.Errorf("%s: resolve %s (%s) from %s: %w", ref, pkg, arch.ToAPK(), repos, err)
 	}
 	pkgs := make([]Package, 0, len(resolved))
 	for _, rp := range resolved {
