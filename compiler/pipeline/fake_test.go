@@ -10,7 +10,6 @@ import (
 	"io"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"chainguard.dev/apko/pkg/build/types"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -42,11 +41,12 @@ type tarEntry struct {
 type fakeBuilder struct {
 	resolveErr map[string]error
 	buildErr   map[string]error
-	extra      map[string][]tarEntry    // extra files per spec ref
-	sbomDrops  map[string]string        // package left out of a spec's SBOM
-	block      map[string]bool          // Build waits for ctx to end
-	stubborn   map[string]time.Duration // Build ignores ctx and sleeps this long, then succeeds
-	delay      time.Duration
+	extra      map[string][]tarEntry // extra files per spec ref
+	sbomDrops  map[string]string     // package left out of a spec's SBOM
+	block      map[string]bool       // Build waits for ctx to end
+	stubborn   map[string]bool       // Build ignores ctx and waits for release, then succeeds
+	release    chan struct{}         // closed to let stubborn builds end
+	gate       chan struct{}         // if not nil, every Build waits for a value (or ctx)
 
 	started chan string // receives each ref when its Build starts (if not nil)
 
@@ -87,15 +87,15 @@ func (f *fakeBuilder) Build(ctx context.Context, img compile.Image, lock Lock) (
 	if f.started != nil {
 		f.started <- img.Ref
 	}
-	if d, ok := f.stubborn[img.Ref]; ok {
-		time.Sleep(d)
+	if f.stubborn[img.Ref] {
+		<-f.release
 	} else if f.block[img.Ref] {
 		<-ctx.Done()
 		return nil, ctx.Err()
 	}
-	if f.delay > 0 {
+	if f.gate != nil {
 		select {
-		case <-time.After(f.delay):
+		case <-f.gate:
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		}

@@ -183,6 +183,7 @@ func Run(ctx context.Context, images []compile.Image, opts Options) (*report.Rep
 			mu.Lock()
 			defer mu.Unlock()
 			if closed { // abandoned after cancellation; the report is done
+				log.Info("abandoned build ended", "ref", sr.Ref, "status", sr.Status, "error", sr.Error)
 				return
 			}
 			r.Specs[i], finished[i] = sr, true

@@ -393,27 +393,30 @@ func TestRunCancel(t *testing.T) {
 func TestRunAbandonsBuildsThatIgnoreCancellation(t *testing.T) {
 	dir := t.TempDir()
 	s := openStore(t, dir)
-	imgs := []compile.Image{spec("slow", "1"), spec("slower", "1"), spec("never", "1")}
-	const sleep = 700 * time.Millisecond
-	fb := &fakeBuilder{stubborn: map[string]time.Duration{imgs[0].Ref: sleep, imgs[1].Ref: sleep}, started: make(chan string, 4)}
+	imgs := []compile.Image{spec("a-slow", "1"), spec("b-slower", "1"), spec("c-never", "1")} // in ref order: Run starts them so
+	fb := &fakeBuilder{stubborn: map[string]bool{imgs[0].Ref: true, imgs[1].Ref: true}, release: make(chan struct{}), started: make(chan string, 4)}
 	ctx, cancel := context.WithCancel(context.Background())
 	go func() {
 		<-fb.started
 		<-fb.started
 		cancel()
 	}()
-	begin := time.Now()
-	r, err := Run(ctx, imgs, Options{Store: s, Builder: fb, Jobs: 2, CancelGrace: 50 * time.Millisecond})
+	// The pipeline logs when an abandoned build finally ends.
+	ended := make(chan string, 2)
+	log := slog.New(&recordHandler{msg: "abandoned build ended", out: ended})
+	// The stubborn builds cannot end before release is closed, so Run
+	// returning at all shows it abandoned them.
+	r, err := Run(ctx, imgs, Options{Store: s, Builder: fb, Jobs: 2, CancelGrace: time.Millisecond, Logger: log})
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("Run = %v, want context.Canceled", err)
-	}
-	if took := time.Since(begin); took >= sleep {
-		t.Errorf("Run took %v, want it to return before the stubborn builds end (%v)", took, sleep)
 	}
 	if r.Counts.Cancelled != 3 {
 		t.Errorf("counts = %+v, want 3 cancelled", r.Counts)
 	}
-	time.Sleep(sleep + 200*time.Millisecond) // let the abandoned builds finish and try to store
+	close(fb.release) // the abandoned builds now finish and try to go on
+	for range 2 {
+		<-ended
+	}
 	for _, img := range imgs {
 		if _, ok := s.Lookup(img.Ref); ok {
 			t.Errorf("abandoned build of %s reached the store", img.Ref)
@@ -427,22 +430,62 @@ func TestRunAbandonsBuildsThatIgnoreCancellation(t *testing.T) {
 	}
 }
 
+// recordHandler sends the ref of every log record with message msg to out.
+type recordHandler struct {
+	msg string
+	out chan<- string
+}
+
+func (h *recordHandler) Enabled(context.Context, slog.Level) bool { return true }
+func (h *recordHandler) WithAttrs([]slog.Attr) slog.Handler       { return h }
+func (h *recordHandler) WithGroup(string) slog.Handler            { return h }
+func (h *recordHandler) Handle(_ context.Context, r slog.Record) error {
+	if r.Message == h.msg {
+		ref := ""
+		r.Attrs(func(a slog.Attr) bool {
+			if a.Key == "ref" {
+				ref = a.Value.String()
+			}
+			return true
+		})
+		h.out <- ref
+	}
+	return nil
+}
+
+// TestRunBoundsParallelism: builds wait at a gate; the test lets one
+// through only once Jobs builds are in flight, so the most in flight at
+// once is exactly Jobs when the bound holds and more when it does not.
 func TestRunBoundsParallelism(t *testing.T) {
 	tests := []struct{ jobs, want int32 }{{1, 1}, {3, 3}}
 	for _, tc := range tests {
 		t.Run(fmt.Sprint(tc.jobs), func(t *testing.T) {
 			s := openStore(t, t.TempDir())
+			const n = 9
 			var imgs []compile.Image
-			for i := range 9 {
+			for i := range n {
 				imgs = append(imgs, spec(fmt.Sprintf("p%d", i), "1"))
 			}
-			fb := &fakeBuilder{delay: 30 * time.Millisecond}
+			fb := &fakeBuilder{gate: make(chan struct{}), started: make(chan string, n)}
+			go func() {
+				released := 0
+				for i := 1; i <= n; i++ {
+					<-fb.started
+					if i >= int(tc.want) {
+						fb.gate <- struct{}{}
+						released++
+					}
+				}
+				for ; released < n; released++ {
+					fb.gate <- struct{}{}
+				}
+			}()
 			r, err := Run(context.Background(), imgs, Options{Store: s, Builder: fb, Jobs: int(tc.jobs)})
 			if err != nil {
 				t.Fatal(err)
 			}
-			if r.Counts.Built != 9 {
-				t.Fatalf("built %d, want 9", r.Counts.Built)
+			if r.Counts.Built != n {
+				t.Fatalf("built %d, want %d", r.Counts.Built, n)
 			}
 			if got := fb.maxInflight.Load(); got != tc.want {
 				t.Errorf("max concurrent builds = %d, want %d", got, tc.want)
