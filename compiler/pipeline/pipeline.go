@@ -502,12 +502,29 @@ func nonNil(fs []finding.Finding) []finding.Finding {
 
 // storedFindings reads back the findings stored with a cached image.
 func (w *worker) storedFindings(h v1.Hash) ([]finding.Finding, error) {
-	ds, err := w.opts.Store.Referrers(h, ArtifactTypeFindings)
+	b, err := w.storedArtifact(h, ArtifactTypeFindings, "findings")
 	if err != nil {
 		return nil, err
 	}
-	if len(ds) == 0 {
+	if b == nil {
 		return nil, errors.New("no findings stored")
+	}
+	var fs []finding.Finding
+	if err := json.Unmarshal(b, &fs); err != nil {
+		return nil, err
+	}
+	if len(fs) == 0 {
+		return nil, nil
+	}
+	return fs, nil
+}
+
+// storedArtifact returns the one layer of the first referrer of h with
+// artifactType (what, in errors); nil when there is none.
+func (w *worker) storedArtifact(h v1.Hash, artifactType, what string) ([]byte, error) {
+	ds, err := w.opts.Store.Referrers(h, artifactType)
+	if err != nil || len(ds) == 0 {
+		return nil, err
 	}
 	mb, err := w.opts.Store.Blob(ds[0].Digest)
 	if err != nil {
@@ -518,20 +535,9 @@ func (w *worker) storedFindings(h v1.Hash) ([]finding.Finding, error) {
 		return nil, err
 	}
 	if len(m.Layers) != 1 {
-		return nil, fmt.Errorf("findings manifest %s has %d layers", ds[0].Digest, len(m.Layers))
+		return nil, fmt.Errorf("%s manifest %s has %d layers", what, ds[0].Digest, len(m.Layers))
 	}
-	b, err := w.opts.Store.Blob(m.Layers[0].Digest)
-	if err != nil {
-		return nil, err
-	}
-	var fs []finding.Finding
-	if err := json.Unmarshal(b, &fs); err != nil {
-		return nil, err
-	}
-	if len(fs) == 0 {
-		return nil, nil
-	}
-	return fs, nil
+	return w.opts.Store.Blob(m.Layers[0].Digest)
 }
 
 type describable interface {

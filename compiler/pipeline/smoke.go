@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
@@ -43,23 +42,8 @@ func (w *worker) smokeTests(ctx context.Context, img compile.Image, b *Built) []
 // storedTests reads back the smoke-test results stored with a cached image;
 // none stored (a spec without tests) is no error.
 func (w *worker) storedTests(h v1.Hash) ([]smoke.Result, error) {
-	ds, err := w.opts.Store.Referrers(h, ArtifactTypeSmoke)
-	if err != nil || len(ds) == 0 {
-		return nil, err
-	}
-	mb, err := w.opts.Store.Blob(ds[0].Digest)
-	if err != nil {
-		return nil, err
-	}
-	var m v1.Manifest
-	if err := json.Unmarshal(mb, &m); err != nil {
-		return nil, err
-	}
-	if len(m.Layers) != 1 {
-		return nil, fmt.Errorf("smoke-test manifest %s has %d layers", ds[0].Digest, len(m.Layers))
-	}
-	b, err := w.opts.Store.Blob(m.Layers[0].Digest)
-	if err != nil {
+	b, err := w.storedArtifact(h, ArtifactTypeSmoke, "smoke-test")
+	if err != nil || b == nil {
 		return nil, err
 	}
 	var rs []smoke.Result
