@@ -11,6 +11,8 @@ import (
 	"strings"
 
 	"github.com/chainguard-dev/clog"
+
+	"github.com/hic-build/hic/compiler/pipeline"
 	"github.com/spf13/cobra"
 )
 
@@ -122,7 +124,13 @@ func newRootCmd(opts *rootOptions, stderr io.Writer) *cobra.Command {
 		Short: "hic compiles a catalog of hardened container image specs into signed OCI images",
 		Long: `hic is the hardened image catalog compiler. It type-checks image specs written
 in CUE against a hardening schema, compiles them through apko into minimal OCI
-images, and signs in-toto attestations for each image.`,
+images, and signs in-toto attestations for each image.
+
+Exit status: 0 success; 1 the command ran and found problems (failing
+findings, failed builds, failed verification checks); 2 usage error (bad
+flags or arguments, an unknown ref, input that does not load); 130
+interrupted.`,
+		Version:       version,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
@@ -150,6 +158,7 @@ images, and signs in-toto attestations for each image.`,
 			return nil
 		},
 	}
+	root.SetVersionTemplate(fmt.Sprintf("hic %s (apko %s)\n", version, pipeline.ApkoVersion()))
 	defaultCatalog := "catalog"
 	if v := opts.getenv("HIC_CATALOG"); v != "" {
 		defaultCatalog = v
@@ -179,6 +188,15 @@ images, and signs in-toto attestations for each image.`,
 		newIndexCmd(opts),
 		newBumpCmd(opts),
 		newSiteCmd(opts),
+		&cobra.Command{
+			Use:   "version",
+			Short: "Print hic's version and the apko version it builds with",
+			Args:  cobra.NoArgs,
+			RunE: func(cmd *cobra.Command, _ []string) error {
+				fmt.Fprintf(cmd.OutOrStdout(), "hic %s (apko %s)\n", version, pipeline.ApkoVersion())
+				return nil
+			},
+		},
 	)
 	return root
 }
