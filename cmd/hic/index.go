@@ -36,6 +36,9 @@ type indexImportOptions struct {
 	date         string
 	from         string
 	out          string
+	wolfiGit     string
+	rev          string
+	removed      bool
 }
 
 const indexImportLong = `Import reads signed APKINDEX.tar.gz files, verifies their signatures and
@@ -85,6 +88,9 @@ func newIndexImportCmd(root *rootOptions) *cobra.Command {
 				if !strings.HasPrefix(fp, "sha256:") || len(fp) != len("sha256:")+64 {
 					return usageError("--fingerprint %q: want sha256:<64 hex digits>", fp)
 				}
+			}
+			if o.wolfiGit != "" {
+				return importWolfiSource(cmd, root, distro, locations, o)
 			}
 			client := &http.Client{Timeout: 2 * time.Minute}
 			if len(locations) == 0 {
@@ -177,6 +183,7 @@ func newIndexImportCmd(root *rootOptions) *cobra.Command {
 	cmd.Flags().StringVar(&o.date, "date", "", "snapshot date (YYYY-MM-DD); default: the day of the newest package build")
 	cmd.Flags().StringVar(&o.from, "from", "", "record where the indexes were built from, when not the distro itself (e.g. examples/hellorepo)")
 	cmd.Flags().StringVar(&o.out, "out", "", "universe directory (default CATALOG/universe)")
+	addWolfiSourceFlags(cmd, o)
 	return cmd
 }
 
