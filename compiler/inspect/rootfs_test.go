@@ -128,13 +128,15 @@ func TestSBOMPackages(t *testing.T) {
 	 {"name":"glibc","versionInfo":"2.42-r0","externalRefs":[{"referenceType":"purl","referenceLocator":"pkg:apk/wolfi/glibc@2.42-r0?arch=x86_64&distro=wolfi"}]},
 	 {"name":"ca-certificates-bundle","externalRefs":[{"referenceType":"purl","referenceLocator":"pkg:apk/wolfi/ca-certificates-bundle@20250619-r1?arch=x86_64"}]},
 	 {"name":"glibc","externalRefs":[{"referenceType":"purl","referenceLocator":"pkg:apk/wolfi/glibc@2.42-r0?arch=x86_64"}]},
+	 {"name":"R","versionInfo":"4.5.2-r0","externalRefs":[{"referenceType":"purl","referenceLocator":"pkg:apk/wolfi/r@4.5.2-r0?arch=x86_64&distro=wolfi"}]},
 	 {"name":"wolfi","externalRefs":[]}
 	]}`
 	got, err := SBOMPackages([]byte(doc))
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []Package{{"ca-certificates-bundle", "20250619-r1"}, {"glibc", "2.42-r0"}}
+	// R keeps its case: the purl lowercases apk names, the apk database does not.
+	want := []Package{{"R", "4.5.2-r0"}, {"ca-certificates-bundle", "20250619-r1"}, {"glibc", "2.42-r0"}}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
 	}

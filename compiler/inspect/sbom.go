@@ -37,6 +37,11 @@ func SBOMPackages(spdxJSON []byte) ([]Package, error) {
 				continue
 			}
 			pkg, ok := parseAPKPurl(r.Locator)
+			// The purl spec lowercases apk names ("R" is pkg:apk/wolfi/r);
+			// the package's own name keeps its case.
+			if ok && pkg.Name != p.Name && strings.EqualFold(pkg.Name, p.Name) {
+				pkg.Name = p.Name
+			}
 			if !ok || seen[pkg] {
 				continue
 			}
