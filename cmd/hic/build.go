@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -19,7 +18,6 @@ import (
 	"github.com/hic-build/hic/compiler/attest"
 	"github.com/hic-build/hic/compiler/build"
 	"github.com/hic-build/hic/compiler/catalog"
-	"github.com/hic-build/hic/compiler/compile"
 	"github.com/hic-build/hic/compiler/fsutil"
 	"github.com/hic-build/hic/compiler/inspect"
 	"github.com/hic-build/hic/compiler/layercache"
@@ -205,13 +203,13 @@ func newBuildCmd(root *rootOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			builder := lockWriter{
+			builder := pipeline.LockWriter{
 				Builder: &pipeline.LockCache{
 					Builder: pipeline.ApkoBuilder{Mirrors: mirrors, CacheDir: cache, TempDir: tmp, Layers: layers, Checked: build.NewPackageChecks()},
 					Dir:     filepath.Join(cache, "locks"),
 					Mirrors: mirrors,
 				},
-				dir: compiledDir,
+				Dir: compiledDir,
 			}
 			report, runErr := pipeline.Run(cmd.Context(), imgs, pipeline.Options{
 				Store:       st,
@@ -449,49 +447,4 @@ func syntheticRepositories(ms []resolve.Mirror) []string {
 		}
 	}
 	return out
-}
-
-// lockWriter writes each spec's lock next to its compiled spec.
-type lockWriter struct {
-	pipeline.Builder
-	dir string
-}
-
-func (l lockWriter) Resolve(ctx context.Context, img compile.Image) (pipeline.Lock, error) {
-	lock, err := l.Builder.Resolve(ctx, img)
-	if err != nil {
-		return nil, err
-	}
-	b, err := lock.Marshal()
-	if err != nil {
-		return nil, err
-	}
-	name := strings.TrimSuffix(compile.FileName(img.Ref), ".json") + ".lock.json"
-	// No rollback: a package lower than in the spec's previous lock is
-	// refused unless the stream waives no-rollback; the previous lock stays.
-	if old, err := os.ReadFile(filepath.Join(l.dir, name)); err == nil {
-		prev, perr := resolve.Parse(old)
-		next, nerr := resolve.Parse(b)
-		if perr == nil && nerr == nil {
-			if rb := resolve.Rollbacks(prev, next); len(rb) > 0 {
-				if _, waived := img.Policy.Waives(resolve.RuleNoRollback); !waived {
-					return nil, &resolve.RollbackError{Ref: img.Ref, Rollbacks: rb}
-				}
-			}
-		}
-	}
-	if err := writeIfChanged(filepath.Join(l.dir, name), b); err != nil {
-		return nil, fmt.Errorf("%s: write lock: %w", img.Ref, err)
-	}
-	return lock, nil
-}
-
-// writeIfChanged writes path atomically unless it already holds data: an
-// incremental build of a large catalog would otherwise rewrite and fsync two
-// unchanged files per spec.
-func writeIfChanged(path string, data []byte) error {
-	if old, err := os.ReadFile(path); err == nil && bytes.Equal(old, data) {
-		return nil
-	}
-	return writeFileAtomic(path, data)
 }

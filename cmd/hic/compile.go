@@ -12,6 +12,7 @@ import (
 	"github.com/hic-build/hic/compiler/catalog"
 	"github.com/hic-build/hic/compiler/check"
 	"github.com/hic-build/hic/compiler/compile"
+	"github.com/hic-build/hic/compiler/fsutil"
 	"github.com/hic-build/hic/compiler/spec"
 	"github.com/hic-build/hic/compiler/universe"
 )
@@ -147,7 +148,7 @@ func writeCompiled(dir string, imgs []compile.Image) error {
 		if err != nil {
 			return err
 		}
-		if err := writeIfChanged(filepath.Join(dir, compile.FileName(img.Ref)), b); err != nil {
+		if err := fsutil.WriteIfChanged(filepath.Join(dir, compile.FileName(img.Ref)), b, 0o644); err != nil {
 			return err
 		}
 	}

@@ -4,6 +4,7 @@
 package fsutil
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -85,4 +86,17 @@ func RemoveStale(dir, prefix string) error {
 		}
 	}
 	return nil
+}
+
+// WriteIfChanged writes path atomically unless it already holds data (an
+// incremental build would otherwise rewrite and fsync unchanged files),
+// keeping the mode of the file it replaces (perm for a new file).
+func WriteIfChanged(path string, data []byte, perm fs.FileMode) error {
+	if old, err := os.ReadFile(path); err == nil && bytes.Equal(old, data) {
+		return nil
+	}
+	if fi, err := os.Stat(path); err == nil {
+		perm = fi.Mode().Perm()
+	}
+	return WriteFileAtomic(path, data, perm)
 }
