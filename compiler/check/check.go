@@ -15,6 +15,7 @@ import (
 	"github.com/hic-build/hic/compiler/finding"
 	"github.com/hic-build/hic/compiler/inspect"
 	"github.com/hic-build/hic/compiler/spec"
+	"github.com/hic-build/hic/compiler/textdist"
 	"github.com/hic-build/hic/compiler/universe"
 	"github.com/hic-build/hic/schema"
 )
@@ -582,29 +583,9 @@ func set(ss []string) map[string]bool {
 func closest(s string, candidates []string) string {
 	best, bestD := "", 4
 	for _, c := range candidates {
-		if d := distance(s, c); d < bestD {
+		if d := textdist.Levenshtein(s, c); d < bestD {
 			best, bestD = c, d
 		}
 	}
 	return best
-}
-
-func distance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }

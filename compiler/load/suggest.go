@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/hic-build/hic/compiler/finding"
+	"github.com/hic-build/hic/compiler/textdist"
 	"github.com/hic-build/hic/schema"
 )
 
@@ -114,31 +115,10 @@ func closest(name string, candidates []string) string {
 		limit = 1
 	}
 	for _, c := range candidates {
-		d := editDistance(strings.ToLower(name), strings.ToLower(c))
+		d := textdist.Levenshtein(strings.ToLower(name), strings.ToLower(c))
 		if d <= limit && (best == "" || d < bestD) {
 			best, bestD = c, d
 		}
 	}
 	return best
-}
-
-// editDistance is the Levenshtein distance of a and b.
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }

@@ -3,6 +3,8 @@ package universe
 import (
 	"sort"
 	"strings"
+
+	"github.com/hic-build/hic/compiler/textdist"
 )
 
 // Suggestion is a package an unknown name may have meant, and why.
@@ -67,7 +69,7 @@ func (u *Universe) suggest(name string, n int) []Suggestion {
 		if p.Removed != "" || p.Name == name {
 			return
 		}
-		c := cand{Suggestion{p.Name, reason}, rank, distance(name, p.Name)}
+		c := cand{Suggestion{p.Name, reason}, rank, textdist.Levenshtein(name, p.Name)}
 		if old, ok := best[p.Name]; !ok || rank < old.rank {
 			best[p.Name] = c
 		}
@@ -199,24 +201,4 @@ func wordKey(s string) (all, nonNumeric string) {
 		return strings.Join(ws, " "), ""
 	}
 	return strings.Join(ws, " "), strings.Join(nn, " ")
-}
-
-func distance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }
