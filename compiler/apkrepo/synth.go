@@ -322,7 +322,7 @@ func exactUniverse(opts SynthOptions, arch string) []spec {
 		}
 	}
 	var out []spec
-	for _, r := range mergeExact(opts.Requests) {
+	for _, r := range mergeRequests(opts.Requests) {
 		if len(r.Archs) > 0 && !slices.Contains(r.Archs, arch) && !slices.Contains(r.Archs, "noarch") {
 			continue
 		}
@@ -378,9 +378,12 @@ func universeName(p string) string {
 	return p
 }
 
-// mergeExact merges requests for the same name and version (union of
-// executables, depends and provides, sorted), in order of first appearance.
-func mergeExact(in []Request) []Request {
+// mergeRequests fills in default versions, drops nameless requests and
+// merges requests for the same name and version (union of executables,
+// depends and provides, sorted; origin and architectures of the first),
+// keeping the order of first appearance. Only SynthOptions.Exact reads the
+// provides, origin and architectures.
+func mergeRequests(in []Request) []Request {
 	var out []Request
 	at := map[string]int{}
 	for _, r := range in {
@@ -403,34 +406,6 @@ func mergeExact(in []Request) []Request {
 		slices.Sort(out[i].Executables)
 		slices.Sort(out[i].Depends)
 		slices.Sort(out[i].Provides)
-	}
-	return out
-}
-
-// mergeRequests fills in default versions, drops nameless requests and
-// merges requests for the same name and version (union of executables and
-// depends, sorted), keeping the order of first appearance.
-func mergeRequests(in []Request) []Request {
-	var out []Request
-	at := map[string]int{}
-	for _, r := range in {
-		if r.Name == "" {
-			continue
-		}
-		r.Version = cmpOr(r.Version, defaultVersion)
-		id := r.Name + "=" + r.Version
-		i, ok := at[id]
-		if !ok {
-			at[id] = len(out)
-			out = append(out, Request{Name: r.Name, Version: r.Version})
-			i = len(out) - 1
-		}
-		out[i].Executables = appendNew(out[i].Executables, r.Executables...)
-		out[i].Depends = appendNew(out[i].Depends, r.Depends...)
-	}
-	for i := range out {
-		slices.Sort(out[i].Executables)
-		slices.Sort(out[i].Depends)
 	}
 	return out
 }
