@@ -62,14 +62,21 @@ func (c *checker) universe() {
 		if version, pinned := pinnedVersion(p); pinned && !pkg.Has(version) {
 			c.report(RulePackageVersion, versionAt, "%s", versionMessage(u, pkg, version, snap))
 		}
-		if pkg.Unverified || sourceUnverified(u, pkg) {
+		// A package of an unverified source rests wholly on unverified
+		// facts; an entry marked verified=no only where vet uses what is
+		// unverified about it (its programs, below).
+		if sourceUnverified(u, pkg) {
 			unverified = append(unverified, name)
+		}
+	}
+	for _, p := range c.entrypoint(u) {
+		if p.Unverified && !slices.Contains(unverified, p.Name) {
+			unverified = append(unverified, p.Name+" (the program the image starts)")
 		}
 	}
 	if len(unverified) > 0 {
 		c.warn(RuleUniverseVerified, "package", "rests on universe entries that could not be verified against %s's real data: %s", u.Distro, strings.Join(unverified, ", "))
 	}
-	c.entrypoint(u)
 }
 
 // snapshot names a universe's snapshot for messages: "wolfi (snapshot 2026-08-22)".
@@ -180,19 +187,22 @@ var wrappers = []string{"tini", "dumb-init", "catatonit", "su-exec", "gosu", "en
 
 // entrypoint checks that the programs the image starts are shipped by its
 // package closure: the entrypoint's, and the cmd's when it is a program
-// (in a bin directory, or after a wrapper such as tini).
-func (c *checker) entrypoint(u *universe.Universe) {
+// (in a bin directory, or after a wrapper such as tini). It returns the
+// packages that ship them.
+func (c *checker) entrypoint(u *universe.Universe) []*universe.Package {
 	for _, p := range c.s.Packages {
 		if l := u.Lookup(spec.PackageName(p)); l == nil || l.Removed != "" {
-			return // package-exists reports it; the closure would be wrong
+			return nil // package-exists reports it; the closure would be wrong
 		}
 	}
-	var closure []*universe.Package
+	var closure, shippers []*universe.Package
 	check := func(prog, at string) {
 		if closure == nil {
 			closure, _ = u.Closure(c.s.Packages...)
 		}
-		c.provided(u, closure, prog, at)
+		if p := c.provided(u, closure, prog, at); p != nil {
+			shippers = append(shippers, p)
+		}
 	}
 	wrapped := false
 	if len(c.s.Entrypoint) > 0 {
@@ -206,16 +216,19 @@ func (c *checker) entrypoint(u *universe.Universe) {
 			check(prog, "cmd.0")
 		}
 	}
+	return shippers
 }
 
-func (c *checker) provided(u *universe.Universe, closure []*universe.Package, prog, at string) {
-	if Provides(closure, prog) != nil {
-		return
+// provided returns the package of closure that ships prog, or reports
+// that none does and returns nil.
+func (c *checker) provided(u *universe.Universe, closure []*universe.Package, prog, at string) *universe.Package {
+	if p := Provides(closure, prog); p != nil {
+		return p
 	}
 	for _, p := range closure {
 		if slices.Contains(p.ScriptFiles, prog) {
 			c.report(RuleInstallScripts, at, "%s is made by an install script (%s) of %s, which apko does not run, so the image does not have it", prog, strings.Join(p.Scripts, ", "), p.Name)
-			return
+			return nil
 		}
 	}
 	what := prog
@@ -228,7 +241,7 @@ func (c *checker) provided(u *universe.Universe, closure []*universe.Package, pr
 		// Imported from source, the universe may know no programs of the
 		// main package at all: that is not evidence the entrypoint is missing.
 		c.warn(RuleEntrypointProvided, at, "%s cannot be checked: the %s universe knows no programs or files of %s (add f= or cmd: provides to it)", prog, u.Distro, mainName)
-		return
+		return nil
 	}
 	msg := fmt.Sprintf("%s is not shipped by %s or any package the image installs with it", what, mainName)
 	switch {
@@ -249,6 +262,7 @@ func (c *checker) provided(u *universe.Universe, closure []*universe.Package, pr
 		}
 	}
 	c.report(RuleEntrypointProvided, at, "%s", msg)
+	return nil
 }
 
 // Provides returns the first package of pkgs that ships prog (an absolute
