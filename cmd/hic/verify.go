@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -71,6 +72,7 @@ type verifyOptions struct {
 	registry string
 	rebuild  bool
 	format   string
+	packages bool
 	mirrors  string
 	mirror   []string
 	reg      registryFlags
@@ -79,7 +81,7 @@ type verifyOptions struct {
 func newVerifyCmd(root *rootOptions) *cobra.Command {
 	o := &verifyOptions{}
 	cmd := &cobra.Command{
-		Use:   "verify REF [--key pub.pem] [--rebuild] [--layout out/oci | --registry REGISTRY/PREFIX] [--format text|json]",
+		Use:   "verify REF [--key pub.pem] [--rebuild] [--layout out/oci | --registry REGISTRY/PREFIX] [--packages] [-o text|json]",
 		Short: "Verify an image's signatures, attestations, SBOMs, provenance and hardening report",
 		Long:  verifyLong,
 		Args:  cobra.ExactArgs(1),
@@ -92,7 +94,8 @@ func newVerifyCmd(root *rootOptions) *cobra.Command {
 	f.StringVar(&o.layout, "layout", "out/oci", "OCI image layout to read")
 	f.StringVar(&o.registry, "registry", "", "read from REGISTRY/PREFIX instead of the layout (\"-\": REF is a full registry reference)")
 	f.BoolVar(&o.rebuild, "rebuild", false, "rebuild the spec from the catalog and compare digests")
-	f.StringVar(&o.format, "format", "text", "output format: text or json")
+	f.StringVarP(&o.format, "format", "o", "text", "output format: text or json")
+	f.BoolVar(&o.packages, "packages", false, "also list the installed packages (name, version, platforms)")
 	f.StringVar(&o.mirrors, "mirrors", "", "mirror root for --rebuild (see hic mirror)")
 	f.StringArrayVar(&o.mirror, "mirror", nil, "map a catalog repository to a local directory for --rebuild: URL=DIR (repeatable)")
 	o.reg.addFlags(f)
@@ -137,7 +140,7 @@ func (o *verifyOptions) run(cmd *cobra.Command, root *rootOptions, ref string) e
 		}
 		src = verify.Layout{Path: layout.Path(o.layout)}
 	}
-	opts := verify.Options{Verifier: v, Compiled: cat.compiled, Advisories: cat.advisories}
+	opts := verify.Options{Verifier: v, Compiled: cat.compiled, Advisories: cat.advisories, Packages: o.packages}
 	if o.rebuild {
 		bo := &buildOptions{mirrors: o.mirrors, mirror: o.mirror}
 		mirrors, err := bo.mirrorList()
@@ -159,31 +162,8 @@ func (o *verifyOptions) run(cmd *cobra.Command, root *rootOptions, ref string) e
 		return &exitError{code: exitFindings, err: fmt.Errorf("verify: %w", err)}
 	}
 	res.Ref = ref
-	w := cmd.OutOrStdout()
-	if o.format == "json" {
-		b, err := json.MarshalIndent(res, "", "  ")
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(w, "%s\n", b)
-	} else {
-		fmt.Fprintf(w, "%s  %s  spec %s\n", ref, res.Digest, res.Spec)
-		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-		for _, c := range res.Checks {
-			status := "ok"
-			if !c.OK {
-				status = "FAIL"
-			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\n", status, c.Name, c.Detail)
-		}
-		if err := tw.Flush(); err != nil {
-			return err
-		}
-		if res.OK {
-			fmt.Fprintf(w, "verified: %d checks passed\n", len(res.Checks))
-		} else {
-			fmt.Fprintf(w, "NOT verified: %s failed\n", strings.Join(res.Failed(), ", "))
-		}
+	if err := writeVerifyResult(cmd.OutOrStdout(), res, o.format); err != nil {
+		return err
 	}
 	if !res.OK {
 		return &exitError{code: exitFindings}
@@ -278,4 +258,85 @@ func (c *catalogSpecs) advisories(ctx context.Context) (*vex.Advisories, error) 
 	}
 	adv, _, err := vex.Load(ctx, r)
 	return adv, err
+}
+
+// writeVerifyResult prints a verification: JSON, or one line per check (a
+// failed check's further problems on lines of their own), the signer, the
+// waived rules with their reasons, the packages if listed, and the verdict.
+func writeVerifyResult(w io.Writer, res *verify.Result, format string) error {
+	if format == "json" {
+		b, err := json.MarshalIndent(res, "", "  ")
+		if err != nil {
+			return err
+		}
+		_, err = fmt.Fprintf(w, "%s\n", b)
+		return err
+	}
+	fmt.Fprintf(w, "%s  %s  spec %s\n", res.Ref, res.Digest, res.Spec)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	for _, c := range res.Checks {
+		status, lines := "ok", []string{c.Detail}
+		if !c.OK {
+			status = "FAIL"
+			if len(c.Problems) > 0 {
+				lines = c.Problems
+			}
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", status, c.Name, lines[0])
+		for _, l := range lines[1:] {
+			fmt.Fprintf(tw, "\t\t%s\n", l)
+		}
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if res.Signer != nil {
+		fmt.Fprintf(w, "signed by key %s (fingerprint %s)\n", res.Signer.KeyID, res.Signer.Fingerprint)
+	}
+	if len(res.Waived) > 0 {
+		fmt.Fprintf(w, "waived rules (%d):\n", len(res.Waived))
+		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		for _, x := range res.Waived {
+			fmt.Fprintf(tw, "  %s\t%s\n", x.Rule, x.Reason)
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+	}
+	if res.Packages != nil {
+		fmt.Fprintf(w, "packages (%d):\n", len(res.Packages))
+		all := platformsOf(res.Packages)
+		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		for _, p := range res.Packages {
+			on := ""
+			if len(p.Platforms) < all {
+				on = "only " + strings.Join(p.Platforms, ", ")
+			}
+			if on == "" {
+				fmt.Fprintf(tw, "  %s\t%s\n", p.Name, p.Version)
+				continue
+			}
+			fmt.Fprintf(tw, "  %s\t%s\t%s\n", p.Name, p.Version, on)
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+	}
+	if res.OK {
+		fmt.Fprintf(w, "verified: %s passed\n", count(len(res.Checks), "check"))
+	} else {
+		fmt.Fprintf(w, "NOT verified: %s failed\n", strings.Join(res.Failed(), ", "))
+	}
+	return nil
+}
+
+// platformsOf counts the platforms the packages are installed on.
+func platformsOf(ps []verify.Package) int {
+	seen := map[string]bool{}
+	for _, p := range ps {
+		for _, pl := range p.Platforms {
+			seen[pl] = true
+		}
+	}
+	return len(seen)
 }

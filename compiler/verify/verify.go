@@ -39,6 +39,9 @@ type Check struct {
 	Name   string `json:"check"`
 	OK     bool   `json:"ok"`
 	Detail string `json:"detail"`
+	// Problems are the failures of a failed check, one per cause (Detail
+	// joins them); the same problem on several platforms is one entry.
+	Problems []string `json:"problems,omitempty"`
 }
 
 // Result is the outcome of verifying one image.
@@ -48,6 +51,13 @@ type Result struct {
 	Spec   string  `json:"spec,omitempty"`
 	OK     bool    `json:"ok"`
 	Checks []Check `json:"checks"`
+	// Signer is the key the signatures verified with; nil when none did.
+	Signer *Signer `json:"signer,omitempty"`
+	// Waived are the rules the signed hardening report waives, with the
+	// exceptions' reasons.
+	Waived []Waiver `json:"waived,omitempty"`
+	// Packages are the installed packages (Options.Packages).
+	Packages []Package `json:"packages,omitempty"`
 }
 
 // Failed returns the names of the failed checks.
@@ -75,6 +85,8 @@ type Options struct {
 	// then also requires the OpenVEX document to state exactly those about
 	// the installed packages.
 	Advisories func(ctx context.Context) (*vex.Advisories, error)
+	// Packages lists the installed packages in Result.Packages.
+	Packages bool
 }
 
 // platformImage is one platform manifest of the index and what is read from it.
@@ -116,6 +128,7 @@ func Verify(ctx context.Context, src Source, ref string, opts Options) (*Result,
 	for _, check := range v.checks() {
 		v.res.Checks = append(v.res.Checks, check(ctx))
 	}
+	v.summarize()
 	v.res.OK = len(v.res.Failed()) == 0
 	return v.res, nil
 }

@@ -114,3 +114,24 @@ func TestDiffAndRepo(t *testing.T) {
 		t.Error("apkArch")
 	}
 }
+
+func TestGroup(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		in   []string
+		want []string
+	}{
+		{"none", nil, []string{}},
+		{"distinct", []string{"linux/amd64: no signed SPDX SBOM", "index: no provenance"}, []string{"linux/amd64: no signed SPDX SBOM", "index: no provenance"}},
+		{"same problem on two platforms", []string{"linux/amd64: no signed SPDX SBOM", "linux/arm64: no signed CycloneDX SBOM", "linux/arm64: no signed SPDX SBOM"},
+			[]string{"linux/amd64, linux/arm64: no signed SPDX SBOM", "linux/arm64: no signed CycloneDX SBOM"}},
+		{"repeated word for word", []string{"layer sha256:ab is truncated", "layer sha256:ab is truncated", "layer sha256:ab is truncated"}, []string{"layer sha256:ab is truncated (3 times)"}},
+		{"repeated in one place", []string{"index: bad", "index: bad"}, []string{"index: bad (2 times)"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if d := cmp.Diff(tc.want, group(tc.in)); d != "" {
+				t.Errorf("group (-want +got):\n%s", d)
+			}
+		})
+	}
+}
