@@ -16,6 +16,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/hic-build/hic/compiler/catalog"
 	"github.com/hic-build/hic/compiler/compile"
@@ -67,15 +68,13 @@ The public key comes from --key or HIC_PUBLIC_KEY.
 ` + registriesHelp
 
 type verifyOptions struct {
+	imageFlags
 	key      string
-	layout   string
-	registry string
 	rebuild  bool
 	format   string
 	packages bool
 	mirrors  string
 	mirror   []string
-	reg      registryFlags
 }
 
 func newVerifyCmd(root *rootOptions) *cobra.Command {
@@ -91,54 +90,82 @@ func newVerifyCmd(root *rootOptions) *cobra.Command {
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.key, "key", "", "public key: a PKIX PEM file (hic.pub) or the PEM itself; env HIC_PUBLIC_KEY")
-	f.StringVar(&o.layout, "layout", "out/oci", "OCI image layout to read")
-	f.StringVar(&o.registry, "registry", "", "read from REGISTRY/PREFIX instead of the layout (\"-\": REF is a full registry reference)")
 	f.BoolVar(&o.rebuild, "rebuild", false, "rebuild the spec from the catalog and compare digests")
 	f.StringVarP(&o.format, "format", "o", "text", "output format: text or json")
 	f.BoolVar(&o.packages, "packages", false, "also list the installed packages (name, version, platforms)")
 	f.StringVar(&o.mirrors, "mirrors", "", "mirror root for --rebuild (see hic mirror)")
 	f.StringArrayVar(&o.mirror, "mirror", nil, "map a catalog repository to a local directory for --rebuild: URL=DIR (repeatable)")
-	o.reg.addFlags(f)
+	o.imageFlags.addFlags(f)
 	return cmd
+}
+
+// imageFlags say where verify and attestations read an image: an OCI
+// layout, or a registry.
+type imageFlags struct {
+	layout   string
+	registry string
+	reg      registryFlags
+}
+
+func (o *imageFlags) addFlags(f *pflag.FlagSet) {
+	f.StringVar(&o.layout, "layout", "out/oci", "OCI image layout to read")
+	f.StringVar(&o.registry, "registry", "", "read from REGISTRY/PREFIX instead of the layout (\"-\": REF is a full registry reference)")
+	o.reg.addFlags(f)
+}
+
+// source is where ref is read from and the ref to resolve there: the layout
+// (--layout), REGISTRY/PREFIX (--registry; a spec ref becomes its full
+// version tag) or, for a ref that starts with a registry host, the registry.
+func (o *imageFlags) source(cmd *cobra.Command, cat *catalogSpecs, ref string) (verify.Source, string, error) {
+	ro, err := o.reg.options()
+	if err != nil {
+		return nil, "", err
+	}
+	switch {
+	case o.registry == "-" || (o.registry == "" && !cmd.Flags().Changed("layout") && looksRemote(ref)):
+		return &verify.Registry{NameOptions: ro.NameOptions(ref)}, ref, nil
+	case o.registry != "":
+		src := &verify.Registry{Prefix: o.registry, NameOptions: ro.NameOptions(o.registry)}
+		// A spec ref is not a registry tag: name the spec's own full-version
+		// tag, which no other stream can take over (aliases and latest move).
+		if img, err := cat.compiled(cmd.Context(), ref); err == nil && img.Ref == ref && len(img.Tags) > 0 {
+			return src, img.Repository + ":" + versionTag(img), nil
+		}
+		return src, ref, nil
+	}
+	if fi, err := os.Stat(o.layout); err != nil || !fi.IsDir() {
+		return nil, "", usageError("%s: --layout %s is not a directory", cmd.Name(), o.layout)
+	}
+	return verify.Layout{Path: layout.Path(o.layout)}, ref, nil
+}
+
+// loadVerifier loads the public key of --key, else HIC_PUBLIC_KEY.
+func loadVerifier(root *rootOptions, command, key string) (*sign.Verifier, error) {
+	if key == "" {
+		key = root.getenv("HIC_PUBLIC_KEY")
+	}
+	if key == "" {
+		return nil, usageError("%s: no public key: pass --key PATH (or set HIC_PUBLIC_KEY)", command)
+	}
+	v, err := sign.LoadVerifierFrom(key)
+	if err != nil {
+		return nil, usageError("%s: %v", command, err)
+	}
+	return v, nil
 }
 
 func (o *verifyOptions) run(cmd *cobra.Command, root *rootOptions, ref string) error {
 	if o.format != "text" && o.format != "json" {
 		return usageError("--format %q: want text or json", o.format)
 	}
-	key := o.key
-	if key == "" {
-		key = root.getenv("HIC_PUBLIC_KEY")
-	}
-	if key == "" {
-		return usageError("verify: no public key: pass --key PATH (or set HIC_PUBLIC_KEY)")
-	}
-	v, err := sign.LoadVerifierFrom(key)
-	if err != nil {
-		return usageError("verify: %v", err)
-	}
-	ro, err := o.reg.options()
+	v, err := loadVerifier(root, "verify", o.key)
 	if err != nil {
 		return err
 	}
 	cat := &catalogSpecs{root: root, cmd: cmd}
-	var src verify.Source
-	target := ref
-	switch {
-	case o.registry == "-" || (o.registry == "" && !cmd.Flags().Changed("layout") && looksRemote(ref)):
-		src = &verify.Registry{NameOptions: ro.NameOptions(ref)}
-	case o.registry != "":
-		src = &verify.Registry{Prefix: o.registry, NameOptions: ro.NameOptions(o.registry)}
-		// A spec ref is not a registry tag: name the spec's own full-version
-		// tag, which no other stream can take over (aliases and latest move).
-		if img, err := cat.compiled(cmd.Context(), ref); err == nil && img.Ref == ref && len(img.Tags) > 0 {
-			target = img.Repository + ":" + versionTag(img)
-		}
-	default:
-		if fi, err := os.Stat(o.layout); err != nil || !fi.IsDir() {
-			return usageError("verify: --layout %s is not a directory", o.layout)
-		}
-		src = verify.Layout{Path: layout.Path(o.layout)}
+	src, target, err := o.imageFlags.source(cmd, cat, ref)
+	if err != nil {
+		return err
 	}
 	opts := verify.Options{Verifier: v, Compiled: cat.compiled, Advisories: cat.advisories, Packages: o.packages}
 	if o.rebuild {
