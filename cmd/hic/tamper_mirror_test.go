@@ -36,8 +36,8 @@ func tamperMirrorCases() []tamperCase {
 		{
 			Name: "mirror: mirrors.json names a repository URL the catalog does not use",
 			Attack: manifest(`{"mirrors": [
-  {"url": "https://dl-cdn.alpinelinux.org/alpine/v3.23/community", "dir": "alpine-3.23"},
-  {"url": "https://dl-cdn.alpinelinux.org/alpine/v3.23/main", "dir": "alpine-3.23"},
+  {"url": "https://dl-cdn.alpinelinux.org/alpine/v3.23/community", "dir": "alpine-3.23/community"},
+  {"url": "https://dl-cdn.alpinelinux.org/alpine/v3.23/main", "dir": "alpine-3.23/main"},
   {"url": "https://packages.wolfi.dev/os-typo", "dir": "wolfi"}
 ]}
 `),

@@ -230,6 +230,12 @@ func TestNewSources(t *testing.T) {
 	if _, err := NewSources(cfg, []Mirror{{URL: repoURL, Dir: dir}, {URL: repoURL, Dir: "/elsewhere"}}, nil); err == nil {
 		t.Error("two directories for one URL: no error")
 	}
+	// One directory for two repositories would attribute each package to
+	// one of them, whichever: refused.
+	_, err = NewSources(cfg, []Mirror{{URL: repoURL, Dir: dir}, {URL: "https://other.example.test/main", Dir: dir}}, nil)
+	if err == nil || !strings.Contains(err.Error(), "serves two repositories") {
+		t.Errorf("one directory for two repositories: %v", err)
+	}
 }
 
 // apko caches parsed local indexes per process by path and modification

@@ -110,6 +110,7 @@ func NewSources(cfg types.ImageConfiguration, mirrors []Mirror, pins map[string]
 
 	var runtime, locations []string
 	unmirrored := false
+	var dirErr error
 	add := func(repo string, keep bool) {
 		tag, u := splitRepo(repo)
 		u = strings.TrimSuffix(u, "/")
@@ -119,6 +120,9 @@ func NewSources(cfg types.ImageConfiguration, mirrors []Mirror, pins map[string]
 			s.mirrors[u] = dir
 		} else {
 			unmirrored = true
+		}
+		if prev, ok := s.toURL[loc]; ok && prev != u {
+			dirErr = fmt.Errorf("mirror directory %s serves two repositories, %s and %s: a package's directory must name its one repository, so each needs a directory of its own (hic mirror writes them apart)", loc, prev, u)
 		}
 		s.toURL[loc] = u
 		if tag != "" {
@@ -134,6 +138,9 @@ func NewSources(cfg types.ImageConfiguration, mirrors []Mirror, pins map[string]
 	}
 	for _, r := range cfg.Contents.BuildRepositories {
 		add(r, false)
+	}
+	if dirErr != nil {
+		return nil, dirErr
 	}
 	runtime = append(runtime, cfg.Contents.RuntimeOnlyRepositories...)
 
