@@ -1,13 +1,10 @@
 package verify
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
 	"net/url"
 	"sort"
 	"strings"
@@ -96,12 +93,8 @@ type platformImage struct {
 	arch     string // APK arch
 	img      v1.Image
 	fs       inspect.FS // the flattened layers; nil when unreadable (dbErr)
-	db       []dbPackage
+	db       []inspect.InstalledPackage
 	dbErr    error
-}
-
-type dbPackage struct {
-	Name, Version, Arch, Checksum string
 }
 
 // statement is a verified statement and the subject it was found attached to.
@@ -323,59 +316,16 @@ func diff(want, got map[string]bool) string {
 }
 
 // readDB flattens an image's layers and reads its apk database.
-func readDB(img v1.Image) (inspect.FS, []dbPackage, error) {
+func readDB(img v1.Image) (inspect.FS, []inspect.InstalledPackage, error) {
 	rfs, err := inspect.FromLayers(img)
 	if err != nil {
 		return nil, nil, err
 	}
-	for _, p := range []string{"usr/lib/apk/db/installed", "lib/apk/db/installed"} {
-		b, err := rfs.ReadFile(p)
-		if errors.Is(err, fs.ErrNotExist) {
-			continue
-		}
-		if err != nil {
-			return rfs, nil, err
-		}
-		db, err := parseDB(b)
-		return rfs, db, err
+	db, found, err := inspect.ReadInstalled(rfs)
+	if err == nil && !found {
+		err = errors.New("the image has no apk database")
 	}
-	return rfs, nil, errors.New("the image has no apk database")
-}
-
-func parseDB(b []byte) ([]dbPackage, error) {
-	var out []dbPackage
-	var cur dbPackage
-	flush := func() {
-		if cur.Name != "" {
-			out = append(out, cur)
-		}
-		cur = dbPackage{}
-	}
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	sc.Buffer(make([]byte, 64<<10), 16<<20)
-	for sc.Scan() {
-		line := sc.Text()
-		if line == "" {
-			flush()
-			continue
-		}
-		k, v, ok := strings.Cut(line, ":")
-		if !ok {
-			continue
-		}
-		switch k {
-		case "P":
-			cur.Name = v
-		case "V":
-			cur.Version = v
-		case "A":
-			cur.Arch = v
-		case "C":
-			cur.Checksum = v
-		}
-	}
-	flush()
-	return out, sc.Err()
+	return rfs, db, err
 }
 
 // apkArch maps an OCI architecture to apk's.

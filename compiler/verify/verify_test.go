@@ -7,6 +7,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/hic-build/hic/compiler/attest"
+	"github.com/hic-build/hic/compiler/inspect"
 )
 
 func TestParsePurl(t *testing.T) {
@@ -42,22 +43,8 @@ V:2.1.0-r0
 A:x86_64
 `
 
-func TestParseDB(t *testing.T) {
-	got, err := parseDB([]byte(db))
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := []dbPackage{
-		{Name: "busybox", Version: "1.37.0-r0", Arch: "x86_64", Checksum: "Q1Z2lO8Xr0Xk1RLGVwHq4nJRLrsvE="},
-		{Name: "web", Version: "2.1.0-r0", Arch: "x86_64", Checksum: "Q1AAAAAAAAAAAAAAAAAAAAAAAAAAA="},
-	}
-	if d := cmp.Diff(want, got); d != "" {
-		t.Errorf("parseDB (-want +got):\n%s", d)
-	}
-}
-
 func TestCheckDeps(t *testing.T) {
-	pkgs, err := parseDB([]byte(db))
+	pkgs, err := inspect.ParseInstalled([]byte(db))
 	if err != nil {
 		t.Fatal(err)
 	}
