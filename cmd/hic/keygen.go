@@ -21,20 +21,24 @@ import the private key into cosign's format: cosign import-key-pair --key hic.ke
 Existing key files are never overwritten unless --force is given.`
 
 type keygenOptions struct {
-	out   string
-	force bool
+	out    string
+	force  bool
+	format string
 }
 
 func newKeygenCmd(_ *rootOptions) *cobra.Command {
 	o := &keygenOptions{}
 	cmd := &cobra.Command{
-		Use:   "keygen [--out DIR] [--force]",
+		Use:   "keygen [--out DIR] [--force] [-o text|json]",
 		Short: "Generate a signing key pair (hic.key, hic.pub)",
 		Long:  keygenHelp,
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if o.out == "" {
 				return usageError("keygen: --out must not be empty")
+			}
+			if err := checkFormat(o.format, "text", "json"); err != nil {
+				return usageError("keygen: %v (-o is --format, as on every command; the directory is --out DIR)", err)
 			}
 			// A missing directory is made, private to its owner: it holds a key.
 			if err := os.MkdirAll(o.out, 0o700); err != nil {
@@ -62,13 +66,23 @@ func newKeygenCmd(_ *rootOptions) *cobra.Command {
 				return &exitError{code: exitFindings, err: err}
 			}
 			w := cmd.OutOrStdout()
+			if o.format == "json" {
+				return writeJSON(w, struct {
+					PrivateKey  string `json:"privateKey"`
+					PublicKey   string `json:"publicKey"`
+					KeyID       string `json:"keyId"`
+					Fingerprint string `json:"fingerprint"`
+				}{priv, pub, id[:16], "sha256:" + id})
+			}
 			fmt.Fprintf(w, "private key: %s\n", priv)
 			fmt.Fprintf(w, "public key:  %s\n", pub)
-			fmt.Fprintf(w, "key id:      %s\n", id)
+			fmt.Fprintf(w, "key id:      %s\n", id[:16])
+			fmt.Fprintf(w, "fingerprint: sha256:%s\n", id)
 			return nil
 		},
 	}
-	cmd.Flags().StringVarP(&o.out, "out", "o", ".", "directory to write hic.key and hic.pub to")
+	cmd.Flags().StringVar(&o.out, "out", ".", "directory to write hic.key and hic.pub to")
+	cmd.Flags().StringVarP(&o.format, "format", "o", "text", "output format: text or json")
 	cmd.Flags().BoolVar(&o.force, "force", false, "replace an existing key pair")
 	return cmd
 }

@@ -42,7 +42,7 @@ func TestKeygen(t *testing.T) {
 		t.Errorf("hic.key mode = %o, want 600", fi.Mode().Perm())
 	}
 	id, _ := sign.KeyID(pk)
-	want := "private key: " + priv + "\npublic key:  " + pub + "\nkey id:      " + id + "\n"
+	want := "private key: " + priv + "\npublic key:  " + pub + "\nkey id:      " + id[:16] + "\nfingerprint: sha256:" + id + "\n"
 	if diff := cmp.Diff(want, stdout); diff != "" {
 		t.Errorf("stdout (-want +got):\n%s", diff)
 	}

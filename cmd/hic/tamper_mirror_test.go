@@ -4,6 +4,7 @@ package main
 // exact", "no rollback", "keys pinned by content"), detected by hic build.
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"testing"
@@ -35,8 +36,8 @@ func tamperMirrorCases() []tamperCase {
 		{
 			Name: "mirror: mirrors.json names a repository URL the catalog does not use",
 			Attack: manifest(`{"mirrors": [
-  {"url": "https://dl-cdn.alpinelinux.org/alpine/v3.23/community", "dir": "alpine-3.23"},
-  {"url": "https://dl-cdn.alpinelinux.org/alpine/v3.23/main", "dir": "alpine-3.23"},
+  {"url": "https://dl-cdn.alpinelinux.org/alpine/v3.23/community", "dir": "alpine-3.23/community"},
+  {"url": "https://dl-cdn.alpinelinux.org/alpine/v3.23/main", "dir": "alpine-3.23/main"},
   {"url": "https://packages.wolfi.dev/os-typo", "dir": "wolfi"}
 ]}
 `),
@@ -69,6 +70,41 @@ func tamperMirrorCases() []tamperCase {
 			},
 			Detect: build,
 			Want:   []string{"wolfi/keys/wolfi-signing.rsa.pub", "has fingerprint sha256:", "pins sha256:"},
+		},
+		{
+			// The generated mirror signs Alpine's repositories with a key of
+			// its own, which mirrors.json pins; without that pin the key
+			// file must carry Alpine's real key, as the schema pins it.
+			Name: "mirror: mirrors.json's key pins deleted, leaving the mirror's own key under Alpine's key name",
+			Attack: func(t *testing.T, e *tamperEnv) {
+				p := filepath.Join(e.Mirror, "mirrors.json")
+				b, err := os.ReadFile(p)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var m map[string][]map[string]any
+				if err := json.Unmarshal(b, &m); err != nil {
+					t.Fatal(err)
+				}
+				for _, mm := range m["mirrors"] {
+					delete(mm, "keys")
+				}
+				if b, err = json.Marshal(m); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(p, b, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			},
+			// A fresh runner: nothing cached, so the mirror is read.
+			Detect: func(t *testing.T, e *tamperEnv) tamperRun {
+				return e.Hic(t, nil, "build", "--today", tamperToday, "--jobs", "2",
+					"--mirrors", e.Mirror, "--out", filepath.Join(e.Dir, "fresh-out"), "--key", e.Key, tamperAlpine)
+			},
+			Want: []string{
+				tamperAlpine, "keys/alpine-devel@lists.alpinelinux.org-4a6a0840.rsa.pub", "has fingerprint sha256:",
+				"the catalog's keyring pins sha256:4e0c26751a474db486b0a8f37e37ff02e12465e8cea8ef08614ac173cb870f28",
+			},
 		},
 		{
 			Name: "mirror: tzdata rolled back in an index signed by the right key",

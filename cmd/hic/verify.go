@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,6 +16,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/hic-build/hic/compiler/catalog"
 	"github.com/hic-build/hic/compiler/compile"
@@ -66,20 +68,19 @@ The public key comes from --key or HIC_PUBLIC_KEY.
 ` + registriesHelp
 
 type verifyOptions struct {
+	imageFlags
 	key      string
-	layout   string
-	registry string
 	rebuild  bool
 	format   string
+	packages bool
 	mirrors  string
 	mirror   []string
-	reg      registryFlags
 }
 
 func newVerifyCmd(root *rootOptions) *cobra.Command {
 	o := &verifyOptions{}
 	cmd := &cobra.Command{
-		Use:   "verify REF [--key pub.pem] [--rebuild] [--layout out/oci | --registry REGISTRY/PREFIX] [--format text|json]",
+		Use:   "verify REF [--key pub.pem] [--rebuild] [--layout out/oci | --registry REGISTRY/PREFIX] [--packages] [-o text|json]",
 		Short: "Verify an image's signatures, attestations, SBOMs, provenance and hardening report",
 		Long:  verifyLong,
 		Args:  cobra.ExactArgs(1),
@@ -89,55 +90,84 @@ func newVerifyCmd(root *rootOptions) *cobra.Command {
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.key, "key", "", "public key: a PKIX PEM file (hic.pub) or the PEM itself; env HIC_PUBLIC_KEY")
-	f.StringVar(&o.layout, "layout", "out/oci", "OCI image layout to read")
-	f.StringVar(&o.registry, "registry", "", "read from REGISTRY/PREFIX instead of the layout (\"-\": REF is a full registry reference)")
 	f.BoolVar(&o.rebuild, "rebuild", false, "rebuild the spec from the catalog and compare digests")
-	f.StringVar(&o.format, "format", "text", "output format: text or json")
+	f.StringVarP(&o.format, "format", "o", "text", "output format: text or json")
+	f.BoolVar(&o.packages, "packages", false, "also list the installed packages (name, version, platforms)")
 	f.StringVar(&o.mirrors, "mirrors", "", "mirror root for --rebuild (see hic mirror)")
 	f.StringArrayVar(&o.mirror, "mirror", nil, "map a catalog repository to a local directory for --rebuild: URL=DIR (repeatable)")
-	o.reg.addFlags(f)
+	o.imageFlags.addFlags(f)
 	return cmd
+}
+
+// imageFlags say where verify and attestations read an image: an OCI
+// layout, or a registry.
+type imageFlags struct {
+	layout   string
+	registry string
+	reg      registryFlags
+}
+
+func (o *imageFlags) addFlags(f *pflag.FlagSet) {
+	f.StringVar(&o.layout, "layout", "out/oci", "OCI image layout to read")
+	f.StringVar(&o.registry, "registry", "", "read from REGISTRY/PREFIX instead of the layout (\"-\": REF is a full registry reference)")
+	o.reg.addFlags(f)
+}
+
+// source is where ref is read from and the ref to resolve there: the layout
+// (--layout), REGISTRY/PREFIX (--registry; a spec ref becomes its full
+// version tag) or, for a ref that starts with a registry host, the registry.
+func (o *imageFlags) source(cmd *cobra.Command, cat *catalogSpecs, ref string) (verify.Source, string, error) {
+	ro, err := o.reg.options()
+	if err != nil {
+		return nil, "", err
+	}
+	switch {
+	case o.registry == "-" || (o.registry == "" && !cmd.Flags().Changed("layout") && looksRemote(ref)):
+		return &verify.Registry{NameOptions: ro.NameOptions(ref)}, ref, nil
+	case o.registry != "":
+		src := &verify.Registry{Prefix: o.registry, NameOptions: ro.NameOptions(o.registry)}
+		// A spec ref is not a registry tag: name the spec's own full-version
+		// tag, which no other stream can take over (aliases and latest move).
+		if img, err := cat.compiled(cmd.Context(), ref); err == nil && img.Ref == ref && len(img.Tags) > 0 {
+			return src, img.Repository + ":" + versionTag(img), nil
+		}
+		return src, ref, nil
+	}
+	if fi, err := os.Stat(o.layout); err != nil || !fi.IsDir() {
+		return nil, "", usageError("%s: --layout %s is not a directory", cmd.Name(), o.layout)
+	}
+	return verify.Layout{Path: layout.Path(o.layout)}, ref, nil
+}
+
+// loadVerifier loads the public key of --key, else HIC_PUBLIC_KEY.
+func loadVerifier(root *rootOptions, command, key string) (*sign.Verifier, error) {
+	if key == "" {
+		key = root.getenv("HIC_PUBLIC_KEY")
+	}
+	if key == "" {
+		return nil, usageError("%s: no public key: pass --key PATH (or set HIC_PUBLIC_KEY)", command)
+	}
+	v, err := sign.LoadVerifierFrom(key)
+	if err != nil {
+		return nil, usageError("%s: %v", command, err)
+	}
+	return v, nil
 }
 
 func (o *verifyOptions) run(cmd *cobra.Command, root *rootOptions, ref string) error {
 	if o.format != "text" && o.format != "json" {
 		return usageError("--format %q: want text or json", o.format)
 	}
-	key := o.key
-	if key == "" {
-		key = root.getenv("HIC_PUBLIC_KEY")
-	}
-	if key == "" {
-		return usageError("verify: no public key: pass --key PATH (or set HIC_PUBLIC_KEY)")
-	}
-	v, err := sign.LoadVerifierFrom(key)
-	if err != nil {
-		return usageError("verify: %v", err)
-	}
-	ro, err := o.reg.options()
+	v, err := loadVerifier(root, "verify", o.key)
 	if err != nil {
 		return err
 	}
 	cat := &catalogSpecs{root: root, cmd: cmd}
-	var src verify.Source
-	target := ref
-	switch {
-	case o.registry == "-" || (o.registry == "" && !cmd.Flags().Changed("layout") && looksRemote(ref)):
-		src = &verify.Registry{NameOptions: ro.NameOptions(ref)}
-	case o.registry != "":
-		src = &verify.Registry{Prefix: o.registry, NameOptions: ro.NameOptions(o.registry)}
-		// A spec ref is not a registry tag: name the spec's own full-version
-		// tag, which no other stream can take over (aliases and latest move).
-		if img, err := cat.compiled(cmd.Context(), ref); err == nil && img.Ref == ref && len(img.Tags) > 0 {
-			target = img.Repository + ":" + versionTag(img)
-		}
-	default:
-		if fi, err := os.Stat(o.layout); err != nil || !fi.IsDir() {
-			return usageError("verify: --layout %s is not a directory", o.layout)
-		}
-		src = verify.Layout{Path: layout.Path(o.layout)}
+	src, target, err := o.imageFlags.source(cmd, cat, ref)
+	if err != nil {
+		return err
 	}
-	opts := verify.Options{Verifier: v, Compiled: cat.compiled, Advisories: cat.advisories}
+	opts := verify.Options{Verifier: v, Compiled: cat.compiled, Advisories: cat.advisories, Packages: o.packages}
 	if o.rebuild {
 		bo := &buildOptions{mirrors: o.mirrors, mirror: o.mirror}
 		mirrors, err := bo.mirrorList()
@@ -159,31 +189,8 @@ func (o *verifyOptions) run(cmd *cobra.Command, root *rootOptions, ref string) e
 		return &exitError{code: exitFindings, err: fmt.Errorf("verify: %w", err)}
 	}
 	res.Ref = ref
-	w := cmd.OutOrStdout()
-	if o.format == "json" {
-		b, err := json.MarshalIndent(res, "", "  ")
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(w, "%s\n", b)
-	} else {
-		fmt.Fprintf(w, "%s  %s  spec %s\n", ref, res.Digest, res.Spec)
-		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-		for _, c := range res.Checks {
-			status := "ok"
-			if !c.OK {
-				status = "FAIL"
-			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\n", status, c.Name, c.Detail)
-		}
-		if err := tw.Flush(); err != nil {
-			return err
-		}
-		if res.OK {
-			fmt.Fprintf(w, "verified: %d checks passed\n", len(res.Checks))
-		} else {
-			fmt.Fprintf(w, "NOT verified: %s failed\n", strings.Join(res.Failed(), ", "))
-		}
+	if err := writeVerifyResult(cmd.OutOrStdout(), res, o.format); err != nil {
+		return err
 	}
 	if !res.OK {
 		return &exitError{code: exitFindings}
@@ -278,4 +285,85 @@ func (c *catalogSpecs) advisories(ctx context.Context) (*vex.Advisories, error) 
 	}
 	adv, _, err := vex.Load(ctx, r)
 	return adv, err
+}
+
+// writeVerifyResult prints a verification: JSON, or one line per check (a
+// failed check's further problems on lines of their own), the signer, the
+// waived rules with their reasons, the packages if listed, and the verdict.
+func writeVerifyResult(w io.Writer, res *verify.Result, format string) error {
+	if format == "json" {
+		b, err := json.MarshalIndent(res, "", "  ")
+		if err != nil {
+			return err
+		}
+		_, err = fmt.Fprintf(w, "%s\n", b)
+		return err
+	}
+	fmt.Fprintf(w, "%s  %s  spec %s\n", res.Ref, res.Digest, res.Spec)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	for _, c := range res.Checks {
+		status, lines := "ok", []string{c.Detail}
+		if !c.OK {
+			status = "FAIL"
+			if len(c.Problems) > 0 {
+				lines = c.Problems
+			}
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", status, c.Name, lines[0])
+		for _, l := range lines[1:] {
+			fmt.Fprintf(tw, "\t\t%s\n", l)
+		}
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if res.Signer != nil {
+		fmt.Fprintf(w, "signed by key %s (fingerprint %s)\n", res.Signer.KeyID, res.Signer.Fingerprint)
+	}
+	if len(res.Waived) > 0 {
+		fmt.Fprintf(w, "waived rules (%d):\n", len(res.Waived))
+		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		for _, x := range res.Waived {
+			fmt.Fprintf(tw, "  %s\t%s\n", x.Rule, x.Reason)
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+	}
+	if res.Packages != nil {
+		fmt.Fprintf(w, "packages (%d):\n", len(res.Packages))
+		all := platformsOf(res.Packages)
+		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		for _, p := range res.Packages {
+			on := ""
+			if len(p.Platforms) < all {
+				on = "only " + strings.Join(p.Platforms, ", ")
+			}
+			if on == "" {
+				fmt.Fprintf(tw, "  %s\t%s\n", p.Name, p.Version)
+				continue
+			}
+			fmt.Fprintf(tw, "  %s\t%s\t%s\n", p.Name, p.Version, on)
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+	}
+	if res.OK {
+		fmt.Fprintf(w, "verified: %s passed\n", count(len(res.Checks), "check"))
+	} else {
+		fmt.Fprintf(w, "NOT verified: %s failed\n", strings.Join(res.Failed(), ", "))
+	}
+	return nil
+}
+
+// platformsOf counts the platforms the packages are installed on.
+func platformsOf(ps []verify.Package) int {
+	seen := map[string]bool{}
+	for _, p := range ps {
+		for _, pl := range p.Platforms {
+			seen[pl] = true
+		}
+	}
+	return len(seen)
 }

@@ -92,21 +92,9 @@ func WriteRepository(ctx context.Context, dir string, key *Key, pkgs []Package) 
 		}
 	}
 
-	repo := &Repository{Dir: dir}
-	keyDir := filepath.Join(dir, "keys")
-	if err := os.MkdirAll(keyDir, 0o755); err != nil {
-		return nil, fmt.Errorf("write repository: %w", err)
-	}
-	if err := writeFileMode(filepath.Join(dir, SyntheticFile), []byte(syntheticNote), 0o644); err != nil {
-		return nil, fmt.Errorf("write repository: %w", err)
-	}
-	pub, err := key.PublicKeyPEM()
+	repo, err := startRepository(dir, key)
 	if err != nil {
-		return nil, fmt.Errorf("write repository %s: %w", dir, err)
-	}
-	repo.KeyPath = filepath.Join(keyDir, key.PublicKeyFileName())
-	if err := writeFileMode(repo.KeyPath, pub, 0o644); err != nil {
-		return nil, fmt.Errorf("write repository: %w", err)
+		return nil, err
 	}
 	for _, p := range pkgs {
 		if !slices.Contains(repo.Archs, p.Arch) {
@@ -156,6 +144,62 @@ func WriteRepository(ctx context.Context, dir string, key *Key, pkgs []Package) 
 	}
 	slog.DebugContext(ctx, "apk repository written", "dir", dir, "packages", len(pkgs),
 		"archs", repo.Archs, "elapsed", time.Since(start))
+	return repo, nil
+}
+
+// WriteEmptyRepository writes a repository without packages: a signed
+// dir/<arch>/APKINDEX.tar.gz listing none for each of archs, and the public
+// key at dir/keys/<key name>.rsa.pub. A mirror writes one for a repository
+// of a distro that holds none of the packages its images need, so that the
+// repository still has a directory of its own.
+func WriteEmptyRepository(ctx context.Context, dir string, key *Key, archs []string) (*Repository, error) {
+	if key == nil {
+		return nil, fmt.Errorf("write repository %s: nil key", dir)
+	}
+	if len(archs) == 0 {
+		return nil, fmt.Errorf("write repository %s: no architectures", dir)
+	}
+	repo, err := startRepository(dir, key)
+	if err != nil {
+		return nil, err
+	}
+	repo.Archs = slices.Sorted(slices.Values(archs))
+	repo.Archs = slices.Compact(repo.Archs)
+	b := newBuilder()
+	for _, a := range repo.Archs {
+		if !validArch(a) {
+			return nil, fmt.Errorf("write repository %s: invalid apk arch %q", dir, a)
+		}
+		if err := os.MkdirAll(filepath.Join(dir, a), 0o755); err != nil {
+			return nil, fmt.Errorf("write repository: %w", err)
+		}
+		if err := writeIndex(b, repo.IndexPath(a), key, a, nil); err != nil {
+			return nil, fmt.Errorf("write repository %s: %w", dir, err)
+		}
+	}
+	slog.DebugContext(ctx, "empty apk repository written", "dir", dir, "archs", repo.Archs)
+	return repo, nil
+}
+
+// startRepository creates dir with its keys/ (holding key's public key)
+// and the synthetic-contents note.
+func startRepository(dir string, key *Key) (*Repository, error) {
+	repo := &Repository{Dir: dir}
+	keyDir := filepath.Join(dir, "keys")
+	if err := os.MkdirAll(keyDir, 0o755); err != nil {
+		return nil, fmt.Errorf("write repository: %w", err)
+	}
+	if err := writeFileMode(filepath.Join(dir, SyntheticFile), []byte(syntheticNote), 0o644); err != nil {
+		return nil, fmt.Errorf("write repository: %w", err)
+	}
+	pub, err := key.PublicKeyPEM()
+	if err != nil {
+		return nil, fmt.Errorf("write repository %s: %w", dir, err)
+	}
+	repo.KeyPath = filepath.Join(keyDir, key.PublicKeyFileName())
+	if err := writeFileMode(repo.KeyPath, pub, 0o644); err != nil {
+		return nil, fmt.Errorf("write repository: %w", err)
+	}
 	return repo, nil
 }
 

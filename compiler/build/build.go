@@ -97,7 +97,7 @@ func Build(ctx context.Context, img compile.Image, lock *resolve.Lock, opts Opti
 			return nil, fmt.Errorf("%s: build: the lock has no packages for %s", ref, a.ToAPK())
 		}
 	}
-	src, err := resolve.NewSources(img.Config, opts.Mirrors)
+	src, err := resolve.NewSources(img.Config, opts.Mirrors, img.KeyPins)
 	if err != nil {
 		return nil, fmt.Errorf("%s: build: %w", ref, err)
 	}
@@ -122,7 +122,7 @@ func Build(ctx context.Context, img compile.Image, lock *resolve.Lock, opts Opti
 	// apko reads each verified mirror through a path named after the
 	// indexes it was verified with, so that its process-wide caches, keyed
 	// by path, never serve a package or index of an older repository state.
-	if src, err = versionedSources(img.Config, opts.Mirrors, indexDigests, filepath.Join(cacheDir, "hic-mirrors")); err != nil {
+	if src, err = versionedSources(img.Config, img.KeyPins, opts.Mirrors, indexDigests, filepath.Join(cacheDir, "hic-mirrors")); err != nil {
 		return nil, fmt.Errorf("%s: build: %w", ref, err)
 	}
 
@@ -379,7 +379,7 @@ func checkInstalled(bc *apkobuild.Context, locked []resolve.Package) ([]*apk.Pac
 // versionedSources returns the sources of cfg with each mirror whose indexes
 // have a digest replaced by a symbolic link to it, under root, whose name
 // derives from the mirror's path and the digest.
-func versionedSources(cfg types.ImageConfiguration, mirrors []resolve.Mirror, digests map[string]string, root string) (*resolve.Sources, error) {
+func versionedSources(cfg types.ImageConfiguration, pins map[string]string, mirrors []resolve.Mirror, digests map[string]string, root string) (*resolve.Sources, error) {
 	out := slices.Clone(mirrors)
 	for i, m := range out {
 		d, ok := digests[strings.TrimSuffix(m.URL, "/")]
@@ -411,7 +411,7 @@ func versionedSources(cfg types.ImageConfiguration, mirrors []resolve.Mirror, di
 		}
 		out[i].Dir = link
 	}
-	return resolve.NewSources(cfg, out)
+	return resolve.NewSources(cfg, out, pins)
 }
 
 // platform returns the OCI platform string of arch: "linux/amd64".

@@ -66,11 +66,22 @@ func Compile(s *spec.Spec) (Image, error) {
 	for _, t := range s.Tests {
 		tests = append(tests, Test{Name: t.Name, Command: slices.Clone(t.Command), Expect: t.Expect, Exit: t.Exit, Timeout: t.Timeout})
 	}
+	var pins map[string]string
+	for url, fp := range s.Keys {
+		if fp == spec.KeyUnpinned {
+			continue
+		}
+		if pins == nil {
+			pins = map[string]string{}
+		}
+		pins[url] = fp
+	}
 	return Image{
 		Ref:        s.Ref,
 		Repository: s.Repository,
 		Tags:       slices.Clone(s.Tags),
 		Config:     ic,
+		KeyPins:    pins,
 		Ports:      slices.Clone(s.Ports),
 		Metadata: Metadata{
 			Image: s.Image, Stream: s.Stream, Version: s.Version, Distro: s.Distro, Variant: s.Variant,

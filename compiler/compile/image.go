@@ -15,6 +15,11 @@ type Image struct {
 	// Config is the apko configuration. Its repositories and keyrings are the
 	// catalog's real URLs; mirrors are a build option, never part of Config.
 	Config types.ImageConfiguration `json:"config"`
+	// KeyPins pin the keys of Config's keyring by content: keyring URL ->
+	// "sha256:" and the hex SHA-256 of the DER public key. A key the schema
+	// leaves unpinned has no entry. The build refuses a key file whose
+	// content has another fingerprint.
+	KeyPins map[string]string `json:"keyPins,omitempty"`
 	// Ports are the ports the image listens on ("8080/tcp"); apko has no
 	// field for them, so the build adds them to the image config.
 	Ports []string `json:"ports,omitempty"`

@@ -43,9 +43,6 @@ var hints = map[string]string{
 	RuleSBOM:           "the SBOM must list exactly the installed packages: rebuild, and report an SBOM generator bug if it persists",
 }
 
-// apkDBPaths are where apk keeps its database of installed packages.
-var apkDBPaths = [2]string{"usr/lib/apk/db/installed", "lib/apk/db/installed"}
-
 // defaultPath is searched for a relative entrypoint when the image sets no PATH.
 const defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
@@ -326,48 +323,8 @@ func (c *checker) entrypoint() error {
 	return nil
 }
 
-// InstalledPackages reads the apk database of fsys. found is false when the
-// image has no apk database.
-func InstalledPackages(fsys FS) (pkgs []Package, found bool, err error) {
-	for _, db := range apkDBPaths {
-		b, err := fsys.ReadFile(db)
-		if errors.Is(err, fs.ErrNotExist) {
-			continue
-		}
-		if err != nil {
-			return nil, false, err
-		}
-		var cur Package
-		flush := func() {
-			if cur.Name != "" {
-				pkgs = append(pkgs, cur)
-			}
-			cur = Package{}
-		}
-		sc := bufio.NewScanner(bytes.NewReader(b))
-		sc.Buffer(make([]byte, 64<<10), 16<<20)
-		for sc.Scan() {
-			line := sc.Text()
-			switch {
-			case line == "":
-				flush()
-			case strings.HasPrefix(line, "P:"):
-				cur.Name = line[2:]
-			case strings.HasPrefix(line, "V:"):
-				cur.Version = line[2:]
-			}
-		}
-		if err := sc.Err(); err != nil {
-			return nil, false, fmt.Errorf("%s: %w", db, err)
-		}
-		flush()
-		return pkgs, true, nil
-	}
-	return nil, false, nil
-}
-
 func (c *checker) sbom() error {
-	installed, found, err := InstalledPackages(c.in.FS)
+	installed, found, err := ReadInstalled(c.in.FS)
 	if err != nil {
 		return err
 	}

@@ -125,28 +125,11 @@ func triggers(fsys FS) ([]Script, error) {
 		return nil, nil
 	}
 	byChecksum := map[string]string{}
-	for _, p := range apkDBPaths {
-		b, err := fsys.ReadFile(p)
-		if err != nil {
-			continue
+	installed, _, _ := ReadInstalled(fsys) // without it, a trigger is named by its checksum
+	for _, p := range installed {
+		if p.Checksum != "" {
+			byChecksum[p.Checksum] = p.Name + "-" + p.Version
 		}
-		var c, name, ver string
-		for _, l := range strings.Split(string(b)+"\n\n", "\n") {
-			switch {
-			case strings.HasPrefix(l, "C:"):
-				c = l[2:]
-			case strings.HasPrefix(l, "P:"):
-				name = l[2:]
-			case strings.HasPrefix(l, "V:"):
-				ver = l[2:]
-			case l == "":
-				if c != "" {
-					byChecksum[c] = name + "-" + ver
-				}
-				c, name, ver = "", "", ""
-			}
-		}
-		break
 	}
 	var out []Script
 	for _, l := range lines {

@@ -11,6 +11,7 @@ import (
 	"path"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -46,13 +47,22 @@ type sandbox struct {
 
 	mu      sync.Mutex
 	refused map[string]string // path -> why it was left out of a directory listing
+	// dirs memoises ReadDir for the load: CUE's loader lists the root once
+	// per instance and every folder several times (3,000 listings for 380
+	// folders), and a listing through the os.Root stats every entry.
+	dirs map[string]dirListing
+}
+
+type dirListing struct {
+	ents []fs.DirEntry
+	err  error
 }
 
 // errSandbox marks a path the sandbox refuses.
 var errSandbox = errors.New("outside the catalog sandbox")
 
 func newSandbox(absRoot string, overlay map[string][]byte) (*sandbox, error) {
-	sb := &sandbox{overlay: map[string][]byte{}, odirs: map[string]map[string]bool{}, refused: map[string]string{}}
+	sb := &sandbox{overlay: map[string][]byte{}, odirs: map[string]map[string]bool{}, refused: map[string]string{}, dirs: map[string]dirListing{}}
 	if r, err := os.OpenRoot(absRoot); err == nil {
 		sb.root = r
 	} else if !errors.Is(err, fs.ErrNotExist) {
@@ -219,7 +229,21 @@ func (sb *sandbox) Stat(name string) (fs.FileInfo, error) {
 // ReadDir implements fs.ReadDirFS: the directory's entries inside the
 // sandbox, merged with the overlay. Entries it cannot allow are left out
 // and recorded (Refused), so a load reports them instead of reading them.
+// A directory is read from disk once per sandbox (one load).
 func (sb *sandbox) ReadDir(name string) ([]fs.DirEntry, error) {
+	sb.mu.Lock()
+	l, ok := sb.dirs[name]
+	sb.mu.Unlock()
+	if !ok {
+		l.ents, l.err = sb.readDir(name)
+		sb.mu.Lock()
+		sb.dirs[name] = l
+		sb.mu.Unlock()
+	}
+	return slices.Clone(l.ents), l.err
+}
+
+func (sb *sandbox) readDir(name string) ([]fs.DirEntry, error) {
 	if !fs.ValidPath(name) {
 		return nil, &fs.PathError{Op: "readdir", Path: name, Err: fs.ErrInvalid}
 	}

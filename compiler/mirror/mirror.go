@@ -17,6 +17,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -147,24 +148,29 @@ func Generate(ctx context.Context, images []compile.Image, opts Options) (*Manif
 		if err != nil {
 			return nil, fmt.Errorf("mirror %s: %w", d, err)
 		}
-		sort.Strings(g.repos)
-		// With a universe, each repository of the distro (Alpine's main
-		// and community) gets a directory of its own holding the packages
-		// the universe says it has; a repository with none shares the
-		// first one's. Without one, all share one directory.
-		parts := splitBySource(u, g.repos, pkgs)
-		for _, r := range g.repos {
-			sub := parts.dirOf[r]
-			if _, done := parts.written[sub]; !done {
-				dir := filepath.Join(opts.Dir, d, sub)
-				if _, err := apkrepo.WriteRepository(ctx, dir, key, parts.pkgs[sub]); err != nil {
-					return nil, fmt.Errorf("mirror %s: %w", d, err)
-				}
-				parts.written[sub] = true
+		// Every repository of the distro gets a directory of its own, so
+		// that a package's directory names its one true repository (locks
+		// and provenance record it). With a universe each holds the packages
+		// the universe says it has; without one, everything is in the
+		// distro's first repository (Alpine's main) and the others are
+		// empty, signed indexes.
+		dirs := repoDirs(d, g.repos)
+		parts := assignPackages(u, g.repos, pkgs)
+		archs := packageArchs(pkgs)
+		urls := slices.Sorted(slices.Values(g.repos))
+		for _, r := range urls {
+			dir := filepath.Join(opts.Dir, dirs[r])
+			if len(parts[r]) > 0 {
+				_, err = apkrepo.WriteRepository(ctx, dir, key, parts[r])
+			} else {
+				_, err = apkrepo.WriteEmptyRepository(ctx, dir, key, archs)
+			}
+			if err != nil {
+				return nil, fmt.Errorf("mirror %s: %w", d, err)
 			}
 			// The key is pinned by content: a file swapped into keys/ under
 			// its name is refused.
-			m.Mirrors = append(m.Mirrors, resolve.Mirror{URL: r, Dir: filepath.Join(d, sub), Keys: map[string]string{key.PublicKeyFileName(): fp}})
+			m.Mirrors = append(m.Mirrors, resolve.Mirror{URL: r, Dir: dirs[r], Keys: map[string]string{key.PublicKeyFileName(): fp}})
 		}
 	}
 	b, err := json.MarshalIndent(m, "", "  ")
@@ -177,54 +183,77 @@ func Generate(ctx context.Context, images []compile.Image, opts Options) (*Manif
 	return m, nil
 }
 
-// sourceParts are a distro's packages split into the directories of its
-// repositories: "" is the distro's own directory.
-type sourceParts struct {
-	dirOf   map[string]string // repository URL -> sub directory
-	pkgs    map[string][]apkrepo.Package
-	written map[string]bool
+// repoDirs gives each repository URL of a distro its own directory,
+// relative to the mirror root: the distro's directory when it has one
+// repository, else a directory in it named after the URL's last element
+// (Alpine: main, community), or repo-N where those clash.
+func repoDirs(distro string, repos []string) map[string]string {
+	dirs := map[string]string{}
+	if len(repos) == 1 {
+		dirs[repos[0]] = distro
+		return dirs
+	}
+	used := map[string]bool{}
+	for i, r := range repos {
+		name := path.Base(strings.TrimSuffix(r, "/"))
+		if !validDirName(name) || used[name] {
+			name = fmt.Sprintf("repo-%d", i+1)
+		}
+		used[name] = true
+		dirs[r] = filepath.Join(distro, name)
+	}
+	return dirs
 }
 
-// splitBySource assigns each package to the repository the universe says
-// it is in, when every source of the universe is one of repos and each
-// gets packages; otherwise all go into one directory.
-func splitBySource(u *universe.Universe, repos []string, pkgs []apkrepo.Package) sourceParts {
-	one := sourceParts{dirOf: map[string]string{}, pkgs: map[string][]apkrepo.Package{"": pkgs}, written: map[string]bool{}}
-	for _, r := range repos {
-		one.dirOf[r] = ""
+func validDirName(name string) bool {
+	if name == "" || name == "." || name == ".." || strings.HasPrefix(name, "repo-") {
+		return false
 	}
-	if u == nil || len(u.Sources) < 2 || len(repos) < 2 {
-		return one
-	}
+	return !strings.ContainsAny(name, "/\\:")
+}
+
+// assignPackages puts each package into the repository the universe says
+// it is in (repos in the catalog's order; a universe source whose URL is
+// not one of repos, or a package of no source, goes to the first). Without
+// a universe, every package is in the first repository.
+func assignPackages(u *universe.Universe, repos []string, pkgs []apkrepo.Package) map[string][]apkrepo.Package {
+	out := map[string][]apkrepo.Package{}
+	first := repos[0]
 	urlOf := map[string]string{}
-	for _, s := range u.Sources {
-		url := strings.TrimSuffix(s.URL, "/")
-		if !slices.Contains(repos, url) {
-			return one
-		}
-		urlOf[s.Name] = url
-	}
-	parts := sourceParts{dirOf: map[string]string{}, pkgs: map[string][]apkrepo.Package{}, written: map[string]bool{}}
-	for _, p := range pkgs {
-		src := u.Sources[0].Name
-		if up := u.Lookup(p.Name); up != nil && up.Source != "" {
-			src = up.Source
-		}
-		parts.pkgs[src] = append(parts.pkgs[src], p)
-	}
-	first := u.Sources[0].Name
-	if len(parts.pkgs[first]) == 0 {
-		return one
-	}
-	for _, r := range repos {
-		parts.dirOf[r] = first
-		for name, url := range urlOf {
-			if url == r && len(parts.pkgs[name]) > 0 {
-				parts.dirOf[r] = name
+	if u != nil {
+		for _, s := range u.Sources {
+			url := strings.TrimSuffix(s.URL, "/")
+			if slices.Contains(repos, url) {
+				urlOf[s.Name] = url
 			}
 		}
 	}
-	return parts
+	for _, p := range pkgs {
+		r := first
+		if u != nil && len(u.Sources) > 0 {
+			src := u.Sources[0].Name
+			if up := u.Lookup(p.Name); up != nil && up.Source != "" {
+				src = up.Source
+			}
+			if url, ok := urlOf[src]; ok {
+				r = url
+			}
+		}
+		out[r] = append(out[r], p)
+	}
+	return out
+}
+
+// packageArchs are the architectures of pkgs, sorted.
+func packageArchs(pkgs []apkrepo.Package) []string {
+	var archs []string
+	for _, p := range pkgs {
+		if !slices.Contains(archs, p.Arch) {
+			archs = append(archs, p.Arch)
+		}
+	}
+	slices.Sort(archs)
+	return archs
 }
 
 // fromUniverse returns the packages a mirror of u serves for images: every

@@ -42,8 +42,8 @@ func TestGenerate(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []resolve.Mirror{
-		{URL: alpineCommunity, Dir: "alpine-3.23"},
-		{URL: alpineMain, Dir: "alpine-3.23"},
+		{URL: alpineCommunity, Dir: "alpine-3.23/community"},
+		{URL: alpineMain, Dir: "alpine-3.23/main"},
 		{URL: wolfi, Dir: "wolfi"},
 	}
 	if diff := cmp.Diff(want, m.Mirrors, cmpopts.IgnoreFields(resolve.Mirror{}, "Keys")); diff != "" {
@@ -55,8 +55,11 @@ func TestGenerate(t *testing.T) {
 		"wolfi/keys/wolfi-signing.rsa.pub",
 		"wolfi/x86_64/APKINDEX.tar.gz",
 		"wolfi/aarch64/hello-1.2.0-r0.apk",
-		"alpine-3.23/keys/alpine-devel@lists.alpinelinux.org-6165ee59.rsa.pub",
-		"alpine-3.23/x86_64/hello-1.2.0-r1.apk",
+		"alpine-3.23/main/keys/alpine-devel@lists.alpinelinux.org-6165ee59.rsa.pub",
+		"alpine-3.23/main/x86_64/hello-1.2.0-r1.apk",
+		// Without a universe, community is an empty signed index.
+		"alpine-3.23/community/keys/alpine-devel@lists.alpinelinux.org-6165ee59.rsa.pub",
+		"alpine-3.23/community/x86_64/APKINDEX.tar.gz",
 	} {
 		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
 			t.Errorf("mirror lacks %s: %v", f, err)

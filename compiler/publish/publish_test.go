@@ -116,7 +116,9 @@ func TestPublishThroughFaults(t *testing.T) {
 	dir := t.TempDir()
 	images := writeLayout(t, dir, newKey(t), "hic/alpha", "hic/beta", "hic/gamma")
 
-	if err := publish.Publish(ctx, layout.Path(dir), proxy+"/cat", fastOptions(120*time.Millisecond)); err != nil {
+	opts := fastOptions(120 * time.Millisecond)
+	opts.Attempts = 12 // as in TestRegistryThroughFaults: no request may meet a fault six times running
+	if err := publish.Publish(ctx, layout.Path(dir), proxy+"/cat", opts); err != nil {
 		t.Fatalf("%v\nproxy: %v", err, stats)
 	}
 	checkPublished(t, reg, "cat", images)

@@ -79,7 +79,11 @@ func TestRegistryThroughFaults(t *testing.T) {
 	signer := newKey(t)
 	images := writeLayout(t, dir, signer, "hic/alpha", "hic/beta")
 
-	opts := publish.Options{Backoff: 50 * time.Millisecond, MaxBackoff: time.Second, RequestTimeout: time.Second}
+	// With about 30 % of requests failing, six attempts leave one request in
+	// 1,400 failing six times in a row, and which request meets which fault
+	// depends on the order requests arrive in; twelve make that one in two
+	// million.
+	opts := publish.Options{Backoff: 50 * time.Millisecond, MaxBackoff: time.Second, RequestTimeout: time.Second, Attempts: 12}
 	if err := publish.Publish(ctx, layout.Path(dir), proxy+"/cat", opts); err != nil {
 		t.Fatalf("%v\nproxy: %v", err, stats)
 	}

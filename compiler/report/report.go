@@ -202,6 +202,36 @@ func (r *Report) SyntheticCount() int {
 	return n
 }
 
+// testSummary counts the smoke-test results of every spec: passed (and
+// how many of those passed only on synthetic contents), failed, not run;
+// "" when no spec has tests.
+func (r *Report) testSummary() string {
+	var passed, synthetic, failed, notRun int
+	for _, s := range r.Specs {
+		for _, t := range s.Tests {
+			switch t.Status {
+			case smoke.Passed:
+				passed++
+				if t.Synthetic {
+					synthetic++
+				}
+			case smoke.Failed:
+				failed++
+			default:
+				notRun++
+			}
+		}
+	}
+	if passed+failed+notRun == 0 {
+		return ""
+	}
+	line := fmt.Sprintf("smoke tests: %d passed", passed)
+	if synthetic > 0 {
+		line += fmt.Sprintf(" (%d only on synthetic contents: the runner works, the real program was not run)", synthetic)
+	}
+	return line + fmt.Sprintf(", %d failed, %d not run", failed, notRun)
+}
+
 // slowest is how many specs the summary lists by duration.
 const slowest = 5
 
@@ -227,6 +257,9 @@ func (r *Report) WriteSummary(w io.Writer) {
 	}
 	if n := r.SyntheticCount(); n > 0 {
 		fmt.Fprintf(w, "synthetic: %d of %d specs were built from a generated mirror (hic mirror): their packages have synthetic contents; these are not real images\n", n, len(r.Specs))
+	}
+	if line := r.testSummary(); line != "" {
+		fmt.Fprintln(w, line)
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	if len(built) > 0 {

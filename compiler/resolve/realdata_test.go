@@ -6,6 +6,9 @@ import (
 	"strings"
 	"testing"
 
+	"chainguard.dev/apko/pkg/build/types"
+
+	"github.com/hic-build/hic/compiler/apkrepo"
 	"github.com/hic-build/hic/compiler/testenv"
 )
 
@@ -71,4 +74,101 @@ func TestRealSignedIndexes(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestKeyPinnedByContent: a mirror's key file is trusted only when its
+// content has the fingerprint the catalog's keyring pins for it (or the one
+// the mirror's manifest pins, for a mirror re-signed with a key of its own).
+// The real key passes and the real Alpine index verifies with it; a key of
+// the same name with other content is refused, naming the file and both
+// fingerprints.
+func TestKeyPinnedByContent(t *testing.T) {
+	td := testenv.ApkoTestdata(t)
+	const (
+		name = "alpine-devel@lists.alpinelinux.org-6165ee59.rsa.pub"
+		url  = "https://alpinelinux.org/keys/" + name
+		repo = "https://dl-cdn.alpinelinux.org/alpine/v3.16/main"
+		// The schema's pin of the key (schema/distros.cue).
+		pin = "sha256:8a70fc55f1a6fb2a392ad5a3e71aff82a637b2b33659c046f6b6a909bb5d1ab7"
+	)
+	realKey, err := os.ReadFile(filepath.Join(testenv.RepoRoot(t), "compiler", "universe", "testdata", "keys", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	forged, err := apkrepo.GenerateKey(strings.TrimSuffix(name, ".rsa.pub"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	forgedKey, err := forged.PublicKeyPEM()
+	if err != nil {
+		t.Fatal(err)
+	}
+	forgedFP, err := KeyFingerprint(forgedKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mirror := func(t *testing.T, key []byte) string {
+		dir := t.TempDir()
+		if err := os.MkdirAll(filepath.Join(dir, "keys"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.MkdirAll(filepath.Join(dir, "aarch64"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		idx, err := os.ReadFile(filepath.Join(td, "alpine-316", "APKINDEX.tar.gz"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "aarch64", "APKINDEX.tar.gz"), idx, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "keys", name), key, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return dir
+	}
+	var cfg types.ImageConfiguration
+	cfg.Contents.Repositories = []string{repo}
+	cfg.Contents.Keyring = []string{url}
+	pins := map[string]string{url: pin}
+
+	t.Run("real key", func(t *testing.T) {
+		dir := mirror(t, realKey)
+		s, err := NewSources(cfg, []Mirror{{URL: repo, Dir: dir}}, pins)
+		if err != nil {
+			t.Fatalf("the real key is refused: %v", err)
+		}
+		trusted := s.TrustedKeys(repo)
+		if trusted[name] != filepath.Join(dir, "keys", name) {
+			t.Fatalf("trusted keys %v, want %s", trusted, name)
+		}
+		pkgs, _, err := ReadIndex(filepath.Join(dir, "aarch64", "APKINDEX.tar.gz"), trusted)
+		if err != nil || len(pkgs) < 1000 {
+			t.Fatalf("the real index with the pinned key: %d packages, %v", len(pkgs), err)
+		}
+	})
+	t.Run("forged key of the same name", func(t *testing.T) {
+		dir := mirror(t, forgedKey)
+		_, err := NewSources(cfg, []Mirror{{URL: repo, Dir: dir}}, pins)
+		if err == nil {
+			t.Fatal("a key file with other content is trusted by its name")
+		}
+		for _, w := range []string{filepath.Join(dir, "keys", name), "has fingerprint " + forgedFP, "the catalog's keyring pins " + pin} {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("error %q does not say %q", err, w)
+			}
+		}
+	})
+	t.Run("forged key the mirror pins", func(t *testing.T) {
+		// A generated mirror re-signs with its own key and pins it in its
+		// manifest, which then takes the place of the keyring's pin.
+		dir := mirror(t, forgedKey)
+		if _, err := NewSources(cfg, []Mirror{{URL: repo, Dir: dir, Keys: map[string]string{name: forgedFP}}}, pins); err != nil {
+			t.Errorf("the mirror's own pinned key is refused: %v", err)
+		}
+		_, err := NewSources(cfg, []Mirror{{URL: repo, Dir: dir, Keys: map[string]string{name: pin}}}, pins)
+		if err == nil || !strings.Contains(err.Error(), "the mirror pins "+pin) {
+			t.Errorf("a key the mirror pins otherwise: %v", err)
+		}
+	})
 }

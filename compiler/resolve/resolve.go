@@ -29,7 +29,7 @@ func Resolve(ctx context.Context, img compile.Image, opts Options) (*Lock, error
 	if len(archs) == 0 {
 		return nil, fmt.Errorf("%s: resolve: the configuration names no architecture", ref)
 	}
-	src, err := NewSources(img.Config, opts.Mirrors)
+	src, err := NewSources(img.Config, opts.Mirrors, img.KeyPins)
 	if err != nil {
 		return nil, fmt.Errorf("%s: resolve: %w", ref, err)
 	}

@@ -205,7 +205,7 @@ func TestNewSources(t *testing.T) {
 	cfg := testImage("hello").Config
 	cfg.Contents.Repositories = append(cfg.Contents.Repositories, "https://other.example.test/main")
 	cfg.Contents.Keyring = append(cfg.Contents.Keyring, "https://other.example.test/other.rsa.pub")
-	s, err := NewSources(cfg, []Mirror{{URL: repoURL + "/", Dir: dir}, {URL: "https://unused.example.test", Dir: "/nonexistent"}})
+	s, err := NewSources(cfg, []Mirror{{URL: repoURL + "/", Dir: dir}, {URL: "https://unused.example.test", Dir: "/nonexistent"}}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -227,8 +227,14 @@ func TestNewSources(t *testing.T) {
 	if d, ok := s.MirrorDir(repoURL); !ok || d != dir {
 		t.Errorf("MirrorDir = %q, %v", d, ok)
 	}
-	if _, err := NewSources(cfg, []Mirror{{URL: repoURL, Dir: dir}, {URL: repoURL, Dir: "/elsewhere"}}); err == nil {
+	if _, err := NewSources(cfg, []Mirror{{URL: repoURL, Dir: dir}, {URL: repoURL, Dir: "/elsewhere"}}, nil); err == nil {
 		t.Error("two directories for one URL: no error")
+	}
+	// One directory for two repositories would attribute each package to
+	// one of them, whichever: refused.
+	_, err = NewSources(cfg, []Mirror{{URL: repoURL, Dir: dir}, {URL: "https://other.example.test/main", Dir: dir}}, nil)
+	if err == nil || !strings.Contains(err.Error(), "serves two repositories") {
+		t.Errorf("one directory for two repositories: %v", err)
 	}
 }
 

@@ -75,14 +75,21 @@ type Sources struct {
 // NewSources maps cfg's repositories and keyring onto mirrors. A mirrored
 // repository trusts only the keys of cfg's keyring (matched by file name) that
 // the mirror holds in <Dir>/keys; it is an error if it holds none of them.
-func NewSources(cfg types.ImageConfiguration, mirrors []Mirror) (*Sources, error) {
+//
+// pins pin keyring keys by content (keyring URL -> KeyFingerprint, as
+// compile.Image.KeyPins). A mirror's key file must have the fingerprint its
+// mirror pins for that file name (Mirror.Keys: a mirror re-signed with a key
+// of its own says so there) or, when the mirror pins none for it, the one of
+// pins; a key file with another fingerprint is refused, naming the file and
+// both fingerprints. A key neither pins is trusted by its file name.
+func NewSources(cfg types.ImageConfiguration, mirrors []Mirror, pins map[string]string) (*Sources, error) {
 	s := &Sources{
 		toURL:   map[string]string{},
 		mirrors: map[string]string{},
 		keys:    map[string]map[string]string{},
 	}
 	byURL := map[string]string{}
-	pins := map[string]map[string]string{}
+	mirrorPins := map[string]map[string]string{}
 	for _, m := range mirrors {
 		u := strings.TrimSuffix(m.URL, "/")
 		if u == "" || m.Dir == "" {
@@ -97,12 +104,13 @@ func NewSources(cfg types.ImageConfiguration, mirrors []Mirror) (*Sources, error
 		}
 		byURL[u] = dir
 		if len(m.Keys) > 0 {
-			pins[u] = m.Keys
+			mirrorPins[u] = m.Keys
 		}
 	}
 
 	var runtime, locations []string
 	unmirrored := false
+	var dirErr error
 	add := func(repo string, keep bool) {
 		tag, u := splitRepo(repo)
 		u = strings.TrimSuffix(u, "/")
@@ -112,6 +120,9 @@ func NewSources(cfg types.ImageConfiguration, mirrors []Mirror) (*Sources, error
 			s.mirrors[u] = dir
 		} else {
 			unmirrored = true
+		}
+		if prev, ok := s.toURL[loc]; ok && prev != u {
+			dirErr = fmt.Errorf("mirror directory %s serves two repositories, %s and %s: a package's directory must name its one repository, so each needs a directory of its own (hic mirror writes them apart)", loc, prev, u)
 		}
 		s.toURL[loc] = u
 		if tag != "" {
@@ -128,6 +139,9 @@ func NewSources(cfg types.ImageConfiguration, mirrors []Mirror) (*Sources, error
 	for _, r := range cfg.Contents.BuildRepositories {
 		add(r, false)
 	}
+	if dirErr != nil {
+		return nil, dirErr
+	}
 	runtime = append(runtime, cfg.Contents.RuntimeOnlyRepositories...)
 
 	// Keys: a keyring entry held by a used mirror is read from the mirror.
@@ -139,21 +153,17 @@ func NewSources(cfg types.ImageConfiguration, mirrors []Mirror) (*Sources, error
 			if _, err := os.Stat(p); err != nil {
 				continue
 			}
-			if pin := pins[u]; pin != nil {
-				want, pinned := pin[name]
+			want, by := pins[k], "the catalog's keyring pins"
+			if pin := mirrorPins[u]; pin != nil {
+				w, pinned := pin[name]
 				if !pinned {
 					continue // a key the mirror's manifest does not pin is not trusted
 				}
-				b, err := os.ReadFile(p)
-				if err != nil {
-					return nil, fmt.Errorf("mirror %s: key %s: %w", u, p, err)
-				}
-				got, err := KeyFingerprint(b)
-				if err != nil {
-					return nil, fmt.Errorf("mirror %s: key %s: %w", u, p, err)
-				}
-				if got != want {
-					return nil, fmt.Errorf("mirror %s: key file %s has fingerprint %s, but the mirror pins %s for %s: the key was replaced; regenerate the mirror with hic mirror or restore the key", u, p, got, want, name)
+				want, by = w, "the mirror pins"
+			}
+			if want != "" {
+				if err := checkKeyFile(p, want); err != nil {
+					return nil, fmt.Errorf("mirror %s: %w, but %s %s for %s: the key was replaced; regenerate the mirror with hic mirror or restore the key", u, err, by, want, name)
 				}
 			}
 			s.keys[u][name] = p
@@ -253,6 +263,23 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	slices.Sort(ks)
 	return ks
+}
+
+// checkKeyFile returns an error naming the file and its fingerprint if the
+// PEM public key in path does not have fingerprint want.
+func checkKeyFile(path, want string) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("key %s: %w", path, err)
+	}
+	got, err := KeyFingerprint(b)
+	if err != nil {
+		return fmt.Errorf("key file %s: %w", path, err)
+	}
+	if got != want {
+		return fmt.Errorf("key file %s has fingerprint %s", path, got)
+	}
+	return nil
 }
 
 // KeyFingerprint is the fingerprint of a PEM public key: "sha256:" and the

@@ -13,35 +13,38 @@ import (
 
 // Spec is one flat, concrete spec decoded from the schema's #Spec.
 type Spec struct {
-	Ref          string            `json:"ref"`
-	Image        string            `json:"image"`
-	Stream       string            `json:"stream"`
-	Version      string            `json:"version"`
-	Distro       string            `json:"distro"`
-	Variant      string            `json:"variant"`
-	Repository   string            `json:"repository"`
-	Tags         []string          `json:"tags"`
-	Platforms    []string          `json:"platforms"`
-	MainPackage  string            `json:"mainPackage"`
-	Packages     []string          `json:"packages"`
-	Repositories []string          `json:"repositories"`
-	Keyrings     []string          `json:"keyrings"`
-	User         User              `json:"user"`
-	RunAs        RunAs             `json:"runAs"`
-	Entrypoint   []string          `json:"entrypoint"`
-	Cmd          []string          `json:"cmd"`
-	Workdir      string            `json:"workdir"`
-	Env          map[string]string `json:"env"`
-	Ports        []string          `json:"ports"`
-	Volumes      []string          `json:"volumes"`
-	Paths        []Path            `json:"paths"`
-	StopSignal   string            `json:"stopSignal,omitempty"`
-	Annotations  map[string]string `json:"annotations"`
-	Dates        Dates             `json:"dates"`
-	Exceptions   []Exception       `json:"exceptions"`
-	Tests        []Test            `json:"tests"`
-	Meta         Meta              `json:"meta"`
-	Policy       Policy            `json:"policy"`
+	Ref          string   `json:"ref"`
+	Image        string   `json:"image"`
+	Stream       string   `json:"stream"`
+	Version      string   `json:"version"`
+	Distro       string   `json:"distro"`
+	Variant      string   `json:"variant"`
+	Repository   string   `json:"repository"`
+	Tags         []string `json:"tags"`
+	Platforms    []string `json:"platforms"`
+	MainPackage  string   `json:"mainPackage"`
+	Packages     []string `json:"packages"`
+	Repositories []string `json:"repositories"`
+	Keyrings     []string `json:"keyrings"`
+	// Keys pin the keyring's keys by content: keyring URL -> "sha256:" and
+	// the hex SHA-256 of the DER public key, or "unpinned".
+	Keys        map[string]string `json:"keys"`
+	User        User              `json:"user"`
+	RunAs       RunAs             `json:"runAs"`
+	Entrypoint  []string          `json:"entrypoint"`
+	Cmd         []string          `json:"cmd"`
+	Workdir     string            `json:"workdir"`
+	Env         map[string]string `json:"env"`
+	Ports       []string          `json:"ports"`
+	Volumes     []string          `json:"volumes"`
+	Paths       []Path            `json:"paths"`
+	StopSignal  string            `json:"stopSignal,omitempty"`
+	Annotations map[string]string `json:"annotations"`
+	Dates       Dates             `json:"dates"`
+	Exceptions  []Exception       `json:"exceptions"`
+	Tests       []Test            `json:"tests"`
+	Meta        Meta              `json:"meta"`
+	Policy      Policy            `json:"policy"`
 
 	// File is the catalog file that defines the spec's image, relative to
 	// the catalog root.
@@ -49,6 +52,10 @@ type Spec struct {
 	// Locator finds where a field of the spec is written in the catalog.
 	Locator Locator `json:"-"`
 }
+
+// KeyUnpinned is the Keys value of a key the schema does not pin by
+// content: it is trusted by its file name.
+const KeyUnpinned = "unpinned"
 
 // Locator maps a field path of a spec ("ports", "ports.0", "dates.eol",
 // "exceptions.1") to where it is written in the catalog source. The loader

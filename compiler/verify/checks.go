@@ -79,10 +79,12 @@ func (v *verification) keyRejected(name string) (Check, bool) {
 	return fail(name, "not checked: no attestation is signed by key %s (see attestation-signatures)", short16(v.opts.Verifier.KeyID())), true
 }
 
-// failures is a failed check listing bad, or pass when bad is empty.
+// failures is a failed check listing bad, the same problem in several
+// places said once (see group), or pass when bad is empty.
 func failures(name string, bad []string, ok func() Check) Check {
 	if len(bad) > 0 {
-		return fail(name, "%s", strings.Join(bad, "; "))
+		problems := group(bad)
+		return Check{Name: name, Detail: strings.Join(problems, "; "), Problems: problems}
 	}
 	return ok()
 }
@@ -165,7 +167,7 @@ func (v *verification) attestationSignatures(ctx context.Context) Check {
 	}
 	switch {
 	case len(bad) > 0:
-		return fail(CheckAttestationSignatures, "%s", strings.Join(bad, "; "))
+		return failures(CheckAttestationSignatures, bad, nil)
 	case n == 0:
 		return fail(CheckAttestationSignatures, "no attestations")
 	}
@@ -356,18 +358,21 @@ func (v *verification) hardening(context.Context) Check {
 		return fail(CheckHardening, "no signed hardening report about the index")
 	}
 	var bad []string
-	rules := 0
+	rules, waived := 0, 0
 	for _, st := range hs {
 		var hr attest.HardeningReport
 		if err := json.Unmarshal(st.Predicate, &hr); err != nil {
 			bad = append(bad, err.Error())
 			continue
 		}
-		rules = len(hr.Rules)
+		rules, waived = len(hr.Rules), 0
 		var failing []string
 		for _, r := range hr.Rules {
-			if r.Status == attest.StatusFail {
+			switch r.Status {
+			case attest.StatusFail:
 				failing = append(failing, r.Rule)
+			case attest.StatusWaived:
+				waived++
 			}
 		}
 		if hr.Result != attest.StatusPass || len(failing) > 0 {
@@ -375,7 +380,10 @@ func (v *verification) hardening(context.Context) Check {
 		}
 	}
 	return failures(CheckHardening, bad, func() Check {
-		return pass(CheckHardening, "%d rules pass or are waived", rules)
+		if waived == 0 {
+			return pass(CheckHardening, "%d rules pass, none waived", rules)
+		}
+		return pass(CheckHardening, "%d rules pass, %d waived (below, with their reasons)", rules-waived, waived)
 	})
 }
 

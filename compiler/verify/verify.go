@@ -1,13 +1,10 @@
 package verify
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
 	"net/url"
 	"sort"
 	"strings"
@@ -39,6 +36,9 @@ type Check struct {
 	Name   string `json:"check"`
 	OK     bool   `json:"ok"`
 	Detail string `json:"detail"`
+	// Problems are the failures of a failed check, one per cause (Detail
+	// joins them); the same problem on several platforms is one entry.
+	Problems []string `json:"problems,omitempty"`
 }
 
 // Result is the outcome of verifying one image.
@@ -48,6 +48,13 @@ type Result struct {
 	Spec   string  `json:"spec,omitempty"`
 	OK     bool    `json:"ok"`
 	Checks []Check `json:"checks"`
+	// Signer is the key the signatures verified with; nil when none did.
+	Signer *Signer `json:"signer,omitempty"`
+	// Waived are the rules the signed hardening report waives, with the
+	// exceptions' reasons.
+	Waived []Waiver `json:"waived,omitempty"`
+	// Packages are the installed packages (Options.Packages).
+	Packages []Package `json:"packages,omitempty"`
 }
 
 // Failed returns the names of the failed checks.
@@ -75,6 +82,8 @@ type Options struct {
 	// then also requires the OpenVEX document to state exactly those about
 	// the installed packages.
 	Advisories func(ctx context.Context) (*vex.Advisories, error)
+	// Packages lists the installed packages in Result.Packages.
+	Packages bool
 }
 
 // platformImage is one platform manifest of the index and what is read from it.
@@ -84,12 +93,8 @@ type platformImage struct {
 	arch     string // APK arch
 	img      v1.Image
 	fs       inspect.FS // the flattened layers; nil when unreadable (dbErr)
-	db       []dbPackage
+	db       []inspect.InstalledPackage
 	dbErr    error
-}
-
-type dbPackage struct {
-	Name, Version, Arch, Checksum string
 }
 
 // statement is a verified statement and the subject it was found attached to.
@@ -116,6 +121,7 @@ func Verify(ctx context.Context, src Source, ref string, opts Options) (*Result,
 	for _, check := range v.checks() {
 		v.res.Checks = append(v.res.Checks, check(ctx))
 	}
+	v.summarize()
 	v.res.OK = len(v.res.Failed()) == 0
 	return v.res, nil
 }
@@ -310,59 +316,16 @@ func diff(want, got map[string]bool) string {
 }
 
 // readDB flattens an image's layers and reads its apk database.
-func readDB(img v1.Image) (inspect.FS, []dbPackage, error) {
+func readDB(img v1.Image) (inspect.FS, []inspect.InstalledPackage, error) {
 	rfs, err := inspect.FromLayers(img)
 	if err != nil {
 		return nil, nil, err
 	}
-	for _, p := range []string{"usr/lib/apk/db/installed", "lib/apk/db/installed"} {
-		b, err := rfs.ReadFile(p)
-		if errors.Is(err, fs.ErrNotExist) {
-			continue
-		}
-		if err != nil {
-			return rfs, nil, err
-		}
-		db, err := parseDB(b)
-		return rfs, db, err
+	db, found, err := inspect.ReadInstalled(rfs)
+	if err == nil && !found {
+		err = errors.New("the image has no apk database")
 	}
-	return rfs, nil, errors.New("the image has no apk database")
-}
-
-func parseDB(b []byte) ([]dbPackage, error) {
-	var out []dbPackage
-	var cur dbPackage
-	flush := func() {
-		if cur.Name != "" {
-			out = append(out, cur)
-		}
-		cur = dbPackage{}
-	}
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	sc.Buffer(make([]byte, 64<<10), 16<<20)
-	for sc.Scan() {
-		line := sc.Text()
-		if line == "" {
-			flush()
-			continue
-		}
-		k, v, ok := strings.Cut(line, ":")
-		if !ok {
-			continue
-		}
-		switch k {
-		case "P":
-			cur.Name = v
-		case "V":
-			cur.Version = v
-		case "A":
-			cur.Arch = v
-		case "C":
-			cur.Checksum = v
-		}
-	}
-	flush()
-	return out, sc.Err()
+	return rfs, db, err
 }
 
 // apkArch maps an OCI architecture to apk's.

@@ -7,6 +7,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/hic-build/hic/compiler/attest"
+	"github.com/hic-build/hic/compiler/inspect"
 )
 
 func TestParsePurl(t *testing.T) {
@@ -42,22 +43,8 @@ V:2.1.0-r0
 A:x86_64
 `
 
-func TestParseDB(t *testing.T) {
-	got, err := parseDB([]byte(db))
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := []dbPackage{
-		{Name: "busybox", Version: "1.37.0-r0", Arch: "x86_64", Checksum: "Q1Z2lO8Xr0Xk1RLGVwHq4nJRLrsvE="},
-		{Name: "web", Version: "2.1.0-r0", Arch: "x86_64", Checksum: "Q1AAAAAAAAAAAAAAAAAAAAAAAAAAA="},
-	}
-	if d := cmp.Diff(want, got); d != "" {
-		t.Errorf("parseDB (-want +got):\n%s", d)
-	}
-}
-
 func TestCheckDeps(t *testing.T) {
-	pkgs, err := parseDB([]byte(db))
+	pkgs, err := inspect.ParseInstalled([]byte(db))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,5 +99,26 @@ func TestDiffAndRepo(t *testing.T) {
 	}
 	if !slices.Equal([]string{apkArch("amd64"), apkArch("arm64")}, []string{"x86_64", "aarch64"}) {
 		t.Error("apkArch")
+	}
+}
+
+func TestGroup(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		in   []string
+		want []string
+	}{
+		{"none", nil, []string{}},
+		{"distinct", []string{"linux/amd64: no signed SPDX SBOM", "index: no provenance"}, []string{"linux/amd64: no signed SPDX SBOM", "index: no provenance"}},
+		{"same problem on two platforms", []string{"linux/amd64: no signed SPDX SBOM", "linux/arm64: no signed CycloneDX SBOM", "linux/arm64: no signed SPDX SBOM"},
+			[]string{"linux/amd64, linux/arm64: no signed SPDX SBOM", "linux/arm64: no signed CycloneDX SBOM"}},
+		{"repeated word for word", []string{"layer sha256:ab is truncated", "layer sha256:ab is truncated", "layer sha256:ab is truncated"}, []string{"layer sha256:ab is truncated (3 times)"}},
+		{"repeated in one place", []string{"index: bad", "index: bad"}, []string{"index: bad (2 times)"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if d := cmp.Diff(tc.want, group(tc.in)); d != "" {
+				t.Errorf("group (-want +got):\n%s", d)
+			}
+		})
 	}
 }
