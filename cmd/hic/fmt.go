@@ -3,11 +3,11 @@ package main
 import (
 	"bytes"
 	"errors"
-	"io"
-	"slices"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
+	"slices"
 
 	"github.com/hic-build/hic/compiler/catalog"
 	"github.com/hic-build/hic/compiler/fsutil"
