@@ -22,6 +22,11 @@ const (
 	// package name; they are written in the catalog folder AdvisoriesDir.
 	AdvisoriesPath = "advisories"
 	AdvisoriesDir  = "advisories"
+	// RepositoriesPath is the field holding the catalog's extra APK
+	// repositories, keyed by name; they are written in the catalog folder
+	// RepositoriesDir and every image evaluates with them.
+	RepositoriesPath = "repositories"
+	RepositoriesDir  = "repositories"
 	// SpecsField is the field of an image holding its derived specs, keyed by ref.
 	SpecsField = "specs"
 	// StreamsField is the field of an image holding its streams.

@@ -48,16 +48,23 @@ type buildOptions struct {
 	// (default: the --push target); noCacheFrom turns that off.
 	cacheFrom   string
 	noCacheFrom bool
+	// cacheKey is the public key (path or PEM) the registry cache's images
+	// must be signed with; default: the build's own key.
+	cacheKey string
 }
 
 // remoteCache is the registry build asks before building a spec: --cache-from,
-// else the --push target; none with --no-cache-from.
-func (o *buildOptions) remoteCache() (pipeline.RemoteCache, error) {
+// else the --push target; none with --no-cache-from. Its images count only
+// when signed by --cache-key, else by the build's own key (sg).
+func (o *buildOptions) remoteCache(sg *signing) (pipeline.RemoteCache, error) {
 	from := o.cacheFrom
 	if from == "" {
 		from = o.signing.pushTo
 	}
 	if from == "" || o.noCacheFrom {
+		if o.cacheKey != "" {
+			return nil, usageError("--cache-key: no registry cache to verify (give --cache-from or --push)")
+		}
 		return nil, nil
 	}
 	ro, err := o.signing.registry.options()
@@ -68,7 +75,20 @@ func (o *buildOptions) remoteCache() (pipeline.RemoteCache, error) {
 	if err != nil {
 		return nil, usageError("--cache-from: %v", err)
 	}
-	return publish.RegistryCache{Dest: dst}, nil
+	var v *sign.Verifier
+	switch {
+	case o.cacheKey != "":
+		if v, err = sign.LoadVerifierFrom(o.cacheKey); err != nil {
+			return nil, usageError("--cache-key: %v", err)
+		}
+	case sg != nil && sg.signer != nil:
+		if v, err = sign.NewVerifier(sg.signer.Public()); err != nil {
+			return nil, err
+		}
+	default:
+		return nil, usageError("--cache-from %s: an unsigned build has no key to check the registry's images with: give --cache-key PUB (the public key they were signed with), or --no-cache-from", from)
+	}
+	return publish.RegistryCache{Dest: dst, Verifier: v}, nil
 }
 
 const buildLong = `Build compiles the named specs (or --all) and builds each for every platform
@@ -92,13 +112,15 @@ digest. A build without a key needs an explicit --unsigned, and report.json
 says whether the build was signed. --push REGISTRY/PREFIX publishes the specs
 that succeeded after the build, as hic publish does; hic verify checks them.
 
-Registry cache: --cache-from REGISTRY/PREFIX (by default the --push target)
-is asked, by one HEAD request per spec, whether it already holds the image of
-the spec's input digest (hic publish tags each image hic-input-<hex> once it
-is pushed whole). Such a spec is not built: the report says cached, with the
-registry repository in cachedFrom, and progress says "cached (registry)". The
-image stays in the registry, not in the local layout. This is how shards on
-separate machines share their work (see README, "Scaling out").`
+Registry cache: --cache-from REGISTRY/PREFIX (by default the --push target) is
+asked, by one HEAD request per spec, whether it already holds the image of the
+spec's input digest (hic publish tags each image hic-input-<hex> once it is
+pushed whole). The image counts only if its index is signed by the build's key
+(or by --cache-key PUB); a tag without such a signature is ignored with a
+warning and the spec is built. A spec found so is not built: the report says
+cached, with the registry repository in cachedFrom, and progress says "cached
+(registry)". The image stays in the registry, not in the local layout. This is
+how shards on separate machines share their work (see README, "Scaling out").`
 
 // buildMemoryLimit is hic build's soft memory limit (runtime/debug.SetMemoryLimit).
 const buildMemoryLimit = 320 << 20
@@ -120,10 +142,6 @@ func newBuildCmd(root *rootOptions) *cobra.Command {
 			if o.jobs < 1 {
 				return usageError("--jobs %d: want at least 1", o.jobs)
 			}
-			remoteCache, err := o.remoteCache()
-			if err != nil {
-				return err
-			}
 			mirrors, err := o.mirrorList()
 			if err != nil {
 				return err
@@ -133,6 +151,10 @@ func newBuildCmd(root *rootOptions) *cobra.Command {
 				return err
 			}
 			sg, err := o.signing.setup(root)
+			if err != nil {
+				return err
+			}
+			remoteCache, err := o.remoteCache(sg)
 			if err != nil {
 				return err
 			}
@@ -256,6 +278,7 @@ func newBuildCmd(root *rootOptions) *cobra.Command {
 	f.StringVar(&o.today, "today", "", "judge end-of-life against this date (YYYY-MM-DD)")
 	f.StringVar(&o.cacheFrom, "cache-from", "", "skip specs whose image REGISTRY/PREFIX already holds (default: the --push target)")
 	f.BoolVar(&o.noCacheFrom, "no-cache-from", false, "do not ask the --push target for images already built")
+	f.StringVar(&o.cacheKey, "cache-key", "", "public key (a PEM file or the PEM itself) the --cache-from images must be signed with (default: the public half of --key)")
 	o.signing.addFlags(f)
 	o.shard.addFlags(f)
 	return cmd

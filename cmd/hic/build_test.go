@@ -59,7 +59,7 @@ const (
 )
 
 // bldRun runs hic in-process and returns its exit code, stdout and stderr.
-func bldRun(t *testing.T, args ...string) (code int, stdout, stderr string) {
+func bldRun(t testing.TB, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
 	var out, errb bytes.Buffer
 	code = run(t.Context(), args, strings.NewReader(""), &out, &errb, func(string) string { return "" })

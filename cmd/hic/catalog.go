@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -63,10 +64,46 @@ func (l *loaded) selectSpecs(refs []string) ([]*spec.Spec, error) {
 		return l.catalog.Specs, nil
 	}
 	specs, err := spec.Select(l.catalog.Specs, refs, l.tables.Distros, l.tables.Variants)
-	if err != nil {
-		return nil, usageError("%v", err)
+	if err == nil {
+		return specs, nil
 	}
-	return specs, nil
+	// A ref that names no spec may be an image tag (nginx:latest,
+	// nginx:1.31-dev), as verify and the registries take them.
+	var out []*spec.Spec
+	seen := map[*spec.Spec]bool{}
+	for _, r := range refs {
+		ss, serr := spec.Select(l.catalog.Specs, []string{r}, l.tables.Distros, l.tables.Variants)
+		if serr != nil {
+			if s := l.specOfTag(r); s != nil {
+				ss, serr = []*spec.Spec{s}, nil
+			}
+		}
+		if serr != nil {
+			return nil, usageError("%v", err)
+		}
+		for _, s := range ss {
+			if !seen[s] {
+				seen[s] = true
+				out = append(out, s)
+			}
+		}
+	}
+	return out, nil
+}
+
+// specOfTag returns the spec whose compiled image has the tag ref
+// ("repository:tag"), or nil.
+func (l *loaded) specOfTag(ref string) *spec.Spec {
+	repo, tag, ok := strings.Cut(ref, ":")
+	if !ok || tag == "" {
+		return nil
+	}
+	for _, s := range l.catalog.Specs {
+		if s.Repository == repo && slices.Contains(s.Tags, tag) {
+			return s
+		}
+	}
+	return nil
 }
 
 // images counts the distinct images among specs.

@@ -2,9 +2,12 @@ package main
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
+	"slices"
 
 	"github.com/hic-build/hic/compiler/catalog"
 	"github.com/hic-build/hic/compiler/fsutil"
@@ -20,12 +23,19 @@ type fmtOptions struct{ check bool }
 func newFmtCmd(root *rootOptions) *cobra.Command {
 	o := &fmtOptions{}
 	cmd := &cobra.Command{
-		Use:   "fmt [PATH...]",
+		Use:   "fmt [PATH...|-]",
 		Short: "Format catalog files in the canonical CUE style",
 		Long: `Fmt rewrites each catalog file (or the files under each PATH) in the canonical
 CUE format. With --check it changes nothing, lists the files that are not
-formatted and exits 1 if there are any.`,
+formatted and exits 1 if there are any. "hic fmt -" formats standard input to
+standard output (with --check: prints nothing, exits 1 if it is not formatted).`,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 1 && args[0] == "-" {
+				return o.stdin(cmd)
+			}
+			if slices.Contains(args, "-") {
+				return usageError("fmt: - (stdin) cannot be mixed with paths")
+			}
 			if len(args) == 0 {
 				args = []string{root.catalog}
 			}
@@ -87,6 +97,26 @@ formatted and exits 1 if there are any.`,
 	}
 	cmd.Flags().BoolVar(&o.check, "check", false, "list unformatted files and exit 1 instead of rewriting them")
 	return cmd
+}
+
+// stdin formats standard input to standard output.
+func (o *fmtOptions) stdin(cmd *cobra.Command) error {
+	src, err := io.ReadAll(cmd.InOrStdin())
+	if err != nil {
+		return fmt.Errorf("fmt: read stdin: %w", err)
+	}
+	out, err := format.Source(src)
+	if err != nil {
+		return usageError("fmt: cannot format stdin: %v", err)
+	}
+	if o.check {
+		if !bytes.Equal(src, out) {
+			return &exitError{code: exitFindings, err: errors.New("stdin needs formatting; run hic fmt -")}
+		}
+		return nil
+	}
+	_, err = cmd.OutOrStdout().Write(out)
+	return err
 }
 
 func hasDirPrefix(p, dir string) bool {

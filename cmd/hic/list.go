@@ -20,10 +20,14 @@ func newListCmd(root *rootOptions) *cobra.Command {
 		Use:   "list [REF...]",
 		Short: "List the catalog's specs (image, stream, version, distro, variant, tags)",
 		Long: `List prints one line per spec. REF narrows the list; the grammar is
-IMAGE[:STREAM[-DISTRO[-VARIANT]]], e.g. nginx, nginx:1.29, nginx:1.29-wolfi-dev.`,
+IMAGE[:STREAM[-DISTRO[-VARIANT]]], e.g. nginx, nginx:1.31, nginx:1.31-wolfi-dev,
+or an image tag, e.g. nginx:latest.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if o.format != "table" && o.format != "json" {
-				return usageError("--format %q: want table or json", o.format)
+			if o.format == "table" { // the name before text
+				o.format = formatText
+			}
+			if err := checkFormat(o.format, formatText, formatJSON); err != nil {
+				return usageError("list: %v", err)
 			}
 			l, err := loadOrFail(cmd, root, time.Now().UTC(), args...)
 			if err != nil {
@@ -67,7 +71,7 @@ IMAGE[:STREAM[-DISTRO[-VARIANT]]], e.g. nginx, nginx:1.29, nginx:1.29-wolfi-dev.
 			return nil
 		},
 	}
-	cmd.Flags().StringVarP(&o.format, "format", "o", "table", "output format: table or json")
+	cmd.Flags().StringVarP(&o.format, "format", "o", formatText, "output format: text (a table) or json")
 	return cmd
 }
 

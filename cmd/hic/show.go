@@ -23,12 +23,16 @@ func newShowCmd(root *rootOptions) *cobra.Command {
 		Use:   "show REF",
 		Short: "Show one spec as evaluated (YAML or JSON)",
 		Long: `Show prints one spec as the schema evaluates it, with every default filled in.
-REF must name exactly one spec: IMAGE:STREAM-DISTRO-VARIANT, e.g. nginx:1.29-wolfi-dev.
+REF must name exactly one spec: IMAGE:STREAM-DISTRO-VARIANT, e.g. nginx:1.31-wolfi-dev,
+or an image tag, e.g. nginx:latest.
 With --compiled it prints the compiled form (the apko configuration and policy).`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if o.format != "yaml" && o.format != "json" {
-				return usageError("--format %q: want yaml or json", o.format)
+			if o.format == formatText { // a spec reads best as YAML
+				o.format = "yaml"
+			}
+			if err := checkFormat(o.format, formatText, "yaml", formatJSON); err != nil {
+				return usageError("show: %v", err)
 			}
 			l, err := loadOrFail(cmd, root, time.Now().UTC(), args...)
 			if err != nil {
@@ -70,7 +74,7 @@ With --compiled it prints the compiled form (the apko configuration and policy).
 			return enc.Encode(generic)
 		},
 	}
-	cmd.Flags().StringVarP(&o.format, "format", "o", "yaml", "output format: yaml or json")
+	cmd.Flags().StringVarP(&o.format, "format", "o", formatText, "output format: text (YAML), yaml or json")
 	cmd.Flags().BoolVar(&o.compiled, "compiled", false, "show the compiled image instead of the spec")
 	return cmd
 }

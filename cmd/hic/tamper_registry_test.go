@@ -18,6 +18,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
+	"github.com/hic-build/hic/compiler/publish"
+	"github.com/hic-build/hic/compiler/report"
 	"github.com/hic-build/hic/compiler/testenv"
 )
 
@@ -99,6 +101,44 @@ func tamperRegistryCases() []tamperCase {
 		return old, h
 	}
 	return []tamperCase{
+		{
+			// --cache-from trusts a registry's hic-input-<hex> tag only
+			// with a signature by the build's key: someone who can push
+			// tags cannot make a build skip a spec for an image of theirs.
+			Name: "registry: image pushed without the key under a spec's hic-input tag, for --cache-from",
+			Attack: func(t *testing.T, e *tamperEnv) {
+				_, forged := userZero(t, e)
+				input := bldReport(t, e.Out)[tamperWolfi].InputDigest
+				tag, ok := publish.InputTag(input)
+				if !ok {
+					t.Fatalf("input digest %q", input)
+				}
+				desc, err := remote.Get(ref(t, e.registry+"/app@"+forged.String()))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := remote.Tag(ref(t, e.registry+"/app:"+tag).(name.Tag), desc); err != nil {
+					t.Fatal(err)
+				}
+				e.note = forged.String()
+			},
+			// A fresh runner: nothing in its layout, so it asks the registry.
+			Detect: func(t *testing.T, e *tamperEnv) tamperRun {
+				return e.Hic(t, nil, "build", "--today", tamperToday, "--jobs", "2", "--mirrors", e.Mirror,
+					"--out", filepath.Join(e.Dir, "fresh-out"), "--key", e.Key, "--cache-from", e.registry, tamperWolfi)
+			},
+			ExitZero: true,
+			Want:     []string{"registry cache lookup failed; building", tamperWolfi, "is not trusted", "no valid signature by key"},
+			Check: func(t *testing.T, e *tamperEnv, r tamperRun) {
+				if !strings.Contains(r.output(), e.note) {
+					t.Errorf("the warning does not name the forged image %s", e.note)
+				}
+				sr := bldReport(t, filepath.Join(e.Dir, "fresh-out"))[tamperWolfi]
+				if sr.Status != report.StatusBuilt || sr.CachedFrom != "" || sr.ImageDigest == e.note {
+					t.Errorf("report: status %s, cached from %q, image %s: want the spec built, not the forged image", sr.Status, sr.CachedFrom, sr.ImageDigest)
+				}
+			},
+		},
 		{
 			Name: "registry: tag moved to another spec's image",
 			Attack: func(t *testing.T, e *tamperEnv) {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/hic-build/hic/compiler/catalog"
 	"github.com/hic-build/hic/compiler/finding"
+	"github.com/hic-build/hic/compiler/spec"
 )
 
 type vetOptions struct {
@@ -23,8 +25,10 @@ type vetOptions struct {
 const vetLong = `Vet type-checks catalog specs against the hardening schema and applies the
 static hardening rules and the catalog-wide rules (unique tags and refs).
 
-Each PATH is a catalog root, an image folder or an image file; without PATH the
-whole catalog (--catalog) is vetted. Findings come as
+Each PATH is a catalog root, an image folder or an image file; an argument
+that is no file and reads as a ref (nginx, nginx:1.31, nginx:latest) vets
+those specs of the catalog (--catalog), the catalog-wide rules included;
+without arguments the whole catalog is vetted. Findings come as
 
   FILE:LINE:COL: RULE: MESSAGE
       fix: HINT
@@ -35,7 +39,7 @@ grouped by the specs they concern, then a count. Exit status: 0 clean, 1 finding
 func newVetCmd(root *rootOptions) *cobra.Command {
 	o := &vetOptions{}
 	cmd := &cobra.Command{
-		Use:   "vet [PATH...]",
+		Use:   "vet [PATH|REF...]",
 		Short: "Check specs against the schema and the hardening rules",
 		Long:  vetLong,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -51,10 +55,28 @@ func newVetCmd(root *rootOptions) *cobra.Command {
 			if len(args) == 0 {
 				args = []string{root.catalog}
 			}
+			// An argument that is no file and reads as a ref (nginx,
+			// nginx:1.31, nginx:latest) names specs of the catalog.
+			var paths, refs []string
+			for _, a := range args {
+				if _, err := os.Stat(a); err != nil && !strings.ContainsAny(a, `/\`) && !strings.HasSuffix(a, ".cue") {
+					refs = append(refs, a)
+					continue
+				}
+				paths = append(paths, a)
+			}
 			// Group the paths by catalog root: each root is loaded once.
 			byRoot := map[string][]string{}
 			var roots []string
-			for _, a := range args {
+			refRoot := ""
+			if len(refs) > 0 {
+				r, err := catalog.FindRoot(root.catalog)
+				if err != nil {
+					return usageError("%s: no such file or directory, and no catalog to read it as a ref from (%v)", refs[0], err)
+				}
+				refRoot, roots, byRoot[r] = r, append(roots, r), nil
+			}
+			for _, a := range paths {
 				r, err := catalog.FindRoot(a)
 				if err != nil {
 					return usageError("%v", err)
@@ -73,7 +95,13 @@ func newVetCmd(root *rootOptions) *cobra.Command {
 					return err
 				}
 				syntax = syntax || l.catalog.SyntaxErrors()
-				res.add(l, r, byRoot[r])
+				var specs []*spec.Spec
+				if r == refRoot {
+					if specs, err = l.selectSpecs(refs); err != nil {
+						return err
+					}
+				}
+				res.add(l, r, byRoot[r], specs)
 			}
 			if err := res.write(cmd.OutOrStdout(), o); err != nil {
 				return err
@@ -103,9 +131,17 @@ type vetResult struct {
 }
 
 // add keeps the findings of l that lie under one of paths (all of them when a
-// path is the root itself), with positions relative to the working directory.
-func (r *vetResult) add(l *loaded, root string, paths []string) {
+// path is the root itself) or concern one of specs (a finding of no spec: in
+// the file of one), with positions relative to the working directory.
+func (r *vetResult) add(l *loaded, root string, paths []string, specs []*spec.Spec) {
+	refs, files := map[string]bool{}, map[string]bool{}
+	for _, s := range specs {
+		refs[s.Ref], files[s.File] = true, true
+	}
 	keep := func(f finding.Finding) bool {
+		if refs[f.Ref] || (f.Ref == "" && f.Pos.IsValid() && files[f.Pos.File]) {
+			return true
+		}
 		for _, p := range paths {
 			if p == root {
 				return true
@@ -135,6 +171,12 @@ func (r *vetResult) add(l *loaded, root string, paths []string) {
 		if f.Waived {
 			r.waived++
 		}
+	}
+	if len(paths) == 0 {
+		r.Specs += len(specs)
+		r.Images += images(specs)
+		r.Files += len(files)
+		return
 	}
 	r.Specs += len(l.catalog.Specs)
 	r.Images += images(l.catalog.Specs)

@@ -49,6 +49,9 @@ func (x *index) addFile(rel string, f *ast.File) []string {
 		if n == schema.AdvisoriesPath && filepath.Dir(rel) == schema.AdvisoriesDir {
 			continue // advisories are compiler/vex's to read and check
 		}
+		if n == schema.RepositoriesPath && filepath.Dir(rel) == schema.RepositoriesDir {
+			continue // read once by Load and given to every image
+		}
 		if n != schema.ImagesPath {
 			pos := finding.Position{File: rel, Line: fd.Pos().Line(), Column: fd.Pos().Column()}
 			id, isIdent := fd.Label.(*ast.Ident)

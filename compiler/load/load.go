@@ -2,6 +2,8 @@ package load
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -116,6 +118,7 @@ func Load(ctx context.Context, root string, opts Options) (*Catalog, error) {
 	cat.Files = files
 	if len(opts.Dirs) > 0 {
 		want := sameRepository(sb, files, opts.Dirs)
+		want[schema.RepositoriesDir] = true // every image may name them
 		dirs = slices.DeleteFunc(dirs, func(d string) bool { return !want[d] })
 	}
 	tr := newTranslator(abs)
@@ -161,6 +164,17 @@ func Load(ctx context.Context, root string, opts Options) (*Catalog, error) {
 		todo = append(todo, job{inst, dirs[i]})
 	}
 
+	// The catalog's extra repositories are read first: every image is
+	// evaluated with them.
+	var repos []byte
+	for _, j := range todo {
+		if j.dir == schema.RepositoriesDir {
+			var fs []finding.Finding
+			repos, fs = loadRepositories(tr, j.inst)
+			cat.Findings = append(cat.Findings, fs...)
+		}
+	}
+
 	var (
 		mu    sync.Mutex
 		g     errgroup.Group
@@ -182,9 +196,12 @@ func Load(ctx context.Context, root string, opts Options) (*Catalog, error) {
 					if sch, err = schema.Evaluate(cctx); err != nil {
 						return err
 					}
+					if repos != nil {
+						sch = sch.FillPath(cue.MakePath(cue.Str(schema.RepositoriesPath)), cctx.CompileBytes(repos))
+					}
 				}
 				used++
-				s, fs := evalInstance(cctx, sch, tr, j.inst, j.dir, ec, ec.key(sb, abs, j.inst, j.dir))
+				s, fs := evalInstance(cctx, sch, tr, j.inst, j.dir, ec, withRepositories(ec.key(sb, abs, j.inst, j.dir), repos))
 				mu.Lock()
 				specs = append(specs, s...)
 				cat.Findings = append(cat.Findings, fs...)
@@ -219,6 +236,47 @@ func Load(ctx context.Context, root string, opts Options) (*Catalog, error) {
 	cat.Findings = dedupe(cat.Findings)
 	finding.Sort(cat.Findings)
 	return cat, nil
+}
+
+// loadRepositories evaluates the catalog folder repositories/ against the
+// schema's #Repository and returns its repositories as JSON (nil when it
+// declares none), or the findings that refuse them.
+func loadRepositories(tr *translator, inst *build.Instance) ([]byte, []finding.Finding) {
+	cctx := cuecontext.New()
+	sch, err := schema.Evaluate(cctx)
+	if err != nil {
+		return nil, []finding.Finding{tr.finding(RuleSchema, schema.RepositoriesPath, err.Error(), nil)}
+	}
+	v := cctx.BuildInstance(inst)
+	if err := v.Err(); err != nil {
+		return nil, tr.evalErrors(err, "")
+	}
+	path := cue.MakePath(cue.Str(schema.RepositoriesPath))
+	rv := v.LookupPath(path)
+	if !rv.Exists() {
+		return nil, nil
+	}
+	u := sch.LookupPath(path).Unify(rv)
+	if err := u.Validate(cue.Concrete(true), cue.All()); err != nil {
+		return nil, tr.evalErrors(err, "")
+	}
+	b, err := u.MarshalJSON()
+	if err != nil {
+		return nil, tr.evalErrors(err, "")
+	}
+	return b, nil
+}
+
+// withRepositories makes an evaluation cache key depend on the catalog's
+// repositories too.
+func withRepositories(key string, repos []byte) string {
+	if key == "" || repos == nil {
+		return key
+	}
+	h := sha256.New()
+	fmt.Fprintf(h, "%s\x00", key)
+	h.Write(repos)
+	return hex.EncodeToString(h.Sum(nil))
 }
 
 // discover lists the directories below the catalog root that hold CUE

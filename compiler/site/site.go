@@ -116,10 +116,17 @@ func Write(ctx context.Context, dir string, in Input) (*Summary, error) {
 	}
 	sum.Images = len(images)
 	facets := facetsOf(entries)
-	if err := render(tpl, "index.html", filepath.Join(dir, "index.html"), pageData{Root: "", Title: "hic image catalog", Entries: entries, Facets: facets, Summary: sum, Generated: in.Today.Format(time.DateOnly)}); err != nil {
+	data, err := indexData(entries)
+	if err != nil {
 		return nil, err
 	}
-	cj, err := json.MarshalIndent(catalogJSON{Generated: in.Today.Format(time.DateOnly), Specs: entries}, "", "  ")
+	rows := entries[:min(len(entries), IndexRows)]
+	if err := render(tpl, "index.html", filepath.Join(dir, "index.html"), pageData{Root: "", Title: "hic image catalog", Entries: entries, Rows: rows, IndexData: data, Facets: facets, Summary: sum, Generated: in.Today.Format(time.DateOnly)}); err != nil {
+		return nil, err
+	}
+	// Compact: the whole catalog's entries with their packages and
+	// attestations are megabytes, and machines do not need the indentation.
+	cj, err := json.Marshal(catalogJSON{Generated: in.Today.Format(time.DateOnly), Specs: entries})
 	if err != nil {
 		return nil, err
 	}
@@ -134,12 +141,38 @@ type catalogJSON struct {
 	Specs     []*Entry `json:"specs"`
 }
 
+// IndexRows is how many rows of the index are HTML in index.html; site.js
+// renders the others from the page's compact index data as the reader
+// scrolls, searches or filters, so the index of a 1,300-spec catalog loads
+// in well under a second (BenchmarkSiteIndexLoad in cmd/hic).
+const IndexRows = 100
+
+// indexData is the index's data, one compact row per entry, in the order
+// site.js reads: ref, page, title, distro, variant, tags, build status,
+// end-of-life status and date, categories, main package. encoding/json
+// escapes <, > and &, so the JSON is safe inside a script element.
+func indexData(entries []*Entry) (template.JS, error) {
+	rows := make([][11]string, len(entries))
+	for i, e := range entries {
+		rows[i] = [11]string{e.Ref, e.Page, e.Title, e.Distro, e.Variant, strings.Join(e.Tags, " "), e.Status,
+			e.EOLStatus, e.EndOfLife, strings.Join(e.Categories, " "), e.MainPackage}
+	}
+	b, err := json.Marshal(rows)
+	if err != nil {
+		return "", fmt.Errorf("site: index data: %w", err)
+	}
+	return template.JS(b), nil
+}
+
 type pageData struct {
-	Root      string
-	Title     string
-	Entry     *Entry
-	Siblings  []*Entry
-	Entries   []*Entry
+	Root     string
+	Title    string
+	Entry    *Entry
+	Siblings []*Entry
+	Entries  []*Entry
+	// Rows are the entries index.html lists as HTML; IndexData has all.
+	Rows      []*Entry
+	IndexData template.JS
 	Facets    facets
 	Summary   *Summary
 	Generated string
@@ -425,10 +458,7 @@ var funcs = template.FuncMap{
 	},
 	"lower": strings.ToLower,
 	// base is a sibling page's file, relative to the images/ folder.
-	"base": func(p string) string { return strings.TrimPrefix(p, "images/") },
-	"search": func(e *Entry) string {
-		return strings.ToLower(strings.Join(append([]string{e.Ref, e.Title, e.MainPackage}, e.Tags...), " "))
-	},
+	"base":    func(p string) string { return strings.TrimPrefix(p, "images/") },
 	"failing": func(f finding.Finding) bool { return f.Failing() },
 	"eolLabel": func(s string) string {
 		switch s {
