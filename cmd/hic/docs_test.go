@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -200,6 +201,12 @@ func checkHicLine(args []string, strict bool) error {
 		return err
 	}
 	if cmd == root {
+		// hic --version, hic --help: flags of the root itself.
+		root.InitDefaultVersionFlag()
+		root.InitDefaultHelpFlag()
+		if len(rest) > 0 && !slices.ContainsFunc(rest, func(a string) bool { return !strings.HasPrefix(a, "-") || lookupFlag(root, a) == nil }) {
+			return nil
+		}
 		return fmt.Errorf("no such command %q", strings.Join(args, " "))
 	}
 	if !cmd.Runnable() {
