@@ -49,6 +49,7 @@ func usageError(format string, args ...any) error {
 type rootOptions struct {
 	catalog string // catalog root directory
 	verbose bool
+	quiet   bool // -q: stdout discarded
 	getenv  func(string) string
 	logger  *slog.Logger
 	// cpuProfile names a file for a CPU profile of the command (hidden flag,
@@ -126,16 +127,25 @@ func newRootCmd(opts *rootOptions, stderr io.Writer) *cobra.Command {
 in CUE against a hardening schema, compiles them through apko into minimal OCI
 images, and signs in-toto attestations for each image.
 
+Every command that prints data takes -o/--format: text (the default) or
+json, plus a few of its own (vet: github, diff: markdown, show: yaml).
+-q/--quiet prints nothing on stdout; -C/--catalog (env HIC_CATALOG) is on
+the commands that read the catalog.
+
 Exit status: 0 success; 1 the command ran and found problems (failing
-findings, failed builds, failed verification checks); 2 usage error (bad
-flags or arguments, an unknown ref, input that does not load); 130
-interrupted.`,
+findings, failed builds, failed verification checks, refused attestations);
+2 usage error (bad flags or arguments, an unknown ref, input that does not
+load); 130 interrupted.`,
 		Version:       version,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
 			if err := refuseEmptyPaths(cmd); err != nil {
 				return err
+			}
+			if opts.quiet {
+				cmd.Root().SetOut(io.Discard)
+				cmd.SetOut(io.Discard)
 			}
 			level := slog.LevelWarn
 			if opts.verbose {
@@ -163,8 +173,8 @@ interrupted.`,
 	if v := opts.getenv("HIC_CATALOG"); v != "" {
 		defaultCatalog = v
 	}
-	root.PersistentFlags().StringVarP(&opts.catalog, "catalog", "C", defaultCatalog, "catalog root directory (env HIC_CATALOG)")
 	root.PersistentFlags().BoolVarP(&opts.verbose, "verbose", "v", false, "log debug detail to stderr")
+	root.PersistentFlags().BoolVarP(&opts.quiet, "quiet", "q", false, "print nothing on stdout (errors still go to stderr; the exit status tells)")
 	root.PersistentFlags().StringVar(&opts.cpuProfile, "cpuprofile", "", "write a CPU profile of the command to this file")
 	_ = root.PersistentFlags().MarkHidden("cpuprofile")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError("%v", err) })
@@ -199,5 +209,15 @@ interrupted.`,
 			},
 		},
 	)
+	// -C/--catalog only on the commands that read the catalog (keygen,
+	// report merge and version do not); `hic -C DIR vet` still works, as
+	// the command's own flags parse the whole line.
+	for _, c := range root.Commands() {
+		switch c.Name() {
+		case "keygen", "report", "version", "help", "completion":
+			continue
+		}
+		c.PersistentFlags().StringVarP(&opts.catalog, "catalog", "C", defaultCatalog, "catalog root directory (env HIC_CATALOG)")
+	}
 	return root
 }

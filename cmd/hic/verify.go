@@ -29,10 +29,10 @@ import (
 )
 
 const verifyLong = `Verify checks an image the way an auditor does, trusting only the public key
-and the catalog. REF is a spec ref (nginx:1.29-wolfi-runtime) or an image ref
-(nginx:1.29, nginx@sha256:...) in the OCI layout (--layout, default out/oci);
+and the catalog. REF is a spec ref (nginx:1.31-wolfi-runtime) or an image ref
+(nginx:1.31, nginx@sha256:...) in the OCI layout (--layout, default out/oci);
 with --registry REGISTRY/PREFIX, a spec ref or repository:tag below it; or a
-full registry reference (127.0.0.1:5000/hic/nginx:1.29; --registry - forces it).
+full registry reference (127.0.0.1:5000/hic/nginx:1.31; --registry - forces it).
 Signatures and attestations are read from the layout's referrers, or from the
 registry's referrers API and cosign's sha256-<digest>.sig/.att tags.
 
@@ -199,7 +199,7 @@ func (o *verifyOptions) run(cmd *cobra.Command, root *rootOptions, ref string) e
 }
 
 // looksRemote reports whether ref starts with a registry host
-// ("127.0.0.1:5000/hic/nginx:1.29", "ghcr.io/org/nginx:1.29"); catalog refs
+// ("127.0.0.1:5000/hic/nginx:1.31", "ghcr.io/org/nginx:1.31"); catalog refs
 // have no "/".
 func looksRemote(ref string) bool {
 	host, _, ok := strings.Cut(ref, "/")

@@ -126,8 +126,12 @@ type vetResult struct {
 	Specs    int               `json:"specs"`
 	Images   int               `json:"images"`
 	Files    int               `json:"files"`
-	failing  int
-	waived   int
+	// Unchecked are the specs of distros without a package universe: vet
+	// cannot check their pins against the distro's real data.
+	Unchecked        []string `json:"unchecked,omitempty"`
+	uncheckedDistros map[string]int
+	failing          int
+	waived           int
 }
 
 // add keeps the findings of l that lie under one of paths (all of them when a
@@ -170,6 +174,19 @@ func (r *vetResult) add(l *loaded, root string, paths []string, specs []*spec.Sp
 		}
 		if f.Waived {
 			r.waived++
+		}
+	}
+	all := specs
+	if len(paths) > 0 {
+		all = l.catalog.Specs
+	}
+	for _, s := range all {
+		if l.universes[s.Distro] == nil {
+			r.Unchecked = append(r.Unchecked, s.Ref)
+			if r.uncheckedDistros == nil {
+				r.uncheckedDistros = map[string]int{}
+			}
+			r.uncheckedDistros[s.Distro]++
 		}
 	}
 	if len(paths) == 0 {
@@ -261,6 +278,15 @@ func (r *vetResult) summary() string {
 	}
 	if r.waived > 0 {
 		s += fmt.Sprintf(" (%d waived by exceptions; --show-waived lists them)", r.waived)
+	}
+	if len(r.Unchecked) > 0 {
+		distros := make([]string, 0, len(r.uncheckedDistros))
+		for d := range r.uncheckedDistros {
+			distros = append(distros, d)
+		}
+		sort.Strings(distros)
+		s += fmt.Sprintf("\n%s not checked against real package data: %s %s no package universe (--format json lists the specs)",
+			count(len(r.Unchecked), "spec"), strings.Join(distros, ", "), map[bool]string{true: "has", false: "have"}[len(distros) == 1])
 	}
 	return s
 }

@@ -245,7 +245,7 @@ func universe(opts SynthOptions, arch string) []spec {
 			for _, e := range r.Executables {
 				p := strings.TrimPrefix(e, "/")
 				if p != "" && !slices.ContainsFunc(s.bulk, func(b bulkFile) bool { return b.path == p }) {
-					s.bulk = append(s.bulk, bulkFile{path: p, mode: 0o755, share: 0.2})
+					s.bulk = append(s.bulk, bulkFile{path: p, mode: 0o755, share: 0.2, command: true})
 					s.provides = appendNew(s.provides, "cmd:"+path.Base(p)+"="+r.Version)
 				}
 			}

@@ -1,6 +1,7 @@
 package apkrepo
 
 import (
+	"bytes"
 	"io/fs"
 	"slices"
 	"sort"
@@ -267,6 +268,15 @@ func TestSynthesizeRequestOrderDoesNotMatter(t *testing.T) {
 		if _, ok := fileOf(p, c.file); !ok {
 			t.Errorf("%s: no file %s", c.id, c.file)
 		}
+	}
+	// A program requested of a base package, as of any other, is a real
+	// executable answering with the package's version.
+	want, err := VersionProgram("x86_64", "extra", "1.38.0-r0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f, _ := fileOf(fwd["x86_64/busybox-1.38.0-r0"], "usr/bin/extra"); !bytes.Equal(f.Head, want) {
+		t.Errorf("busybox's requested /usr/bin/extra is not the version program: head %q", f.Head)
 	}
 	if d := fwd["x86_64/curl-1.0.0-r0"].Depends; !slices.Contains(d, "zlib") || !slices.Contains(d, "libpsl") {
 		t.Errorf("merged curl depends %v, want zlib and libpsl", d)

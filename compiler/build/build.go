@@ -150,11 +150,13 @@ func Build(ctx context.Context, img compile.Image, lock *resolve.Lock, opts Opti
 	if err := os.MkdirAll(fetchDir, 0o755); err != nil {
 		return nil, fmt.Errorf("%s: build: %w", ref, err)
 	}
-	verify := newVerifier(opts.Transport, ref, fetchDir, src, lock, archs)
+	// Keys apko fetches are checked against the catalog's pins.
+	transport := resolve.KeyTransport(opts.Transport, img.KeyPins)
+	verify := newVerifier(transport, ref, fetchDir, src, lock, archs)
 	if verify != nil {
 		common = append(common, apkobuild.WithTransport(verify))
-	} else if opts.Transport != nil {
-		common = append(common, apkobuild.WithTransport(opts.Transport))
+	} else if transport != nil {
+		common = append(common, apkobuild.WithTransport(transport))
 	}
 	if tag := imageTag(img); tag != "" {
 		common = append(common, apkobuild.WithTags(tag))
@@ -191,6 +193,9 @@ func Build(ctx context.Context, img compile.Image, lock *resolve.Lock, opts Opti
 	if err := g.Wait(); err != nil {
 		if verr := verify.err(); verr != nil {
 			return nil, verr // the cause, rather than apko's report of it
+		}
+		if kerr := resolve.KeyError(transport); kerr != nil {
+			return nil, fmt.Errorf("%s: build: %w", ref, kerr)
 		}
 		return nil, err
 	}

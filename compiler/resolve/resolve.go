@@ -124,15 +124,21 @@ func resolveArch(ctx context.Context, img compile.Image, src *Sources, arch type
 		build.WithVCS(false),
 		build.WithSBOMFormats(nil),
 	)
-	if transport != nil {
+	if transport = KeyTransport(transport, img.KeyPins); transport != nil {
 		opts = append(opts, build.WithTransport(transport))
 	}
 	bc, err := build.New(ctx, tarfs.New(), opts...)
 	if err != nil {
+		if kerr := KeyError(transport); kerr != nil {
+			err = kerr // the cause, rather than apko's status code
+		}
 		return nil, fmt.Errorf("%s: resolve %s from %s: %w", ref, arch.ToAPK(), repos, err)
 	}
 	resolved, _, err := bc.APK().ResolveWorld(ctx)
 	if err != nil {
+		if kerr := KeyError(transport); kerr != nil {
+			return nil, fmt.Errorf("%s: resolve %s from %s: %w", ref, arch.ToAPK(), repos, kerr)
+		}
 		pkg := culprit(ctx, bc, img.Config.Contents.Packages)
 		if msg, ok := notInRepository(err, pkg, arch.ToAPK(), repos, len(src.mirrors) > 0); ok {
 			return nil, fmt.Errorf("%s: %s", ref, msg)
