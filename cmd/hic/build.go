@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/chainguard-dev/clog"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -201,6 +202,11 @@ func newBuildCmd(root *rootOptions) *cobra.Command {
 				return err
 			}
 			defer st.Close()
+			if key, err := checksMemoKey(); err != nil {
+				clog.FromContext(cmd.Context()).Debug("no memo of checks: every cached image is hashed", "error", err)
+			} else {
+				st.RememberChecks(key)
+			}
 			compiledDir := filepath.Join(o.out, "compiled")
 			if err := writeCompiled(compiledDir, imgs); err != nil {
 				return err

@@ -13,6 +13,7 @@ import (
 	"github.com/hic-build/hic/compiler/finding"
 	"github.com/hic-build/hic/compiler/load"
 	"github.com/hic-build/hic/compiler/spec"
+	"github.com/hic-build/hic/compiler/store"
 	"github.com/hic-build/hic/compiler/universe"
 	"github.com/hic-build/hic/compiler/vex"
 	"github.com/hic-build/hic/schema"
@@ -152,6 +153,16 @@ func relToWD(p string) string {
 		}
 	}
 	return p
+}
+
+// checksMemoKey is the key of the layouts' memos of checks, kept in
+// USER_CACHE_DIR/hic (see store.MemoKey).
+func checksMemoKey() ([]byte, error) {
+	d, err := os.UserCacheDir()
+	if err != nil {
+		return nil, err
+	}
+	return store.MemoKey(filepath.Join(d, "hic"))
 }
 
 // evalCacheDir is where the loader keeps each image folder's evaluation

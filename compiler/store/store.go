@@ -95,9 +95,11 @@ type Store struct {
 	// catalog build: a third of its CPU).
 	entries map[string][]byte
 
-	// checked memoises the blobs hashed and found good (see Verify): a
-	// blob is trusted for being present only after that.
-	checked blobCheck
+	// memo remembers the blobs hashed and found good (see Verify), the
+	// subjects of referrers and the images verified: a blob is trusted for
+	// being present only after that, and across processes only with
+	// RememberChecks (memo.go).
+	memo memo
 }
 
 // Open opens (creating it if needed) the layout at dir and locks it against
@@ -163,6 +165,7 @@ var ErrClosed = errors.New("store is closed")
 // A Put still running (say, of an abandoned build) fails with ErrClosed and
 // leaves index.json alone.
 func (s *Store) Close() error {
+	s.saveMemo()
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
 	s.mu.Lock()
