@@ -134,6 +134,7 @@ func newPublishCmd(opts *rootOptions) *cobra.Command {
 				}
 			}
 			w := cmd.OutOrStdout()
+			unchanged := 0
 			popts := publish.Options{
 				Attempts:       o.attempts,
 				RequestTimeout: o.timeout,
@@ -141,6 +142,11 @@ func newPublishCmd(opts *rootOptions) *cobra.Command {
 				Logger:         opts.logger,
 				Signer:         signer,
 				Progress: func(ev publish.Event) {
+					if ev.Unchanged {
+						unchanged++
+						fmt.Fprintf(w, "unchanged %s@%s: the registry holds it whole (%s)\n", ev.Ref, ev.Digest, ev.Elapsed.Round(time.Millisecond))
+						return
+					}
 					fmt.Fprintf(w, "pushed %s@%s", ev.Ref, ev.Digest)
 					if len(ev.Tags) > 1 {
 						fmt.Fprintf(w, " tags %s", strings.Join(ev.Tags, ","))
@@ -155,7 +161,11 @@ func newPublishCmd(opts *rootOptions) *cobra.Command {
 				}
 				return &exitError{code: exitFindings, err: err}
 			}
-			fmt.Fprintf(w, "published %s to %s\n", count(len(images), "image"), dst)
+			fmt.Fprintf(w, "published %s to %s", count(len(images), "image"), dst)
+			if unchanged > 0 {
+				fmt.Fprintf(w, " (%d already there, unchanged)", unchanged)
+			}
+			fmt.Fprintln(w)
 			return nil
 		},
 	}
