@@ -122,7 +122,7 @@ func newPublishCmd(opts *rootOptions) *cobra.Command {
 				return err
 			}
 			if rep != nil {
-				why := failingSpecs(rep)
+				why := rep.FailingSpecs()
 				var refused []string
 				for _, img := range images {
 					if _, bad := why[img.SpecRef]; bad && !slices.Contains(refused, img.SpecRef) {

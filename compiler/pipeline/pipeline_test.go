@@ -46,7 +46,7 @@ func statuses(r *report.Report) []status {
 	return out
 }
 
-func catalog() []compile.Image {
+func testCatalog() []compile.Image {
 	return []compile.Image{spec("redis", "8.2"), spec("nginx", "1.29"), spec("broken", "1"), spec("suid", "2"), spec("nosbom", "3"), spec("unresolvable", "4")}
 }
 
@@ -62,7 +62,7 @@ func TestRunBuildsThenCaches(t *testing.T) {
 	}
 	var progress bytes.Buffer
 	opts := Options{Store: s, Builder: fb, Jobs: 2, HicVersion: "v0.1.0", ReportPath: filepath.Join(out, "report.json"), Progress: &progress}
-	r, err := Run(ctx, catalog(), opts)
+	r, err := Run(ctx, testCatalog(), opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -150,7 +150,7 @@ func TestRunBuildsThenCaches(t *testing.T) {
 
 	// Second run: nothing changed, so built specs are cached without calling
 	// Build, failed ones (and rejected images) are retried.
-	r2, err := Run(ctx, catalog(), opts)
+	r2, err := Run(ctx, testCatalog(), opts)
 	if err != nil {
 		t.Fatal(err)
 	}
