@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/v1/layout"
@@ -49,6 +51,7 @@ type publishOptions struct {
 	key      string
 	report   string
 	registry registryFlags
+	format   string // hic publish only
 }
 
 func (o *publishOptions) addFlags(cmd *cobra.Command) {
@@ -88,6 +91,9 @@ func newPublishCmd(opts *rootOptions) *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := o.validate(); err != nil {
 				return err
+			}
+			if err := checkFormat(o.format, formatText, formatJSON); err != nil {
+				return usageError("publish: %v", err)
 			}
 			ro, err := o.registry.options()
 			if err != nil {
@@ -135,6 +141,26 @@ func newPublishCmd(opts *rootOptions) *cobra.Command {
 			}
 			w := cmd.OutOrStdout()
 			unchanged := 0
+			type pushed struct {
+				Ref          string   `json:"ref"`
+				Digest       string   `json:"digest"`
+				Unchanged    bool     `json:"unchanged,omitempty"` // the registry held it whole
+				Tags         []string `json:"tags"`
+				Referrers    int      `json:"referrers"`
+				Signatures   int      `json:"signatures"`
+				Attestations int      `json:"attestations"`
+				Milliseconds int64    `json:"ms"`
+			}
+			var (
+				mu  sync.Mutex
+				res = struct {
+					Destination string   `json:"destination"`
+					Images      []pushed `json:"images"`
+				}{Destination: args[0], Images: []pushed{}}
+			)
+			if o.format == formatJSON {
+				w = io.Discard
+			}
 			popts := publish.Options{
 				Attempts:       o.attempts,
 				RequestTimeout: o.timeout,
@@ -142,6 +168,9 @@ func newPublishCmd(opts *rootOptions) *cobra.Command {
 				Logger:         opts.logger,
 				Signer:         signer,
 				Progress: func(ev publish.Event) {
+					mu.Lock()
+					defer mu.Unlock()
+					res.Images = append(res.Images, pushed{ev.Ref, ev.Digest.String(), ev.Unchanged, ev.Tags, ev.Referrers, ev.Signatures, ev.Attestations, ev.Elapsed.Milliseconds()})
 					if ev.Unchanged {
 						unchanged++
 						fmt.Fprintf(w, "unchanged %s@%s: the registry holds it whole (%s)\n", ev.Ref, ev.Digest, ev.Elapsed.Round(time.Millisecond))
@@ -166,9 +195,13 @@ func newPublishCmd(opts *rootOptions) *cobra.Command {
 				fmt.Fprintf(w, " (%d already there, unchanged)", unchanged)
 			}
 			fmt.Fprintln(w)
+			if o.format == formatJSON {
+				return writeJSON(cmd.OutOrStdout(), res)
+			}
 			return nil
 		},
 	}
 	o.addFlags(cmd)
+	cmd.Flags().StringVarP(&o.format, "format", "o", formatText, "output format: text or json")
 	return cmd
 }

@@ -129,8 +129,8 @@ images, and signs in-toto attestations for each image.
 
 Every command that prints data takes -o/--format: text (the default) or
 json, plus a few of its own (vet: github, diff: markdown, show: yaml).
--q/--quiet prints nothing on stdout; -C/--catalog (env HIC_CATALOG) is on
-the commands that read the catalog.
+-q/--quiet prints nothing on stdout; -C/--catalog (env HIC_CATALOG) is shown
+on the commands that read the catalog.
 
 Exit status: 0 success; 1 the command ran and found problems (failing
 findings, failed builds, failed verification checks, refused attestations);
@@ -209,15 +209,17 @@ load); 130 interrupted.`,
 			},
 		},
 	)
-	// -C/--catalog only on the commands that read the catalog (keygen,
-	// report merge and version do not); `hic -C DIR vet` still works, as
-	// the command's own flags parse the whole line.
+	// -C/--catalog is shown only on the commands that read the catalog
+	// (keygen, report merge and version do not); on those it is hidden and
+	// ignored, so a wrapper that always passes it keeps working. `hic -C DIR
+	// vet` works as well as `hic vet -C DIR`: the command's own flags parse
+	// the whole line.
 	for _, c := range root.Commands() {
-		switch c.Name() {
-		case "keygen", "report", "version", "help", "completion":
-			continue
-		}
 		c.PersistentFlags().StringVarP(&opts.catalog, "catalog", "C", defaultCatalog, "catalog root directory (env HIC_CATALOG)")
+		switch c.Name() {
+		case "keygen", "report", "version":
+			_ = c.PersistentFlags().MarkHidden("catalog")
+		}
 	}
 	return root
 }
