@@ -199,15 +199,7 @@ load); 130 interrupted.`,
 		newIndexCmd(opts),
 		newBumpCmd(opts),
 		newSiteCmd(opts),
-		&cobra.Command{
-			Use:   "version",
-			Short: "Print hic's version and the apko version it builds with",
-			Args:  cobra.NoArgs,
-			RunE: func(cmd *cobra.Command, _ []string) error {
-				fmt.Fprintf(cmd.OutOrStdout(), "hic %s (apko %s)\n", version, pipeline.ApkoVersion())
-				return nil
-			},
-		},
+		newVersionCmd(),
 	)
 	// -C/--catalog is shown only on the commands that read the catalog
 	// (keygen, report merge and version do not); on those it is hidden and
@@ -222,4 +214,28 @@ load); 130 interrupted.`,
 		}
 	}
 	return root
+}
+
+func newVersionCmd() *cobra.Command {
+	format := formatText
+	cmd := &cobra.Command{
+		Use:   "version [-o text|json]",
+		Short: "Print hic's version and the apko version it builds with",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := checkFormat(format, formatText, formatJSON); err != nil {
+				return usageError("version: %v", err)
+			}
+			if format == formatJSON {
+				return writeJSON(cmd.OutOrStdout(), struct {
+					Hic  string `json:"hic"`
+					Apko string `json:"apko"`
+				}{version, pipeline.ApkoVersion()})
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "hic %s (apko %s)\n", version, pipeline.ApkoVersion())
+			return nil
+		},
+	}
+	cmd.Flags().StringVarP(&format, "format", "o", formatText, "output format: text or json")
+	return cmd
 }
