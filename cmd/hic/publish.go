@@ -165,7 +165,6 @@ func newPublishCmd(opts *rootOptions) *cobra.Command {
 				Attempts:       o.attempts,
 				RequestTimeout: o.timeout,
 				Jobs:           o.jobs,
-				Logger:         opts.logger,
 				Signer:         signer,
 				Progress: func(ev publish.Event) {
 					mu.Lock()

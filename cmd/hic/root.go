@@ -51,7 +51,6 @@ type rootOptions struct {
 	verbose bool
 	quiet   bool // -q: stdout discarded
 	getenv  func(string) string
-	logger  *slog.Logger
 	// cpuProfile names a file for a CPU profile of the command (hidden flag,
 	// for benchmarking); profile is the open file while it runs.
 	cpuProfile string
@@ -151,9 +150,10 @@ load); 130 interrupted.`,
 			if opts.verbose {
 				level = slog.LevelDebug
 			}
-			opts.logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
-			// apko logs through the context's clog logger: keep it at our level.
-			cmd.SetContext(clog.WithLogger(cmd.Context(), clog.NewLogger(opts.logger)))
+			// The one logger travels in the context (clog.FromContext), as
+			// apko's does: hic's packages and apko log at the same level.
+			logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+			cmd.SetContext(clog.WithLogger(cmd.Context(), clog.NewLogger(logger)))
 			if opts.cpuProfile != "" {
 				f, err := os.Create(opts.cpuProfile)
 				if err != nil {

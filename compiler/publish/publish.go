@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
@@ -15,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/chainguard-dev/clog"
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -50,8 +49,6 @@ type Options struct {
 	// Transport is the HTTP transport under the retries. Default: a
 	// transport with the proxy from the environment and RequestTimeout.
 	Transport http.RoundTripper
-	// Logger receives debug lines about retries. Default: discard.
-	Logger *slog.Logger
 	// Progress, if set, is called once after each image is published.
 	Progress func(Event)
 	// Signer, if set, signs each image for the repository it is pushed to
@@ -101,9 +98,6 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.Images == 0 {
 		o.Images = 4
-	}
-	if o.Logger == nil {
-		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	switch {
 	case o.Attempts < 1:
@@ -294,7 +288,7 @@ func PublishImages(ctx context.Context, images []Image, d Destination, opts Opti
 	if err != nil {
 		return fmt.Errorf("publish: %w", err)
 	}
-	rt := &retryTransport{inner: o.Transport, attempts: o.Attempts, base: o.Backoff, max: o.MaxBackoff, logger: o.Logger}
+	rt := &retryTransport{inner: o.Transport, attempts: o.Attempts, base: o.Backoff, max: o.MaxBackoff}
 	// go-containerregistry retries a whole blob upload (HEAD, POST, PATCH,
 	// PUT) when a step fails with a temporary error; the transport below
 	// retries single requests. The outer retries are few and skip errors
@@ -352,7 +346,7 @@ func PublishImages(ctx context.Context, images []Image, d Destination, opts Opti
 				return fmt.Errorf("publish %s to %s: %w", img.Name(), d, err)
 			}
 			ev.Elapsed = time.Since(start)
-			o.Logger.InfoContext(gctx, "published", "ref", ev.Ref, "digest", ev.Digest, "referrers", ev.Referrers, "elapsed", ev.Elapsed)
+			clog.FromContext(gctx).Info("published", "ref", ev.Ref, "digest", ev.Digest, "referrers", ev.Referrers, "elapsed", ev.Elapsed)
 			if o.Progress != nil {
 				progress.Lock()
 				o.Progress(ev)
