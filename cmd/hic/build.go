@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -24,6 +25,7 @@ import (
 const version = "0.1.0"
 
 type buildOptions struct {
+	format   string // -o json: the build report on stdout instead of the summary
 	all      bool
 	out      string
 	mirrors  string
@@ -151,6 +153,13 @@ func newBuildCmd(root *rootOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if err := checkFormat(o.format, formatText, formatJSON); err != nil {
+				return usageError("build: %v", err)
+			}
+			output := cmd.OutOrStdout()
+			if o.format == formatJSON {
+				output = io.Discard
+			}
 			// apko's layer writers and compressors buffer megabytes each;
 			// a soft limit makes the collector return them before the heap
 			// grows with the number of builds in flight. GOMEMLIMIT in the
@@ -183,10 +192,15 @@ func newBuildCmd(root *rootOptions) *cobra.Command {
 				Publisher:  pub,
 				HicVersion: version,
 				Progress:   cmd.ErrOrStderr(),
-				Output:     cmd.OutOrStdout(),
+				Output:     output,
 			})
 			if err != nil {
 				return buildError(cmd, root, err)
+			}
+			if o.format == formatJSON {
+				if err := writeJSON(cmd.OutOrStdout(), r); err != nil {
+					return err
+				}
 			}
 			if r.Failed() {
 				return &exitError{code: exitFindings}
@@ -197,6 +211,7 @@ func newBuildCmd(root *rootOptions) *cobra.Command {
 	f := cmd.Flags()
 	f.BoolVar(&o.all, "all", false, "build every spec of the catalog")
 	f.StringVar(&o.out, "out", "out", "output directory")
+	f.StringVarP(&o.format, "format", "o", formatText, "output format: text (the summary) or json (the build report, as OUT/report.json)")
 	f.StringVar(&o.mirrors, "mirrors", "", "mirror root written by hic mirror (holds mirrors.json)")
 	f.StringArrayVar(&o.mirror, "mirror", nil, "map a catalog repository to a local directory: URL=DIR (repeatable)")
 	f.IntVarP(&o.jobs, "jobs", "j", runtime.NumCPU(), "specs built at once")
