@@ -315,13 +315,27 @@ func PublishImages(ctx context.Context, images []Image, d Destination, opts Opti
 	if err != nil {
 		return fmt.Errorf("publish: %w", err)
 	}
+	// First, side by side, which images the registry holds whole already:
+	// a HEAD request waits on the registry, not on this machine.
+	there := make([]bool, len(images))
+	if o.Signer == nil {
+		var pg errgroup.Group
+		pg.SetLimit(max(probeJobs, o.Images))
+		for i, img := range images {
+			pg.Go(func() error {
+				there[i] = ctx.Err() == nil && unchanged(ctx, puller, img, d)
+				return nil
+			})
+		}
+		_ = pg.Wait()
+	}
 	m := newMounts()
 	// Images are published opts.Images at a time; after the first failure no
 	// further image is started, and the first failure is returned.
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(o.Images)
 	var progress sync.Mutex
-	for _, img := range images {
+	for i, img := range images {
 		if gctx.Err() != nil {
 			break
 		}
@@ -332,7 +346,7 @@ func PublishImages(ctx context.Context, images []Image, d Destination, opts Opti
 			start := time.Now()
 			var ev Event
 			var err error
-			if o.Signer == nil && unchanged(gctx, puller, img, d) {
+			if there[i] {
 				ev, err = unchangedEvent(img, d)
 			} else {
 				ev, err = publishImage(gctx, pusher, m, img, d, o.Signer)
@@ -363,6 +377,9 @@ func PublishImages(ctx context.Context, images []Image, d Destination, opts Opti
 	}
 	return ctx.Err()
 }
+
+// probeJobs bounds the images probed at once for being there already.
+const probeJobs = 16
 
 // unchanged reports whether the registry holds img whole already: its
 // input tag and every tag name its index. Any error answers no, and the
