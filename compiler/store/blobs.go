@@ -287,7 +287,7 @@ func (s *Store) writeBlob(h v1.Hash, rc io.ReadCloser) (err error) {
 	if err := os.Rename(f.Name(), s.blobPath(h)); err != nil {
 		return errors.Join(err, os.Remove(f.Name()))
 	}
-	if id, ok := statID(s.blobPath(h)); ok {
+	if id, ok := s.blobID(h); ok {
 		s.memo.markGood(h, id)
 	}
 	return nil

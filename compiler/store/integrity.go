@@ -19,7 +19,7 @@ import (
 // (and, when size is positive, that size). A blob whose file has the
 // identity it had when it was last hashed good (see memo) is not read.
 func (s *Store) checkBlob(h v1.Hash, size int64) error {
-	if id, ok := statID(s.blobPath(h)); ok && s.memo.knownGood(h, id) && (size <= 0 || id.Size == size) {
+	if id, ok := s.blobID(h); ok && s.memo.knownGood(h, id) && (size <= 0 || id.Size == size) {
 		return nil
 	}
 	f, err := os.Open(s.blobPath(h))
@@ -181,7 +181,7 @@ func (s *Store) verifiedBefore(h v1.Hash) bool {
 		if s.memo.seenNow(b) {
 			continue
 		}
-		id, ok := statID(s.blobPath(b))
+		id, ok := s.blobID(b)
 		if !ok || !s.memo.knownGood(b, id) {
 			return false
 		}

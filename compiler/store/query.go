@@ -224,7 +224,7 @@ func (s *Store) subjectOf(h v1.Hash) (v1.Hash, error) {
 	// A later process reads the subject from the memo while the file is
 	// the one it was read from (memo.go).
 	p := s.blobPath(h)
-	if id, ok := statID(p); ok {
+	if id, ok := s.blobID(h); ok {
 		if subj, ok := s.memo.subject(h, id); ok {
 			return subj, nil
 		}

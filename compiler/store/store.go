@@ -100,6 +100,8 @@ type Store struct {
 	// being present only after that, and across processes only with
 	// RememberChecks (memo.go).
 	memo memo
+	// blobDir is blobs/sha256, open for looking up blobs' identities.
+	blobDir *os.File
 }
 
 // Open opens (creating it if needed) the layout at dir and locks it against
@@ -139,6 +141,11 @@ func (s *Store) init() error {
 	if err := os.MkdirAll(filepath.Join(s.dir, "blobs", "sha256"), 0o755); err != nil {
 		return fmt.Errorf("store %s: %w", s.dir, err)
 	}
+	bd, err := os.Open(filepath.Join(s.dir, "blobs", "sha256"))
+	if err != nil {
+		return fmt.Errorf("store %s: %w", s.dir, err)
+	}
+	s.blobDir = bd
 	if _, err := os.Stat(filepath.Join(s.dir, layoutName)); errors.Is(err, os.ErrNotExist) {
 		if err := fsutil.WriteFileAtomic(filepath.Join(s.dir, layoutName), []byte(layoutFile), 0o644); err != nil {
 			return fmt.Errorf("store %s: %w", s.dir, err)
@@ -175,6 +182,9 @@ func (s *Store) Close() error {
 	}
 	s.closed = true
 	s.mu.Unlock()
+	if s.blobDir != nil {
+		s.blobDir.Close()
+	}
 	_ = syscall.Flock(int(s.lock.Fd()), syscall.LOCK_UN)
 	return s.lock.Close()
 }
