@@ -145,7 +145,7 @@ func Generate(ctx context.Context, images []compile.Image, opts Options) (*Manif
 		if err != nil {
 			return nil, fmt.Errorf("mirror %s: %w", d, err)
 		}
-		fp, err := resolve.KeyFingerprint(pub)
+		fp, err := universe.KeyFingerprint(pub)
 		if err != nil {
 			return nil, fmt.Errorf("mirror %s: %w", d, err)
 		}
