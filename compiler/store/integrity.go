@@ -163,6 +163,17 @@ func (s *Store) verifiedBefore(h v1.Hash) bool {
 	if !ok {
 		return false
 	}
+	// The blobs first: a referrer found unchanged needs no second look
+	// when Referrers asks for its subject.
+	for _, b := range im.Blobs {
+		if s.memo.seenNow(b) {
+			continue
+		}
+		id, ok := s.blobID(b)
+		if !ok || !s.memo.knownGood(b, id) {
+			return false
+		}
+	}
 	var referrers []v1.Hash
 	for _, subj := range im.Subjects {
 		refs, err := s.Referrers(subj, "")
@@ -176,15 +187,6 @@ func (s *Store) verifiedBefore(h v1.Hash) bool {
 	sortHashes(referrers)
 	if !slices.Equal(referrers, im.Referrers) {
 		return false
-	}
-	for _, b := range im.Blobs {
-		if s.memo.seenNow(b) {
-			continue
-		}
-		id, ok := s.blobID(b)
-		if !ok || !s.memo.knownGood(b, id) {
-			return false
-		}
 	}
 	s.memo.markNow(h, gen)
 	return true

@@ -272,6 +272,18 @@ func (m *memo) subject(h v1.Hash, id fileID) (v1.Hash, bool) {
 	return r.Subject, ok && r.ID == id
 }
 
+// seenSubject returns the remembered subject of h when h was found good
+// in this process with the identity the subject was read at: no stat.
+func (m *memo) seenSubject(h v1.Hash) (v1.Hash, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	r, ok := m.Subjects[h]
+	if !ok || !m.seen[h] || m.Blobs[h] != r.ID {
+		return v1.Hash{}, false
+	}
+	return r.Subject, true
+}
+
 func (m *memo) markSubject(h v1.Hash, id fileID, subj v1.Hash) {
 	m.mu.Lock()
 	defer m.mu.Unlock()

@@ -224,6 +224,9 @@ func (s *Store) subjectOf(h v1.Hash) (v1.Hash, error) {
 	// A later process reads the subject from the memo while the file is
 	// the one it was read from (memo.go).
 	p := s.blobPath(h)
+	if subj, ok := s.memo.seenSubject(h); ok {
+		return subj, nil
+	}
 	if id, ok := s.blobID(h); ok {
 		if subj, ok := s.memo.subject(h, id); ok {
 			return subj, nil
