@@ -34,7 +34,19 @@ func TestAttestations(t *testing.T) {
 	attMust(t, 0, nil, "-C", attCatalog, "build", "web:2-wolfi-runtime", "--mirrors", mirror, "--out", out, "--today", attToday, "--key", filepath.Join(keys, sign.PrivateKeyFile))
 	oci := filepath.Join(out, "oci")
 	prefix := reg + "/hic"
-	attMust(t, 0, nil, "-C", attCatalog, "publish", "--layout", oci, prefix, "web:2-wolfi-runtime")
+	var pub1 struct {
+		Destination string `json:"destination"`
+		Images      []struct {
+			Ref          string `json:"ref"`
+			Attestations int    `json:"attestations"`
+		} `json:"images"`
+	}
+	if err := json.Unmarshal([]byte(attMust(t, 0, nil, "-C", attCatalog, "publish", "-o", "json", "--layout", oci, prefix, "web:2-wolfi-runtime")), &pub1); err != nil {
+		t.Fatalf("publish -o json: %v", err)
+	}
+	if pub1.Destination != prefix || len(pub1.Images) != 1 || pub1.Images[0].Attestations == 0 {
+		t.Errorf("publish -o json: %+v", pub1)
+	}
 
 	list := func(t *testing.T, want int, args ...string) []verify.Attestation {
 		t.Helper()

@@ -3,38 +3,29 @@ package main
 import (
 	"context"
 	"errors"
-	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
 	"strings"
 
-	"chainguard.dev/apko/pkg/build/types"
+	"github.com/chainguard-dev/clog"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
-	"github.com/hic-build/hic/compiler/apkrepo"
-	"github.com/hic-build/hic/compiler/attest"
-	"github.com/hic-build/hic/compiler/build"
-	"github.com/hic-build/hic/compiler/catalog"
-	"github.com/hic-build/hic/compiler/fsutil"
-	"github.com/hic-build/hic/compiler/inspect"
-	"github.com/hic-build/hic/compiler/layercache"
 	"github.com/hic-build/hic/compiler/mirror"
 	"github.com/hic-build/hic/compiler/pipeline"
 	"github.com/hic-build/hic/compiler/publish"
-	"github.com/hic-build/hic/compiler/report"
 	"github.com/hic-build/hic/compiler/resolve"
 	"github.com/hic-build/hic/compiler/sign"
-	"github.com/hic-build/hic/compiler/smoke"
-	"github.com/hic-build/hic/compiler/store"
 )
 
 // version is hic's version; it feeds every input digest.
 const version = "0.1.0"
 
 type buildOptions struct {
+	format   string // -o json: the build report on stdout instead of the summary
 	all      bool
 	out      string
 	mirrors  string
@@ -55,8 +46,8 @@ type buildOptions struct {
 
 // remoteCache is the registry build asks before building a spec: --cache-from,
 // else the --push target; none with --no-cache-from. Its images count only
-// when signed by --cache-key, else by the build's own key (sg).
-func (o *buildOptions) remoteCache(sg *signing) (pipeline.RemoteCache, error) {
+// when signed by --cache-key, else by the build's own key (signer).
+func (o *buildOptions) remoteCache(signer sign.Signer) (pipeline.RemoteCache, error) {
 	from := o.cacheFrom
 	if from == "" {
 		from = o.signing.pushTo
@@ -81,8 +72,8 @@ func (o *buildOptions) remoteCache(sg *signing) (pipeline.RemoteCache, error) {
 		if v, err = sign.LoadVerifierFrom(o.cacheKey); err != nil {
 			return nil, usageError("--cache-key: %v", err)
 		}
-	case sg != nil && sg.signer != nil:
-		if v, err = sign.NewVerifier(sg.signer.Public()); err != nil {
+	case signer != nil:
+		if v, err = sign.NewVerifier(signer.Public()); err != nil {
 			return nil, err
 		}
 	default:
@@ -150,17 +141,24 @@ func newBuildCmd(root *rootOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			sg, err := o.signing.setup(root)
+			signer, pub, err := o.signing.setup(root)
 			if err != nil {
 				return err
 			}
-			remoteCache, err := o.remoteCache(sg)
+			remoteCache, err := o.remoteCache(signer)
 			if err != nil {
 				return err
 			}
 			today, err := parseToday(o.today)
 			if err != nil {
 				return err
+			}
+			if err := checkFormat(o.format, formatText, formatJSON); err != nil {
+				return usageError("build: %v", err)
+			}
+			output := cmd.OutOrStdout()
+			if o.format == formatJSON {
+				output = io.Discard
 			}
 			// apko's layer writers and compressors buffer megabytes each;
 			// a soft limit makes the collector return them before the heap
@@ -169,100 +167,42 @@ func newBuildCmd(root *rootOptions) *cobra.Command {
 			if os.Getenv("GOMEMLIMIT") == "" {
 				debug.SetMemoryLimit(buildMemoryLimit)
 			}
-			cat, imgs, err := compileSelected(cmd, root, args, today)
+			memo, err := checksMemoKey()
 			if err != nil {
-				return err
+				clog.FromContext(cmd.Context()).Debug("no memo of checks: every cached image is hashed", "error", err)
+				memo = nil
 			}
-			var place *report.Shard
+			var shardOpt *pipeline.Shard
 			if shard != nil {
-				n := len(imgs)
-				if imgs, place, err = shard.pick(imgs, prev); err != nil {
+				shardOpt = &pipeline.Shard{Index: shard.i, Count: shard.n, Prev: prev}
+			}
+			r, err := pipeline.BuildCatalog(cmd.Context(), pipeline.CatalogOptions{
+				Catalog:    root.catalog,
+				Refs:       args,
+				Load:       root.catalogOptions(today),
+				Out:        o.out,
+				CacheDir:   o.cacheDir,
+				Mirrors:    mirrors,
+				Offline:    o.mirrors != "" || len(o.mirror) > 0,
+				Jobs:       o.jobs,
+				Signer:     signer,
+				Remote:     remoteCache,
+				ChecksMemo: memo,
+				Shard:      shardOpt,
+				Publisher:  pub,
+				HicVersion: version,
+				Progress:   cmd.ErrOrStderr(),
+				Output:     output,
+			})
+			if err != nil {
+				return buildError(cmd, root, err)
+			}
+			if o.format == formatJSON {
+				if err := writeJSON(cmd.OutOrStdout(), r); err != nil {
 					return err
 				}
-				fmt.Fprintf(cmd.ErrOrStderr(), "shard %d/%d of plan %s: %d of %d specs\n", shard.i, shard.n, place.Plan, len(imgs), n)
-				if len(imgs) == 0 {
-					return writeEmptyReport(cmd, o.out, place)
-				}
 			}
-			sg.withAttacher(cmd.Context(), cat)
-			if o.mirrors != "" || len(o.mirror) > 0 {
-				cfgs := make(map[string]types.ImageConfiguration, len(imgs))
-				for _, img := range imgs {
-					cfgs[img.Ref] = img.Config
-				}
-				if err := resolve.CheckCovered(cfgs, mirrors); err != nil {
-					return usageError("%v", err)
-				}
-			}
-			// Take the layout's lock before writing anything under --out, so
-			// a second hic on the same directory changes nothing.
-			st, err := store.Open(cmd.Context(), filepath.Join(o.out, "oci"))
-			if err != nil {
-				return err
-			}
-			defer st.Close()
-			compiledDir := filepath.Join(o.out, "compiled")
-			if err := writeCompiled(compiledDir, imgs); err != nil {
-				return err
-			}
-			cache := o.cacheDir
-			if cache == "" {
-				cache = filepath.Join(o.out, "cache")
-			}
-			// apko's scratch space: a directory of hic's own, never one the
-			// user may have made (--out . must not lose ./tmp).
-			// Scratch directories of killed builds: nobody else can own
-			// them while this process holds the layout's lock.
-			if err := fsutil.RemoveStale(o.out, ".hic-build-"); err != nil {
-				return err
-			}
-			tmp, err := os.MkdirTemp(o.out, ".hic-build-")
-			if err != nil {
-				return err
-			}
-			defer os.RemoveAll(tmp)
-			layers, err := layercache.Open(filepath.Join(cache, "layers"), 0)
-			if err != nil {
-				return err
-			}
-			builder := pipeline.LockWriter{
-				Builder: &pipeline.LockCache{
-					Builder: pipeline.ApkoBuilder{Mirrors: mirrors, CacheDir: cache, TempDir: tmp, Layers: layers, Checked: build.NewPackageChecks()},
-					Dir:     filepath.Join(cache, "locks"),
-					Mirrors: mirrors,
-				},
-				Dir: compiledDir,
-			}
-			report, runErr := pipeline.Run(cmd.Context(), imgs, pipeline.Options{
-				Store:       st,
-				Builder:     builder,
-				Attacher:    sg.attacher(),
-				Remote:      remoteCache,
-				Shard:       place,
-				Smoke:       &smoke.Sandbox{},
-				KeyIdentity: sg.keyID(),
-				Jobs:        o.jobs,
-				// A mirror hic generated labels what is built from it.
-				SyntheticRepositories: syntheticRepositories(mirrors),
-				HicVersion:            version,
-				ReportPath:            filepath.Join(o.out, "report.json"),
-				Progress:              cmd.ErrOrStderr(),
-				Logger:                root.logger,
-			})
-			if ls := layers.Stats(); ls.Stored+ls.Reused > 0 {
-				fmt.Fprintf(cmd.ErrOrStderr(), "layers: %d compressed, %d reused from %s\n", ls.Stored, ls.Reused, layers.Dir())
-			}
-			if report != nil {
-				fmt.Fprintf(cmd.OutOrStdout(), "images: %s  compiled specs: %s  report: %s\n",
-					filepath.Join(o.out, "oci"), compiledDir, filepath.Join(o.out, "report.json"))
-			}
-			if runErr != nil {
-				return runErr
-			}
-			if err := o.signing.push(cmd, root, sg, st, report); err != nil {
-				return err
-			}
-			if report.Failed() {
+			if r.Failed() {
 				return &exitError{code: exitFindings}
 			}
 			return nil
@@ -271,6 +211,7 @@ func newBuildCmd(root *rootOptions) *cobra.Command {
 	f := cmd.Flags()
 	f.BoolVar(&o.all, "all", false, "build every spec of the catalog")
 	f.StringVar(&o.out, "out", "out", "output directory")
+	f.StringVarP(&o.format, "format", "o", formatText, "output format: text (the summary) or json (the build report, as OUT/report.json)")
 	f.StringVar(&o.mirrors, "mirrors", "", "mirror root written by hic mirror (holds mirrors.json)")
 	f.StringArrayVar(&o.mirror, "mirror", nil, "map a catalog repository to a local directory: URL=DIR (repeatable)")
 	f.IntVarP(&o.jobs, "jobs", "j", runtime.NumCPU(), "specs built at once")
@@ -299,140 +240,57 @@ func (f *signingFlags) addFlags(fs *pflag.FlagSet) {
 	f.registry.addFlags(fs)
 }
 
-// signing is the signing setup of one build; nil fields for an unsigned build.
-type signing struct {
-	signer sign.Signer
-	att    *attest.SigningAttacher
-}
-
-func (s *signing) attacher() pipeline.Attacher {
-	if s == nil || s.att == nil {
-		return nil // a nil interface, not a nil *SigningAttacher
-	}
-	return s.att
-}
-
-func (s *signing) keyID() string {
-	if s == nil || s.signer == nil {
-		return ""
-	}
-	return s.signer.KeyID()
-}
-
-// setup checks the flags and loads the key. A build needs a key (--key or
-// HIC_SIGNING_KEY) or an explicit --unsigned.
-func (f *signingFlags) setup(root *rootOptions) (*signing, error) {
+// setup checks the flags, loads the key and makes the --push publisher. A
+// build needs a key (--key or HIC_SIGNING_KEY) or an explicit --unsigned; the
+// signer is nil for an unsigned build, the publisher nil without --push.
+func (f *signingFlags) setup(root *rootOptions) (sign.Signer, publish.Publisher, error) {
+	var dst publish.Destination
 	if f.pushTo != "" {
 		ro, err := f.registry.options()
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		if _, err := ro.ParseDestination(f.pushTo); err != nil {
-			return nil, usageError("--push: %v", err)
+		if dst, err = ro.ParseDestination(f.pushTo); err != nil {
+			return nil, nil, usageError("--push: %v", err)
 		}
-	}
-	key := f.key
-	if f.unsigned {
-		if key != "" {
-			return nil, usageError("--key and --unsigned exclude each other")
-		}
-		return &signing{}, nil
-	}
-	if key == "" {
-		key = root.getenv("HIC_SIGNING_KEY")
-	}
-	if key == "" {
-		return nil, usageError("no signing key: pass --key PATH (or set HIC_SIGNING_KEY; hic keygen makes one), or --unsigned for an unsigned build")
-	}
-	signer, err := sign.LoadSignerFrom(key)
-	if err != nil {
-		return nil, usageError("signing key: %v", err)
-	}
-	return &signing{signer: signer}, nil
-}
-
-// withAttacher adds the attestation signer of a signed build of cat: the
-// rules it names are the schema's and the post-build ones; the static
-// checks' findings go into each spec's hardening report beside the
-// post-build ones.
-func (s *signing) withAttacher(ctx context.Context, cat *catalog.Catalog) {
-	if s.signer == nil {
-		return
-	}
-	s.att = &attest.SigningAttacher{
-		Signer:         s.signer,
-		HicVersion:     version,
-		CatalogRoot:    cat.Root,
-		GitCommit:      catalog.GitCommit(ctx, cat.Root),
-		Rules:          cat.RuleIDs(inspect.Rules()...),
-		StaticFindings: cat.StaticFindings(),
-		Advisories:     cat.Advisories,
-	}
-}
-
-// push publishes the specs of r that succeeded (built or cached, no failing
-// finding) from the store's layout to --push.
-func (f *signingFlags) push(cmd *cobra.Command, root *rootOptions, sg *signing, st *store.Store, r *report.Report) error {
-	if f.pushTo == "" || r == nil {
-		return nil
-	}
-	w := cmd.OutOrStdout()
-	var refs []string
-	for _, s := range r.Specs {
-		// A spec found in a registry (--cache-from) has no image in the
-		// layout to push: it is there already.
-		if (s.Status == report.StatusBuilt || s.Status == report.StatusCached) && !s.Failed() && s.CachedFrom == "" {
-			refs = append(refs, s.Ref)
-		}
-	}
-	// Specs that failed are refused by name (their earlier images too);
-	// the others are pushed.
-	why := failingSpecs(r)
-	for _, s := range r.Specs {
-		if reason, bad := why[s.Ref]; bad {
-			fmt.Fprintf(w, "push: refusing %s: %s\n", s.Ref, reason)
-		}
-	}
-	if len(refs) == 0 {
-		if n := r.Counts.CachedRegistry; n > 0 {
-			fmt.Fprintf(w, "push: nothing to push (%s already in the registry)\n", count(n, "spec"))
-		} else {
-			fmt.Fprintln(w, "push: no spec succeeded; nothing to push")
-		}
-		return nil
-	}
-	ro, err := f.registry.options()
-	if err != nil {
-		return err
-	}
-	dst, err := ro.ParseDestination(f.pushTo)
-	if err != nil {
-		return usageError("--push: %v", err)
-	}
-	ctx := cmd.Context()
-	images, err := publish.FromLayout(ctx, st.Layout(), refs...)
-	if err != nil {
-		return &exitError{code: exitFindings, err: fmt.Errorf("push: %w", err)}
 	}
 	var signer sign.Signer
-	if sg != nil {
-		signer = sg.signer
-	}
-	err = publish.PublishImages(ctx, images, dst, publish.Options{
-		Logger: root.logger,
-		Signer: signer,
-		Progress: func(ev publish.Event) {
-			fmt.Fprintf(w, "pushed %s@%s referrers %d signatures %d attestations %d\n", ev.Ref, ev.Digest, ev.Referrers, ev.Signatures, ev.Attestations)
-		},
-	})
-	if err != nil {
-		if errors.Is(err, context.Canceled) {
-			return err
+	key := f.key
+	switch {
+	case f.unsigned && key != "":
+		return nil, nil, usageError("--key and --unsigned exclude each other")
+	case !f.unsigned:
+		if key == "" {
+			key = root.getenv("HIC_SIGNING_KEY")
 		}
-		return &exitError{code: exitFindings, err: fmt.Errorf("push: %w", err)}
+		if key == "" {
+			return nil, nil, usageError("no signing key: pass --key PATH (or set HIC_SIGNING_KEY; hic keygen makes one), or --unsigned for an unsigned build")
+		}
+		var err error
+		if signer, err = sign.LoadSignerFrom(key); err != nil {
+			return nil, nil, usageError("signing key: %v", err)
+		}
 	}
-	fmt.Fprintf(w, "pushed %s of %s to %s\n", count(len(images), "image"), count(len(refs), "spec"), dst)
-	return nil
+	if f.pushTo == "" {
+		return signer, nil, nil
+	}
+	// As hic publish --key: each image is signed for the repository it is
+	// pushed to.
+	return signer, publish.Registry{Dest: dst, Options: publish.Options{Signer: signer}}, nil
+}
+
+// buildError turns pipeline.Build's error into the CLI's: messages
+// printed as vet prints them, and the exit code.
+func buildError(cmd *cobra.Command, root *rootOptions, err error) error {
+	var ie *pipeline.InputError
+	var pe *pipeline.PublishError
+	switch {
+	case errors.As(err, &ie):
+		return usageError("%v", err)
+	case errors.As(err, &pe) && !errors.Is(err, context.Canceled):
+		return &exitError{code: exitFindings, err: err}
+	}
+	return catalogError(cmd, root, err)
 }
 
 func (o *buildOptions) mirrorList() ([]resolve.Mirror, error) {
@@ -459,15 +317,4 @@ func (o *buildOptions) mirrorList() ([]resolve.Mirror, error) {
 		out = append(out, resolve.Mirror{URL: url, Dir: abs})
 	}
 	return out, nil
-}
-
-// syntheticRepositories lists the catalog URLs of mirrors hic generated.
-func syntheticRepositories(ms []resolve.Mirror) []string {
-	var out []string
-	for _, m := range ms {
-		if apkrepo.IsSynthetic(m.Dir) {
-			out = append(out, strings.TrimSuffix(m.URL, "/"))
-		}
-	}
-	return out
 }

@@ -13,7 +13,10 @@ import (
 	"github.com/hic-build/hic/compiler/fsutil"
 )
 
-type bumpOptions struct{ dryRun bool }
+type bumpOptions struct {
+	dryRun bool
+	format string
+}
 
 const bumpLong = `Bump moves the version pin of each selected stream to the newest version its
 distro's package universe (CATALOG/universe/DISTRO.txt) has within the stream
@@ -34,6 +37,9 @@ func newBumpCmd(root *rootOptions) *cobra.Command {
 		Example: `  hic bump nginx:1.31
   hic bump --dry-run`,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkFormat(o.format, formatText, formatJSON); err != nil {
+				return usageError("bump: %v", err)
+			}
 			l, err := loadOrFail(cmd, root, time.Now().UTC(), args...)
 			if err != nil {
 				return err
@@ -57,6 +63,32 @@ func newBumpCmd(root *rootOptions) *cobra.Command {
 			}
 			skips = append(skips, more...)
 			w := cmd.OutOrStdout()
+			if o.format == formatJSON {
+				type pin struct {
+					Pos     string   `json:"pos"`
+					Package string   `json:"package"`
+					From    string   `json:"from"`
+					To      string   `json:"to"`
+					Specs   []string `json:"specs"`
+				}
+				type skip struct {
+					Specs  []string `json:"specs"`
+					Reason string   `json:"reason"`
+				}
+				res := struct {
+					DryRun  bool   `json:"dryRun"`
+					Bumped  []pin  `json:"bumped"`
+					Skipped []skip `json:"skipped"`
+					Files   int    `json:"files"`
+				}{DryRun: o.dryRun, Bumped: []pin{}, Skipped: []skip{}, Files: len(files)}
+				for _, c := range applied {
+					res.Bumped = append(res.Bumped, pin{displayPos(catRoot, c.Pos).String(), c.Package, c.From, c.To, c.Refs})
+				}
+				for _, s := range skips {
+					res.Skipped = append(res.Skipped, skip{s.Refs, s.Reason})
+				}
+				return writeJSON(w, res)
+			}
 			for _, c := range applied {
 				fmt.Fprintf(w, "%s: %s %s -> %s (%s)\n", displayPos(catRoot, c.Pos), c.Package, c.From, c.To, strings.Join(c.Refs, ", "))
 			}
@@ -99,5 +131,6 @@ func newBumpCmd(root *rootOptions) *cobra.Command {
 		},
 	}
 	cmd.Flags().BoolVarP(&o.dryRun, "dry-run", "n", false, "list the changes without writing them")
+	cmd.Flags().StringVarP(&o.format, "format", "o", formatText, "output format: text or json")
 	return cmd
 }

@@ -9,10 +9,13 @@ import (
 	"strings"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	"github.com/hic-build/hic/compiler/catalog"
 	"github.com/hic-build/hic/compiler/finding"
 	"github.com/hic-build/hic/compiler/load"
 	"github.com/hic-build/hic/compiler/spec"
+	"github.com/hic-build/hic/compiler/store"
 	"github.com/hic-build/hic/compiler/universe"
 	"github.com/hic-build/hic/compiler/vex"
 	"github.com/hic-build/hic/schema"
@@ -43,10 +46,8 @@ func (ro *rootOptions) loadAndCheck(ctx context.Context, root string, today time
 // compiler/catalog's Load, with GOGC and the user's cache directory as the
 // environment sets them. A catalog that does not load is a usage error.
 func (ro *rootOptions) loadAndCheckDirs(ctx context.Context, root string, today time.Time, dirs []string) (*loaded, error) {
-	opts := catalog.Options{Today: today, Dirs: dirs, CacheDir: evalCacheDir()}
-	if ro.getenv("GOGC") == "" { // GOGC in the environment wins
-		opts.GCPercent = 400
-	}
+	opts := ro.catalogOptions(today)
+	opts.Dirs = dirs
 	c, err := catalog.Load(ctx, root, opts)
 	var ie *catalog.InputError
 	if errors.As(err, &ie) {
@@ -56,6 +57,49 @@ func (ro *rootOptions) loadAndCheckDirs(ctx context.Context, root string, today 
 		return nil, err
 	}
 	return &loaded{Catalog: c, catalog: c.Loaded, tables: c.Tables, universes: c.Universes, findings: c.Findings, advisories: c.Advisories, elapsed: c.Elapsed}, nil
+}
+
+// catalogOptions are compiler/catalog's options with GOGC and the user's
+// cache directory as the environment sets them.
+func (ro *rootOptions) catalogOptions(today time.Time) catalog.Options {
+	opts := catalog.Options{Today: today, CacheDir: evalCacheDir()}
+	if ro.getenv("GOGC") == "" { // GOGC in the environment wins
+		opts.GCPercent = 400
+	}
+	return opts
+}
+
+// catalogError turns the front end's errors (catalog.Compiled) into the
+// CLI's: findings printed as vet prints them, and the exit code.
+func catalogError(cmd *cobra.Command, root *rootOptions, err error) error {
+	var (
+		ie *catalog.InputError
+		le *catalog.LoadError
+		fe *catalog.FailingError
+	)
+	switch {
+	case errors.As(err, &ie):
+		return usageError("%v", err)
+	case errors.As(err, &le):
+		printFindings(cmd, root, le.Findings)
+		return usageError("the catalog does not load; fix the errors above (hic vet shows them too)")
+	case errors.As(err, &fe):
+		printFindings(cmd, root, fe.Findings)
+		return &exitError{code: exitFindings, err: err}
+	}
+	return err
+}
+
+// printFindings prints failing findings to stderr as hic vet does.
+func printFindings(cmd *cobra.Command, root *rootOptions, fs []finding.Finding) {
+	var bad vetResult
+	r, _ := catalog.FindRoot(root.catalog)
+	for _, f := range fs {
+		f.Pos = displayPos(r, f.Pos)
+		bad.Findings = append(bad.Findings, f)
+		bad.failing++
+	}
+	_ = bad.write(cmd.ErrOrStderr(), &vetOptions{format: "text"})
 }
 
 // selectSpecs returns the specs named by refs, or all with none given.
@@ -152,6 +196,16 @@ func relToWD(p string) string {
 		}
 	}
 	return p
+}
+
+// checksMemoKey is the key of the layouts' memos of checks, kept in
+// USER_CACHE_DIR/hic (see store.MemoKey).
+func checksMemoKey() ([]byte, error) {
+	d, err := os.UserCacheDir()
+	if err != nil {
+		return nil, err
+	}
+	return store.MemoKey(filepath.Join(d, "hic"))
 }
 
 // evalCacheDir is where the loader keeps each image folder's evaluation

@@ -2,8 +2,6 @@ package main
 
 import (
 	"fmt"
-	"os"
-	"path/filepath"
 	"slices"
 	"time"
 
@@ -12,7 +10,6 @@ import (
 	"github.com/hic-build/hic/compiler/catalog"
 	"github.com/hic-build/hic/compiler/check"
 	"github.com/hic-build/hic/compiler/compile"
-	"github.com/hic-build/hic/compiler/fsutil"
 	"github.com/hic-build/hic/compiler/spec"
 	"github.com/hic-build/hic/compiler/universe"
 )
@@ -44,7 +41,7 @@ failing vet findings are not compiled.`,
 			if err != nil {
 				return err
 			}
-			if err := writeCompiled(o.out, imgs); err != nil {
+			if err := compile.WriteDir(o.out, imgs); err != nil {
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "compiled %s to %s\n", count(len(imgs), "spec"), o.out)
@@ -60,22 +57,11 @@ failing vet findings are not compiled.`,
 // compileSelected loads the catalog, refuses specs with failing findings
 // (printing them as vet does) and compiles the rest of the selection.
 func compileSelected(cmd *cobra.Command, root *rootOptions, refs []string, today time.Time) (*catalog.Catalog, []compile.Image, error) {
-	l, err := loadOrFail(cmd, root, today, refs...)
+	c, imgs, err := catalog.Compiled(cmd.Context(), root.catalog, refs, root.catalogOptions(today))
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, catalogError(cmd, root, err)
 	}
-	specs, err := l.selectSpecs(refs)
-	if err != nil {
-		return nil, nil, err
-	}
-	if err := refuseFailing(cmd, root, l, specs, nil); err != nil {
-		return nil, nil, err
-	}
-	imgs, err := l.Compile(specs)
-	if err != nil {
-		return nil, nil, err
-	}
-	return l.Catalog, imgs, nil
+	return c, imgs, nil
 }
 
 // refuseFailing prints the failing findings of specs (those of rules keep
@@ -134,23 +120,4 @@ func universeSnapshot(u *universe.Universe) string {
 		out += " from " + s.From
 	}
 	return out
-}
-
-// writeCompiled writes the flat compiled form of each image into dir, one
-// file per spec. A file whose content is unchanged is not rewritten, so its
-// timestamp says when the spec last changed.
-func writeCompiled(dir string, imgs []compile.Image) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	for _, img := range imgs {
-		b, err := compile.Marshal(img)
-		if err != nil {
-			return err
-		}
-		if err := fsutil.WriteIfChanged(filepath.Join(dir, compile.FileName(img.Ref)), b, 0o644); err != nil {
-			return err
-		}
-	}
-	return nil
 }

@@ -62,3 +62,18 @@ func TestLayering(t *testing.T) {
 		}
 	}
 }
+
+// TestSpecFlow keeps CONTRIBUTING.md's "How a spec flows" true: hic build
+// makes one call into compiler/pipeline, which imports each stage it names.
+func TestSpecFlow(t *testing.T) {
+	const mod = "github.com/hic-build/hic/"
+	imports := map[string]bool{}
+	for _, imp := range goList(t, "-f", `{{join .Imports " "}}`, "./compiler/pipeline") {
+		imports[imp] = true
+	}
+	for _, stage := range []string{"catalog", "plan", "attest", "resolve", "build", "inspect", "smoke", "store", "report", "publish"} {
+		if !imports[mod+"compiler/"+stage] {
+			t.Errorf("compiler/pipeline does not import compiler/%s, but CONTRIBUTING.md says the build flows through it", stage)
+		}
+	}
+}

@@ -18,7 +18,10 @@ import (
 	"github.com/hic-build/hic/compiler/load"
 )
 
-type fmtOptions struct{ check bool }
+type fmtOptions struct {
+	check  bool
+	format string
+}
 
 func newFmtCmd(root *rootOptions) *cobra.Command {
 	o := &fmtOptions{}
@@ -30,6 +33,9 @@ CUE format. With --check it changes nothing, lists the files that are not
 formatted and exits 1 if there are any. "hic fmt -" formats standard input to
 standard output (with --check: prints nothing, exits 1 if it is not formatted).`,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkFormat(o.format, formatText, formatJSON); err != nil {
+				return usageError("fmt: %v", err)
+			}
 			if len(args) == 1 && args[0] == "-" {
 				return o.stdin(cmd)
 			}
@@ -61,6 +67,17 @@ standard output (with --check: prints nothing, exits 1 if it is not formatted).`
 				}
 			}
 			unformatted, failed := 0, 0
+			w := cmd.OutOrStdout()
+			res := struct {
+				Check bool `json:"check"`
+				// Files are the files not formatted (--check) or formatted now.
+				Files []string `json:"files"`
+				// Failed are the files that do not parse.
+				Failed []string `json:"failed"`
+			}{Check: o.check, Files: []string{}, Failed: []string{}}
+			if o.format == formatJSON {
+				w = io.Discard
+			}
 			for _, p := range files {
 				src, err := os.ReadFile(p)
 				if err != nil {
@@ -69,6 +86,7 @@ standard output (with --check: prints nothing, exits 1 if it is not formatted).`
 				out, err := format.Source(src)
 				if err != nil {
 					fmt.Fprintf(cmd.ErrOrStderr(), "%s: cannot format: %v\n", p, err)
+					res.Failed = append(res.Failed, relToWD(p))
 					failed++
 					continue
 				}
@@ -77,14 +95,20 @@ standard output (with --check: prints nothing, exits 1 if it is not formatted).`
 				}
 				unformatted++
 				rel := relToWD(p)
+				res.Files = append(res.Files, rel)
 				if o.check {
-					fmt.Fprintln(cmd.OutOrStdout(), rel)
+					fmt.Fprintln(w, rel)
 					continue
 				}
 				if err := writeFileAtomic(p, out); err != nil {
 					return err
 				}
-				fmt.Fprintf(cmd.OutOrStdout(), "formatted %s\n", rel)
+				fmt.Fprintf(w, "formatted %s\n", rel)
+			}
+			if o.format == formatJSON {
+				if err := writeJSON(cmd.OutOrStdout(), res); err != nil {
+					return err
+				}
 			}
 			switch {
 			case failed > 0:
@@ -96,6 +120,7 @@ standard output (with --check: prints nothing, exits 1 if it is not formatted).`
 		},
 	}
 	cmd.Flags().BoolVar(&o.check, "check", false, "list unformatted files and exit 1 instead of rewriting them")
+	cmd.Flags().StringVarP(&o.format, "format", "o", formatText, "output format: text or json (the files listed)")
 	return cmd
 }
 

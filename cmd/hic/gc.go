@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"time"
 
@@ -14,6 +15,22 @@ type gcOptions struct {
 	layout string
 	prune  bool
 	dryRun bool
+	format string
+}
+
+// gcResult is what hic gc -o json prints.
+type gcResult struct {
+	Layout string     `json:"layout"`
+	DryRun bool       `json:"dryRun"`
+	Pruned []gcPruned `json:"pruned,omitempty"`
+	Blobs  int        `json:"blobs"`
+	Bytes  int64      `json:"bytes"`
+}
+
+type gcPruned struct {
+	Spec   string   `json:"spec"`
+	Digest string   `json:"digest"`
+	Tags   []string `json:"tags"`
 }
 
 func newGCCmd(root *rootOptions) *cobra.Command {
@@ -35,6 +52,9 @@ It takes the layout's lock, so it never runs beside a build.
   hic gc --prune               remove them`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := checkFormat(o.format, formatText, formatJSON); err != nil {
+				return usageError("gc: %v", err)
+			}
 			if fi, err := os.Stat(o.layout); err != nil || !fi.IsDir() {
 				return usageError("gc: --layout %s is not a directory", o.layout)
 			}
@@ -55,6 +75,16 @@ It takes the layout's lock, so it never runs beside a build.
 			}
 			defer st.Close()
 			w := cmd.OutOrStdout()
+			res := gcResult{Layout: o.layout, DryRun: o.dryRun}
+			done := func() error {
+				if o.format == formatJSON {
+					return writeJSON(cmd.OutOrStdout(), res)
+				}
+				return nil
+			}
+			if o.format == formatJSON {
+				w = io.Discard
+			}
 			verb := "removed"
 			if o.dryRun {
 				verb = "would remove"
@@ -65,24 +95,27 @@ It takes the layout's lock, so it never runs beside a build.
 					return err
 				}
 				for _, r := range gone {
+					res.Pruned = append(res.Pruned, gcPruned{r.SpecRef, r.Descriptor.Digest.String(), r.Refs})
 					fmt.Fprintf(w, "%s %s %s (not in the catalog; tags %v)\n", verb, r.SpecRef, r.Descriptor.Digest, r.Refs)
 				}
 				fmt.Fprintf(w, "%s %s of specs not in the catalog\n", verb, count(len(gone), "image"))
 				if o.dryRun {
 					// The blobs a prune frees are reachable until it runs.
-					return nil
+					return done()
 				}
 			}
 			removed, freed, err := st.GC(cmd.Context(), o.dryRun)
 			if err != nil {
 				return err
 			}
+			res.Blobs, res.Bytes = removed, freed
 			fmt.Fprintf(w, "%s %s (%d bytes, unreachable) from %s\n", verb, count(removed, "blob"), freed, o.layout)
-			return nil
+			return done()
 		},
 	}
 	cmd.Flags().StringVar(&o.layout, "layout", "out/oci", "OCI image layout")
 	cmd.Flags().BoolVar(&o.prune, "prune", false, "also remove the images of specs no longer in the catalog")
 	cmd.Flags().BoolVar(&o.dryRun, "dry-run", false, "list what would be removed; change nothing")
+	cmd.Flags().StringVarP(&o.format, "format", "o", formatText, "output format: text or json")
 	return cmd
 }

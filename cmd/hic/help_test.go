@@ -72,3 +72,41 @@ func TestHelpExamplesResolve(t *testing.T) {
 		t.Errorf("checked %d refs and %d example lines in the help, want at least 5 and 3", len(cites), lines)
 	}
 }
+
+// TestFormatFlagsUniform: every command that prints data has -o/--format,
+// defaulting to text and offering json; -o means nothing else anywhere.
+func TestFormatFlagsUniform(t *testing.T) {
+	// The commands that print only a line saying what they wrote.
+	statusOnly := map[string]bool{"hic compile": true, "hic site": true, "hic index import": true}
+	root := newRootCmd(&rootOptions{getenv: func(string) string { return "" }}, io.Discard)
+	n := 0
+	var walk func(c *cobra.Command)
+	walk = func(c *cobra.Command) {
+		for _, sub := range c.Commands() {
+			walk(sub)
+		}
+		if !c.Runnable() || c == root {
+			return
+		}
+		f := c.Flags().Lookup("format")
+		if o := c.Flags().ShorthandLookup("o"); o != nil && o != f {
+			t.Errorf("%s: -o is --%s, want --format", c.CommandPath(), o.Name)
+		}
+		if statusOnly[c.CommandPath()] {
+			return
+		}
+		n++
+		switch {
+		case f == nil:
+			t.Errorf("%s has no -o/--format", c.CommandPath())
+		case f.Shorthand != "o":
+			t.Errorf("%s: --format has no -o", c.CommandPath())
+		case f.DefValue != formatText || !strings.Contains(f.Usage, "json"):
+			t.Errorf("%s: --format defaults to %q (%s), want text and a json choice", c.CommandPath(), f.DefValue, f.Usage)
+		}
+	}
+	walk(root)
+	if n < 15 {
+		t.Errorf("checked %d commands, want at least 15", n)
+	}
+}

@@ -11,8 +11,9 @@ import (
 )
 
 type mirrorOptions struct {
-	out   string
-	scale float64
+	out    string
+	scale  float64
+	format string
 }
 
 func newMirrorCmd(root *rootOptions) *cobra.Command {
@@ -30,6 +31,9 @@ The mirror holds exactly what the selected specs need: generating it for a
 few REFs replaces a mirror made for the whole catalog (the signing keys are
 kept). Use a separate --out for a partial mirror.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkFormat(o.format, formatText, formatJSON); err != nil {
+				return usageError("mirror: %v", err)
+			}
 			if !(o.scale > 0 && o.scale <= 1) { // also rejects NaN
 				return usageError("--scale %v: want a factor in (0, 1]", o.scale)
 			}
@@ -54,6 +58,33 @@ kept). Use a separate --out for a partial mirror.`,
 			if err != nil {
 				return err
 			}
+			if o.format == formatJSON {
+				type repo struct {
+					URL string `json:"url"`
+					Dir string `json:"dir"`
+				}
+				type distro struct {
+					Distro   string `json:"distro"`
+					Universe string `json:"universe,omitempty"` // its snapshot; empty: packages invented
+				}
+				res := struct {
+					Out          string   `json:"out"`
+					Specs        int      `json:"specs"`
+					Repositories []repo   `json:"repositories"`
+					Distros      []distro `json:"distros"`
+				}{Out: o.out, Specs: len(specs), Repositories: []repo{}}
+				for _, mm := range m.Mirrors {
+					res.Repositories = append(res.Repositories, repo{mm.URL, mm.Dir})
+				}
+				for _, d := range sortedDistros(specs) {
+					x := distro{Distro: d}
+					if u := l.universes[d]; u != nil {
+						x.Universe = universeSnapshot(u)
+					}
+					res.Distros = append(res.Distros, x)
+				}
+				return writeJSON(cmd.OutOrStdout(), res)
+			}
 			for _, mm := range m.Mirrors {
 				fmt.Fprintf(cmd.OutOrStdout(), "%s -> %s\n", mm.URL, mm.Dir)
 			}
@@ -70,5 +101,6 @@ kept). Use a separate --out for a partial mirror.`,
 	}
 	cmd.Flags().StringVar(&o.out, "out", "out/mirror", "mirror root directory")
 	cmd.Flags().Float64Var(&o.scale, "scale", 0.001, "fraction of realistic package sizes")
+	cmd.Flags().StringVarP(&o.format, "format", "o", formatText, "output format: text or json")
 	return cmd
 }

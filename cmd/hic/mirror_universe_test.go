@@ -28,7 +28,7 @@ import (
 func TestMirrorServesOnlyTheUniverse(t *testing.T) {
 	cat := vetUniverseCatalog
 	dir := t.TempDir()
-	code, stdout, stderr := bldRun(t, "-C", cat, "mirror", "--out", dir, "good:1-wolfi-runtime", "java-home:1-wolfi-runtime")
+	code, stdout, stderr := bldRun(t, "-C", cat, "mirror", "--out", dir, "good:1-wolfi-runtime", "java-home:1-wolfi-runtime", "unknown-files:1-wolfi-runtime")
 	if code != 0 {
 		t.Fatalf("hic mirror: exit %d\n%s%s", code, stdout, stderr)
 	}
@@ -64,7 +64,7 @@ func TestMirrorServesOnlyTheUniverse(t *testing.T) {
 		}
 		sort.Strings(got)
 		want := []string{
-			"ca-certificates-bundle=20250619-r0", "glibc=2.42-r0", "ld-linux=2.42-r0", "nginx-mainline=1.31.4-r0",
+			"ca-certificates-bundle=20250619-r0", "facts-unknown=3.1-r0", "glibc=2.42-r0", "ld-linux=2.42-r0", "nginx-mainline=1.31.4-r0",
 			"openjdk-21-jre=21.0.8-r1", "openjdk-21-jre=21.0.9-r0", "tzdata=2025b-r0", "wolfi-baselayout=20230201-r24",
 		}
 		if d := cmp.Diff(want, got); d != "" {
@@ -110,6 +110,16 @@ func TestMirrorServesOnlyTheUniverse(t *testing.T) {
 	}
 	if _, ok := files["usr/bin/java"]; ok {
 		t.Error("the image has /usr/bin/java, which no package of it ships")
+	}
+
+	// Where the universe knows no program of a main package at all (vet
+	// can only warn), the main package ships the program the image starts:
+	// its absence from the universe is no evidence it is missing.
+	uout := filepath.Join(t.TempDir(), "out")
+	bldBuild(t, 0, cat, "unknown-files:1-wolfi-runtime", "--mirrors", dir, "--out", uout, "--key", bldKey(t))
+	ufiles := bldFiles(t, bldPlatformImage(t, filepath.Join(uout, "oci"), "unknown-files:1-wolfi-runtime", "linux/amd64"))
+	if _, ok := ufiles["usr/libexec/facts-unknown/run"]; !ok {
+		t.Error("unknown-files lacks /usr/libexec/facts-unknown/run, which its main package should ship when the universe knows none of its programs")
 	}
 
 	// Alpine's main and community get a directory each, holding what the

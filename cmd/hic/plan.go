@@ -3,15 +3,12 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"path/filepath"
 	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
-	"github.com/hic-build/hic/compiler/compile"
-	"github.com/hic-build/hic/compiler/pipeline"
 	"github.com/hic-build/hic/compiler/plan"
 	"github.com/hic-build/hic/compiler/report"
 )
@@ -145,36 +142,4 @@ func (f *shardFlags) parse() (*shard, error) {
 		return nil, usageError("--shard %q: want I/N with 0 <= I < N, e.g. 0/4", f.shard)
 	}
 	return &shard{i, n}, nil
-}
-
-// pick returns the images of shard s of the plan of imgs (balanced by prev,
-// when given), in the order of imgs, and the shard's place in the plan for
-// its report.
-func (s *shard) pick(imgs []compile.Image, prev *report.Report) ([]compile.Image, *report.Shard, error) {
-	p, err := plan.New(imgs, prev, s.n)
-	if err != nil {
-		return nil, nil, err
-	}
-	in := map[string]bool{}
-	for _, r := range p.Shards[s.i].Refs {
-		in[r] = true
-	}
-	var out []compile.Image
-	for _, img := range imgs {
-		if in[img.Ref] {
-			out = append(out, img)
-		}
-	}
-	return out, &report.Shard{Plan: p.Digest, Index: s.i, Count: s.n}, nil
-}
-
-// writeEmptyReport writes the report of a build of nothing to OUT/report.json.
-func writeEmptyReport(cmd *cobra.Command, out string, place *report.Shard) error {
-	r := &report.Report{Status: report.StatusCompleted, HicVersion: version, ApkoVersion: pipeline.ApkoVersion(), Shard: place, Specs: []report.SpecReport{}}
-	path := filepath.Join(out, "report.json")
-	if err := r.WriteFile(path); err != nil {
-		return err
-	}
-	fmt.Fprintf(cmd.OutOrStdout(), "empty shard; report: %s\n", path)
-	return nil
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"github.com/hic-build/hic/compiler/universe"
 	"os"
 	"path/filepath"
 	"strings"
@@ -32,7 +33,7 @@ func TestPrivateRepositoryPinned(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fp, err := resolve.KeyFingerprint(pub)
+	fp, err := universe.KeyFingerprint(pub)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,7 +116,7 @@ func TestPrivateRepositoryPinned(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	otherFP, err := resolve.KeyFingerprint(otherPub)
+	otherFP, err := universe.KeyFingerprint(otherPub)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/v1/layout"
@@ -49,6 +51,7 @@ type publishOptions struct {
 	key      string
 	report   string
 	registry registryFlags
+	format   string // hic publish only
 }
 
 func (o *publishOptions) addFlags(cmd *cobra.Command) {
@@ -89,6 +92,9 @@ func newPublishCmd(opts *rootOptions) *cobra.Command {
 			if err := o.validate(); err != nil {
 				return err
 			}
+			if err := checkFormat(o.format, formatText, formatJSON); err != nil {
+				return usageError("publish: %v", err)
+			}
 			ro, err := o.registry.options()
 			if err != nil {
 				return err
@@ -122,7 +128,7 @@ func newPublishCmd(opts *rootOptions) *cobra.Command {
 				return err
 			}
 			if rep != nil {
-				why := failingSpecs(rep)
+				why := rep.FailingSpecs()
 				var refused []string
 				for _, img := range images {
 					if _, bad := why[img.SpecRef]; bad && !slices.Contains(refused, img.SpecRef) {
@@ -134,13 +140,41 @@ func newPublishCmd(opts *rootOptions) *cobra.Command {
 				}
 			}
 			w := cmd.OutOrStdout()
+			unchanged := 0
+			type pushed struct {
+				Ref          string   `json:"ref"`
+				Digest       string   `json:"digest"`
+				Unchanged    bool     `json:"unchanged,omitempty"` // the registry held it whole
+				Tags         []string `json:"tags"`
+				Referrers    int      `json:"referrers"`
+				Signatures   int      `json:"signatures"`
+				Attestations int      `json:"attestations"`
+				Milliseconds int64    `json:"ms"`
+			}
+			var (
+				mu  sync.Mutex
+				res = struct {
+					Destination string   `json:"destination"`
+					Images      []pushed `json:"images"`
+				}{Destination: args[0], Images: []pushed{}}
+			)
+			if o.format == formatJSON {
+				w = io.Discard
+			}
 			popts := publish.Options{
 				Attempts:       o.attempts,
 				RequestTimeout: o.timeout,
 				Jobs:           o.jobs,
-				Logger:         opts.logger,
 				Signer:         signer,
 				Progress: func(ev publish.Event) {
+					mu.Lock()
+					defer mu.Unlock()
+					res.Images = append(res.Images, pushed{ev.Ref, ev.Digest.String(), ev.Unchanged, ev.Tags, ev.Referrers, ev.Signatures, ev.Attestations, ev.Elapsed.Milliseconds()})
+					if ev.Unchanged {
+						unchanged++
+						fmt.Fprintf(w, "unchanged %s@%s: the registry holds it whole (%s)\n", ev.Ref, ev.Digest, ev.Elapsed.Round(time.Millisecond))
+						return
+					}
 					fmt.Fprintf(w, "pushed %s@%s", ev.Ref, ev.Digest)
 					if len(ev.Tags) > 1 {
 						fmt.Fprintf(w, " tags %s", strings.Join(ev.Tags, ","))
@@ -155,10 +189,18 @@ func newPublishCmd(opts *rootOptions) *cobra.Command {
 				}
 				return &exitError{code: exitFindings, err: err}
 			}
-			fmt.Fprintf(w, "published %s to %s\n", count(len(images), "image"), dst)
+			fmt.Fprintf(w, "published %s to %s", count(len(images), "image"), dst)
+			if unchanged > 0 {
+				fmt.Fprintf(w, " (%d already there, unchanged)", unchanged)
+			}
+			fmt.Fprintln(w)
+			if o.format == formatJSON {
+				return writeJSON(cmd.OutOrStdout(), res)
+			}
 			return nil
 		},
 	}
 	o.addFlags(cmd)
+	cmd.Flags().StringVarP(&o.format, "format", "o", formatText, "output format: text or json")
 	return cmd
 }

@@ -11,27 +11,6 @@ import (
 	"github.com/hic-build/hic/compiler/report"
 )
 
-// failingSpecs names, for each spec of r with a failing finding (its last
-// build failed a post-build check, or a cached image carries one), the
-// failing rules and their messages. A spec that failed to build for another
-// reason (say, a repository that did not answer) keeps its earlier image
-// publishable.
-func failingSpecs(r *report.Report) map[string]string {
-	out := map[string]string{}
-	for _, s := range r.Specs {
-		var why []string
-		for _, f := range s.Findings {
-			if f.Failing() {
-				why = append(why, f.Rule+": "+f.Message)
-			}
-		}
-		if len(why) > 0 {
-			out[s.Ref] = strings.Join(why, "; ")
-		}
-	}
-	return out
-}
-
 // refusal is the error for specs that must not be published: each named
 // with why its report fails.
 func refusal(cmd string, reportPath string, refused []string, why map[string]string) error {

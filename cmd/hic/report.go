@@ -27,12 +27,16 @@ summed; the duration is the longest shard's. Exit status 1 if the merged
 build failed (as hic build's would), 2 if the reports cannot be read or merged.`
 
 func newReportMergeCmd(_ *rootOptions) *cobra.Command {
-	return &cobra.Command{
+	format := formatText
+	cmd := &cobra.Command{
 		Use:   "merge OUT.json IN.json...",
 		Short: "Join shard reports into one report",
 		Long:  reportMergeLong,
 		Args:  cobra.MinimumNArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkFormat(format, formatText, formatJSON); err != nil {
+				return usageError("report merge: %v", err)
+			}
 			out, ins := args[0], args[1:]
 			srcs := make([]plan.Source, 0, len(ins))
 			for _, in := range ins {
@@ -50,12 +54,21 @@ func newReportMergeCmd(_ *rootOptions) *cobra.Command {
 				return fmt.Errorf("write %s: %w", out, err)
 			}
 			w := cmd.OutOrStdout()
-			fmt.Fprintf(w, "merged %d reports into %s\n", len(ins), out)
-			merged.WriteSummary(w)
+			if format == formatJSON {
+				// The data is the merged report itself, as written to OUT.
+				if err := writeJSON(w, merged); err != nil {
+					return err
+				}
+			} else {
+				fmt.Fprintf(w, "merged %d reports into %s\n", len(ins), out)
+				merged.WriteSummary(w)
+			}
 			if merged.Failed() {
 				return &exitError{code: exitFindings}
 			}
 			return nil
 		},
 	}
+	cmd.Flags().StringVarP(&format, "format", "o", formatText, "output format: text or json (the merged report)")
+	return cmd
 }

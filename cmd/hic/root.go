@@ -51,7 +51,6 @@ type rootOptions struct {
 	verbose bool
 	quiet   bool // -q: stdout discarded
 	getenv  func(string) string
-	logger  *slog.Logger
 	// cpuProfile names a file for a CPU profile of the command (hidden flag,
 	// for benchmarking); profile is the open file while it runs.
 	cpuProfile string
@@ -129,8 +128,8 @@ images, and signs in-toto attestations for each image.
 
 Every command that prints data takes -o/--format: text (the default) or
 json, plus a few of its own (vet: github, diff: markdown, show: yaml).
--q/--quiet prints nothing on stdout; -C/--catalog (env HIC_CATALOG) is on
-the commands that read the catalog.
+-q/--quiet prints nothing on stdout; -C/--catalog (env HIC_CATALOG) is shown
+on the commands that read the catalog.
 
 Exit status: 0 success; 1 the command ran and found problems (failing
 findings, failed builds, failed verification checks, refused attestations);
@@ -151,9 +150,10 @@ load); 130 interrupted.`,
 			if opts.verbose {
 				level = slog.LevelDebug
 			}
-			opts.logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
-			// apko logs through the context's clog logger: keep it at our level.
-			cmd.SetContext(clog.WithLogger(cmd.Context(), clog.NewLogger(opts.logger)))
+			// The one logger travels in the context (clog.FromContext), as
+			// apko's does: hic's packages and apko log at the same level.
+			logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+			cmd.SetContext(clog.WithLogger(cmd.Context(), clog.NewLogger(logger)))
 			if opts.cpuProfile != "" {
 				f, err := os.Create(opts.cpuProfile)
 				if err != nil {
@@ -199,25 +199,43 @@ load); 130 interrupted.`,
 		newIndexCmd(opts),
 		newBumpCmd(opts),
 		newSiteCmd(opts),
-		&cobra.Command{
-			Use:   "version",
-			Short: "Print hic's version and the apko version it builds with",
-			Args:  cobra.NoArgs,
-			RunE: func(cmd *cobra.Command, _ []string) error {
-				fmt.Fprintf(cmd.OutOrStdout(), "hic %s (apko %s)\n", version, pipeline.ApkoVersion())
-				return nil
-			},
-		},
+		newVersionCmd(),
 	)
-	// -C/--catalog only on the commands that read the catalog (keygen,
-	// report merge and version do not); `hic -C DIR vet` still works, as
-	// the command's own flags parse the whole line.
+	// -C/--catalog is shown only on the commands that read the catalog
+	// (keygen, report merge and version do not); on those it is hidden and
+	// ignored, so a wrapper that always passes it keeps working. `hic -C DIR
+	// vet` works as well as `hic vet -C DIR`: the command's own flags parse
+	// the whole line.
 	for _, c := range root.Commands() {
-		switch c.Name() {
-		case "keygen", "report", "version", "help", "completion":
-			continue
-		}
 		c.PersistentFlags().StringVarP(&opts.catalog, "catalog", "C", defaultCatalog, "catalog root directory (env HIC_CATALOG)")
+		switch c.Name() {
+		case "keygen", "report", "version":
+			_ = c.PersistentFlags().MarkHidden("catalog")
+		}
 	}
 	return root
+}
+
+func newVersionCmd() *cobra.Command {
+	format := formatText
+	cmd := &cobra.Command{
+		Use:   "version [-o text|json]",
+		Short: "Print hic's version and the apko version it builds with",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := checkFormat(format, formatText, formatJSON); err != nil {
+				return usageError("version: %v", err)
+			}
+			if format == formatJSON {
+				return writeJSON(cmd.OutOrStdout(), struct {
+					Hic  string `json:"hic"`
+					Apko string `json:"apko"`
+				}{version, pipeline.ApkoVersion()})
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "hic %s (apko %s)\n", version, pipeline.ApkoVersion())
+			return nil
+		},
+	}
+	cmd.Flags().StringVarP(&format, "format", "o", formatText, "output format: text or json")
+	return cmd
 }

@@ -51,6 +51,32 @@ func tamperCacheCases() []tamperCase {
 			Check:    rebuilt(tamperWolfi),
 		},
 		{
+			// The memo of checks (store/memo.go): a no-op build on the
+			// case's own copy remembers every blob as hashed; the layer is
+			// then rewritten in place with its size and modification time
+			// kept, so only its change time differs.
+			Name: "cache: a layer rewritten in place, mtime kept, after a no-op build remembered it as checked",
+			Attack: func(t *testing.T, e *tamperEnv) {
+				if r := e.Build(t, "--all"); r.Code != 0 || !strings.Contains(r.output(), "cached") {
+					t.Fatalf("the no-op build before the attack: %s", r)
+				}
+				_, m := tamperPlatform(t, e, tamperWolfi, "linux/amd64")
+				p := tamperBlobPath(e, m.Layers[0].Digest)
+				fi, err := os.Stat(p)
+				if err != nil {
+					t.Fatal(err)
+				}
+				tamperFlipBlob(t, e, m.Layers[0].Digest)
+				if err := os.Chtimes(p, fi.ModTime(), fi.ModTime()); err != nil {
+					t.Fatal(err)
+				}
+			},
+			Detect:   build,
+			ExitZero: true,
+			Want:     []string{"cached image is damaged; rebuilding", tamperWolfi, "content has digest"},
+			Check:    rebuilt(tamperWolfi),
+		},
+		{
 			Name: "cache: a cached image's attestation envelope corrupted",
 			Attack: func(t *testing.T, e *tamperEnv) {
 				r := tamperReferrer(t, e, tamperAlpine, attest.PredicateSLSAProvenance)

@@ -111,8 +111,8 @@ func tamperLayoutCases() []tamperCase {
 					t.Fatal(err)
 				}
 				dir := filepath.Join(e.Dir, "attacker")
-				if r := e.Hic(t, nil, "keygen", "--out", dir); r.Code != 0 {
-					t.Fatal(r)
+				if code, stdout, stderr := bldRun(t, "keygen", "--out", dir); code != 0 {
+					t.Fatalf("hic keygen: exit %d\n%s%s", code, stdout, stderr)
 				}
 				s, err := sign.LoadSigner(filepath.Join(dir, sign.PrivateKeyFile))
 				if err != nil {

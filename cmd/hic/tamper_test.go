@@ -206,13 +206,12 @@ func tamperSetup(t *testing.T) *tamperBase {
 	env := &tamperEnv{base: b, Dir: dir, Catalog: cat, Mirror: filepath.Join(dir, "mirror"), Out: filepath.Join(dir, "out"),
 		Key: filepath.Join(dir, "keys", sign.PrivateKeyFile), Pub: filepath.Join(dir, "keys", sign.PublicKeyFile)}
 	b.key, b.pub = env.Key, env.Pub
-	for _, args := range [][]string{
-		{"keygen", "--out", filepath.Join(dir, "keys")},
-		{"mirror", "--out", env.Mirror},
-	} {
-		if r := env.Hic(t, nil, args...); r.Code != 0 {
-			t.Fatalf("tamper setup: %s", r)
-		}
+	// keygen reads no catalog, so it takes no -C.
+	if code, stdout, stderr := bldRun(t, "keygen", "--out", filepath.Join(dir, "keys")); code != 0 {
+		t.Fatalf("tamper setup: hic keygen: exit %d\n%s%s", code, stdout, stderr)
+	}
+	if r := env.Hic(t, nil, "mirror", "--out", env.Mirror); r.Code != 0 {
+		t.Fatalf("tamper setup: %s", r)
 	}
 	if r := env.Build(t, "--all"); r.Code != 0 {
 		t.Fatalf("tamper setup: %s", r)

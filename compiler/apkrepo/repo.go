@@ -5,8 +5,8 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"github.com/chainguard-dev/clog"
 	"io"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -142,7 +142,7 @@ func WriteRepository(ctx context.Context, dir string, key *Key, pkgs []Package) 
 			return nil, fmt.Errorf("write repository %s: %w", dir, err)
 		}
 	}
-	slog.DebugContext(ctx, "apk repository written", "dir", dir, "packages", len(pkgs),
+	clog.FromContext(ctx).Debug("apk repository written", "dir", dir, "packages", len(pkgs),
 		"archs", repo.Archs, "elapsed", time.Since(start))
 	return repo, nil
 }
@@ -177,7 +177,7 @@ func WriteEmptyRepository(ctx context.Context, dir string, key *Key, archs []str
 			return nil, fmt.Errorf("write repository %s: %w", dir, err)
 		}
 	}
-	slog.DebugContext(ctx, "empty apk repository written", "dir", dir, "archs", repo.Archs)
+	clog.FromContext(ctx).Debug("empty apk repository written", "dir", dir, "archs", repo.Archs)
 	return repo, nil
 }
 

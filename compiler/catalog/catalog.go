@@ -246,3 +246,41 @@ func ImageDirs(root string, refs []string) []string {
 	}
 	return dirs
 }
+
+// LoadError is Compiled's error when specs do not evaluate: Findings are
+// load's (CUE syntax and schema errors).
+type LoadError struct {
+	Findings []finding.Finding
+}
+
+func (e *LoadError) Error() string {
+	return fmt.Sprintf("the catalog does not load: %d errors", len(e.Findings))
+}
+
+// Compiled is the front end of the commands that build from specs: it
+// finds the catalog root of path (FindRoot), loads and checks the catalog
+// (only the image folders refs name, when they name folders), selects refs
+// (all with none) and compiles them. Its errors: *InputError for a path,
+// catalog or selection that is wrong, *LoadError when specs do not
+// evaluate, *FailingError when the selection has failing findings.
+// opts.Dirs is set from refs.
+func Compiled(ctx context.Context, path string, refs []string, opts Options) (*Catalog, []compile.Image, error) {
+	root, err := FindRoot(path)
+	if err != nil {
+		return nil, nil, &InputError{err}
+	}
+	opts.Dirs = ImageDirs(root, refs)
+	c, err := Load(ctx, root, opts)
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(c.Loaded.Findings) > 0 {
+		return c, nil, &LoadError{Findings: c.Loaded.Findings}
+	}
+	specs, err := c.Select(refs)
+	if err != nil {
+		return c, nil, &InputError{err}
+	}
+	imgs, err := c.Compile(specs)
+	return c, imgs, err
+}

@@ -237,7 +237,7 @@ func (c *checker) provided(u *universe.Universe, closure []*universe.Package, pr
 	}
 	mainName := spec.PackageName(c.s.MainPackage)
 	providers := providersOf(u, prog)
-	if len(providers) == 0 && !knowsPrograms(u, closure, mainName) {
+	if len(providers) == 0 && !u.KnowsPrograms(closure, mainName) {
 		// Imported from source, the universe may know no programs of the
 		// main package at all: that is not evidence the entrypoint is missing.
 		c.warn(RuleEntrypointProvided, at, "%s cannot be checked: the %s universe knows no programs or files of %s (add f= or cmd: provides to it)", prog, u.Distro, mainName)
@@ -289,24 +289,6 @@ func providersOf(u *universe.Universe, prog string) []*universe.Package {
 		}
 	}
 	return out
-}
-
-// knowsPrograms reports whether the universe records any program or file
-// of the main package's origin among closure.
-func knowsPrograms(u *universe.Universe, closure []*universe.Package, mainName string) bool {
-	mp := u.Lookup(mainName)
-	if mp == nil {
-		return true
-	}
-	for _, p := range closure {
-		if p.OriginName() != mp.OriginName() {
-			continue
-		}
-		if len(p.Files) > 0 || slices.ContainsFunc(p.Provides, func(pr string) bool { return strings.HasPrefix(pr, "cmd:") }) {
-			return true
-		}
-	}
-	return false
 }
 
 type pull struct{ puller, provider string }

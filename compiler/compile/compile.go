@@ -6,12 +6,15 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 
 	"chainguard.dev/apko/pkg/build/types"
 
+	"github.com/hic-build/hic/compiler/fsutil"
 	"github.com/hic-build/hic/compiler/spec"
 )
 
@@ -169,4 +172,23 @@ func cloneMap(m map[string]string) map[string]string {
 		out[k] = v
 	}
 	return out
+}
+
+// WriteDir writes the flat compiled form of each image into dir, one
+// file per spec. A file whose content is unchanged is not rewritten, so its
+// timestamp says when the spec last changed.
+func WriteDir(dir string, imgs []Image) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	for _, img := range imgs {
+		b, err := Marshal(img)
+		if err != nil {
+			return err
+		}
+		if err := fsutil.WriteIfChanged(filepath.Join(dir, FileName(img.Ref)), b, 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -363,6 +363,10 @@ func schemaHint(path, msg string) string {
 		return "check the spelling against the fields of #Image in schema/image.cue (see CONTRIBUTING.md)"
 	case strings.HasPrefix(msg, "required "):
 		return "add the field to the image; schema/image.cue documents each field of #Image and #Stream"
+	case strings.Contains(path, "extraRepositories"):
+		return "name a repository the catalog declares in repositories/*.cue: repositories: NAME: {url: \"https://...\", keys: {\"https://.../KEY.rsa.pub\": \"sha256:...\"}}"
+	case strings.HasPrefix(path, schema.RepositoriesPath+"."):
+		return "see #Repository in schema/repositories.cue: an https url and at least one key URL pinned to \"sha256:\" and the hex SHA-256 of its DER public key"
 	case strings.Contains(path, "streams"):
 		return "a stream is one line: \"1.29\": {version: \"1.29.3-r0\", released: \"2025-06-24\", eol: \"2026-06-24\"}"
 	}

@@ -24,6 +24,7 @@ import (
 	"strings"
 
 	"github.com/hic-build/hic/compiler/apkrepo"
+	"github.com/hic-build/hic/compiler/check"
 	"github.com/hic-build/hic/compiler/compile"
 	"github.com/hic-build/hic/compiler/fsutil"
 	"github.com/hic-build/hic/compiler/resolve"
@@ -144,7 +145,7 @@ func Generate(ctx context.Context, images []compile.Image, opts Options) (*Manif
 		if err != nil {
 			return nil, fmt.Errorf("mirror %s: %w", d, err)
 		}
-		fp, err := resolve.KeyFingerprint(pub)
+		fp, err := universe.KeyFingerprint(pub)
 		if err != nil {
 			return nil, fmt.Errorf("mirror %s: %w", d, err)
 		}
@@ -285,14 +286,19 @@ func fromUniverse(u *universe.Universe, images []compile.Image) ([]apkrepo.Reque
 		if len(missing) > 0 {
 			return nil, fmt.Errorf("%s: nothing in the %s universe provides %s, which its packages depend on", img.Ref, u.Distro, strings.Join(missing, ", "))
 		}
+		mainName, _, _ := strings.Cut(img.Metadata.MainPackage, "=")
 		for _, prog := range programs(img) {
-			for _, p := range closure {
-				if p.Ships(prog) {
-					if !slices.Contains(exes[p.Name], prog) {
-						exes[p.Name] = append(exes[p.Name], prog)
-					}
-					break
-				}
+			shipper := ""
+			if p := check.Provides(closure, prog); p != nil {
+				shipper = p.Name
+			} else if _, waived := img.Policy.Waives(check.RuleEntrypointProvided); waived || !u.KnowsPrograms(closure, mainName) {
+				// What vet could not check (the universe knows no program
+				// of the main package), or what a spec's exception says
+				// the main package ships, the main package ships here.
+				shipper = mainName
+			}
+			if shipper != "" && !slices.Contains(exes[shipper], prog) {
+				exes[shipper] = append(exes[shipper], prog)
 			}
 		}
 	}

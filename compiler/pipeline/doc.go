@@ -8,5 +8,8 @@
 // orchestration is tested with fake images; apko.go adapts compiler/resolve
 // and compiler/build to it. Signing is an Attacher (attacher.go) whose
 // referrers are stored in the same index.json swap as their image. The
-// pipeline does not parse specs or push.
+// pipeline's loop does not parse specs or push: BuildCatalog (catalog.go) is
+// hic build as one call, the front end before the loop and a
+// publish.Publisher after it (--push wraps the build, it is not code of the
+// command).
 package pipeline

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"runtime"
 	"runtime/debug"
 	"slices"
@@ -18,6 +17,7 @@ import (
 	"github.com/hic-build/hic/compiler/attest"
 	"github.com/hic-build/hic/compiler/report"
 
+	"github.com/chainguard-dev/clog"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"golang.org/x/sync/semaphore"
@@ -121,8 +121,6 @@ type Options struct {
 	// Progress receives a progress bar when it is a terminal, plain lines
 	// otherwise. Nil: no progress.
 	Progress io.Writer
-	// Logger receives structured logs. Nil: none.
-	Logger *slog.Logger
 	// CancelGrace is how long Run waits, once ctx is cancelled, for builds
 	// in flight to stop before it abandons them and returns. Zero means
 	// DefaultCancelGrace.
@@ -147,10 +145,7 @@ func Run(ctx context.Context, images []compile.Image, opts Options) (*report.Rep
 	if opts.Jobs <= 0 {
 		opts.Jobs = runtime.NumCPU()
 	}
-	log := opts.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
+	log := clog.FromContext(ctx)
 	images = slices.Clone(images)
 	sort.SliceStable(images, func(i, j int) bool { return images[i].Ref < images[j].Ref })
 	for i := 1; i < len(images); i++ {
@@ -162,7 +157,7 @@ func Run(ctx context.Context, images []compile.Image, opts Options) (*report.Rep
 	start := time.Now()
 	r := &report.Report{HicVersion: opts.HicVersion, ApkoVersion: ApkoVersion(), Signed: opts.KeyIdentity != "", KeyID: opts.KeyIdentity, Shard: opts.Shard, Specs: make([]report.SpecReport, len(images))}
 	prog := newProgress(opts.Progress, len(images))
-	w := &worker{opts: opts, log: log, versions: Versions{Hic: opts.HicVersion, Apko: r.ApkoVersion, Key: opts.KeyIdentity}}
+	w := &worker{opts: opts, versions: Versions{Hic: opts.HicVersion, Apko: r.ApkoVersion, Key: opts.KeyIdentity}}
 
 	var (
 		mu       sync.Mutex // guards r.Specs, finished and closed
@@ -239,7 +234,6 @@ func Run(ctx context.Context, images []compile.Image, opts Options) (*report.Rep
 
 type worker struct {
 	opts     Options
-	log      *slog.Logger
 	versions Versions
 }
 
@@ -278,11 +272,11 @@ func (w *worker) run(ctx context.Context, img compile.Image) (sr report.SpecRepo
 		// The layout is not trusted for being there: every blob of the
 		// cached image and its referrers must hash to its name.
 		if err := w.opts.Store.Verify(h); err != nil {
-			w.log.Warn("cached image is damaged; rebuilding", "ref", img.Ref, "image", h.String(), "error", err)
+			clog.FromContext(ctx).Warn("cached image is damaged; rebuilding", "ref", img.Ref, "image", h.String(), "error", err)
 		} else if fs, err := w.storedFindings(h); err != nil {
-			w.log.Warn("cached image has no readable findings; rebuilding", "ref", img.Ref, "error", err)
+			clog.FromContext(ctx).Warn("cached image has no readable findings; rebuilding", "ref", img.Ref, "error", err)
 		} else if sr.Tests, err = w.storedTests(h); err != nil {
-			w.log.Warn("cached image has no readable smoke tests; rebuilding", "ref", img.Ref, "error", err)
+			clog.FromContext(ctx).Warn("cached image has no readable smoke tests; rebuilding", "ref", img.Ref, "error", err)
 		} else {
 			sr.Status, sr.ImageDigest, sr.Findings = report.StatusCached, h.String(), fs
 			return sr
@@ -292,7 +286,7 @@ func (w *worker) run(ctx context.Context, img compile.Image) (sr report.SpecRepo
 		where, h, ok, err := w.opts.Remote.Lookup(ctx, img.Repository, sr.InputDigest)
 		if err != nil {
 			// The registry is a cache: when it cannot answer, build.
-			w.log.Warn("registry cache lookup failed; building", "ref", img.Ref, "error", err)
+			clog.FromContext(ctx).Warn("registry cache lookup failed; building", "ref", img.Ref, "error", err)
 		} else if ok {
 			sr.Status, sr.ImageDigest, sr.CachedFrom = report.StatusCached, h.String(), where
 			return sr

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/chainguard-dev/clog"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -46,7 +47,7 @@ func statuses(r *report.Report) []status {
 	return out
 }
 
-func catalog() []compile.Image {
+func testCatalog() []compile.Image {
 	return []compile.Image{spec("redis", "8.2"), spec("nginx", "1.29"), spec("broken", "1"), spec("suid", "2"), spec("nosbom", "3"), spec("unresolvable", "4")}
 }
 
@@ -62,7 +63,7 @@ func TestRunBuildsThenCaches(t *testing.T) {
 	}
 	var progress bytes.Buffer
 	opts := Options{Store: s, Builder: fb, Jobs: 2, HicVersion: "v0.1.0", ReportPath: filepath.Join(out, "report.json"), Progress: &progress}
-	r, err := Run(ctx, catalog(), opts)
+	r, err := Run(ctx, testCatalog(), opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -150,7 +151,7 @@ func TestRunBuildsThenCaches(t *testing.T) {
 
 	// Second run: nothing changed, so built specs are cached without calling
 	// Build, failed ones (and rejected images) are retried.
-	r2, err := Run(ctx, catalog(), opts)
+	r2, err := Run(ctx, testCatalog(), opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -279,7 +280,8 @@ func TestDamagedCacheIsRebuilt(t *testing.T) {
 
 	s2 := openStore(t, dir)
 	var logs bytes.Buffer
-	r2, err := Run(ctx, imgs, Options{Store: s2, Builder: fb, HicVersion: "v1", Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	logCtx := clog.WithLogger(ctx, clog.NewLogger(slog.New(slog.NewTextHandler(&logs, nil))))
+	r2, err := Run(logCtx, imgs, Options{Store: s2, Builder: fb, HicVersion: "v1"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -406,7 +408,7 @@ func TestRunAbandonsBuildsThatIgnoreCancellation(t *testing.T) {
 	log := slog.New(&recordHandler{msg: "abandoned build ended", out: ended})
 	// The stubborn builds cannot end before release is closed, so Run
 	// returning at all shows it abandoned them.
-	r, err := Run(ctx, imgs, Options{Store: s, Builder: fb, Jobs: 2, CancelGrace: time.Millisecond, Logger: log})
+	r, err := Run(clog.WithLogger(ctx, clog.NewLogger(log)), imgs, Options{Store: s, Builder: fb, Jobs: 2, CancelGrace: time.Millisecond})
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("Run = %v, want context.Canceled", err)
 	}

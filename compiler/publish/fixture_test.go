@@ -180,8 +180,9 @@ func writeLayout(t testing.TB, dir string, k key, repos ...string) []fixtureImag
 		fi := fixtureImage{repo: repo, tags: []string{fmt.Sprintf("1.%d", i), "latest"}, index: idx, digest: d}
 		for _, tag := range fi.tags {
 			if err := p.AppendIndex(idx, layout.WithAnnotations(map[string]string{
-				publish.AnnotationRefName: repo + ":" + tag,
-				publish.AnnotationSpecRef: "catalog/" + repo,
+				publish.AnnotationRefName:     repo + ":" + tag,
+				publish.AnnotationSpecRef:     "catalog/" + repo,
+				publish.AnnotationInputDigest: fmt.Sprintf("sha256:%064x", i+1),
 			})); err != nil {
 				t.Fatal(err)
 			}

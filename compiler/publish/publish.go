@@ -4,16 +4,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
 	"path"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
+	"github.com/chainguard-dev/clog"
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -49,8 +49,6 @@ type Options struct {
 	// Transport is the HTTP transport under the retries. Default: a
 	// transport with the proxy from the environment and RequestTimeout.
 	Transport http.RoundTripper
-	// Logger receives debug lines about retries. Default: discard.
-	Logger *slog.Logger
 	// Progress, if set, is called once after each image is published.
 	Progress func(Event)
 	// Signer, if set, signs each image for the repository it is pushed to
@@ -74,6 +72,9 @@ type Event struct {
 	Signatures, Attestations int
 	// Elapsed is the time spent on this image.
 	Elapsed time.Duration
+	// Unchanged says the registry already held the image whole (see
+	// PublishImages): nothing was pushed.
+	Unchanged bool
 }
 
 func (o Options) withDefaults() (Options, error) {
@@ -97,9 +98,6 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.Images == 0 {
 		o.Images = 4
-	}
-	if o.Logger == nil {
-		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	switch {
 	case o.Attempts < 1:
@@ -274,13 +272,23 @@ func Publish(ctx context.Context, src layout.Path, dst string, opts Options, ref
 // tag schema's index under the tag sha256-<hex> instead), cosign's sha256-<hex>.sig and
 // .att tags for every subject that has signatures or attestations, and
 // last the image's tags, so that a tag never names an image whose
-// attestations are not there yet.
+// attestations are not there yet, and after them its input tag
+// (InputTag), which so says the image went up whole.
+//
+// An image whose input tag and every tag already name its index is not
+// pushed again (Event.Unchanged): that costs one HEAD request for the
+// input tag and one per tag, sent side by side, instead of one per
+// manifest, referrer and tag. Its referrers and cosign tags are not looked
+// at: they went up before the input tag. A registry that lost some since
+// is repaired by deleting the image's input tag and publishing again; hic
+// verify REF against the registry finds such a loss. With a Signer every
+// image is pushed, as its signatures are new.
 func PublishImages(ctx context.Context, images []Image, d Destination, opts Options) error {
 	o, err := opts.withDefaults()
 	if err != nil {
 		return fmt.Errorf("publish: %w", err)
 	}
-	rt := &retryTransport{inner: o.Transport, attempts: o.Attempts, base: o.Backoff, max: o.MaxBackoff, logger: o.Logger}
+	rt := &retryTransport{inner: o.Transport, attempts: o.Attempts, base: o.Backoff, max: o.MaxBackoff}
 	// go-containerregistry retries a whole blob upload (HEAD, POST, PATCH,
 	// PUT) when a step fails with a temporary error; the transport below
 	// retries single requests. The outer retries are few and skip errors
@@ -299,13 +307,35 @@ func PublishImages(ctx context.Context, images []Image, d Destination, opts Opti
 	if err != nil {
 		return fmt.Errorf("publish: %w", err)
 	}
+	// The probe for images already there (unchanged) sends each request
+	// once: a failing registry is retried by the push that follows.
+	puller, err := remote.NewPuller(remote.WithContext(ctx), remote.WithAuthFromKeychain(o.Keychain),
+		remote.WithTransport(o.Transport), remote.WithUserAgent("hic"), remote.WithRetryStatusCodes(),
+		remote.WithRetryBackoff(remote.Backoff{Steps: 1}))
+	if err != nil {
+		return fmt.Errorf("publish: %w", err)
+	}
+	// First, side by side, which images the registry holds whole already:
+	// a HEAD request waits on the registry, not on this machine.
+	there := make([]bool, len(images))
+	if o.Signer == nil {
+		var pg errgroup.Group
+		pg.SetLimit(max(probeJobs, o.Images))
+		for i, img := range images {
+			pg.Go(func() error {
+				there[i] = ctx.Err() == nil && unchanged(ctx, puller, img, d)
+				return nil
+			})
+		}
+		_ = pg.Wait()
+	}
 	m := newMounts()
 	// Images are published opts.Images at a time; after the first failure no
 	// further image is started, and the first failure is returned.
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(o.Images)
 	var progress sync.Mutex
-	for _, img := range images {
+	for i, img := range images {
 		if gctx.Err() != nil {
 			break
 		}
@@ -314,7 +344,13 @@ func PublishImages(ctx context.Context, images []Image, d Destination, opts Opti
 				return err
 			}
 			start := time.Now()
-			ev, err := publishImage(gctx, pusher, m, img, d, o.Signer)
+			var ev Event
+			var err error
+			if there[i] {
+				ev, err = unchangedEvent(img, d)
+			} else {
+				ev, err = publishImage(gctx, pusher, m, img, d, o.Signer)
+			}
 			if err != nil {
 				err = shortenURLs(err)
 				var exhausted *retriesExhausted
@@ -324,7 +360,7 @@ func PublishImages(ctx context.Context, images []Image, d Destination, opts Opti
 				return fmt.Errorf("publish %s to %s: %w", img.Name(), d, err)
 			}
 			ev.Elapsed = time.Since(start)
-			o.Logger.InfoContext(gctx, "published", "ref", ev.Ref, "digest", ev.Digest, "referrers", ev.Referrers, "elapsed", ev.Elapsed)
+			clog.FromContext(gctx).Info("published", "ref", ev.Ref, "digest", ev.Digest, "referrers", ev.Referrers, "elapsed", ev.Elapsed)
 			if o.Progress != nil {
 				progress.Lock()
 				o.Progress(ev)
@@ -340,6 +376,59 @@ func PublishImages(ctx context.Context, images []Image, d Destination, opts Opti
 		return err
 	}
 	return ctx.Err()
+}
+
+// probeJobs bounds the images probed at once for being there already.
+const probeJobs = 16
+
+// unchanged reports whether the registry holds img whole already: its
+// input tag and every tag name its index. Any error answers no, and the
+// image is pushed as usual (which reports the error, if it persists).
+func unchanged(ctx context.Context, p *remote.Puller, img Image, d Destination) bool {
+	t, ok := InputTag(img.InputDigest)
+	if !ok || len(img.Tags) == 0 {
+		return false
+	}
+	repo, err := d.Repository(img.Repository)
+	if err != nil {
+		return false
+	}
+	digest, err := img.Index.Digest()
+	if err != nil {
+		return false
+	}
+	at := func(tag string) bool {
+		desc, err := p.Head(ctx, repo.Tag(tag))
+		return err == nil && desc.Digest == digest
+	}
+	// The input tag first: an image never published whole costs one request.
+	if !at(t) {
+		return false
+	}
+	var g errgroup.Group
+	var missing atomic.Bool
+	for _, tag := range img.Tags {
+		g.Go(func() error {
+			if !at(tag) {
+				missing.Store(true)
+			}
+			return nil
+		})
+	}
+	_ = g.Wait()
+	return !missing.Load()
+}
+
+func unchangedEvent(img Image, d Destination) (Event, error) {
+	repo, err := d.Repository(img.Repository)
+	if err != nil {
+		return Event{}, err
+	}
+	digest, err := img.Index.Digest()
+	if err != nil {
+		return Event{}, fmt.Errorf("index digest: %w", err)
+	}
+	return Event{Ref: repo.Tag(img.Tags[0]).String(), Tags: append([]string(nil), img.Tags...), Digest: digest, Unchanged: true}, nil
 }
 
 func publishImage(ctx context.Context, p *remote.Pusher, m *mounts, img Image, d Destination, signer sign.Signer) (Event, error) {

@@ -3,6 +3,7 @@ package publish_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log"
 	"net/http/httptest"
@@ -18,6 +19,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
+	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/hic-build/hic/compiler/publish"
@@ -63,8 +65,12 @@ func TestPublishThenNothingTwice(t *testing.T) {
 		t.Fatal("the proxy saw no uploads")
 	}
 
-	// A second publish finds everything in place and sends nothing.
+	// A second publish finds everything in place and sends nothing: per
+	// image one HEAD of its input tag and one per tag (and the registry
+	// ping and token exchange once per repository), not one per manifest,
+	// referrer and cosign tag.
 	stats.Reset()
+	events = nil
 	if err := publish.Publish(ctx, layout.Path(dir), proxy+"/cat", opts); err != nil {
 		t.Fatal(err)
 	}
@@ -73,6 +79,57 @@ func TestPublishThenNothingTwice(t *testing.T) {
 	}
 	if got := stats.ManifestPuts(); len(got) != 0 {
 		t.Errorf("second publish put %d manifests: %v", len(got), got)
+	}
+	for _, ev := range events {
+		if !ev.Unchanged {
+			t.Errorf("second publish: %s not unchanged", ev.Ref)
+		}
+	}
+	if n, most := stats.Requests(), len(images)*(1+2+2); n > most {
+		t.Errorf("second publish sent %d requests, want at most %d (%v)", n, most, stats)
+	} else {
+		t.Logf("second publish: %d requests for %d images", n, len(images))
+	}
+
+	// A tag moved in the registry is put back: that image is pushed again
+	// (everything else found in place), the other one stays unchanged.
+	other, err := random.Index(64, 1, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	latest, err := name.NewTag(reg+"/cat/"+images[0].repo+":latest", name.Insecure)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.WriteIndex(latest, other); err != nil {
+		t.Fatal(err)
+	}
+	stats.Reset()
+	events = nil
+	if err := publish.Publish(ctx, layout.Path(dir), proxy+"/cat", opts); err != nil {
+		t.Fatal(err)
+	}
+	pushed := 0
+	for _, ev := range events {
+		if !ev.Unchanged {
+			pushed++
+			if ev.Digest != images[0].digest {
+				t.Errorf("pushed %s, want only %s", ev.Ref, images[0].repo)
+			}
+		}
+	}
+	if pushed != 1 {
+		t.Errorf("%d images pushed after one tag moved, want 1", pushed)
+	}
+	if got := stats.Uploads(); len(got) != 0 {
+		t.Errorf("uploaded %d blobs to put a tag back: %v", len(got), got)
+	}
+	desc, err := remote.Head(latest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if desc.Digest != images[0].digest {
+		t.Errorf("%s names %s after the publish, want %s", latest, desc.Digest, images[0].digest)
 	}
 }
 
@@ -86,7 +143,8 @@ func TestPublishSelectedRefs(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := listTags(t, reg, "hic/beta")
-	want := []string{"latest", publish.CosignTag(images[1].digest, "att"), publish.CosignTag(images[1].digest, "sig")}
+	input, _ := publish.InputTag(fmt.Sprintf("sha256:%064x", 2))
+	want := []string{"latest", input, publish.CosignTag(images[1].digest, "att"), publish.CosignTag(images[1].digest, "sig")}
 	im, _ := images[1].index.IndexManifest()
 	want = append(want, publish.CosignTag(im.Manifests[0].Digest, "att"))
 	sort.Strings(want)
@@ -137,9 +195,11 @@ func TestPublishThroughFaults(t *testing.T) {
 func TestRetryAfter(t *testing.T) {
 	ctx := context.Background()
 	reg := startInProcessRegistry(t)
-	// The first request gets a 429 with Retry-After: 1; then all pass.
+	// The first two requests get a 429 with Retry-After: 1 (the probe of
+	// the input tag, which answers "not there" and is not retried, and the
+	// push's first request); then all pass.
 	proxy, stats := testenv.StartFaultProxy(t, reg, testenv.FaultOptions{
-		Fraction: 1, MaxFaults: 1, Faults: []testenv.Fault{testenv.Fault429},
+		Fraction: 1, MaxFaults: 2, Faults: []testenv.Fault{testenv.Fault429},
 	})
 	dir := t.TempDir()
 	images := writeLayout(t, dir, newKey(t), "hic/alpha")
@@ -150,15 +210,16 @@ func TestRetryAfter(t *testing.T) {
 	if elapsed := time.Since(start); elapsed < time.Second {
 		t.Errorf("published in %v: the 1 s Retry-After was not honoured", elapsed)
 	}
-	if got := stats.Faults()[testenv.Fault429]; got != 1 {
-		t.Errorf("%d 429s injected, want 1", got)
+	if got := stats.Faults()[testenv.Fault429]; got != 2 {
+		t.Errorf("%d 429s injected, want 2", got)
 	}
 	checkPublished(t, reg, "cat", images)
 }
 
 func TestPersistentServerError(t *testing.T) {
-	// A registry that answers only 500 gets exactly Attempts requests, and
-	// the error says so.
+	// A registry that answers only 500 gets exactly Attempts requests for
+	// the push, after one for the probe of the image's input tag (never
+	// retried), and the error says so.
 	ctx := context.Background()
 	reg := startInProcessRegistry(t)
 	proxy, stats := testenv.StartFaultProxy(t, reg, testenv.FaultOptions{Fraction: 1, Faults: []testenv.Fault{testenv.Fault500}})
@@ -175,8 +236,8 @@ func TestPersistentServerError(t *testing.T) {
 			t.Errorf("error %q does not mention %q", err, want)
 		}
 	}
-	if got := stats.Requests(); got != 4 {
-		t.Errorf("the registry got %d requests, want 4", got)
+	if got := stats.Requests(); got != 1+4 {
+		t.Errorf("the registry got %d requests, want 1+4", got)
 	}
 }
 

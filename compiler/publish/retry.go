@@ -4,8 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/chainguard-dev/clog"
 	"io"
-	"log/slog"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -30,7 +30,6 @@ type retryTransport struct {
 	attempts int
 	base     time.Duration
 	max      time.Duration
-	logger   *slog.Logger
 }
 
 // retriesExhausted marks an error after the last attempt, so that the retry
@@ -107,7 +106,7 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 			_, _ = io.CopyN(io.Discard, resp.Body, 64<<10)
 			resp.Body.Close()
 		}
-		t.logger.DebugContext(ctx, "retrying request", "method", req.Method, "url", redactURL(req), "attempt", attempt, "error", what, "delay", delay)
+		clog.FromContext(req.Context()).Debug("retrying request", "method", req.Method, "url", redactURL(req), "attempt", attempt, "error", what, "delay", delay)
 		timer := time.NewTimer(delay)
 		select {
 		case <-ctx.Done():

@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"sort"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -291,4 +292,25 @@ func (r *Report) WriteSummary(w io.Writer) {
 		}
 	}
 	tw.Flush()
+}
+
+// FailingSpecs names, for each spec of r with a failing finding (its last
+// build failed a post-build check, or a cached image carries one), the
+// failing rules and their messages. A spec that failed to build for another
+// reason (say, a repository that did not answer) keeps its earlier image
+// publishable.
+func (r *Report) FailingSpecs() map[string]string {
+	out := map[string]string{}
+	for _, s := range r.Specs {
+		var why []string
+		for _, f := range s.Findings {
+			if f.Failing() {
+				why = append(why, f.Rule+": "+f.Message)
+			}
+		}
+		if len(why) > 0 {
+			out[s.Ref] = strings.Join(why, "; ")
+		}
+	}
+	return out
 }

@@ -3,6 +3,7 @@ package resolve
 import (
 	"bytes"
 	"fmt"
+	"github.com/hic-build/hic/compiler/universe"
 	"io"
 	"net/http"
 	"net/url"
@@ -69,7 +70,7 @@ func (k *keyTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if err != nil {
 		return nil, fmt.Errorf("key %s: %w", req.URL.Redacted(), err)
 	}
-	got, err := KeyFingerprint(b)
+	got, err := universe.KeyFingerprint(b)
 	switch {
 	case len(b) > maxKeySize:
 		err = fmt.Errorf("key %s: more than %d bytes: not a public key, refused", req.URL.Redacted(), maxKeySize)

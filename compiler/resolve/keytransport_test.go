@@ -2,6 +2,7 @@ package resolve
 
 import (
 	"errors"
+	"github.com/hic-build/hic/compiler/universe"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -71,7 +72,7 @@ func TestKeyTransport(t *testing.T) {
 	mu.Lock()
 	serve = forgedKey
 	mu.Unlock()
-	forgedFP, err := KeyFingerprint(forgedKey)
+	forgedFP, err := universe.KeyFingerprint(forgedKey)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,7 @@
 package resolve
 
 import (
+	"github.com/hic-build/hic/compiler/universe"
 	"os"
 	"path/filepath"
 	"strings"
@@ -103,7 +104,7 @@ func TestKeyPinnedByContent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	forgedFP, err := KeyFingerprint(forgedKey)
+	forgedFP, err := universe.KeyFingerprint(forgedKey)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,12 +1,8 @@
 package resolve
 
 import (
-	"crypto/sha256"
-	"crypto/x509"
-	"encoding/hex"
-	"encoding/pem"
-	"errors"
 	"fmt"
+	"github.com/hic-build/hic/compiler/universe"
 	"net/http"
 	"os"
 	"path"
@@ -272,7 +268,7 @@ func checkKeyFile(path, want string) error {
 	if err != nil {
 		return fmt.Errorf("key %s: %w", path, err)
 	}
-	got, err := KeyFingerprint(b)
+	got, err := universe.KeyFingerprint(b)
 	if err != nil {
 		return fmt.Errorf("key file %s: %w", path, err)
 	}
@@ -280,19 +276,4 @@ func checkKeyFile(path, want string) error {
 		return fmt.Errorf("key file %s has fingerprint %s", path, got)
 	}
 	return nil
-}
-
-// KeyFingerprint is the fingerprint of a PEM public key: "sha256:" and the
-// hex SHA-256 of its DER SubjectPublicKeyInfo, as
-// `openssl pkey -pubin -outform DER | sha256sum` prints it.
-func KeyFingerprint(pemKey []byte) (string, error) {
-	block, _ := pem.Decode(pemKey)
-	if block == nil {
-		return "", errors.New("not a PEM public key")
-	}
-	if _, err := x509.ParsePKIXPublicKey(block.Bytes); err != nil {
-		return "", fmt.Errorf("not a public key: %w", err)
-	}
-	sum := sha256.Sum256(block.Bytes)
-	return "sha256:" + hex.EncodeToString(sum[:]), nil
 }

@@ -260,7 +260,7 @@ func (s *Store) writeBlob(h v1.Hash, rc io.ReadCloser) (err error) {
 	if s.goodBlob(h) {
 		return nil
 	}
-	s.checked.forget(h)
+	s.memo.forget(h)
 	f, err := s.tempFile()
 	if err != nil {
 		return err
@@ -287,7 +287,9 @@ func (s *Store) writeBlob(h v1.Hash, rc io.ReadCloser) (err error) {
 	if err := os.Rename(f.Name(), s.blobPath(h)); err != nil {
 		return errors.Join(err, os.Remove(f.Name()))
 	}
-	s.checked.mark(h)
+	if id, ok := s.blobID(h); ok {
+		s.memo.markGood(h, id)
+	}
 	return nil
 }
 

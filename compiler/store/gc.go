@@ -89,6 +89,7 @@ func (s *Store) GC(ctx context.Context, dryRun bool) (removed int, freed int64, 
 			if err := os.Remove(filepath.Join(dir, e.Name())); err != nil {
 				return removed, freed, fmt.Errorf("store: gc: %w", err)
 			}
+			s.memo.forget(v1.Hash{Algorithm: "sha256", Hex: e.Name()})
 		}
 		removed++
 		freed += fi.Size()

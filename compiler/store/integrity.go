@@ -9,43 +9,17 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"sync"
+	"slices"
+	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
 
-// blobCheck memoises, per process, the blobs whose content was hashed and
-// matched their names: a layer shared by many specs is hashed once.
-type blobCheck struct {
-	mu sync.Mutex
-	ok map[v1.Hash]bool
-}
-
-func (c *blobCheck) known(h v1.Hash) bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.ok[h]
-}
-
-func (c *blobCheck) mark(h v1.Hash) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.ok == nil {
-		c.ok = map[v1.Hash]bool{}
-	}
-	c.ok[h] = true
-}
-
-func (c *blobCheck) forget(h v1.Hash) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	delete(c.ok, h)
-}
-
 // checkBlob hashes the stored blob h: nil when its content has digest h
-// (and, when size is positive, that size).
+// (and, when size is positive, that size). A blob whose file has the
+// identity it had when it was last hashed good (see memo) is not read.
 func (s *Store) checkBlob(h v1.Hash, size int64) error {
-	if s.checked.known(h) && s.hasBlob(h) {
+	if id, ok := s.blobID(h); ok && s.memo.knownGood(h, id) && (size <= 0 || id.Size == size) {
 		return nil
 	}
 	f, err := os.Open(s.blobPath(h))
@@ -56,6 +30,10 @@ func (s *Store) checkBlob(h v1.Hash, size int64) error {
 		return fmt.Errorf("blob %s: %w", h, err)
 	}
 	defer f.Close()
+	before, err := f.Stat()
+	if err != nil {
+		return fmt.Errorf("blob %s: %w", h, err)
+	}
 	sum := sha256.New()
 	n, err := io.Copy(sum, f)
 	if err != nil {
@@ -67,7 +45,15 @@ func (s *Store) checkBlob(h v1.Hash, size int64) error {
 	if size > 0 && n != size {
 		return fmt.Errorf("blob %s: %d bytes, its descriptor says %d", h, n, size)
 	}
-	s.checked.mark(h)
+	// The identity remembered is the one the file had before and after
+	// the read: a write while it was read gives it another.
+	if after, err := f.Stat(); err == nil {
+		if id, ok := idOf(before); ok {
+			if id2, ok := idOf(after); ok && id == id2 {
+				s.memo.markGood(h, id)
+			}
+		}
+	}
 	return nil
 }
 
@@ -79,7 +65,15 @@ func (s *Store) goodBlob(h v1.Hash) bool { return s.checkBlob(h, 0) == nil }
 // manifests, configs and layers of every referrer of the index and its
 // platform manifests. It returns the problems found (each naming its blob),
 // joined, or nil. A build calls it before trusting a cached image.
+//
+// An image Verify passed before (see memo) passes again without a read when
+// index.json lists the same referrers for it and every blob of its walk has
+// the file identity it had when it was hashed.
 func (s *Store) Verify(h v1.Hash) error {
+	if s.verifiedBefore(h) {
+		return nil
+	}
+	gen := s.generation()
 	var errs []error
 	subjects := []v1.Hash{h}
 	seen := map[v1.Hash]bool{}
@@ -133,6 +127,7 @@ func (s *Store) Verify(h v1.Hash) error {
 		size = b.Size()
 	}
 	walk(v1.Descriptor{MediaType: "application/vnd.oci.image.index.v1+json", Digest: h, Size: size}, "index")
+	var referrers []v1.Hash
 	for _, subj := range subjects {
 		refs, err := s.Referrers(subj, "")
 		if err != nil {
@@ -140,8 +135,70 @@ func (s *Store) Verify(h v1.Hash) error {
 			continue
 		}
 		for _, r := range refs {
+			referrers = append(referrers, r.Digest)
 			walk(r, "referrer manifest")
 		}
 	}
-	return errors.Join(errs...)
+	if len(errs) > 0 {
+		return errors.Join(errs...)
+	}
+	blobs := make([]v1.Hash, 0, len(seen))
+	for b := range seen {
+		blobs = append(blobs, b)
+	}
+	sortHashes(blobs)
+	sortHashes(referrers)
+	s.memo.markImage(h, imageMemo{Blobs: blobs, Subjects: subjects, Referrers: referrers}, gen)
+	return nil
+}
+
+// verifiedBefore reports whether the memo holds image h as verified with
+// the referrers index.json lists now, and every blob of its walk unchanged.
+func (s *Store) verifiedBefore(h v1.Hash) bool {
+	gen := s.generation()
+	if s.memo.verifiedNow(h, gen) {
+		return true
+	}
+	im, ok := s.memo.image(h)
+	if !ok {
+		return false
+	}
+	// The blobs first: a referrer found unchanged needs no second look
+	// when Referrers asks for its subject.
+	for _, b := range im.Blobs {
+		if s.memo.seenNow(b) {
+			continue
+		}
+		id, ok := s.blobID(b)
+		if !ok || !s.memo.knownGood(b, id) {
+			return false
+		}
+	}
+	var referrers []v1.Hash
+	for _, subj := range im.Subjects {
+		refs, err := s.Referrers(subj, "")
+		if err != nil {
+			return false
+		}
+		for _, r := range refs {
+			referrers = append(referrers, r.Digest)
+		}
+	}
+	sortHashes(referrers)
+	if !slices.Equal(referrers, im.Referrers) {
+		return false
+	}
+	s.memo.markNow(h, gen)
+	return true
+}
+
+// generation is index.json's generation: it changes with every Put.
+func (s *Store) generation() uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.gen
+}
+
+func sortHashes(hs []v1.Hash) {
+	slices.SortFunc(hs, func(a, b v1.Hash) int { return strings.Compare(a.String(), b.String()) })
 }

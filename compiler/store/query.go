@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
+	"os"
 	"slices"
 	"sort"
 
@@ -46,6 +48,9 @@ func (s *Store) Has(inputDigest string) (v1.Hash, bool) {
 // blob is then rebuilt by the next build instead of staying broken. It only
 // stats the blobs; their digests were checked when they were written.
 func (s *Store) complete(h v1.Hash) bool {
+	if s.verifiedBefore(h) {
+		return true
+	}
 	b, err := s.Blob(h)
 	if err != nil {
 		return false
@@ -216,7 +221,27 @@ func (s *Store) subjectOf(h v1.Hash) (v1.Hash, error) {
 	if ok {
 		return subj, nil
 	}
-	b, err := s.path.Bytes(h)
+	// A later process reads the subject from the memo while the file is
+	// the one it was read from (memo.go).
+	p := s.blobPath(h)
+	if subj, ok := s.memo.seenSubject(h); ok {
+		return subj, nil
+	}
+	if id, ok := s.blobID(h); ok {
+		if subj, ok := s.memo.subject(h, id); ok {
+			return subj, nil
+		}
+	}
+	f, err := os.Open(p)
+	if err != nil {
+		return v1.Hash{}, err
+	}
+	defer f.Close()
+	before, err := f.Stat()
+	if err != nil {
+		return v1.Hash{}, err
+	}
+	b, err := io.ReadAll(f)
 	if err != nil {
 		return v1.Hash{}, err
 	}
@@ -226,6 +251,13 @@ func (s *Store) subjectOf(h v1.Hash) (v1.Hash, error) {
 	}
 	if m.Subject != nil {
 		subj = m.Subject.Digest
+	}
+	if after, err := f.Stat(); err == nil {
+		if id, ok := idOf(before); ok {
+			if id2, ok := idOf(after); ok && id == id2 {
+				s.memo.markSubject(h, id, subj)
+			}
+		}
 	}
 	s.subjMu.Lock()
 	if s.subjects == nil {

@@ -95,9 +95,13 @@ type Store struct {
 	// catalog build: a third of its CPU).
 	entries map[string][]byte
 
-	// checked memoises the blobs hashed and found good (see Verify): a
-	// blob is trusted for being present only after that.
-	checked blobCheck
+	// memo remembers the blobs hashed and found good (see Verify), the
+	// subjects of referrers and the images verified: a blob is trusted for
+	// being present only after that, and across processes only with
+	// RememberChecks (memo.go).
+	memo memo
+	// blobDir is blobs/sha256, open for looking up blobs' identities.
+	blobDir *os.File
 }
 
 // Open opens (creating it if needed) the layout at dir and locks it against
@@ -137,6 +141,11 @@ func (s *Store) init() error {
 	if err := os.MkdirAll(filepath.Join(s.dir, "blobs", "sha256"), 0o755); err != nil {
 		return fmt.Errorf("store %s: %w", s.dir, err)
 	}
+	bd, err := os.Open(filepath.Join(s.dir, "blobs", "sha256"))
+	if err != nil {
+		return fmt.Errorf("store %s: %w", s.dir, err)
+	}
+	s.blobDir = bd
 	if _, err := os.Stat(filepath.Join(s.dir, layoutName)); errors.Is(err, os.ErrNotExist) {
 		if err := fsutil.WriteFileAtomic(filepath.Join(s.dir, layoutName), []byte(layoutFile), 0o644); err != nil {
 			return fmt.Errorf("store %s: %w", s.dir, err)
@@ -163,6 +172,7 @@ var ErrClosed = errors.New("store is closed")
 // A Put still running (say, of an abandoned build) fails with ErrClosed and
 // leaves index.json alone.
 func (s *Store) Close() error {
+	s.saveMemo()
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
 	s.mu.Lock()
@@ -172,6 +182,9 @@ func (s *Store) Close() error {
 	}
 	s.closed = true
 	s.mu.Unlock()
+	if s.blobDir != nil {
+		s.blobDir.Close()
+	}
 	_ = syscall.Flock(int(s.lock.Fd()), syscall.LOCK_UN)
 	return s.lock.Close()
 }

@@ -192,6 +192,10 @@ var (
 	// A bin path under a package's output directory: install, cp, mv, ln
 	// targets in build scripts.
 	binPath = regexp.MustCompile(`(destdir|contextdir|subpkgdir)\}\}["']?((?:/usr)?(?:/local)?/s?bin)/([A-Za-z0-9][A-Za-z0-9._+-]*)(["'\s;]|$)`)
+	// A file moved, copied or installed into a bin directory named without
+	// a file name ("mv build/bun ${{targets.destdir}}/usr/bin"): the
+	// command is the source file's name.
+	binDirTarget = regexp.MustCompile(`(?:^|[\s;&|])(?:mv|cp|install)(?:\s+-[A-Za-z0-9]+)*\s+["']?((?:\$\{\{targets\.destdir\}\})?[^\s"';$*{}]+)["']?\s+["']?\$\{\{targets\.(destdir|contextdir|subpkgdir)\}\}(?:/usr)?(?:/local)?/s?bin/?["']?(?:[\s;&|]|$)`)
 )
 
 // ParseMelange reads one melange build file and returns the packages it
@@ -375,11 +379,17 @@ func inferCommands(steps []melangeStep, subst func(string, map[string]string) st
 	walk = func(steps []melangeStep) {
 		for _, s := range steps {
 			if s.Runs != "" {
-				for _, m := range binPath.FindAllStringSubmatch(subst(s.Runs, keep), -1) {
+				runs := subst(s.Runs, keep)
+				for _, m := range binPath.FindAllStringSubmatch(runs, -1) {
 					// A subpackage's own files are under subpkgdir or
 					// contextdir; destdir is where it takes them from.
 					if (m[1] == "destdir") != sub {
 						out = append(out, m[3])
+					}
+				}
+				for _, m := range binDirTarget.FindAllStringSubmatch(runs, -1) {
+					if (m[2] == "destdir") != sub {
+						out = append(out, path.Base(m[1]))
 					}
 				}
 			}

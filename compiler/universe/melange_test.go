@@ -37,8 +37,9 @@ func TestParseMelange(t *testing.T) {
 	if d := strings.Join(main.Depends, ","); d != "so:libc.so.6,web-config" {
 		t.Errorf("depends %s", d)
 	}
-	// webd from a var, webcheck from go/build; webctl moved to -ctl; $i skipped.
-	if p := strings.Join(main.Provides, ","); p != "cmd:webcheck,cmd:webd,web=1.4.2-r3" {
+	// webd from a var, webcheck from go/build, webstat moved into the bin
+	// directory; webctl moved to -ctl; $i skipped.
+	if p := strings.Join(main.Provides, ","); p != "cmd:webcheck,cmd:webd,cmd:webstat,web=1.4.2-r3" {
 		t.Errorf("provides %s", p)
 	}
 	if !main.Unverified {

@@ -314,6 +314,26 @@ func (p *Package) Ships(prog string) bool {
 	return false
 }
 
+// KnowsPrograms reports whether u records any program or file of the
+// origin of package name among closure. A universe imported from source
+// may know none of a package's programs: then that a program is not listed
+// is no evidence the package lacks it.
+func (u *Universe) KnowsPrograms(closure []*Package, name string) bool {
+	mp := u.Lookup(name)
+	if mp == nil {
+		return true
+	}
+	for _, p := range closure {
+		if p.OriginName() != mp.OriginName() {
+			continue
+		}
+		if len(p.Files) > 0 || slices.ContainsFunc(p.Provides, func(pr string) bool { return strings.HasPrefix(pr, "cmd:") }) {
+			return true
+		}
+	}
+	return false
+}
+
 // PinError says why name=version cannot be installed from u, or is nil.
 // version may be empty (any version).
 func (u *Universe) PinError(name, version string) error {
