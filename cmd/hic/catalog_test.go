@@ -55,8 +55,10 @@ func TestCatalog(t *testing.T) {
 		}
 	}
 	t.Logf("catalog: %d specs, %d image entries, %d repositories, distros %v, variants %v", len(rows), len(images), len(repos), distros, variants)
-	if len(rows) < 1200 {
-		t.Errorf("%d specs, want at least 1,200", len(rows))
+	// The catalog names only packages its distros' universes have, and
+	// stays above 1,000 specs (issue: a catalog of packages that exist).
+	if len(rows) <= 1000 {
+		t.Errorf("%d specs, want more than 1,000", len(rows))
 	}
 	if len(repos) < 160 {
 		t.Errorf("%d image repositories, want at least 160", len(repos))
