@@ -3,10 +3,12 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/rogpeppe/go-internal/testscript"
@@ -14,11 +16,73 @@ import (
 
 // TestMain lets the test binary run as the hic command of the script tests:
 // each script runs the real CLI as a process in its own work directory, with
-// a clean environment (no HIC_* variables, no developer git config).
+// a clean environment (no HIC_* variables, no developer git config). The
+// package's other tests get a clean one too (cleanEnv).
 func TestMain(m *testing.M) {
-	testscript.Main(m, map[string]func(){
-		"hic": func() { os.Exit(run(context.Background(), os.Args[1:], os.Stdin, os.Stdout, os.Stderr, os.Getenv)) },
-	})
+	if filepath.Base(os.Args[0]) == "hic" { // a script's hic: testscript set its environment
+		testscript.Main(m, hicCommand)
+		return
+	}
+	home, err := cleanEnv()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "clean test environment:", err)
+		os.Exit(2)
+	}
+	testscript.Main(cleanup{m, home}, hicCommand)
+}
+
+var hicCommand = map[string]func(){
+	"hic": func() { os.Exit(run(context.Background(), os.Args[1:], os.Stdin, os.Stdout, os.Stderr, os.Getenv)) },
+}
+
+// cleanEnv gives the test process (and the processes it starts) an
+// environment of its own: HOME and the XDG directories in a new temporary
+// directory (so no test reads or writes the developer's ~/.cache/hic, docker
+// or cosign config), git without the global and system config, and no HIC_*
+// or SOURCE_DATE_EPOCH variables (HIC_TEST_* stay). Go's own caches stay where they were, so
+// go list and go build in tests neither download nor rebuild everything.
+func cleanEnv() (home string, err error) {
+	for _, k := range []string{"GOCACHE", "GOMODCACHE", "GOPATH"} {
+		if os.Getenv(k) != "" {
+			continue
+		}
+		out, err := exec.Command("go", "env", k).Output()
+		if err != nil {
+			return "", fmt.Errorf("go env %s: %w", k, err)
+		}
+		os.Setenv(k, strings.TrimSpace(string(out)))
+	}
+	home, err = os.MkdirTemp("", "hic-test-home-")
+	if err != nil {
+		return "", err
+	}
+	for k, v := range map[string]string{
+		"HOME": home, "XDG_CACHE_HOME": filepath.Join(home, ".cache"), "XDG_CONFIG_HOME": filepath.Join(home, ".config"),
+		"XDG_DATA_HOME": filepath.Join(home, ".local", "share"), "DOCKER_CONFIG": filepath.Join(home, ".docker"),
+		"GIT_CONFIG_GLOBAL": "/dev/null", "GIT_CONFIG_NOSYSTEM": "1",
+	} {
+		os.Setenv(k, v)
+	}
+	for _, kv := range os.Environ() {
+		k, _, _ := strings.Cut(kv, "=")
+		// HIC_TEST_* steer the tests themselves (HIC_TEST_ARTIFACTS).
+		if (strings.HasPrefix(k, "HIC_") && !strings.HasPrefix(k, "HIC_TEST_")) || k == "SOURCE_DATE_EPOCH" {
+			os.Unsetenv(k)
+		}
+	}
+	return home, nil
+}
+
+// cleanup runs the tests, then removes the clean environment's home.
+type cleanup struct {
+	m    *testing.M
+	home string
+}
+
+func (c cleanup) Run() int {
+	code := c.m.Run()
+	os.RemoveAll(c.home)
+	return code
 }
 
 // TestScript runs the CLI script tests, testdata/script/*.txtar. A script

@@ -49,39 +49,15 @@ func (s *Store) Put(ctx context.Context, e Entry, idx v1.ImageIndex, referrers .
 		}
 		arts = append(arts, d)
 	}
-	if err := fsutil.SyncDir(filepath.Join(s.dir, "blobs", "sha256")); err != nil {
-		return v1.Descriptor{}, fmt.Errorf("%s: store: %w", e.SpecRef, err)
-	}
-	if err := ctx.Err(); err != nil {
-		return v1.Descriptor{}, fmt.Errorf("%s: store: %w", e.SpecRef, err)
-	}
-
 	entries := entriesFor(e, desc)
 	refs := map[string]bool{}
 	for _, r := range e.Refs {
 		refs[r] = true
 	}
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
-		return v1.Descriptor{}, fmt.Errorf("%s: store: %w", e.SpecRef, ErrClosed)
+	drop := func(d v1.Descriptor) bool {
+		return d.Annotations[AnnotationSpecRef] == e.SpecRef || refs[d.Annotations[AnnotationRefName]] || d.Annotations[AnnotationRejected] == e.SpecRef
 	}
-	kept := make([]v1.Descriptor, 0, len(s.manifest.Manifests)+len(entries)+len(arts))
-	for _, d := range s.manifest.Manifests {
-		if d.Annotations[AnnotationSpecRef] == e.SpecRef || refs[d.Annotations[AnnotationRefName]] || d.Annotations[AnnotationRejected] == e.SpecRef {
-			continue
-		}
-		kept = append(kept, d)
-	}
-	kept = append(kept, entries...)
-	kept = append(kept, arts...)
-	sortEntries(kept)
-	s.manifest.Manifests = kept
-	s.gen++
-	my := s.gen
-	s.mu.Unlock()
-
-	if err := s.commit(my); err != nil {
+	if err := s.swap(ctx, drop, append(entries, arts...)); err != nil {
 		return v1.Descriptor{}, fmt.Errorf("%s: store: %w", e.SpecRef, err)
 	}
 	return desc, nil
@@ -226,4 +202,34 @@ func entryKey(d v1.Descriptor) (string, error) {
 		b.WriteByte(0)
 	}
 	return b.String(), nil
+}
+
+// swap makes the blobs written so far durable and, unless ctx is done or
+// the store closed, replaces the index.json entries drop selects by add in
+// one atomic write: the one index swap of Put and PutRejected.
+func (s *Store) swap(ctx context.Context, drop func(v1.Descriptor) bool, add []v1.Descriptor) error {
+	if err := fsutil.SyncDir(filepath.Join(s.dir, "blobs", "sha256")); err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return ErrClosed
+	}
+	kept := make([]v1.Descriptor, 0, len(s.manifest.Manifests)+len(add))
+	for _, d := range s.manifest.Manifests {
+		if !drop(d) {
+			kept = append(kept, d)
+		}
+	}
+	kept = append(kept, add...)
+	sortEntries(kept)
+	s.manifest.Manifests = kept
+	s.gen++
+	my := s.gen
+	s.mu.Unlock()
+	return s.commit(my)
 }

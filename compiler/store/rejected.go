@@ -4,11 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path/filepath"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-
-	"github.com/hic-build/hic/compiler/fsutil"
 )
 
 // Annotations of a rejected image's index.json entries.
@@ -59,30 +56,8 @@ func (s *Store) PutRejected(ctx context.Context, specRef, reason string, idx v1.
 		d.Annotations = ann(r.Annotations)
 		entries = append(entries, d)
 	}
-	if err := fsutil.SyncDir(filepath.Join(s.dir, "blobs", "sha256")); err != nil {
-		return v1.Descriptor{}, fmt.Errorf("%s: store: %w", specRef, err)
-	}
-	if err := ctx.Err(); err != nil {
-		return v1.Descriptor{}, fmt.Errorf("%s: store: %w", specRef, err)
-	}
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
-		return v1.Descriptor{}, fmt.Errorf("%s: store: %w", specRef, ErrClosed)
-	}
-	kept := make([]v1.Descriptor, 0, len(s.manifest.Manifests)+len(entries))
-	for _, d := range s.manifest.Manifests {
-		if d.Annotations[AnnotationRejected] != specRef {
-			kept = append(kept, d)
-		}
-	}
-	kept = append(kept, entries...)
-	sortEntries(kept)
-	s.manifest.Manifests = kept
-	s.gen++
-	my := s.gen
-	s.mu.Unlock()
-	if err := s.commit(my); err != nil {
+	drop := func(d v1.Descriptor) bool { return d.Annotations[AnnotationRejected] == specRef }
+	if err := s.swap(ctx, drop, entries); err != nil {
 		return v1.Descriptor{}, fmt.Errorf("%s: store: %w", specRef, err)
 	}
 	return desc, nil

@@ -388,8 +388,12 @@ func inferCommands(steps []melangeStep, subst func(string, map[string]string) st
 					}
 				}
 				for _, m := range binDirTarget.FindAllStringSubmatch(runs, -1) {
-					if (m[2] == "destdir") != sub {
-						out = append(out, path.Base(m[1]))
+					name := path.Base(m[1])
+					// Moving a directory of the package itself
+					// (mv .../usr/sbin .../usr/bin) installs no command.
+					within := strings.HasPrefix(m[1], "${{targets.destdir}}") && m[2] == "destdir"
+					if (m[2] == "destdir") != sub && !within && name != "bin" && name != "sbin" {
+						out = append(out, name)
 					}
 				}
 			}
