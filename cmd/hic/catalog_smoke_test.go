@@ -42,8 +42,8 @@ func TestCatalogVersionSmoke(t *testing.T) {
 			byPlat[r.Platform] = r
 		}
 		host, arm := byPlat["linux/amd64"], byPlat["linux/arm64"]
-		if host.Status != smoke.Passed || !host.Synthetic || strings.Join(host.Command, " ") != "/usr/sbin/nginx -v" || !strings.Contains(host.Output, "1.31.4") {
-			t.Errorf("%s linux/amd64: %+v, want /usr/sbin/nginx -v passed on synthetic contents printing 1.31.4", where, host)
+		if host.Status != smoke.Passed || !host.Synthetic || strings.Join(host.Command, " ") != "/usr/bin/nginx -v" || !strings.Contains(host.Output, "1.31.4") {
+			t.Errorf("%s linux/amd64: %+v, want /usr/bin/nginx -v passed on synthetic contents printing 1.31.4", where, host)
 		}
 		if arm.Status != smoke.NotRun || arm.Reason == "" {
 			t.Errorf("%s linux/arm64: %+v, want not-run with a reason", where, arm)
