@@ -37,6 +37,7 @@ func TestVetUniverse(t *testing.T) {
 		{"trigger", "install-scripts", `entrypoint: ["/usr/bin/postgres"]`, "made by an install script (trigger) of postgresql-common", false},
 		{"one-arch", "package-exists", `package: "only-x86"`, "not built for aarch64", false},
 		{"unknown-files", "entrypoint-provided", `entrypoint: ["/usr/libexec/facts-unknown/run"]`, "cannot be checked: the wolfi universe knows no programs or files of facts-unknown", true},
+		{"broken-dep", "package-exists", `package: "needs-gone"`, "depend on libgone1, which nothing in wolfi (snapshot 2026-08-22) provides", false},
 		{"unverified", "universe-verified", `package: "unchecked-tool"`, "could not be verified", true},
 	}
 	code, stdout, stderr := bldRun(t, "-C", vetUniverseCatalog, "vet", "--today", "2026-11-27", "--format", "json")

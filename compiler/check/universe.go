@@ -69,6 +69,9 @@ func (c *checker) universe() {
 			unverified = append(unverified, name)
 		}
 	}
+	if missing := c.unsatisfied(u); len(missing) > 0 {
+		c.report(RulePackageExists, "package", "the image's packages depend on %s, which nothing in %s provides: the image cannot be installed", strings.Join(missing, ", "), snapshot(u))
+	}
 	for _, p := range c.entrypoint(u) {
 		if p.Unverified && !slices.Contains(unverified, p.Name) {
 			unverified = append(unverified, p.Name+" (the program the image starts)")
@@ -77,6 +80,19 @@ func (c *checker) universe() {
 	if len(unverified) > 0 {
 		c.warn(RuleUniverseVerified, "package", "rests on universe entries that could not be verified against %s's real data: %s", u.Distro, strings.Join(unverified, ", "))
 	}
+}
+
+// unsatisfied lists the dependencies of the spec's package closure that
+// nothing in u provides, once every package itself is known (otherwise
+// package-exists has said what is wrong).
+func (c *checker) unsatisfied(u *universe.Universe) []string {
+	for _, p := range c.s.Packages {
+		if l := u.Lookup(spec.PackageName(p)); l == nil || l.Removed != "" {
+			return nil
+		}
+	}
+	_, missing := u.Closure(c.s.Packages...)
+	return missing
 }
 
 // snapshot names a universe's snapshot for messages: "wolfi (snapshot 2026-08-22)".
