@@ -166,7 +166,7 @@ func TestSiteInBrowser(t *testing.T) {
 		"cosign verify-attestation --key hic.pub --type https://openvex.dev/ns/v0.2.0",
 		"hic verify --key hic.pub",
 		"smoke", "Compiled spec",
-		"/usr/sbin/nginx -v", "synthetic contents", // the version test, passed on the mirror's synthetic nginx
+		"/usr/bin/nginx -v", "synthetic contents", // the version test, passed on the mirror's synthetic nginx
 	} {
 		if want == "" || !strings.Contains(text, want) {
 			t.Errorf("image page lacks %q", want)
