@@ -30,7 +30,7 @@ const (
 	sbCatalog = "../../catalog"
 	// sbSpec has an end-of-life waiver and an advisory (nginx); sbOther an
 	// advisory about curl.
-	sbSpec  = "nginx:1.28-alpine-3.22-runtime"
+	sbSpec  = "nginx-alpine:1.28-alpine-3.22-runtime"
 	sbOther = "curl:8-wolfi-runtime"
 	sbToday = "2026-12-01"
 )
@@ -166,7 +166,7 @@ func TestSiteInBrowser(t *testing.T) {
 		"cosign verify-attestation --key hic.pub --type https://openvex.dev/ns/v0.2.0",
 		"hic verify --key hic.pub",
 		"smoke", "Compiled spec",
-		"/usr/bin/nginx -v", "synthetic contents", // the version test, passed on the mirror's synthetic nginx
+		"/usr/sbin/nginx -v", "synthetic contents", // the version test, passed on the mirror's synthetic nginx
 	} {
 		if want == "" || !strings.Contains(text, want) {
 			t.Errorf("image page lacks %q", want)
