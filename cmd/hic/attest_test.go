@@ -22,6 +22,7 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/static"
 	"github.com/google/go-containerregistry/pkg/v1/types"
@@ -455,5 +456,36 @@ func TestAttestCatalogSample(t *testing.T) {
 		if !strings.Contains(o, "spec "+refs[i]) || !strings.Contains(o, "verified: 12 checks passed") {
 			t.Errorf("hic verify %s:\n%s", ref, o)
 		}
+	}
+}
+
+// attPredicate decodes into predicate the predicate of the one signed
+// statement of predicateType attached to the image imageDigest of the
+// layout under out (OUT/oci).
+func attPredicate(t *testing.T, out, imageDigest, predicateType string, predicate any) {
+	t.Helper()
+	h, err := v1.NewHash(imageDigest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lp := layout.Path(filepath.Join(out, "oci"))
+	refs, err := attest.Referrers(t.Context(), lp, h, predicateType)
+	if err != nil || len(refs) != 1 {
+		t.Fatalf("%s referrers of %s: %v %v", predicateType, imageDigest, refs, err)
+	}
+	rc, err := lp.Blob(refs[0].Envelope.Digest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	env, err := io.ReadAll(rc)
+	rc.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := struct {
+		Predicate any `json:"predicate"`
+	}{predicate}
+	if err := json.Unmarshal(attPayload(t, env), &st); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -1,14 +1,9 @@
 package main
 
 import (
-	"encoding/json"
-	"io"
 	"path/filepath"
 	"strings"
 	"testing"
-
-	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/layout"
 
 	"github.com/hic-build/hic/compiler/attest"
 	"github.com/hic-build/hic/compiler/smoke"
@@ -54,29 +49,7 @@ func TestCatalogVersionSmoke(t *testing.T) {
 		t.Error("report.json: the spec is not marked synthetic")
 	}
 
-	h, err := v1.NewHash(sr.ImageDigest)
-	if err != nil {
-		t.Fatal(err)
-	}
-	lp := layout.Path(filepath.Join(out, "oci"))
-	refs, err := attest.Referrers(t.Context(), lp, h, attest.PredicateHardening)
-	if err != nil || len(refs) != 1 {
-		t.Fatalf("hardening referrers: %v %v", refs, err)
-	}
-	rc, err := lp.Blob(refs[0].Envelope.Digest)
-	if err != nil {
-		t.Fatal(err)
-	}
-	env, err := io.ReadAll(rc)
-	rc.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var st struct {
-		Predicate attest.HardeningReport `json:"predicate"`
-	}
-	if err := json.Unmarshal(attPayload(t, env), &st); err != nil {
-		t.Fatal(err)
-	}
-	check("hardening attestation", st.Predicate.Tests)
+	var hr attest.HardeningReport
+	attPredicate(t, out, sr.ImageDigest, attest.PredicateHardening, &hr)
+	check("hardening attestation", hr.Tests)
 }

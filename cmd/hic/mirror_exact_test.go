@@ -2,14 +2,11 @@ package main
 
 import (
 	"encoding/json"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/layout"
 	packageurl "github.com/package-url/packageurl-go"
 
 	"github.com/hic-build/hic/compiler/attest"
@@ -80,32 +77,10 @@ func TestMirrorExact(t *testing.T) {
 
 	// The signed provenance of the image.
 	sr := bldReport(t, out)[ref]
-	h, err := v1.NewHash(sr.ImageDigest)
-	if err != nil {
-		t.Fatal(err)
-	}
-	lp := layout.Path(filepath.Join(out, "oci"))
-	refs, err := attest.Referrers(t.Context(), lp, h, attest.PredicateSLSAProvenance)
-	if err != nil || len(refs) != 1 {
-		t.Fatalf("provenance referrers: %v %v", refs, err)
-	}
-	rc, err := lp.Blob(refs[0].Envelope.Digest)
-	if err != nil {
-		t.Fatal(err)
-	}
-	env, err := io.ReadAll(rc)
-	rc.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var st struct {
-		Predicate attest.ProvenancePredicate `json:"predicate"`
-	}
-	if err := json.Unmarshal(attPayload(t, env), &st); err != nil {
-		t.Fatal(err)
-	}
+	var prov attest.ProvenancePredicate
+	attPredicate(t, out, sr.ImageDigest, attest.PredicateSLSAProvenance, &prov)
 	musl = 0
-	for _, d := range st.Predicate.BuildDefinition.ResolvedDependencies {
+	for _, d := range prov.BuildDefinition.ResolvedDependencies {
 		if d.Name != "musl" {
 			continue
 		}
