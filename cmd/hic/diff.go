@@ -61,8 +61,8 @@ func newDiffCmd(root *rootOptions) *cobra.Command {
 		Short: "Show what a change does to the compiled images",
 		Long:  diffLong,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if o.format != "text" && o.format != "json" && o.format != "markdown" {
-				return usageError("--format %q: want text, json or markdown", o.format)
+			if err := checkFormat(o.format, formatText, formatJSON, "markdown"); err != nil {
+				return usageError("%v", err)
 			}
 			var base, head map[string]compile.Image
 			var baseLocks, headLocks map[string]diff.Installed

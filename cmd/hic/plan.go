@@ -48,8 +48,8 @@ func newPlanCmd(root *rootOptions) *cobra.Command {
 			if o.shards < 1 {
 				return usageError("--shards %d: want at least 1", o.shards)
 			}
-			if o.format != "text" && o.format != "json" {
-				return usageError("--format %q: want text or json", o.format)
+			if err := checkFormat(o.format, formatText, formatJSON); err != nil {
+				return usageError("%v", err)
 			}
 			prev, err := readPlanReport(o.report)
 			if err != nil {

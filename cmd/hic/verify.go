@@ -155,8 +155,8 @@ func loadVerifier(root *rootOptions, command, key string) (*sign.Verifier, error
 }
 
 func (o *verifyOptions) run(cmd *cobra.Command, root *rootOptions, ref string) error {
-	if o.format != "text" && o.format != "json" {
-		return usageError("--format %q: want text or json", o.format)
+	if err := checkFormat(o.format, formatText, formatJSON); err != nil {
+		return usageError("%v", err)
 	}
 	v, err := loadVerifier(root, "verify", o.key)
 	if err != nil {
