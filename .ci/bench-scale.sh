@@ -8,7 +8,8 @@
 #              floor: every unique layer compressed and hashed once
 #   bump       the same 40 specs rebuilt after a newer tzdata was added to
 #              the mirror: layers compressed vs reused
-#   scaling    10, 20, 40 specs of the set at scale 1 (cold): CPU against
+#   scaling    10, 20, 40 specs of the set and 80 (the set and SET80_MORE,
+#              tools on the same runtimes) at scale 1 (cold): CPU against
 #              summed and unique layer bytes
 #   catalog    the whole catalog at scale 0.001 and a 200-spec sample at 0.1:
 #              cold time, CPU, RSS, layout size against the summed image sizes
@@ -36,19 +37,40 @@ sections=("$@")
 if ((${#sections[@]} == 0)); then sections=(realistic bump scaling catalog noop publish); fi
 
 # The 40-spec realistic set of issue 11 (successors are listed here when the
-# catalog renames a spec).
+# catalog renames a spec). Since 2026-12-02 the catalog has no node 22,
+# nginx 1.30, postgres 17 or redis, and busybox moved to 1.38: node:22 ->
+# python:3.11, nginx:1.30 -> openresty:1.31 (nginx-based), postgres:17 ->
+# memcached:1.6, redis:8.4 -> valkey:9.1 (redis's fork), redis:8.6 ->
+# httpd:2.4, busybox:1.37 -> busybox:1.38.
 SET40=(
 	python:3.12-wolfi-runtime python:3.12-wolfi-dev python:3.13-wolfi-runtime python:3.13-wolfi-dev
-	python:3.14-wolfi-runtime python:3.14-wolfi-dev node:22-wolfi-runtime node:22-wolfi-dev
+	python:3.14-wolfi-runtime python:3.14-wolfi-dev python:3.11-wolfi-runtime python:3.11-wolfi-dev
 	node:24-wolfi-runtime node:24-wolfi-dev node:26-wolfi-runtime node:26-wolfi-dev
 	jre:17-wolfi-runtime jre:17-wolfi-dev jre:21-wolfi-runtime jre:21-wolfi-dev
 	jdk:17-wolfi-runtime jdk:17-wolfi-dev jdk:21-wolfi-runtime jdk:21-wolfi-dev
 	go:1.26-wolfi-runtime go:1.26-wolfi-dev go:1.27-wolfi-runtime go:1.27-wolfi-dev
-	nginx:1.30-wolfi-runtime nginx:1.30-wolfi-dev nginx:1.31-wolfi-runtime nginx:1.31-wolfi-dev
-	postgres:17-wolfi-runtime postgres:17-wolfi-dev postgres:18-wolfi-runtime postgres:18-wolfi-dev
-	redis:8.4-wolfi-runtime redis:8.4-wolfi-dev redis:8.6-wolfi-runtime redis:8.6-wolfi-dev
-	busybox:1.37-wolfi-runtime busybox:1.37-wolfi-dev static:0.19-wolfi-runtime static:0.19-wolfi-dev
+	openresty:1.31-wolfi-runtime openresty:1.31-wolfi-dev nginx:1.31-wolfi-runtime nginx:1.31-wolfi-dev
+	memcached:1.6-wolfi-runtime memcached:1.6-wolfi-dev postgres:18-wolfi-runtime postgres:18-wolfi-dev
+	valkey:9.1-wolfi-runtime valkey:9.1-wolfi-dev httpd:2.4-wolfi-runtime httpd:2.4-wolfi-dev
+	busybox:1.38-wolfi-runtime busybox:1.38-wolfi-dev static:0.19-wolfi-runtime static:0.19-wolfi-dev
 )
+# The 40 specs the scaling section adds to SET40 for its 80 row: tools that
+# run on the set's language runtimes (python 3.x, nodejs 24, openjdk 21), so
+# their images repeat the runtimes' layers: the summed bytes grow by about
+# a runtime per image, the unique bytes only by each tool's own packages.
+SET80_MORE=(
+	poetry:2-wolfi-runtime poetry:2-wolfi-dev sqlmap:1.10-wolfi-runtime sqlmap:1.10-wolfi-dev
+	aws-cli:2-wolfi-runtime aws-cli:2-wolfi-dev tox:4.60-wolfi-runtime tox:4.60-wolfi-dev
+	ansible:2.21-wolfi-runtime ansible:2.21-wolfi-dev httpie:3-wolfi-runtime httpie:3-wolfi-dev
+	mycli:2.15-wolfi-runtime mycli:2.15-wolfi-dev pnpm:11-wolfi-runtime pnpm:11-wolfi-dev
+	yarn:1-wolfi-runtime yarn:1-wolfi-dev yarn:4-wolfi-runtime yarn:4-wolfi-dev
+	eslint:10-wolfi-runtime eslint:10-wolfi-dev corepack:0.35-wolfi-runtime corepack:0.35-wolfi-dev
+	yaml-language-server:1.24-wolfi-runtime yaml-language-server:1.24-wolfi-dev ant:1.10-wolfi-runtime ant:1.10-wolfi-dev
+	gradle:9-wolfi-runtime gradle:9-wolfi-dev maven:3.9-wolfi-runtime maven:3.9-wolfi-dev
+	sbt:2-wolfi-runtime sbt:2-wolfi-dev selenium-server:4.47-wolfi-runtime selenium-server:4.47-wolfi-dev
+	tomcat:11.0-wolfi-runtime tomcat:11.0-wolfi-dev curl:8-wolfi-runtime curl:8-wolfi-dev
+)
+SET80=("${SET40[@]}" "${SET80_MORE[@]}")
 
 log() { printf 'bench-scale: %s\n' "$*" >&2; }
 command -v jq >/dev/null || { log "jq is required"; exit 1; }
@@ -61,6 +83,7 @@ hic="$work/hic"
 go build -o "$hic" ./cmd/hic
 go build -o "$work/benchmirror" ./compiler/bench/cmd/benchmirror
 go build -o "$work/layerfloor" ./compiler/bench/cmd/layerfloor
+go build -o "$work/layoutsize" ./compiler/bench/cmd/layoutsize
 apko="$root/.tools/bin/apko"
 stamp="$root/.tools/versions/apko"
 if [[ ! -x $apko || "$(cat "$stamp" 2>/dev/null)" != "chainguard.dev/apko@$APKO_VERSION" ]]; then
@@ -103,16 +126,13 @@ header() {
 		echo "|---|---|---|---|---|---|---|"
 	} >>"$results"
 }
-# layer bytes of a layout: summed over every platform manifest of the
-# images of hic's report, and unique (each digest once).
-layerbytes() { # OUT
-	local out=$1
-	jq -r '.specs[] | select(.imageDigest != null and .imageDigest != "") | .imageDigest' "$out/report.json" | sort -u | while read -r d; do
-		jq -r '.manifests[].digest' "$out/oci/blobs/sha256/${d#sha256:}"
-	done | sort -u | while read -r m; do
-		jq -r '.layers[] | "\(.digest) \(.size)"' "$out/oci/blobs/sha256/${m#sha256:}"
-	done | awk '{ sum += $2; if (!seen[$1]++) { uniq += $2; n++ } refs++ } END { printf "%d layer references, %.2f GB summed; %d unique layers, %.2f GB", refs, sum / 1e9, n, uniq / 1e9 }'
-}
+# layer bytes of a layout (compiler/bench/cmd/layoutsize): summed over every
+# platform manifest of the images of hic's report and unique (each digest
+# once), and the layout's size; layerbytes OUT prints the summary line,
+# layoutkinds OUT the layout's bytes by kind (SBOMs, attestations, ...).
+layoutsize_run() { "$work/layoutsize" -layout "$1/oci" -report "$1/report.json" >"$1/layoutsize.txt" 2>&1 || true; }
+layerbytes() { layoutsize_run "$1"; head -1 "$1/layoutsize.txt"; }
+layoutkinds() { tail -n +2 "$1/layoutsize.txt" | sed 's/^  /  - /'; }
 counts() { jq -r '.counts | "\(.built) built, \(.cached) cached, \(.failed) failed"' "$1/report.json" 2>/dev/null || echo "no report"; }
 layers_line() { grep -o 'layers: [0-9]* compressed, [0-9]* reused' "$work/logs/$1.log" | tail -1 || true; }
 
@@ -208,13 +228,18 @@ for section in "${sections[@]}"; do
 		row hic-40-bump "after the bump: $(counts "$work/bump"); $(layers_line hic-40-bump)" >>"$results"
 		;;
 	scaling)
-		ensure_mirror40
-		warm "$mirror40"
-		header "scaling: 10, 20, 40 specs of the set at scale 1, cold"
-		for n in 10 20 40; do
+		# One mirror of all 80 specs, so every row builds from the same
+		# packages; 10, 20 and 40 are SET40 in list order, 80 adds SET80_MORE.
+		mirror80="$work/mirror80"
+		if [[ ! -f $mirror80/mirrors.json ]]; then
+			measure mirror80 "$hic" mirror --scale 1 --out "$mirror80" "${SET80[@]}"
+		fi
+		warm "$mirror80"
+		header "scaling: 10, 20, 40 specs of SET40 and 80 (SET40 + SET80_MORE) at scale 1, cold"
+		for n in 10 20 40 80; do
 			rm -rf "$work/s$n"
-			measure "hic-scale-$n" "$hic" build --today "$today" --mirrors "$mirror40" --jobs "$jobs" --unsigned --out "$work/s$n" "${SET40[@]:0:$n}"
-			row "hic-scale-$n" "$n specs; $(layers_line "hic-scale-$n"); $(layerbytes "$work/s$n")" >>"$results"
+			measure "hic-scale-$n" "$hic" build --today "$today" --mirrors "$mirror80" --jobs "$jobs" --unsigned --out "$work/s$n" "${SET80[@]:0:$n}"
+			row "hic-scale-$n" "$n specs; $(counts "$work/s$n"); $(layers_line "hic-scale-$n"); $(layerbytes "$work/s$n")" >>"$results"
 			rm -rf "$work/s$n/oci" "$work/s$n/cache"
 		done
 		;;
@@ -226,14 +251,16 @@ for section in "${sections[@]}"; do
 		mkdir -p "$work/all/keys"
 		"$hic" keygen --out "$work/all/keys" >/dev/null
 		measure hic-all-cold "$hic" build --all --today "$today" --mirrors "$work/mirror-all" --jobs "$jobs" --key "$work/all/keys/hic.key" --out "$work/all"
-		row hic-all-cold "$(counts "$work/all"); $(layers_line hic-all-cold); layout $(du -sb "$work/all/oci" | awk '{printf "%.2f GB", $1/1e9}'); $(layerbytes "$work/all")" >>"$results"
+		row hic-all-cold "$(counts "$work/all"); $(layers_line hic-all-cold); $(layerbytes "$work/all")" >>"$results"
+		{ echo; echo "- the whole catalog's layout by kind:"; layoutkinds "$work/all"; } >>"$results"
 		"$hic" list --format json | jq -r '[.[].ref] as $r | range(0; 200) | $r[(. * ($r | length) / 200) | floor]' >"$work/refs200.txt"
 		mapfile -t refs200 <"$work/refs200.txt"
 		measure mirror-200 "$hic" mirror --scale 0.1 --out "$work/mirror-200" "${refs200[@]}"
 		warm "$work/mirror-200"
 		rm -rf "$work/s200"
 		measure hic-200-cold "$hic" build --today "$today" --mirrors "$work/mirror-200" --jobs "$jobs" --unsigned --out "$work/s200" "${refs200[@]}"
-		row hic-200-cold "$(counts "$work/s200"); $(layers_line hic-200-cold); layout $(du -sb "$work/s200/oci" | awk '{printf "%.2f GB", $1/1e9}'); $(layerbytes "$work/s200")" >>"$results"
+		row hic-200-cold "$(counts "$work/s200"); $(layers_line hic-200-cold); $(layerbytes "$work/s200")" >>"$results"
+		{ echo; echo "- the 200 specs' layout by kind:"; layoutkinds "$work/s200"; } >>"$results"
 		;;
 	noop)
 		out="${BENCH_LAYOUT:-$work/all}"
