@@ -198,23 +198,33 @@ func relToWD(p string) string {
 	return p
 }
 
-// checksMemoKey is the key of the layouts' memos of checks, kept in
-// USER_CACHE_DIR/hic (see store.MemoKey).
-func checksMemoKey() ([]byte, error) {
+// hicCacheDir is hic's own cache directory, USER_CACHE_DIR/hic (e.g.
+// ~/.cache/hic): the one place that decides where it is.
+func hicCacheDir() (string, error) {
 	d, err := os.UserCacheDir()
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(d, "hic"), nil
+}
+
+// checksMemoKey is the key of the layouts' memos of checks, kept in
+// hicCacheDir (see store.MemoKey).
+func checksMemoKey() ([]byte, error) {
+	d, err := hicCacheDir()
 	if err != nil {
 		return nil, err
 	}
-	return store.MemoKey(filepath.Join(d, "hic"))
+	return store.MemoKey(d)
 }
 
 // evalCacheDir is where the loader keeps each image folder's evaluation
-// (USER_CACHE_DIR/hic/eval, e.g. ~/.cache/hic/eval), or "" when the
-// environment names no cache directory.
+// (hicCacheDir/eval, e.g. ~/.cache/hic/eval), or "" when the environment names
+// no cache directory.
 func evalCacheDir() string {
-	d, err := os.UserCacheDir()
+	d, err := hicCacheDir()
 	if err != nil {
 		return ""
 	}
-	return filepath.Join(d, "hic", "eval")
+	return filepath.Join(d, "eval")
 }

@@ -2,10 +2,10 @@ package check
 
 import (
 	"fmt"
+	"maps"
 	"path"
 	"regexp"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -360,12 +360,7 @@ var (
 )
 
 func (c *checker) env() {
-	keys := make([]string, 0, len(c.s.Env))
-	for k := range c.s.Env {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
+	for _, k := range slices.Sorted(maps.Keys(c.s.Env)) {
 		v := c.s.Env[k]
 		switch {
 		case secretValue.MatchString(v):
@@ -380,12 +375,7 @@ func (c *checker) env() {
 // the kernel's environment block, a newline or escape forges log lines and
 // config files) is refused.
 func (c *checker) envValues() {
-	keys := make([]string, 0, len(c.s.Env))
-	for k := range c.s.Env {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
+	for _, k := range slices.Sorted(maps.Keys(c.s.Env)) {
 		v := c.s.Env[k]
 		if i := strings.IndexFunc(v, unicode.IsControl); i >= 0 {
 			r, _ := utf8.DecodeRuneInString(v[i:])

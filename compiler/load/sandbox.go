@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"path"
 	"path/filepath"
@@ -101,11 +102,7 @@ func (sb *sandbox) Close() error {
 func (sb *sandbox) Refused() map[string]string {
 	sb.mu.Lock()
 	defer sb.mu.Unlock()
-	out := make(map[string]string, len(sb.refused))
-	for k, v := range sb.refused {
-		out[k] = v
-	}
-	return out
+	return maps.Clone(sb.refused)
 }
 
 func (sb *sandbox) refuse(name, why string) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -129,11 +130,7 @@ func (s *FaultStats) AwaitRequests(ctx context.Context, n int, stop <-chan struc
 func (s *FaultStats) Faults() map[Fault]int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	m := make(map[Fault]int, len(s.faults))
-	for k, v := range s.faults {
-		m[k] = v
-	}
-	return m
+	return maps.Clone(s.faults)
 }
 
 // TotalFaults is the number of injected faults of all kinds.
