@@ -77,10 +77,17 @@ type Store struct {
 	specsOf   map[v1.Hash][]string
 	bySpecGen uint64
 
-	gcMu    sync.RWMutex // Put holds it shared, GC exclusively
-	wmu     sync.Mutex   // serialises index.json writes
-	written uint64
-	seq     uint64 // temp file names; guarded by mu
+	gcMu sync.RWMutex // Put holds it shared, GC exclusively
+	// wmu serialises index.json writes: one write is in flight at a time,
+	// and the Puts that swap their entries in meanwhile share the next
+	// write, which covers every generation swapped in before it started.
+	wmu     sync.Mutex
+	written uint64 // the generation index.json holds; guarded by wmu
+	// writeIndexJSON writes index.json (fsutil.WriteFileAtomic when nil);
+	// tests hold a write in flight with it.
+	writeIndexJSON func(path string, b []byte) error
+
+	seq uint64 // temp file names; guarded by mu
 
 	// subjects memoises the subject digest of each referrer manifest read
 	// by Referrers (zero: no subject). Blobs are content-addressed, so an

@@ -7,14 +7,18 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/hic-build/hic/compiler/fsutil"
 )
 
 func randomIndex(t testing.TB) v1.ImageIndex {
@@ -527,5 +531,58 @@ func TestHasNeedsEveryBlob(t *testing.T) {
 	}
 	if err := Validate(dir); err != nil {
 		t.Errorf("layout invalid after the repair: %v", err)
+	}
+}
+
+// TestConcurrentPutsShareOneWrite holds the first index.json write in
+// flight while more Puts swap in their entries: they must wait for it and
+// then share one write, not write index.json once each.
+func TestConcurrentPutsShareOneWrite(t *testing.T) {
+	dir := t.TempDir()
+	s := openT(t, dir)
+	var writes atomic.Int32
+	inFlight := make(chan struct{})
+	release := make(chan struct{})
+	s.writeIndexJSON = func(path string, b []byte) error {
+		if writes.Add(1) == 1 {
+			close(inFlight)
+			<-release
+		}
+		return fsutil.WriteFileAtomic(path, b, 0o644)
+	}
+	put := func(i int, errc chan<- error) {
+		ref := fmt.Sprintf("s%02d:1", i)
+		_, err := s.Put(context.Background(), Entry{SpecRef: ref, Refs: []string{ref}, InputDigest: fmt.Sprintf("in%d", i)}, randomIndex(t))
+		errc <- err
+	}
+	const n = 8
+	errc := make(chan error, n+1)
+	go put(0, errc)
+	<-inFlight
+	for i := 1; i <= n; i++ {
+		go put(i, errc)
+	}
+	// Every Put swaps its entries in (one generation each) before it waits
+	// for the write in flight.
+	for {
+		s.mu.Lock()
+		gen := s.gen
+		s.mu.Unlock()
+		if gen == n+1 {
+			break
+		}
+		runtime.Gosched()
+	}
+	close(release)
+	for range n + 1 {
+		if err := <-errc; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := writes.Load(); got != 2 {
+		t.Errorf("index.json written %d times for %d Puts, %d of them while the first write was in flight; want 2 (one for the first, one shared by the rest)", got, n+1, n)
+	}
+	if got := len(readIndexJSON(t, dir).Manifests); got != n+1 {
+		t.Errorf("index.json has %d entries, want %d", got, n+1)
 	}
 }
