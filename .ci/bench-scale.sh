@@ -86,16 +86,20 @@ go build -o "$work/layerfloor" ./compiler/bench/cmd/layerfloor
 go build -o "$work/layoutsize" ./compiler/bench/cmd/layoutsize
 apko="$root/.tools/bin/apko"
 stamp="$root/.tools/versions/apko"
-if [[ ! -x $apko || "$(cat "$stamp" 2>/dev/null)" != "chainguard.dev/apko@$APKO_VERSION" ]]; then
-	src="$(go env GOMODCACHE)/chainguard.dev/apko@$APKO_VERSION"
-	[[ -d $src ]] || go mod download "chainguard.dev/apko@$APKO_VERSION"
-	tmp="$(mktemp -d)"
-	cp -r "$src" "$tmp/apko" && chmod -R u+w "$tmp/apko"
-	mkdir -p "$(dirname "$apko")" "$(dirname "$stamp")"
-	(cd "$tmp/apko" && GOWORK=off GOFLAGS=-buildvcs=false go build -o "$apko" .)
-	echo "chainguard.dev/apko@$APKO_VERSION" >"$stamp"
-	rm -rf "$tmp"
-fi
+# ensure_apko: the apko CLI hic links, built once (only realistic runs it).
+ensure_apko() {
+	if [[ ! -x $apko || "$(cat "$stamp" 2>/dev/null)" != "chainguard.dev/apko@$APKO_VERSION" ]]; then
+		local src tmp
+		src="$(go env GOMODCACHE)/chainguard.dev/apko@$APKO_VERSION"
+		[[ -d $src ]] || go mod download "chainguard.dev/apko@$APKO_VERSION"
+		tmp="$(mktemp -d)"
+		cp -r "$src" "$tmp/apko" && chmod -R u+w "$tmp/apko"
+		mkdir -p "$(dirname "$apko")" "$(dirname "$stamp")"
+		(cd "$tmp/apko" && GOWORK=off GOFLAGS=-buildvcs=false go build -o "$apko" .)
+		echo "chainguard.dev/apko@$APKO_VERSION" >"$stamp"
+		rm -rf "$tmp"
+	fi
+}
 today="$(date -u +%F)"
 
 # measure LABEL CMD...: CMD under /usr/bin/time -v; output in logs/LABEL.log.
@@ -186,6 +190,7 @@ ensure_mirror40() {
 for section in "${sections[@]}"; do
 	case $section in
 	realistic)
+		ensure_apko
 		ensure_mirror40
 		warm "$mirror40"
 		header "realistic: ${#SET40[@]} Wolfi specs at scale 1, hic vs the apko CLI"
