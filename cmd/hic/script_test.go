@@ -2,12 +2,10 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 
@@ -95,7 +93,21 @@ func (c cleanup) Run() int {
 //	exit N hic ARGS...   runs hic; the script fails unless it exits N
 //	cmp stdout want.txt  compares the last command's stdout with a file
 //
-// $CATALOG is the repository's catalog (read only), $SCHEMA its schema.
+// and the set-up and checks only Go can do (scriptCmds):
+//
+//	registry VAR          starts a registry process; $VAR is its host:port
+//	freeport VAR          $VAR is a 127.0.0.1:PORT nothing listens on
+//	testlayout DIR VAR    writes an OCI layout of one random index tagged
+//	                      hic/demo:1 and hic/demo:latest; $VAR is its digest
+//	regdigest REF         prints the digest of REF in a registry
+//	keypair PRIV PUB      prints the lines hic keygen prints for the pair,
+//	                      failing unless PUB is PRIV's public key
+//	perm MODE PATH        fails unless PATH's permission bits are MODE (octal)
+//	within D CMD ARGS...  runs CMD (exit or a program), failing if it takes
+//	                      longer than the duration D
+//
+// $CATALOG is the repository's catalog (read only), $SCHEMA its schema,
+// $TESTDATA this package's testdata (read only).
 // With -update (go test ./cmd/hic -run TestScript -update), cmp rewrites
 // the archive's expected files.
 func TestScript(t *testing.T) {
@@ -110,38 +122,19 @@ func TestScript(t *testing.T) {
 		Setup: func(e *testscript.Env) error {
 			e.Setenv("CATALOG", filepath.Join(repo, "catalog"))
 			e.Setenv("SCHEMA", filepath.Join(repo, "schema"))
+			e.Setenv("TESTDATA", filepath.Join(repo, "cmd", "hic", "testdata"))
+			// The script's own test, for the set-up of compiler/testenv
+			// (testscript runs each script as a subtest of a *testing.T).
+			tb, ok := e.T().(testing.TB)
+			if !ok {
+				return fmt.Errorf("testscript's T is a %T, not a testing.TB", e.T())
+			}
+			e.Values[scriptTB{}] = tb
 			// git must not read the developer's config.
 			e.Setenv("GIT_CONFIG_GLOBAL", "/dev/null")
 			e.Setenv("GIT_CONFIG_NOSYSTEM", "1")
 			return nil
 		},
-		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"exit": cmdExit,
-		},
+		Cmds: scriptCmds,
 	})
-}
-
-// cmdExit is "exit N PROG ARGS...": run PROG and require exit status N.
-func cmdExit(ts *testscript.TestScript, neg bool, args []string) {
-	if neg {
-		ts.Fatalf("unsupported: ! exit")
-	}
-	if len(args) < 2 {
-		ts.Fatalf("usage: exit N PROG ARGS...")
-	}
-	want, err := strconv.Atoi(args[0])
-	if err != nil {
-		ts.Fatalf("exit %q: want a number", args[0])
-	}
-	got := 0
-	if err := ts.Exec(args[1], args[2:]...); err != nil {
-		var ee *exec.ExitError
-		if !errors.As(err, &ee) {
-			ts.Fatalf("%s: %v", args[1], err)
-		}
-		got = ee.ExitCode()
-	}
-	if got != want {
-		ts.Fatalf("%s exited %d, want %d", args[1], got, want)
-	}
 }
