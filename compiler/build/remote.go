@@ -6,7 +6,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"sync"
 
 	"chainguard.dev/apko/pkg/build/types"
 
@@ -24,8 +23,7 @@ type verifier struct {
 	dir  string                     // where downloads are kept for checking
 	pkgs map[string]resolve.Package // package URL -> locked package
 
-	mu     sync.Mutex
-	failed error // the first verification failure
+	refused resolve.Refusals // the verification failures
 }
 
 var _ http.RoundTripper = (*verifier)(nil)
@@ -92,18 +90,7 @@ func (v *verifier) RoundTrip(req *http.Request) (*http.Response, error) {
 
 func (v *verifier) reject(req *http.Request, p resolve.Package, err error) *http.Response {
 	e := fmt.Errorf("%s: verify %s from %s: %s: %w", v.ref, p, p.Repository, req.URL, err)
-	v.mu.Lock()
-	if v.failed == nil {
-		v.failed = e
-	}
-	v.mu.Unlock()
-	return &http.Response{
-		StatusCode: http.StatusUnprocessableEntity,
-		Status:     fmt.Sprintf("%d %s", http.StatusUnprocessableEntity, e),
-		Header:     http.Header{},
-		Body:       http.NoBody,
-		Request:    req,
-	}
+	return v.refused.Refuse(req, e)
 }
 
 // err returns the first verification failure, if any.
@@ -111,7 +98,5 @@ func (v *verifier) err() error {
 	if v == nil {
 		return nil
 	}
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	return v.failed
+	return v.refused.Err()
 }

@@ -37,11 +37,42 @@ func KeyTransport(next http.RoundTripper, pins map[string]string) http.RoundTrip
 }
 
 type keyTransport struct {
-	next http.RoundTripper
-	pins map[string]string // host + unescaped path -> fingerprint
+	next    http.RoundTripper
+	pins    map[string]string // host + unescaped path -> fingerprint
+	refused Refusals
+}
 
-	mu     sync.Mutex
-	failed error // the first key refused
+// Refusals is what a transport that refuses fetches apko makes keeps: it
+// answers each refused request with a 422, which apko reports without
+// retrying (an error would be retried, five times over 15 s), and remembers
+// the first refusal, since apko reports a refused fetch only by its status
+// code. The zero value is ready to use.
+type Refusals struct {
+	mu    sync.Mutex
+	first error
+}
+
+// Refuse records err as a refusal of req and returns the 422 answer to it.
+func (r *Refusals) Refuse(req *http.Request, err error) *http.Response {
+	r.mu.Lock()
+	if r.first == nil {
+		r.first = err
+	}
+	r.mu.Unlock()
+	return &http.Response{
+		StatusCode: http.StatusUnprocessableEntity,
+		Status:     fmt.Sprintf("%d %s", http.StatusUnprocessableEntity, err),
+		Header:     http.Header{},
+		Body:       http.NoBody,
+		Request:    req,
+	}
+}
+
+// Err returns the first refusal, or nil.
+func (r *Refusals) Err() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.first
 }
 
 // KeyError returns the first key a transport KeyTransport made refused, or
@@ -51,9 +82,7 @@ func KeyError(rt http.RoundTripper) error {
 	if !ok {
 		return nil
 	}
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	return k.failed
+	return k.refused.Err()
 }
 
 func (k *keyTransport) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -80,20 +109,7 @@ func (k *keyTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		err = fmt.Errorf("key %s has fingerprint %s, but the catalog's keyring pins %s: refused; the key was replaced, or the pin is stale", req.URL.Redacted(), got, want)
 	}
 	if err != nil {
-		k.mu.Lock()
-		if k.failed == nil {
-			k.failed = err
-		}
-		k.mu.Unlock()
-		// A 422 answer, which apko reports without retrying (an error
-		// would be retried, five times over 15 s).
-		return &http.Response{
-			StatusCode: http.StatusUnprocessableEntity,
-			Status:     fmt.Sprintf("%d %s", http.StatusUnprocessableEntity, err),
-			Header:     http.Header{},
-			Body:       http.NoBody,
-			Request:    req,
-		}, nil
+		return k.refused.Refuse(req, err), nil
 	}
 	resp.Body = io.NopCloser(bytes.NewReader(b))
 	resp.ContentLength = int64(len(b))

@@ -19,24 +19,38 @@ import (
 	"github.com/hic-build/hic/compiler/testenv"
 )
 
+// Alpine's 6165ee59 key, as the tests serve it: its file name and the
+// schema's pin of it (schema/distros.cue).
+const (
+	alpineKeyName = "alpine-devel@lists.alpinelinux.org-6165ee59.rsa.pub"
+	alpineKeyPin  = "sha256:8a70fc55f1a6fb2a392ad5a3e71aff82a637b2b33659c046f6b6a909bb5d1ab7"
+)
+
+// alpineKeys returns Alpine's real key (kept with the universe importer's
+// test data) and a forged one: another RSA key of the same name.
+func alpineKeys(t *testing.T) (realKey, forgedKey []byte) {
+	t.Helper()
+	realKey, err := os.ReadFile(filepath.Join(testenv.RepoRoot(t), "compiler", "universe", "testdata", "keys", alpineKeyName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	forged, err := apkrepo.GenerateKey(strings.TrimSuffix(alpineKeyName, ".rsa.pub"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	forgedKey, err = forged.PublicKeyPEM()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return realKey, forgedKey
+}
+
 // TestKeyTransport: a pinned key fetched over the network (a repository
 // without a mirror) reaches apko only with the pinned content. A real HTTPS
 // server serves Alpine's real key, then another key under its name.
 func TestKeyTransport(t *testing.T) {
-	const name = "alpine-devel@lists.alpinelinux.org-6165ee59.rsa.pub"
-	const pin = "sha256:8a70fc55f1a6fb2a392ad5a3e71aff82a637b2b33659c046f6b6a909bb5d1ab7"
-	realKey, err := os.ReadFile(filepath.Join(testenv.RepoRoot(t), "compiler", "universe", "testdata", "keys", name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	forged, err := apkrepo.GenerateKey(strings.TrimSuffix(name, ".rsa.pub"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	forgedKey, err := forged.PublicKeyPEM()
-	if err != nil {
-		t.Fatal(err)
-	}
+	const name, pin = alpineKeyName, alpineKeyPin
+	realKey, forgedKey := alpineKeys(t)
 	var mu sync.Mutex
 	serve := realKey
 	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -95,25 +109,13 @@ func TestKeyTransport(t *testing.T) {
 // real key), locks with the pinned key and fails with a key of the same
 // name and other content, before apko checks any index with it.
 func TestResolvePinnedNetworkKey(t *testing.T) {
-	const name = "alpine-devel@lists.alpinelinux.org-6165ee59.rsa.pub"
-	const pin = "sha256:8a70fc55f1a6fb2a392ad5a3e71aff82a637b2b33659c046f6b6a909bb5d1ab7"
+	const name, pin = alpineKeyName, alpineKeyPin
 	td := testenv.ApkoTestdata(t)
 	index, err := os.ReadFile(filepath.Join(td, "alpine-316", "APKINDEX.tar.gz"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	realKey, err := os.ReadFile(filepath.Join(testenv.RepoRoot(t), "compiler", "universe", "testdata", "keys", name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	forged, err := apkrepo.GenerateKey(strings.TrimSuffix(name, ".rsa.pub"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	forgedKey, err := forged.PublicKeyPEM()
-	if err != nil {
-		t.Fatal(err)
-	}
+	realKey, forgedKey := alpineKeys(t)
 	// apko remembers fetches by URL for the process: a server each.
 	resolveWith := func(key []byte) (*Lock, error) {
 		srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -9,7 +9,6 @@ import (
 
 	"chainguard.dev/apko/pkg/build/types"
 
-	"github.com/hic-build/hic/compiler/apkrepo"
 	"github.com/hic-build/hic/compiler/testenv"
 )
 
@@ -86,24 +85,12 @@ func TestRealSignedIndexes(t *testing.T) {
 func TestKeyPinnedByContent(t *testing.T) {
 	td := testenv.ApkoTestdata(t)
 	const (
-		name = "alpine-devel@lists.alpinelinux.org-6165ee59.rsa.pub"
+		name = alpineKeyName
 		url  = "https://alpinelinux.org/keys/" + name
 		repo = "https://dl-cdn.alpinelinux.org/alpine/v3.16/main"
-		// The schema's pin of the key (schema/distros.cue).
-		pin = "sha256:8a70fc55f1a6fb2a392ad5a3e71aff82a637b2b33659c046f6b6a909bb5d1ab7"
+		pin  = alpineKeyPin
 	)
-	realKey, err := os.ReadFile(filepath.Join(testenv.RepoRoot(t), "compiler", "universe", "testdata", "keys", name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	forged, err := apkrepo.GenerateKey(strings.TrimSuffix(name, ".rsa.pub"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	forgedKey, err := forged.PublicKeyPEM()
-	if err != nil {
-		t.Fatal(err)
-	}
+	realKey, forgedKey := alpineKeys(t)
 	forgedFP, err := universe.KeyFingerprint(forgedKey)
 	if err != nil {
 		t.Fatal(err)
