@@ -8,7 +8,7 @@ import (
 	"strings"
 	"sync"
 
-	"chainguard.dev/apko/pkg/apk/apk"
+	"github.com/hic-build/hic/compiler/apkversion"
 )
 
 // FormatVersion is the @universe version this package reads and writes.
@@ -113,7 +113,7 @@ func (p *Package) Has(version string) bool { return slices.Contains(p.Versions, 
 // Nearest returns up to n of the package's versions closest to version in
 // apk version order: the ones just below and just above it, nearest first.
 func (p *Package) Nearest(version string, n int) []string {
-	want, err := apk.ParseVersion(version)
+	want, err := apkversion.Parse(version)
 	if err != nil || n <= 0 {
 		return firstN(p.Versions, n)
 	}
@@ -143,12 +143,12 @@ func firstN(ss []string, n int) []string {
 
 // CompareVersions compares a version string with a parsed one in apk order;
 // an unparsable a sorts first.
-func CompareVersions(a string, b apk.Version) int {
-	va, err := apk.ParseVersion(a)
+func CompareVersions(a string, b apkversion.Version) int {
+	va, err := apkversion.Parse(a)
 	if err != nil {
 		return -1
 	}
-	return apk.CompareVersions(va, b)
+	return apkversion.Compare(va, b)
 }
 
 // SortVersions sorts versions newest first in apk version order and drops
@@ -156,19 +156,19 @@ func CompareVersions(a string, b apk.Version) int {
 func SortVersions(vs []string) []string {
 	type pv struct {
 		s  string
-		v  apk.Version
+		v  apkversion.Version
 		ok bool
 	}
 	ps := make([]pv, 0, len(vs))
 	for _, s := range vs {
-		v, err := apk.ParseVersion(s)
+		v, err := apkversion.Parse(s)
 		ps = append(ps, pv{s, v, err == nil})
 	}
 	sort.SliceStable(ps, func(i, j int) bool {
 		a, b := ps[i], ps[j]
 		switch {
 		case a.ok && b.ok:
-			if c := apk.CompareVersions(a.v, b.v); c != 0 {
+			if c := apkversion.Compare(a.v, b.v); c != 0 {
 				return c > 0
 			}
 			return a.s < b.s

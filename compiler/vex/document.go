@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"chainguard.dev/apko/pkg/apk/apk"
+	"github.com/hic-build/hic/compiler/apkversion"
 	govex "github.com/openvex/go-vex/pkg/vex"
 	"github.com/package-url/packageurl-go"
 )
@@ -155,15 +155,15 @@ func statusFor(a *Advisory, version string) (govex.Status, error) {
 	if st != govex.StatusFixed || a.Fixed == "" {
 		return st, nil
 	}
-	have, err := apk.ParseVersion(version)
+	have, err := apkversion.Parse(version)
 	if err != nil {
 		return "", fmt.Errorf("installed version %q: %w", version, err)
 	}
-	fixed, err := apk.ParseVersion(a.Fixed)
+	fixed, err := apkversion.Parse(a.Fixed)
 	if err != nil {
 		return "", fmt.Errorf("fixed version %q: %w", a.Fixed, err)
 	}
-	if apk.CompareVersions(have, fixed) < 0 {
+	if apkversion.Compare(have, fixed) < 0 {
 		return govex.StatusAffected, nil
 	}
 	return govex.StatusFixed, nil
