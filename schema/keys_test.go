@@ -10,8 +10,8 @@ import (
 	"cuelang.org/go/cue"
 	"cuelang.org/go/cue/cuecontext"
 
+	"github.com/hic-build/hic/compiler/apkindex"
 	"github.com/hic-build/hic/compiler/testenv"
-	"github.com/hic-build/hic/compiler/universe"
 )
 
 // TestDistroKeyPins checks the schema's key pins against real key files no
@@ -38,7 +38,7 @@ func TestDistroKeyPins(t *testing.T) {
 	}
 	for _, n := range []string{"6165ee59", "616ae350"} {
 		name := "alpine-devel@lists.alpinelinux.org-" + n + ".rsa.pub"
-		real[name] = filepath.Join(testenv.RepoRoot(t), "compiler", "universe", "testdata", "keys", name)
+		real[name] = filepath.Join(testenv.RepoRoot(t), "compiler", "apkindex", "testdata", "keys", name)
 	}
 	checked := map[string]bool{}
 	for d, dist := range distros {
@@ -62,7 +62,7 @@ func TestDistroKeyPins(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			fp, err := universe.KeyFingerprint(b)
+			fp, err := apkindex.KeyFingerprint(b)
 			if err != nil {
 				t.Fatal(err)
 			}

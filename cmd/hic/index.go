@@ -16,6 +16,7 @@ import (
 	"cuelang.org/go/cue/cuecontext"
 	"github.com/spf13/cobra"
 
+	"github.com/hic-build/hic/compiler/apkindex"
 	"github.com/hic-build/hic/compiler/universe"
 	"github.com/hic-build/hic/schema"
 )
@@ -111,11 +112,11 @@ func newIndexImportCmd(root *rootOptions) *cobra.Command {
 				}
 				keys[path.Base(k)] = b
 			}
-			kr, err := universe.NewKeyring(keys, o.fingerprints)
+			kr, err := apkindex.NewKeyring(keys, o.fingerprints)
 			if err != nil {
 				return usageError("%v", err)
 			}
-			var indexes []universe.Index
+			var indexes []apkindex.Index
 			for _, loc := range locations {
 				repo, file, isFile := strings.Cut(loc, "=")
 				if !isFile {
@@ -129,7 +130,7 @@ func newIndexImportCmd(root *rootOptions) *cobra.Command {
 						if err != nil {
 							return err
 						}
-						indexes = append(indexes, universe.Index{Source: universe.SourceName(file), URL: strings.TrimSuffix(file, "/"), Location: u, Data: b})
+						indexes = append(indexes, apkindex.Index{Source: universe.SourceName(file), URL: strings.TrimSuffix(file, "/"), Location: u, Data: b})
 					}
 					continue
 				}
@@ -141,7 +142,7 @@ func newIndexImportCmd(root *rootOptions) *cobra.Command {
 				if repo != "" {
 					name = universe.SourceName(repo)
 				}
-				indexes = append(indexes, universe.Index{Source: name, URL: repo, Location: file, Data: b})
+				indexes = append(indexes, apkindex.Index{Source: name, URL: repo, Location: file, Data: b})
 			}
 			out := o.out
 			if out == "" {
@@ -151,7 +152,7 @@ func newIndexImportCmd(root *rootOptions) *cobra.Command {
 			if err != nil && !errors.Is(err, universe.ErrNotExist) {
 				return err
 			}
-			u, ch, err := universe.Import(universe.ImportOptions{Distro: distro, Keys: kr, Date: o.date, From: o.from, Previous: prev}, indexes)
+			u, ch, err := apkindex.Import(apkindex.ImportOptions{Distro: distro, Keys: kr, Date: o.date, From: o.from, Previous: prev}, indexes)
 			if err != nil {
 				return &exitError{code: exitFindings, err: err}
 			}

@@ -15,7 +15,7 @@ import (
 // and that a tampered copy is refused without touching the universe.
 func TestIndexImportRealAlpine(t *testing.T) {
 	td := testenv.ApkoTestdata(t)
-	key := filepath.Join("..", "..", "compiler", "universe", "testdata", "keys", "alpine-devel@lists.alpinelinux.org-6165ee59.rsa.pub")
+	key := filepath.Join("..", "..", "compiler", "apkindex", "testdata", "keys", "alpine-devel@lists.alpinelinux.org-6165ee59.rsa.pub")
 	const fp = "sha256:8a70fc55f1a6fb2a392ad5a3e71aff82a637b2b33659c046f6b6a909bb5d1ab7"
 	out := t.TempDir()
 	index := filepath.Join(td, "alpine-316", "APKINDEX.tar.gz")

@@ -2,7 +2,7 @@ package main
 
 import (
 	"encoding/json"
-	"github.com/hic-build/hic/compiler/universe"
+	"github.com/hic-build/hic/compiler/apkindex"
 	"os"
 	"path/filepath"
 	"strings"
@@ -33,7 +33,7 @@ func TestPrivateRepositoryPinned(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fp, err := universe.KeyFingerprint(pub)
+	fp, err := apkindex.KeyFingerprint(pub)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,7 +116,7 @@ func TestPrivateRepositoryPinned(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	otherFP, err := universe.KeyFingerprint(otherPub)
+	otherFP, err := apkindex.KeyFingerprint(otherPub)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -23,6 +23,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/hic-build/hic/compiler/apkindex"
 	"github.com/hic-build/hic/compiler/apkrepo"
 	"github.com/hic-build/hic/compiler/check"
 	"github.com/hic-build/hic/compiler/compile"
@@ -145,7 +146,7 @@ func Generate(ctx context.Context, images []compile.Image, opts Options) (*Manif
 		if err != nil {
 			return nil, fmt.Errorf("mirror %s: %w", d, err)
 		}
-		fp, err := universe.KeyFingerprint(pub)
+		fp, err := apkindex.KeyFingerprint(pub)
 		if err != nil {
 			return nil, fmt.Errorf("mirror %s: %w", d, err)
 		}

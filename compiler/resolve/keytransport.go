@@ -3,7 +3,7 @@ package resolve
 import (
 	"bytes"
 	"fmt"
-	"github.com/hic-build/hic/compiler/universe"
+	"github.com/hic-build/hic/compiler/apkindex"
 	"io"
 	"net/http"
 	"net/url"
@@ -15,7 +15,7 @@ import (
 const maxKeySize = 64 << 10
 
 // KeyTransport returns a transport that checks each key of pins (keyring
-// URL -> KeyFingerprint, as compile.Image.KeyPins) fetched through it, for
+// URL -> apkindex.KeyFingerprint, as compile.Image.KeyPins) fetched through it, for
 // a repository apko reads from the network: a key whose content has
 // another fingerprint is refused before apko sees it, with an error naming
 // the URL and both fingerprints (as the status of a 422 answer). Other requests pass to next unchanged
@@ -99,7 +99,7 @@ func (k *keyTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if err != nil {
 		return nil, fmt.Errorf("key %s: %w", req.URL.Redacted(), err)
 	}
-	got, err := universe.KeyFingerprint(b)
+	got, err := apkindex.KeyFingerprint(b)
 	switch {
 	case len(b) > maxKeySize:
 		err = fmt.Errorf("key %s: more than %d bytes: not a public key, refused", req.URL.Redacted(), maxKeySize)

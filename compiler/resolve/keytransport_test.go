@@ -2,7 +2,7 @@ package resolve
 
 import (
 	"errors"
-	"github.com/hic-build/hic/compiler/universe"
+	"github.com/hic-build/hic/compiler/apkindex"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -30,7 +30,7 @@ const (
 // test data) and a forged one: another RSA key of the same name.
 func alpineKeys(t *testing.T) (realKey, forgedKey []byte) {
 	t.Helper()
-	realKey, err := os.ReadFile(filepath.Join(testenv.RepoRoot(t), "compiler", "universe", "testdata", "keys", alpineKeyName))
+	realKey, err := os.ReadFile(filepath.Join(testenv.RepoRoot(t), "compiler", "apkindex", "testdata", "keys", alpineKeyName))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,7 +86,7 @@ func TestKeyTransport(t *testing.T) {
 	mu.Lock()
 	serve = forgedKey
 	mu.Unlock()
-	forgedFP, err := universe.KeyFingerprint(forgedKey)
+	forgedFP, err := apkindex.KeyFingerprint(forgedKey)
 	if err != nil {
 		t.Fatal(err)
 	}

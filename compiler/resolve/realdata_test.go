@@ -1,7 +1,7 @@
 package resolve
 
 import (
-	"github.com/hic-build/hic/compiler/universe"
+	"github.com/hic-build/hic/compiler/apkindex"
 	"os"
 	"path/filepath"
 	"strings"
@@ -22,7 +22,7 @@ func TestRealSignedIndexes(t *testing.T) {
 	// Alpine signs aarch64 indexes with its 6165ee59 key; the public key is
 	// kept with the universe importer's test data.
 	alpineKey := "alpine-devel@lists.alpinelinux.org-6165ee59.rsa.pub"
-	alpineKeyPath := filepath.Join(testenv.RepoRoot(t), "compiler", "universe", "testdata", "keys", alpineKey)
+	alpineKeyPath := filepath.Join(testenv.RepoRoot(t), "compiler", "apkindex", "testdata", "keys", alpineKey)
 	for _, tt := range []struct {
 		name, index, keyName, keyPath, want string // keyPath: absolute, or relative to td
 		min                                 int
@@ -91,7 +91,7 @@ func TestKeyPinnedByContent(t *testing.T) {
 		pin  = alpineKeyPin
 	)
 	realKey, forgedKey := alpineKeys(t)
-	forgedFP, err := universe.KeyFingerprint(forgedKey)
+	forgedFP, err := apkindex.KeyFingerprint(forgedKey)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,7 +2,7 @@ package resolve
 
 import (
 	"fmt"
-	"github.com/hic-build/hic/compiler/universe"
+	"github.com/hic-build/hic/compiler/apkindex"
 	"net/http"
 	"os"
 	"path"
@@ -21,7 +21,7 @@ type Mirror struct {
 	Dir string `json:"dir"`
 	// Keys pin the mirror's signing keys by content: key file name
 	// ("wolfi-signing.rsa.pub") -> "sha256:" + hex SHA-256 of its DER public
-	// key (KeyFingerprint). When set, a key in <Dir>/keys is trusted only if
+	// key (apkindex.KeyFingerprint). When set, a key in <Dir>/keys is trusted only if
 	// its fingerprint is the pinned one; a key file whose content differs is
 	// refused, naming the file and both fingerprints.
 	Keys map[string]string `json:"keys,omitempty"`
@@ -72,7 +72,7 @@ type Sources struct {
 // repository trusts only the keys of cfg's keyring (matched by file name) that
 // the mirror holds in <Dir>/keys; it is an error if it holds none of them.
 //
-// pins pin keyring keys by content (keyring URL -> KeyFingerprint, as
+// pins pin keyring keys by content (keyring URL -> apkindex.KeyFingerprint, as
 // compile.Image.KeyPins). A mirror's key file must have the fingerprint its
 // mirror pins for that file name (Mirror.Keys: a mirror re-signed with a key
 // of its own says so there) or, when the mirror pins none for it, the one of
@@ -268,7 +268,7 @@ func checkKeyFile(path, want string) error {
 	if err != nil {
 		return fmt.Errorf("key %s: %w", path, err)
 	}
-	got, err := universe.KeyFingerprint(b)
+	got, err := apkindex.KeyFingerprint(b)
 	if err != nil {
 		return fmt.Errorf("key file %s: %w", path, err)
 	}

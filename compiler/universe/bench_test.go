@@ -1,4 +1,4 @@
-package universe
+package universe_test
 
 import (
 	"bytes"
@@ -6,7 +6,9 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/hic-build/hic/compiler/apkindex"
 	"github.com/hic-build/hic/compiler/testenv"
+	"github.com/hic-build/hic/compiler/universe"
 )
 
 // BenchmarkRead reads the universe of a real Alpine index (4,929 packages,
@@ -17,24 +19,24 @@ func BenchmarkRead(b *testing.B) {
 		b.Fatal(err)
 	}
 	keys := map[string][]byte{}
-	k, _ := os.ReadFile(filepath.Join("testdata", "keys", "alpine-devel@lists.alpinelinux.org-6165ee59.rsa.pub"))
+	k, _ := os.ReadFile(filepath.Join("..", "apkindex", "testdata", "keys", "alpine-devel@lists.alpinelinux.org-6165ee59.rsa.pub"))
 	keys["alpine-devel@lists.alpinelinux.org-6165ee59.rsa.pub"] = k
-	kr, err := NewKeyring(keys, nil)
+	kr, err := apkindex.NewKeyring(keys, nil)
 	if err != nil {
 		b.Fatal(err)
 	}
-	u, _, err := Import(ImportOptions{Distro: "alpine-x", Keys: kr}, []Index{{Location: "alpine-316", Data: data}})
+	u, _, err := apkindex.Import(apkindex.ImportOptions{Distro: "alpine-x", Keys: kr}, []apkindex.Index{{Location: "alpine-316", Data: data}})
 	if err != nil {
 		b.Fatal(err)
 	}
 	var buf bytes.Buffer
-	if err := Write(&buf, u); err != nil {
+	if err := universe.Write(&buf, u); err != nil {
 		b.Fatal(err)
 	}
 	b.SetBytes(int64(buf.Len()))
 	b.ResetTimer()
 	for b.Loop() {
-		u, err := Read(bytes.NewReader(buf.Bytes()), "bench")
+		u, err := universe.Read(bytes.NewReader(buf.Bytes()), "bench")
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -4,8 +4,9 @@
 // that matter, plus the snapshot of the distro's real data it was taken
 // from. vet checks pins and entrypoints against it, the generated mirror
 // serves only what it lists and `hic bump` moves pins to its newest
-// versions. It does not resolve images (compiler/resolve) or build
-// repositories (compiler/apkrepo).
+// versions. It does not resolve images (compiler/resolve), build
+// repositories (compiler/apkrepo) or read signed indexes (compiler/apkindex
+// imports them into a universe).
 //
 // # Where it lives
 //

@@ -8,6 +8,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 
+	"github.com/hic-build/hic/compiler/apkindex"
 	"github.com/hic-build/hic/compiler/universe"
 )
 
@@ -34,20 +35,20 @@ func TestCatalogUniverseMatchesRepository(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	kr, err := universe.NewKeyring(map[string][]byte{KeyName + ".rsa.pub": pub}, nil)
+	kr, err := apkindex.NewKeyring(map[string][]byte{KeyName + ".rsa.pub": pub}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var idx []universe.Index
+	var idx []apkindex.Index
 	for _, a := range GOARCHes {
 		p := filepath.Join(repo, RepoDir, a, "APKINDEX.tar.gz")
 		b, err := os.ReadFile(p)
 		if err != nil {
 			t.Fatal(err)
 		}
-		idx = append(idx, universe.Index{Source: "os", URL: URL, Location: p, Data: b})
+		idx = append(idx, apkindex.Index{Source: "os", URL: URL, Location: p, Data: b})
 	}
-	got, _, err := universe.Import(universe.ImportOptions{Distro: "wolfi", Keys: kr}, idx)
+	got, _, err := apkindex.Import(apkindex.ImportOptions{Distro: "wolfi", Keys: kr}, idx)
 	if err != nil {
 		t.Fatal(err)
 	}

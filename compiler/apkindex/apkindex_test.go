@@ -1,4 +1,4 @@
-package universe
+package apkindex
 
 import (
 	"archive/tar"
@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/hic-build/hic/compiler/testenv"
+	"github.com/hic-build/hic/compiler/universe"
 )
 
 // Alpine's signing keys (https://alpinelinux.org/keys/), as apko's tests
@@ -112,13 +113,13 @@ func TestImportRealAlpineIndexes(t *testing.T) {
 			}
 			// The file round-trips and stays well under the size limit.
 			var buf bytes.Buffer
-			if err := Write(&buf, u); err != nil {
+			if err := universe.Write(&buf, u); err != nil {
 				t.Fatal(err)
 			}
-			if buf.Len() > MaxFileSize {
+			if buf.Len() > universe.MaxFileSize {
 				t.Errorf("universe file is %d bytes", buf.Len())
 			}
-			back, err := Read(&buf, "written")
+			back, err := universe.Read(&buf, "written")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -265,7 +266,7 @@ func TestImportKeepsAnnotationsAndMarksRemoved(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	prev, err := Read(strings.NewReader(`@universe 1
+	prev, err := universe.Read(strings.NewReader(`@universe 1
 @distro alpine-x
 @source main
 busybox 1.0-r0 f=/etc/busybox-paths.d/busybox s=post-install,trigger

@@ -1,4 +1,4 @@
-package universe
+package apkindex
 
 import (
 	"archive/tar"
@@ -21,6 +21,7 @@ import (
 
 	"chainguard.dev/apko/pkg/apk/apk"
 	"chainguard.dev/apko/pkg/apk/signature"
+	"github.com/hic-build/hic/compiler/universe"
 )
 
 // Keyring holds the public keys an index may be signed by, each by the key
@@ -208,7 +209,7 @@ type ImportOptions struct {
 	// that indexes do not carry (files, scripts, script files) are kept for
 	// packages still present, and its packages that are gone are kept as
 	// removed (removed=Date).
-	Previous *Universe
+	Previous *universe.Universe
 }
 
 // Changes summarises what an import changed against the previous universe.
@@ -223,7 +224,7 @@ type Changes struct {
 // name the architecture).
 // A package's provides versioned with its own version ("cmd:httpd=2.4.65-r0")
 // are written without it; the mirror adds it back.
-func Import(opts ImportOptions, indexes []Index) (*Universe, *Changes, error) {
+func Import(opts ImportOptions, indexes []Index) (*universe.Universe, *Changes, error) {
 	if opts.Keys == nil {
 		return nil, nil, errors.New("import: no keys")
 	}
@@ -239,7 +240,7 @@ func Import(opts ImportOptions, indexes []Index) (*Universe, *Changes, error) {
 	archs := map[string]map[string]bool{}
 	sourceOf := map[string]string{}
 	allArchs := map[string]bool{}
-	var sources []Source
+	var sources []universe.Source
 	var latest time.Time
 	for _, ix := range indexes {
 		v, err := VerifyIndex(ix.Data, opts.Keys)
@@ -250,9 +251,9 @@ func Import(opts ImportOptions, indexes []Index) (*Universe, *Changes, error) {
 		if name == "" {
 			name = "main"
 		}
-		si := slices.IndexFunc(sources, func(s Source) bool { return s.Name == name })
+		si := slices.IndexFunc(sources, func(s universe.Source) bool { return s.Name == name })
 		if si < 0 {
-			sources = append(sources, Source{Name: name, URL: ix.URL, Indexes: map[string]string{}})
+			sources = append(sources, universe.Source{Name: name, URL: ix.URL, Indexes: map[string]string{}})
 			si = len(sources) - 1
 		}
 		src := &sources[si]
@@ -311,7 +312,7 @@ func Import(opts ImportOptions, indexes []Index) (*Universe, *Changes, error) {
 				if arch < e.arch {
 					newest[p.Name] = entry{p, arch}
 				}
-			case SortVersions([]string{p.Version, e.pkg.Version})[0] == p.Version:
+			case universe.SortVersions([]string{p.Version, e.pkg.Version})[0] == p.Version:
 				newest[p.Name] = entry{p, arch}
 			}
 		}
@@ -324,16 +325,16 @@ func Import(opts ImportOptions, indexes []Index) (*Universe, *Changes, error) {
 		sources[i].Date = date
 		sources[i].From = opts.From
 	}
-	u := &Universe{Distro: opts.Distro, Sources: sources}
+	u := &universe.Universe{Distro: opts.Distro, Sources: sources}
 	for a := range allArchs {
 		u.Archs = append(u.Archs, a)
 	}
 	sort.Strings(u.Archs)
 	for name, ent := range newest {
 		e := ent.pkg
-		p := Package{
+		p := universe.Package{
 			Name:     name,
-			Versions: SortVersions(versions[name]),
+			Versions: universe.SortVersions(versions[name]),
 			Origin:   e.Origin,
 			Depends:  sorted(e.Dependencies),
 			Provides: stripOwnVersion(e.Provides, e.Version),
@@ -383,7 +384,7 @@ func stripOwnVersion(provides []string, version string) []string {
 
 // mergePrevious keeps prev's annotations for packages still present and its
 // vanished packages as removed, and records the changes.
-func mergePrevious(u, prev *Universe, date string, ch *Changes) []Package {
+func mergePrevious(u, prev *universe.Universe, date string, ch *Changes) []universe.Package {
 	out := u.Packages
 	present := make(map[string]bool, len(out))
 	for i := range out {
@@ -409,11 +410,18 @@ func mergePrevious(u, prev *Universe, date string, ch *Changes) []Package {
 			ch.Removed = append(ch.Removed, old.Name)
 			old.Removed = date
 		}
-		if old.Source != "" && !slices.ContainsFunc(u.Sources, func(s Source) bool { return s.Name == old.Source }) {
+		if old.Source != "" && !slices.ContainsFunc(u.Sources, func(s universe.Source) bool { return s.Name == old.Source }) {
 			old.Source = ""
 		}
 		out = append(out, old)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out
+}
+
+// sorted is ss sorted, without duplicates, as the universe writes lists.
+func sorted(ss []string) []string {
+	out := slices.Clone(ss)
+	slices.Sort(out)
+	return slices.Compact(out)
 }
