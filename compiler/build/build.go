@@ -53,11 +53,17 @@ type Options struct {
 	// Checked remembers the package files verified by earlier builds of the
 	// same process (see PackageChecks). Nil: every build hashes every file.
 	Checked *PackageChecks
-	// Layers is the cache of compressed layers shared by builds: a layer
-	// whose content it holds is not compressed again, and the images of the
-	// Result read their layers from it (they are not held in memory). Nil: a
-	// cache of the build's own, and the Result holds its images in memory.
+	// Layers is the cache of compressed layers shared by builds: a layer it
+	// holds (found by a description made before the layer's bytes exist,
+	// see assemble.go) is not written, hashed or compressed again, and the
+	// images of the Result read their layers from it (they are not held in
+	// memory). Nil: a cache of the build's own, and the Result holds its
+	// images in memory.
 	Layers *layercache.Cache
+
+	// apkoLayers lays out every image with apko's BuildLayers, as before
+	// hic laid out layers itself (assemble.go): tests compare the two.
+	apkoLayers bool
 }
 
 // Build builds img for each of its architectures from the packages lock
@@ -175,7 +181,7 @@ func Build(ctx context.Context, img compile.Image, lock *resolve.Lock, opts Opti
 	g, gctx := errgroup.WithContext(ctx)
 	for _, arch := range archs {
 		g.Go(func() error {
-			a, err := buildArch(gctx, img, src, lock, arch, common, layers, filepath.Join(tmp, arch.ToAPK()))
+			a, err := buildArch(gctx, img, src, lock, arch, common, layers, !opts.apkoLayers, filepath.Join(tmp, arch.ToAPK()))
 			if err != nil {
 				return err
 			}
@@ -262,7 +268,7 @@ type archResult struct {
 
 // buildArch builds the image of one architecture and returns it with the
 // installed packages, the SPDX SBOM and its root filesystem.
-func buildArch(ctx context.Context, img compile.Image, src *resolve.Sources, lock *resolve.Lock, arch types.Architecture, common []apkobuild.Option, cache *layercache.Cache, tmp string) (*archResult, error) {
+func buildArch(ctx context.Context, img compile.Image, src *resolve.Sources, lock *resolve.Lock, arch types.Architecture, common []apkobuild.Option, cache *layercache.Cache, own bool, tmp string) (*archResult, error) {
 	ref := img.Ref
 	fail := func(what string, err error) (*archResult, error) {
 		return nil, fmt.Errorf("%s: build %s: %s: %w", ref, arch.ToAPK(), what, err)
@@ -284,26 +290,62 @@ func buildArch(ctx context.Context, img compile.Image, src *resolve.Sources, loc
 		apkobuild.WithArch(arch),
 		apkobuild.WithTempDir(tmp),
 	})
-	bc, err := apkobuild.New(ctx, newModeFS(), opts...)
+	mfs := newModeFS()
+	bc, err := apkobuild.New(ctx, mfs, opts...)
 	if err != nil {
 		return fail("apko", err)
 	}
-	layers, err := bc.BuildLayers(ctx)
-	if err != nil {
-		return fail("install", err)
-	}
-	apkPkgs, installed, err := checkInstalled(bc, locked)
-	if err != nil {
-		return nil, fmt.Errorf("%s: build %s: %w", ref, arch.ToAPK(), err)
-	}
-	// The checks read the tar files apko wrote, before compression.
-	rootfs, err := layerFS(layers)
-	if err != nil {
-		return fail("read layers", err)
-	}
-	layers, built, err := cachedLayers(ctx, cache, layers)
-	if err != nil {
-		return fail("layers", err)
+	var (
+		layers    []v1.Layer
+		rootfs    inspect.FS
+		built     int
+		apkPkgs   []*apk.Package
+		installed []resolve.Package
+	)
+	if own && ownLayering(cfg.Layering) {
+		// hic lays out the layers itself, so that a layer the cache holds
+		// is not written, hashed or compressed (assemble.go).
+		if err := bc.BuildImage(ctx); err != nil {
+			return fail("install", err)
+		}
+		if err := setRuntimeRepositories(ctx, bc); err != nil {
+			return fail("install", err)
+		}
+		if apkPkgs, installed, err = checkInstalled(bc, locked); err != nil {
+			return nil, fmt.Errorf("%s: build %s: %w", ref, arch.ToAPK(), err)
+		}
+		ips, err := bc.InstalledPackages()
+		if err != nil {
+			return fail("installed packages", err)
+		}
+		planned, err := planLayers(ctx, mfs, ips, cfg.Layering.Budget)
+		if err != nil {
+			return fail("layers", err)
+		}
+		if rootfs, err = layerFSOf(mfs, planned); err != nil {
+			return fail("read layers", err)
+		}
+		sums := make(map[string]string, len(installed))
+		for _, p := range installed {
+			sums[p.Name+"="+p.Version] = p.Checksum
+		}
+		if layers, built, err = assembleLayers(ctx, mfs, cache, planned, sums, tmp); err != nil {
+			return fail("layers", err)
+		}
+	} else {
+		if layers, err = bc.BuildLayers(ctx); err != nil {
+			return fail("install", err)
+		}
+		if apkPkgs, installed, err = checkInstalled(bc, locked); err != nil {
+			return nil, fmt.Errorf("%s: build %s: %w", ref, arch.ToAPK(), err)
+		}
+		// The checks read the tar files apko wrote, before compression.
+		if rootfs, err = layerFS(layers); err != nil {
+			return fail("read layers", err)
+		}
+		if layers, built, err = cachedLayers(ctx, cache, layers); err != nil {
+			return fail("layers", err)
+		}
 	}
 	if d, err := bc.GetBuildDateEpoch(); err != nil {
 		return fail("build date", err)

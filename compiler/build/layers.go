@@ -7,6 +7,7 @@ import (
 	"runtime/debug"
 	"sync"
 
+	"chainguard.dev/apko/pkg/build/types"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/hic-build/hic/compiler/inspect"
@@ -81,4 +82,10 @@ func layerFS(layers []v1.Layer) (inspect.FS, error) {
 		rs = append(rs, rc)
 	}
 	return inspect.FromLayerTars(rs...)
+}
+
+// ownLayering reports whether hic lays out an image of layering l itself:
+// apko's origin strategy, the only multi-layer one; apko builds the rest.
+func ownLayering(l *types.Layering) bool {
+	return l != nil && l.Strategy == "origin" && l.Budget > 0
 }

@@ -2,7 +2,12 @@ package build
 
 import (
 	"archive/tar"
+	"bytes"
+	"fmt"
 	"io/fs"
+	"os"
+	"path"
+	"sync"
 
 	"chainguard.dev/apko/pkg/apk/apk"
 	apkfs "chainguard.dev/apko/pkg/apk/fs"
@@ -21,15 +26,35 @@ import (
 // Chmod reads the Unix special bits of a mode as fs.ModeSetuid, ModeSetgid
 // and ModeSticky, and a package directory header with special bits is
 // chmodded after apko created it.
+//
+// It also records what hic's layering (see assemble.go) needs to know of the
+// install: which package file each installed path holds, which packages wrote
+// through a symbolic link, and each package's entry of the installed database.
 type modeFS struct {
 	apkfs.FullFS
 	wh apk.WriteHeaderer
+
+	mu sync.Mutex
+	// installed: path as apko wrote it -> the package file it holds.
+	installed map[string]pkgFile
+	// indirect: packages that wrote a file below a symbolic link (its path
+	// in the tree is not the path it was written as).
+	indirect map[*apk.Package]bool
+	// idb: each append to the installed database, in order.
+	idb [][]byte
+}
+
+// pkgFile is a regular file as a package installed it.
+type pkgFile struct {
+	pkg  *apk.Package
+	name string // in the package's data tar
+	size int64
 }
 
 // newModeFS wraps a fresh tarfs.
 func newModeFS() *modeFS {
 	t := tarfs.New()
-	return &modeFS{FullFS: t, wh: t}
+	return &modeFS{FullFS: t, wh: t, installed: map[string]pkgFile{}, indirect: map[*apk.Package]bool{}}
 }
 
 var _ apk.WriteHeaderer = (*modeFS)(nil)
@@ -58,6 +83,9 @@ func (m *modeFS) Chmod(path string, perm fs.FileMode) error {
 // binary stays setuid, so the post-build fs-setuid rule sees it).
 func (m *modeFS) WriteHeader(hdr tar.Header, tfs fs.FS, pkg *apk.Package) (bool, error) {
 	ok, err := m.wh.WriteHeader(hdr, tfs, pkg)
+	if err == nil && ok && hdr.Typeflag == tar.TypeReg {
+		m.record(hdr, pkg)
+	}
 	if err != nil || !ok && hdr.Typeflag != tar.TypeDir || hdr.Typeflag != tar.TypeDir && hdr.Typeflag != tar.TypeReg || hdr.Mode&0o7000 == 0 {
 		return ok, err
 	}
@@ -66,4 +94,55 @@ func (m *modeFS) WriteHeader(hdr tar.Header, tfs fs.FS, pkg *apk.Package) (bool,
 		return ok, err // a symlink to a directory apko kept as it was
 	}
 	return ok, m.FullFS.Chmod(hdr.Name, hdr.FileInfo().Mode()&(fs.ModePerm|fs.ModeSetuid|fs.ModeSetgid|fs.ModeSticky))
+}
+
+// record notes that pkg installed hdr (a regular file).
+func (m *modeFS) record(hdr tar.Header, pkg *apk.Package) {
+	name := path.Clean(hdr.Name)
+	below := false
+	for d := path.Dir(name); d != "." && d != "/"; d = path.Dir(d) {
+		// Readlink, as this filesystem's Lstat follows a final link.
+		if _, err := m.FullFS.Readlink(d); err == nil {
+			below = true
+			break
+		}
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.installed[name] = pkgFile{pkg: pkg, name: hdr.Name, size: hdr.Size}
+	if below {
+		m.indirect[pkg] = true
+	}
+}
+
+// OpenFile records what is appended to the installed database: apko appends
+// each package's entry with one write.
+func (m *modeFS) OpenFile(name string, flag int, perm fs.FileMode) (apkfs.File, error) {
+	f, err := m.FullFS.OpenFile(name, flag, perm)
+	if err != nil || flag&os.O_APPEND == 0 || path.Clean(name) != installedDB {
+		return f, err
+	}
+	return &idbFile{File: f, m: m}, nil
+}
+
+// installedDB is apko's installed database.
+const installedDB = "usr/lib/apk/db/installed"
+
+type idbFile struct {
+	apkfs.File
+	m *modeFS
+}
+
+func (f *idbFile) Write(b []byte) (int, error) {
+	n, err := f.File.Write(b)
+	f.m.mu.Lock()
+	f.m.idb = append(f.m.idb, bytes.Clone(b[:n]))
+	f.m.mu.Unlock()
+	return n, err
+}
+
+// Sub is refused: what is written through a sub-filesystem would escape the
+// records above. apko does not call it while building an image.
+func (m *modeFS) Sub(dir string) (apkfs.FullFS, error) {
+	return nil, fmt.Errorf("hic's install filesystem: Sub(%q) is not supported", dir)
 }

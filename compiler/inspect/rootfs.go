@@ -104,53 +104,79 @@ func (rfs *RootFS) apply(tr *tar.Reader, retainSmall, whiteouts bool) error {
 		if err != nil {
 			return fmt.Errorf("rootfs: %w", err)
 		}
-		name := cleanName(h.Name)
-		if whiteouts {
-			dir, base := path.Split(name)
-			if base == ".wh..wh..opq" {
-				if d, ok := rfs.nodes[cleanName(dir)]; ok && d.children != nil {
-					for c := range d.children {
-						rfs.remove(path.Join(cleanName(dir), c))
-					}
-				}
-				continue
-			}
-			if strings.HasPrefix(base, ".wh.") {
-				rfs.remove(cleanName(dir + strings.TrimPrefix(base, ".wh.")))
-				continue
-			}
+		if err := rfs.entry(h, retainSmall, whiteouts, func() ([]byte, error) { return io.ReadAll(tr) }); err != nil {
+			return err
 		}
-		n := &node{hdr: *h}
-		n.hdr.Name = name
-		switch h.Typeflag {
-		case tar.TypeDir:
-			n.children = map[string]*node{}
-			if old, ok := rfs.nodes[name]; ok && old.children != nil {
-				n.children = old.children
-			}
-		case tar.TypeReg, tar.TypeRegA:
-			if (retainSmall && h.Size <= MaxRetained) || alwaysRetain(name) {
-				b, err := io.ReadAll(tr)
-				if err != nil {
-					return fmt.Errorf("rootfs: %s: %w", name, err)
-				}
-				n.data, n.retained = b, true
-			}
-		}
-		if name == "." {
-			n.hdr.Typeflag = tar.TypeDir
-			if n.children == nil {
-				n.children = rfs.nodes["."].children
-			}
-			rfs.nodes["."] = n
-			continue
-		}
-		if old, ok := rfs.nodes[name]; ok && old.children != nil && n.children == nil {
-			rfs.remove(name) // a file replaces a directory and what is in it
-		}
-		rfs.add(name, n)
 	}
 }
+
+// entry adds one layer entry; read returns its content, and is called only
+// for a regular file whose content is kept.
+func (rfs *RootFS) entry(h *tar.Header, retainSmall, whiteouts bool, read func() ([]byte, error)) error {
+	name := cleanName(h.Name)
+	if whiteouts {
+		dir, base := path.Split(name)
+		if base == ".wh..wh..opq" {
+			if d, ok := rfs.nodes[cleanName(dir)]; ok && d.children != nil {
+				for c := range d.children {
+					rfs.remove(path.Join(cleanName(dir), c))
+				}
+			}
+			return nil
+		}
+		if strings.HasPrefix(base, ".wh.") {
+			rfs.remove(cleanName(dir + strings.TrimPrefix(base, ".wh.")))
+			return nil
+		}
+	}
+	n := &node{hdr: *h}
+	n.hdr.Name = name
+	switch h.Typeflag {
+	case tar.TypeDir:
+		n.children = map[string]*node{}
+		if old, ok := rfs.nodes[name]; ok && old.children != nil {
+			n.children = old.children
+		}
+	case tar.TypeReg, tar.TypeRegA:
+		if (retainSmall && h.Size <= MaxRetained) || alwaysRetain(name) {
+			b, err := read()
+			if err != nil {
+				return fmt.Errorf("rootfs: %s: %w", name, err)
+			}
+			n.data, n.retained = b, true
+		}
+	}
+	if name == "." {
+		n.hdr.Typeflag = tar.TypeDir
+		if n.children == nil {
+			n.children = rfs.nodes["."].children
+		}
+		rfs.nodes["."] = n
+		return nil
+	}
+	if old, ok := rfs.nodes[name]; ok && old.children != nil && n.children == nil {
+		rfs.remove(name) // a file replaces a directory and what is in it
+	}
+	rfs.add(name, n)
+	return nil
+}
+
+// Layers flattens layers given entry by entry, as FromLayerTars flattens
+// their tar streams: for layers whose entries are known without their tars.
+type Layers struct{ rfs *RootFS }
+
+// NewLayers returns an empty flattening.
+func NewLayers() *Layers { return &Layers{rfs: newRootFS()} }
+
+// Add adds the next entry of the current layer, the lowest layer first.
+// read returns a regular file's content; it is called only for the files
+// the checks read.
+func (l *Layers) Add(h *tar.Header, read func() ([]byte, error)) error {
+	return l.rfs.entry(h, false, true, read)
+}
+
+// RootFS returns the flattened filesystem; Add must not be called after.
+func (l *Layers) RootFS() *RootFS { return l.rfs }
 
 // remove deletes name and everything below it.
 func (r *RootFS) remove(name string) {

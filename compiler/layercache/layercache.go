@@ -6,12 +6,16 @@
 // A layer's key is its uncompressed content (the diff ID, which hashes
 // every file, its metadata and the order of the tar entries) together with
 // the compressor that produced the compressed bytes (see Key): the same key
-// always stands for the same compressed bytes.
+// always stands for the same compressed bytes. A layer may also be stored
+// under a key of its inputs, a description of everything that determines
+// its bytes made before they exist (see InputKey and Input), so that a
+// layer the cache holds need not be written or hashed to be found.
 //
 // Layout of the directory:
 //
 //	blobs/sha256/<hex>  compressed layers, by digest
 //	keys/<key>          JSON: digest, size, diff ID and media type of the key's layer
+//	keys/in-<key>       the same, for an input key
 //	tmp/                files being written
 //
 // Writers write a temporary file and rename it into place, so concurrent
@@ -92,6 +96,69 @@ func (c *Cache) Dir() string { return c.dir }
 func Key(diffID v1.Hash, compressor string) string {
 	h := sha256.Sum256([]byte("hic layer v1\x00" + compressor + "\x00" + diffID.String()))
 	return hex.EncodeToString(h[:])
+}
+
+// InputKey is the cache key of a layer described by desc, a description of
+// everything that determines the layer's compressed bytes (see Input).
+func InputKey(desc []byte) string {
+	h := sha256.New()
+	h.Write([]byte("hic layer input v1\x00"))
+	h.Write(desc)
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// Input returns the layer stored under key, an InputKey: a key computed from
+// the layer's inputs before its bytes exist. If the cache does not hold it
+// intact, Input stores the layer build returns (a layer of this cache, from
+// Layer) under key too and reports built. Concurrent calls for the same key
+// in one process build it once; the others wait for that result.
+func (c *Cache) Input(key string, build func() (v1.Layer, error)) (l v1.Layer, built bool, err error) {
+	key = "in-" + key
+	c.mu.Lock()
+	if cl, ok := c.calls[key]; ok {
+		c.mu.Unlock()
+		<-cl.done
+		if cl.err == nil {
+			c.count(func(s *Stats) { s.Reused++ })
+		}
+		return cl.l, false, cl.err
+	}
+	cl := &call{done: make(chan struct{})}
+	c.calls[key] = cl
+	c.mu.Unlock()
+	defer func() {
+		c.mu.Lock()
+		delete(c.calls, key)
+		c.mu.Unlock()
+		close(cl.done)
+	}()
+	if cl.l, built, cl.err = c.input(key, build); cl.err == nil && !built {
+		c.count(func(s *Stats) { s.Reused++ })
+	}
+	return cl.l, built, cl.err
+}
+
+func (c *Cache) input(key string, build func() (v1.Layer, error)) (v1.Layer, bool, error) {
+	l, ok, err := c.get(key)
+	if err != nil || ok {
+		return l, false, err
+	}
+	l, err = build()
+	if err != nil {
+		return nil, false, err
+	}
+	cl, ok := l.(*layer)
+	if !ok {
+		return nil, false, fmt.Errorf("layer cache: input %s: built layer is not from this cache", key)
+	}
+	b, err := json.Marshal(cl.e)
+	if err != nil {
+		return nil, false, err
+	}
+	if err := writeAtomic(filepath.Join(c.dir, "tmp"), c.keyPath(key), b); err != nil {
+		return nil, false, fmt.Errorf("layer cache: %w", err)
+	}
+	return l, true, nil
 }
 
 // Entry describes one cached layer.
