@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"regexp"
 	"slices"
 	"strings"
@@ -186,12 +187,44 @@ func readVerified(p layout.Path, h v1.Hash) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read blob %s: %w", h, err)
 	}
-	got, _, err := v1.SHA256(bytes.NewReader(b))
+	if err := checkDigest(b, h); err != nil {
+		return nil, fmt.Errorf("blob %w", err)
+	}
+	return b, nil
+}
+
+// ReadLayer reads a layer's bytes as stored (a signature's payload, an
+// envelope), from a layout or a registry; a layer whose content does not
+// match its digest is an error.
+func ReadLayer(l v1.Layer) ([]byte, error) {
+	want, err := l.Digest()
 	if err != nil {
 		return nil, err
 	}
-	if got != h {
-		return nil, fmt.Errorf("blob %s has digest %s", h, got)
+	rc, err := l.Compressed()
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	b, err := io.ReadAll(rc)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkDigest(b, want); err != nil {
+		return nil, fmt.Errorf("layer %w", err)
 	}
 	return b, nil
+}
+
+// checkDigest returns an error "WANT has digest GOT" when b does not hash
+// to want.
+func checkDigest(b []byte, want v1.Hash) error {
+	got, _, err := v1.SHA256(bytes.NewReader(b))
+	if err != nil {
+		return err
+	}
+	if got != want {
+		return fmt.Errorf("%s has digest %s", want, got)
+	}
+	return nil
 }

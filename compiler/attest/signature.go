@@ -101,6 +101,33 @@ func Signatures(ctx context.Context, p layout.Path, digest v1.Hash) ([]ImageSign
 	return out, nil
 }
 
+// SignaturesIn reads the signatures of subject that a cosign signature
+// image holds (its sha256-<hex>.sig tag or a signature referrer, as a
+// registry serves it): its simple-signing layers, each checked against its
+// digest. Signatures are not verified (see VerifySignature).
+func SignaturesIn(img v1.Image, subject v1.Hash) ([]ImageSignature, error) {
+	m, err := img.Manifest()
+	if err != nil {
+		return nil, err
+	}
+	var out []ImageSignature
+	for _, l := range m.Layers {
+		if l.MediaType != sign.SimpleSigningMediaType {
+			continue
+		}
+		layer, err := img.LayerByDigest(l.Digest)
+		if err != nil {
+			return nil, err
+		}
+		b, err := ReadLayer(layer)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, ImageSignature{Subject: Subject{Digest: subject}, Payload: b, Signature: l.Annotations[sign.CosignSignatureAnnotation]})
+	}
+	return out, nil
+}
+
 // VerifySignature checks that sig is a valid signature by v of a payload
 // naming the image digest, as cosign verify does. The error wraps
 // sign.ErrBadSignature when the signature does not verify.

@@ -1,11 +1,9 @@
 package publish
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 
@@ -100,25 +98,9 @@ func (c RegistryCache) verifySigned(ctx context.Context, r name.Repository, h v1
 	}
 	var sigs []attest.ImageSignature
 	add := func(img v1.Image) error {
-		m, err := img.Manifest()
-		if err != nil {
-			return err
-		}
-		for _, l := range m.Layers {
-			if l.MediaType != sign.SimpleSigningMediaType {
-				continue
-			}
-			layer, err := img.LayerByDigest(l.Digest)
-			if err != nil {
-				return err
-			}
-			b, err := readVerified(layer, l.Digest)
-			if err != nil {
-				return err
-			}
-			sigs = append(sigs, attest.ImageSignature{Subject: attest.Subject{Digest: h}, Payload: b, Signature: l.Annotations[sign.CosignSignatureAnnotation]})
-		}
-		return nil
+		s, err := attest.SignaturesIn(img, h)
+		sigs = append(sigs, s...)
+		return err
 	}
 	sigTag := r.Tag(h.Algorithm + "-" + h.Hex + ".sig")
 	if img, err := remote.Image(sigTag, opts...); err == nil {
@@ -154,27 +136,6 @@ func (c RegistryCache) verifySigned(ctx context.Context, r name.Repository, h v1
 		}
 	}
 	return fmt.Errorf("no valid signature by key %s among %d", c.Verifier.KeyID(), len(sigs))
-}
-
-// readVerified reads a layer's stored bytes and checks them against want.
-func readVerified(l v1.Layer, want v1.Hash) ([]byte, error) {
-	rc, err := l.Compressed()
-	if err != nil {
-		return nil, err
-	}
-	defer rc.Close()
-	b, err := io.ReadAll(rc)
-	if err != nil {
-		return nil, err
-	}
-	got, _, err := v1.SHA256(bytes.NewReader(b))
-	if err != nil {
-		return nil, err
-	}
-	if got != want {
-		return nil, fmt.Errorf("layer %s has content %s", want, got)
-	}
-	return b, nil
 }
 
 func isNotFound(err error) bool {

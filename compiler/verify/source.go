@@ -271,25 +271,9 @@ func (r *Registry) Resolve(ctx context.Context, ref string) (*Target, error) {
 func (r *Registry) Signatures(ctx context.Context, subject v1.Hash) ([]attest.ImageSignature, error) {
 	var out []attest.ImageSignature
 	add := func(img v1.Image) error {
-		m, err := img.Manifest()
-		if err != nil {
-			return err
-		}
-		ls, err := img.Layers()
-		if err != nil {
-			return err
-		}
-		for i, l := range ls {
-			if i >= len(m.Layers) || m.Layers[i].MediaType != sign.SimpleSigningMediaType {
-				continue
-			}
-			b, err := readLayer(l)
-			if err != nil {
-				return err
-			}
-			out = append(out, attest.ImageSignature{Subject: attest.Subject{Digest: subject}, Payload: b, Signature: m.Layers[i].Annotations[sign.CosignSignatureAnnotation]})
-		}
-		return nil
+		s, err := attest.SignaturesIn(img, subject)
+		out = append(out, s...)
+		return err
 	}
 	if img, err := remote.Image(r.repo.Tag(cosignTag(subject, "sig")), r.opts(ctx)...); err == nil {
 		if err := add(img); err != nil {
@@ -329,7 +313,7 @@ func (r *Registry) Attestations(ctx context.Context, subject v1.Hash) ([]Envelop
 				continue
 			}
 			seen[m.Layers[i].Digest] = true
-			b, err := readLayer(l)
+			b, err := attest.ReadLayer(l)
 			out = append(out, Envelope{Where: where, Data: b, Err: err})
 		}
 		return nil
@@ -438,30 +422,4 @@ func cosignTag(h v1.Hash, suffix string) string {
 func notFound(err error) bool {
 	var te *transport.Error
 	return errors.As(err, &te) && te.StatusCode == 404
-}
-
-// readLayer reads a layer's bytes as stored; a layer whose content does not
-// match its digest is an error.
-func readLayer(l v1.Layer) ([]byte, error) {
-	rc, err := l.Compressed()
-	if err != nil {
-		return nil, err
-	}
-	defer rc.Close()
-	b, err := io.ReadAll(rc)
-	if err != nil {
-		return nil, err
-	}
-	want, err := l.Digest()
-	if err != nil {
-		return nil, err
-	}
-	got, _, err := v1.SHA256(bytes.NewReader(b))
-	if err != nil {
-		return nil, err
-	}
-	if got != want {
-		return nil, fmt.Errorf("layer %s has digest %s", want, got)
-	}
-	return b, nil
 }
