@@ -17,6 +17,8 @@ import (
 
 	"chainguard.dev/apko/pkg/apk/apk"
 	"github.com/klauspost/compress/gzip"
+
+	"github.com/hic-build/hic/compiler/fsutil"
 )
 
 // FileKind is the type of a package file.
@@ -154,17 +156,7 @@ func (f File) tarMode() int64 {
 			m = 0o644
 		}
 	}
-	u := int64(m.Perm())
-	if m&fs.ModeSetuid != 0 {
-		u |= 0o4000
-	}
-	if m&fs.ModeSetgid != 0 {
-		u |= 0o2000
-	}
-	if m&fs.ModeSticky != 0 {
-		u |= 0o1000
-	}
-	return u
+	return int64(fsutil.UnixMode(m))
 }
 
 func (f File) reader() io.Reader {

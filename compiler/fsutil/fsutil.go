@@ -1,6 +1,9 @@
-// Package fsutil holds the one file-writing primitive hic's outputs share:
-// replace a file atomically, so a reader or a crash never sees it half
-// written and it never exists, even briefly, with a wider mode than asked.
+// Package fsutil holds the file primitives hic's packages share: above all
+// the one file-writing primitive of hic's outputs, replace a file
+// atomically, so a reader or a crash never sees it half written and it
+// never exists, even briefly, with a wider mode than asked; and, in
+// iofs.go, the two io/fs details written once (Unix mode bits, paging a
+// directory's entries).
 package fsutil
 
 import (

@@ -14,6 +14,7 @@ import (
 
 	"github.com/hic-build/hic/compiler/compile"
 	"github.com/hic-build/hic/compiler/finding"
+	"github.com/hic-build/hic/compiler/fsutil"
 )
 
 // Rule IDs of the built-filesystem checks.
@@ -110,17 +111,7 @@ func (c *checker) add(rule, format string, args ...any) {
 // Octal renders the permission, setuid, setgid and sticky bits of m as the
 // four-digit octal mode chmod takes ("4755").
 func Octal(m fs.FileMode) string {
-	v := uint32(m.Perm())
-	if m&fs.ModeSetuid != 0 {
-		v |= 0o4000
-	}
-	if m&fs.ModeSetgid != 0 {
-		v |= 0o2000
-	}
-	if m&fs.ModeSticky != 0 {
-		v |= 0o1000
-	}
-	return fmt.Sprintf("%04o", v)
+	return fmt.Sprintf("%04o", fsutil.UnixMode(m))
 }
 
 // walk runs the rules that look at every entry: fs-setuid, fs-world-writable.

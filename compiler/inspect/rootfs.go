@@ -13,6 +13,8 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
+
+	"github.com/hic-build/hic/compiler/fsutil"
 )
 
 // FS is what the checks read: an fs.FS of the root filesystem (names without a
@@ -353,18 +355,7 @@ func (f *openFile) ReadDir(n int) ([]fs.DirEntry, error) {
 	if f.r != nil {
 		return nil, errors.New("not a directory")
 	}
-	if n <= 0 {
-		e := f.ents
-		f.ents = nil
-		return e, nil
-	}
-	if len(f.ents) == 0 {
-		return nil, io.EOF
-	}
-	n = min(n, len(f.ents))
-	e := f.ents[:n]
-	f.ents = f.ents[n:]
-	return e, nil
+	return fsutil.ReadDirNext(&f.ents, n)
 }
 
 // maxHops bounds symlink resolution, as Linux's MAXSYMLINKS does.

@@ -26,6 +26,7 @@ import (
 	"cuelang.org/go/mod/module"
 
 	"github.com/hic-build/hic/compiler/finding"
+	"github.com/hic-build/hic/compiler/fsutil"
 )
 
 // RuleSandbox is the rule of the catalog sandbox: nothing outside the
@@ -362,18 +363,7 @@ func (d *memDir) ReadDir(n int) ([]fs.DirEntry, error) {
 		}
 		d.ents, d.read = ents, true
 	}
-	if n <= 0 {
-		out := d.ents
-		d.ents = nil
-		return out, nil
-	}
-	if len(d.ents) == 0 {
-		return nil, io.EOF
-	}
-	n = min(n, len(d.ents))
-	out := d.ents[:n]
-	d.ents = d.ents[n:]
-	return out, nil
+	return fsutil.ReadDirNext(&d.ents, n)
 }
 
 var (
