@@ -79,6 +79,21 @@ func (v *verification) keyRejected(name string) (Check, bool) {
 	return fail(name, "not checked: no attestation is signed by key %s (see attestation-signatures)", short16(v.opts.Verifier.KeyID())), true
 }
 
+// indexStatements returns the signed statements of predicate type pt about
+// the index for check name, or ok false and the check's failure: when the
+// key verified no attestation (see keyRejected), or when there is none
+// ("no signed WHAT about the index").
+func (v *verification) indexStatements(name, pt, what string) (sts []*attest.Statement, failed Check, ok bool) {
+	if c, rejected := v.keyRejected(name); rejected {
+		return nil, c, false
+	}
+	sts = v.statements(v.t.Digest, pt)
+	if len(sts) == 0 {
+		return nil, fail(name, "no signed %s about the index", what), false
+	}
+	return sts, Check{}, true
+}
+
 // failures is a failed check listing bad, the same problem in several
 // places said once (see group), or pass when bad is empty.
 func failures(name string, bad []string, ok func() Check) Check {
@@ -276,12 +291,9 @@ func (v *verification) sbom(context.Context) Check {
 // provenancePackages: the SLSA provenance's resolvedDependencies are exactly
 // the installed packages, with their checksums.
 func (v *verification) provenancePackages(context.Context) Check {
-	if c, ok := v.keyRejected(CheckProvenancePackages); ok {
+	provs, c, ok := v.indexStatements(CheckProvenancePackages, attest.PredicateSLSAProvenance, "SLSA provenance")
+	if !ok {
 		return c
-	}
-	provs := v.statements(v.t.Digest, attest.PredicateSLSAProvenance)
-	if len(provs) == 0 {
-		return fail(CheckProvenancePackages, "no signed SLSA provenance about the index")
 	}
 	var bad []string
 	for _, st := range provs {
@@ -350,12 +362,9 @@ func (v *verification) provenanceSpec(ctx context.Context) Check {
 
 // hardening: the hardening report about the index has no failing rule.
 func (v *verification) hardening(context.Context) Check {
-	if c, ok := v.keyRejected(CheckHardening); ok {
+	hs, c, ok := v.indexStatements(CheckHardening, attest.PredicateHardening, "hardening report")
+	if !ok {
 		return c
-	}
-	hs := v.statements(v.t.Digest, attest.PredicateHardening)
-	if len(hs) == 0 {
-		return fail(CheckHardening, "no signed hardening report about the index")
 	}
 	var bad []string
 	rules, waived := 0, 0

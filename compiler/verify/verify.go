@@ -292,7 +292,20 @@ func cyclonedxPackages(b []byte) (map[string]bool, error) {
 
 // diff describes how got differs from want ("" when equal).
 func diff(want, got map[string]bool) string {
-	var missing, extra []string
+	missing, extra := missingExtra(want, got)
+	var parts []string
+	if len(missing) > 0 {
+		parts = append(parts, "misses installed packages "+strings.Join(missing, ", "))
+	}
+	if len(extra) > 0 {
+		parts = append(parts, "lists packages not installed "+strings.Join(extra, ", "))
+	}
+	return strings.Join(parts, " and ")
+}
+
+// missingExtra returns, sorted, the keys of want not in got and the keys of
+// got not in want.
+func missingExtra(want, got map[string]bool) (missing, extra []string) {
 	for k := range want {
 		if !got[k] {
 			missing = append(missing, k)
@@ -305,14 +318,7 @@ func diff(want, got map[string]bool) string {
 	}
 	sort.Strings(missing)
 	sort.Strings(extra)
-	var parts []string
-	if len(missing) > 0 {
-		parts = append(parts, "misses installed packages "+strings.Join(missing, ", "))
-	}
-	if len(extra) > 0 {
-		parts = append(parts, "lists packages not installed "+strings.Join(extra, ", "))
-	}
-	return strings.Join(parts, " and ")
+	return missing, extra
 }
 
 // readDB flattens an image's layers and reads its apk database.

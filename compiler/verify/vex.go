@@ -3,7 +3,6 @@ package verify
 import (
 	"context"
 	"fmt"
-	"sort"
 	"strings"
 
 	govex "github.com/openvex/go-vex/pkg/vex"
@@ -22,12 +21,9 @@ const CheckVEX = "vex"
 // advisories (Options.Advisories), the document states exactly the
 // advisories about the installed packages.
 func (v *verification) vexDocument(ctx context.Context) Check {
-	if c, ok := v.keyRejected(CheckVEX); ok {
+	sts, c, ok := v.indexStatements(CheckVEX, vex.PredicateType, "OpenVEX document")
+	if !ok {
 		return c
-	}
-	sts := v.statements(v.t.Digest, vex.PredicateType)
-	if len(sts) == 0 {
-		return fail(CheckVEX, "no signed OpenVEX document about the index")
 	}
 	installed := map[string]bool{} // name@version
 	for _, p := range v.plats {
@@ -81,19 +77,7 @@ func (v *verification) vexDocument(ctx context.Context) Check {
 					}
 				}
 			}
-			var missing, extra []string
-			for k := range want {
-				if !stated[k] {
-					missing = append(missing, k)
-				}
-			}
-			for k := range stated {
-				if !want[k] {
-					extra = append(extra, k)
-				}
-			}
-			sort.Strings(missing)
-			sort.Strings(extra)
+			missing, extra := missingExtra(want, stated)
 			if len(missing) > 0 {
 				bad = append(bad, "the catalog's advisories about installed packages missing: "+strings.Join(missing, ", "))
 			}
