@@ -327,6 +327,21 @@ func TestBuildIntegrity(t *testing.T) {
 	dir, lock, key := setup(t)
 	trusted := filepath.Join(dir, "keys", "hic-test.rsa.pub")
 	apkFile := func(d, name, version string) string { return filepath.Join(d, "x86_64", name+"-"+version+".apk") }
+	// signedBy is a mirror signed by a new key of that name that still holds
+	// the trusted key file.
+	signedBy := func(keyName string) func(t *testing.T) string {
+		return func(t *testing.T) string {
+			d := writeMirror(t, newKey(t, keyName), testPackages())
+			b, err := os.ReadFile(trusted)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(d, "keys", "hic-test.rsa.pub"), b, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			return d
+		}
+	}
 
 	for _, tc := range []struct {
 		name   string
@@ -360,29 +375,9 @@ func TestBuildIntegrity(t *testing.T) {
 			return d
 		}, []string{ref, "hello-1.1.0-r0", repoURL}},
 
-		{"index signed by an unknown key", func(t *testing.T) string {
-			d := writeMirror(t, newKey(t, "intruder"), testPackages())
-			b, err := os.ReadFile(trusted)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(filepath.Join(d, "keys", "hic-test.rsa.pub"), b, 0o644); err != nil {
-				t.Fatal(err)
-			}
-			return d
-		}, []string{ref, "unknown key intruder.rsa.pub", "hic-test.rsa.pub"}},
+		{"index signed by an unknown key", signedBy("intruder"), []string{ref, "unknown key intruder.rsa.pub", "hic-test.rsa.pub"}},
 
-		{"index signed by another key of the trusted name", func(t *testing.T) string {
-			d := writeMirror(t, newKey(t, "hic-test"), testPackages())
-			b, err := os.ReadFile(trusted)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(filepath.Join(d, "keys", "hic-test.rsa.pub"), b, 0o644); err != nil {
-				t.Fatal(err)
-			}
-			return d
-		}, []string{ref, "bad signature by hic-test.rsa.pub"}},
+		{"index signed by another key of the trusted name", signedBy("hic-test"), []string{ref, "bad signature by hic-test.rsa.pub"}},
 
 		{"missing dependency file", func(t *testing.T) string {
 			d := copyDir(t, dir)

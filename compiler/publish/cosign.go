@@ -5,7 +5,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"io"
 	"sort"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -13,6 +12,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/static"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/hic-build/hic/compiler/attest"
 )
 
 // Media types and annotations of cosign's tag form, as cosign writes and
@@ -177,15 +178,11 @@ func envelopePredicateType(b []byte) (string, error) {
 	return st.PredicateType, nil
 }
 
+// readBlob reads layer d of img, checked against its digest.
 func readBlob(img v1.Image, d v1.Hash) ([]byte, error) {
 	l, err := img.LayerByDigest(d)
 	if err != nil {
 		return nil, err
 	}
-	rc, err := l.Compressed()
-	if err != nil {
-		return nil, err
-	}
-	defer rc.Close()
-	return io.ReadAll(rc)
+	return attest.ReadLayer(l)
 }
