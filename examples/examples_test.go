@@ -4,6 +4,7 @@
 package examples
 
 import (
+	"bytes"
 	"io"
 	"os"
 	"regexp"
@@ -11,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/buildkite/go-pipeline"
 	"github.com/rhysd/actionlint"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -112,5 +114,47 @@ func TestKubernetesIndexedJob(t *testing.T) {
 	}
 	if ps := s.Template.Spec.SecurityContext; ps == nil || ps.RunAsNonRoot == nil || !*ps.RunAsNonRoot {
 		t.Errorf("the pod does not run as non-root")
+	}
+}
+
+// TestBuildkitePipeline parses the pipeline with Buildkite's own parser
+// (github.com/buildkite/go-pipeline, what the agent's pipeline upload
+// uses) and checks that it uploads the pipeline hic plan writes, for the
+// number of shards it sets. compiler/plan's TestBuildkite checks that
+// generated pipeline.
+func TestBuildkitePipeline(t *testing.T) {
+	const path = "buildkite-pipeline.yml"
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := pipeline.Parse(bytes.NewReader(b))
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	if len(p.RemainingFields) != 0 {
+		t.Errorf("%s: top-level fields Buildkite does not know: %v", path, p.RemainingFields)
+	}
+	shards, ok := p.Env.Get("SHARDS")
+	if n, err := strconv.Atoi(shards); !ok || err != nil || n < 1 {
+		t.Fatalf("%s: env SHARDS %q, want a number of shards", path, shards)
+	}
+	var upload string
+	for i, s := range p.Steps {
+		cs, ok := s.(*pipeline.CommandStep)
+		if !ok {
+			t.Fatalf("%s: step %d is a %T, want command steps", path, i, s)
+		}
+		for k := range cs.RemainingFields {
+			if k != "if" {
+				t.Errorf("%s: step %q has field %q that Buildkite's parser does not model", path, cs.Label, k)
+			}
+		}
+		if strings.Contains(cs.Command, "pipeline upload") {
+			upload = cs.Command
+		}
+	}
+	if want := `bin/hic plan --shards "$$SHARDS" --format buildkite | buildkite-agent pipeline upload`; !strings.Contains(upload, want) {
+		t.Errorf("%s: no step runs %q (the shards and the merge come from hic plan); the upload step runs:\n%s", path, want, upload)
 	}
 }

@@ -11,10 +11,11 @@ import (
 // Output formats. Every command that prints data takes -o/--format with
 // these names: text (the default, for people; tables included) and json
 // (for machines), plus command-specific ones (vet's github, diff's markdown,
-// show's yaml).
+// show's yaml, plan's buildkite).
 const (
-	formatText = "text"
-	formatJSON = "json"
+	formatText      = "text"
+	formatJSON      = "json"
+	formatBuildkite = "buildkite"
 )
 
 // checkFormat refuses a --format value not among want.

@@ -31,6 +31,12 @@ prints one line for a CI matrix:
 
   [{"shard":0,"refs":["..."],"cost":123}, ...]
 
+--format buildkite prints a Buildkite pipeline to upload from a step
+(hic plan --shards 4 --format buildkite | buildkite-agent pipeline upload):
+one step per shard running hic build --shard I/4 into shard-I/, signed with
+the key file $HIC_KEY and pushed to $HIC_REGISTRY (its registry cache too),
+then one step that merges the shard reports.
+
 A build given --report here must get the same file as --shard-report.
 
   GitHub Actions:  matrix: include: ${{ fromJSON(needs.plan.outputs.shards) }}
@@ -48,7 +54,7 @@ func newPlanCmd(root *rootOptions) *cobra.Command {
 			if o.shards < 1 {
 				return usageError("--shards %d: want at least 1", o.shards)
 			}
-			if err := checkFormat(o.format, formatText, formatJSON); err != nil {
+			if err := checkFormat(o.format, formatText, formatJSON, formatBuildkite); err != nil {
 				return usageError("%v", err)
 			}
 			prev, err := readPlanReport(o.report)
@@ -69,6 +75,14 @@ func newPlanCmd(root *rootOptions) *cobra.Command {
 			}
 			shards := p.Shards
 			w := cmd.OutOrStdout()
+			if o.format == formatBuildkite {
+				b, err := p.Buildkite(o.shardBuild(root, args))
+				if err != nil {
+					return err
+				}
+				_, err = w.Write(b)
+				return err
+			}
 			if o.format == "json" {
 				b, err := json.Marshal(shards)
 				if err != nil {
@@ -94,10 +108,38 @@ func newPlanCmd(root *rootOptions) *cobra.Command {
 	f := cmd.Flags()
 	f.IntVarP(&o.shards, "shards", "n", 0, "number of shards (required)")
 	f.StringVar(&o.report, "report", "", "report.json of an earlier build whose durations balance the plan")
-	f.StringVarP(&o.format, "format", "o", "text", "output format: text or json (one line, for a CI matrix)")
+	f.StringVarP(&o.format, "format", "o", "text", "output format: text, json (one line, for a CI matrix) or buildkite (a pipeline to upload)")
 	f.StringVar(&o.today, "today", "", "judge end-of-life against this date (YYYY-MM-DD)")
 	return cmd
 }
+
+// shardBuild is the hic build command line that builds this plan's
+// selection, for each shard to extend with its --shard I/N: the same
+// catalog, refs (or --all), date and cost report.
+func (o *planOptions) shardBuild(root *rootOptions, refs []string) []string {
+	cmd := []string{"hic"}
+	if root.catalog != "" {
+		cmd = append(cmd, "-C", buildkiteArg(root.catalog))
+	}
+	cmd = append(cmd, "build")
+	if len(refs) == 0 {
+		cmd = append(cmd, "--all")
+	}
+	for _, r := range refs {
+		cmd = append(cmd, buildkiteArg(r))
+	}
+	if o.today != "" {
+		cmd = append(cmd, "--today", buildkiteArg(o.today))
+	}
+	if o.report != "" {
+		cmd = append(cmd, "--shard-report", buildkiteArg(o.report))
+	}
+	return cmd
+}
+
+// buildkiteArg quotes s for the shell and doubles every $ so that
+// Buildkite's pipeline upload leaves it to the shell.
+func buildkiteArg(s string) string { return strings.ReplaceAll(shellQuote(s), "$", "$$") }
 
 // readPlanReport reads the earlier build's report that balances a plan; none for "".
 func readPlanReport(path string) (*report.Report, error) {

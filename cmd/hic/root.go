@@ -127,7 +127,8 @@ in CUE against a hardening schema, compiles them through apko into minimal OCI
 images, and signs in-toto attestations for each image.
 
 Every command that prints data takes -o/--format: text (the default) or
-json, plus a few of its own (vet: github, diff: markdown, show: yaml).
+json, plus a few of its own (vet: github, diff: markdown, show: yaml,
+plan: buildkite).
 -q/--quiet prints nothing on stdout; -C/--catalog (env HIC_CATALOG) is shown
 on the commands that read the catalog.
 
