@@ -6,6 +6,7 @@ require (
 	chainguard.dev/apko v0.30.34
 	cuelang.org/go v0.17.1
 	github.com/CycloneDX/cyclonedx-go v0.12.0
+	github.com/buildkite/go-pipeline v0.18.1
 	github.com/chainguard-dev/clog v1.8.0
 	github.com/chromedp/chromedp v0.23.0
 	github.com/google/go-cmp v0.7.0
@@ -47,7 +48,6 @@ require (
 	github.com/anchore/go-struct-converter v0.0.0-20221118182256-c68fdcfa2092 // indirect
 	github.com/beorn7/perks v1.0.1 // indirect
 	github.com/bmatcuk/doublestar/v4 v4.10.0 // indirect
-	github.com/buildkite/go-pipeline v0.18.1 // indirect
 	github.com/buildkite/interpolate v0.1.5 // indirect
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect
 	github.com/chromedp/cdproto v0.159.0 // indirect
