@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"path"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -279,7 +280,7 @@ func Publish(ctx context.Context, src layout.Path, dst string, opts Options, ref
 // pushed again (Event.Unchanged): that costs one HEAD request for the
 // input tag and one per tag, sent side by side, instead of one per
 // manifest, referrer and tag. Its referrers and cosign tags are not looked
-// at: they went up before the input tag. A registry that lost some since
+// at (nor read from the layout): they went up before the input tag. A registry that lost some since
 // is repaired by deleting the image's input tag and publishing again; hic
 // verify REF against the registry finds such a loss. With a Signer every
 // image is pushed, as its signatures are new.
@@ -328,6 +329,16 @@ func PublishImages(ctx context.Context, images []Image, d Destination, opts Opti
 			})
 		}
 		_ = pg.Wait()
+	}
+	// The referrers of the images to push are read from the layout before
+	// anything is pushed, so that a damaged layout stops the publish first.
+	images = slices.Clone(images)
+	for i := range images {
+		if !there[i] {
+			if err := images[i].ReadReferrers(ctx); err != nil {
+				return fmt.Errorf("publish %s to %s: %w", images[i].Name(), d, err)
+			}
+		}
 	}
 	m := newMounts()
 	// Images are published opts.Images at a time; after the first failure no

@@ -34,7 +34,56 @@ type Image struct {
 	// which later builds find the image (hic build --cache-from).
 	InputDigest string
 	Index       v1.ImageIndex
-	Referrers   []Referrer
+	// Referrers are the image's referrers. FromLayout leaves them unread
+	// (see ReadReferrers) until the image is pushed.
+	Referrers []Referrer
+	// unread are the layout entries that may be referrers of Index, in
+	// index.json order, for ReadReferrers; nil once read.
+	unread *unreadReferrers
+}
+
+// unreadReferrers are the index.json entries FromLayout found that may be
+// referrers of an image, not yet read.
+type unreadReferrers struct {
+	p     layout.Path
+	descs []v1.Descriptor
+}
+
+// ReadReferrers reads the referrers FromLayout left unread: each candidate
+// entry's manifest is read by digest (and its digest checked), and those
+// whose subject is the index or one of its manifests are appended to
+// Referrers. PublishImages calls it for the images it pushes, before it
+// pushes anything, so an image the registry holds whole costs no referrer
+// read. Calling it again does
+// nothing.
+func (img *Image) ReadReferrers(ctx context.Context) error {
+	u := img.unread
+	if u == nil {
+		return nil
+	}
+	subjects, err := subjectsOf(img.Index)
+	if err != nil {
+		return fmt.Errorf("read layout %s: %s: %w", u.p, img.Name(), err)
+	}
+	for _, desc := range u.descs {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		bi, subject, err := subjectOf(u.p, desc)
+		if err != nil {
+			return fmt.Errorf("read layout %s: entry %s: %w", u.p, desc.Digest, err)
+		}
+		if subject == nil || !subjects[subject.Digest] {
+			continue
+		}
+		art, err := partial.CompressedToImage(bi)
+		if err != nil {
+			return fmt.Errorf("read layout %s: entry %s: %w", u.p, desc.Digest, err)
+		}
+		img.Referrers = append(img.Referrers, Referrer{Subject: *subject, Artifact: art})
+	}
+	img.unread = nil
+	return nil
 }
 
 // Referrer is an OCI 1.1 artifact manifest with a subject: an attestation or
@@ -56,8 +105,12 @@ func (img Image) Name() string {
 //
 // Each index.json entry annotated with org.opencontainers.image.ref.name =
 // "repository:tag" is an image; entries with the same repository and digest
-// are one image with several tags. Each entry whose manifest has a subject is
-// a referrer and is attached to the images that contain its subject.
+// are one image with several tags. Each other image-manifest entry stored
+// for a spec that built the image (dev.hic.spec.ref), or stored for no spec,
+// may be one of its referrers: those whose manifest has the image's index or
+// one of its manifests as subject are. They are read by ReadReferrers, not
+// here: reading the layout costs index.json and the selected images'
+// indexes, and an image the registry already holds costs nothing more.
 //
 // refs, if not empty, selects what to publish: "repository:tag" selects that
 // tag, "repository" all tags of a repository, and a dev.hic.spec.ref value
@@ -94,18 +147,16 @@ func FromLayout(ctx context.Context, p layout.Path, refs ...string) ([]Image, er
 		return hit
 	}
 
-	// With a selection, only the referrers stored for specs that built a
-	// selected index are read (the store names the spec on each entry);
-	// entries without that annotation are always read.
+	// The candidate referrers, by the spec the store names on each entry
+	// ("" for none), as indexes into im.Manifests.
 	specsOf := map[v1.Hash][]string{}
-	selectedDigests := map[v1.Hash]bool{}
-	var candidates []v1.Descriptor
-	for _, desc := range im.Manifests {
+	candidates := map[string][]int{}
+	for i, desc := range im.Manifests {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
 		if desc.MediaType.IsIndex() {
-			if s := desc.Annotations[AnnotationSpecRef]; s != "" {
+			if s := desc.Annotations[AnnotationSpecRef]; s != "" && !contains(specsOf[desc.Digest], s) {
 				specsOf[desc.Digest] = append(specsOf[desc.Digest], s)
 			}
 		}
@@ -131,7 +182,6 @@ func FromLayout(ctx context.Context, p layout.Path, refs ...string) ([]Image, er
 				img = &Image{Repository: repo, SpecRef: spec, InputDigest: desc.Annotations[AnnotationInputDigest], Index: idx}
 				byKey[k] = img
 				order = append(order, k)
-				selectedDigests[desc.Digest] = true
 			}
 			if !contains(img.Tags, tag) {
 				img.Tags = append(img.Tags, tag)
@@ -139,7 +189,8 @@ func FromLayout(ctx context.Context, p layout.Path, refs ...string) ([]Image, er
 			continue
 		}
 		if desc.MediaType == types.OCIManifestSchema1 {
-			candidates = append(candidates, desc)
+			s := desc.Annotations[AnnotationSpecRef]
+			candidates[s] = append(candidates[s], i)
 		}
 	}
 	for r, hit := range want {
@@ -147,72 +198,28 @@ func FromLayout(ctx context.Context, p layout.Path, refs ...string) ([]Image, er
 			return nil, fmt.Errorf("read layout %s: no image matches %q", p, r)
 		}
 	}
-	var wantSpecs map[string]bool
-	if len(want) > 0 {
-		wantSpecs = map[string]bool{}
-		for d := range selectedDigests {
-			for _, s := range specsOf[d] {
-				wantSpecs[s] = true
-			}
-		}
-	}
 
 	images := make([]Image, 0, len(order))
 	for _, k := range order {
-		images = append(images, *byKey[k])
+		img := *byKey[k]
+		// The entries stored for no spec, then those of each spec that
+		// built the image, read in index.json order.
+		is := append([]int(nil), candidates[""]...)
+		for _, s := range specsOf[k.digest] {
+			is = append(is, candidates[s]...)
+		}
+		sort.Ints(is)
+		u := &unreadReferrers{p: p, descs: make([]v1.Descriptor, 0, len(is))}
+		for j, i := range is {
+			if j == 0 || i != is[j-1] {
+				u.descs = append(u.descs, im.Manifests[i])
+			}
+		}
+		img.unread = u
+		images = append(images, img)
 	}
 	sort.SliceStable(images, func(i, j int) bool { return images[i].Name() < images[j].Name() })
-	bySubject := map[v1.Hash][]int{}
-	for i := range images {
-		subjects, err := subjectsOf(images[i].Index)
-		if err != nil {
-			return nil, fmt.Errorf("read layout %s: %s: %w", p, images[i].Name(), err)
-		}
-		for d := range subjects {
-			bySubject[d] = append(bySubject[d], i)
-		}
-	}
-	for _, desc := range candidates {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		if s := desc.Annotations[AnnotationSpecRef]; wantSpecs != nil && s != "" && !wantSpecs[s] {
-			continue
-		}
-		bi, subject, err := subjectOf(p, desc)
-		if err != nil {
-			return nil, fmt.Errorf("read layout %s: entry %s: %w", p, desc.Digest, err)
-		}
-		if subject == nil {
-			continue
-		}
-		holders := bySubject[subject.Digest]
-		if len(holders) == 0 {
-			continue
-		}
-		art, err := partial.CompressedToImage(bi)
-		if err != nil {
-			return nil, fmt.Errorf("read layout %s: entry %s: %w", p, desc.Digest, err)
-		}
-		r := Referrer{Subject: *subject, Artifact: art}
-		for _, i := range dedupe(holders) {
-			images[i].Referrers = append(images[i].Referrers, r)
-		}
-	}
 	return images, nil
-}
-
-// dedupe drops repeated indexes from a sorted-by-insertion list.
-func dedupe(xs []int) []int {
-	out := xs[:0:0]
-	seen := map[int]bool{}
-	for _, x := range xs {
-		if !seen[x] {
-			seen[x] = true
-			out = append(out, x)
-		}
-	}
-	return out
 }
 
 // subjectsOf is the set of digests a referrer of idx may name: the index

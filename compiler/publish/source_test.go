@@ -97,6 +97,12 @@ func TestFromLayoutTouchesOnlySelected(t *testing.T) {
 	if len(images) != 1 || images[0].Repository != "hic/alpha" {
 		t.Fatalf("got %d images, want hic/alpha", len(images))
 	}
+	if len(images[0].Referrers) != 0 {
+		t.Fatalf("FromLayout read %d referrers, want them left for ReadReferrers", len(images[0].Referrers))
+	}
+	if err := images[0].ReadReferrers(ctx); err != nil {
+		t.Fatal(err)
+	}
 	var got []v1.Hash
 	for _, r := range images[0].Referrers {
 		d, err := r.Artifact.Digest()
@@ -130,7 +136,11 @@ func TestFromLayoutDamagedBlob(t *testing.T) {
 	if err := os.WriteFile(blobPath(dir, bad), []byte(`{"schemaVersion":2}`), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	_, err := publish.FromLayout(ctx, layout.Path(dir))
+	images, err := publish.FromLayout(ctx, layout.Path(dir))
+	if err != nil {
+		t.Fatalf("FromLayout read a referrer: %v", err)
+	}
+	err = images[0].ReadReferrers(ctx)
 	if err == nil || !strings.Contains(err.Error(), bad.String()) || !strings.Contains(err.Error(), "damaged") {
 		t.Errorf("got %v, want an error naming the damaged blob %s", err, bad)
 	}
@@ -150,6 +160,9 @@ func TestFromLayoutManyReferrers(t *testing.T) {
 		t.Fatalf("got %d images, want 3", len(images))
 	}
 	for _, img := range images {
+		if err := img.ReadReferrers(ctx); err != nil {
+			t.Fatal(err)
+		}
 		if got, want := len(img.Referrers), len(refs[img.Repository]); got != want {
 			t.Errorf("%s: %d referrers, want %d", img.Repository, got, want)
 		}
