@@ -32,7 +32,11 @@ succeeds. On a registry without the OCI referrers API (distribution v3 and
 older registries) the referrers are also listed in the referrers tag schema's
 index, under the tag sha256-<digest> of their subject; registries with the
 API get no such tags. Blobs and manifests the registry already has are not
-sent again. Failed requests (5xx, 429, broken connections, timeouts) are
+sent again. An image already there whole (its hic-input-<hex> tag names it,
+and the registry's tag list has each of its tags) is not pushed again: one
+tag list per repository and one request per image. --check-tags also sends
+one request per tag, to put back a tag moved to another image since (hic
+verify against the registry finds one). Failed requests (5xx, 429, broken connections, timeouts) are
 retried with backoff; then publish stops with an error and exit status 1.
 
 With --key (or HIC_SIGNING_KEY), each image is signed for the repository it
@@ -44,14 +48,15 @@ the catalog repository: policy engines that check the signed identity
 ` + registriesHelp
 
 type publishOptions struct {
-	layout   string
-	attempts int
-	timeout  time.Duration
-	jobs     int
-	key      string
-	report   string
-	registry registryFlags
-	format   string // hic publish only
+	layout    string
+	attempts  int
+	timeout   time.Duration
+	jobs      int
+	key       string
+	checkTags bool
+	report    string
+	registry  registryFlags
+	format    string // hic publish only
 }
 
 func (o *publishOptions) addFlags(cmd *cobra.Command) {
@@ -61,6 +66,7 @@ func (o *publishOptions) addFlags(cmd *cobra.Command) {
 	cmd.Flags().DurationVar(&o.timeout, "timeout", 2*time.Minute, "how long one request waits for the registry to answer")
 	cmd.Flags().IntVarP(&o.jobs, "jobs", "j", 4, "blobs and manifests sent at once")
 	cmd.Flags().StringVar(&o.key, "key", "", "sign each image for its destination with this private key (env HIC_SIGNING_KEY)")
+	cmd.Flags().BoolVar(&o.checkTags, "check-tags", false, "check that each tag of an image already there names it (one request per tag), and put back a tag moved since")
 	o.registry.addFlags(cmd.Flags())
 }
 
@@ -165,6 +171,7 @@ func newPublishCmd(opts *rootOptions) *cobra.Command {
 				Attempts:       o.attempts,
 				RequestTimeout: o.timeout,
 				Jobs:           o.jobs,
+				CheckTags:      o.checkTags,
 				Signer:         signer,
 				Progress: func(ev publish.Event) {
 					mu.Lock()

@@ -11,7 +11,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/chainguard-dev/clog"
@@ -52,6 +51,12 @@ type Options struct {
 	Transport http.RoundTripper
 	// Progress, if set, is called once after each image is published.
 	Progress func(Event)
+	// CheckTags makes the probe for images the registry holds whole send
+	// one HEAD request per tag, so that a tag moved to another image in the
+	// registry since it was pushed is put back; by default the tags are
+	// read from the registry's tag list and only the input tag is sent a
+	// HEAD request (see PublishImages).
+	CheckTags bool
 	// Signer, if set, signs each image for the repository it is pushed to
 	// (REGISTRY/PREFIX/REPOSITORY as the signature's docker-reference), and
 	// these signatures are pushed instead of the layout's, which name the
@@ -276,14 +281,17 @@ func Publish(ctx context.Context, src layout.Path, dst string, opts Options, ref
 // attestations are not there yet, and after them its input tag
 // (InputTag), which so says the image went up whole.
 //
-// An image whose input tag and every tag already name its index is not
-// pushed again (Event.Unchanged): that costs one HEAD request for the
-// input tag and one per tag, sent side by side, instead of one per
-// manifest, referrer and tag. Its referrers and cosign tags are not looked
-// at (nor read from the layout): they went up before the input tag. A registry that lost some since
-// is repaired by deleting the image's input tag and publishing again; hic
-// verify REF against the registry finds such a loss. With a Signer every
-// image is pushed, as its signatures are new.
+// An image the registry holds whole already is not pushed again
+// (Event.Unchanged): its input tag names its index, and each of its tags is
+// in the registry's tag list (with CheckTags: names its index). That costs
+// one tag list request per repository and one HEAD request per image (with
+// CheckTags, one more per tag) instead of one per manifest, referrer and
+// tag, and no read of its referrers in the layout. Its referrers and cosign
+// tags are not looked at: they went up before the input tag. A registry that
+// lost some since, or where a tag was moved to another image, is repaired
+// by deleting the image's input tag (or, for a moved tag, CheckTags) and
+// publishing again; hic verify REF against the registry finds such a loss.
+// With a Signer every image is pushed, as its signatures are new.
 func PublishImages(ctx context.Context, images []Image, d Destination, opts Options) error {
 	o, err := opts.withDefaults()
 	if err != nil {
@@ -317,18 +325,12 @@ func PublishImages(ctx context.Context, images []Image, d Destination, opts Opti
 		return fmt.Errorf("publish: %w", err)
 	}
 	// First, side by side, which images the registry holds whole already:
-	// a HEAD request waits on the registry, not on this machine.
-	there := make([]bool, len(images))
+	// a request waits on the registry, not on this machine.
+	var there []bool
 	if o.Signer == nil {
-		var pg errgroup.Group
-		pg.SetLimit(max(probeJobs, o.Images))
-		for i, img := range images {
-			pg.Go(func() error {
-				there[i] = ctx.Err() == nil && unchanged(ctx, puller, img, d)
-				return nil
-			})
-		}
-		_ = pg.Wait()
+		there = probe(ctx, puller, images, d, o.CheckTags)
+	} else {
+		there = make([]bool, len(images))
 	}
 	// The referrers of the images to push are read from the layout before
 	// anything is pushed, so that a damaged layout stops the publish first.
@@ -389,45 +391,139 @@ func PublishImages(ctx context.Context, images []Image, d Destination, opts Opti
 	return ctx.Err()
 }
 
-// probeJobs bounds the images probed at once for being there already.
-const probeJobs = 16
+// probeJobs bounds the requests of the probe for images there already
+// (below the transport's idle connections per host, so that they are kept
+// alive between requests).
+const probeJobs = 32
 
-// unchanged reports whether the registry holds img whole already: its
-// input tag and every tag name its index. Any error answers no, and the
-// image is pushed as usual (which reports the error, if it persists).
-func unchanged(ctx context.Context, p *remote.Puller, img Image, d Destination) bool {
-	t, ok := InputTag(img.InputDigest)
-	if !ok || len(img.Tags) == 0 {
-		return false
+// probe reports, for each image, whether the registry holds it whole
+// already: its input tag names its index and each of its tags is there.
+//
+// The tags come from the registry's tag list, one request per repository
+// (more for a repository with many tags, as the registry pages it); then
+// each image whose input tag and tags are all listed costs one HEAD request
+// for the input tag. The input tag, named by the input digest that covers
+// the spec with its tags, is pushed last, after the tags and referrers: if
+// it names the index, the image went up whole with exactly these tags. A
+// tag lost since (deleted) is missing from the list, and the image is pushed
+// again. A tag moved since to another image is not seen unless checkTags
+// (one HEAD per tag), or the tag list cannot be read; hic verify against
+// the registry finds it (the tag check).
+//
+// Any error answers no for the images it concerns, and they are pushed as
+// usual (which reports the error, if it persists).
+func probe(ctx context.Context, p *remote.Puller, images []Image, d Destination, checkTags bool) []bool {
+	there := make([]bool, len(images))
+	type repoTags struct {
+		repo     name.Repository
+		tags     map[string]bool // nil: not listed
+		headTags bool            // no tag list: one HEAD per tag
 	}
-	repo, err := d.Repository(img.Repository)
-	if err != nil {
-		return false
+	repos := map[string]*repoTags{}
+	var order []*repoTags
+	for _, img := range images {
+		if _, ok := repos[img.Repository]; ok {
+			continue
+		}
+		repo, err := d.Repository(img.Repository)
+		if err != nil {
+			continue
+		}
+		rt := &repoTags{repo: repo, headTags: checkTags}
+		repos[img.Repository] = rt
+		order = append(order, rt)
 	}
-	digest, err := img.Index.Digest()
-	if err != nil {
-		return false
-	}
-	at := func(tag string) bool {
-		desc, err := p.Head(ctx, repo.Tag(tag))
-		return err == nil && desc.Digest == digest
-	}
-	// The input tag first: an image never published whole costs one request.
-	if !at(t) {
-		return false
+	if !checkTags {
+		var g errgroup.Group
+		g.SetLimit(probeJobs)
+		for _, rt := range order {
+			g.Go(func() error {
+				if ctx.Err() != nil {
+					return nil
+				}
+				tags, err := p.List(ctx, rt.repo)
+				var te *transport.Error
+				switch {
+				case err == nil:
+				case errors.As(err, &te) && te.StatusCode == http.StatusNotFound && !unsupported(te):
+					// A repository the registry does not know
+					// (NAME_UNKNOWN): nothing of it is there.
+					tags = []string{}
+				case errors.As(err, &te) && te.StatusCode < 500 && te.StatusCode != http.StatusTooManyRequests:
+					// The registry does not offer or allow the tag
+					// list: one HEAD per tag instead.
+					rt.headTags = true
+					return nil
+				default:
+					// A failing registry: its images are pushed,
+					// with the push's retries.
+					return nil
+				}
+				rt.tags = make(map[string]bool, len(tags))
+				for _, t := range tags {
+					rt.tags[t] = true
+				}
+				return nil
+			})
+		}
+		_ = g.Wait()
 	}
 	var g errgroup.Group
-	var missing atomic.Bool
-	for _, tag := range img.Tags {
-		g.Go(func() error {
-			if !at(tag) {
-				missing.Store(true)
+	g.SetLimit(probeJobs)
+	for i, img := range images {
+		rt := repos[img.Repository]
+		input, ok := InputTag(img.InputDigest)
+		if rt == nil || !ok || len(img.Tags) == 0 {
+			continue
+		}
+		digest, err := img.Index.Digest()
+		if err != nil {
+			continue
+		}
+		at := func(tag string) bool {
+			desc, err := p.Head(ctx, rt.repo.Tag(tag))
+			return err == nil && desc.Digest == digest
+		}
+		switch {
+		case rt.tags != nil:
+			if !rt.tags[input] || slices.ContainsFunc(img.Tags, func(t string) bool { return !rt.tags[t] }) {
+				continue
 			}
-			return nil
-		})
+			g.Go(func() error {
+				there[i] = ctx.Err() == nil && at(input)
+				return nil
+			})
+		case rt.headTags:
+			// The input tag first (an image never published whole
+			// costs one request), then each tag.
+			g.Go(func() error {
+				if ctx.Err() != nil || !at(input) {
+					return nil
+				}
+				for _, tag := range img.Tags {
+					if ctx.Err() != nil || !at(tag) {
+						return nil
+					}
+				}
+				there[i] = true
+				return nil
+			})
+		}
 	}
 	_ = g.Wait()
-	return !missing.Load()
+	return there
+}
+
+// unsupported reports a registry's answer that it does not implement the
+// request (distribution's UNSUPPORTED error code), as some registries
+// answer a tag list they do not offer.
+func unsupported(te *transport.Error) bool {
+	for _, d := range te.Errors {
+		if d.Code == transport.UnsupportedErrorCode {
+			return true
+		}
+	}
+	return false
 }
 
 func unchangedEvent(img Image, d Destination) (Event, error) {

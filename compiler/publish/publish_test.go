@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"net/http"
 	"net/http/httptest"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -65,10 +67,10 @@ func TestPublishThenNothingTwice(t *testing.T) {
 		t.Fatal("the proxy saw no uploads")
 	}
 
-	// A second publish finds everything in place and sends nothing: per
-	// image one HEAD of its input tag and one per tag (and the registry
-	// ping and token exchange once per repository), not one per manifest,
-	// referrer and cosign tag.
+	// A second publish finds everything in place and sends nothing: one
+	// tag list per repository and one HEAD of each image's input tag (and
+	// the registry ping and token exchange once per repository), not one
+	// per tag, manifest, referrer and cosign tag.
 	stats.Reset()
 	events = nil
 	if err := publish.Publish(ctx, layout.Path(dir), proxy+"/cat", opts); err != nil {
@@ -85,51 +87,78 @@ func TestPublishThenNothingTwice(t *testing.T) {
 			t.Errorf("second publish: %s not unchanged", ev.Ref)
 		}
 	}
-	if n, most := stats.Requests(), len(images)*(1+2+2); n > most {
+	if n, most := stats.Requests(), len(images)*(2+2); n > most {
 		t.Errorf("second publish sent %d requests, want at most %d (%v)", n, most, stats)
 	} else {
 		t.Logf("second publish: %d requests for %d images", n, len(images))
 	}
 
-	// A tag moved in the registry is put back: that image is pushed again
-	// (everything else found in place), the other one stays unchanged.
-	other, err := random.Index(64, 1, 1)
+	// publishAgain publishes the layout again and returns the digests of
+	// the images pushed (not unchanged).
+	publishAgain := func(opts publish.Options) []v1.Hash {
+		t.Helper()
+		stats.Reset()
+		events = nil
+		if err := publish.Publish(ctx, layout.Path(dir), proxy+"/cat", opts); err != nil {
+			t.Fatal(err)
+		}
+		var pushed []v1.Hash
+		for _, ev := range events {
+			if !ev.Unchanged {
+				pushed = append(pushed, ev.Digest)
+			}
+		}
+		if got := stats.Uploads(); len(got) != 0 {
+			t.Errorf("uploaded %d blobs to put a tag back: %v", len(got), got)
+		}
+		return pushed
+	}
+	latest, err := name.NewTag(reg+"/cat/"+images[0].repo+":latest", name.Insecure)
 	if err != nil {
 		t.Fatal(err)
 	}
-	latest, err := name.NewTag(reg+"/cat/"+images[0].repo+":latest", name.Insecure)
+	named := func(tag name.Tag) v1.Hash {
+		t.Helper()
+		desc, err := remote.Head(tag)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return desc.Digest
+	}
+
+	// A tag lost in the registry (deleted) is put back: that image is
+	// pushed again (everything else found in place), the other one stays
+	// unchanged.
+	if err := remote.Delete(latest); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]v1.Hash{images[0].digest}, publishAgain(opts)); diff != "" {
+		t.Errorf("images pushed after one tag was deleted (-want +got):\n%s", diff)
+	}
+	if got := named(latest); got != images[0].digest {
+		t.Errorf("%s names %s after the publish, want %s", latest, got, images[0].digest)
+	}
+
+	// A tag moved to another image in the registry is listed, so the image
+	// is found whole (hic verify against the registry finds the moved
+	// tag); with CheckTags the tag is put back.
+	other, err := random.Index(64, 1, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := remote.WriteIndex(latest, other); err != nil {
 		t.Fatal(err)
 	}
-	stats.Reset()
-	events = nil
-	if err := publish.Publish(ctx, layout.Path(dir), proxy+"/cat", opts); err != nil {
-		t.Fatal(err)
+	if got := publishAgain(opts); len(got) != 0 {
+		t.Errorf("pushed %v after a tag moved, want nothing without CheckTags", got)
 	}
-	pushed := 0
-	for _, ev := range events {
-		if !ev.Unchanged {
-			pushed++
-			if ev.Digest != images[0].digest {
-				t.Errorf("pushed %s, want only %s", ev.Ref, images[0].repo)
-			}
-		}
+	checked := opts
+	checked.CheckTags = true
+	if diff := cmp.Diff([]v1.Hash{images[0].digest}, publishAgain(checked)); diff != "" {
+		t.Errorf("images pushed with CheckTags after one tag moved (-want +got):\n%s", diff)
 	}
-	if pushed != 1 {
-		t.Errorf("%d images pushed after one tag moved, want 1", pushed)
-	}
-	if got := stats.Uploads(); len(got) != 0 {
-		t.Errorf("uploaded %d blobs to put a tag back: %v", len(got), got)
-	}
-	desc, err := remote.Head(latest)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if desc.Digest != images[0].digest {
-		t.Errorf("%s names %s after the publish, want %s", latest, desc.Digest, images[0].digest)
+	if got := named(latest); got != images[0].digest {
+		t.Errorf("%s names %s after the publish with CheckTags, want %s", latest, got, images[0].digest)
 	}
 }
 
@@ -442,4 +471,63 @@ func listTags(t *testing.T, reg, repo string) []string {
 	}
 	sort.Strings(tags)
 	return tags
+}
+
+// refuseTagList answers the registry's tag list with 405 UNSUPPORTED, as a
+// registry that does not offer it does, and counts the HEAD requests.
+type refuseTagList struct {
+	inner http.RoundTripper
+	mu    sync.Mutex
+	heads int
+}
+
+func (r *refuseTagList) RoundTrip(req *http.Request) (*http.Response, error) {
+	if strings.HasSuffix(req.URL.Path, "/tags/list") {
+		body := `{"errors":[{"code":"UNSUPPORTED","message":"the operation is unsupported"}]}`
+		return &http.Response{StatusCode: http.StatusMethodNotAllowed, Status: "405 Method Not Allowed", Request: req,
+			Header: http.Header{"Content-Type": {"application/json"}}, Body: io.NopCloser(strings.NewReader(body))}, nil
+	}
+	if req.Method == http.MethodHead {
+		r.mu.Lock()
+		r.heads++
+		r.mu.Unlock()
+	}
+	return r.inner.RoundTrip(req)
+}
+
+// Without the registry's tag list, an image found whole costs one HEAD of
+// its input tag and one per tag, and is still found whole.
+func TestPublishWithoutTagList(t *testing.T) {
+	ctx := context.Background()
+	reg := startInProcessRegistry(t)
+	dir := t.TempDir()
+	images := writeLayout(t, dir, newKey(t), "hic/alpha", "hic/beta")
+	rt := &refuseTagList{inner: http.DefaultTransport}
+	opts := fastOptions(5 * time.Second)
+	opts.Transport = rt
+	if err := publish.Publish(ctx, layout.Path(dir), reg+"/cat", opts); err != nil {
+		t.Fatal(err)
+	}
+	checkPublished(t, reg, "cat", images)
+	var events []publish.Event
+	opts.Progress = func(ev publish.Event) { events = append(events, ev) }
+	rt.heads = 0
+	if err := publish.Publish(ctx, layout.Path(dir), reg+"/cat", opts); err != nil {
+		t.Fatal(err)
+	}
+	if len(events) != len(images) {
+		t.Fatalf("got %d events, want %d", len(events), len(images))
+	}
+	for _, ev := range events {
+		if !ev.Unchanged {
+			t.Errorf("second publish without a tag list: %s not unchanged", ev.Ref)
+		}
+	}
+	want := 0
+	for _, img := range images {
+		want += 1 + len(img.tags)
+	}
+	if rt.heads != want {
+		t.Errorf("second publish sent %d HEAD requests, want %d (the input tag and each tag of each image)", rt.heads, want)
+	}
 }
