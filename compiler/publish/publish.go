@@ -20,6 +20,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/hic-build/hic/compiler/sign"
@@ -589,27 +590,29 @@ func publishImage(ctx context.Context, p *remote.Pusher, m *mounts, img Image, d
 		return ev, err
 	}
 	for _, s := range sets {
-		if len(s.signatures) > 0 {
-			sig, err := cosignImage(s.signatures, MediaTypeSimpleSigning)
-			if err != nil {
-				return ev, fmt.Errorf("signatures of %s: %w", s.subject, err)
+		// The .sig tag first, then the .att tag.
+		for _, c := range []struct {
+			layers    []cosignLayer
+			mediaType types.MediaType
+			suffix    string
+			what      string
+			count     *int
+		}{
+			{s.signatures, MediaTypeSimpleSigning, "sig", "signatures", &ev.Signatures},
+			{s.attestations, MediaTypeDSSE, "att", "attestations", &ev.Attestations},
+		} {
+			if len(c.layers) == 0 {
+				continue
 			}
-			tag := repo.Tag(CosignTag(s.subject, "sig"))
-			if err := p.Push(ctx, tag, sig); err != nil {
+			img, err := cosignImage(c.layers, c.mediaType)
+			if err != nil {
+				return ev, fmt.Errorf("%s of %s: %w", c.what, s.subject, err)
+			}
+			tag := repo.Tag(CosignTag(s.subject, c.suffix))
+			if err := p.Push(ctx, tag, img); err != nil {
 				return ev, fmt.Errorf("push %s: %w", tag.TagStr(), err)
 			}
-			ev.Signatures += len(s.signatures)
-		}
-		if len(s.attestations) > 0 {
-			att, err := cosignImage(s.attestations, MediaTypeDSSE)
-			if err != nil {
-				return ev, fmt.Errorf("attestations of %s: %w", s.subject, err)
-			}
-			tag := repo.Tag(CosignTag(s.subject, "att"))
-			if err := p.Push(ctx, tag, att); err != nil {
-				return ev, fmt.Errorf("push %s: %w", tag.TagStr(), err)
-			}
-			ev.Attestations += len(s.attestations)
+			*c.count += len(c.layers)
 		}
 	}
 	for _, t := range img.Tags {

@@ -270,26 +270,13 @@ func (r *Registry) Resolve(ctx context.Context, ref string) (*Target, error) {
 // signature referrers.
 func (r *Registry) Signatures(ctx context.Context, subject v1.Hash) ([]attest.ImageSignature, error) {
 	var out []attest.ImageSignature
-	add := func(img v1.Image) error {
+	err := r.eachStored(ctx, subject, "sig", attest.SignatureArtifactType, func(_ string, img v1.Image) error {
 		s, err := attest.SignaturesIn(img, subject)
 		out = append(out, s...)
 		return err
-	}
-	if img, err := remote.Image(r.repo.Tag(cosignTag(subject, "sig")), r.opts(ctx)...); err == nil {
-		if err := add(img); err != nil {
-			return nil, fmt.Errorf("%s: %w", cosignTag(subject, "sig"), err)
-		}
-	} else if !notFound(err) {
-		return nil, err
-	}
-	imgs, err := r.referrers(ctx, subject, attest.SignatureArtifactType)
+	})
 	if err != nil {
 		return nil, err
-	}
-	for _, img := range imgs {
-		if err := add(img); err != nil {
-			return nil, err
-		}
 	}
 	return out, nil
 }
@@ -299,7 +286,7 @@ func (r *Registry) Signatures(ctx context.Context, subject v1.Hash) ([]attest.Im
 func (r *Registry) Attestations(ctx context.Context, subject v1.Hash) ([]Envelope, error) {
 	var out []Envelope
 	seen := map[v1.Hash]bool{}
-	add := func(where string, img v1.Image) error {
+	err := r.eachStored(ctx, subject, "att", attest.ArtifactType, func(where string, img v1.Image) error {
 		m, err := img.Manifest()
 		if err != nil {
 			return err
@@ -317,26 +304,37 @@ func (r *Registry) Attestations(ctx context.Context, subject v1.Hash) ([]Envelop
 			out = append(out, Envelope{Where: where, Data: b, Err: err})
 		}
 		return nil
-	}
-	tag := cosignTag(subject, "att")
-	if img, err := remote.Image(r.repo.Tag(tag), r.opts(ctx)...); err == nil {
-		if err := add(tag+" tag", img); err != nil {
-			return nil, fmt.Errorf("%s: %w", tag, err)
-		}
-	} else if !notFound(err) {
-		return nil, err
-	}
-	imgs, err := r.referrers(ctx, subject, attest.ArtifactType)
+	})
 	if err != nil {
 		return nil, err
+	}
+	return out, nil
+}
+
+// eachStored calls add with each image cosign-style storage holds for
+// subject: the image of its sha256-<hex>.SUFFIX tag, when there is one
+// ("TAG tag"), then each of its referrers of artifactType ("referrer
+// DIGEST").
+func (r *Registry) eachStored(ctx context.Context, subject v1.Hash, suffix, artifactType string, add func(where string, img v1.Image) error) error {
+	tag := cosignTag(subject, suffix)
+	if img, err := remote.Image(r.repo.Tag(tag), r.opts(ctx)...); err == nil {
+		if err := add(tag+" tag", img); err != nil {
+			return fmt.Errorf("%s: %w", tag, err)
+		}
+	} else if !notFound(err) {
+		return err
+	}
+	imgs, err := r.referrers(ctx, subject, artifactType)
+	if err != nil {
+		return err
 	}
 	for _, img := range imgs {
 		d, _ := img.Digest()
 		if err := add("referrer "+d.String(), img); err != nil {
-			return nil, err
+			return err
 		}
 	}
-	return out, nil
+	return nil
 }
 
 func (r *Registry) referrers(ctx context.Context, subject v1.Hash, artifactType string) ([]v1.Image, error) {
