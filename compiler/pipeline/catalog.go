@@ -19,6 +19,7 @@ import (
 	"strings"
 
 	"chainguard.dev/apko/pkg/build/types"
+	"github.com/chainguard-dev/clog"
 
 	"github.com/hic-build/hic/compiler/apkrepo"
 	"github.com/hic-build/hic/compiler/attest"
@@ -186,6 +187,10 @@ func BuildCatalog(ctx context.Context, opts CatalogOptions) (*report.Report, err
 	if opts.Signer != nil {
 		keyID = opts.Signer.KeyID()
 	}
+	var inputs *InputMemo
+	if opts.ChecksMemo != nil {
+		inputs = OpenInputMemo(filepath.Join(cache, "input-digests"), opts.ChecksMemo)
+	}
 	reportPath := filepath.Join(opts.Out, "report.json")
 	r, runErr := Run(ctx, imgs, Options{
 		Store:       st,
@@ -195,6 +200,7 @@ func BuildCatalog(ctx context.Context, opts CatalogOptions) (*report.Report, err
 		Shard:       place,
 		Smoke:       &smoke.Sandbox{},
 		KeyIdentity: keyID,
+		InputMemo:   inputs,
 		Jobs:        opts.Jobs,
 		// A mirror hic generated labels what is built from it.
 		SyntheticRepositories: syntheticRepositories(opts.Mirrors),
@@ -202,6 +208,9 @@ func BuildCatalog(ctx context.Context, opts CatalogOptions) (*report.Report, err
 		ReportPath:            reportPath,
 		Progress:              opts.Progress,
 	})
+	if err := inputs.Save(); err != nil {
+		clog.FromContext(ctx).Debug("input digests not remembered", "error", err)
+	}
 	if ls := layers.Stats(); ls.Stored+ls.Reused > 0 {
 		fmt.Fprintf(progress, "layers: %d compressed, %d reused from %s\n", ls.Stored, ls.Reused, layers.Dir())
 	}

@@ -37,6 +37,12 @@ type LockCache struct {
 
 var _ Builder = (*LockCache)(nil)
 
+// lockCacheFormat feeds every cache key: a cached lock's bytes are the
+// spec's lock bytes as this format wrote them (Resolve returns them as
+// they are, and they feed the input digest), so a hic that marshals locks
+// differently must not read them. Locks cached without it are not read.
+const lockCacheFormat = "hic lock cache v2"
+
 // Resolve returns the cached lock of img, or resolves and caches it.
 func (c *LockCache) Resolve(ctx context.Context, img compile.Image) (Lock, error) {
 	key, ok, err := c.key(img)
@@ -47,7 +53,7 @@ func (c *LockCache) Resolve(ctx context.Context, img compile.Image) (Lock, error
 	if ok {
 		if b, err := os.ReadFile(path); err == nil {
 			if l, err := resolve.Parse(b); err == nil && l.Ref == img.Ref {
-				return l, nil
+				return marshaledLock{l, b}, nil
 			}
 		}
 	}
@@ -62,8 +68,26 @@ func (c *LockCache) Resolve(ctx context.Context, img compile.Image) (Lock, error
 	if err := fsutil.WriteFileAtomic(path, b, 0o644); err != nil {
 		return nil, fmt.Errorf("%s: lock cache: %w", img.Ref, err)
 	}
-	return lock, nil
+	return marshaledLock{lock, b}, nil
 }
+
+// Build builds img with the wrapped Builder from the lock Resolve returned.
+func (c *LockCache) Build(ctx context.Context, img compile.Image, lock Lock) (*Built, error) {
+	if m, ok := lock.(marshaledLock); ok {
+		lock = m.Lock
+	}
+	return c.Builder.Build(ctx, img, lock)
+}
+
+// marshaledLock is a lock with the bytes its Marshal gave (and the cache
+// holds): the lock writer and the input digest of every spec need them,
+// and marshaling a lock costs more than reading it.
+type marshaledLock struct {
+	Lock
+	b []byte
+}
+
+func (m marshaledLock) Marshal() ([]byte, error) { return m.b, nil }
 
 // key is the cache key of img's lock; ok is false when a repository of img
 // has no mirror.
@@ -71,12 +95,13 @@ func (c *LockCache) key(img compile.Image) (key string, ok bool, err error) {
 	h := sha256.New()
 	contents := img.Config.Contents
 	if err := json.NewEncoder(h).Encode(struct {
+		Format       string
 		Ref          string
 		Repositories []string
 		Keyring      []string
 		Packages     []string
 		Archs        any
-	}{img.Ref, contents.Repositories, contents.Keyring, contents.Packages, img.Config.Archs}); err != nil {
+	}{lockCacheFormat, img.Ref, contents.Repositories, contents.Keyring, contents.Packages, img.Config.Archs}); err != nil {
 		return "", false, err
 	}
 	for _, repo := range contents.Repositories {

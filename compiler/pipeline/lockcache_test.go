@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"bytes"
 	"context"
 	"os"
 	"path/filepath"
@@ -47,6 +48,16 @@ func TestLockCache(t *testing.T) {
 		l, err := lc.Resolve(ctx, img)
 		if err != nil {
 			t.Fatal(err)
+		}
+		if m, ok := l.(marshaledLock); ok {
+			b, err := m.Lock.Marshal()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(m.b, b) {
+				t.Errorf("the bytes LockCache gives of %s are not its lock's Marshal:\n%s\nwant\n%s", img.Ref, m.b, b)
+			}
+			l = m.Lock
 		}
 		return l.(*resolve.Lock)
 	}

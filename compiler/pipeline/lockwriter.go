@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -34,7 +35,13 @@ func (l LockWriter) Resolve(ctx context.Context, img compile.Image) (Lock, error
 		return nil, err
 	}
 	name := strings.TrimSuffix(compile.FileName(img.Ref), ".json") + ".lock.json"
-	if old, err := os.ReadFile(filepath.Join(l.Dir, name)); err == nil {
+	old, err := os.ReadFile(filepath.Join(l.Dir, name))
+	if err == nil && bytes.Equal(old, b) {
+		// The lock of the previous build, unchanged (every cached spec of
+		// a no-op build): no rollback, nothing to write.
+		return lock, nil
+	}
+	if err == nil {
 		prev, perr := resolve.Parse(old)
 		next, nerr := resolve.Parse(b)
 		if perr == nil && nerr == nil {

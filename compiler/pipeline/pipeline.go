@@ -115,6 +115,9 @@ type Options struct {
 	HicVersion string
 	// KeyIdentity names the signing key; it feeds the input digest when set.
 	KeyIdentity string
+	// InputMemo, if set, gives the input digests earlier builds computed
+	// for the same spec, lock and versions. Nil: each is computed.
+	InputMemo *InputMemo
 	// ReportPath is where the report is written (atomically) when not empty,
 	// e.g. out/report.json.
 	ReportPath string
@@ -264,7 +267,7 @@ func (w *worker) run(ctx context.Context, img compile.Image) (sr report.SpecRepo
 	if err != nil {
 		return fail(withRef(img.Ref, "resolve", err))
 	}
-	sr.InputDigest, err = InputDigest(img, lock, w.versions)
+	sr.InputDigest, err = w.opts.InputMemo.Digest(img, lock, w.versions)
 	if err != nil {
 		return fail(fmt.Errorf("%s: input digest: %w", img.Ref, err))
 	}
