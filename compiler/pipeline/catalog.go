@@ -116,6 +116,9 @@ func BuildCatalog(ctx context.Context, opts CatalogOptions) (*report.Report, err
 		return nil, fmt.Errorf("build: jobs %d: want at least 1", opts.Jobs)
 	}
 	progress, output := orDiscard(opts.Progress), orDiscard(opts.Output)
+	// The layout's index.json (16 MB for the catalog) is decoded while the
+	// front end runs; the store takes it if it is unchanged when opened.
+	index := store.PrefetchIndex(filepath.Join(opts.Out, "oci"))
 	cat, imgs, err := catalog.Compiled(ctx, opts.Catalog, opts.Refs, opts.Load)
 	if err != nil {
 		return nil, err
@@ -143,7 +146,7 @@ func BuildCatalog(ctx context.Context, opts CatalogOptions) (*report.Report, err
 	}
 	// Take the layout's lock before writing anything under Out, so a second
 	// hic on the same directory changes nothing.
-	st, err := store.Open(ctx, filepath.Join(opts.Out, "oci"))
+	st, err := store.OpenPrefetched(ctx, filepath.Join(opts.Out, "oci"), index)
 	if err != nil {
 		return nil, err
 	}

@@ -200,5 +200,11 @@ func (s *Store) generation() uint64 {
 }
 
 func sortHashes(hs []v1.Hash) {
-	slices.SortFunc(hs, func(a, b v1.Hash) int { return strings.Compare(a.String(), b.String()) })
+	// The order of String() for one algorithm, without building the strings.
+	slices.SortFunc(hs, func(a, b v1.Hash) int {
+		if c := strings.Compare(a.Algorithm, b.Algorithm); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Hex, b.Hex)
+	})
 }

@@ -222,17 +222,21 @@ func (s *Store) subjectOf(h v1.Hash) (v1.Hash, error) {
 		return subj, nil
 	}
 	// A later process reads the subject from the memo while the file is
-	// the one it was read from (memo.go).
-	p := s.blobPath(h)
+	// the one it was read from (memo.go); then, as after a read, the
+	// subject is remembered for this process (the blob's name is its
+	// content's digest): Referrers asks it of every candidate of a spec,
+	// once per subject.
 	if subj, ok := s.memo.seenSubject(h); ok {
+		s.keepSubject(h, subj)
 		return subj, nil
 	}
 	if id, ok := s.blobID(h); ok {
 		if subj, ok := s.memo.subject(h, id); ok {
+			s.keepSubject(h, subj)
 			return subj, nil
 		}
 	}
-	f, err := os.Open(p)
+	f, err := os.Open(s.blobPath(h))
 	if err != nil {
 		return v1.Hash{}, err
 	}
@@ -259,13 +263,17 @@ func (s *Store) subjectOf(h v1.Hash) (v1.Hash, error) {
 			}
 		}
 	}
+	s.keepSubject(h, subj)
+	return subj, nil
+}
+
+func (s *Store) keepSubject(h, subj v1.Hash) {
 	s.subjMu.Lock()
+	defer s.subjMu.Unlock()
 	if s.subjects == nil {
 		s.subjects = map[v1.Hash]v1.Hash{}
 	}
 	s.subjects[h] = subj
-	s.subjMu.Unlock()
-	return subj, nil
 }
 
 // Blob returns the content of a stored blob.

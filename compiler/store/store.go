@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sync"
@@ -115,6 +116,57 @@ type Store struct {
 // other hic processes. A second process fails fast with an error naming the
 // holder's pid. Temporary files left by a crashed process are removed.
 func Open(ctx context.Context, dir string) (*Store, error) {
+	return OpenPrefetched(ctx, dir, nil)
+}
+
+// IndexPrefetch is a layout's index.json read and decoded in the
+// background (PrefetchIndex), before its store is opened: a build decodes
+// the catalog meanwhile.
+type IndexPrefetch struct {
+	done     chan struct{}
+	ok       bool
+	id       fileID
+	manifest v1.IndexManifest
+}
+
+// PrefetchIndex starts reading and decoding dir's index.json, without the
+// layout's lock and writing nothing. OpenPrefetched uses what it read only
+// if index.json is then still that file (the same identity: every write
+// of index.json replaces it, and any other write changes its change time).
+func PrefetchIndex(dir string) *IndexPrefetch {
+	p := &IndexPrefetch{done: make(chan struct{})}
+	go func() {
+		defer close(p.done)
+		f, err := os.Open(filepath.Join(dir, indexName))
+		if err != nil {
+			return
+		}
+		defer f.Close()
+		before, err := f.Stat()
+		if err != nil {
+			return
+		}
+		b, err := io.ReadAll(f)
+		if err != nil {
+			return
+		}
+		after, err := f.Stat()
+		if err != nil {
+			return
+		}
+		id, ok := idOf(before)
+		id2, ok2 := idOf(after)
+		if !ok || !ok2 || id != id2 || json.Unmarshal(b, &p.manifest) != nil {
+			return
+		}
+		p.id, p.ok = id, true
+	}()
+	return p
+}
+
+// OpenPrefetched is Open with index.json as pre read it, when it is still
+// that file (pre may be nil).
+func OpenPrefetched(ctx context.Context, dir string, pre *IndexPrefetch) (*Store, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("store %s: %w", dir, err)
 	}
@@ -123,14 +175,14 @@ func Open(ctx context.Context, dir string) (*Store, error) {
 		return nil, err
 	}
 	s := &Store{dir: dir, path: layout.Path(dir), lock: lf}
-	if err := s.init(); err != nil {
+	if err := s.init(pre); err != nil {
 		s.Close()
 		return nil, err
 	}
 	return s, nil
 }
 
-func (s *Store) init() error {
+func (s *Store) init(pre *IndexPrefetch) error {
 	tmp := filepath.Join(s.dir, tmpDirName)
 	if err := os.RemoveAll(tmp); err != nil {
 		return fmt.Errorf("store %s: clean temp: %w", s.dir, err)
@@ -156,6 +208,15 @@ func (s *Store) init() error {
 	if _, err := os.Stat(filepath.Join(s.dir, layoutName)); errors.Is(err, os.ErrNotExist) {
 		if err := fsutil.WriteFileAtomic(filepath.Join(s.dir, layoutName), []byte(layoutFile), 0o644); err != nil {
 			return fmt.Errorf("store %s: %w", s.dir, err)
+		}
+	}
+	if pre != nil {
+		<-pre.done
+		if fi, err := os.Stat(filepath.Join(s.dir, indexName)); err == nil && pre.ok {
+			if id, ok := idOf(fi); ok && id == pre.id {
+				s.manifest = pre.manifest
+				return nil
+			}
 		}
 	}
 	b, err := os.ReadFile(filepath.Join(s.dir, indexName))

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -584,5 +585,66 @@ func TestConcurrentPutsShareOneWrite(t *testing.T) {
 	}
 	if got := len(readIndexJSON(t, dir).Manifests); got != n+1 {
 		t.Errorf("index.json has %d entries, want %d", got, n+1)
+	}
+}
+
+// An index.json prefetched before the store is opened is used only while
+// it is the file that was read: a Put by another process in between, or a
+// write in place with the modification time kept, is what Open reads.
+func TestOpenPrefetched(t *testing.T) {
+	ctx := context.Background()
+	for _, change := range []string{"none", "replaced", "rewritten in place"} {
+		t.Run(change, func(t *testing.T) {
+			dir := t.TempDir()
+			s := openT(t, dir)
+			if _, err := s.Put(ctx, Entry{SpecRef: "a:1", Refs: []string{"a:1"}, InputDigest: "sha256:in-a"}, randomIndex(t)); err != nil {
+				t.Fatal(err)
+			}
+			s.Close()
+			pre := PrefetchIndex(dir)
+			<-pre.done
+			if !pre.ok {
+				t.Fatal("the prefetch did not read index.json")
+			}
+			want := "a:1"
+			switch change {
+			case "replaced":
+				s := openT(t, dir)
+				if _, err := s.Put(ctx, Entry{SpecRef: "a:1", Refs: []string{"a:2"}, InputDigest: "sha256:in-a2"}, randomIndex(t)); err != nil {
+					t.Fatal(err)
+				}
+				s.Close()
+				want = "a:2"
+			case "rewritten in place":
+				p := filepath.Join(dir, "index.json")
+				fi, err := os.Stat(p)
+				if err != nil {
+					t.Fatal(err)
+				}
+				b, err := os.ReadFile(p)
+				if err != nil {
+					t.Fatal(err)
+				}
+				// Same length, same modification time: only the change
+				// time tells.
+				b = bytes.Replace(b, []byte(`"org.opencontainers.image.ref.name":"a:1"`), []byte(`"org.opencontainers.image.ref.name":"a:9"`), 1)
+				if err := os.WriteFile(p, b, 0o644); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.Chtimes(p, fi.ModTime(), fi.ModTime()); err != nil {
+					t.Fatal(err)
+				}
+				want = "a:9"
+			}
+			s2, err := OpenPrefetched(ctx, dir, pre)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s2.Close()
+			r, ok := s2.Lookup("a:1")
+			if !ok || len(r.Refs) != 1 || r.Refs[0] != want {
+				t.Errorf("after %s: refs %v, want [%s]", change, r.Refs, want)
+			}
+		})
 	}
 }
