@@ -165,14 +165,17 @@ func (s *Store) verifiedBefore(h v1.Hash) bool {
 	}
 	// The blobs first: a referrer found unchanged needs no second look
 	// when Referrers asks for its subject.
-	for _, b := range im.Blobs {
-		if s.memo.seenNow(b) {
-			continue
-		}
+	todo := s.memo.unseen(im.Blobs)
+	ids := make([]fileID, len(todo))
+	for i, b := range todo {
 		id, ok := s.blobID(b)
-		if !ok || !s.memo.knownGood(b, id) {
+		if !ok {
 			return false
 		}
+		ids[i] = id
+	}
+	if !s.memo.allKnownGood(todo, ids) {
+		return false
 	}
 	var referrers []v1.Hash
 	for _, subj := range im.Subjects {

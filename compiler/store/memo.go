@@ -169,6 +169,7 @@ func (s *Store) RememberChecks(key []byte) {
 		return
 	}
 	_ = m.decode(body) // a memo that does not decode whole remembers nothing
+	m.seen = make(map[v1.Hash]bool, len(m.Blobs))
 }
 
 func memoMAC(key, body []byte) []byte {
@@ -227,11 +228,32 @@ func (m *memo) seenLocked(h v1.Hash) {
 	m.seen[h] = true
 }
 
-// seenNow reports whether blob h was found good earlier in this process.
-func (m *memo) seenNow(h v1.Hash) bool {
+// unseen returns the blobs of hs not found good earlier in this process
+// (one lock for an image's blobs, not one per blob).
+func (m *memo) unseen(hs []v1.Hash) []v1.Hash {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return m.seen[h]
+	out := make([]v1.Hash, 0, len(hs))
+	for _, h := range hs {
+		if !m.seen[h] {
+			out = append(out, h)
+		}
+	}
+	return out
+}
+
+// allKnownGood reports whether each blob hs[i] has identity ids[i], the one
+// it had when it was hashed and found good; those that do are seen.
+func (m *memo) allKnownGood(hs []v1.Hash, ids []fileID) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for i, h := range hs {
+		if old, ok := m.Blobs[h]; !ok || old != ids[i] {
+			return false
+		}
+		m.seenLocked(h)
+	}
+	return true
 }
 
 func (m *memo) markGood(h v1.Hash, id fileID) {
