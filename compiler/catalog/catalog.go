@@ -109,7 +109,7 @@ func Load(ctx context.Context, root string, opts Options) (*Catalog, error) {
 	var adv *vex.Advisories
 	var advFindings []finding.Finding
 	if opts.Dirs == nil {
-		adv, advFindings, err = vex.Vet(ctx, root, lc.Specs)
+		adv, advFindings, err = vex.Vet(ctx, root, lc.Specs, us.m)
 	} else {
 		adv, advFindings, err = vex.Load(ctx, root)
 	}

@@ -151,8 +151,9 @@ const timeFmt = "2006-01-02T15:04:05Z07:00"
 // Vet loads and checks the advisories of the catalog at root: the findings
 // of Load and Check. A fixed version is judged against the versions the
 // catalog's specs pin and, for each distro of the specs that has one, the
-// package universe (compiler/universe).
-func Vet(ctx context.Context, root string, specs []*spec.Spec) (*Advisories, []finding.Finding, error) {
+// package universe (compiler/universe): the one in universes (as the
+// front end read them), else read from the catalog.
+func Vet(ctx context.Context, root string, specs []*spec.Spec, universes map[string]*universe.Universe) (*Advisories, []finding.Finding, error) {
 	adv, finds, err := Load(ctx, root)
 	if err != nil || len(adv.ByPackage) == 0 {
 		return adv, finds, err
@@ -168,12 +169,16 @@ func Vet(ctx context.Context, root string, specs []*spec.Spec) (*Advisories, []f
 		}
 	}
 	for d := range distros {
-		u, err := universe.ReadDir(universe.Dir(root), d)
-		if errors.Is(err, universe.ErrNotExist) || errors.Is(err, fs.ErrNotExist) {
-			continue
-		}
-		if err != nil {
-			return nil, nil, fmt.Errorf("advisories: %w", err)
+		u := universes[d]
+		if u == nil {
+			var err error
+			u, err = universe.ReadDir(universe.Dir(root), d)
+			if errors.Is(err, universe.ErrNotExist) || errors.Is(err, fs.ErrNotExist) {
+				continue
+			}
+			if err != nil {
+				return nil, nil, fmt.Errorf("advisories: %w", err)
+			}
 		}
 		for pkg := range adv.ByPackage {
 			if p := u.Lookup(pkg); p != nil {
