@@ -47,23 +47,6 @@ var attSpecs = []struct{ spec, tag string }{
 	{"web:2-wolfi-runtime", "web:2"},
 }
 
-// attRun runs hic in-process with env as its environment.
-func attRun(t *testing.T, env map[string]string, args ...string) (code int, stdout, stderr string) {
-	t.Helper()
-	var out, errb bytes.Buffer
-	code = run(t.Context(), args, strings.NewReader(""), &out, &errb, func(k string) string { return env[k] })
-	return code, out.String(), errb.String()
-}
-
-func attMust(t *testing.T, want int, env map[string]string, args ...string) string {
-	t.Helper()
-	code, stdout, stderr := attRun(t, env, args...)
-	if code != want {
-		t.Fatalf("hic %s: exit %d, want %d\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), code, want, stdout, stderr)
-	}
-	return stdout
-}
-
 func TestAttestSignPushVerify(t *testing.T) {
 	cosign := testenv.Tool(t, "cosign")
 	reg := testenv.StartRegistry(t)
@@ -73,24 +56,22 @@ func TestAttestSignPushVerify(t *testing.T) {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			t.Fatal(err)
 		}
-		attMust(t, 0, nil, "keygen", "--out", d)
+		hicCLI(t, nil, "keygen", "--out", d).must(t, 0)
 	}
 	pub := filepath.Join(keys, sign.PublicKeyFile)
 	mirror, out := filepath.Join(dir, "mirror"), filepath.Join(dir, "out")
-	attMust(t, 0, nil, "-C", attCatalog, "mirror", "--out", mirror)
+	hicCLI(t, nil, "-C", attCatalog, "mirror", "--out", mirror).must(t, 0)
 	build := []string{"-C", attCatalog, "build", "--all", "--mirrors", mirror, "--today", attToday, "--jobs", "2"}
 
 	t.Run("key required", func(t *testing.T) {
-		code, _, stderr := attRun(t, nil, append(build, "--out", filepath.Join(dir, "nokey"))...)
-		if code != exitUsage || !strings.Contains(stderr, "--unsigned") {
-			t.Errorf("build without a key: exit %d, want %d and a hint at --unsigned\n%s", code, exitUsage, stderr)
+		if r := hicCLI(t, nil, append(build, "--out", filepath.Join(dir, "nokey"))...); r.Code != exitUsage || !strings.Contains(r.Stderr, "--unsigned") {
+			t.Errorf("build without a key: %s\nwant exit %d and a hint at --unsigned", r, exitUsage)
 		}
-		code, _, stderr = attRun(t, nil, append(build, "--out", filepath.Join(dir, "nokey"), "--unsigned", "--key", filepath.Join(keys, sign.PrivateKeyFile))...)
-		if code != exitUsage {
-			t.Errorf("--unsigned with --key: exit %d, want %d\n%s", code, exitUsage, stderr)
+		if r := hicCLI(t, nil, append(build, "--out", filepath.Join(dir, "nokey"), "--unsigned", "--key", filepath.Join(keys, sign.PrivateKeyFile))...); r.Code != exitUsage {
+			t.Errorf("--unsigned with --key: %s\nwant exit %d", r, exitUsage)
 		}
 		uns := filepath.Join(dir, "unsigned")
-		attMust(t, 0, nil, append(build, "--out", uns, "--unsigned")...)
+		hicCLI(t, nil, append(build, "--out", uns, "--unsigned")...).must(t, 0)
 		r, err := report.ReadReport(filepath.Join(uns, "report.json"))
 		if err != nil {
 			t.Fatal(err)
@@ -98,15 +79,14 @@ func TestAttestSignPushVerify(t *testing.T) {
 		if r.Signed || r.KeyID != "" {
 			t.Errorf("unsigned build: report says signed %v key %q", r.Signed, r.KeyID)
 		}
-		code, stdout, _ := attRun(t, nil, "-C", attCatalog, "verify", "web:2", "--layout", filepath.Join(uns, "oci"), "--key", pub)
-		if code != exitFindings || !strings.Contains(stdout, "FAIL  image-signature") {
-			t.Errorf("verify of an unsigned image: exit %d, want 1 and a failed image-signature\n%s", code, stdout)
+		if v := hicCLI(t, nil, "-C", attCatalog, "verify", "web:2", "--layout", filepath.Join(uns, "oci"), "--key", pub); v.Code != exitFindings || !strings.Contains(v.Stdout, "FAIL  image-signature") {
+			t.Errorf("verify of an unsigned image: exit %d, want 1 and a failed image-signature\n%s", v.Code, v.Stdout)
 		}
 	})
 
 	// The signed build, key from the environment, pushed to the registry.
 	env := map[string]string{"HIC_SIGNING_KEY": filepath.Join(keys, sign.PrivateKeyFile)}
-	stdout := attMust(t, 0, env, append(build, "--out", out, "--push", reg+"/hic")...)
+	stdout := hicCLI(t, env, append(build, "--out", out, "--push", reg+"/hic")...).must(t, 0).Stdout
 	if !strings.Contains(stdout, "pushed 4 images of 4 specs") {
 		t.Errorf("build --push output:\n%s", stdout)
 	}
@@ -145,21 +125,20 @@ func TestAttestSignPushVerify(t *testing.T) {
 
 	t.Run("hic verify", func(t *testing.T) {
 		for _, s := range attSpecs {
-			o := attMust(t, 0, nil, "-C", attCatalog, "verify", s.spec, "--layout", filepath.Join(out, "oci"), "--key", pub)
+			o := hicCLI(t, nil, "-C", attCatalog, "verify", s.spec, "--layout", filepath.Join(out, "oci"), "--key", pub).must(t, 0).Stdout
 			if !strings.Contains(o, "verified: 12 checks passed") {
 				t.Errorf("verify %s (layout):\n%s", s.spec, o)
 			}
-			o = attMust(t, 0, nil, "-C", attCatalog, "verify", s.tag, "--registry", reg+"/hic", "--key", pub)
+			o = hicCLI(t, nil, "-C", attCatalog, "verify", s.tag, "--registry", reg+"/hic", "--key", pub).must(t, 0).Stdout
 			if !strings.Contains(o, "ok  tag") || !strings.Contains(o, digests[s.spec]) {
 				t.Errorf("verify %s (registry):\n%s", s.tag, o)
 			}
 		}
 		// A spec ref against the registry, a full reference, JSON, rebuild.
-		attMust(t, 0, nil, "-C", attCatalog, "verify", "web:2-wolfi-runtime", "--registry", reg+"/hic", "--key", pub)
-		attMust(t, 0, nil, "-C", attCatalog, "verify", reg+"/hic/tool:1.4-alpine3.23", "--key", pub)
-		attMust(t, 0, nil, "-C", attCatalog, "verify", reg+"/hic/tool@"+digests["tool:1.4-alpine-3.23-runtime"], "--registry", "-", "--key", pub)
-		o := attMust(t, 0, nil, "-C", attCatalog, "verify", "tool:1.4-alpine3.23-dev", "--layout", filepath.Join(out, "oci"),
-			"--key", pub, "--format", "json", "--rebuild", "--mirrors", mirror)
+		hicCLI(t, nil, "-C", attCatalog, "verify", "web:2-wolfi-runtime", "--registry", reg+"/hic", "--key", pub).must(t, 0)
+		hicCLI(t, nil, "-C", attCatalog, "verify", reg+"/hic/tool:1.4-alpine3.23", "--key", pub).must(t, 0)
+		hicCLI(t, nil, "-C", attCatalog, "verify", reg+"/hic/tool@"+digests["tool:1.4-alpine-3.23-runtime"], "--registry", "-", "--key", pub).must(t, 0)
+		o := hicCLI(t, nil, "-C", attCatalog, "verify", "tool:1.4-alpine3.23-dev", "--layout", filepath.Join(out, "oci"), "--key", pub, "--format", "json", "--rebuild", "--mirrors", mirror).must(t, 0).Stdout
 		var res verify.Result
 		if err := json.Unmarshal([]byte(o), &res); err != nil {
 			t.Fatalf("verify --format json: %v\n%s", err, o)
@@ -173,9 +152,9 @@ func TestAttestSignPushVerify(t *testing.T) {
 			t.Errorf("verify --format json: ok %v checks %v (want %v) digest %s spec %s", res.OK, names, want, res.Digest, res.Spec)
 		}
 		// Another key fails every signature check.
-		code, o, _ := attRun(t, nil, "-C", attCatalog, "verify", "web:2", "--layout", filepath.Join(out, "oci"), "--key", filepath.Join(other, sign.PublicKeyFile))
-		if code != exitFindings || !strings.Contains(o, "FAIL  image-signature") || !strings.Contains(o, "FAIL  attestation-signatures") {
-			t.Errorf("verify with another key: exit %d\n%s", code, o)
+		v := hicCLI(t, nil, "-C", attCatalog, "verify", "web:2", "--layout", filepath.Join(out, "oci"), "--key", filepath.Join(other, sign.PublicKeyFile))
+		if v.Code != exitFindings || !strings.Contains(v.Stdout, "FAIL  image-signature") || !strings.Contains(v.Stdout, "FAIL  attestation-signatures") {
+			t.Errorf("verify with another key: exit %d\n%s", v.Code, v.Stdout)
 		}
 	})
 
@@ -260,22 +239,22 @@ func TestAttestSignPushVerify(t *testing.T) {
 	for i, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			prefix := fmt.Sprintf("%s/case%d", reg, i)
-			attMust(t, 0, nil, "-C", attCatalog, "publish", "--layout", filepath.Join(out, "oci"), prefix, "web:2-wolfi-runtime", "web:2-wolfi-dev")
-			attMust(t, 0, nil, "-C", attCatalog, "verify", "web:2", "--registry", prefix, "--key", pub)
+			hicCLI(t, nil, "-C", attCatalog, "publish", "--layout", filepath.Join(out, "oci"), prefix, "web:2-wolfi-runtime", "web:2-wolfi-dev").must(t, 0)
+			hicCLI(t, nil, "-C", attCatalog, "verify", "web:2", "--registry", prefix, "--key", pub).must(t, 0)
 			repo, err := name.NewRepository(prefix + "/web")
 			if err != nil {
 				t.Fatal(err)
 			}
 			tc.tamper(t, repo)
-			code, o, stderr := attRun(t, nil, "-C", attCatalog, "verify", "web:2", "--registry", prefix, "--key", pub, "--format", "json")
+			v := hicCLI(t, nil, "-C", attCatalog, "verify", "web:2", "--registry", prefix, "--key", pub, "--format", "json")
 			var res verify.Result
-			if err := json.Unmarshal([]byte(o), &res); err != nil {
-				t.Fatalf("verify: exit %d: %v\n%s%s", code, err, o, stderr)
+			if err := json.Unmarshal([]byte(v.Stdout), &res); err != nil {
+				t.Fatalf("%v\n%s", err, v)
 			}
-			if code != exitFindings || res.OK || !slices.Equal(res.Failed(), []string{tc.check}) {
-				t.Errorf("verify after %s: exit %d, failed %v, want exit 1 and only %s failing\n%s", tc.name, code, res.Failed(), tc.check, o)
+			if v.Code != exitFindings || res.OK || !slices.Equal(res.Failed(), []string{tc.check}) {
+				t.Errorf("verify after %s: exit %d, failed %v, want exit 1 and only %s failing\n%s", tc.name, v.Code, res.Failed(), tc.check, v.Stdout)
 			}
-			_, text, _ := attRun(t, nil, "-C", attCatalog, "verify", "web:2", "--registry", prefix, "--key", pub)
+			text := hicCLI(t, nil, "-C", attCatalog, "verify", "web:2", "--registry", prefix, "--key", pub).Stdout
 			if !strings.Contains(text, "FAIL  "+tc.check) {
 				t.Errorf("text output does not name %s:\n%s", tc.check, text)
 			}
@@ -417,14 +396,14 @@ func TestAttestCatalogSample(t *testing.T) {
 	if err := os.CopyFS(catalog, os.DirFS(filepath.Join(testenv.RepoRoot(t), "catalog"))); err != nil {
 		t.Fatal(err)
 	}
-	attMust(t, 0, nil, "keygen", "--out", dir)
+	hicCLI(t, nil, "keygen", "--out", dir).must(t, 0)
 	pub := filepath.Join(dir, sign.PublicKeyFile)
 
 	var specs []struct {
 		Ref, Image, Distro, Variant, Repository string
 		Tags                                    []string
 	}
-	if err := json.Unmarshal([]byte(attMust(t, 0, nil, "-C", catalog, "list", "-o", "json", "busybox", "nginx", "python")), &specs); err != nil {
+	if err := json.Unmarshal([]byte(hicCLI(t, nil, "-C", catalog, "list", "-o", "json", "busybox", "nginx", "python").must(t, 0).Stdout), &specs); err != nil {
 		t.Fatal(err)
 	}
 	var refs, tags []string
@@ -440,9 +419,9 @@ func TestAttestCatalogSample(t *testing.T) {
 		t.Fatalf("want a wolfi runtime spec of busybox, nginx and python in the catalog, got %v", refs)
 	}
 	mirror, out := filepath.Join(dir, "mirror"), filepath.Join(dir, "out")
-	attMust(t, 0, nil, append([]string{"-C", catalog, "mirror", "--out", mirror}, refs...)...)
-	attMust(t, 0, nil, append([]string{"-C", catalog, "build", "--mirrors", mirror, "--out", out, "--today", attToday,
-		"--key", filepath.Join(dir, sign.PrivateKeyFile), "--push", reg + "/catalog"}, refs...)...)
+	hicCLI(t, nil, append([]string{"-C", catalog, "mirror", "--out", mirror}, refs...)...).must(t, 0)
+	hicCLI(t, nil, append([]string{"-C", catalog, "build", "--mirrors", mirror, "--out", out, "--today", attToday,
+		"--key", filepath.Join(dir, sign.PrivateKeyFile), "--push", reg + "/catalog"}, refs...)...).must(t, 0)
 	flags := []string{"--key", pub, "--insecure-ignore-tlog", "--allow-http-registry", "--allow-insecure-registry"}
 	for i, tag := range tags {
 		ref := reg + "/catalog/" + tag
@@ -452,7 +431,7 @@ func TestAttestCatalogSample(t *testing.T) {
 		if o, err := attCosign(t, cosign, dir, append([]string{"verify-attestation", "--type", "slsaprovenance1"}, append(flags, ref)...)...); err != nil {
 			t.Errorf("cosign verify-attestation %s: %v\n%s", ref, err, o)
 		}
-		o := attMust(t, 0, nil, "-C", catalog, "verify", ref, "--key", pub)
+		o := hicCLI(t, nil, "-C", catalog, "verify", ref, "--key", pub).must(t, 0).Stdout
 		if !strings.Contains(o, "spec "+refs[i]) || !strings.Contains(o, "verified: 12 checks passed") {
 			t.Errorf("hic verify %s:\n%s", ref, o)
 		}

@@ -26,12 +26,12 @@ func TestAttestations(t *testing.T) {
 	reg := testenv.StartRegistry(t)
 	dir := t.TempDir()
 	keys, other := filepath.Join(dir, "keys"), filepath.Join(dir, "other")
-	attMust(t, 0, nil, "keygen", "--out", keys)
-	attMust(t, 0, nil, "keygen", "--out", other)
+	hicCLI(t, nil, "keygen", "--out", keys).must(t, 0)
+	hicCLI(t, nil, "keygen", "--out", other).must(t, 0)
 	pub := filepath.Join(keys, sign.PublicKeyFile)
 	mirror, out := filepath.Join(dir, "mirror"), filepath.Join(dir, "out")
-	attMust(t, 0, nil, "-C", attCatalog, "mirror", "--out", mirror, "web")
-	attMust(t, 0, nil, "-C", attCatalog, "build", "web:2-wolfi-runtime", "--mirrors", mirror, "--out", out, "--today", attToday, "--key", filepath.Join(keys, sign.PrivateKeyFile))
+	hicCLI(t, nil, "-C", attCatalog, "mirror", "--out", mirror, "web").must(t, 0)
+	hicCLI(t, nil, "-C", attCatalog, "build", "web:2-wolfi-runtime", "--mirrors", mirror, "--out", out, "--today", attToday, "--key", filepath.Join(keys, sign.PrivateKeyFile)).must(t, 0)
 	oci := filepath.Join(out, "oci")
 	prefix := reg + "/hic"
 	var pub1 struct {
@@ -41,7 +41,7 @@ func TestAttestations(t *testing.T) {
 			Attestations int    `json:"attestations"`
 		} `json:"images"`
 	}
-	if err := json.Unmarshal([]byte(attMust(t, 0, nil, "-C", attCatalog, "publish", "-o", "json", "--layout", oci, prefix, "web:2-wolfi-runtime")), &pub1); err != nil {
+	if err := json.Unmarshal([]byte(hicCLI(t, nil, "-C", attCatalog, "publish", "-o", "json", "--layout", oci, prefix, "web:2-wolfi-runtime").must(t, 0).Stdout), &pub1); err != nil {
 		t.Fatalf("publish -o json: %v", err)
 	}
 	if pub1.Destination != prefix || len(pub1.Images) != 1 || pub1.Images[0].Attestations == 0 {
@@ -50,7 +50,7 @@ func TestAttestations(t *testing.T) {
 
 	list := func(t *testing.T, want int, args ...string) []verify.Attestation {
 		t.Helper()
-		o := attMust(t, want, nil, append([]string{"-C", attCatalog, "attestations", "--key", pub, "-o", "json"}, args...)...)
+		o := hicCLI(t, nil, append([]string{"-C", attCatalog, "attestations", "--key", pub, "-o", "json"}, args...)...).must(t, want).Stdout
 		var as []verify.Attestation
 		if err := json.Unmarshal([]byte(o), &as); err != nil {
 			t.Fatalf("%v\n%s", err, o)
@@ -130,9 +130,8 @@ func TestAttestations(t *testing.T) {
 			{"web:2", "--layout", oci, "-o", "yaml"},
 			{"web:2", "--layout", oci, "--out", ""},
 		} {
-			code, _, stderr := attRun(t, nil, append([]string{"-C", attCatalog, "attestations", "--key", pub}, args...)...)
-			if code != exitUsage || !strings.HasPrefix(stderr, "hic: ") {
-				t.Errorf("attestations %v: exit %d, want %d\n%s", args, code, exitUsage, stderr)
+			if r := hicCLI(t, nil, append([]string{"-C", attCatalog, "attestations", "--key", pub}, args...)...); r.Code != exitUsage || !strings.HasPrefix(r.Stderr, "hic: ") {
+				t.Errorf("%s\nwant exit %d", r, exitUsage)
 			}
 		}
 	})
@@ -173,7 +172,7 @@ func TestAttestations(t *testing.T) {
 		if len(ents) != 6 {
 			t.Errorf("%d files in %s, want 6 (3 verified statements and their documents)", len(ents), dl)
 		}
-		_, text, _ := attRun(t, nil, "-C", attCatalog, "attestations", "--key", pub, "web:2", "--registry", prefix, "--type", "cyclonedx")
+		text := hicCLI(t, nil, "-C", attCatalog, "attestations", "--key", pub, "web:2", "--registry", prefix, "--type", "cyclonedx").Stdout
 		if !strings.Contains(text, "REFUSED: not signed by key") || !strings.Contains(text, "3 attestations verified with key") || !strings.Contains(text, "1 refused") {
 			t.Errorf("text output:\n%s", text)
 		}

@@ -58,32 +58,18 @@ const (
 	bldToday     = "2026-11-27"
 )
 
-// bldRun runs hic in-process and returns its exit code, stdout and stderr.
-func bldRun(t testing.TB, args ...string) (code int, stdout, stderr string) {
-	t.Helper()
-	var out, errb bytes.Buffer
-	code = run(t.Context(), args, strings.NewReader(""), &out, &errb, func(string) string { return "" })
-	return code, out.String(), errb.String()
-}
-
 // bldBuild runs hic build on catalog and fails the test unless it exits with want.
 func bldBuild(t *testing.T, want int, catalog string, args ...string) (stdout, stderr string) {
 	t.Helper()
-	args = append([]string{"-C", catalog, "build", "--today", bldToday, "--jobs", "2"}, args...)
-	code, stdout, stderr := bldRun(t, args...)
-	if code != want {
-		t.Fatalf("hic %s: exit %d, want %d\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), code, want, stdout, stderr)
-	}
-	return stdout, stderr
+	r := hicCLI(t, nil, append([]string{"-C", catalog, "build", "--today", bldToday, "--jobs", "2"}, args...)...).must(t, want)
+	return r.Stdout, r.Stderr
 }
 
 // bldKey makes a signing key pair with hic keygen and returns the private key's path.
 func bldKey(t *testing.T) string {
 	t.Helper()
 	dir := t.TempDir()
-	if code, stdout, stderr := bldRun(t, "keygen", "--out", dir); code != 0 {
-		t.Fatalf("hic keygen: exit %d\n%s%s", code, stdout, stderr)
-	}
+	hicCLI(t, nil, "keygen", "--out", dir).must(t, 0)
 	return filepath.Join(dir, "hic.key")
 }
 
@@ -91,9 +77,7 @@ func bldKey(t *testing.T) string {
 func bldMirror(t *testing.T, catalog, dir string, extra ...string) {
 	t.Helper()
 	args := append([]string{"-C", catalog, "mirror", "--out", dir}, extra...)
-	if code, stdout, stderr := bldRun(t, args...); code != 0 {
-		t.Fatalf("hic mirror: exit %d\n%s%s", code, stdout, stderr)
-	}
+	hicCLI(t, nil, args...).must(t, 0)
 }
 
 // bldCopyDir copies the tree src to dst (regular files, dirs and symlinks).

@@ -28,17 +28,12 @@ func TestBump(t *testing.T) {
 		t.Fatal(err)
 	}
 	// 17 is not a word of "postgresql17": the stream is matched by prefix.
-	code, stdout, stderr := bldRun(t, "-C", cat, "bump", "--dry-run", "multi", "wrong-epoch", "newer")
-	if code != 0 {
-		t.Fatalf("hic bump --dry-run: exit %d\n%s%s", code, stdout, stderr)
-	}
+	hicCLI(t, nil, "-C", cat, "bump", "--dry-run", "multi", "wrong-epoch", "newer").must(t, 0)
 	if after, _ := os.ReadFile(file); string(after) != string(src) {
 		t.Fatal("--dry-run changed the file")
 	}
-	code, stdout, stderr = bldRun(t, "-C", cat, "bump", "multi", "wrong-epoch", "newer")
-	if code != 0 {
-		t.Fatalf("hic bump: exit %d\n%s%s", code, stdout, stderr)
-	}
+	r := hicCLI(t, nil, "-C", cat, "bump", "multi", "wrong-epoch", "newer").must(t, 0)
+	stdout, stderr := r.Stdout, r.Stderr
 	for _, want := range []string{
 		"multi.cue:13:12: nginx-mainline 1.31.3-r0 -> 1.31.4-r0 (multi:1.31-wolfi-dev, multi:1.31-wolfi-runtime)",
 		"multi.cue:16:4: postgresql-18 18.3-r1 -> 18.6-r1 (multi:18-wolfi-dev, multi:18-wolfi-runtime)",
@@ -69,14 +64,12 @@ func TestBump(t *testing.T) {
 	// The bumped pins vet clean (the 1.30 stream's was never built; the
 	// image's nginx entrypoint is not in postgres 17), and a second bump
 	// changes nothing.
-	_, stdout, _ = bldRun(t, "-C", cat, "vet", "--today", "2026-11-27", "multi", "wrong-epoch")
-	for _, l := range strings.Split(stdout, "\n") {
+	for _, l := range strings.Split(hicCLI(t, nil, "-C", cat, "vet", "--today", "2026-11-27", "multi", "wrong-epoch").Stdout, "\n") {
 		if strings.Contains(l, "package-version") && !strings.Contains(l, "1.30.0-r0") {
 			t.Errorf("after bump: %s", l)
 		}
 	}
-	code, stdout, _ = bldRun(t, "-C", cat, "bump", "multi", "wrong-epoch")
-	if code != 0 || !strings.Contains(stdout, "bumped 0 pins in 0 files") {
-		t.Errorf("second bump: exit %d\n%s", code, stdout)
+	if r := hicCLI(t, nil, "-C", cat, "bump", "multi", "wrong-epoch"); r.Code != 0 || !strings.Contains(r.Stdout, "bumped 0 pins in 0 files") {
+		t.Errorf("second bump: %s", r)
 	}
 }

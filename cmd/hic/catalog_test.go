@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -23,20 +21,13 @@ const catalogDate = "2026-11-27"
 func TestCatalog(t *testing.T) {
 	root := filepath.Join("..", "..", "catalog")
 
-	var stdout, stderr bytes.Buffer
-	if code := run(context.Background(), []string{"-C", root, "vet", "--today", catalogDate}, nil, &stdout, &stderr, os.Getenv); code != 0 {
-		t.Fatalf("hic vet on the catalog exited %d:\n%s%s", code, stdout.String(), stderr.String())
-	}
-
-	stdout.Reset()
-	if code := run(context.Background(), []string{"-C", root, "list", "--format", "json"}, nil, &stdout, &stderr, os.Getenv); code != 0 {
-		t.Fatalf("hic list exited %d: %s", code, stderr.String())
-	}
+	hicCLI(t, nil, "-C", root, "vet", "--today", catalogDate).must(t, 0)
+	list := hicCLI(t, nil, "-C", root, "list", "--format", "json").must(t, 0)
 	var rows []struct {
 		Ref, Image, Distro, Variant, Repository string
 		Tags                                    []string
 	}
-	if err := json.Unmarshal(stdout.Bytes(), &rows); err != nil {
+	if err := json.Unmarshal([]byte(list.Stdout), &rows); err != nil {
 		t.Fatal(err)
 	}
 	images, repos, distros, variants := map[string]bool{}, map[string]bool{}, map[string]int{}, map[string]int{}

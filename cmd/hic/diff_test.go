@@ -74,7 +74,7 @@ func TestDiffCmd(t *testing.T) {
 	}
 	compileTo := func(dir string) {
 		t.Helper()
-		shMust(t, 0, "-C", cat, "compile", "--all", "--today", shToday, "--out", dir)
+		hicCLI(t, nil, "-C", cat, "compile", "--all", "--today", shToday, "--out", dir).must(t, 0)
 	}
 	// Commit 1: the catalog as it is. Commit 2: alpha 2 bumped, a port for
 	// every alpha spec, gamma 0.8 replaced by 0.10. Commit 3: beta broken.
@@ -180,7 +180,7 @@ func TestDiffCmd(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			out, _ := shMust(t, 0, append([]string{"-C", cat, "diff", "-o", "json"}, tc.args...)...)
+			out := hicCLI(t, nil, append([]string{"-C", cat, "diff", "-o", "json"}, tc.args...)...).must(t, 0).Stdout
 			if diff := cmp.Diff(tc.want, dfSummarize(t, out)); diff != "" {
 				t.Errorf("(-want +got):\n%s", diff)
 			}
@@ -188,14 +188,14 @@ func TestDiffCmd(t *testing.T) {
 	}
 
 	t.Run("exit code", func(t *testing.T) {
-		shMust(t, 0, "-C", cat, "diff", "--base", "HEAD~2")
-		shMust(t, 1, "-C", cat, "diff", "--base", "HEAD~2", "--exit-code")
-		shMust(t, 1, "-C", cat, "diff", dirA, dirB, "--exit-code")
+		hicCLI(t, nil, "-C", cat, "diff", "--base", "HEAD~2").must(t, 0)
+		hicCLI(t, nil, "-C", cat, "diff", "--base", "HEAD~2", "--exit-code").must(t, 1)
+		hicCLI(t, nil, "-C", cat, "diff", dirA, dirB, "--exit-code").must(t, 1)
 	})
 
 	t.Run("text and markdown", func(t *testing.T) {
-		text, _ := shMust(t, 0, "-C", cat, "diff", "--base", "HEAD~2", "--head", "HEAD~1")
-		md, _ := shMust(t, 0, "-C", cat, "diff", "--base", "HEAD~2", "--head", "HEAD~1", "--format", "markdown")
+		text := hicCLI(t, nil, "-C", cat, "diff", "--base", "HEAD~2", "--head", "HEAD~1").must(t, 0).Stdout
+		md := hicCLI(t, nil, "-C", cat, "diff", "--base", "HEAD~2", "--head", "HEAD~1", "--format", "markdown").must(t, 0).Stdout
 		for _, c := range []struct{ out, want string }{
 			{text, "compiled specs: 4 added, 4 removed, 8 changed, 12 unchanged\n"},
 			{text, "\n~ alpha:2-wolfi-runtime\n    - packages: alpha=2.1.0-r0\n    + packages: alpha=2.2.0-r0\n    - tags: 2.1.0\n    + tags: 2.2.0\n    + ports: 9090/tcp\n"},
@@ -234,9 +234,8 @@ func TestDiffCmd(t *testing.T) {
 	}
 	for _, tc := range errs {
 		t.Run(tc.name, func(t *testing.T) {
-			code, _, stderr := shRun(t, append([]string{"-C", cat, "diff"}, tc.args...)...)
-			if code != exitUsage || !strings.Contains(stderr, tc.want) {
-				t.Errorf("exit %d, stderr %q; want exit 2 and %q", code, stderr, tc.want)
+			if r := hicCLI(t, nil, append([]string{"-C", cat, "diff"}, tc.args...)...); r.Code != exitUsage || !strings.Contains(r.Stderr, tc.want) {
+				t.Errorf("%s\nwant exit 2 and %q", r, tc.want)
 			}
 		})
 	}

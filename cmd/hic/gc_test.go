@@ -35,18 +35,14 @@ func TestGC(t *testing.T) {
 	}
 	st.Close()
 
-	var stdout, stderr bytes.Buffer
-	if code := run(context.Background(), []string{"gc", "--layout", dir}, nil, &stdout, &stderr, os.Getenv); code != 0 {
-		t.Fatalf("hic gc exited %d: %s", code, stderr.String())
-	}
-	if !strings.HasPrefix(stdout.String(), "removed ") || strings.HasPrefix(stdout.String(), "removed 0 ") {
-		t.Errorf("hic gc removed nothing after a replacement: %q", stdout.String())
+	if out := hicCLI(t, nil, "gc", "--layout", dir).must(t, 0).Stdout; !strings.HasPrefix(out, "removed ") || strings.HasPrefix(out, "removed 0 ") {
+		t.Errorf("hic gc removed nothing after a replacement: %q", out)
 	}
 	if err := store.Validate(dir); err != nil {
 		t.Errorf("layout invalid after gc: %v", err)
 	}
-	if code := run(context.Background(), []string{"gc", "--layout", filepath.Join(dir, "missing")}, nil, &stdout, &stderr, os.Getenv); code != exitUsage {
-		t.Errorf("gc of a missing layout exited %d, want %d", code, exitUsage)
+	if r := hicCLI(t, nil, "gc", "--layout", filepath.Join(dir, "missing")); r.Code != exitUsage {
+		t.Errorf("gc of a missing layout: %s\nwant exit %d", r, exitUsage)
 	}
 }
 
@@ -65,9 +61,8 @@ func TestGCPrune(t *testing.T) {
 	oci := filepath.Join(out, "oci")
 	hic := func(args ...string) (string, int) {
 		t.Helper()
-		var stdout, stderr bytes.Buffer
-		code := run(t.Context(), append([]string{"-C", cat}, args...), strings.NewReader(""), &stdout, &stderr, func(string) string { return "" })
-		return stdout.String() + stderr.String(), code
+		r := hicCLI(t, nil, append([]string{"-C", cat}, args...)...)
+		return r.output(), r.Code
 	}
 	for _, args := range [][]string{
 		{"keygen", "--out", keys},

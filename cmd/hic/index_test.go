@@ -20,10 +20,7 @@ func TestIndexImportRealAlpine(t *testing.T) {
 	out := t.TempDir()
 	index := filepath.Join(td, "alpine-316", "APKINDEX.tar.gz")
 	args := []string{"index", "import", "alpine-3.22", "--out", out, "--key", key, "--fingerprint", fp}
-	code, stdout, stderr := bldRun(t, append(args, "https://dl-cdn.alpinelinux.org/alpine/v3.16/main="+index)...)
-	if code != 0 {
-		t.Fatalf("hic index import: exit %d\n%s%s", code, stdout, stderr)
-	}
+	stdout := hicCLI(t, nil, append(args, "https://dl-cdn.alpinelinux.org/alpine/v3.16/main="+index)...).must(t, 0).Stdout
 	if !strings.Contains(stdout, "alpine-3.22: 4929 packages (snapshot 2022-11-21)") || !strings.Contains(stdout, "signed by alpine-devel@lists.alpinelinux.org-6165ee59.rsa.pub") {
 		t.Errorf("summary:\n%s", stdout)
 	}
@@ -46,9 +43,8 @@ func TestIndexImportRealAlpine(t *testing.T) {
 	if err := os.WriteFile(bad, b, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	code, stdout, stderr = bldRun(t, append(args, bad)...)
-	if code != 1 || !strings.Contains(stderr, "does not verify") {
-		t.Errorf("tampered index: exit %d\n%s%s", code, stdout, stderr)
+	if r := hicCLI(t, nil, append(args, bad)...); r.Code != 1 || !strings.Contains(r.Stderr, "does not verify") {
+		t.Errorf("tampered index: %s", r)
 	}
 	after, _ := os.ReadFile(filepath.Join(out, "alpine-3.22.txt"))
 	if string(before) != string(after) {
@@ -56,12 +52,10 @@ func TestIndexImportRealAlpine(t *testing.T) {
 	}
 
 	// A key that is not pinned, and an unknown distro, are usage errors.
-	code, _, stderr = bldRun(t, "index", "import", "alpine-3.22", "--out", out, "--key", key, "--fingerprint", "sha256:"+strings.Repeat("0", 64), index)
-	if code != 2 || !strings.Contains(stderr, "not pinned") {
-		t.Errorf("unpinned key: exit %d: %s", code, stderr)
+	if r := hicCLI(t, nil, "index", "import", "alpine-3.22", "--out", out, "--key", key, "--fingerprint", "sha256:"+strings.Repeat("0", 64), index); r.Code != 2 || !strings.Contains(r.Stderr, "not pinned") {
+		t.Errorf("unpinned key: %s", r)
 	}
-	code, _, stderr = bldRun(t, "index", "import", "debian-13", "--key", key, index)
-	if code != 2 || !strings.Contains(stderr, `unknown distro "debian-13"`) {
-		t.Errorf("unknown distro: exit %d: %s", code, stderr)
+	if r := hicCLI(t, nil, "index", "import", "debian-13", "--key", key, index); r.Code != 2 || !strings.Contains(r.Stderr, `unknown distro "debian-13"`) {
+		t.Errorf("unknown distro: %s", r)
 	}
 }

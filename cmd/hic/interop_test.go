@@ -74,17 +74,16 @@ func TestInterop(t *testing.T) {
 	if err := os.MkdirAll(keys, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	attMust(t, 0, nil, "keygen", "--out", keys)
+	hicCLI(t, nil, "keygen", "--out", keys).must(t, 0)
 	mirror, out := filepath.Join(dir, "mirror"), filepath.Join(dir, "out")
-	attMust(t, 0, nil, "-C", attCatalog, "mirror", "--out", mirror)
+	hicCLI(t, nil, "-C", attCatalog, "mirror", "--out", mirror).must(t, 0)
 	b := interopBuild{
 		dir:    dir,
 		layout: filepath.Join(out, "oci"),
 		key:    filepath.Join(keys, sign.PrivateKeyFile),
 		pub:    filepath.Join(keys, sign.PublicKeyFile),
 	}
-	attMust(t, 0, nil, "-C", attCatalog, "build", "--all", "--mirrors", mirror, "--today", attToday, "--jobs", "2",
-		"--out", out, "--key", b.key)
+	hicCLI(t, nil, "-C", attCatalog, "build", "--all", "--mirrors", mirror, "--today", attToday, "--jobs", "2", "--out", out, "--key", b.key).must(t, 0)
 
 	t.Run("layout", func(t *testing.T) { interopLayout(t, b) })
 
@@ -360,10 +359,10 @@ func mustTool(t *testing.T, home string, env []string, bin string, args ...strin
 func interopRegistry(t *testing.T, tools interopTools, b interopBuild, reg string, referrersAPI bool) {
 	home := t.TempDir()
 	prefix := reg + "/hic"
-	attMust(t, 0, nil, "-C", attCatalog, "publish", "--layout", b.layout, "--key", b.key, prefix)
+	hicCLI(t, nil, "-C", attCatalog, "publish", "--layout", b.layout, "--key", b.key, prefix).must(t, 0)
 	// The same images without --key carry the layout's signatures, which
 	// name the catalog repository only.
-	attMust(t, 0, nil, "-C", attCatalog, "publish", "--layout", b.layout, reg+"/unsigned-for-destination", "web:2")
+	hicCLI(t, nil, "-C", attCatalog, "publish", "--layout", b.layout, reg+"/unsigned-for-destination", "web:2").must(t, 0)
 	ref := prefix + "/web:2"
 
 	t.Run("cosign", func(t *testing.T) {
@@ -504,7 +503,7 @@ func interopRegistry(t *testing.T, tools interopTools, b interopBuild, reg strin
 		if err := os.MkdirAll(other, 0o755); err != nil {
 			t.Fatal(err)
 		}
-		attMust(t, 0, nil, "keygen", "--out", other)
+		hicCLI(t, nil, "keygen", "--out", other).must(t, 0)
 		if out, err := copyWith(policy(filepath.Join(other, sign.PublicKeyFile), reg), ref); err == nil {
 			t.Errorf("containers/image with another key's policy accepted %s\n%s", ref, out)
 		}
@@ -516,7 +515,7 @@ func interopRegistry(t *testing.T, tools interopTools, b interopBuild, reg strin
 	})
 
 	t.Run("hic-verify", func(t *testing.T) {
-		out := attMust(t, 0, nil, "-C", attCatalog, "verify", "--key", b.pub, "--registry", prefix, "web:2")
+		out := hicCLI(t, nil, "-C", attCatalog, "verify", "--key", b.pub, "--registry", prefix, "web:2").must(t, 0).Stdout
 		if !strings.Contains(out, "verified") {
 			t.Errorf("hic verify --registry:\n%s", out)
 		}

@@ -54,7 +54,7 @@ func TestSIGKILLKeepsGoodImage(t *testing.T) {
 	e := &tamperEnv{base: &tamperBase{}, Dir: tmp, Catalog: v1cat, Mirror: filepath.Join(tmp, "mirror"), Out: filepath.Join(tmp, "out"),
 		Key: filepath.Join(keys, sign.PrivateKeyFile), Pub: filepath.Join(keys, sign.PublicKeyFile)}
 	for _, args := range [][]string{{"keygen", "--out", keys}, {"mirror", "--out", e.Mirror, "--scale", "0.02"}} {
-		if r := e.Hic(t, nil, args...); r.Code != 0 {
+		if r := hicCLI(t, nil, append([]string{"-C", e.Catalog}, args...)...); r.Code != 0 {
 			t.Fatal(r)
 		}
 	}
@@ -78,7 +78,7 @@ func TestSIGKILLKeepsGoodImage(t *testing.T) {
 		}
 		ve := *e
 		ve.Catalog = cat
-		if r := ve.Hic(t, nil, "verify", tag, "--layout", oci, "--key", e.Pub); r.Code != 0 {
+		if r := hicCLI(t, nil, "-C", ve.Catalog, "verify", tag, "--layout", oci, "--key", e.Pub); r.Code != 0 {
 			t.Errorf("the good image does not verify: %s", r)
 		}
 	}
@@ -134,7 +134,7 @@ func TestSIGKILLKeepsGoodImage(t *testing.T) {
 		v1oci := filepath.Join(tmp, "oci-v1")
 		bldCopyDir(t, pe.OCI(), v1oci)
 		for _, prefix := range []string{"hic", "probe"} {
-			if r := pe.Hic(t, nil, "publish", "--layout", v1oci, reg+"/"+prefix); r.Code != 0 {
+			if r := hicCLI(t, nil, "-C", pe.Catalog, "publish", "--layout", v1oci, reg+"/"+prefix); r.Code != 0 {
 				t.Fatal(r)
 			}
 		}
@@ -167,7 +167,7 @@ func TestSIGKILLKeepsGoodImage(t *testing.T) {
 		for i, k := range []int{total / 4, total / 2, total * 3 / 4, total - 3} {
 			t.Run(fmt.Sprintf("after %d of %d requests", k, total), func(t *testing.T) {
 				prefix := fmt.Sprintf("kill%d", i)
-				if r := pe.Hic(t, nil, "publish", "--layout", v1oci, reg+"/"+prefix); r.Code != 0 {
+				if r := hicCLI(t, nil, "-C", pe.Catalog, "publish", "--layout", v1oci, reg+"/"+prefix); r.Code != 0 {
 					t.Fatal(r)
 				}
 				proxy, stats := testenv.StartFaultProxy(t, reg, testenv.FaultOptions{Fraction: -1, DownAfter: k})
@@ -210,16 +210,16 @@ func TestSIGKILLKeepsGoodImage(t *testing.T) {
 				}
 				ve := pe
 				ve.Catalog = cat
-				if r := ve.Hic(t, nil, "verify", "app:latest", "--registry", reg+"/"+prefix, "--key", e.Pub); r.Code != 0 {
+				if r := hicCLI(t, nil, "-C", ve.Catalog, "verify", "app:latest", "--registry", reg+"/"+prefix, "--key", e.Pub); r.Code != 0 {
 					t.Errorf("after SIGKILL at request %d, app:latest (%s) does not verify: %s", k, desc.Digest, r)
 				}
 			})
 		}
 		// A complete publish then moves the tag to v2, which verifies.
-		if r := pe.Hic(t, nil, "publish", "--layout", pe.OCI(), reg+"/hic"); r.Code != 0 {
+		if r := hicCLI(t, nil, "-C", pe.Catalog, "publish", "--layout", pe.OCI(), reg+"/hic"); r.Code != 0 {
 			t.Fatal(r)
 		}
-		if r := pe.Hic(t, nil, "verify", "app:latest", "--registry", reg+"/hic", "--key", e.Pub); r.Code != 0 || !strings.Contains(r.Stdout, v2["app:latest"]) {
+		if r := hicCLI(t, nil, "-C", pe.Catalog, "verify", "app:latest", "--registry", reg+"/hic", "--key", e.Pub); r.Code != 0 || !strings.Contains(r.Stdout, v2["app:latest"]) {
 			t.Errorf("after a complete publish: %s", r)
 		}
 	})

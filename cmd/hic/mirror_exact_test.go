@@ -26,9 +26,7 @@ func TestMirrorExact(t *testing.T) {
 		community = "https://dl-cdn.alpinelinux.org/alpine/v3.23/community"
 	)
 	dir := filepath.Join(t.TempDir(), "mirror")
-	if code, stdout, stderr := bldRun(t, "-C", tamperCatalog, "mirror", "--out", dir); code != 0 {
-		t.Fatalf("hic mirror: exit %d\n%s%s", code, stdout, stderr)
-	}
+	hicCLI(t, nil, "-C", tamperCatalog, "mirror", "--out", dir).must(t, 0)
 	mirrors, err := mirror.Load(dir)
 	if err != nil {
 		t.Fatal(err)

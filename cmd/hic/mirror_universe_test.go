@@ -24,10 +24,7 @@ import (
 func TestMirrorServesOnlyTheUniverse(t *testing.T) {
 	cat := vetUniverseCatalog
 	dir := t.TempDir()
-	code, stdout, stderr := bldRun(t, "-C", cat, "mirror", "--out", dir, "good:1-wolfi-runtime", "java-home:1-wolfi-runtime", "unknown-files:1-wolfi-runtime")
-	if code != 0 {
-		t.Fatalf("hic mirror: exit %d\n%s%s", code, stdout, stderr)
-	}
+	stdout := hicCLI(t, nil, "-C", cat, "mirror", "--out", dir, "good:1-wolfi-runtime", "java-home:1-wolfi-runtime", "unknown-files:1-wolfi-runtime").must(t, 0).Stdout
 	if !strings.Contains(stdout, "wolfi: packages from the universe (snapshot 2026-08-22") {
 		t.Errorf("mirror does not say it serves the universe:\n%s", stdout)
 	}
@@ -105,9 +102,7 @@ func TestMirrorServesOnlyTheUniverse(t *testing.T) {
 	// Alpine's main and community get a directory each, holding what the
 	// universe says each has, and an image needing both builds from them.
 	adir := t.TempDir()
-	if code, stdout, stderr := bldRun(t, "-C", cat, "mirror", "--out", adir, "alpine-good:1-alpine-3.23-runtime"); code != 0 {
-		t.Fatalf("hic mirror alpine-good: exit %d\n%s%s", code, stdout, stderr)
-	}
+	hicCLI(t, nil, "-C", cat, "mirror", "--out", adir, "alpine-good:1-alpine-3.23-runtime").must(t, 0)
 	for dir, want := range map[string][]string{
 		"main":      {"alpine-baselayout-data", "ca-certificates-bundle", "musl", "postgresql-common", "tzdata"},
 		"community": {"postgresql17"},
@@ -138,14 +133,15 @@ func TestMirrorServesOnlyTheUniverse(t *testing.T) {
 
 	// The UX case: mirror and build refuse it with the same finding.
 	const want = `ux/ux.cue:9:2: package-exists: package "no-such-package-xyz" is not in wolfi (snapshot 2026-08-22)`
-	code, _, mErr := bldRun(t, "-C", cat, "mirror", "--out", t.TempDir(), "ux:1-wolfi-runtime")
-	if code != 1 || !strings.Contains(mErr, want) {
-		t.Errorf("hic mirror ux: exit %d\n%s", code, mErr)
+	m := hicCLI(t, nil, "-C", cat, "mirror", "--out", t.TempDir(), "ux:1-wolfi-runtime")
+	if m.Code != 1 || !strings.Contains(m.Stderr, want) {
+		t.Errorf("hic mirror ux: %s", m)
 	}
-	code, _, bErr := bldRun(t, "-C", cat, "build", "ux:1-wolfi-runtime", "--mirrors", dir, "--out", filepath.Join(t.TempDir(), "o"), "--unsigned")
-	if code != 1 || !strings.Contains(bErr, want) {
-		t.Errorf("hic build ux: exit %d\n%s", code, bErr)
+	b := hicCLI(t, nil, "-C", cat, "build", "ux:1-wolfi-runtime", "--mirrors", dir, "--out", filepath.Join(t.TempDir(), "o"), "--unsigned")
+	if b.Code != 1 || !strings.Contains(b.Stderr, want) {
+		t.Errorf("hic build ux: %s", b)
 	}
+	mErr, bErr := m.Stderr, b.Stderr
 	if line := func(s string) string {
 		for _, l := range strings.Split(s, "\n") {
 			if strings.Contains(l, "package-exists") {

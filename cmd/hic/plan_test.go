@@ -1,9 +1,7 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
-	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -24,28 +22,10 @@ const (
 	shToday   = "2026-11-27"
 )
 
-// shRun runs hic in-process and returns its exit code, stdout and stderr.
-func shRun(t *testing.T, args ...string) (code int, stdout, stderr string) {
-	t.Helper()
-	var out, errb bytes.Buffer
-	code = run(t.Context(), args, strings.NewReader(""), &out, &errb, func(string) string { return "" })
-	return code, out.String(), errb.String()
-}
-
-// shMust runs hic and fails the test unless it exits with want.
-func shMust(t *testing.T, want int, args ...string) (stdout, stderr string) {
-	t.Helper()
-	code, stdout, stderr := shRun(t, args...)
-	if code != want {
-		t.Fatalf("hic %s: exit %d, want %d\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), code, want, stdout, stderr)
-	}
-	return stdout, stderr
-}
-
 // shPlan runs hic plan -o json and decodes the shards.
 func shPlan(t *testing.T, args ...string) []plan.Shard {
 	t.Helper()
-	out, _ := shMust(t, 0, append([]string{"-C", shCatalog, "plan", "--today", shToday, "-o", "json"}, args...)...)
+	out := hicCLI(t, nil, append([]string{"-C", shCatalog, "plan", "--today", shToday, "-o", "json"}, args...)...).must(t, 0).Stdout
 	if strings.Count(out, "\n") != 1 {
 		t.Errorf("plan -o json is not one line:\n%s", out)
 	}
@@ -108,50 +88,6 @@ func TestPlanCmd(t *testing.T) {
 		t.Fatalf("test assumes the last 4 specs are gamma:0.9, got %s", got)
 	}
 
-	out, _ := shMust(t, 0, "-C", shCatalog, "plan", "--today", shToday, "--shards", "2")
-	for _, want := range []string{"24 specs in 2 shards (cost in packages x platforms)", "shard 0/2: ", "shard 1/2: ", "  alpha:1-alpine-3.23-dev\n"} {
-		if !strings.Contains(out, want) {
-			t.Errorf("plan text output lacks %q:\n%s", want, out)
-		}
-	}
-}
-
-func TestShardUsage(t *testing.T) {
-	tmp := t.TempDir()
-	bad := filepath.Join(tmp, "bad.json")
-	if err := os.WriteFile(bad, []byte("{"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	tests := []struct {
-		name string
-		args []string
-		want string
-	}{
-		{"plan without --shards", []string{"plan"}, "--shards 0: want at least 1"},
-		{"plan with a bad format", []string{"plan", "-n", "2", "-o", "yaml"}, `--format "yaml"`},
-		{"plan with a missing report", []string{"plan", "-n", "2", "--report", filepath.Join(tmp, "none.json")}, "read report"},
-		{"plan with a broken report", []string{"plan", "-n", "2", "--report", bad}, "read report"},
-		{"shard past the end", []string{"build", "--all", "--shard", "3/3"}, `--shard "3/3": want I/N`},
-		{"shard not a fraction", []string{"build", "--all", "--shard", "1"}, `--shard "1": want I/N`},
-		{"negative shard", []string{"build", "--all", "--shard", "-1/2"}, `--shard "-1/2": want I/N`},
-		{"zero shards", []string{"build", "--all", "--shard", "0/0"}, `--shard "0/0": want I/N`},
-		{"shard letters", []string{"build", "--all", "--shard", "a/b"}, `--shard "a/b": want I/N`},
-		{"shard without a selection", []string{"build", "--shard", "0/2"}, "build: nothing to build: name specs"},
-		{"shard report without shard", []string{"build", "--all", "--shard-report", bad}, "--shard-report needs --shard"},
-		{"shard with a broken report", []string{"build", "--all", "--shard", "0/2", "--shard-report", bad}, "read report"},
-		{"merge without inputs", []string{"report", "merge", filepath.Join(tmp, "out.json")}, "requires at least 2 arg"},
-		{"merge a missing input", []string{"report", "merge", filepath.Join(tmp, "out.json"), filepath.Join(tmp, "none.json")}, "read report"},
-		{"merge a broken input", []string{"report", "merge", filepath.Join(tmp, "out.json"), bad}, "read report"},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			args := append([]string{"-C", shCatalog}, tc.args...)
-			code, _, stderr := shRun(t, args...)
-			if code != exitUsage || !strings.Contains(stderr, tc.want) {
-				t.Errorf("hic %s: exit %d, stderr %q; want exit 2 and %q", strings.Join(tc.args, " "), code, stderr, tc.want)
-			}
-		})
-	}
 }
 
 // TestShardedBuild builds a selection in shards, as CI matrix jobs would,
@@ -159,10 +95,10 @@ func TestShardUsage(t *testing.T) {
 func TestShardedBuild(t *testing.T) {
 	tmp := t.TempDir()
 	mirror := filepath.Join(tmp, "mirror")
-	shMust(t, 0, "-C", shCatalog, "mirror", "--out", mirror)
+	hicCLI(t, nil, "-C", shCatalog, "mirror", "--out", mirror).must(t, 0)
 	build := func(out string, args ...string) {
 		t.Helper()
-		shMust(t, 0, append([]string{"-C", shCatalog, "build", "--today", shToday, "--jobs", "2", "--mirrors", mirror, "--unsigned", "--out", out}, args...)...)
+		hicCLI(t, nil, append([]string{"-C", shCatalog, "build", "--today", shToday, "--jobs", "2", "--mirrors", mirror, "--unsigned", "--out", out}, args...)...).must(t, 0)
 	}
 
 	// alpha's 8 specs in 2 shards.
@@ -179,7 +115,7 @@ func TestShardedBuild(t *testing.T) {
 		reports = append(reports, rep)
 	}
 	merged := filepath.Join(tmp, "alpha", "report.json")
-	stdout, _ := shMust(t, 0, append([]string{"report", "merge", merged}, reports...)...)
+	stdout := hicCLI(t, nil, append([]string{"report", "merge", merged}, reports...)...).must(t, 0).Stdout
 	if !strings.Contains(stdout, "8 specs in") || !strings.Contains(stdout, "8 built, 0 cached") {
 		t.Errorf("merge summary:\n%s", stdout)
 	}
@@ -210,7 +146,7 @@ func TestShardedBuild(t *testing.T) {
 		reports = append(reports, filepath.Join(out, "report.json"))
 	}
 	merged = filepath.Join(tmp, "one", "report.json")
-	shMust(t, 0, append([]string{"report", "merge", merged}, reports...)...)
+	hicCLI(t, nil, append([]string{"report", "merge", merged}, reports...)...).must(t, 0)
 	if _, refs := shReportRefs(t, merged); !slices.Equal(refs, []string{"alpha:2-wolfi-runtime"}) {
 		t.Errorf("merged refs %v, want the one spec", refs)
 	}

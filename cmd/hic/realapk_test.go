@@ -58,10 +58,7 @@ func TestRealMelangePackage(t *testing.T) {
 	if len(hello) != 47736 || !bytes.HasPrefix(hello, []byte("\x7fELF")) {
 		t.Errorf("/usr/bin/hello is %d bytes, want the real 47736-byte ELF program", len(hello))
 	}
-	code, stdout, stderr := bldRun(t, "-C", realAPKCatalog, "verify", ref, "--layout", filepath.Join(out, "oci"), "--key", pub)
-	if code != 0 {
-		t.Fatalf("hic verify of the image of a real package: exit %d\n%s%s", code, stdout, stderr)
-	}
+	hicCLI(t, nil, "-C", realAPKCatalog, "verify", ref, "--layout", filepath.Join(out, "oci"), "--key", pub).must(t, 0)
 
 	// One byte of the real package flipped in the mirror. The built image
 	// stays as it was (nothing of the package is read again: it is cached
@@ -73,8 +70,8 @@ func TestRealMelangePackage(t *testing.T) {
 		t.Fatal(err)
 	}
 	fresh := filepath.Join(tmp, "fresh")
-	code, stdout, stderr = bldRun(t, "-C", realAPKCatalog, "build", "--today", bldToday, "--all", "--mirrors", mirror, "--out", fresh, "--key", key)
-	msg := stdout + stderr
+	r := hicCLI(t, nil, "-C", realAPKCatalog, "build", "--today", bldToday, "--all", "--mirrors", mirror, "--out", fresh, "--key", key)
+	msg, code := r.output(), r.Code
 	if code != 1 || !strings.Contains(msg, "hello-wolfi-2.12.1-r0") || !strings.Contains(msg, ref) {
 		t.Errorf("build from the flipped package: exit %d, want 1 naming the spec and the package:\n%s", code, msg)
 	}

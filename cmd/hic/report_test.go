@@ -48,9 +48,8 @@ func TestReportMerge(t *testing.T) {
 				}
 				args = append(args, p)
 			}
-			code, stdout, stderr := shRun(t, args...)
-			if code != tc.code || !strings.Contains(stderr, tc.stderr) {
-				t.Fatalf("exit %d, want %d; stderr %q, want %q\nstdout:\n%s", code, tc.code, stderr, tc.stderr, stdout)
+			if r := hicCLI(t, nil, args...); r.Code != tc.code || !strings.Contains(r.Stderr, tc.stderr) {
+				t.Fatalf("%s\nwant exit %d and stderr %q", r, tc.code, tc.stderr)
 			}
 			if tc.want == nil {
 				return

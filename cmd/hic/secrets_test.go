@@ -30,10 +30,8 @@ func TestSigningKeyInline(t *testing.T) {
 
 	hic := func(env map[string]string, args ...string) (int, string) {
 		t.Helper()
-		var out, errb bytes.Buffer
-		args = append([]string{"-C", tamperCatalog}, args...)
-		code := run(t.Context(), args, strings.NewReader(""), &out, &errb, func(k string) string { return env[k] })
-		return code, out.String() + errb.String()
+		r := hicCLI(t, env, append([]string{"-C", tamperCatalog}, args...)...)
+		return r.Code, r.output()
 	}
 	leaks := func(t *testing.T, what, dir string) {
 		t.Helper()

@@ -36,10 +36,7 @@ func TestShardedBuildsShareTheRegistry(t *testing.T) {
 	reg := testenv.StartRegistry(t)
 	dest := reg + "/hic"
 
-	code, stdout, stderr := bldRun(t, "-C", bldCatalog, "plan", "--shards", fmt.Sprint(shards), "--today", bldToday, "--format", "json")
-	if code != 0 {
-		t.Fatalf("hic plan: exit %d\n%s", code, stderr)
-	}
+	stdout := hicCLI(t, nil, "-C", bldCatalog, "plan", "--shards", fmt.Sprint(shards), "--today", bldToday, "--format", "json").must(t, 0).Stdout
 	var plan []struct {
 		Refs []string `json:"refs"`
 	}
@@ -94,9 +91,7 @@ func TestShardedBuildsShareTheRegistry(t *testing.T) {
 			}
 			reps = append(reps, r)
 		}
-		if code, stdout, stderr := bldRun(t, args...); code != 0 {
-			t.Fatalf("hic report merge: exit %d\n%s%s", code, stdout, stderr)
-		}
+		hicCLI(t, nil, args...).must(t, 0)
 		m, err := report.ReadReport(merged)
 		if err != nil {
 			t.Fatal(err)

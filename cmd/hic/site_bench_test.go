@@ -32,9 +32,8 @@ func BenchmarkSiteIndexLoad(b *testing.B) {
 	}
 	tmp := b.TempDir()
 	siteDir := filepath.Join(tmp, "site")
-	code, stdout, stderr := bldRun(b, "-C", sbCatalog, "site", "--build", filepath.Join(tmp, "no-build"), "--out", siteDir, "--today", sbToday)
-	if code != 0 || !strings.Contains(stdout, "open file://") {
-		b.Fatalf("hic site: exit %d\n%s%s", code, stdout, stderr)
+	if r := hicCLI(b, nil, "-C", sbCatalog, "site", "--build", filepath.Join(tmp, "no-build"), "--out", siteDir, "--today", sbToday); r.Code != 0 || !strings.Contains(r.Stdout, "open file://") {
+		b.Fatalf("hic site: %s", r)
 	}
 	ctx := sbBrowser(b, b.Context(), chromium, tmp)
 	index := "file://" + mustAbs(b, filepath.Join(siteDir, "index.html"))

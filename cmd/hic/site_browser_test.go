@@ -49,8 +49,8 @@ func TestSiteInBrowser(t *testing.T) {
 	bldMirror(t, sbCatalog, mirror, sbSpec, sbOther)
 	bldBuild(t, 0, sbCatalog, sbSpec, sbOther, "--mirrors", mirror, "--out", out, "--key", bldKey(t), "--today", sbToday)
 	rep := bldReport(t, out)
-	if code, stdout, stderr := bldRun(t, "-C", sbCatalog, "site", "--build", out, "--out", siteDir, "--today", sbToday); code != 0 || !strings.Contains(stdout, "open file://") {
-		t.Fatalf("hic site: exit %d\n%s%s", code, stdout, stderr)
+	if r := hicCLI(t, nil, "-C", sbCatalog, "site", "--build", out, "--out", siteDir, "--today", sbToday); r.Code != 0 || !strings.Contains(r.Stdout, "open file://") {
+		t.Fatalf("hic site: %s", r)
 	}
 	var cj struct {
 		Specs []site.Entry `json:"specs"`

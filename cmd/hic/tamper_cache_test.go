@@ -24,11 +24,11 @@ import (
 func init() { tamperRegister("cache", tamperCacheCases) }
 
 func tamperCacheCases() []tamperCase {
-	build := func(t *testing.T, e *tamperEnv) tamperRun { return e.Build(t, "--all") }
+	build := func(t *testing.T, e *tamperEnv) cliRun { return e.Build(t, "--all") }
 	// rebuilt wants the spec rebuilt (not cached) into the same good image,
 	// which then verifies.
-	rebuilt := func(spec string) func(t *testing.T, e *tamperEnv, r tamperRun) {
-		return func(t *testing.T, e *tamperEnv, r tamperRun) {
+	rebuilt := func(spec string) func(t *testing.T, e *tamperEnv, r cliRun) {
+		return func(t *testing.T, e *tamperEnv, r cliRun) {
 			rep := bldReport(t, e.Out)
 			if s := rep[spec]; s.Status != report.StatusBuilt || s.ImageDigest != e.Digest(spec) {
 				t.Errorf("%s: status %s image %s, want built %s", spec, s.Status, s.ImageDigest, e.Digest(spec))
@@ -111,7 +111,7 @@ func tamperCacheCases() []tamperCase {
 			Detect: build,
 			Exit:   exitFindings,
 			Want:   []string{tamperWolfi, "fs-shell", "linux/amd64: shell binary /bin/sh", "is not tagged", "keeps the tags"},
-			Check: func(t *testing.T, e *tamperEnv, r tamperRun) {
+			Check: func(t *testing.T, e *tamperEnv, r cliRun) {
 				s := bldReport(t, e.Out)[tamperWolfi]
 				if s.Status != report.StatusFailed || s.RejectedDigest == "" || s.RejectedDigest == e.Digest(tamperWolfi) {
 					t.Errorf("report: status %s rejectedDigest %q, want failed with the rejected image", s.Status, s.RejectedDigest)
@@ -124,7 +124,7 @@ func tamperCacheCases() []tamperCase {
 					t.Errorf("hic verify of the rejected image does not show why it fails: %s", v)
 				}
 				// gc keeps the good image, which still verifies.
-				if g := e.Hic(t, nil, "gc", "--layout", e.OCI()); g.Code != 0 {
+				if g := hicCLI(t, nil, "-C", e.Catalog, "gc", "--layout", e.OCI()); g.Code != 0 {
 					t.Errorf("hic gc: %s", g)
 				}
 				if v := e.Verify(t, "app:latest"); v.Code != 0 || !strings.Contains(v.Stdout, e.Digest(tamperWolfi)) {
@@ -140,9 +140,9 @@ func tamperCacheCases() []tamperCase {
 					t.Fatalf("the hostile build should fail: %s", r)
 				}
 			},
-			Detect: func(t *testing.T, e *tamperEnv) tamperRun {
+			Detect: func(t *testing.T, e *tamperEnv) cliRun {
 				// No registry listens there: the refusal comes before any request.
-				return e.Hic(t, nil, "publish", "--layout", e.OCI(), "--attempts", "1", "127.0.0.1:9/hic")
+				return hicCLI(t, nil, "-C", e.Catalog, "publish", "--layout", e.OCI(), "--attempts", "1", "127.0.0.1:9/hic")
 			},
 			Exit: exitFindings,
 			Want: []string{"publish: refusing 1 spec", tamperWolfi, "fs-shell", "shell binary /bin/sh", "nothing was pushed"},

@@ -17,7 +17,7 @@ import (
 func init() { tamperRegister("catalog", tamperCatalogCases) }
 
 func tamperCatalogCases() []tamperCase {
-	build := func(t *testing.T, e *tamperEnv) tamperRun { return e.Build(t, "--all") }
+	build := func(t *testing.T, e *tamperEnv) cliRun { return e.Build(t, "--all") }
 	write := func(t *testing.T, e *tamperEnv, rel, src string) {
 		t.Helper()
 		p := filepath.Join(e.Catalog, rel)

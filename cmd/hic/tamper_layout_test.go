@@ -29,8 +29,8 @@ import (
 func init() { tamperRegister("layout", tamperLayoutCases) }
 
 func tamperLayoutCases() []tamperCase {
-	verify := func(ref string) func(t *testing.T, e *tamperEnv) tamperRun {
-		return func(t *testing.T, e *tamperEnv) tamperRun { return e.Verify(t, ref) }
+	verify := func(ref string) func(t *testing.T, e *tamperEnv) cliRun {
+		return func(t *testing.T, e *tamperEnv) cliRun { return e.Verify(t, ref) }
 	}
 	return []tamperCase{
 		{
@@ -111,9 +111,7 @@ func tamperLayoutCases() []tamperCase {
 					t.Fatal(err)
 				}
 				dir := filepath.Join(e.Dir, "attacker")
-				if code, stdout, stderr := bldRun(t, "keygen", "--out", dir); code != 0 {
-					t.Fatalf("hic keygen: exit %d\n%s%s", code, stdout, stderr)
-				}
+				hicCLI(t, nil, "keygen", "--out", dir).must(t, 0)
 				s, err := sign.LoadSigner(filepath.Join(dir, sign.PrivateKeyFile))
 				if err != nil {
 					t.Fatal(err)

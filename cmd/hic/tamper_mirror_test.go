@@ -17,7 +17,7 @@ import (
 func init() { tamperRegister("mirror", tamperMirrorCases) }
 
 func tamperMirrorCases() []tamperCase {
-	build := func(t *testing.T, e *tamperEnv) tamperRun { return e.Build(t, "--all") }
+	build := func(t *testing.T, e *tamperEnv) cliRun { return e.Build(t, "--all") }
 	manifest := func(src string) func(t *testing.T, e *tamperEnv) {
 		return func(t *testing.T, e *tamperEnv) {
 			if err := os.WriteFile(filepath.Join(e.Mirror, "mirrors.json"), []byte(src), 0o644); err != nil {
@@ -97,8 +97,8 @@ func tamperMirrorCases() []tamperCase {
 				}
 			},
 			// A fresh runner: nothing cached, so the mirror is read.
-			Detect: func(t *testing.T, e *tamperEnv) tamperRun {
-				return e.Hic(t, nil, "build", "--today", tamperToday, "--jobs", "2",
+			Detect: func(t *testing.T, e *tamperEnv) cliRun {
+				return hicCLI(t, nil, "-C", e.Catalog, "build", "--today", tamperToday, "--jobs", "2",
 					"--mirrors", e.Mirror, "--out", filepath.Join(e.Dir, "fresh-out"), "--key", e.Key, tamperAlpine)
 			},
 			Want: []string{

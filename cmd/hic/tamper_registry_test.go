@@ -43,7 +43,7 @@ func tamperRegistry(t *testing.T, e *tamperEnv) string {
 	tamperReg.n++
 	prefix := fmt.Sprintf("%s/case%d", tamperReg.addr, tamperReg.n)
 	tamperReg.mu.Unlock()
-	if r := e.Hic(t, nil, "publish", "--layout", e.OCI(), prefix); r.Code != 0 {
+	if r := hicCLI(t, nil, "-C", e.Catalog, "publish", "--layout", e.OCI(), prefix); r.Code != 0 {
 		t.Fatalf("publish the good layout: %s", r)
 	}
 	e.registry = prefix
@@ -51,9 +51,9 @@ func tamperRegistry(t *testing.T, e *tamperEnv) string {
 }
 
 func tamperRegistryCases() []tamperCase {
-	verify := func(ref string) func(t *testing.T, e *tamperEnv) tamperRun {
-		return func(t *testing.T, e *tamperEnv) tamperRun {
-			return e.Hic(t, nil, "verify", ref, "--registry", e.registry, "--key", e.Pub)
+	verify := func(ref string) func(t *testing.T, e *tamperEnv) cliRun {
+		return func(t *testing.T, e *tamperEnv) cliRun {
+			return hicCLI(t, nil, "-C", e.Catalog, "verify", ref, "--registry", e.registry, "--key", e.Pub)
 		}
 	}
 	ref := func(t *testing.T, s string) name.Reference {
@@ -123,13 +123,13 @@ func tamperRegistryCases() []tamperCase {
 				e.note = forged.String()
 			},
 			// A fresh runner: nothing in its layout, so it asks the registry.
-			Detect: func(t *testing.T, e *tamperEnv) tamperRun {
-				return e.Hic(t, nil, "build", "--today", tamperToday, "--jobs", "2", "--mirrors", e.Mirror,
+			Detect: func(t *testing.T, e *tamperEnv) cliRun {
+				return hicCLI(t, nil, "-C", e.Catalog, "build", "--today", tamperToday, "--jobs", "2", "--mirrors", e.Mirror,
 					"--out", filepath.Join(e.Dir, "fresh-out"), "--key", e.Key, "--cache-from", e.registry, tamperWolfi)
 			},
 			ExitZero: true,
 			Want:     []string{"registry cache lookup failed; building", tamperWolfi, "is not trusted", "no valid signature by key"},
-			Check: func(t *testing.T, e *tamperEnv, r tamperRun) {
+			Check: func(t *testing.T, e *tamperEnv, r cliRun) {
 				if !strings.Contains(r.output(), e.note) {
 					t.Errorf("the warning does not name the forged image %s", e.note)
 				}
@@ -181,7 +181,7 @@ func tamperRegistryCases() []tamperCase {
 				})
 				e.note = h.String()
 			},
-			Detect: func(t *testing.T, e *tamperEnv) tamperRun {
+			Detect: func(t *testing.T, e *tamperEnv) cliRun {
 				r := verify(tamperAlpine)(t, e)
 				if !strings.Contains(r.output(), e.note) {
 					t.Errorf("verify does not name the flipped layer %s", e.note)

@@ -17,7 +17,6 @@ package main
 // Tampered the spec refs whose images the attack itself damages.
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -51,7 +50,7 @@ type tamperCase struct {
 	// Attack changes the case's copies (env.Catalog, env.Mirror, env.Out).
 	Attack func(t *testing.T, env *tamperEnv)
 	// Detect runs hic on the attacked copies and returns what it did.
-	Detect func(t *testing.T, env *tamperEnv) tamperRun
+	Detect func(t *testing.T, env *tamperEnv) cliRun
 	// Want are the strings hic's output must contain: the check (or rule)
 	// and the object (blob, field, file, package).
 	Want []string
@@ -62,7 +61,7 @@ type tamperCase struct {
 	ExitZero bool
 	// Check, if set, makes further demands on the outcome (report status,
 	// rebuilt image); it reports problems with t.Errorf.
-	Check func(t *testing.T, env *tamperEnv, r tamperRun)
+	Check func(t *testing.T, env *tamperEnv, r cliRun)
 	// Skopeo, if set, is an image ref ("app:latest") that Debian's skopeo,
 	// a reader hic did not write, must also refuse to copy out of the
 	// attacked layout (skopeo copy --all oci:OUT/oci:REF).
@@ -72,20 +71,6 @@ type tamperCase struct {
 	// A spec the attack only tries to replace (a failing rebuild) is not
 	// listed: its good image must stay tagged.
 	Tampered []string
-}
-
-// tamperRun is the outcome of one hic invocation.
-type tamperRun struct {
-	Args   []string
-	Code   int
-	Stdout string
-	Stderr string
-}
-
-func (r tamperRun) output() string { return r.Stdout + r.Stderr }
-
-func (r tamperRun) String() string {
-	return fmt.Sprintf("hic %s: exit %d\nstdout:\n%s\nstderr:\n%s", strings.Join(r.Args, " "), r.Code, r.Stdout, r.Stderr)
 }
 
 type tamperArea struct {
@@ -138,26 +123,17 @@ func (e *tamperEnv) OCI() string { return filepath.Join(e.Out, "oci") }
 // Digest is the good build's index digest of a spec.
 func (e *tamperEnv) Digest(specRef string) string { return e.base.digests[specRef] }
 
-// Hic runs hic in-process on the case's catalog.
-func (e *tamperEnv) Hic(t *testing.T, env map[string]string, args ...string) tamperRun {
-	t.Helper()
-	args = append([]string{"-C", e.Catalog}, args...)
-	var out, errb bytes.Buffer
-	code := run(t.Context(), args, strings.NewReader(""), &out, &errb, func(k string) string { return env[k] })
-	return tamperRun{Args: args, Code: code, Stdout: out.String(), Stderr: errb.String()}
-}
-
 // Verify runs hic verify REF on the case's layout with the public key.
-func (e *tamperEnv) Verify(t *testing.T, ref string, extra ...string) tamperRun {
+func (e *tamperEnv) Verify(t *testing.T, ref string, extra ...string) cliRun {
 	t.Helper()
-	return e.Hic(t, nil, append([]string{"verify", ref, "--layout", e.OCI(), "--key", e.Pub}, extra...)...)
+	return hicCLI(t, nil, append([]string{"-C", e.Catalog, "verify", ref, "--layout", e.OCI(), "--key", e.Pub}, extra...)...)
 }
 
 // Build runs a signed hic build of args (refs or --all) from the case's
 // mirror into its output.
-func (e *tamperEnv) Build(t *testing.T, args ...string) tamperRun {
+func (e *tamperEnv) Build(t *testing.T, args ...string) cliRun {
 	t.Helper()
-	return e.Hic(t, nil, append([]string{"build", "--today", tamperToday, "--jobs", "2",
+	return hicCLI(t, nil, append([]string{"-C", e.Catalog, "build", "--today", tamperToday, "--jobs", "2",
 		"--mirrors", e.Mirror, "--out", e.Out, "--key", e.Key}, args...)...)
 }
 
@@ -207,10 +183,8 @@ func tamperSetup(t *testing.T) *tamperBase {
 		Key: filepath.Join(dir, "keys", sign.PrivateKeyFile), Pub: filepath.Join(dir, "keys", sign.PublicKeyFile)}
 	b.key, b.pub = env.Key, env.Pub
 	// keygen reads no catalog, so it takes no -C.
-	if code, stdout, stderr := bldRun(t, "keygen", "--out", filepath.Join(dir, "keys")); code != 0 {
-		t.Fatalf("tamper setup: hic keygen: exit %d\n%s%s", code, stdout, stderr)
-	}
-	if r := env.Hic(t, nil, "mirror", "--out", env.Mirror); r.Code != 0 {
+	hicCLI(t, nil, "keygen", "--out", filepath.Join(dir, "keys")).must(t, 0)
+	if r := hicCLI(t, nil, "-C", env.Catalog, "mirror", "--out", env.Mirror); r.Code != 0 {
 		t.Fatalf("tamper setup: %s", r)
 	}
 	if r := env.Build(t, "--all"); r.Code != 0 {

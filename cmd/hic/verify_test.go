@@ -5,11 +5,9 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 	"testing"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 
 	"github.com/hic-build/hic/compiler/attest"
@@ -18,51 +16,15 @@ import (
 	"github.com/hic-build/hic/compiler/verify"
 )
 
-func TestVerifyUsage(t *testing.T) {
-	dir := t.TempDir()
-	attMust(t, 0, nil, "keygen", "--out", dir)
-	pub := filepath.Join(dir, sign.PublicKeyFile)
-	for _, tc := range []struct {
-		name string
-		env  map[string]string
-		args []string
-		code int
-		want string
-	}{
-		{"no key", nil, []string{"verify", "web:2", "--layout", dir}, exitUsage, "no public key"},
-		{"bad key", nil, []string{"verify", "web:2", "--layout", dir, "--key", filepath.Join(dir, sign.PrivateKeyFile)}, exitUsage, "verify:"},
-		{"bad format", nil, []string{"verify", "web:2", "--key", pub, "--format", "yaml"}, exitUsage, "--format"},
-		{"no layout", nil, []string{"verify", "web:2", "--key", pub, "--layout", filepath.Join(dir, "nope")}, exitUsage, "not a directory"},
-		{"no ref", nil, []string{"verify", "--key", pub}, exitUsage, "arg"},
-		{"unknown image", map[string]string{"HIC_PUBLIC_KEY": pub}, []string{"verify", "web:9", "--layout", attEmptyLayout(t)}, exitUsage, `no image "web:9"`},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			code, _, stderr := attRun(t, tc.env, append([]string{"-C", attCatalog}, tc.args...)...)
-			if code != tc.code || !strings.Contains(stderr, tc.want) {
-				t.Errorf("exit %d, want %d; stderr %q, want it to contain %q", code, tc.code, stderr, tc.want)
-			}
-		})
-	}
-}
-
-func attEmptyLayout(t *testing.T) string {
-	t.Helper()
-	d := filepath.Join(t.TempDir(), "oci")
-	if _, err := layout.Write(d, empty.Index); err != nil {
-		t.Fatal(err)
-	}
-	return d
-}
-
 // TestVerifyLayoutTampered changes a signed build's layout on disk: one byte
 // of an attestation blob, and a tag entry moved to another image.
 func TestVerifyLayoutTampered(t *testing.T) {
 	dir := t.TempDir()
-	attMust(t, 0, nil, "keygen", "--out", dir)
+	hicCLI(t, nil, "keygen", "--out", dir).must(t, 0)
 	pub := filepath.Join(dir, sign.PublicKeyFile)
 	mirror, out := filepath.Join(dir, "mirror"), filepath.Join(dir, "out")
-	attMust(t, 0, nil, "-C", attCatalog, "mirror", "--out", mirror, "web")
-	attMust(t, 0, nil, "-C", attCatalog, "build", "web", "--mirrors", mirror, "--out", out, "--today", attToday, "--key", filepath.Join(dir, sign.PrivateKeyFile))
+	hicCLI(t, nil, "-C", attCatalog, "mirror", "--out", mirror, "web").must(t, 0)
+	hicCLI(t, nil, "-C", attCatalog, "build", "web", "--mirrors", mirror, "--out", out, "--today", attToday, "--key", filepath.Join(dir, sign.PrivateKeyFile)).must(t, 0)
 	r, err := report.ReadReport(filepath.Join(out, "report.json"))
 	if err != nil {
 		t.Fatal(err)
@@ -75,16 +37,16 @@ func TestVerifyLayoutTampered(t *testing.T) {
 	// verifyFails wants check to fail, and with only, no other.
 	verifyFails := func(t *testing.T, ref, check string, only bool) {
 		t.Helper()
-		code, o, stderr := attRun(t, nil, "-C", attCatalog, "verify", ref, "--layout", oci, "--key", pub, "--format", "json")
+		v := hicCLI(t, nil, "-C", attCatalog, "verify", ref, "--layout", oci, "--key", pub, "--format", "json")
 		var res verify.Result
-		if err := json.Unmarshal([]byte(o), &res); err != nil {
-			t.Fatalf("verify: exit %d: %v\n%s%s", code, err, o, stderr)
+		if err := json.Unmarshal([]byte(v.Stdout), &res); err != nil {
+			t.Fatalf("%v\n%s", err, v)
 		}
-		if code != exitFindings || !slices.Contains(res.Failed(), check) || (only && len(res.Failed()) != 1) {
-			t.Errorf("verify %s: exit %d, failed %v, want %s (only: %v)\n%s", ref, code, res.Failed(), check, only, o)
+		if v.Code != exitFindings || !slices.Contains(res.Failed(), check) || (only && len(res.Failed()) != 1) {
+			t.Errorf("verify %s: exit %d, failed %v, want %s (only: %v)\n%s", ref, v.Code, res.Failed(), check, only, v.Stdout)
 		}
 	}
-	attMust(t, 0, nil, "-C", attCatalog, "verify", "web:2", "--layout", oci, "--key", pub)
+	hicCLI(t, nil, "-C", attCatalog, "verify", "web:2", "--layout", oci, "--key", pub).must(t, 0)
 
 	t.Run("tag moved", func(t *testing.T) {
 		b, err := os.ReadFile(filepath.Join(oci, "index.json"))
@@ -117,7 +79,7 @@ func TestVerifyLayoutTampered(t *testing.T) {
 		}
 		defer os.WriteFile(filepath.Join(oci, "index.json"), b, 0o644)
 		verifyFails(t, "web:latest", verify.CheckTag, true)
-		attMust(t, 0, nil, "-C", attCatalog, "verify", "web:2", "--layout", oci, "--key", pub)
+		hicCLI(t, nil, "-C", attCatalog, "verify", "web:2", "--layout", oci, "--key", pub).must(t, 0)
 	})
 
 	t.Run("one byte changed in an attestation blob", func(t *testing.T) {

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -162,10 +160,8 @@ func TestVetGolden(t *testing.T) {
 	for _, c := range vetCases {
 		t.Run(c.name, func(t *testing.T) {
 			args := append(append([]string{"vet", "--today", vetToday}, c.args...), c.name)
-			var stdout, stderr bytes.Buffer
-			code := run(context.Background(), args, strings.NewReader(""), &stdout, &stderr, func(string) string { return "" })
-
-			got := fmt.Sprintf("# hic %s\nexit %d\n-- stdout --\n%s-- stderr --\n%s", strings.Join(args, " "), code, stdout.String(), stderr.String())
+			r := hicCLI(t, nil, args...)
+			got := fmt.Sprintf("# hic %s\nexit %d\n-- stdout --\n%s-- stderr --\n%s", strings.Join(args, " "), r.Code, r.Stdout, r.Stderr)
 			golden := c.name + ".golden"
 			if *update {
 				if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
@@ -180,8 +176,8 @@ func TestVetGolden(t *testing.T) {
 				t.Errorf("output (-%s +got):\n%s", golden, diff)
 			}
 
-			if code != c.exit {
-				t.Errorf("exit %d, want %d; stderr %q", code, c.exit, stderr.String())
+			if r.Code != c.exit {
+				t.Errorf("exit %d, want %d; stderr %q", r.Code, c.exit, r.Stderr)
 			}
 			format := "text"
 			for i, a := range c.args {
@@ -189,7 +185,7 @@ func TestVetGolden(t *testing.T) {
 					format = c.args[i+1]
 				}
 			}
-			located, err := locatedFindings(format, stdout.String())
+			located, err := locatedFindings(format, r.Stdout)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -198,8 +194,8 @@ func TestVetGolden(t *testing.T) {
 			if diff := cmp.Diff(wantLocated, located); diff != "" {
 				t.Errorf("rule and position of findings (-want +got):\n%s", diff)
 			}
-			if strings.Contains(stderr.String(), "panic") || strings.Contains(stdout.String(), "goroutine ") {
-				t.Errorf("output shows a panic:\n%s%s", stdout.String(), stderr.String())
+			if strings.Contains(r.Stderr, "panic") || strings.Contains(r.Stdout, "goroutine ") {
+				t.Errorf("output shows a panic:\n%s%s", r.Stdout, r.Stderr)
 			}
 		})
 	}
@@ -269,19 +265,18 @@ func TestVetUsage(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var stdout, stderr bytes.Buffer
-			code := run(context.Background(), tt.args, strings.NewReader(""), &stdout, &stderr, func(string) string { return "" })
-			if code != tt.exit {
-				t.Errorf("exit %d, want %d; stdout %q stderr %q", code, tt.exit, stdout.String(), stderr.String())
+			r := hicCLI(t, nil, tt.args...)
+			if r.Code != tt.exit {
+				t.Errorf("%s\nwant exit %d", r, tt.exit)
 			}
-			if !strings.Contains(stdout.String(), tt.wantOut) {
-				t.Errorf("stdout %q does not contain %q", stdout.String(), tt.wantOut)
+			if !strings.Contains(r.Stdout, tt.wantOut) {
+				t.Errorf("stdout %q does not contain %q", r.Stdout, tt.wantOut)
 			}
-			if !strings.Contains(stderr.String(), tt.wantErr) {
-				t.Errorf("stderr %q does not contain %q", stderr.String(), tt.wantErr)
+			if !strings.Contains(r.Stderr, tt.wantErr) {
+				t.Errorf("stderr %q does not contain %q", r.Stderr, tt.wantErr)
 			}
-			if tt.notWantOut != "" && strings.Contains(stdout.String(), tt.notWantOut) {
-				t.Errorf("stdout %q contains %q", stdout.String(), tt.notWantOut)
+			if tt.notWantOut != "" && strings.Contains(r.Stdout, tt.notWantOut) {
+				t.Errorf("stdout %q contains %q", r.Stdout, tt.notWantOut)
 			}
 		})
 	}

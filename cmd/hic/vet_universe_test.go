@@ -40,10 +40,7 @@ func TestVetUniverse(t *testing.T) {
 		{"broken-dep", "package-exists", `package: "needs-gone"`, "depend on libgone1, which nothing in wolfi (snapshot 2026-08-22) provides", false},
 		{"unverified", "universe-verified", `package: "unchecked-tool"`, "could not be verified", true},
 	}
-	code, stdout, stderr := bldRun(t, "-C", vetUniverseCatalog, "vet", "--today", "2026-11-27", "--format", "json")
-	if code != 1 {
-		t.Fatalf("hic vet: exit %d, want 1\n%s", code, stderr)
-	}
+	stdout := hicCLI(t, nil, "-C", vetUniverseCatalog, "vet", "--today", "2026-11-27", "--format", "json").must(t, 1).Stdout
 	var res struct {
 		Findings []finding.Finding `json:"findings"`
 	}
