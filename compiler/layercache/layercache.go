@@ -114,28 +114,15 @@ func InputKey(desc []byte) string {
 // in one process build it once; the others wait for that result.
 func (c *Cache) Input(key string, build func() (v1.Layer, error)) (l v1.Layer, built bool, err error) {
 	key = "in-" + key
-	c.mu.Lock()
-	if cl, ok := c.calls[key]; ok {
-		c.mu.Unlock()
-		<-cl.done
-		if cl.err == nil {
+	l, err = c.once(key, func() (v1.Layer, error) {
+		l, b, err := c.input(key, build)
+		if err == nil && !b {
 			c.count(func(s *Stats) { s.Reused++ })
 		}
-		return cl.l, false, cl.err
-	}
-	cl := &call{done: make(chan struct{})}
-	c.calls[key] = cl
-	c.mu.Unlock()
-	defer func() {
-		c.mu.Lock()
-		delete(c.calls, key)
-		c.mu.Unlock()
-		close(cl.done)
-	}()
-	if cl.l, built, cl.err = c.input(key, build); cl.err == nil && !built {
-		c.count(func(s *Stats) { s.Reused++ })
-	}
-	return cl.l, built, cl.err
+		built = b
+		return l, err
+	})
+	return l, built, err
 }
 
 func (c *Cache) input(key string, build func() (v1.Layer, error)) (v1.Layer, bool, error) {
@@ -189,6 +176,32 @@ func (c *Cache) keyPath(key string) string { return filepath.Join(c.dir, "keys",
 // Concurrent calls for the same key in one process compress it once; the
 // others wait for that result.
 func (c *Cache) Layer(key string, diffID v1.Hash, mt types.MediaType, compress func() (io.ReadCloser, error)) (v1.Layer, error) {
+	return c.once(key, func() (v1.Layer, error) {
+		l, ok, err := c.Get(key)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			c.count(func(s *Stats) { s.Reused++ })
+			return l, nil
+		}
+		rc, err := compress()
+		if err != nil {
+			return nil, err
+		}
+		defer rc.Close()
+		l, err = c.Put(key, diffID, mt, rc)
+		if err == nil {
+			c.count(func(s *Stats) { s.Stored++ })
+		}
+		return l, err
+	})
+}
+
+// once runs f for key, once among the concurrent calls for key in this
+// process: the others wait for its result and count it as reused when it
+// is not an error.
+func (c *Cache) once(key string, f func() (v1.Layer, error)) (v1.Layer, error) {
 	c.mu.Lock()
 	if cl, ok := c.calls[key]; ok {
 		c.mu.Unlock()
@@ -207,26 +220,7 @@ func (c *Cache) Layer(key string, diffID v1.Hash, mt types.MediaType, compress f
 		c.mu.Unlock()
 		close(cl.done)
 	}()
-	l, ok, err := c.Get(key)
-	if err != nil {
-		cl.err = err
-		return nil, err
-	}
-	if ok {
-		cl.l = l
-		c.count(func(s *Stats) { s.Reused++ })
-		return l, nil
-	}
-	rc, err := compress()
-	if err != nil {
-		cl.err = err
-		return nil, err
-	}
-	defer rc.Close()
-	cl.l, cl.err = c.Put(key, diffID, mt, rc)
-	if cl.err == nil {
-		c.count(func(s *Stats) { s.Stored++ })
-	}
+	cl.l, cl.err = f()
 	return cl.l, cl.err
 }
 
