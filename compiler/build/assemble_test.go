@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"chainguard.dev/apko/pkg/apk/apk"
-	"chainguard.dev/apko/pkg/build/types"
 	"github.com/google/go-cmp/cmp"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
@@ -80,9 +79,9 @@ func layoutImage(budget int) compile.Image {
 	img := testImage()
 	img.Ref = "app:1-test-runtime"
 	img.Config.Contents.Packages = []string{"app"}
-	img.Config.Entrypoint = types.ImageEntrypoint{Command: "/usr/bin/app"}
-	img.Config.Layering = &types.Layering{Strategy: "origin", Budget: budget}
-	img.Config.Paths = []types.PathMutation{
+	img.Config.Entrypoint = compile.Entrypoint{Command: "/usr/bin/app"}
+	img.Config.Layering = &compile.Layering{Strategy: "origin", Budget: budget}
+	img.Config.Paths = []compile.PathMutation{
 		{Path: "/var/lib/app", Type: "directory", UID: 65532, GID: 65532, Permissions: 0o750, Recursive: true},
 		{Path: "/usr/bin/python", Type: "symlink", Source: "/usr/bin/python3"},
 		{Path: "/usr/bin/app2", Type: "hardlink", Source: "/usr/bin/app"},

@@ -94,7 +94,8 @@ func Build(ctx context.Context, img compile.Image, lock *resolve.Lock, opts Opti
 	if lock == nil || lock.Ref != ref {
 		return nil, fmt.Errorf("%s: build: no lock for this spec", ref)
 	}
-	archs := resolve.Archs(img.Config)
+	apkoCfg := resolve.ApkoConfig(img.Config)
+	archs := resolve.Archs(apkoCfg)
 	if len(archs) == 0 {
 		return nil, fmt.Errorf("%s: build: the configuration names no architecture", ref)
 	}
@@ -103,7 +104,7 @@ func Build(ctx context.Context, img compile.Image, lock *resolve.Lock, opts Opti
 			return nil, fmt.Errorf("%s: build: the lock has no packages for %s", ref, a.ToAPK())
 		}
 	}
-	src, err := resolve.NewSources(img.Config, opts.Mirrors, img.KeyPins)
+	src, err := resolve.NewSources(apkoCfg, opts.Mirrors, img.KeyPins)
 	if err != nil {
 		return nil, fmt.Errorf("%s: build: %w", ref, err)
 	}
@@ -128,7 +129,7 @@ func Build(ctx context.Context, img compile.Image, lock *resolve.Lock, opts Opti
 	// apko reads each verified mirror through a path named after the
 	// indexes it was verified with, so that its process-wide caches, keyed
 	// by path, never serve a package or index of an older repository state.
-	if src, err = versionedSources(img.Config, img.KeyPins, opts.Mirrors, indexDigests, filepath.Join(cacheDir, "hic-mirrors")); err != nil {
+	if src, err = versionedSources(apkoCfg, img.KeyPins, opts.Mirrors, indexDigests, filepath.Join(cacheDir, "hic-mirrors")); err != nil {
 		return nil, fmt.Errorf("%s: build: %w", ref, err)
 	}
 
@@ -210,7 +211,7 @@ func Build(ctx context.Context, img compile.Image, lock *resolve.Lock, opts Opti
 	if err != nil {
 		return nil, fmt.Errorf("%s: build: image index: %w", ref, err)
 	}
-	o, ic, err := apkobuild.NewOptions(append(src.ApkoOptions(img.Config), append(common, apkobuild.WithTempDir(tmp))...)...)
+	o, ic, err := apkobuild.NewOptions(append(src.ApkoOptions(apkoCfg), append(common, apkobuild.WithTempDir(tmp))...)...)
 	if err != nil {
 		return nil, fmt.Errorf("%s: build: %w", ref, err)
 	}
@@ -277,7 +278,7 @@ func buildArch(ctx context.Context, img compile.Image, src *resolve.Sources, loc
 		return fail("temporary directory", err)
 	}
 	locked := lock.Packages(arch)
-	cfg := img.Config
+	cfg := resolve.ApkoConfig(img.Config)
 	if cfg.Layering == nil {
 		cfg.Layering = DefaultLayering()
 	}

@@ -19,7 +19,6 @@ import (
 
 	"archive/tar"
 
-	"chainguard.dev/apko/pkg/build/types"
 	"github.com/chainguard-dev/clog"
 	"github.com/google/go-cmp/cmp"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -91,19 +90,19 @@ func testImage() compile.Image {
 		Ref:        ref,
 		Repository: "hello",
 		Tags:       []string{"1", "1-test-runtime"},
-		Config: types.ImageConfiguration{
-			Contents: types.ImageContents{
+		Config: compile.Config{
+			Contents: compile.Contents{
 				Repositories: []string{repoURL},
 				Keyring:      []string{keyURL},
 				Packages:     []string{"hello", "busybox"},
 			},
-			Entrypoint: types.ImageEntrypoint{Command: "/usr/bin/hello"},
-			Accounts: types.ImageAccounts{
+			Entrypoint: compile.Entrypoint{Command: "/usr/bin/hello"},
+			Accounts: compile.Accounts{
 				RunAs:  "65532",
-				Users:  []types.User{{UserName: "nonroot", UID: 65532, GID: types.GID(&gid), HomeDir: "/home/nonroot"}},
-				Groups: []types.Group{{GroupName: "nonroot", GID: 65532}},
+				Users:  []compile.User{{UserName: "nonroot", UID: 65532, GID: &gid, HomeDir: "/home/nonroot"}},
+				Groups: []compile.Group{{GroupName: "nonroot", GID: 65532}},
 			},
-			Archs:       []types.Architecture{types.ParseArchitecture("amd64"), types.ParseArchitecture("arm64")},
+			Archs:       []string{"amd64", "arm64"},
 			Annotations: map[string]string{"org.opencontainers.image.title": "hello"},
 		},
 	}
@@ -480,7 +479,7 @@ func BenchmarkBuild(b *testing.B) {
 	b.Run("cold", func(b *testing.B) { run(b, b.TempDir) })
 	warm := b.TempDir()
 	b.Run("warm", func(b *testing.B) { run(b, func() string { return warm }) })
-	img.Config.Layering = &types.Layering{} // apko's single layer
+	img.Config.Layering = &compile.Layering{} // apko's single layer
 	b.Run("warm-single-layer", func(b *testing.B) { run(b, func() string { return warm }) })
 }
 

@@ -7,7 +7,6 @@ import (
 	"strings"
 	"testing"
 
-	"chainguard.dev/apko/pkg/build/types"
 	"github.com/google/go-cmp/cmp"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
@@ -49,12 +48,12 @@ func modesBuild(t *testing.T) *Result {
 func modesImage() compile.Image {
 	img := testImage()
 	img.Config.Contents.Packages = append(img.Config.Contents.Packages, "spool")
-	img.Config.Paths = []types.PathMutation{
+	img.Config.Paths = []compile.PathMutation{
 		{Path: "/var/tmp", Type: "directory", Permissions: 0o1777},
 		{Path: "/srv/shared", Type: "directory", UID: 65532, GID: 65532, Permissions: 0o2770},
 		{Path: "/srv/data", Type: "directory", UID: 65532, GID: 65532, Permissions: 0o750},
 	}
-	img.Config.Entrypoint = types.ImageEntrypoint{Command: "/usr/bin/hello --config '/etc/hello/config.json'"}
+	img.Config.Entrypoint = compile.Entrypoint{Command: "/usr/bin/hello --config '/etc/hello/config.json'"}
 	img.Config.Cmd = "serve --port 8080"
 	img.Config.WorkDir = "/srv/data"
 	img.Config.Environment = map[string]string{"HELLO_MODE": "production", "HELLO_GREETING": "hi there"}

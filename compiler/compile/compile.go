@@ -12,8 +12,6 @@ import (
 	"strconv"
 	"strings"
 
-	"chainguard.dev/apko/pkg/build/types"
-
 	"github.com/hic-build/hic/compiler/fsutil"
 	"github.com/hic-build/hic/compiler/spec"
 )
@@ -23,38 +21,38 @@ const SpecRefAnnotation = "dev.hic.spec.ref"
 
 // Compile turns one spec into its compiled image.
 func Compile(s *spec.Spec) (Image, error) {
-	archs := make([]types.Architecture, 0, len(s.Platforms))
+	archs := make([]string, 0, len(s.Platforms))
 	for _, p := range s.Platforms {
 		os, arch, ok := strings.Cut(p, "/")
 		if !ok || os != "linux" {
 			return Image{}, fmt.Errorf("%s: platform %q: want linux/ARCH", s.Ref, p)
 		}
-		archs = append(archs, types.ParseArchitecture(arch))
+		archs = append(archs, Arch(arch))
 	}
 	gid := s.User.GID
 	annotations := map[string]string{SpecRefAnnotation: s.Ref}
 	for k, v := range s.Annotations {
 		annotations[k] = v
 	}
-	paths := make([]types.PathMutation, 0, len(s.Paths))
+	paths := make([]PathMutation, 0, len(s.Paths))
 	for _, p := range s.Paths {
-		paths = append(paths, types.PathMutation{Path: p.Path, Type: p.Type, UID: p.UID, GID: p.GID, Permissions: p.Mode})
+		paths = append(paths, PathMutation{Path: p.Path, Type: p.Type, UID: p.UID, GID: p.GID, Permissions: p.Mode})
 	}
-	ic := types.ImageConfiguration{
-		Contents: types.ImageContents{
+	ic := Config{
+		Contents: Contents{
 			Repositories: slices.Clone(s.Repositories),
 			Keyring:      slices.Clone(s.Keyrings),
 			Packages:     slices.Clone(s.Packages),
 		},
-		Entrypoint:  types.ImageEntrypoint{Command: shellJoin(s.Entrypoint)},
+		Entrypoint:  Entrypoint{Command: shellJoin(s.Entrypoint)},
 		Cmd:         shellJoin(s.Cmd),
 		StopSignal:  s.StopSignal,
 		WorkDir:     s.Workdir,
 		Environment: cloneMap(s.Env),
-		Accounts: types.ImageAccounts{
+		Accounts: Accounts{
 			RunAs:  strconv.FormatUint(uint64(s.RunAs.UID), 10),
-			Users:  []types.User{{UserName: s.User.Name, UID: s.User.UID, GID: types.GID(&gid), HomeDir: s.User.Home}},
-			Groups: []types.Group{{GroupName: s.User.Name, GID: s.User.GID, Members: []string{s.User.Name}}},
+			Users:  []User{{UserName: s.User.Name, UID: s.User.UID, GID: &gid, HomeDir: s.User.Home}},
+			Groups: []Group{{GroupName: s.User.Name, GID: s.User.GID, Members: []string{s.User.Name}}},
 		},
 		Archs:       archs,
 		Paths:       paths,
@@ -148,6 +146,27 @@ func Digest(img Image) (string, error) {
 // replaced, safe on every file system.
 func FileName(ref string) string {
 	return strings.NewReplacer(":", "_", "/", "_").Replace(ref) + ".json"
+}
+
+// Arch is apko's name of the architecture of a platform ("linux/ARCH"):
+// the OCI name, with apk's names mapped to it ("x86_64" -> "amd64",
+// "aarch64" -> "arm64"), as apko's types.ParseArchitecture maps them.
+func Arch(arch string) string {
+	switch arch {
+	case "x86":
+		return "386"
+	case "x86_64", "amd64":
+		return "amd64"
+	case "aarch64", "arm64":
+		return "arm64"
+	case "armhf":
+		return "arm/v6"
+	case "armv7":
+		return "arm/v7"
+	case "loong64", "loongarch64":
+		return "loong64"
+	}
+	return arch
 }
 
 // shellJoin quotes words so apko's shlex splitting gives them back.

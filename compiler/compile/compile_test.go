@@ -3,6 +3,7 @@ package compile
 import (
 	"testing"
 
+	"chainguard.dev/apko/pkg/build/types"
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/shlex"
 
@@ -68,5 +69,17 @@ func TestCompile(t *testing.T) {
 	s.Platforms = []string{"windows/amd64"}
 	if _, err := Compile(s); err == nil {
 		t.Error("Compile accepted a non-linux platform")
+	}
+}
+
+// TestArchAgreesWithApko: Arch names architectures as apko's
+// types.ParseArchitecture does, which Compile used before it had its own
+// Config type.
+func TestArchAgreesWithApko(t *testing.T) {
+	for _, a := range []string{"amd64", "x86_64", "arm64", "aarch64", "x86", "386", "armhf", "armv7", "arm/v6", "arm/v7",
+		"loong64", "loongarch64", "ppc64le", "riscv64", "s390x", "mips", "", "AMD64", "host", "all"} {
+		if got, want := Arch(a), string(types.ParseArchitecture(a)); got != want {
+			t.Errorf("Arch(%q) = %q, apko's = %q", a, got, want)
+		}
 	}
 }

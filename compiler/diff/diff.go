@@ -227,11 +227,7 @@ func facets(img compile.Image) ([]facet, error) {
 	add("packages", pkgs)
 	set("tags", img.Tags)
 	scalar("repository", img.Repository)
-	archs := make([]string, 0, len(c.Archs))
-	for _, a := range c.Archs {
-		archs = append(archs, a.String())
-	}
-	set("archs", archs)
+	set("archs", c.Archs)
 	scalar("entrypoint", c.Entrypoint.Command)
 	scalar("cmd", c.Cmd)
 	scalar("work-dir", c.WorkDir)
@@ -243,11 +239,7 @@ func facets(img compile.Image) ([]facet, error) {
 		if u.GID != nil {
 			gid = strconv.FormatUint(uint64(*u.GID), 10)
 		}
-		r := fmt.Sprintf("%s uid=%d gid=%s home=%s", u.UserName, u.UID, gid, u.HomeDir)
-		if u.Shell != "" {
-			r += " shell=" + u.Shell
-		}
-		users[u.UserName] = r
+		users[u.UserName] = fmt.Sprintf("%s uid=%d gid=%s home=%s", u.UserName, u.UID, gid, u.HomeDir)
 	}
 	add("accounts.users", users)
 	groups := map[string]string{}

@@ -4,7 +4,6 @@ import (
 	"strings"
 	"testing"
 
-	"chainguard.dev/apko/pkg/build/types"
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/hic-build/hic/compiler/compile"
@@ -17,23 +16,23 @@ func nginx(ref string) compile.Image {
 		Ref:        ref,
 		Repository: "nginx",
 		Tags:       []string{"1.29", "1.29.3"},
-		Config: types.ImageConfiguration{
-			Contents: types.ImageContents{
+		Config: compile.Config{
+			Contents: compile.Contents{
 				Repositories: []string{"https://packages.wolfi.dev/os"},
 				Keyring:      []string{"https://packages.wolfi.dev/os/wolfi-signing.rsa.pub"},
 				Packages:     []string{"wolfi-baselayout", "nginx=1.29.3-r0", "pcre2"},
 			},
-			Entrypoint:  types.ImageEntrypoint{Command: "/usr/sbin/nginx"},
+			Entrypoint:  compile.Entrypoint{Command: "/usr/sbin/nginx"},
 			Cmd:         "-g 'daemon off;'",
 			WorkDir:     "/",
 			Environment: map[string]string{"PATH": "/usr/bin", "MODE": "prod"},
-			Accounts: types.ImageAccounts{
+			Accounts: compile.Accounts{
 				RunAs:  "65532",
-				Users:  []types.User{{UserName: "nonroot", UID: 65532, GID: types.GID(&gid), HomeDir: "/home/nonroot"}},
-				Groups: []types.Group{{GroupName: "nonroot", GID: 65532, Members: []string{"nonroot"}}},
+				Users:  []compile.User{{UserName: "nonroot", UID: 65532, GID: &gid, HomeDir: "/home/nonroot"}},
+				Groups: []compile.Group{{GroupName: "nonroot", GID: 65532, Members: []string{"nonroot"}}},
 			},
-			Archs:       []types.Architecture{types.ParseArchitecture("amd64"), types.ParseArchitecture("arm64")},
-			Paths:       []types.PathMutation{{Path: "/var/cache/nginx", Type: "directory", UID: 65532, GID: 65532, Permissions: 0o755}},
+			Archs:       []string{"amd64", "arm64"},
+			Paths:       []compile.PathMutation{{Path: "/var/cache/nginx", Type: "directory", UID: 65532, GID: 65532, Permissions: 0o755}},
 			Annotations: map[string]string{"org.opencontainers.image.title": "nginx"},
 		},
 		Ports: []string{"8080/tcp"},
@@ -111,14 +110,16 @@ func TestImage(t *testing.T) {
 			{Field: "metadata.categories", Key: "proxy", Kind: Added, New: "proxy"},
 		}},
 		{"fields without a dedicated rule are compared by path", func(img *compile.Image) {
-			img.Config.VCSUrl = "https://example.test/nginx"
-			img.Config.Layering = &types.Layering{Strategy: "origin", Budget: 10}
+			img.KeyPins = map[string]string{"https://packages.wolfi.dev/os/wolfi-signing.rsa.pub": "sha256:00"}
+			img.Config.Layering = &compile.Layering{Strategy: "origin", Budget: 10}
 			img.Metadata.EndOfLife = "2027-01-01"
+			img.Metadata.SourceFile = "nginx/nginx.cue"
 		}, []Change{
+			{Field: "keyPins.https://packages.wolfi.dev/os/wolfi-signing.rsa.pub", Kind: Added, New: "sha256:00"},
 			{Field: "layering.budget", Kind: Added, New: "10"},
 			{Field: "layering.strategy", Kind: Added, New: "origin"},
 			{Field: "metadata.endOfLife", Kind: Added, New: "2027-01-01"},
-			{Field: "vcs-url", Kind: Added, New: "https://example.test/nginx"},
+			{Field: "metadata.sourceFile", Kind: Added, New: "nginx/nginx.cue"},
 		}},
 		{"tests", func(img *compile.Image) {
 			img.Tests = []compile.Test{{Name: "version", Command: []string{"/usr/sbin/nginx", "-v"}, Expect: "nginx/1.29"}}

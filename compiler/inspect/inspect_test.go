@@ -7,7 +7,6 @@ import (
 	"io"
 	"testing"
 
-	"chainguard.dev/apko/pkg/build/types"
 	"github.com/google/go-cmp/cmp"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
@@ -92,7 +91,7 @@ func baseLayer() []ent {
 func baseImage() compile.Image {
 	return compile.Image{
 		Ref:    "app:1-wolfi-runtime",
-		Config: types.ImageConfiguration{Entrypoint: types.ImageEntrypoint{Command: "/usr/bin/app --serve"}},
+		Config: compile.Config{Entrypoint: compile.Entrypoint{Command: "/usr/bin/app --serve"}},
 		Policy: compile.Policy{
 			RunAsUID: 65532, RunAsUser: "nonroot",
 			ForbidShell: true, ShellPaths: []string{"/bin/sh", "/bin/bash", "/bin/busybox"},

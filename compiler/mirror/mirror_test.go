@@ -6,7 +6,6 @@ import (
 	"path/filepath"
 	"testing"
 
-	"chainguard.dev/apko/pkg/build/types"
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 
@@ -17,9 +16,9 @@ import (
 func image(ref, distro string, repos, keyring, packages []string, entrypoint string) compile.Image {
 	return compile.Image{
 		Ref: ref,
-		Config: types.ImageConfiguration{
-			Contents:   types.ImageContents{Repositories: repos, Keyring: keyring, Packages: packages},
-			Entrypoint: types.ImageEntrypoint{Command: entrypoint},
+		Config: compile.Config{
+			Contents:   compile.Contents{Repositories: repos, Keyring: keyring, Packages: packages},
+			Entrypoint: compile.Entrypoint{Command: entrypoint},
 		},
 		Metadata: compile.Metadata{Distro: distro, MainPackage: packages[len(packages)-1]},
 	}

@@ -10,7 +10,6 @@ import (
 
 	"github.com/hic-build/hic/compiler/report"
 
-	"chainguard.dev/apko/pkg/build/types"
 	"github.com/chainguard-dev/clog"
 	"github.com/google/go-cmp/cmp"
 
@@ -54,15 +53,15 @@ func testSpec(variant string, packages ...string) compile.Image {
 		Ref:        "hello:1-test-" + variant,
 		Repository: "hello",
 		Tags:       []string{"1-" + variant},
-		Config: types.ImageConfiguration{
-			Contents:   types.ImageContents{Repositories: []string{testRepoURL}, Keyring: []string{testKeyURL}, Packages: packages},
-			Entrypoint: types.ImageEntrypoint{Command: "/usr/bin/hello"},
-			Accounts: types.ImageAccounts{
+		Config: compile.Config{
+			Contents:   compile.Contents{Repositories: []string{testRepoURL}, Keyring: []string{testKeyURL}, Packages: packages},
+			Entrypoint: compile.Entrypoint{Command: "/usr/bin/hello"},
+			Accounts: compile.Accounts{
 				RunAs:  "65532",
-				Users:  []types.User{{UserName: "nonroot", UID: 65532, GID: types.GID(&gid), HomeDir: "/home/nonroot"}},
-				Groups: []types.Group{{GroupName: "nonroot", GID: 65532}},
+				Users:  []compile.User{{UserName: "nonroot", UID: 65532, GID: &gid, HomeDir: "/home/nonroot"}},
+				Groups: []compile.Group{{GroupName: "nonroot", GID: 65532}},
 			},
-			Archs: []types.Architecture{types.ParseArchitecture("amd64"), types.ParseArchitecture("arm64")},
+			Archs: []string{"amd64", "arm64"},
 		},
 		Policy: compile.Policy{
 			RunAsUID: 65532, RunAsUser: "nonroot",

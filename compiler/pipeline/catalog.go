@@ -138,7 +138,7 @@ func BuildCatalog(ctx context.Context, opts CatalogOptions) (*report.Report, err
 	if opts.Offline {
 		cfgs := make(map[string]types.ImageConfiguration, len(imgs))
 		for _, img := range imgs {
-			cfgs[img.Ref] = img.Config
+			cfgs[img.Ref] = resolve.ApkoConfig(img.Config)
 		}
 		if err := resolve.CheckCovered(cfgs, opts.Mirrors); err != nil {
 			return nil, &InputError{err}

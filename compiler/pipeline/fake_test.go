@@ -204,7 +204,7 @@ func spec(name, version string) compile.Image {
 		Ref:        name + ":" + version + "-wolfi-runtime",
 		Repository: name,
 		Tags:       []string{version, version + "-wolfi"},
-		Config:     types.ImageConfiguration{Entrypoint: types.ImageEntrypoint{Command: "/usr/bin/app"}},
+		Config:     compile.Config{Entrypoint: compile.Entrypoint{Command: "/usr/bin/app"}},
 		Metadata:   compile.Metadata{Image: name, Version: version, SourceFile: name + "/image.cue"},
 		Policy: compile.Policy{
 			RunAsUID: 65532, RunAsUser: "nonroot",

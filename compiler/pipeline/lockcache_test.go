@@ -7,8 +7,6 @@ import (
 	"path/filepath"
 	"testing"
 
-	"chainguard.dev/apko/pkg/build/types"
-
 	"github.com/hic-build/hic/compiler/compile"
 	"github.com/hic-build/hic/compiler/resolve"
 )
@@ -36,9 +34,9 @@ func TestLockCache(t *testing.T) {
 		t.Fatal(err)
 	}
 	mirrors := []resolve.Mirror{{URL: "https://packages.wolfi.dev/os", Dir: mirrorDir}}
-	img := compile.Image{Ref: "nginx:1.31-wolfi-runtime", Config: types.ImageConfiguration{
-		Contents: types.ImageContents{Repositories: []string{"https://packages.wolfi.dev/os"}, Packages: []string{"nginx=1.31.4-r0"}},
-		Archs:    []types.Architecture{types.ParseArchitecture("amd64")},
+	img := compile.Image{Ref: "nginx:1.31-wolfi-runtime", Config: compile.Config{
+		Contents: compile.Contents{Repositories: []string{"https://packages.wolfi.dev/os"}, Packages: []string{"nginx=1.31.4-r0"}},
+		Archs:    []string{"amd64"},
 	}}
 	cacheDir := t.TempDir()
 	ctx := context.Background()

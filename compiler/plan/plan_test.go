@@ -5,7 +5,6 @@ import (
 	"slices"
 	"testing"
 
-	"chainguard.dev/apko/pkg/build/types"
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/hic-build/hic/compiler/compile"
@@ -159,7 +158,7 @@ func image(ref string, packages, archs int) compile.Image {
 		img.Config.Contents.Packages = append(img.Config.Contents.Packages, fmt.Sprintf("p%d", i))
 	}
 	for range archs {
-		img.Config.Archs = append(img.Config.Archs, types.ParseArchitecture("amd64"))
+		img.Config.Archs = append(img.Config.Archs, "amd64")
 	}
 	return img
 }

@@ -12,8 +12,6 @@ import (
 	"sync"
 	"testing"
 
-	"chainguard.dev/apko/pkg/build/types"
-
 	"github.com/hic-build/hic/compiler/apkrepo"
 	"github.com/hic-build/hic/compiler/compile"
 	"github.com/hic-build/hic/compiler/testenv"
@@ -132,13 +130,13 @@ func TestResolvePinnedNetworkKey(t *testing.T) {
 		keyURL := srv.URL + "/keys/" + name
 		img := compile.Image{
 			Ref: "base:1-alpine-3.16-runtime",
-			Config: types.ImageConfiguration{
-				Contents: types.ImageContents{
+			Config: compile.Config{
+				Contents: compile.Contents{
 					Repositories: []string{srv.URL + "/mirror/main"},
 					Keyring:      []string{keyURL},
 					Packages:     []string{"alpine-baselayout=3.2.0-r23"},
 				},
-				Archs: []types.Architecture{types.ParseArchitecture("arm64")},
+				Archs: []string{"arm64"},
 			},
 			KeyPins: map[string]string{keyURL: pin},
 		}

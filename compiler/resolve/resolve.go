@@ -25,11 +25,12 @@ import (
 // package and the repositories.
 func Resolve(ctx context.Context, img compile.Image, opts Options) (*Lock, error) {
 	ref := img.Ref
-	archs := Archs(img.Config)
+	cfg := ApkoConfig(img.Config)
+	archs := Archs(cfg)
 	if len(archs) == 0 {
 		return nil, fmt.Errorf("%s: resolve: the configuration names no architecture", ref)
 	}
-	src, err := NewSources(img.Config, opts.Mirrors, img.KeyPins)
+	src, err := NewSources(cfg, opts.Mirrors, img.KeyPins)
 	if err != nil {
 		return nil, fmt.Errorf("%s: resolve: %w", ref, err)
 	}
@@ -117,7 +118,7 @@ func resolveArch(ctx context.Context, img compile.Image, src *Sources, arch type
 	if err := os.MkdirAll(tmp, 0o755); err != nil {
 		return nil, fmt.Errorf("%s: resolve %s: %w", ref, arch.ToAPK(), err)
 	}
-	opts := append(src.ApkoOptions(img.Config),
+	opts := append(src.ApkoOptions(ApkoConfig(img.Config)),
 		build.WithArch(arch),
 		build.WithCache(cacheDir, false, apk.NewCache(true)),
 		build.WithTempDir(tmp),

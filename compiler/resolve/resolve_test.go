@@ -61,13 +61,13 @@ func testImage(pkgs ...string) compile.Image {
 	return compile.Image{
 		Ref:        "hello:1-test-runtime",
 		Repository: "hello",
-		Config: types.ImageConfiguration{
-			Contents: types.ImageContents{
+		Config: compile.Config{
+			Contents: compile.Contents{
 				Repositories: []string{repoURL},
 				Keyring:      []string{keyURL},
 				Packages:     pkgs,
 			},
-			Archs: []types.Architecture{types.ParseArchitecture("arm64"), types.ParseArchitecture("amd64")},
+			Archs: []string{"arm64", "amd64"},
 		},
 	}
 }
@@ -202,7 +202,7 @@ func TestResolveErrors(t *testing.T) {
 
 func TestNewSources(t *testing.T) {
 	dir, _ := writeMirror(t, testPackages())
-	cfg := testImage("hello").Config
+	cfg := ApkoConfig(testImage("hello").Config)
 	cfg.Contents.Repositories = append(cfg.Contents.Repositories, "https://other.example.test/main")
 	cfg.Contents.Keyring = append(cfg.Contents.Keyring, "https://other.example.test/other.rsa.pub")
 	s, err := NewSources(cfg, []Mirror{{URL: repoURL + "/", Dir: dir}, {URL: "https://unused.example.test", Dir: "/nonexistent"}}, nil)

@@ -47,10 +47,7 @@ func wantConfigOf(img *compile.Image) (wantConfig, error) {
 	c := img.Config
 	w := wantConfig{User: c.Accounts.RunAs, WorkingDir: c.WorkDir, StopSignal: c.StopSignal, Labels: maps.Clone(c.Annotations)}
 	var err error
-	switch {
-	case c.Entrypoint.ShellFragment != "":
-		w.Entrypoint = []string{"/bin/sh", "-c", c.Entrypoint.ShellFragment}
-	case c.Entrypoint.Command != "":
+	if c.Entrypoint.Command != "" {
 		if w.Entrypoint, err = shlex.Split(c.Entrypoint.Command); err != nil {
 			return w, fmt.Errorf("entrypoint %q: %w", c.Entrypoint.Command, err)
 		}
