@@ -632,7 +632,11 @@ func publishImage(ctx context.Context, p *remote.Pusher, m *mounts, img Image, d
 
 // retryable is the predicate for go-containerregistry's own retries:
 // temporary registry errors and broken connections, but not what the
-// transport has already retried to its limit.
+// transport has already retried to its limit. go-containerregistry retries
+// a blob upload whole, from a new upload session, so a blob the registry
+// refuses as not matching its digest is retried too: when a chunk's answer
+// was lost and the transport sent the chunk again, the registry may have
+// appended it twice.
 func retryable(err error) bool {
 	if err == nil {
 		return false
@@ -645,7 +649,9 @@ func retryable(err error) bool {
 	}
 	var te *transport.Error
 	if errors.As(err, &te) {
-		return te.Temporary()
+		return te.Temporary() || slices.ContainsFunc(te.Errors, func(d transport.Diagnostic) bool {
+			return d.Code == transport.DigestInvalidErrorCode || d.Code == transport.BlobUploadInvalidErrorCode
+		})
 	}
 	return false
 }

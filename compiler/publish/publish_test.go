@@ -1,6 +1,7 @@
 package publish_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -529,5 +530,65 @@ func TestPublishWithoutTagList(t *testing.T) {
 	}
 	if rt.heads != want {
 		t.Errorf("second publish sent %d HEAD requests, want %d (the input tag and each tag of each image)", rt.heads, want)
+	}
+}
+
+// TestTruncatedChunkRetriedWhole: the registry stores only part of a
+// blob's PATCH and acknowledges it (as a registry does that copies a body
+// whose connection broke, then answers a retry), so the commit fails with
+// DIGEST_INVALID. The upload is retried whole, from a new upload session,
+// and the publish succeeds.
+func TestTruncatedChunkRetriedWhole(t *testing.T) {
+	ctx := context.Background()
+	reg := startInProcessRegistry(t)
+	var mu sync.Mutex
+	truncated, digestInvalid := 0, 0
+	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, err := io.ReadAll(r.Body)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		mu.Lock()
+		if r.Method == http.MethodPatch && truncated == 0 && len(body) > 1 {
+			body = body[:len(body)/2]
+			truncated++
+		}
+		mu.Unlock()
+		out, err := http.NewRequestWithContext(r.Context(), r.Method, "http://"+reg+r.URL.RequestURI(), bytes.NewReader(body))
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		out.Header = r.Header.Clone()
+		resp, err := http.DefaultTransport.RoundTrip(out)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		defer resp.Body.Close()
+		answer, _ := io.ReadAll(resp.Body)
+		if strings.Contains(string(answer), "DIGEST_INVALID") {
+			mu.Lock()
+			digestInvalid++
+			mu.Unlock()
+		}
+		for k, v := range resp.Header {
+			w.Header()[k] = v
+		}
+		w.WriteHeader(resp.StatusCode)
+		w.Write(answer)
+	}))
+	t.Cleanup(proxy.Close)
+	dir := t.TempDir()
+	images := writeLayout(t, dir, newKey(t), "hic/alpha")
+	if err := publish.Publish(ctx, layout.Path(dir), strings.TrimPrefix(proxy.URL, "http://")+"/cat", fastOptions(5*time.Second)); err != nil {
+		t.Fatalf("publish after a truncated chunk: %v", err)
+	}
+	checkPublished(t, reg, "cat", images)
+	mu.Lock()
+	defer mu.Unlock()
+	if truncated != 1 || digestInvalid != 1 {
+		t.Errorf("%d PATCH bodies truncated, %d commits refused as DIGEST_INVALID; want 1 and 1 (the case this test is about)", truncated, digestInvalid)
 	}
 }
