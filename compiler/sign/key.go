@@ -107,70 +107,73 @@ func WriteKeyPair(k *ecdsa.PrivateKey, privPath, pubPath string, overwrite bool)
 
 // LoadPrivateKey reads a PKCS#8 PEM ECDSA P-256 private key from path.
 func LoadPrivateKey(path string) (*ecdsa.PrivateKey, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("load private key: %w", err)
-	}
-	k, err := ParsePrivateKey(b)
-	if err != nil {
-		return nil, fmt.Errorf("load private key %s: %w", path, err)
-	}
-	return k, nil
+	return loadKey("private key", path, func() ([]byte, error) { return os.ReadFile(path) }, ParsePrivateKey)
 }
 
 // ParsePrivateKey decodes a PKCS#8 PEM ECDSA P-256 private key. The errors
 // name what is wrong: no PEM block, a PEM block of another type (including
 // cosign's encrypted key format), a key that is not ECDSA, another curve.
 func ParsePrivateKey(data []byte) (*ecdsa.PrivateKey, error) {
-	block, err := decodePEM(data, PrivateKeyPEMType)
-	if err != nil {
-		return nil, err
-	}
-	key, err := x509.ParsePKCS8PrivateKey(block.Bytes)
-	if err != nil {
-		return nil, fmt.Errorf("parse PKCS#8 private key: %w", err)
-	}
-	k, ok := key.(*ecdsa.PrivateKey)
-	if !ok {
-		return nil, fmt.Errorf("private key is %T, want an ECDSA P-256 key", key)
-	}
-	if err := checkCurve(&k.PublicKey); err != nil {
-		return nil, err
-	}
-	return k, nil
+	return parseKey[*ecdsa.PrivateKey](data, PrivateKeyPEMType, "PKCS#8", "private key", x509.ParsePKCS8PrivateKey)
 }
 
 // LoadPublicKey reads a PKIX PEM ECDSA P-256 public key from path.
 func LoadPublicKey(path string) (*ecdsa.PublicKey, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("load public key: %w", err)
-	}
-	k, err := ParsePublicKey(b)
-	if err != nil {
-		return nil, fmt.Errorf("load public key %s: %w", path, err)
-	}
-	return k, nil
+	return loadKey("public key", path, func() ([]byte, error) { return os.ReadFile(path) }, ParsePublicKey)
 }
 
 // ParsePublicKey decodes a PKIX PEM ECDSA P-256 public key.
 func ParsePublicKey(data []byte) (*ecdsa.PublicKey, error) {
-	block, err := decodePEM(data, PublicKeyPEMType)
+	return parseKey[*ecdsa.PublicKey](data, PublicKeyPEMType, "PKIX", "public key", x509.ParsePKIXPublicKey)
+}
+
+// loadKey reads a key with read and decodes it with parse. what ("private
+// key", "public key") and from (where it was read) name it in errors.
+func loadKey[K any](what, from string, read func() ([]byte, error), parse func([]byte) (K, error)) (K, error) {
+	var zero K
+	b, err := read()
+	if err != nil {
+		return zero, fmt.Errorf("load %s: %w", what, err)
+	}
+	k, err := parse(b)
+	if err != nil {
+		return zero, fmt.Errorf("load %s %s: %w", what, from, err)
+	}
+	return k, nil
+}
+
+// parseKey decodes the PEM block of type pemType in data, parses its DER
+// with parse and checks that it holds an ECDSA P-256 key of type K. format
+// ("PKCS#8", "PKIX") and what ("private key", "public key") name it in
+// errors.
+func parseKey[K *ecdsa.PrivateKey | *ecdsa.PublicKey](data []byte, pemType, format, what string, parse func([]byte) (any, error)) (K, error) {
+	block, err := decodePEM(data, pemType)
 	if err != nil {
 		return nil, err
 	}
-	key, err := x509.ParsePKIXPublicKey(block.Bytes)
+	key, err := parse(block.Bytes)
 	if err != nil {
-		return nil, fmt.Errorf("parse PKIX public key: %w", err)
+		return nil, fmt.Errorf("parse %s %s: %w", format, what, err)
 	}
-	k, ok := key.(*ecdsa.PublicKey)
+	k, ok := key.(K)
 	if !ok {
-		return nil, fmt.Errorf("public key is %T, want an ECDSA P-256 key", key)
+		return nil, fmt.Errorf("%s is %T, want an ECDSA P-256 key", what, key)
 	}
-	if err := checkCurve(k); err != nil {
+	if err := checkCurve(publicOf(k)); err != nil {
 		return nil, err
 	}
 	return k, nil
+}
+
+// publicOf is the public key of k.
+func publicOf[K *ecdsa.PrivateKey | *ecdsa.PublicKey](k K) *ecdsa.PublicKey {
+	switch k := any(k).(type) {
+	case *ecdsa.PrivateKey:
+		return &k.PublicKey
+	case *ecdsa.PublicKey:
+		return k
+	}
+	return nil
 }
 
 func decodePEM(data []byte, want string) (*pem.Block, error) {

@@ -28,28 +28,12 @@ func DescribeKeySource(src string) string {
 
 // LoadPrivateKeyFrom reads a private key from a path or inline PEM.
 func LoadPrivateKeyFrom(src string) (*ecdsa.PrivateKey, error) {
-	data, err := readKeySource(src)
-	if err != nil {
-		return nil, fmt.Errorf("load private key: %w", err)
-	}
-	k, err := ParsePrivateKey(data)
-	if err != nil {
-		return nil, fmt.Errorf("load private key from %s: %w", DescribeKeySource(src), err)
-	}
-	return k, nil
+	return loadKey("private key", "from "+DescribeKeySource(src), func() ([]byte, error) { return readKeySource(src) }, ParsePrivateKey)
 }
 
 // LoadPublicKeyFrom reads a public key from a path or inline PEM.
 func LoadPublicKeyFrom(src string) (*ecdsa.PublicKey, error) {
-	data, err := readKeySource(src)
-	if err != nil {
-		return nil, fmt.Errorf("load public key: %w", err)
-	}
-	k, err := ParsePublicKey(data)
-	if err != nil {
-		return nil, fmt.Errorf("load public key from %s: %w", DescribeKeySource(src), err)
-	}
-	return k, nil
+	return loadKey("public key", "from "+DescribeKeySource(src), func() ([]byte, error) { return readKeySource(src) }, ParsePublicKey)
 }
 
 // LoadSignerFrom returns the Signer of a private key given as a path or
