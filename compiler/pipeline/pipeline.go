@@ -19,7 +19,6 @@ import (
 
 	"github.com/chainguard-dev/clog"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/types"
 	"golang.org/x/sync/semaphore"
 
 	"github.com/hic-build/hic/compiler/compile"
@@ -399,7 +398,7 @@ func inspectAll(ctx context.Context, img compile.Image, b *Built) ([]finding.Fin
 // referrers are the SBOMs (per platform and per index), the findings and
 // the Attacher's referrers of a built spec.
 func (w *worker) referrers(ctx context.Context, img compile.Image, b *Built, sr report.SpecReport, sign bool) ([]store.Referrer, error) {
-	idxDesc, err := descriptorOf(b.Index)
+	idxDesc, err := store.DescriptorOf(b.Index)
 	if err != nil {
 		return nil, fmt.Errorf("%s: index: %w", img.Ref, err)
 	}
@@ -411,7 +410,7 @@ func (w *worker) referrers(ctx context.Context, img compile.Image, b *Built, sr 
 		if len(p.SBOM) == 0 {
 			continue
 		}
-		d, err := descriptorOf(p.Image)
+		d, err := store.DescriptorOf(p.Image)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %s image: %w", img.Ref, p.Platform, err)
 		}
@@ -482,8 +481,8 @@ func (w *worker) attestInput(img compile.Image, b *Built, sr report.SpecReport) 
 	return out, nil
 }
 
-func subjectOf(name string, x describable) (attest.Subject, error) {
-	d, err := descriptorOf(x)
+func subjectOf(name string, x store.Describable) (attest.Subject, error) {
+	d, err := store.DescriptorOf(x)
 	if err != nil {
 		return attest.Subject{}, err
 	}
@@ -535,28 +534,6 @@ func (w *worker) storedArtifact(h v1.Hash, artifactType, what string) ([]byte, e
 		return nil, fmt.Errorf("%s manifest %s has %d layers", what, ds[0].Digest, len(m.Layers))
 	}
 	return w.opts.Store.Blob(m.Layers[0].Digest)
-}
-
-type describable interface {
-	Digest() (v1.Hash, error)
-	RawManifest() ([]byte, error)
-	MediaType() (types.MediaType, error)
-}
-
-func descriptorOf(x describable) (v1.Descriptor, error) {
-	h, err := x.Digest()
-	if err != nil {
-		return v1.Descriptor{}, err
-	}
-	raw, err := x.RawManifest()
-	if err != nil {
-		return v1.Descriptor{}, err
-	}
-	mt, err := x.MediaType()
-	if err != nil {
-		return v1.Descriptor{}, err
-	}
-	return v1.Descriptor{MediaType: mt, Digest: h, Size: int64(len(raw))}, nil
 }
 
 // withRef names the spec and stage in err, unless the stage's own error

@@ -175,22 +175,14 @@ func (s *Store) writeIndex(ctx context.Context, idx v1.ImageIndex) (v1.Descripto
 			return v1.Descriptor{}, fmt.Errorf("index %s: unsupported child media type %s", d.Digest, d.MediaType)
 		}
 	}
-	raw, err := idx.RawManifest()
+	d, raw, err := describe(idx)
 	if err != nil {
 		return v1.Descriptor{}, err
 	}
-	h, err := idx.Digest()
-	if err != nil {
+	if err := s.writeBlob(d.Digest, io.NopCloser(bytes.NewReader(raw))); err != nil {
 		return v1.Descriptor{}, err
 	}
-	mt, err := idx.MediaType()
-	if err != nil {
-		return v1.Descriptor{}, err
-	}
-	if err := s.writeBlob(h, io.NopCloser(bytes.NewReader(raw))); err != nil {
-		return v1.Descriptor{}, err
-	}
-	return v1.Descriptor{MediaType: mt, Digest: h, Size: int64(len(raw))}, nil
+	return d, nil
 }
 
 func (s *Store) writeImage(ctx context.Context, img v1.Image) error {
@@ -217,26 +209,56 @@ func (s *Store) writeImage(ctx context.Context, img v1.Image) error {
 			return fmt.Errorf("layer %s: %w", h, err)
 		}
 	}
-	cfgName, err := img.ConfigName()
+	if err := s.writeRaw(img.ConfigName, img.RawConfigFile); err != nil {
+		return err
+	}
+	return s.writeRaw(img.Digest, img.RawManifest)
+}
+
+// writeRaw writes the bytes raw returns as the blob whose digest digest
+// returns (an image's config or manifest).
+func (s *Store) writeRaw(digest func() (v1.Hash, error), raw func() ([]byte, error)) error {
+	h, err := digest()
 	if err != nil {
 		return err
 	}
-	cfg, err := img.RawConfigFile()
+	b, err := raw()
 	if err != nil {
 		return err
 	}
-	if err := s.writeBlob(cfgName, io.NopCloser(bytes.NewReader(cfg))); err != nil {
-		return err
-	}
-	h, err := img.Digest()
+	return s.writeBlob(h, io.NopCloser(bytes.NewReader(b)))
+}
+
+// Describable is an image or an image index, as DescriptorOf takes it.
+type Describable interface {
+	Digest() (v1.Hash, error)
+	RawManifest() ([]byte, error)
+	MediaType() (types.MediaType, error)
+}
+
+// DescriptorOf returns the descriptor of an image or index: its media type,
+// digest and size, with no annotations or artifact type: an Artifact's
+// Subject, and what Put's index.json entry of an index starts from.
+func DescriptorOf(x Describable) (v1.Descriptor, error) {
+	d, _, err := describe(x)
+	return d, err
+}
+
+// describe is DescriptorOf and the raw manifest it describes.
+func describe(x Describable) (v1.Descriptor, []byte, error) {
+	h, err := x.Digest()
 	if err != nil {
-		return err
+		return v1.Descriptor{}, nil, err
 	}
-	raw, err := img.RawManifest()
+	raw, err := x.RawManifest()
 	if err != nil {
-		return err
+		return v1.Descriptor{}, nil, err
 	}
-	return s.writeBlob(h, io.NopCloser(bytes.NewReader(raw)))
+	mt, err := x.MediaType()
+	if err != nil {
+		return v1.Descriptor{}, nil, err
+	}
+	return v1.Descriptor{MediaType: mt, Digest: h, Size: int64(len(raw))}, raw, nil
 }
 
 func (s *Store) blobPath(h v1.Hash) string {
