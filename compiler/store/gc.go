@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -34,13 +33,9 @@ func (s *Store) GC(ctx context.Context, dryRun bool) (removed int, freed int64, 
 		live[d.Digest.Hex] = true
 		switch d.MediaType {
 		case types.OCIImageIndex, types.DockerManifestList:
-			b, err := s.Blob(d.Digest)
-			if err != nil {
-				return err
-			}
 			var im v1.IndexManifest
-			if err := json.Unmarshal(b, &im); err != nil {
-				return fmt.Errorf("index %s: %w", d.Digest, err)
+			if err := decodeManifest(d, "index", &im, s.Blob); err != nil {
+				return err
 			}
 			for _, c := range im.Manifests {
 				if err := mark(c); err != nil {
@@ -48,13 +43,9 @@ func (s *Store) GC(ctx context.Context, dryRun bool) (removed int, freed int64, 
 				}
 			}
 		case types.OCIManifestSchema1, types.DockerManifestSchema2:
-			b, err := s.Blob(d.Digest)
-			if err != nil {
-				return err
-			}
 			var m v1.Manifest
-			if err := json.Unmarshal(b, &m); err != nil {
-				return fmt.Errorf("manifest %s: %w", d.Digest, err)
+			if err := decodeManifest(d, "manifest", &m, s.Blob); err != nil {
+				return err
 			}
 			live[m.Config.Digest.Hex] = true
 			for _, l := range m.Layers {

@@ -71,6 +71,13 @@ func Validate(dir string) error {
 		fail("index.json: %w", err)
 		return errors.Join(errs...)
 	}
+	readFile := func(h v1.Hash) ([]byte, error) {
+		b, err := os.ReadFile(filepath.Join(algDir, h.Hex))
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", h, err)
+		}
+		return b, nil
+	}
 	seen := map[string]bool{}
 	var walk func(d v1.Descriptor, from string)
 	walk = func(d v1.Descriptor, from string) {
@@ -90,28 +97,18 @@ func Validate(dir string) error {
 		seen[key] = true
 		switch d.MediaType {
 		case types.OCIImageIndex, types.DockerManifestList:
-			raw, err := os.ReadFile(filepath.Join(algDir, d.Digest.Hex))
-			if err != nil {
-				fail("%s: %w", key, err)
-				return
-			}
 			var child v1.IndexManifest
-			if err := json.Unmarshal(raw, &child); err != nil {
-				fail("index %s: %w", key, err)
+			if err := decodeManifest(d, "index", &child, readFile); err != nil {
+				fail("%w", err)
 				return
 			}
 			for _, c := range child.Manifests {
 				walk(c, "index "+key)
 			}
 		case types.OCIManifestSchema1, types.DockerManifestSchema2:
-			raw, err := os.ReadFile(filepath.Join(algDir, d.Digest.Hex))
-			if err != nil {
-				fail("%s: %w", key, err)
-				return
-			}
 			var m v1.Manifest
-			if err := json.Unmarshal(raw, &m); err != nil {
-				fail("manifest %s: %w", key, err)
+			if err := decodeManifest(d, "manifest", &m, readFile); err != nil {
+				fail("%w", err)
 				return
 			}
 			walk(m.Config, "manifest "+key+" config")
@@ -131,6 +128,20 @@ func Validate(dir string) error {
 		walk(d, from)
 	}
 	return errors.Join(errs...)
+}
+
+// decodeManifest reads the blob of d with read and decodes it into v (a
+// v1.IndexManifest or v1.Manifest); what ("index", "manifest") names it when
+// it does not parse. Read errors are returned as read gives them.
+func decodeManifest(d v1.Descriptor, what string, v any, read func(v1.Hash) ([]byte, error)) error {
+	b, err := read(d.Digest)
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		return fmt.Errorf("%s %s: %w", what, d.Digest, err)
+	}
+	return nil
 }
 
 func hashFile(name string) (string, int64, error) {
