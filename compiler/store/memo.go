@@ -72,6 +72,9 @@ func statID(p string) (fileID, bool) {
 // blobs directory (one path component instead of the whole path: a no-op
 // build of the catalog stats some 60,000 blobs).
 func (s *Store) blobID(h v1.Hash) (fileID, bool) {
+	if s.onBlobStat != nil {
+		s.onBlobStat(h)
+	}
 	if s.blobDir == nil || h.Algorithm != "sha256" || len(h.Hex) != 64 || strings.ContainsRune(h.Hex, '/') {
 		return statID(s.blobPath(h))
 	}
@@ -287,11 +290,21 @@ func (m *memo) verifiedNow(h v1.Hash, gen uint64) bool {
 	return m.now[h] == gen+1
 }
 
-func (m *memo) subject(h v1.Hash, id fileID) (v1.Hash, bool) {
+// goodSubject returns the remembered subject of h when id is the identity
+// h had when its subject was read. When id is also the one h had when it
+// was last hashed good, h is seen (found good in this process): the check
+// of the image that holds it does not stat it again.
+func (m *memo) goodSubject(h v1.Hash, id fileID) (v1.Hash, bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	r, ok := m.Subjects[h]
-	return r.Subject, ok && r.ID == id
+	if !ok || r.ID != id {
+		return v1.Hash{}, false
+	}
+	if old, ok := m.Blobs[h]; ok && old == id {
+		m.seenLocked(h)
+	}
+	return r.Subject, true
 }
 
 // seenSubject returns the remembered subject of h when h was found good

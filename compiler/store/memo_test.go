@@ -3,9 +3,11 @@ package store
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -170,6 +172,74 @@ func TestMemoEncodingRoundTrips(t *testing.T) {
 		var short memo
 		if err := short.decode(body[:n]); err == nil {
 			t.Errorf("a memo cut at %d bytes decodes", n)
+		}
+	}
+}
+
+// A no-op build asks of every cached image Has, Verify and Referrers, and
+// its platform manifests' referrers through the index of all referrers by
+// subject: each blob's identity is still looked up once per process (the
+// index's lookups of the referrers of images not checked yet did not count
+// them as seen, so each image's check stat'ed them again).
+func TestMemoStatsEachBlobOnce(t *testing.T) {
+	dir := t.TempDir()
+	key := bytes.Repeat([]byte{1}, memoKeyLen)
+	ctx := context.Background()
+	s := openT(t, dir)
+	s.RememberChecks(key)
+	type stored struct {
+		index, platform v1.Hash
+		input           string
+	}
+	var imgs []stored
+	for i := range 4 {
+		idx := randomIndex(t)
+		h, _ := idx.Digest()
+		raw, _ := idx.RawManifest()
+		im, _ := idx.IndexManifest()
+		subject := v1.Descriptor{MediaType: types.OCIImageIndex, Digest: h, Size: int64(len(raw))}
+		platform := im.Manifests[0]
+		ref, input := fmt.Sprintf("x:%d", i), fmt.Sprintf("sha256:in%d", i)
+		if _, err := s.Put(ctx, Entry{SpecRef: ref, Refs: []string{ref}, InputDigest: input}, idx,
+			mustArtifact(t, Artifact{ArtifactType: "application/vnd.dev.hic.findings+json", Subject: subject, MediaType: "application/json", Data: []byte(`[]`)}),
+			mustArtifact(t, Artifact{ArtifactType: "application/spdx+json", Subject: platform, MediaType: "application/spdx+json", Data: []byte(fmt.Sprintf(`{"n":%d}`, i))})); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Verify(h); err != nil {
+			t.Fatal(err)
+		}
+		imgs = append(imgs, stored{h, platform.Digest, input})
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	s = openT(t, dir)
+	var mu sync.Mutex
+	stats := map[v1.Hash]int{}
+	s.onBlobStat = func(h v1.Hash) {
+		mu.Lock()
+		defer mu.Unlock()
+		stats[h]++
+	}
+	s.RememberChecks(key)
+	for _, img := range imgs {
+		if h, ok := s.Has(img.input); !ok || h != img.index {
+			t.Errorf("Has(%s) = %s, %v; want %s", img.input, h, ok, img.index)
+		}
+		if err := s.Verify(img.index); err != nil {
+			t.Error(err)
+		}
+		if ds, err := s.Referrers(img.platform, ""); err != nil || len(ds) != 1 {
+			t.Errorf("Referrers(%s) = %d, %v; want 1", img.platform, len(ds), err)
+		}
+	}
+	if len(stats) == 0 {
+		t.Fatal("no blob's identity was looked up")
+	}
+	for h, n := range stats {
+		if n > 1 {
+			t.Errorf("blob %s: identity looked up %d times, want once", h, n)
 		}
 	}
 }

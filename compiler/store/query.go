@@ -190,19 +190,10 @@ func (s *Store) Referrers(subject v1.Hash, artifactType string) ([]v1.Descriptor
 		return out, nil
 	}
 	if !fresh {
-		idx = map[v1.Hash][]v1.Descriptor{}
-		for _, d := range all {
-			subj, err := s.subjectOf(d.Digest)
-			if err != nil {
-				return nil, fmt.Errorf("store: referrer %s: %w", d.Digest, err)
-			}
-			idx[subj] = append(idx[subj], d)
+		var err error
+		if idx, err = s.subjectIndex(gen, all); err != nil {
+			return nil, err
 		}
-		s.mu.Lock()
-		if s.gen == gen {
-			s.bySubject, s.bySubjectGen = idx, gen
-		}
-		s.mu.Unlock()
 	}
 	for _, d := range idx[subject] {
 		if artifactType == "" || d.ArtifactType == artifactType {
@@ -210,6 +201,34 @@ func (s *Store) Referrers(subject v1.Hash, artifactType string) ([]v1.Descriptor
 		}
 	}
 	return out, nil
+}
+
+// subjectIndex indexes all, the artifacts of index.json at generation gen,
+// by subject, once: concurrent callers wait for the one building it (each
+// building its own read every referrer's subject once per worker).
+func (s *Store) subjectIndex(gen uint64, all []v1.Descriptor) (map[v1.Hash][]v1.Descriptor, error) {
+	s.idxMu.Lock()
+	defer s.idxMu.Unlock()
+	s.mu.Lock()
+	idx, fresh := s.bySubject, s.bySubject != nil && s.bySubjectGen == gen
+	s.mu.Unlock()
+	if fresh {
+		return idx, nil
+	}
+	idx = map[v1.Hash][]v1.Descriptor{}
+	for _, d := range all {
+		subj, err := s.subjectOf(d.Digest)
+		if err != nil {
+			return nil, fmt.Errorf("store: referrer %s: %w", d.Digest, err)
+		}
+		idx[subj] = append(idx[subj], d)
+	}
+	s.mu.Lock()
+	if s.gen == gen {
+		s.bySubject, s.bySubjectGen = idx, gen
+	}
+	s.mu.Unlock()
+	return idx, nil
 }
 
 // subjectOf returns the subject digest of the referrer manifest h (zero if
@@ -231,7 +250,7 @@ func (s *Store) subjectOf(h v1.Hash) (v1.Hash, error) {
 		return subj, nil
 	}
 	if id, ok := s.blobID(h); ok {
-		if subj, ok := s.memo.subject(h, id); ok {
+		if subj, ok := s.memo.goodSubject(h, id); ok {
 			s.keepSubject(h, subj)
 			return subj, nil
 		}

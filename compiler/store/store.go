@@ -72,6 +72,8 @@ type Store struct {
 	// as of generation bySubjectGen.
 	bySubject    map[v1.Hash][]v1.Descriptor
 	bySubjectGen uint64
+	// idxMu is held while bySubject is built (subjectIndex), before mu.
+	idxMu sync.Mutex
 	// bySpec lists the artifacts by their spec annotation ("" for none) and
 	// specsOf the specs that built each image index, as of bySpecGen.
 	bySpec    map[string][]v1.Descriptor
@@ -110,6 +112,9 @@ type Store struct {
 	memo memo
 	// blobDir is blobs/sha256, open for looking up blobs' identities.
 	blobDir *os.File
+	// onBlobStat, when set (by tests), is called with each blob whose
+	// identity blobID looks up.
+	onBlobStat func(v1.Hash)
 }
 
 // Open opens (creating it if needed) the layout at dir and locks it against
