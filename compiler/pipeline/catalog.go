@@ -119,6 +119,14 @@ func BuildCatalog(ctx context.Context, opts CatalogOptions) (*report.Report, err
 	// The layout's index.json (16 MB for the catalog) is decoded while the
 	// front end runs; the store takes it if it is unchanged when opened.
 	index := store.PrefetchIndex(filepath.Join(opts.Out, "oci"))
+	// So are the memo of checks and, for a signed build, the catalog's git
+	// commit (two git processes).
+	var checks *store.ChecksPrefetch
+	if opts.ChecksMemo != nil {
+		checks = store.PrefetchChecks(filepath.Join(opts.Out, "oci"), opts.ChecksMemo)
+	}
+	commit := gitCommit(ctx, opts)
+	defer commit.wait()
 	cat, imgs, err := catalog.Compiled(ctx, opts.Catalog, opts.Refs, opts.Load)
 	if err != nil {
 		return nil, err
@@ -134,7 +142,7 @@ func BuildCatalog(ctx context.Context, opts CatalogOptions) (*report.Report, err
 			return emptyReport(opts, place, output)
 		}
 	}
-	attacher := signingAttacher(ctx, cat, opts)
+	attacher := signingAttacher(ctx, cat, opts, commit)
 	if opts.Offline {
 		cfgs := make(map[string]types.ImageConfiguration, len(imgs))
 		for _, img := range imgs {
@@ -152,7 +160,19 @@ func BuildCatalog(ctx context.Context, opts CatalogOptions) (*report.Report, err
 	}
 	defer st.Close()
 	if opts.ChecksMemo != nil {
-		st.RememberChecks(opts.ChecksMemo)
+		st.RememberPrefetchedChecks(opts.ChecksMemo, checks)
+		// The referrers of every cached spec's platform manifests are
+		// found through one index of all referrers by subject: built
+		// while the compiled specs are written, not by the first worker
+		// with the other waiting.
+		indexed := make(chan struct{})
+		go func() {
+			defer close(indexed)
+			if err := st.IndexReferrers(); err != nil {
+				clog.FromContext(ctx).Debug("referrers not indexed ahead", "error", err)
+			}
+		}()
+		defer func() { <-indexed }()
 	}
 	compiledDir := filepath.Join(opts.Out, "compiled")
 	if err := compile.WriteDir(compiledDir, imgs); err != nil {
@@ -231,11 +251,55 @@ func BuildCatalog(ctx context.Context, opts CatalogOptions) (*report.Report, err
 	return r, nil
 }
 
+// pendingCommit is the catalog's git commit being read in the background.
+type pendingCommit struct {
+	done   chan struct{}
+	root   string
+	commit string
+}
+
+// gitCommit starts reading the git commit of the catalog's root for a signed
+// build (nil for an unsigned one, or when the root is not found: the front
+// end then fails).
+func gitCommit(ctx context.Context, opts CatalogOptions) *pendingCommit {
+	if opts.Signer == nil {
+		return nil
+	}
+	root, err := catalog.FindRoot(opts.Catalog)
+	if err != nil {
+		return nil
+	}
+	p := &pendingCommit{done: make(chan struct{}), root: root}
+	go func() {
+		defer close(p.done)
+		p.commit = catalog.GitCommit(ctx, root)
+	}()
+	return p
+}
+
+// wait waits for the git processes (nil: none).
+func (p *pendingCommit) wait() {
+	if p != nil {
+		<-p.done
+	}
+}
+
+// of returns the git commit of root (catalog.GitCommit), as read in the
+// background when that was root.
+func (p *pendingCommit) of(ctx context.Context, root string) string {
+	if p == nil || p.root != root {
+		return catalog.GitCommit(ctx, root)
+	}
+	<-p.done
+	return p.commit
+}
+
 // signingAttacher is the attestation signer of a signed build of cat (nil
 // for an unsigned one): the rules it names are the schema's and the
 // post-build ones; the static checks' findings go into each spec's
-// hardening report beside the post-build ones.
-func signingAttacher(ctx context.Context, cat *catalog.Catalog, opts CatalogOptions) Attacher {
+// hardening report beside the post-build ones. commit is the catalog's
+// git commit, read meanwhile.
+func signingAttacher(ctx context.Context, cat *catalog.Catalog, opts CatalogOptions, commit *pendingCommit) Attacher {
 	if opts.Signer == nil {
 		return nil // a nil interface, not a nil *SigningAttacher
 	}
@@ -243,7 +307,7 @@ func signingAttacher(ctx context.Context, cat *catalog.Catalog, opts CatalogOpti
 		Signer:         opts.Signer,
 		HicVersion:     opts.HicVersion,
 		CatalogRoot:    cat.Root,
-		GitCommit:      catalog.GitCommit(ctx, cat.Root),
+		GitCommit:      commit.of(ctx, cat.Root),
 		Rules:          cat.RuleIDs(inspect.Rules()...),
 		StaticFindings: cat.StaticFindings(),
 		Advisories:     cat.Advisories,

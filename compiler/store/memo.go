@@ -157,22 +157,72 @@ func MemoKey(dir string) ([]byte, error) {
 // reads the layout's memo, if one is there and authentic, and Close writes
 // it back with what this process checked.
 func (s *Store) RememberChecks(key []byte) {
+	s.RememberPrefetchedChecks(key, nil)
+}
+
+// ChecksPrefetch is a layout's memo of checks read, authenticated and
+// decoded in the background (PrefetchChecks), before its store is opened.
+type ChecksPrefetch struct {
+	done chan struct{}
+	dir  string
+	key  []byte
+	read *memo // what was read: Blobs, Subjects and Images (nil maps: nothing)
+}
+
+// PrefetchChecks starts reading the memo of checks of the layout at dir
+// under key, without the layout's lock and writing nothing: a build loads
+// the catalog meanwhile. Whatever authentic memo it reads is safe to use
+// even if another process replaced it since (every entry holds only while
+// its file has the identity it names); RememberPrefetchedChecks takes it.
+func PrefetchChecks(dir string, key []byte) *ChecksPrefetch {
+	p := &ChecksPrefetch{done: make(chan struct{}), dir: dir, key: slices.Clone(key), read: &memo{}}
+	go func() {
+		defer close(p.done)
+		p.read.read(filepath.Join(dir, memoName), p.key)
+	}()
+	return p
+}
+
+// RememberPrefetchedChecks is RememberChecks with the memo as pre read it,
+// when pre was read from this layout under key (pre may be nil).
+func (s *Store) RememberPrefetchedChecks(key []byte, pre *ChecksPrefetch) {
+	var read *memo
+	if pre != nil {
+		<-pre.done
+		if pre.dir == s.dir && bytes.Equal(pre.key, key) {
+			read = pre.read
+		}
+	}
+	if read == nil {
+		read = &memo{}
+		read.read(filepath.Join(s.dir, memoName), key)
+	}
 	m := &s.memo
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.key = slices.Clone(key)
 	m.Blobs, m.Subjects, m.Images = map[v1.Hash]fileID{}, map[v1.Hash]subjectMemo{}, map[v1.Hash]imageMemo{}
-	b, err := os.ReadFile(filepath.Join(s.dir, memoName))
+	if read.Blobs == nil {
+		return // none, forged, or not decoded whole: nothing is remembered
+	}
+	m.Blobs, m.Subjects, m.Images = read.Blobs, read.Subjects, read.Images
+	m.seen = make(map[v1.Hash]bool, len(m.Blobs))
+}
+
+// read reads and decodes the memo file at p if it is authentic under key,
+// setting Blobs, Subjects and Images; it leaves them nil when the file is
+// missing, forged or does not decode whole.
+func (m *memo) read(p string, key []byte) {
+	b, err := os.ReadFile(p)
 	if err != nil || !bytes.HasPrefix(b, []byte(memoFormat)) || len(b) < len(memoFormat)+sha256.Size {
 		return
 	}
 	b = b[len(memoFormat):]
 	sum, body := b[:sha256.Size], b[sha256.Size:]
-	if !hmac.Equal(sum, memoMAC(m.key, body)) {
+	if !hmac.Equal(sum, memoMAC(key, body)) {
 		return
 	}
-	_ = m.decode(body) // a memo that does not decode whole remembers nothing
-	m.seen = make(map[v1.Hash]bool, len(m.Blobs))
+	_ = m.decode(body) // sets nothing unless it decodes whole
 }
 
 func memoMAC(key, body []byte) []byte {

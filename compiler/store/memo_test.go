@@ -243,3 +243,31 @@ func TestMemoStatsEachBlobOnce(t *testing.T) {
 		}
 	}
 }
+
+// The memo read ahead of the store's opening (PrefetchChecks) is the one
+// RememberChecks would read: trusted under its key only.
+func TestPrefetchedChecks(t *testing.T) {
+	dir := t.TempDir()
+	key := bytes.Repeat([]byte{1}, memoKeyLen)
+	other := bytes.Repeat([]byte{2}, memoKeyLen)
+	h, _ := putVerified(t, dir, key)
+
+	for _, c := range []struct {
+		name      string
+		pre       *ChecksPrefetch
+		key       []byte
+		remembers bool
+	}{
+		{"prefetched under the key", PrefetchChecks(dir, key), key, true},
+		{"prefetched under another key than the store's", PrefetchChecks(dir, other), key, true},
+		{"prefetched from another layout", PrefetchChecks(t.TempDir(), key), key, true},
+		{"a memo under another key", PrefetchChecks(dir, other), other, false},
+	} {
+		s := openT(t, dir)
+		s.RememberPrefetchedChecks(c.key, c.pre)
+		if got := s.verifiedBefore(h); got != c.remembers {
+			t.Errorf("%s: verified before = %v, want %v", c.name, got, c.remembers)
+		}
+		s.Close()
+	}
+}

@@ -203,6 +203,31 @@ func (s *Store) Referrers(subject v1.Hash, artifactType string) ([]v1.Descriptor
 	return out, nil
 }
 
+// IndexReferrers builds now the index of index.json's artifacts by subject
+// that Referrers reads for a subject that is not an image index of the
+// layout (a platform manifest): the first such call otherwise builds it,
+// with every other caller waiting. A build of cached specs calls it in the
+// background while it prepares the run.
+func (s *Store) IndexReferrers() error {
+	s.mu.Lock()
+	gen := s.gen
+	fresh := s.bySubject != nil && s.bySubjectGen == gen
+	var all []v1.Descriptor
+	if !fresh {
+		for _, d := range s.manifest.Manifests {
+			if d.ArtifactType != "" {
+				all = append(all, d)
+			}
+		}
+	}
+	s.mu.Unlock()
+	if fresh {
+		return nil
+	}
+	_, err := s.subjectIndex(gen, all)
+	return err
+}
+
 // subjectIndex indexes all, the artifacts of index.json at generation gen,
 // by subject, once: concurrent callers wait for the one building it (each
 // building its own read every referrer's subject once per worker).
