@@ -23,21 +23,30 @@ type InstalledPackage struct {
 // ReadInstalled reads the apk database of fsys (/usr/lib/apk/db/installed,
 // else /lib/apk/db/installed). found is false when the image has none.
 func ReadInstalled(fsys FS) (pkgs []InstalledPackage, found bool, err error) {
-	for _, db := range apkDBPaths {
-		b, err := fsys.ReadFile(db)
+	db, b, err := readAPKDB(fsys, apkDBPaths)
+	if err != nil || db == "" {
+		return nil, false, err
+	}
+	pkgs, err = ParseInstalled(b)
+	if err != nil {
+		return nil, false, fmt.Errorf("%s: %w", db, err)
+	}
+	return pkgs, true, nil
+}
+
+// readAPKDB reads the first of paths (an apk database under /usr/lib/apk/db,
+// then under /lib/apk/db) that fsys has and returns its path and contents;
+// p is "" when fsys has neither. A read error other than fs.ErrNotExist is
+// returned as is, with the path it came from.
+func readAPKDB(fsys FS, paths [2]string) (p string, b []byte, err error) {
+	for _, p := range paths {
+		b, err := fsys.ReadFile(p)
 		if errors.Is(err, fs.ErrNotExist) {
 			continue
 		}
-		if err != nil {
-			return nil, false, err
-		}
-		pkgs, err := ParseInstalled(b)
-		if err != nil {
-			return nil, false, fmt.Errorf("%s: %w", db, err)
-		}
-		return pkgs, true, nil
+		return p, b, err
 	}
-	return nil, false, nil
+	return "", nil, nil
 }
 
 // ParseInstalled parses an apk installed database: blank-line separated

@@ -4,10 +4,8 @@ import (
 	"archive/tar"
 	"bufio"
 	"bytes"
-	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"regexp"
 	"sort"
 	"strings"
@@ -44,14 +42,11 @@ type Script struct {
 // installed packages of fsys.
 func InstallScripts(fsys FS) ([]Script, error) {
 	var out []Script
-	for _, p := range scriptsPaths {
-		b, err := fsys.ReadFile(p)
-		if errors.Is(err, fs.ErrNotExist) {
-			continue
-		}
-		if err != nil {
-			return nil, fmt.Errorf("/%s: %w", p, err)
-		}
+	p, b, err := readAPKDB(fsys, scriptsPaths)
+	if err != nil {
+		return nil, fmt.Errorf("/%s: %w", p, err)
+	}
+	if p != "" {
 		tr := tar.NewReader(bytes.NewReader(b))
 		for {
 			h, err := tr.Next()
@@ -72,7 +67,6 @@ func InstallScripts(fsys FS) ([]Script, error) {
 			}
 			out = append(out, Script{Package: h.Name[:i], Kind: strings.TrimPrefix(h.Name[i+3+28:], "."), Changes: changes(body)})
 		}
-		break
 	}
 	trig, err := triggers(fsys)
 	if err != nil {
@@ -104,22 +98,16 @@ func changes(script []byte) []string {
 // triggers maps the trigger lines ("Q1<checksum> <paths>") to packages by
 // the installed database's C: lines.
 func triggers(fsys FS) ([]Script, error) {
+	p, b, err := readAPKDB(fsys, triggersPaths)
+	if err != nil {
+		return nil, fmt.Errorf("/%s: %w", p, err)
+	}
 	var lines []string
-	for _, p := range triggersPaths {
-		b, err := fsys.ReadFile(p)
-		if errors.Is(err, fs.ErrNotExist) {
-			continue
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	for sc.Scan() {
+		if l := strings.TrimSpace(sc.Text()); l != "" {
+			lines = append(lines, l)
 		}
-		if err != nil {
-			return nil, fmt.Errorf("/%s: %w", p, err)
-		}
-		sc := bufio.NewScanner(bytes.NewReader(b))
-		for sc.Scan() {
-			if l := strings.TrimSpace(sc.Text()); l != "" {
-				lines = append(lines, l)
-			}
-		}
-		break
 	}
 	if len(lines) == 0 {
 		return nil, nil
