@@ -53,15 +53,27 @@ type blobIndex struct {
 var _ v1.ImageIndex = (*blobIndex)(nil)
 
 func openIndex(p layout.Path, desc v1.Descriptor) (*blobIndex, error) {
-	raw, err := readLayoutBlob(p, desc.Digest, desc.Size)
+	raw, im, err := readParsed(p, desc, "index", v1.ParseIndexManifest)
 	if err != nil {
 		return nil, err
 	}
-	im, err := v1.ParseIndexManifest(bytes.NewReader(raw))
-	if err != nil {
-		return nil, fmt.Errorf("index %s: %w", desc.Digest, err)
-	}
 	return &blobIndex{p: p, desc: desc, raw: raw, im: im}, nil
+}
+
+// readParsed reads the blob of desc from the layout at p (readLayoutBlob)
+// and parses it with parse; what ("index", "manifest") names it when it
+// does not parse.
+func readParsed[M any](p layout.Path, desc v1.Descriptor, what string, parse func(io.Reader) (M, error)) ([]byte, M, error) {
+	var zero M
+	raw, err := readLayoutBlob(p, desc.Digest, desc.Size)
+	if err != nil {
+		return nil, zero, err
+	}
+	m, err := parse(bytes.NewReader(raw))
+	if err != nil {
+		return nil, zero, fmt.Errorf("%s %s: %w", what, desc.Digest, err)
+	}
+	return raw, m, nil
 }
 
 func (x *blobIndex) MediaType() (types.MediaType, error) { return x.desc.MediaType, nil }
@@ -119,13 +131,9 @@ func openImage(p layout.Path, desc v1.Descriptor) (v1.Image, error) {
 }
 
 func openManifest(p layout.Path, desc v1.Descriptor) (*blobImage, error) {
-	raw, err := readLayoutBlob(p, desc.Digest, desc.Size)
+	raw, m, err := readParsed(p, desc, "manifest", v1.ParseManifest)
 	if err != nil {
 		return nil, err
-	}
-	m, err := v1.ParseManifest(bytes.NewReader(raw))
-	if err != nil {
-		return nil, fmt.Errorf("manifest %s: %w", desc.Digest, err)
 	}
 	return &blobImage{p: p, desc: desc, raw: raw, m: m}, nil
 }

@@ -99,38 +99,54 @@ func (m *mounts) release(c *claims, repo *name.Repository, layers []v1.Hash) {
 }
 
 func indexLayers(idx v1.ImageIndex) ([]v1.Hash, error) {
-	im, err := idx.IndexManifest()
+	var out []v1.Hash
+	err := walkIndex(idx, func(parent v1.ImageIndex, d v1.Descriptor) error {
+		if !d.MediaType.IsImage() {
+			return nil
+		}
+		img, err := parent.Image(d.Digest)
+		if err != nil {
+			return err
+		}
+		m, err := img.Manifest()
+		if err != nil {
+			return err
+		}
+		for _, l := range m.Layers {
+			out = append(out, l.Digest)
+		}
+		return nil
+	})
 	if err != nil {
 		return nil, err
 	}
-	var out []v1.Hash
+	return out, nil
+}
+
+// walkIndex calls fn with every manifest descriptor below idx and the index
+// that lists it, in order, depth first: a child index's descriptor, then
+// what is below it.
+func walkIndex(idx v1.ImageIndex, fn func(parent v1.ImageIndex, d v1.Descriptor) error) error {
+	im, err := idx.IndexManifest()
+	if err != nil {
+		return err
+	}
 	for _, d := range im.Manifests {
-		switch {
-		case d.MediaType.IsIndex():
-			child, err := idx.ImageIndex(d.Digest)
-			if err != nil {
-				return nil, err
-			}
-			ls, err := indexLayers(child)
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, ls...)
-		case d.MediaType.IsImage():
-			img, err := idx.Image(d.Digest)
-			if err != nil {
-				return nil, err
-			}
-			m, err := img.Manifest()
-			if err != nil {
-				return nil, err
-			}
-			for _, l := range m.Layers {
-				out = append(out, l.Digest)
-			}
+		if err := fn(idx, d); err != nil {
+			return err
+		}
+		if !d.MediaType.IsIndex() {
+			continue
+		}
+		child, err := idx.ImageIndex(d.Digest)
+		if err != nil {
+			return err
+		}
+		if err := walkIndex(child, fn); err != nil {
+			return err
 		}
 	}
-	return out, nil
+	return nil
 }
 
 // mountIndex is an index whose images offer their layers for mounting from

@@ -230,25 +230,12 @@ func subjectsOf(idx v1.ImageIndex) (map[v1.Hash]bool, error) {
 		return nil, err
 	}
 	set := map[v1.Hash]bool{d: true}
-	im, err := idx.IndexManifest()
+	err = walkIndex(idx, func(_ v1.ImageIndex, c v1.Descriptor) error {
+		set[c.Digest] = true
+		return nil
+	})
 	if err != nil {
 		return nil, err
-	}
-	for _, c := range im.Manifests {
-		set[c.Digest] = true
-		if c.MediaType.IsIndex() {
-			child, err := idx.ImageIndex(c.Digest)
-			if err != nil {
-				return nil, err
-			}
-			sub, err := subjectsOf(child)
-			if err != nil {
-				return nil, err
-			}
-			for k := range sub {
-				set[k] = true
-			}
-		}
 	}
 	return set, nil
 }
