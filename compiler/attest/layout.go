@@ -97,25 +97,20 @@ type Referrer struct {
 // with the given digest, sorted by predicate type and manifest digest. An
 // empty predicateType lists all; otherwise only that predicate type.
 func Referrers(ctx context.Context, p layout.Path, digest v1.Hash, predicateType string) ([]Referrer, error) {
-	found, err := scanReferrers(ctx, p, digest, ArtifactType)
+	found, err := scanReferrers(ctx, p, digest, ArtifactType, sign.EnvelopeMediaType)
 	if err != nil {
 		return nil, err
 	}
 	var out []Referrer
 	for _, f := range found {
-		for _, l := range f.manifest.Layers {
-			if l.MediaType != sign.EnvelopeMediaType {
-				continue
-			}
-			pt := l.Annotations[AnnotationPredicateType]
-			if pt == "" {
-				pt = l.Annotations[AnnotationCosignPredicateType]
-			}
-			if predicateType != "" && pt != predicateType {
-				continue
-			}
-			out = append(out, Referrer{Manifest: f.desc, Subject: digest, PredicateType: pt, Envelope: l})
+		pt := f.layer.Annotations[AnnotationPredicateType]
+		if pt == "" {
+			pt = f.layer.Annotations[AnnotationCosignPredicateType]
 		}
+		if predicateType != "" && pt != predicateType {
+			continue
+		}
+		out = append(out, Referrer{Manifest: f.desc, Subject: digest, PredicateType: pt, Envelope: f.layer})
 	}
 	slices.SortFunc(out, func(a, b Referrer) int {
 		return cmpJoin(strings.Compare(a.PredicateType, b.PredicateType),
@@ -125,14 +120,17 @@ func Referrers(ctx context.Context, p layout.Path, digest v1.Hash, predicateType
 	return out, nil
 }
 
+// scanned is a layer of a referrer manifest.
 type scanned struct {
-	desc     v1.Descriptor
-	manifest v1.Manifest
+	desc    v1.Descriptor // the manifest's, as in index.json
+	subject v1.Descriptor // the manifest's subject
+	layer   v1.Descriptor
 }
 
-// scanReferrers returns the manifests listed in index.json whose subject is
-// digest and whose artifactType is artifactType.
-func scanReferrers(ctx context.Context, p layout.Path, digest v1.Hash, artifactType string) ([]scanned, error) {
+// scanReferrers returns the layers of media type layerType of the manifests
+// listed in index.json whose subject is digest and whose artifactType is
+// artifactType, in index.json and layer order.
+func scanReferrers(ctx context.Context, p layout.Path, digest v1.Hash, artifactType string, layerType types.MediaType) ([]scanned, error) {
 	ii, err := p.ImageIndex()
 	if err != nil {
 		return nil, fmt.Errorf("layout %s: %w", p, err)
@@ -167,7 +165,11 @@ func scanReferrers(ctx context.Context, p layout.Path, digest v1.Hash, artifactT
 		if m.Subject == nil || m.Subject.Digest != digest || m.ArtifactType != artifactType {
 			continue
 		}
-		out = append(out, scanned{d, m})
+		for _, l := range m.Layers {
+			if l.MediaType == layerType {
+				out = append(out, scanned{desc: d, subject: *m.Subject, layer: l})
+			}
+		}
 	}
 	return out, nil
 }

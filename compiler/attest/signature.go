@@ -68,32 +68,27 @@ func SignatureManifest(sig ImageSignature) (*v1.Manifest, error) {
 // checked against their digests; signatures are not verified (see
 // VerifySignature).
 func Signatures(ctx context.Context, p layout.Path, digest v1.Hash) ([]ImageSignature, error) {
-	found, err := scanReferrers(ctx, p, digest, SignatureArtifactType)
+	found, err := scanReferrers(ctx, p, digest, SignatureArtifactType, sign.SimpleSigningMediaType)
 	if err != nil {
 		return nil, err
 	}
 	var out []ImageSignature
 	for _, f := range found {
-		for _, l := range f.manifest.Layers {
-			if l.MediaType != sign.SimpleSigningMediaType {
-				continue
-			}
-			payload, err := readVerified(p, l.Digest)
-			if err != nil {
-				return nil, fmt.Errorf("layout %s: signature of %s: %w", p, digest, err)
-			}
-			name, _, _ := sign.ParseSimpleSigningPayload(payload)
-			out = append(out, ImageSignature{
-				Subject: Subject{
-					Name:      name,
-					Digest:    f.manifest.Subject.Digest,
-					MediaType: f.manifest.Subject.MediaType,
-					Size:      f.manifest.Subject.Size,
-				},
-				Payload:   payload,
-				Signature: l.Annotations[sign.CosignSignatureAnnotation],
-			})
+		payload, err := readVerified(p, f.layer.Digest)
+		if err != nil {
+			return nil, fmt.Errorf("layout %s: signature of %s: %w", p, digest, err)
 		}
+		name, _, _ := sign.ParseSimpleSigningPayload(payload)
+		out = append(out, ImageSignature{
+			Subject: Subject{
+				Name:      name,
+				Digest:    f.subject.Digest,
+				MediaType: f.subject.MediaType,
+				Size:      f.subject.Size,
+			},
+			Payload:   payload,
+			Signature: f.layer.Annotations[sign.CosignSignatureAnnotation],
+		})
 	}
 	slices.SortFunc(out, func(a, b ImageSignature) int {
 		return cmpJoin(strings.Compare(string(a.Payload), string(b.Payload)), strings.Compare(a.Signature, b.Signature))
