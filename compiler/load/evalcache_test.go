@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -57,11 +58,21 @@ func TestEvalCache(t *testing.T) {
 	write("app/app.cue", app)
 	write("b/b.cue", replaceImageName(app, "b"))
 	write("d/d.cue", replaceImageName(app, "d")+"\nimages: d: ports: [\"80/sctp\"]\n")
+	// A folder redefining a schema definition: its finding comes from the
+	// schema, which a warm load evaluates only for such a folder.
+	write("e/e.cue", replaceImageName(app, "e")+"\n#Distros: wolfi: repositories: [\"http://packages.wolfi.dev/os\"]\n")
 	cache := filepath.Join(t.TempDir(), "eval")
 
 	want := loadWith(t, root, "")
 	if len(want.Findings) == 0 {
 		t.Fatal("the broken image has no findings")
+	}
+	redefined := false
+	for _, f := range want.Findings {
+		redefined = redefined || strings.Contains(f.Message, "#Distros is a schema definition")
+	}
+	if !redefined {
+		t.Fatalf("no finding for the redefined #Distros: %v", want.Findings)
 	}
 	for _, run := range []string{"cold", "warm"} {
 		if diff := cmp.Diff(want, loadWith(t, root, cache)); diff != "" {
@@ -69,7 +80,7 @@ func TestEvalCache(t *testing.T) {
 		}
 	}
 	ents, err := filepath.Glob(filepath.Join(cache, "[0-9a-f]*"))
-	if err != nil || len(ents) != 3 {
+	if err != nil || len(ents) != 4 {
 		t.Fatalf("cache holds %d entries (%v), want one per image folder", len(ents), err)
 	}
 

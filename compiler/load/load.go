@@ -187,21 +187,32 @@ func Load(ctx context.Context, root string, opts Options) (*Catalog, error) {
 			var (
 				cctx *cue.Context
 				sch  cue.Value
-				err  error
+				used int
 			)
-			used := 0
-			for j := range next {
+			// The schema is evaluated in a context only once an instance
+			// needs it: a folder the evaluation cache holds does not
+			// (unless it declares a definition, looked up in the schema),
+			// so a load of an unchanged catalog evaluates no schema.
+			evaluated := func() (*cue.Context, cue.Value, error) {
 				if cctx == nil || used >= opts.InstancesPerContext {
-					cctx, used = cuecontext.New(), 0
-					if sch, err = schema.Evaluate(cctx); err != nil {
-						return err
+					c := cuecontext.New()
+					v, err := schema.Evaluate(c)
+					if err != nil {
+						return nil, cue.Value{}, err
 					}
 					if repos != nil {
-						sch = sch.FillPath(cue.MakePath(cue.Str(schema.RepositoriesPath)), cctx.CompileBytes(repos))
+						v = v.FillPath(cue.MakePath(cue.Str(schema.RepositoriesPath)), c.CompileBytes(repos))
 					}
+					cctx, sch, used = c, v, 0
 				}
 				used++
-				s, fs := evalInstance(cctx, sch, tr, j.inst, j.dir, ec, withRepositories(ec.key(sb, abs, j.inst, j.dir), repos))
+				return cctx, sch, nil
+			}
+			for j := range next {
+				s, fs, err := evalInstance(evaluated, tr, j.inst, j.dir, ec, withRepositories(ec.key(sb, abs, j.inst, j.dir), repos))
+				if err != nil {
+					return err
+				}
 				mu.Lock()
 				specs = append(specs, s...)
 				cat.Findings = append(cat.Findings, fs...)
@@ -353,7 +364,20 @@ const sandboxHint = "a catalog holds only directories and regular files inside i
 
 // evalInstance evaluates one image folder and decodes the specs of the images
 // its own files declare.
-func evalInstance(cctx *cue.Context, sch cue.Value, tr *translator, inst *build.Instance, dir string, ec *evalCache, key string) ([]*spec.Spec, []finding.Finding) {
+func evalInstance(evaluated func() (*cue.Context, cue.Value, error), tr *translator, inst *build.Instance, dir string, ec *evalCache, key string) ([]*spec.Spec, []finding.Finding, error) {
+	// The worker's context and schema, asked for once, when needed.
+	var (
+		cctx *cue.Context
+		sch  cue.Value
+	)
+	need := func() error {
+		if cctx != nil {
+			return nil
+		}
+		var err error
+		cctx, sch, err = evaluated()
+		return err
+	}
 	idx := newIndex()
 	var own []string // images declared by files of this very folder
 	for _, f := range inst.Files {
@@ -380,7 +404,13 @@ func evalInstance(cctx *cue.Context, sch cue.Value, tr *translator, inst *build.
 	for _, d := range idx.defs {
 		// The schema is evaluated on its own, so a catalog file cannot
 		// change one of its definitions; say so rather than ignore it.
-		if filepath.Dir(d.pos.File) == dir && sch.LookupPath(cue.MakePath(cue.Def(d.name))).Exists() {
+		if filepath.Dir(d.pos.File) != dir {
+			continue
+		}
+		if err := need(); err != nil {
+			return nil, nil, err
+		}
+		if sch.LookupPath(cue.MakePath(cue.Def(d.name))).Exists() {
 			findings = append(findings, finding.Finding{
 				Rule: RuleSchema, Severity: finding.Error, Pos: d.pos,
 				Message: fmt.Sprintf("%s is a schema definition: a catalog file cannot change it", d.name),
@@ -393,11 +423,14 @@ func evalInstance(cctx *cue.Context, sch cue.Value, tr *translator, inst *build.
 		for _, s := range cv.Specs {
 			s.Locator = loc
 		}
-		return cv.Specs, append(findings, cv.Findings...)
+		return cv.Specs, append(findings, cv.Findings...), nil
+	}
+	if err := need(); err != nil {
+		return nil, nil, err
 	}
 	s, fs := evalImages(cctx, sch, tr, inst, dir, idx, own)
 	ec.put(key, s, fs)
-	return s, append(findings, fs...)
+	return s, append(findings, fs...), nil
 }
 
 // evalImages evaluates the images the folder's own files declare.
