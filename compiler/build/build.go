@@ -113,15 +113,11 @@ func Build(ctx context.Context, img compile.Image, lock *resolve.Lock, opts Opti
 		return nil, err
 	}
 
-	tmp, err := os.MkdirTemp(opts.TempDir, "hic-build-")
+	tmp, cacheDir, err := resolve.WorkDir(opts.TempDir, "hic-build-", opts.CacheDir)
 	if err != nil {
 		return nil, fmt.Errorf("%s: build: %w", ref, err)
 	}
 	defer os.RemoveAll(tmp)
-	cacheDir := opts.CacheDir
-	if cacheDir == "" {
-		cacheDir = filepath.Join(tmp, "cache")
-	}
 	sbomDir := filepath.Join(tmp, "sbom")
 	if err := os.MkdirAll(sbomDir, 0o755); err != nil {
 		return nil, fmt.Errorf("%s: build: %w", ref, err)

@@ -34,15 +34,11 @@ func Resolve(ctx context.Context, img compile.Image, opts Options) (*Lock, error
 	if err != nil {
 		return nil, fmt.Errorf("%s: resolve: %w", ref, err)
 	}
-	tmp, err := os.MkdirTemp(opts.TempDir, "hic-resolve-")
+	tmp, cacheDir, err := WorkDir(opts.TempDir, "hic-resolve-", opts.CacheDir)
 	if err != nil {
 		return nil, fmt.Errorf("%s: resolve: %w", ref, err)
 	}
 	defer os.RemoveAll(tmp)
-	cacheDir := opts.CacheDir
-	if cacheDir == "" {
-		cacheDir = filepath.Join(tmp, "cache")
-	}
 
 	lock := &Lock{Ref: ref, Archs: map[string][]Package{}}
 	for _, arch := range archs {
@@ -56,6 +52,22 @@ func Resolve(ctx context.Context, img compile.Image, opts Options) (*Lock, error
 		lock.Archs[arch.ToAPK()] = pkgs
 	}
 	return lock, nil
+}
+
+// WorkDir makes the temporary directory of one apko run (resolve or build)
+// under tempDir (empty: os.TempDir()), named prefix and a random suffix, and
+// returns it with the apk cache directory the run uses: cacheDir, or a fresh
+// "cache" directory inside tmp when cacheDir is empty. The caller removes
+// tmp.
+func WorkDir(tempDir, prefix, cacheDir string) (tmp, cache string, err error) {
+	tmp, err = os.MkdirTemp(tempDir, prefix)
+	if err != nil {
+		return "", "", err
+	}
+	if cacheDir == "" {
+		cacheDir = filepath.Join(tmp, "cache")
+	}
+	return tmp, cacheDir, nil
 }
 
 // verifyIndexes checks the signature of every mirror's index of arch
