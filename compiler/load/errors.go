@@ -56,7 +56,15 @@ func (t *translator) loadErrors(err error) []finding.Finding {
 	for _, e := range cueerrors.Errors(err) {
 		format, args := e.Msg()
 		msg := fmt.Sprintf(format, args...)
+		if strings.TrimSpace(msg) == "" || (format == "%s" && len(args) == 0) {
+			// A wrapped error (cue/load's import-path failures) says what
+			// went wrong only in Error.
+			msg = e.Error()
+		}
 		f := finding.Finding{Rule: RuleSyntax, Severity: finding.Error, Message: msg, Hint: syntaxHint}
+		if strings.Contains(msg, "nested module") {
+			f.Hint = "the folder named lies in a CUE module of its own (a cue.mod below the catalog root): set --catalog (or HIC_CATALOG) to that module's folder, or remove its cue.mod"
+		}
 		if p := e.Position(); p.IsValid() {
 			f.Pos = t.pos(p)
 		} else {

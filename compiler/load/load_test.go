@@ -168,3 +168,33 @@ func TestLoadDirsWidensToSharedRepository(t *testing.T) {
 		t.Errorf("images loaded for Dirs [app] (-want +got):\n%s", diff)
 	}
 }
+
+// TestLoadNestedModule: a catalog root one level above the real one (its
+// folder catalog/ has its own cue.mod) is reported with what went wrong and
+// how to fix it, not as an empty syntax error.
+func TestLoadNestedModule(t *testing.T) {
+	root := t.TempDir()
+	for name, data := range map[string][]byte{
+		"catalog/cue.mod/module.cue": []byte("module: \"hic.local/catalog\"\nlanguage: version: \"v0.17.0\"\n"),
+		"catalog/app/app.cue":        readApp(t),
+	} {
+		p := filepath.Join(root, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cat, err := load.Load(context.Background(), root, load.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cat.Findings) != 1 {
+		t.Fatalf("findings: %v, want one", cat.Findings)
+	}
+	f := cat.Findings[0]
+	if f.Rule != load.RuleSyntax || !strings.Contains(f.Message, "catalog/app") || !strings.Contains(f.Message, "nested module") || !strings.Contains(f.Hint, "--catalog") {
+		t.Errorf("finding %+v: want the folder, the nested module and --catalog named", f)
+	}
+}
