@@ -2,12 +2,21 @@ package build
 
 import (
 	"archive/tar"
+	"bytes"
+	"compress/gzip"
+	"crypto"
+	"crypto/rsa"
 	"crypto/sha1" //nolint:gosec // apk's file checksums
 	"crypto/sha256"
+	"crypto/x509"
 	"encoding/hex"
+	"encoding/pem"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 	"testing/fstest"
 	"time"
@@ -20,6 +29,7 @@ import (
 	"github.com/hic-build/hic/compiler/compile"
 	"github.com/hic-build/hic/compiler/layercache"
 	"github.com/hic-build/hic/compiler/resolve"
+	"github.com/hic-build/hic/compiler/testenv"
 )
 
 // layoutPackages are shaped as a distro's are: a base layout whose /lib is
@@ -96,7 +106,6 @@ func layoutImage(budget int) compile.Image {
 // with the layer cache cold, warm, shared, damaged or deleted; a warm build
 // writes, hashes and compresses no layer.
 func TestOwnLayeringEqualsApko(t *testing.T) {
-	ctx := testCtx(t)
 	key := newKey(t, "hic-test")
 	dir := writeMirror(t, key, layoutPackages())
 	mirrors := []resolve.Mirror{{URL: repoURL, Dir: dir}}
@@ -108,6 +117,235 @@ func TestOwnLayeringEqualsApko(t *testing.T) {
 	other.Config.Accounts.Users[0].HomeDir = "/home/another"
 	other.Config.Paths[3].Permissions = 0o640
 	variants := []compile.Image{layoutImage(10), other, layoutImage(3), layoutImage(1)}
+	checkOwnLayering(t, mirrors, cacheDir, variants, nil)
+}
+
+// realPackages are every .apk file of apko's module test data (paths in the
+// module) that install together, by architecture: melange-built packages
+// (a base layout and another that replaces it, a private repository's
+// pair, GNU hello twice, one carrying the xattrs of the machine that built
+// it), apko's minimal hello and, on aarch64, Alpine's alpine-baselayout as
+// Alpine published it (abuild's tar: directory names with a trailing slash,
+// PAX atime and ctime records, sticky and 0700 directories, a 0600 file,
+// absolute symbolic links, empty directories, install scripts). Each set
+// holds two packages of one name on different architectures ("hello") and
+// one package without an origin (apko's hello). alpine-317's
+// alpine-baselayout-3.4.0-r0.apk is a copy of 3.2.0-r23's bytes, so it is
+// not listed twice.
+var realPackages = map[string][]string{
+	"x86_64": {
+		"internal/cli/testdata/packages/x86_64/pretend-baselayout-1.0.0-r0.apk",
+		"internal/cli/testdata/packages/x86_64/replayout-1.0.0-r0.apk",
+		"internal/cli/testdata/private_packages/packages/x86_64/package-x-1.0.0-r0.apk",
+		"internal/cli/testdata/private_packages/packages/x86_64/package-y-1.0.0-r0.apk",
+		"pkg/apk/apk/testdata/hello-wolfi-2.12.1-r0.apk",
+		"pkg/apk/apk/testdata/hello-0.1.0-r0.apk",
+	},
+	"aarch64": {
+		"internal/cli/testdata/packages/aarch64/pretend-baselayout-1.0.0-r0.apk",
+		"internal/cli/testdata/packages/aarch64/replayout-1.0.0-r0.apk",
+		"internal/cli/testdata/private_packages/packages/aarch64/package-x-1.0.0-r0.apk",
+		"internal/cli/testdata/private_packages/packages/aarch64/package-y-1.0.0-r0.apk",
+		"pkg/apk/fs/testdata/hello-2.12-r0.apk",
+		"pkg/apk/apk/testdata/alpine-316/alpine-baselayout-3.2.0-r23.apk",
+		"pkg/apk/apk/testdata/replaces/replaces-0.0.1-r0.apk",
+	},
+}
+
+// writeRealMirror writes a mirror of the real packages: each .apk file's
+// own bytes, and an index per architecture made from the packages' control
+// data and signed by key. The index leaves out the dependencies no package
+// of the set satisfies (the C libraries, busybox, alpine-baselayout-data:
+// apko's test data has none of them); apko reads dependencies from the
+// index, not from the package.
+func writeRealMirror(t *testing.T, key *apkrepo.Key, module string) string {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "mirror")
+	if err := os.MkdirAll(filepath.Join(dir, "keys"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	pub, err := key.PublicKeyPEM()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "keys", key.PublicKeyFileName()), pub, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	privPath, _, err := key.WriteFiles(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(privPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	blk, _ := pem.Decode(b)
+	if blk == nil {
+		t.Fatal("no PEM block in the key")
+	}
+	priv, err := x509.ParsePKCS1PrivateKey(blk.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for arch, files := range realPackages {
+		if err := os.MkdirAll(filepath.Join(dir, arch), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		var pkgs []*apk.Package
+		provided := map[string]bool{}
+		for _, f := range files {
+			data, err := os.ReadFile(filepath.Join(module, f))
+			if err != nil {
+				t.Fatal(err)
+			}
+			p, err := apk.ParsePackage(t.Context(), bytes.NewReader(data), uint64(len(data)))
+			if err != nil {
+				t.Fatalf("%s: %v", f, err)
+			}
+			if p.Arch != arch {
+				t.Fatalf("%s: arch %s, listed under %s", f, p.Arch, arch)
+			}
+			if err := os.WriteFile(filepath.Join(dir, arch, p.Filename()), data, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			pkgs = append(pkgs, p)
+			provided[p.Name] = true
+			for _, pr := range p.Provides {
+				provided[apk.ResolvePackageNameVersionPin(pr).Name] = true
+			}
+		}
+		for _, p := range pkgs {
+			p.Dependencies = slices.DeleteFunc(p.Dependencies, func(d string) bool {
+				return !provided[apk.ResolvePackageNameVersionPin(d).Name]
+			})
+		}
+		r, err := apk.ArchiveFromIndex(&apk.APKIndex{Description: "apko module test data", Packages: pkgs})
+		if err != nil {
+			t.Fatal(err)
+		}
+		idx, err := io.ReadAll(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d := sha256.Sum256(idx)
+		sig, err := rsa.SignPKCS1v15(nil, priv, crypto.SHA256, d[:])
+		if err != nil {
+			t.Fatal(err)
+		}
+		var seg bytes.Buffer
+		zw := gzip.NewWriter(&seg)
+		tw := tar.NewWriter(zw)
+		if err := tw.WriteHeader(&tar.Header{Name: ".SIGN.RSA256." + key.PublicKeyFileName(), Mode: 0o644, Size: int64(len(sig)), Typeflag: tar.TypeReg}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tw.Write(sig); err != nil {
+			t.Fatal(err)
+		}
+		if err := tw.Flush(); err != nil { // no Close: apk signature segments have no end-of-archive
+			t.Fatal(err)
+		}
+		if err := zw.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, arch, "APKINDEX.tar.gz"), append(seg.Bytes(), idx...), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+func realImage(archs []string, pkgs []string, budget int) compile.Image {
+	img := testImage()
+	img.Ref = fmt.Sprintf("real:%s-%d-test-runtime", strings.Join(archs, "-"), budget)
+	img.Config.Archs = archs
+	img.Config.Contents.Packages = pkgs
+	img.Config.Layering = &compile.Layering{Strategy: "origin", Budget: budget}
+	img.Config.Paths = []compile.PathMutation{
+		{Path: "/usr/bin/hello2", Type: "hardlink", Source: "/usr/bin/hello"},
+		{Path: "/usr/share/info/hello.info", Type: "permissions", Permissions: 0o600},
+	}
+	return img
+}
+
+// hic's layering equals apko's BuildLayers, byte for byte, on packages
+// this project did not write: every real package of apko's module test
+// data (realPackages), in images of each architecture's whole set and of
+// the packages both sets name, at several layering budgets, the layer cache
+// cold and warm.
+func TestOwnLayeringEqualsApkoRealPackages(t *testing.T) {
+	key := newKey(t, "hic-test")
+	dir := writeRealMirror(t, key, testenv.ApkoModule(t))
+	mirrors := []resolve.Mirror{{URL: repoURL, Dir: dir}}
+	cacheDir := filepath.Join(t.TempDir(), "layers")
+	amd64 := []string{"replayout", "package-y", "hello-wolfi", "hello"}
+	arm64 := []string{"replayout", "package-y", "hello", "alpine-baselayout", "replaces"}
+	both := []string{"replayout", "package-y", "hello"}
+	var variants []compile.Image
+	for _, budget := range []int{10, 4, 2, 1} {
+		variants = append(variants,
+			realImage([]string{"arm64"}, arm64, budget),
+			realImage([]string{"amd64"}, amd64, budget))
+	}
+	// Only the aarch64 hello installs /usr/bin/hello.
+	img := realImage([]string{"amd64", "arm64"}, both, 3)
+	img.Config.Paths = nil
+	variants = append(variants, img)
+	checkOwnLayering(t, mirrors, cacheDir, variants, func(t *testing.T, img compile.Image, r *Result) {
+		for _, p := range r.Platforms() {
+			ls, err := r.Images[p].Layers()
+			if err != nil {
+				t.Fatal(err)
+			}
+			n := map[string]int{}
+			var largest int64
+			for _, l := range ls {
+				rc, err := l.Uncompressed()
+				if err != nil {
+					t.Fatal(err)
+				}
+				tr := tar.NewReader(rc)
+				for {
+					h, err := tr.Next()
+					if err == io.EOF {
+						break
+					}
+					if err != nil {
+						t.Fatal(err)
+					}
+					n["type "+string(h.Typeflag)]++
+					for k := range h.PAXRecords {
+						if strings.HasPrefix(k, "SCHILY.xattr.") {
+							k = "SCHILY.xattr.*"
+						}
+						n["pax "+k]++
+					}
+					if h.Mode&0o7000 != 0 {
+						n[fmt.Sprintf("mode %o", h.Mode&0o7000)]++
+					}
+					n["format "+h.Format.String()]++
+					largest = max(largest, h.Size)
+				}
+				rc.Close()
+			}
+			t.Logf("%s %s: %d layers, largest entry %d, %v", img.Ref, p, len(ls), largest, n)
+			// What the whole aarch64 set brings into the layers: the
+			// xattrs of GNU hello's files, alpine-baselayout's sticky
+			// directories and symbolic links.
+			if slices.Contains(img.Config.Contents.Packages, "alpine-baselayout") && (n["pax SCHILY.xattr.*"] == 0 || n["mode 1000"] < 2 || n["type 2"] < 3) {
+				t.Errorf("%s %s: the layers lack the xattrs, sticky directories or symbolic links of the real packages: %v", img.Ref, p, n)
+			}
+		}
+	})
+}
+
+// checkOwnLayering builds each of variants with apko's BuildLayers and with
+// hic's layering (no cache, then the cache at cacheDir cold and warm) and
+// compares every layer descriptor of every platform, the index digest and
+// the filesystem the checks read. The cache is shared by the variants in
+// order: the first builds cold.
+func checkOwnLayering(t *testing.T, mirrors []resolve.Mirror, cacheDir string, variants []compile.Image, features func(*testing.T, compile.Image, *Result)) {
+	t.Helper()
+	ctx := testCtx(t)
 	for i, img := range variants {
 		budget := img.Config.Layering.Budget
 		lock, err := resolve.Resolve(ctx, img, resolve.Options{Mirrors: mirrors, TempDir: t.TempDir()})
@@ -122,19 +360,11 @@ func TestOwnLayeringEqualsApko(t *testing.T) {
 			}
 			return r
 		}
-		layers := func(r *Result) map[string][]v1.Descriptor {
-			out := map[string][]v1.Descriptor{}
-			for p, im := range r.Images {
-				m, err := im.Manifest()
-				if err != nil {
-					t.Fatal(err)
-				}
-				out[p] = m.Layers
-			}
-			return out
-		}
 		ref := build(nil, true)
 		want := digest(t, ref.Index)
+		if features != nil {
+			features(t, img, ref)
+		}
 		open := func() *layercache.Cache {
 			c, err := layercache.Open(cacheDir, 0)
 			if err != nil {
@@ -151,26 +381,40 @@ func TestOwnLayeringEqualsApko(t *testing.T) {
 			{"again", open},
 		} {
 			r := build(run.cache(), false)
-			if diff := cmp.Diff(layers(ref), layers(r)); diff != "" {
-				t.Errorf("variant %d, budget %d, %s: layers differ from apko's (-apko +hic):\n%s", i, budget, run.what, diff)
+			if diff := cmp.Diff(imageLayers(t, ref), imageLayers(t, r)); diff != "" {
+				t.Errorf("variant %d (%s), budget %d, %s: layers differ from apko's (-apko +hic):\n%s", i, img.Ref, budget, run.what, diff)
 			}
 			if got := digest(t, r.Index); got != want {
-				t.Errorf("budget %d, %s: index %s, apko's layering gives %s", budget, run.what, got, want)
+				t.Errorf("variant %d (%s), budget %d, %s: index %s, apko's layering gives %s", i, img.Ref, budget, run.what, got, want)
 			}
 			if run.what == "first" && i == 0 && r.LayersReused != 0 {
 				t.Errorf("budget %d, cold: %d layers reused, want 0", budget, r.LayersReused)
 			}
 			if run.what == "again" && r.LayersBuilt != 0 {
-				t.Errorf("budget %d, warm: %d layers compressed, want 0", budget, r.LayersBuilt)
+				t.Errorf("variant %d (%s), budget %d, warm: %d layers compressed, want 0", i, img.Ref, budget, r.LayersBuilt)
 			}
 			// The checks see the same files as from apko's tars.
 			for p := range ref.FS {
 				if diff := cmp.Diff(entries(t, ref.FS[p]), entries(t, r.FS[p])); diff != "" {
-					t.Errorf("budget %d, %s, %s: filesystem the checks read (-apko +hic):\n%s", budget, run.what, p, diff)
+					t.Errorf("variant %d (%s), budget %d, %s, %s: filesystem the checks read (-apko +hic):\n%s", i, img.Ref, budget, run.what, p, diff)
 				}
 			}
 		}
 	}
+}
+
+// imageLayers returns the layer descriptors of r's images by platform.
+func imageLayers(t *testing.T, r *Result) map[string][]v1.Descriptor {
+	t.Helper()
+	out := map[string][]v1.Descriptor{}
+	for p, im := range r.Images {
+		m, err := im.Manifest()
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[p] = m.Layers
+	}
+	return out
 }
 
 // A file is described as the package file it was installed from only while
