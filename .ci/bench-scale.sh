@@ -11,8 +11,9 @@
 #   scaling    10, 20, 40 specs of the set and 80 (the set and SET80_MORE,
 #              tools on the same runtimes) at scale 1 (cold): CPU against
 #              summed and unique layer bytes
-#   catalog    the whole catalog at scale 0.001 and a 200-spec sample at 0.1:
-#              cold time, CPU, RSS, layout size against the summed image sizes
+#   catalog    the whole catalog at scale 0.001 and 0.1 (signed) and a
+#              200-spec sample at 0.1: cold time, CPU, RSS, layout size
+#              against the summed image sizes
 #   noop       hic build --all with nothing changed; hic vet after editing
 #              one image file
 #   publish    hic publish of the whole catalog's layout to a local registry,
@@ -266,6 +267,18 @@ for section in "${sections[@]}"; do
 		measure hic-200-cold "$hic" build --today "$today" --mirrors "$work/mirror-200" --jobs "$jobs" --unsigned --out "$work/s200" "${refs200[@]}"
 		row hic-200-cold "$(counts "$work/s200"); $(layers_line hic-200-cold); $(layerbytes "$work/s200")" >>"$results"
 		{ echo; echo "- the 200 specs' layout by kind:"; layoutkinds "$work/s200"; } >>"$results"
+		# The whole catalog at scale 0.1, signed: the catalog's own sharing
+		# (runtime and dev variants, streams, images on one runtime) at
+		# package sizes where layers, not metadata, dominate.
+		measure mirror-all01 "$hic" mirror --scale 0.1 --out "$work/mirror-all01"
+		warm "$work/mirror-all01"
+		rm -rf "$work/all01"
+		mkdir -p "$work/all01/keys"
+		"$hic" keygen --out "$work/all01/keys" >/dev/null
+		measure hic-all01-cold "$hic" build --all --today "$today" --mirrors "$work/mirror-all01" --jobs "$jobs" --key "$work/all01/keys/hic.key" --out "$work/all01"
+		row hic-all01-cold "$(counts "$work/all01"); $(layers_line hic-all01-cold); $(layerbytes "$work/all01")" >>"$results"
+		{ echo; echo "- the whole catalog's layout at scale 0.1 by kind:"; layoutkinds "$work/all01"; } >>"$results"
+		rm -rf "$work/mirror-all01"
 		;;
 	noop)
 		out="${BENCH_LAYOUT:-$work/all}"
