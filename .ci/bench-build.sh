@@ -121,7 +121,10 @@ measure hic-n-cold "${build[@]}" --out "$work/out-n" "${refs[@]}"
 # Each compiled spec's apko config, pointed at the mirror: every catalog
 # repository becomes its mirror directory, and the keyring the key files of
 # those directories whose names the catalog's keyring lists (the mirror
-# holds one key per distro, as hic build trusts it).
+# holds one key per distro, as hic build trusts it). A spec without layering
+# is built by hic with build.DefaultLayering (origin, budget 10): the config
+# says so to the apko CLI, which would make one layer (the compiled config
+# is hic's compile.Config, which leaves the default unsaid).
 mirrors="$(jq -c --arg root "$work/mirror" '[.mirrors[] | {url, dir: ($root + "/" + .dir)}]' "$work/mirror/mirrors.json")"
 keys="$(find "$work/mirror" -path '*/keys/*.rsa.pub' | jq -R . | jq -sc .)"
 mkdir -p "$work/apko/configs" "$work/apko/out" "$work/apko/sbom"
@@ -131,6 +134,7 @@ for ref in "${refs[@]}"; do
 		.config
 		| (.contents.repositories | map(. as $u | ([$mirrors[] | select(.url == $u) | .dir] | first) // $u) | unique) as $dirs
 		| .contents.repositories = $dirs
+		| .layering //= {"strategy": "origin", "budget": 10}
 		| .contents.keyring |= ([.[] | (split("/") | last) as $k
 			| $keys[] | select(endswith("/keys/" + $k))
 			| select(. as $p | any($dirs[]; . as $d | $p | startswith($d + "/")))] | unique)
