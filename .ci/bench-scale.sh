@@ -139,6 +139,20 @@ layoutsize_run() { "$work/layoutsize" -layout "$1/oci" -report "$1/report.json" 
 layerbytes() { layoutsize_run "$1"; head -1 "$1/layoutsize.txt"; }
 layoutkinds() { tail -n +2 "$1/layoutsize.txt" | sed 's/^  /  - /'; }
 counts() { jq -r '.counts | "\(.built) built, \(.cached) cached, \(.failed) failed"' "$1/report.json" 2>/dev/null || echo "no report"; }
+# whole_catalog NAME SCALE: hic mirror --scale SCALE of the whole catalog
+# into mirror-NAME, then a signed cold hic build --all into NAME, with its
+# table row and layout by kind.
+whole_catalog() {
+	local name=$1 scale=$2
+	measure "mirror-$name" "$hic" mirror --scale "$scale" --out "$work/mirror-$name"
+	warm "$work/mirror-$name"
+	rm -rf "${work:?}/$name"
+	mkdir -p "$work/$name/keys"
+	"$hic" keygen --out "$work/$name/keys" >/dev/null
+	measure "hic-$name-cold" "$hic" build --all --today "$today" --mirrors "$work/mirror-$name" --jobs "$jobs" --key "$work/$name/keys/hic.key" --out "$work/$name"
+	row "hic-$name-cold" "scale $scale; $(counts "$work/$name"); $(layers_line "hic-$name-cold"); $(layerbytes "$work/$name")" >>"$results"
+	{ echo; echo "- the whole catalog's layout at scale $scale by kind:"; layoutkinds "$work/$name"; } >>"$results"
+}
 layers_line() { grep -o 'layers: [0-9]* compressed, [0-9]* reused' "$work/logs/$1.log" | tail -1 || true; }
 
 # apko_configs OUT MIRROR DIR: each compiled spec's apko config with every
@@ -250,15 +264,8 @@ for section in "${sections[@]}"; do
 		done
 		;;
 	catalog)
-		header "catalog: whole catalog at scale 0.001, 200 specs at 0.1 (cold)"
-		measure mirror-all "$hic" mirror --scale 0.001 --out "$work/mirror-all"
-		warm "$work/mirror-all"
-		rm -rf "$work/all"
-		mkdir -p "$work/all/keys"
-		"$hic" keygen --out "$work/all/keys" >/dev/null
-		measure hic-all-cold "$hic" build --all --today "$today" --mirrors "$work/mirror-all" --jobs "$jobs" --key "$work/all/keys/hic.key" --out "$work/all"
-		row hic-all-cold "$(counts "$work/all"); $(layers_line hic-all-cold); $(layerbytes "$work/all")" >>"$results"
-		{ echo; echo "- the whole catalog's layout by kind:"; layoutkinds "$work/all"; } >>"$results"
+		header "catalog: whole catalog at scale 0.001, 200 specs at 0.1, whole catalog at 0.1 (cold)"
+		whole_catalog all 0.001
 		"$hic" list --format json | jq -r '[.[].ref] as $r | range(0; 200) | $r[(. * ($r | length) / 200) | floor]' >"$work/refs200.txt"
 		mapfile -t refs200 <"$work/refs200.txt"
 		measure mirror-200 "$hic" mirror --scale 0.1 --out "$work/mirror-200" "${refs200[@]}"
@@ -270,14 +277,7 @@ for section in "${sections[@]}"; do
 		# The whole catalog at scale 0.1, signed: the catalog's own sharing
 		# (runtime and dev variants, streams, images on one runtime) at
 		# package sizes where layers, not metadata, dominate.
-		measure mirror-all01 "$hic" mirror --scale 0.1 --out "$work/mirror-all01"
-		warm "$work/mirror-all01"
-		rm -rf "$work/all01"
-		mkdir -p "$work/all01/keys"
-		"$hic" keygen --out "$work/all01/keys" >/dev/null
-		measure hic-all01-cold "$hic" build --all --today "$today" --mirrors "$work/mirror-all01" --jobs "$jobs" --key "$work/all01/keys/hic.key" --out "$work/all01"
-		row hic-all01-cold "$(counts "$work/all01"); $(layers_line hic-all01-cold); $(layerbytes "$work/all01")" >>"$results"
-		{ echo; echo "- the whole catalog's layout at scale 0.1 by kind:"; layoutkinds "$work/all01"; } >>"$results"
+		whole_catalog all01 0.1
 		rm -rf "$work/mirror-all01"
 		;;
 	noop)
