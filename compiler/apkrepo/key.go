@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"time"
 )
 
 // keyBits is the RSA modulus size of generated keys.
@@ -111,6 +112,17 @@ func (k *Key) Name() string { return k.name }
 func (k *Key) PublicKeyFileName() string { return k.name + ".rsa.pub" }
 
 // signatureEntryName is the tar entry that carries a signature by k.
+// SignIndex returns an APKINDEX.tar.gz: idx (the gzipped index tar, as
+// apk.ArchiveFromIndex writes it) behind its signature section signed by k,
+// the signature entry dated mtime. WriteRepository signs every index so.
+func (k *Key) SignIndex(idx []byte, mtime time.Time) ([]byte, error) {
+	sig, err := newBuilder().signatureSegment(k, idx, mtime)
+	if err != nil {
+		return nil, err
+	}
+	return append(sig, idx...), nil
+}
+
 func (k *Key) signatureEntryName() string { return ".SIGN.RSA256." + k.PublicKeyFileName() }
 
 // PublicKeyPEM returns the public key as a PKIX ("PUBLIC KEY") PEM block,

@@ -136,9 +136,8 @@ func WriteRepository(ctx context.Context, dir string, key *Key, pkgs []Package) 
 		return cmp.Or(cmp.Compare(a.Arch, b.Arch), cmp.Compare(a.Name, b.Name), cmp.Compare(a.Version, b.Version))
 	})
 
-	b := newBuilder()
 	for _, arch := range repo.Archs {
-		if err := writeIndex(b, repo.IndexPath(arch), key, arch, parsed); err != nil {
+		if err := writeIndex(repo.IndexPath(arch), key, arch, parsed); err != nil {
 			return nil, fmt.Errorf("write repository %s: %w", dir, err)
 		}
 	}
@@ -165,7 +164,6 @@ func WriteEmptyRepository(ctx context.Context, dir string, key *Key, archs []str
 	}
 	repo.Archs = slices.Sorted(slices.Values(archs))
 	repo.Archs = slices.Compact(repo.Archs)
-	b := newBuilder()
 	for _, a := range repo.Archs {
 		if !validArch(a) {
 			return nil, fmt.Errorf("write repository %s: invalid apk arch %q", dir, a)
@@ -173,7 +171,7 @@ func WriteEmptyRepository(ctx context.Context, dir string, key *Key, archs []str
 		if err := os.MkdirAll(filepath.Join(dir, a), 0o755); err != nil {
 			return nil, fmt.Errorf("write repository: %w", err)
 		}
-		if err := writeIndex(b, repo.IndexPath(a), key, a, nil); err != nil {
+		if err := writeIndex(repo.IndexPath(a), key, a, nil); err != nil {
 			return nil, fmt.Errorf("write repository %s: %w", dir, err)
 		}
 	}
@@ -238,7 +236,7 @@ func writeFile(path string, write func(io.Writer) error) error {
 }
 
 // writeIndex writes the signed APKINDEX.tar.gz of arch.
-func writeIndex(b *builder, path string, key *Key, arch string, all []*apk.Package) error {
+func writeIndex(path string, key *Key, arch string, all []*apk.Package) error {
 	var pkgs []*apk.Package
 	var newest time.Time
 	for _, p := range all {
@@ -261,11 +259,11 @@ func writeIndex(b *builder, path string, key *Key, arch string, all []*apk.Packa
 	if err != nil {
 		return fmt.Errorf("index %s: %w", arch, err)
 	}
-	sig, err := b.signatureSegment(key, idx, newest)
+	signed, err := key.SignIndex(idx, newest)
 	if err != nil {
 		return fmt.Errorf("index %s: %w", arch, err)
 	}
-	if err := os.WriteFile(path, append(sig, idx...), 0o644); err != nil {
+	if err := os.WriteFile(path, signed, 0o644); err != nil {
 		return fmt.Errorf("index %s: %w", arch, err)
 	}
 	return nil

@@ -3,14 +3,9 @@ package build
 import (
 	"archive/tar"
 	"bytes"
-	"compress/gzip"
-	"crypto"
-	"crypto/rsa"
 	"crypto/sha1" //nolint:gosec // apk's file checksums
 	"crypto/sha256"
-	"crypto/x509"
 	"encoding/hex"
-	"encoding/pem"
 	"fmt"
 	"io"
 	"os"
@@ -171,22 +166,6 @@ func writeRealMirror(t *testing.T, key *apkrepo.Key, module string) string {
 	if err := os.WriteFile(filepath.Join(dir, "keys", key.PublicKeyFileName()), pub, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	privPath, _, err := key.WriteFiles(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := os.ReadFile(privPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	blk, _ := pem.Decode(b)
-	if blk == nil {
-		t.Fatal("no PEM block in the key")
-	}
-	priv, err := x509.ParsePKCS1PrivateKey(blk.Bytes)
-	if err != nil {
-		t.Fatal(err)
-	}
 	for arch, files := range realPackages {
 		if err := os.MkdirAll(filepath.Join(dir, arch), 0o755); err != nil {
 			t.Fatal(err)
@@ -227,27 +206,11 @@ func writeRealMirror(t *testing.T, key *apkrepo.Key, module string) string {
 		if err != nil {
 			t.Fatal(err)
 		}
-		d := sha256.Sum256(idx)
-		sig, err := rsa.SignPKCS1v15(nil, priv, crypto.SHA256, d[:])
+		signed, err := key.SignIndex(idx, time.Time{})
 		if err != nil {
 			t.Fatal(err)
 		}
-		var seg bytes.Buffer
-		zw := gzip.NewWriter(&seg)
-		tw := tar.NewWriter(zw)
-		if err := tw.WriteHeader(&tar.Header{Name: ".SIGN.RSA256." + key.PublicKeyFileName(), Mode: 0o644, Size: int64(len(sig)), Typeflag: tar.TypeReg}); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := tw.Write(sig); err != nil {
-			t.Fatal(err)
-		}
-		if err := tw.Flush(); err != nil { // no Close: apk signature segments have no end-of-archive
-			t.Fatal(err)
-		}
-		if err := zw.Close(); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, arch, "APKINDEX.tar.gz"), append(seg.Bytes(), idx...), 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(dir, arch, "APKINDEX.tar.gz"), signed, 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
