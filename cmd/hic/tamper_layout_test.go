@@ -352,6 +352,11 @@ func tamperFlipBlob(t *testing.T, e *tamperEnv, h v1.Hash) {
 		t.Fatal(err)
 	}
 	b[len(b)/2] ^= 1
+	// Layers are read-only (hard links of the layer cache's blobs); the
+	// attacker owns the file and may make it writable.
+	if err := os.Chmod(p, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	if err := os.WriteFile(p, b, 0o644); err != nil {
 		t.Fatal(err)
 	}

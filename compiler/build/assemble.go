@@ -2,7 +2,6 @@ package build
 
 import (
 	"archive/tar"
-	"bufio"
 	"bytes"
 	"cmp"
 	"context"
@@ -460,78 +459,55 @@ func contentID(fsys *modeFS, e *layerEntry, locked map[string]string) (string, e
 	return fmt.Sprintf("content sha256:%x", h.Sum(nil)), nil
 }
 
-// writeTar writes l as a tar file into dir and returns its path and diff ID.
-func (l *plannedLayer) writeTar(fsys *modeFS, dir string) (string, v1.Hash, error) {
-	out, err := os.CreateTemp(dir, "layer-*.tar")
-	if err != nil {
-		return "", v1.Hash{}, err
+// compressTar writes l as a tar, compressed as apko compresses a layer, to
+// w and returns the tar's diff ID. The tar itself is never stored.
+func (l *plannedLayer) compressTar(fsys *modeFS, w io.Writer) (v1.Hash, error) {
+	zw := pgzip.NewWriter(w)
+	if err := zw.SetConcurrency(1<<20, pgzipThreads); err != nil {
+		return v1.Hash{}, err
 	}
-	defer out.Close()
 	diffID := sha256.New()
-	bw := bufio.NewWriterSize(out, 1<<22)
-	tw := tar.NewWriter(io.MultiWriter(diffID, bw))
+	tw := tar.NewWriter(io.MultiWriter(diffID, zw))
 	buf := make([]byte, 1<<20)
 	for i := range l.entries {
 		e := &l.entries[i]
 		if err := tw.WriteHeader(&e.hdr); err != nil {
-			return "", v1.Hash{}, fmt.Errorf("writing header %s: %w", e.hdr.Name, err)
+			return v1.Hash{}, fmt.Errorf("writing header %s: %w", e.hdr.Name, err)
 		}
 		switch {
 		case e.data != nil:
 			if _, err := tw.Write(e.data); err != nil {
-				return "", v1.Hash{}, err
+				return v1.Hash{}, err
 			}
 		case e.path != "":
 			f, err := fsys.Open(e.path)
 			if err != nil {
-				return "", v1.Hash{}, err
+				return v1.Hash{}, err
 			}
 			_, err = io.CopyBuffer(tw, f, buf)
 			f.Close()
 			if err != nil {
-				return "", v1.Hash{}, fmt.Errorf("copying %s: %w", e.path, err)
+				return v1.Hash{}, fmt.Errorf("copying %s: %w", e.path, err)
 			}
 		}
 	}
 	if err := tw.Close(); err != nil {
-		return "", v1.Hash{}, err
+		return v1.Hash{}, err
 	}
-	if err := bw.Flush(); err != nil {
-		return "", v1.Hash{}, err
+	if err := zw.Close(); err != nil {
+		return v1.Hash{}, err
 	}
-	return out.Name(), v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(diffID.Sum(nil))}, nil
+	return v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(diffID.Sum(nil))}, nil
 }
 
 // pgzipThreads is apko's layer compression concurrency; the compressed
 // bytes do not depend on it.
 var pgzipThreads = min(runtime.GOMAXPROCS(0), 8)
 
-// compressFile compresses the tar file p as apko compresses a layer.
-func compressFile(p string) (io.ReadCloser, error) {
-	in, err := os.Open(p)
-	if err != nil {
-		return nil, err
-	}
-	pr, pw := io.Pipe()
-	go func() {
-		defer in.Close()
-		zw := pgzip.NewWriter(pw)
-		err := zw.SetConcurrency(1<<20, pgzipThreads)
-		if err == nil {
-			_, err = io.Copy(zw, in)
-		}
-		if cerr := zw.Close(); err == nil {
-			err = cerr
-		}
-		pw.CloseWithError(err)
-	}()
-	return pr, nil
-}
-
 // assembleLayers returns the layers of the planned layers from cache,
 // writing, hashing and compressing only those it does not hold, and how
 // many it compressed.
-func assembleLayers(ctx context.Context, fsys *modeFS, cache *layercache.Cache, planned []*plannedLayer, locked map[string]string, tmp string) ([]v1.Layer, int, error) {
+func assembleLayers(ctx context.Context, fsys *modeFS, cache *layercache.Cache, planned []*plannedLayer, locked map[string]string) ([]v1.Layer, int, error) {
 	out := make([]v1.Layer, len(planned))
 	compressed := 0
 	for i, pl := range planned {
@@ -543,14 +519,9 @@ func assembleLayers(ctx context.Context, fsys *modeFS, cache *layercache.Cache, 
 			return nil, 0, fmt.Errorf("layer %d: %w", i, err)
 		}
 		l, _, err := cache.Input(layercache.InputKey(desc), func() (v1.Layer, error) {
-			p, diffID, err := pl.writeTar(fsys, tmp)
-			if err != nil {
-				return nil, err
-			}
-			defer os.Remove(p)
-			return cache.Layer(layercache.Key(diffID, compressor()), diffID, types.OCILayer, func() (io.ReadCloser, error) {
-				compressed++
-				return compressFile(p)
+			compressed++
+			return cache.Write(compressor(), types.OCILayer, func(w io.Writer) (v1.Hash, error) {
+				return pl.compressTar(fsys, w)
 			})
 		})
 		if err != nil {

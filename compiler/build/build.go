@@ -326,7 +326,7 @@ func buildArch(ctx context.Context, img compile.Image, src *resolve.Sources, loc
 		for _, p := range installed {
 			sums[p.Name+"="+p.Version] = p.Checksum
 		}
-		if layers, built, err = assembleLayers(ctx, mfs, cache, planned, sums, tmp); err != nil {
+		if layers, built, err = assembleLayers(ctx, mfs, cache, planned, sums); err != nil {
 			return fail("layers", err)
 		}
 	} else {

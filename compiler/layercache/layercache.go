@@ -16,14 +16,18 @@
 //	blobs/sha256/<hex>  compressed layers, by digest
 //	keys/<key>          JSON: digest, size, diff ID and media type of the key's layer
 //	keys/in-<key>       the same, for an input key
+//	used/<hex>          empty; its modification time is when the blob was last used
 //	tmp/                files being written
 //
 // Writers write a temporary file and rename it into place, so concurrent
 // writers of the same key or blob are safe and readers never see a partial
-// file. Every blob is hashed the first time a process reads it and dropped if
-// its bytes do not match its digest. Open trims the directory to a size
-// bound, least recently used first, sparing what was used in the last
-// minutes.
+// file. Blobs are read-only and never written in place, so an OCI layout
+// may hard-link them (see BlobFile); for that reason when a blob was last
+// used is kept beside it (used/) rather than in its own times, which an
+// OCI layout's checks remember. Every blob is hashed the first time a
+// process reads it and dropped if its bytes do not match its digest. Open
+// trims the directory to a size bound, least recently used first, sparing
+// what was used in the last minutes.
 package layercache
 
 import (
@@ -44,6 +48,9 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 )
+
+// blobMode is the mode of every blob: readable by all, written by none.
+const blobMode = 0o444
 
 // DefaultMaxBytes bounds a cache whose Open names no bound: 20 GiB.
 const DefaultMaxBytes = 20 << 30
@@ -75,7 +82,7 @@ func Open(dir string, maxBytes int64) (*Cache, error) {
 	if maxBytes <= 0 {
 		maxBytes = DefaultMaxBytes
 	}
-	for _, d := range []string{"blobs/sha256", "keys", "tmp"} {
+	for _, d := range []string{"blobs/sha256", "keys", "used", "tmp"} {
 		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
 			return nil, fmt.Errorf("layer cache: %w", err)
 		}
@@ -169,6 +176,7 @@ func (c *Cache) Stats() Stats {
 
 func (c *Cache) blobPath(h v1.Hash) string { return filepath.Join(c.dir, "blobs", h.Algorithm, h.Hex) }
 func (c *Cache) keyPath(key string) string { return filepath.Join(c.dir, "keys", key) }
+func (c *Cache) usedPath(h v1.Hash) string { return filepath.Join(c.dir, "used", h.Hex) }
 
 // Layer returns the layer of key from the cache or, if the cache does not
 // hold it intact, stores what compress returns (the compressed layer with
@@ -269,9 +277,19 @@ func (c *Cache) get(key string) (v1.Layer, bool, error) {
 		c.verified[e.Digest] = true
 		c.mu.Unlock()
 	}
-	now := time.Now()
-	_ = os.Chtimes(p, now, now) // recency for trimming; best effort
+	c.touch(e.Digest)
 	return &layer{e: e, path: p}, true, nil
+}
+
+// touch records that blob h is used now, for trimming; best effort.
+func (c *Cache) touch(h v1.Hash) {
+	p := c.usedPath(h)
+	now := time.Now()
+	if err := os.Chtimes(p, now, now); errors.Is(err, fs.ErrNotExist) {
+		if f, err := os.Create(p); err == nil {
+			f.Close()
+		}
+	}
 }
 
 func checkDigest(p string, want v1.Hash) error {
@@ -311,8 +329,61 @@ func (c *Cache) Put(key string, diffID v1.Hash, mt types.MediaType, r io.Reader)
 		return nil, fmt.Errorf("layer cache: write layer %s: %w", diffID, err)
 	}
 	e := Entry{Digest: v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(h.Sum(nil))}, DiffID: diffID, Size: n, MediaType: mt}
+	return c.commit(key, tmp.Name(), e)
+}
+
+// Write stores a layer whose diff ID is known only once it is written:
+// write writes the compressed layer (compressor's bytes of a tar with media
+// type mt) to w and returns the diff ID of the tar. The layer is stored
+// under Key(diffID, compressor) and returned; if the cache already holds
+// that key intact, the cached layer is returned and the bytes written are
+// dropped. Unlike Layer, the tar need not exist anywhere before it is
+// compressed.
+func (c *Cache) Write(compressor string, mt types.MediaType, write func(w io.Writer) (v1.Hash, error)) (v1.Layer, error) {
+	tmp, err := os.CreateTemp(filepath.Join(c.dir, "tmp"), "blob-")
+	if err != nil {
+		return nil, fmt.Errorf("layer cache: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	h := sha256.New()
+	cw := &countingWriter{w: io.MultiWriter(tmp, h)}
+	diffID, err := write(cw)
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return nil, fmt.Errorf("layer cache: write layer: %w", err)
+	}
+	key := Key(diffID, compressor)
+	return c.once(key, func() (v1.Layer, error) {
+		l, ok, err := c.Get(key)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			c.count(func(s *Stats) { s.Reused++ })
+			return l, nil
+		}
+		e := Entry{Digest: v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(h.Sum(nil))}, DiffID: diffID, Size: cw.n, MediaType: mt}
+		l, err = c.commit(key, tmp.Name(), e)
+		if err == nil {
+			c.count(func(s *Stats) { s.Stored++ })
+		}
+		return l, err
+	})
+}
+
+// commit makes the written blob tmp read-only, renames it into place and
+// stores e under key.
+func (c *Cache) commit(key, tmp string, e Entry) (v1.Layer, error) {
 	p := c.blobPath(e.Digest)
-	if err := os.Rename(tmp.Name(), p); err != nil {
+	if err := os.Chmod(tmp, blobMode); err != nil {
+		return nil, fmt.Errorf("layer cache: %w", err)
+	}
+	if err := os.Rename(tmp, p); err != nil {
 		return nil, fmt.Errorf("layer cache: %w", err)
 	}
 	b, err := json.Marshal(e)
@@ -326,6 +397,17 @@ func (c *Cache) Put(key string, diffID v1.Hash, mt types.MediaType, r io.Reader)
 	c.verified[e.Digest] = true
 	c.mu.Unlock()
 	return &layer{e: e, path: p}, nil
+}
+
+type countingWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (w *countingWriter) Write(p []byte) (int, error) {
+	n, err := w.w.Write(p)
+	w.n += int64(n)
+	return n, err
 }
 
 func writeAtomic(tmpDir, dst string, b []byte) error {
@@ -371,6 +453,11 @@ func (c *Cache) trim(now time.Time) error {
 	if total <= c.max {
 		return nil
 	}
+	for i, b := range blobs {
+		if fi, err := os.Stat(filepath.Join(c.dir, "used", filepath.Base(b.path))); err == nil && fi.ModTime().After(b.used) {
+			blobs[i].used = fi.ModTime()
+		}
+	}
 	sort.Slice(blobs, func(i, j int) bool { return blobs[i].used.Before(blobs[j].used) })
 	for _, b := range blobs {
 		if total <= c.max || now.Sub(b.used) < grace {
@@ -379,6 +466,7 @@ func (c *Cache) trim(now time.Time) error {
 		if err := os.Remove(b.path); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return err
 		}
+		os.Remove(filepath.Join(c.dir, "used", filepath.Base(b.path)))
 		total -= b.size
 	}
 	// Stale temporary files of crashed writers.
@@ -404,6 +492,11 @@ func (l *layer) DiffID() (v1.Hash, error)            { return l.e.DiffID, nil }
 func (l *layer) Size() (int64, error)                { return l.e.Size, nil }
 func (l *layer) MediaType() (types.MediaType, error) { return l.e.MediaType, nil }
 func (l *layer) Compressed() (io.ReadCloser, error)  { return os.Open(l.path) }
+
+// BlobFile is the file holding the compressed layer: read-only, never
+// written in place (a changed layer is a new file under another name), so
+// it may be hard-linked rather than copied.
+func (l *layer) BlobFile() string { return l.path }
 func (l *layer) Uncompressed() (io.ReadCloser, error) {
 	f, err := os.Open(l.path)
 	if err != nil {

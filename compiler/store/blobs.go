@@ -201,6 +201,13 @@ func (s *Store) writeImage(ctx context.Context, img v1.Image) error {
 		if s.goodBlob(h) {
 			continue
 		}
+		if bf, ok := l.(blobFile); ok {
+			if linked, err := s.linkBlob(h, bf.BlobFile()); err != nil {
+				return fmt.Errorf("layer %s: %w", h, err)
+			} else if linked {
+				continue
+			}
+		}
 		rc, err := l.Compressed()
 		if err != nil {
 			return err
@@ -315,10 +322,69 @@ func (s *Store) writeBlob(h v1.Hash, rc io.ReadCloser) (err error) {
 	return nil
 }
 
-func (s *Store) tempFile() (*os.File, error) {
+// blobFile is a layer whose compressed bytes are a read-only file never
+// written in place (a layer cache's blob): the store hard-links it into
+// the layout rather than copying it.
+type blobFile interface{ BlobFile() string }
+
+// linkBlob stores the file src as blob h by a hard link, checked as
+// writeBlob checks a copy: hashed against h before it is renamed into
+// place. It reports false, storing nothing, when src cannot be linked
+// (another filesystem, a file that is not read-only for all, links not
+// permitted), for the caller to copy it instead.
+func (s *Store) linkBlob(h v1.Hash, src string) (linked bool, err error) {
+	if h.Algorithm != "sha256" {
+		return false, fmt.Errorf("blob %s: unsupported digest algorithm", h)
+	}
+	if fi, err := os.Lstat(src); err != nil || !fi.Mode().IsRegular() || fi.Mode().Perm() != 0o444 {
+		return false, nil
+	}
+	s.memo.forget(h)
+	tmp := s.tempName()
+	if err := os.Link(src, tmp); err != nil {
+		return false, nil
+	}
+	defer func() {
+		if err != nil {
+			os.Remove(tmp)
+		}
+	}()
+	f, err := os.Open(tmp)
+	if err != nil {
+		return false, err
+	}
+	defer f.Close()
+	sum := sha256.New()
+	if _, err := io.Copy(sum, f); err != nil {
+		return false, fmt.Errorf("blob %s: %w", h, err)
+	}
+	if got := hex.EncodeToString(sum.Sum(nil)); got != h.Hex {
+		return false, fmt.Errorf("blob %s: content has digest sha256:%s", h, got)
+	}
+	if err := f.Sync(); err != nil {
+		return false, err
+	}
+	if err := os.Rename(tmp, s.blobPath(h)); err != nil {
+		return false, err
+	}
+	// A rename onto another link of the same file (a concurrent link of
+	// the same blob) does nothing and leaves tmp.
+	os.Remove(tmp)
+	if id, ok := s.blobID(h); ok {
+		s.memo.markGood(h, id)
+	}
+	return true, nil
+}
+
+// tempName is a new name in the layout's temporary directory.
+func (s *Store) tempName() string {
 	s.mu.Lock()
 	s.seq++
 	n := s.seq
 	s.mu.Unlock()
-	return os.OpenFile(filepath.Join(s.dir, tmpDirName, fmt.Sprintf("%d-%d", os.Getpid(), n)), os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
+	return filepath.Join(s.dir, tmpDirName, fmt.Sprintf("%d-%d", os.Getpid(), n))
+}
+
+func (s *Store) tempFile() (*os.File, error) {
+	return os.OpenFile(s.tempName(), os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
 }
