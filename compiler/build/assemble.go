@@ -461,11 +461,16 @@ func contentID(fsys *modeFS, e *layerEntry, locked map[string]string) (string, e
 
 // compressTar writes l as a tar, compressed as apko compresses a layer, to
 // w and returns the tar's diff ID. The tar itself is never stored.
-func (l *plannedLayer) compressTar(fsys *modeFS, w io.Writer) (v1.Hash, error) {
+func (l *plannedLayer) compressTar(fsys *modeFS, w io.Writer) (_ v1.Hash, err error) {
 	zw := pgzip.NewWriter(w)
 	if err := zw.SetConcurrency(1<<20, pgzipThreads); err != nil {
 		return v1.Hash{}, err
 	}
+	defer func() {
+		if err != nil {
+			zw.Close() // stops its compressing goroutines
+		}
+	}()
 	diffID := sha256.New()
 	tw := tar.NewWriter(io.MultiWriter(diffID, zw))
 	buf := make([]byte, 1<<20)
