@@ -77,6 +77,55 @@ func tamperCacheCases() []tamperCase {
 			Check:    rebuilt(tamperWolfi),
 		},
 		{
+			// apko's package cache (OUT/cache) holds each package of a
+			// mirror expanded, and apko reads an entry by its name. The
+			// spec is built once more in the case's own copy (its image
+			// dropped from index.json, the layer cache emptied), so that
+			// the cache holds entries under this copy's mirror; then the
+			// expanded data of every cached package is edited and the
+			// image dropped again, so the next build installs from them.
+			Name: "cache: the expanded data of a mirror's packages edited in apko's package cache",
+			Attack: func(t *testing.T, e *tamperEnv) {
+				forceRebuild := func() {
+					tamperEditIndex(t, e, func(im *v1.IndexManifest) {
+						var kept []v1.Descriptor
+						for _, d := range im.Manifests {
+							if d.Annotations[store.AnnotationSpecRef] != tamperWolfi {
+								kept = append(kept, d)
+							}
+						}
+						im.Manifests = kept
+					})
+					if err := os.RemoveAll(filepath.Join(e.Out, "cache", "layers")); err != nil {
+						t.Fatal(err)
+					}
+				}
+				forceRebuild()
+				if r := e.Build(t, "--all"); r.Code != 0 {
+					t.Fatalf("the build before the attack: %s", r)
+				}
+				tars, err := filepath.Glob(filepath.Join(e.Out, "cache", "file*", "*", "*", "*.dat.tar"))
+				if err != nil || len(tars) == 0 {
+					t.Fatalf("no expanded package in apko's cache under %s (%v)", e.Out, err)
+				}
+				for _, p := range tars {
+					b, err := os.ReadFile(p)
+					if err != nil {
+						t.Fatal(err)
+					}
+					b[len(b)/2] ^= 1
+					if err := os.WriteFile(p, b, 0o644); err != nil {
+						t.Fatal(err)
+					}
+				}
+				forceRebuild()
+			},
+			Detect:   build,
+			ExitZero: true,
+			Want:     []string{"package cache entry altered", "is not the decompressed data segment"},
+			Check:    rebuilt(tamperWolfi),
+		},
+		{
 			Name: "cache: a cached image's attestation envelope corrupted",
 			Attack: func(t *testing.T, e *tamperEnv) {
 				r := tamperReferrer(t, e, tamperAlpine, attest.PredicateSLSAProvenance)

@@ -137,7 +137,7 @@ func Build(ctx context.Context, img compile.Image, lock *resolve.Lock, opts Opti
 		inMem = true
 	}
 
-	if _, err := verifyPackageCache(ctx, ref, cacheDir, src, lock, archs); err != nil {
+	if _, err := verifyPackageCache(ctx, ref, cacheDir, src, lock, archs, opts.Checked); err != nil {
 		return nil, err
 	}
 	date := lock.BuildDate()

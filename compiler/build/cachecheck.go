@@ -1,7 +1,6 @@
 package build
 
 import (
-	"compress/gzip"
 	"context"
 	"crypto/sha1" //nolint:gosec // APK control checksums are SHA-1
 	"crypto/sha256"
@@ -19,51 +18,81 @@ import (
 
 	"chainguard.dev/apko/pkg/build/types"
 	"github.com/chainguard-dev/clog"
+	"github.com/klauspost/compress/gzip"
 
 	"github.com/hic-build/hic/compiler/resolve"
 )
 
 // verifyPackageCache checks, before apko reads them, the entries of apko's
-// package cache for every locked package fetched from a repository without
-// a mirror: the control segment must hash to the lock's checksum (the
-// signed index's), the data segment to the name apko gave it (its data
-// hash), and the uncompressed data to the decompressed data segment. An
-// entry that does not is named in the log and removed, so apko fetches the
-// package again (and it is then checked as it arrives). It returns the
-// entries it removed.
-func verifyPackageCache(ctx context.Context, ref, cacheDir string, src *resolve.Sources, lock *resolve.Lock, archs []types.Architecture) ([]string, error) {
+// package cache for every locked package: the control segment must hash to
+// the lock's checksum (the signed index's), the data segment to the name
+// apko gave it (its data hash), and the uncompressed data to the
+// decompressed data segment. apko trusts an entry by its name, for a
+// package of a mirror as for one it fetched. An entry that does not pass is
+// named in the log and removed, so apko expands the package again from the
+// verified mirror file or fetches it again (and it is then checked as it
+// arrives). It returns the entries it removed.
+//
+// checked remembers, for the process, the entries checked and those absent
+// when first asked for: apko then makes them from a checked package, and
+// keeps what it read of them in memory for the rest of the process.
+func verifyPackageCache(ctx context.Context, ref, cacheDir string, src *resolve.Sources, lock *resolve.Lock, archs []types.Architecture, checked *PackageChecks) ([]string, error) {
 	var removed []string
 	for _, arch := range archs {
 		for _, p := range lock.Packages(arch) {
-			if _, mirrored := src.MirrorDir(p.Repository); mirrored {
-				continue // read from the mirror, checked by verifyMirrors
-			}
 			if err := ctx.Err(); err != nil {
 				return removed, err
 			}
-			dir := filepath.Join(cacheDir, url.QueryEscape(strings.TrimSuffix(p.Repository, "/")), arch.ToAPK(), p.Name+"-"+p.Version)
-			if _, err := os.Stat(dir); err != nil {
-				continue
-			}
-			why, err := checkCachedPackage(dir, p)
+			dir, err := cacheEntry(cacheDir, src, p, arch)
 			if err != nil {
-				return removed, fmt.Errorf("%s: package cache %s: %w", ref, dir, err)
+				return removed, fmt.Errorf("%s: package cache: %w", ref, err)
 			}
-			if why == "" {
-				continue
+			err = checked.entry(dir, func() error {
+				if _, err := os.Stat(dir); err != nil {
+					return nil // apko makes it from the verified mirror file or a checked fetch
+				}
+				why, err := checkCachedPackage(dir, p)
+				if err != nil {
+					return fmt.Errorf("%s: package cache %s: %w", ref, dir, err)
+				}
+				if why == "" {
+					return nil
+				}
+				clog.FromContext(ctx).Warn("package cache entry altered: removed, expanding or fetching the package again",
+					"ref", ref, "package", p.String(), "repository", p.Repository, "entry", dir, "why", why)
+				if err := os.RemoveAll(dir); err != nil {
+					return fmt.Errorf("%s: package cache %s is altered (%s) and cannot be removed: %w", ref, dir, why, err)
+				}
+				removed = append(removed, dir)
+				return nil
+			})
+			if err != nil {
+				return removed, err
 			}
-			clog.FromContext(ctx).Warn("package cache entry altered: removed, fetching the package again",
-				"ref", ref, "package", p.String(), "repository", p.Repository, "entry", dir, "why", why)
-			if err := os.RemoveAll(dir); err != nil {
-				return removed, fmt.Errorf("%s: package cache %s is altered (%s) and cannot be removed: %w", ref, dir, why, err)
-			}
-			removed = append(removed, dir)
 		}
 	}
 	return removed, nil
 }
 
-// checkCachedPackage says what is wrong with one cache entry, or "".
+// cacheEntry is the directory of apko's package cache that holds package p
+// of arch: named after the repository as apko reads it (the mirror
+// directory as a file URL, or the repository URL), the architecture and
+// the package's name and version.
+func cacheEntry(cacheDir string, src *resolve.Sources, p resolve.Package, arch types.Architecture) (string, error) {
+	repo := strings.TrimSuffix(p.Repository, "/")
+	if dir, ok := src.MirrorDir(p.Repository); ok {
+		abs, err := filepath.Abs(dir)
+		if err != nil {
+			return "", err
+		}
+		repo = (&url.URL{Scheme: "file", Path: abs}).String()
+	}
+	return filepath.Join(cacheDir, url.QueryEscape(repo), arch.ToAPK(), p.Name+"-"+p.Version), nil
+}
+
+// checkCachedPackage says what is wrong with one cache entry, or "". The
+// data segment is read once: hashed as it is and as it decompresses, for
+// its name and for the uncompressed data beside it.
 func checkCachedPackage(dir string, p resolve.Package) (string, error) {
 	raw, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(p.Checksum, "Q1"))
 	if err != nil || !strings.HasPrefix(p.Checksum, "Q1") {
@@ -73,6 +102,10 @@ func checkCachedPackage(dir string, p resolve.Package) (string, error) {
 	ents, err := os.ReadDir(dir)
 	if err != nil {
 		return "", err
+	}
+	names := map[string]bool{}
+	for _, e := range ents {
+		names[e.Name()] = true
 	}
 	for _, e := range ents {
 		name := e.Name()
@@ -89,26 +122,34 @@ func checkCachedPackage(dir string, p resolve.Package) (string, error) {
 			}
 		case strings.HasSuffix(name, ".dat.tar.gz"):
 			want := strings.TrimSuffix(name, ".dat.tar.gz")
-			if sum, err := fileSum(full, sha256.New()); err != nil {
+			var sum, data string
+			if names[want+".dat.tar"] {
+				sum, data, err = gunzipSums(full)
+				if err != nil && !errors.Is(err, fs.ErrNotExist) {
+					return fmt.Sprintf("%s: %v", name, err), nil
+				}
+			} else {
+				sum, err = fileSum(full, sha256.New())
+			}
+			if err != nil {
 				return "", err
-			} else if sum != want {
+			}
+			if sum != want {
 				return fmt.Sprintf("%s hashes to %s: the data segment was edited", name, sum), nil
 			}
-		case strings.HasSuffix(name, ".dat.tar"):
-			gz := full + ".gz"
-			a, err := gunzipSum(gz)
-			if errors.Is(err, fs.ErrNotExist) {
-				return fmt.Sprintf("%s has no data segment to check it against", name), nil
+			if data == "" {
+				continue
 			}
-			if err != nil {
-				return fmt.Sprintf("%s: %v", name+".gz", err), nil
-			}
-			b, err := fileSum(full, sha256.New())
+			tarSum, err := fileSum(strings.TrimSuffix(full, ".gz"), sha256.New())
 			if err != nil {
 				return "", err
 			}
-			if a != b {
-				return fmt.Sprintf("%s is not the decompressed data segment: it was edited", name), nil
+			if tarSum != data {
+				return fmt.Sprintf("%s is not the decompressed data segment: it was edited", want+".dat.tar"), nil
+			}
+		case strings.HasSuffix(name, ".dat.tar"):
+			if !names[name+".gz"] {
+				return fmt.Sprintf("%s has no data segment to check it against", name), nil
 			}
 		}
 	}
@@ -127,19 +168,26 @@ func fileSum(path string, h hash.Hash) (string, error) {
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
-func gunzipSum(path string) (string, error) {
+// gunzipSums returns the sha256 of the gzip file path and of its
+// decompressed content, from one read.
+func gunzipSums(path string) (compressed, data string, err error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
 	defer f.Close()
-	zr, err := gzip.NewReader(f)
+	hz := sha256.New()
+	zr, err := gzip.NewReader(io.TeeReader(f, hz))
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
 	h := sha256.New()
 	if _, err := io.Copy(h, zr); err != nil {
-		return "", err
+		return "", "", err
 	}
-	return hex.EncodeToString(h.Sum(nil)), nil
+	// The compressed hash covers the whole file, trailing bytes included.
+	if _, err := io.Copy(hz, f); err != nil {
+		return "", "", err
+	}
+	return hex.EncodeToString(hz.Sum(nil)), hex.EncodeToString(h.Sum(nil)), nil
 }

@@ -89,11 +89,16 @@ func verifyMirrors(ctx context.Context, ref string, src *resolve.Sources, lock *
 // counts as the same file only with the same path, device, inode, size,
 // modification and change time, and the same locked checksum and index
 // size: any write to it (which sets its change time) makes it a new file
-// that is verified again. The zero value is not usable; use
-// NewPackageChecks. A nil *PackageChecks remembers nothing.
+// that is verified again. It also remembers the entries of apko's package
+// cache checked in this process (see verifyPackageCache). The zero value
+// is not usable; use NewPackageChecks. A nil *PackageChecks remembers
+// nothing.
 type PackageChecks struct {
 	mu sync.Mutex
 	ok map[packageCheck]bool
+	// entries: apko package cache entries checked, or absent and so made
+	// by apko in this process (see verifyPackageCache); closed when done.
+	entries map[string]chan struct{}
 }
 
 type packageCheck struct {
@@ -104,7 +109,41 @@ type packageCheck struct {
 }
 
 // NewPackageChecks returns an empty memo.
-func NewPackageChecks() *PackageChecks { return &PackageChecks{ok: map[packageCheck]bool{}} }
+func NewPackageChecks() *PackageChecks {
+	return &PackageChecks{ok: map[packageCheck]bool{}, entries: map[string]chan struct{}{}}
+}
+
+// entry runs check for the package cache entry dir once in this process:
+// a concurrent call for dir waits for the first, a later one returns at
+// once. A check that fails is run again by the next call.
+func (c *PackageChecks) entry(dir string, check func() error) error {
+	if c == nil {
+		return check()
+	}
+	c.mu.Lock()
+	if done, ok := c.entries[dir]; ok {
+		c.mu.Unlock()
+		<-done
+		c.mu.Lock()
+		_, ok := c.entries[dir]
+		c.mu.Unlock()
+		if ok {
+			return nil
+		}
+		return c.entry(dir, check)
+	}
+	done := make(chan struct{})
+	c.entries[dir] = done
+	c.mu.Unlock()
+	err := check()
+	if err != nil {
+		c.mu.Lock()
+		delete(c.entries, dir)
+		c.mu.Unlock()
+	}
+	close(done)
+	return err
+}
 
 func (c *PackageChecks) verify(file string, p resolve.Package, size uint64) error {
 	if c == nil {
