@@ -93,3 +93,73 @@ func (r renameTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	return r.next.RoundTrip(req)
 }
+
+// TestMirroredPackageCacheChecks: the entries apko's package cache holds
+// for a mirror's packages are checked before apko reads them, once per
+// process; an EntryMemo under the layout memo's key spares a later
+// process the entries it checked, until one of their files changes.
+func TestMirroredPackageCacheChecks(t *testing.T) {
+	dir, lock, _ := setup(t)
+	mirrors := []resolve.Mirror{{URL: repoURL, Dir: dir}}
+	cache := t.TempDir()
+	key := bytes.Repeat([]byte{7}, 32)
+	memoPath := filepath.Join(cache, "checked-entries")
+	// build is one process's build: its own checks and the memo read anew.
+	build := func(t *testing.T, key []byte) (checked []string, logs string) {
+		t.Helper()
+		c := NewPackageChecks()
+		m := OpenEntryMemo(memoPath, key)
+		c.RememberEntries(m)
+		c.onCheck = func(dir string) { checked = append(checked, dir) }
+		var buf bytes.Buffer
+		ctx := clog.WithLogger(t.Context(), clog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelWarn})))
+		if _, err := Build(ctx, testImage(), lock, Options{Mirrors: mirrors, CacheDir: cache, TempDir: t.TempDir(), Checked: c}); err != nil {
+			t.Fatal(err)
+		}
+		if err := m.Save(); err != nil {
+			t.Fatal(err)
+		}
+		return checked, buf.String()
+	}
+	if got, _ := build(t, key); len(got) != 0 {
+		t.Fatalf("a cold build checked %d entries, want none (apko makes them)", len(got))
+	}
+	first, _ := build(t, key)
+	if len(first) == 0 {
+		t.Fatal("a build finding the mirror's entries in the cache checked none")
+	}
+	if got, _ := build(t, key); len(got) != 0 {
+		t.Errorf("entries the memo holds, unchanged, were checked again: %v", got)
+	}
+	// One byte of one expanded tar edited, its modification time kept.
+	tars, _ := filepath.Glob(filepath.Join(cache, "file*", "x86_64", "hello-1.1.0-r0", "*.dat.tar"))
+	if len(tars) != 1 {
+		t.Fatalf("%d expanded tars of hello, want 1", len(tars))
+	}
+	fi, err := os.Stat(tars[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(tars[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[len(b)/2] ^= 1
+	if err := os.WriteFile(tars[0], b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chtimes(tars[0], fi.ModTime(), fi.ModTime()); err != nil {
+		t.Fatal(err)
+	}
+	got, logs := build(t, key)
+	if len(got) != 1 || !strings.Contains(got[0], "hello-1.1.0-r0") {
+		t.Errorf("after the edit, checked %v; want hello's entry alone", got)
+	}
+	if !strings.Contains(logs, "package cache entry altered") || !strings.Contains(logs, "is not the decompressed data segment") {
+		t.Errorf("the edit is not named in the log:\n%s", logs)
+	}
+	// A memo written under another key (forged, or another user's).
+	if got, _ := build(t, bytes.Repeat([]byte{8}, 32)); len(got) != len(first) {
+		t.Errorf("under another key the memo was trusted: %d entries checked, want %d", len(got), len(first))
+	}
+}

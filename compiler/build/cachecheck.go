@@ -35,7 +35,8 @@ import (
 //
 // checked remembers, for the process, the entries checked and those absent
 // when first asked for: apko then makes them from a checked package, and
-// keeps what it read of them in memory for the rest of the process.
+// keeps what it read of them in memory for the rest of the process. Its
+// EntryMemo, if any, remembers the entries checked good across processes.
 func verifyPackageCache(ctx context.Context, ref, cacheDir string, src *resolve.Sources, lock *resolve.Lock, archs []types.Architecture, checked *PackageChecks) ([]string, error) {
 	var removed []string
 	for _, arch := range archs {
@@ -51,11 +52,23 @@ func verifyPackageCache(ctx context.Context, ref, cacheDir string, src *resolve.
 				if _, err := os.Stat(dir); err != nil {
 					return nil // apko makes it from the verified mirror file or a checked fetch
 				}
+				memo := checked.entryMemo()
+				state, stateOK := entryState(dir, p)
+				if stateOK && memo.known(state) {
+					return nil
+				}
+				if checked != nil && checked.onCheck != nil {
+					checked.onCheck(dir)
+				}
 				why, err := checkCachedPackage(dir, p)
 				if err != nil {
 					return fmt.Errorf("%s: package cache %s: %w", ref, dir, err)
 				}
 				if why == "" {
+					// Remembered only if nothing changed while it was read.
+					if after, ok := entryState(dir, p); stateOK && ok && after == state {
+						memo.add(state)
+					}
 					return nil
 				}
 				clog.FromContext(ctx).Warn("package cache entry altered: removed, expanding or fetching the package again",

@@ -99,6 +99,27 @@ type PackageChecks struct {
 	// entries: apko package cache entries checked, or absent and so made
 	// by apko in this process (see verifyPackageCache); closed when done.
 	entries map[string]chan struct{}
+	// memo: entries checked by earlier processes (RememberEntries).
+	memo *EntryMemo
+	// onCheck, if set, is told of each entry checkCachedPackage reads.
+	onCheck func(dir string)
+}
+
+// RememberEntries makes the checks of apko's package cache entries skip
+// those m holds in the state they are in, and add to m those they pass.
+func (c *PackageChecks) RememberEntries(m *EntryMemo) {
+	c.mu.Lock()
+	c.memo = m
+	c.mu.Unlock()
+}
+
+func (c *PackageChecks) entryMemo() *EntryMemo {
+	if c == nil {
+		return nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.memo
 }
 
 type packageCheck struct {

@@ -198,9 +198,15 @@ func BuildCatalog(ctx context.Context, opts CatalogOptions) (*report.Report, err
 	if err != nil {
 		return nil, err
 	}
+	checked := build.NewPackageChecks()
+	var entries *build.EntryMemo
+	if opts.ChecksMemo != nil {
+		entries = build.OpenEntryMemo(filepath.Join(cache, "checked-entries"), opts.ChecksMemo)
+		checked.RememberEntries(entries)
+	}
 	builder := LockWriter{
 		Builder: &LockCache{
-			Builder: ApkoBuilder{Mirrors: opts.Mirrors, CacheDir: cache, TempDir: tmp, Layers: layers, Checked: build.NewPackageChecks()},
+			Builder: ApkoBuilder{Mirrors: opts.Mirrors, CacheDir: cache, TempDir: tmp, Layers: layers, Checked: checked},
 			Dir:     filepath.Join(cache, "locks"),
 			Mirrors: opts.Mirrors,
 		},
@@ -233,6 +239,9 @@ func BuildCatalog(ctx context.Context, opts CatalogOptions) (*report.Report, err
 	})
 	if err := inputs.Save(); err != nil {
 		clog.FromContext(ctx).Debug("input digests not remembered", "error", err)
+	}
+	if err := entries.Save(); err != nil {
+		clog.FromContext(ctx).Debug("checked package cache entries not remembered", "error", err)
 	}
 	if ls := layers.Stats(); ls.Stored+ls.Reused > 0 {
 		fmt.Fprintf(progress, "layers: %d compressed, %d reused from %s\n", ls.Stored, ls.Reused, layers.Dir())

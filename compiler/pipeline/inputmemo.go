@@ -1,18 +1,15 @@
 package pipeline
 
 import (
-	"bytes"
-	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
-	"os"
 	"slices"
 	"sync"
 
 	"github.com/hic-build/hic/compiler/compile"
-	"github.com/hic-build/hic/compiler/fsutil"
+	"github.com/hic-build/hic/compiler/memofile"
 )
 
 // InputMemo remembers the input digests computed by earlier builds, so an
@@ -47,32 +44,14 @@ const (
 // under key). A nil key gives a memo that remembers nothing.
 func OpenInputMemo(path string, key []byte) *InputMemo {
 	m := &InputMemo{path: path, key: slices.Clone(key), old: map[[sha256.Size]byte][sha256.Size]byte{}, now: map[[sha256.Size]byte][sha256.Size]byte{}}
-	if key == nil {
-		return m
-	}
-	b, err := os.ReadFile(path)
-	if err != nil || !bytes.HasPrefix(b, []byte(inputMemoFormat)) {
-		return m
-	}
-	b = b[len(inputMemoFormat):]
-	if len(b) < sha256.Size || (len(b)-sha256.Size)%(2*sha256.Size) != 0 {
-		return m
-	}
-	sum, body := b[:sha256.Size], b[sha256.Size:]
-	if !hmac.Equal(sum, m.mac(body)) {
+	body, ok := memofile.Read(path, inputMemoFormat, key)
+	if !ok || len(body)%(2*sha256.Size) != 0 {
 		return m
 	}
 	for ; len(body) > 0; body = body[2*sha256.Size:] {
 		m.old[[sha256.Size]byte(body[:sha256.Size])] = [sha256.Size]byte(body[sha256.Size : 2*sha256.Size])
 	}
 	return m
-}
-
-func (m *InputMemo) mac(body []byte) []byte {
-	h := hmac.New(sha256.New, m.key)
-	h.Write([]byte(inputMemoFormat))
-	h.Write(body)
-	return h.Sum(nil)
 }
 
 // Digest returns InputDigest(img, lock, v), from the memo when an earlier
@@ -161,9 +140,7 @@ func (m *InputMemo) Save() error {
 	}
 	add(m.now, nil)
 	add(m.old, m.now)
-	out := append([]byte(inputMemoFormat), m.mac(body)...)
-	out = append(out, body...)
-	if err := fsutil.WriteFileAtomic(m.path, out, 0o644); err != nil {
+	if err := memofile.Write(m.path, inputMemoFormat, m.key, body); err != nil {
 		return err
 	}
 	m.dirty = false
