@@ -184,6 +184,20 @@ func (c *Cache) usedPath(h v1.Hash) string { return filepath.Join(c.dir, "used",
 // Concurrent calls for the same key in one process compress it once; the
 // others wait for that result.
 func (c *Cache) Layer(key string, diffID v1.Hash, mt types.MediaType, compress func() (io.ReadCloser, error)) (v1.Layer, error) {
+	return c.getOrStore(key, func() (v1.Layer, error) {
+		rc, err := compress()
+		if err != nil {
+			return nil, err
+		}
+		defer rc.Close()
+		return c.Put(key, diffID, mt, rc)
+	})
+}
+
+// getOrStore returns the layer of key if the cache holds it intact
+// (counted as reused), else the layer store stores under key (counted as
+// stored), once among the concurrent calls for key in this process.
+func (c *Cache) getOrStore(key string, store func() (v1.Layer, error)) (v1.Layer, error) {
 	return c.once(key, func() (v1.Layer, error) {
 		l, ok, err := c.Get(key)
 		if err != nil {
@@ -193,12 +207,7 @@ func (c *Cache) Layer(key string, diffID v1.Hash, mt types.MediaType, compress f
 			c.count(func(s *Stats) { s.Reused++ })
 			return l, nil
 		}
-		rc, err := compress()
-		if err != nil {
-			return nil, err
-		}
-		defer rc.Close()
-		l, err = c.Put(key, diffID, mt, rc)
+		l, err = store()
 		if err == nil {
 			c.count(func(s *Stats) { s.Stored++ })
 		}
@@ -358,21 +367,9 @@ func (c *Cache) Write(compressor string, mt types.MediaType, write func(w io.Wri
 		return nil, fmt.Errorf("layer cache: write layer: %w", err)
 	}
 	key := Key(diffID, compressor)
-	return c.once(key, func() (v1.Layer, error) {
-		l, ok, err := c.Get(key)
-		if err != nil {
-			return nil, err
-		}
-		if ok {
-			c.count(func(s *Stats) { s.Reused++ })
-			return l, nil
-		}
+	return c.getOrStore(key, func() (v1.Layer, error) {
 		e := Entry{Digest: v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(h.Sum(nil))}, DiffID: diffID, Size: cw.n, MediaType: mt}
-		l, err = c.commit(key, tmp.Name(), e)
-		if err == nil {
-			c.count(func(s *Stats) { s.Stored++ })
-		}
-		return l, err
+		return c.commit(key, tmp.Name(), e)
 	})
 }
 
