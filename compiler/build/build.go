@@ -125,8 +125,13 @@ func Build(ctx context.Context, img compile.Image, lock *resolve.Lock, opts Opti
 	// apko reads each verified mirror through a path named after the
 	// indexes it was verified with, so that its process-wide caches, keyed
 	// by path, never serve a package or index of an older repository state.
-	if src, err = versionedSources(apkoCfg, img.KeyPins, opts.Mirrors, indexDigests, filepath.Join(cacheDir, "hic-mirrors")); err != nil {
+	links := filepath.Join(cacheDir, "hic-mirrors")
+	if src, err = versionedSources(apkoCfg, img.KeyPins, opts.Mirrors, indexDigests, links); err != nil {
 		return nil, fmt.Errorf("%s: build: %w", ref, err)
+	}
+	others, err := otherStates(links, opts.Mirrors, src)
+	if err != nil {
+		return nil, fmt.Errorf("%s: build: package cache: %w", ref, err)
 	}
 
 	layers, inMem := opts.Layers, false
@@ -137,7 +142,7 @@ func Build(ctx context.Context, img compile.Image, lock *resolve.Lock, opts Opti
 		inMem = true
 	}
 
-	if _, err := verifyPackageCache(ctx, ref, cacheDir, src, lock, archs, opts.Checked); err != nil {
+	if _, err := verifyPackageCache(ctx, ref, cacheDir, src, others, lock, archs, opts.Checked); err != nil {
 		return nil, err
 	}
 	date := lock.BuildDate()

@@ -7,11 +7,14 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/chainguard-dev/clog"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 
+	"github.com/hic-build/hic/compiler/apkrepo"
 	"github.com/hic-build/hic/compiler/resolve"
 )
 
@@ -161,5 +164,67 @@ func TestMirroredPackageCacheChecks(t *testing.T) {
 	// A memo written under another key (forged, or another user's).
 	if got, _ := build(t, bytes.Repeat([]byte{8}, 32)); len(got) != len(first) {
 		t.Errorf("under another key the memo was trusted: %d entries checked, want %d", len(got), len(first))
+	}
+}
+
+// TestEntriesAdoptedFromEarlierMirrorState: a package added to a mirror
+// makes it a new path for apko; the entries it expanded from the mirror's
+// earlier state are copied to the new path by hard links and checked, not
+// expanded again.
+func TestEntriesAdoptedFromEarlierMirrorState(t *testing.T) {
+	key := newKey(t, "hic-test")
+	dir := writeMirror(t, key, testPackages())
+	mirrors := []resolve.Mirror{{URL: repoURL, Dir: dir}}
+	lock, err := resolve.Resolve(testCtx(t), testImage(), resolve.Options{Mirrors: mirrors, TempDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cache := t.TempDir()
+	build := func() (v1.Hash, []string) {
+		t.Helper()
+		var checked []string
+		c := NewPackageChecks()
+		c.onCheck = func(dir string) { checked = append(checked, dir) }
+		r, err := Build(testCtx(t), testImage(), lock, Options{Mirrors: mirrors, CacheDir: cache, TempDir: t.TempDir(), Checked: c})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return digest(t, r.Index), checked
+	}
+	expanded := func() []string {
+		t.Helper()
+		tars, _ := filepath.Glob(filepath.Join(cache, "file*", "x86_64", "hello-1.1.0-r0", "*.dat.tar"))
+		return tars
+	}
+	first, _ := build()
+	tars := expanded()
+	if len(tars) != 1 {
+		t.Fatalf("%d expanded tars of hello after the first build, want 1", len(tars))
+	}
+	fi1, err := os.Stat(tars[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	extra := apkrepo.Package{Name: "extra", Version: "1.0.0-r0", Arch: "x86_64", BuildTime: buildTime, License: "MIT",
+		Files: []apkrepo.File{{Path: "usr/share/extra", Data: []byte("another package\n")}}}
+	if _, err := apkrepo.WriteRepository(testCtx(t), dir, key, append(testPackages(), extra)); err != nil {
+		t.Fatal(err)
+	}
+	again, checked := build()
+	tars = expanded()
+	if len(tars) != 2 {
+		t.Fatalf("%d expanded tars of hello after the second build, want 2 (one per mirror state): %v", len(tars), tars)
+	}
+	for _, p := range tars {
+		if fi, err := os.Stat(p); err != nil || !os.SameFile(fi1, fi) {
+			t.Errorf("%s is not a link of the first expansion: hello was expanded again (%v)", p, err)
+		}
+	}
+	if !slices.ContainsFunc(checked, func(d string) bool { return strings.HasSuffix(d, "/x86_64/hello-1.1.0-r0") }) {
+		t.Errorf("the moved entry was not checked: %v", checked)
+	}
+	if first != again {
+		t.Errorf("the image changed: %s, then %s", first, again)
 	}
 }

@@ -31,13 +31,15 @@ import (
 // package of a mirror as for one it fetched. An entry that does not pass is
 // named in the log and removed, so apko expands the package again from the
 // verified mirror file or fetches it again (and it is then checked as it
-// arrives). It returns the entries it removed.
+// arrives). A missing entry is first looked for under the other mirror
+// paths (others, see otherStates and adoptEntry). It returns the entries it
+// removed.
 //
 // checked remembers, for the process, the entries checked and those absent
 // when first asked for: apko then makes them from a checked package, and
 // keeps what it read of them in memory for the rest of the process. Its
 // EntryMemo, if any, remembers the entries checked good across processes.
-func verifyPackageCache(ctx context.Context, ref, cacheDir string, src *resolve.Sources, lock *resolve.Lock, archs []types.Architecture, checked *PackageChecks) ([]string, error) {
+func verifyPackageCache(ctx context.Context, ref, cacheDir string, src *resolve.Sources, others []string, lock *resolve.Lock, archs []types.Architecture, checked *PackageChecks) ([]string, error) {
 	var removed []string
 	for _, arch := range archs {
 		for _, p := range lock.Packages(arch) {
@@ -49,7 +51,7 @@ func verifyPackageCache(ctx context.Context, ref, cacheDir string, src *resolve.
 				return removed, fmt.Errorf("%s: package cache: %w", ref, err)
 			}
 			err = checked.entry(dir, func() error {
-				if _, err := os.Stat(dir); err != nil {
+				if _, err := os.Stat(dir); err != nil && !adoptEntry(cacheDir, others, p, arch, dir) {
 					return nil // apko makes it from the verified mirror file or a checked fetch
 				}
 				memo := checked.entryMemo()
@@ -85,6 +87,98 @@ func verifyPackageCache(ctx context.Context, ref, cacheDir string, src *resolve.
 		}
 	}
 	return removed, nil
+}
+
+// otherStates returns the versioned mirror paths under links (see
+// versionedSources) other than those of now: earlier states of the
+// mirrors, or other mirrors. A mirror with one package added is a new path
+// for apko, whose package cache entries under another path adoptEntry can
+// then move.
+func otherStates(links string, mirrors []resolve.Mirror, now *resolve.Sources) ([]string, error) {
+	ents, err := os.ReadDir(links)
+	if err != nil {
+		return nil, nil // none
+	}
+	cur := map[string]bool{}
+	for _, m := range mirrors {
+		if d, ok := now.MirrorDir(m.URL); ok {
+			cur[d] = true
+		}
+	}
+	var out []string
+	for _, e := range ents {
+		if l := filepath.Join(links, e.Name()); !cur[l] && e.Type()&fs.ModeSymlink != 0 {
+			out = append(out, l)
+		}
+	}
+	return out, nil
+}
+
+// adoptEntry makes dst, the missing entry of package p of arch, a copy by
+// hard links of an entry apko expanded under another mirror path (others)
+// that holds p's locked control segment, if there is one, and reports
+// whether it did. The entry it copies stays, for the builds that read it.
+// apko would expand the package again; checking the moved entry (which
+// must follow) costs a fraction of that. An entry whose data does not
+// match its control segment fails the check and is removed, and apko
+// expands the mirror's file.
+func adoptEntry(cacheDir string, others []string, p resolve.Package, arch types.Architecture, dst string) bool {
+	raw, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(p.Checksum, "Q1"))
+	if err != nil {
+		return false
+	}
+	ctl := hex.EncodeToString(raw) + ".ctl.tar.gz"
+	for _, l := range others {
+		from := filepath.Join(cacheDir, url.QueryEscape((&url.URL{Scheme: "file", Path: l}).String()), arch.ToAPK(), p.Name+"-"+p.Version)
+		if _, err := os.Lstat(filepath.Join(from, ctl)); err != nil {
+			continue
+		}
+		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+			return false
+		}
+		tmp, err := os.MkdirTemp(filepath.Dir(dst), ".adopt-")
+		if err != nil {
+			return false
+		}
+		err = linkTree(from, filepath.Join(tmp, "e"))
+		if err == nil {
+			err = os.Rename(filepath.Join(tmp, "e"), dst)
+		}
+		os.RemoveAll(tmp)
+		if err == nil {
+			return true
+		}
+	}
+	return false
+}
+
+// linkTree copies the tree at from to to: directories made, symbolic links
+// made with the same targets, regular files hard-linked.
+func linkTree(from, to string) error {
+	return filepath.WalkDir(from, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(from, p)
+		if err != nil {
+			return err
+		}
+		dst := filepath.Join(to, rel)
+		switch {
+		case d.IsDir():
+			return os.Mkdir(dst, 0o755)
+		case d.Type()&fs.ModeSymlink != 0:
+			t, err := os.Readlink(p)
+			if err != nil {
+				return err
+			}
+			return os.Symlink(t, dst)
+		case d.Type().IsRegular():
+			return os.Link(p, dst)
+		default:
+			return fmt.Errorf("%s: not a file, directory or link", p)
+		}
+	})
 }
 
 // cacheEntry is the directory of apko's package cache that holds package p
