@@ -2,7 +2,6 @@ package store
 
 import (
 	"bytes"
-	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/binary"
@@ -20,6 +19,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/hic-build/hic/compiler/fsutil"
+	"github.com/hic-build/hic/compiler/memofile"
 )
 
 // The memo of checks (memoName in the layout) lets a later process trust
@@ -213,23 +213,11 @@ func (s *Store) RememberPrefetchedChecks(key []byte, pre *ChecksPrefetch) {
 // setting Blobs, Subjects and Images; it leaves them nil when the file is
 // missing, forged or does not decode whole.
 func (m *memo) read(p string, key []byte) {
-	b, err := os.ReadFile(p)
-	if err != nil || !bytes.HasPrefix(b, []byte(memoFormat)) || len(b) < len(memoFormat)+sha256.Size {
-		return
-	}
-	b = b[len(memoFormat):]
-	sum, body := b[:sha256.Size], b[sha256.Size:]
-	if !hmac.Equal(sum, memoMAC(key, body)) {
+	body, ok := memofile.Read(p, memoFormat, key)
+	if !ok {
 		return
 	}
 	_ = m.decode(body) // sets nothing unless it decodes whole
-}
-
-func memoMAC(key, body []byte) []byte {
-	h := hmac.New(sha256.New, key)
-	h.Write([]byte(memoFormat))
-	h.Write(body)
-	return h.Sum(nil)
 }
 
 // saveMemo writes the memo if it changed, keeping the images index.json
@@ -254,9 +242,7 @@ func (s *Store) saveMemo() {
 		}
 	}
 	body := m.encode()
-	out := append([]byte(memoFormat), memoMAC(m.key, body)...)
-	out = append(out, body...)
-	if fsutil.WriteFileAtomic(filepath.Join(s.dir, memoName), out, 0o644) == nil {
+	if memofile.Write(filepath.Join(s.dir, memoName), memoFormat, m.key, body) == nil {
 		m.dirty = false
 	}
 }
