@@ -109,14 +109,7 @@ func tamperCacheCases() []tamperCase {
 					t.Fatalf("no expanded package in apko's cache under %s (%v)", e.Out, err)
 				}
 				for _, p := range tars {
-					b, err := os.ReadFile(p)
-					if err != nil {
-						t.Fatal(err)
-					}
-					b[len(b)/2] ^= 1
-					if err := os.WriteFile(p, b, 0o644); err != nil {
-						t.Fatal(err)
-					}
+					tamperFlipFile(t, p)
 				}
 				forceRebuild()
 			},

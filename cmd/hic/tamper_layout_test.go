@@ -346,14 +346,19 @@ func tamperBlobSize(t *testing.T, e *tamperEnv, h v1.Hash) int64 {
 // tamperFlipBlob flips one bit in the middle of a blob, in place.
 func tamperFlipBlob(t *testing.T, e *tamperEnv, h v1.Hash) {
 	t.Helper()
-	p := tamperBlobPath(e, h)
+	tamperFlipFile(t, tamperBlobPath(e, h))
+}
+
+// tamperFlipFile flips one bit in the middle of the file at p, in place.
+func tamperFlipFile(t *testing.T, p string) {
+	t.Helper()
 	b, err := os.ReadFile(p)
 	if err != nil {
 		t.Fatal(err)
 	}
 	b[len(b)/2] ^= 1
-	// Layers are read-only (hard links of the layer cache's blobs); the
-	// attacker owns the file and may make it writable.
+	// The file may be read-only (a layer is a hard link of the layer
+	// cache's blob); the attacker owns it and may make it writable.
 	if err := os.Chmod(p, 0o644); err != nil {
 		t.Fatal(err)
 	}
