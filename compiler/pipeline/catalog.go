@@ -198,6 +198,13 @@ func BuildCatalog(ctx context.Context, opts CatalogOptions) (*report.Report, err
 	if err != nil {
 		return nil, err
 	}
+	// The smoke tests' root filesystems share the layers they have in
+	// common: each is extracted once for the whole build.
+	trees, err := smoke.NewLayerTrees("", os.Geteuid() == 0, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer trees.Close()
 	checked := build.NewPackageChecks()
 	var entries *build.EntryMemo
 	if opts.ChecksMemo != nil {
@@ -227,7 +234,7 @@ func BuildCatalog(ctx context.Context, opts CatalogOptions) (*report.Report, err
 		Attacher:    attacher,
 		Remote:      opts.Remote,
 		Shard:       place,
-		Smoke:       &smoke.Sandbox{},
+		Smoke:       &smoke.Sandbox{Trees: trees},
 		KeyIdentity: keyID,
 		InputMemo:   inputs,
 		Jobs:        opts.Jobs,

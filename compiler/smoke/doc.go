@@ -11,5 +11,9 @@
 // Results that printed apkrepo.SyntheticMarker ran on a generated mirror's
 // synthetic executables and say so.
 //
+// A build makes its root filesystems through one LayerTrees: each layer is
+// extracted once, checked against its diff ID, and shared by hard links
+// among the images that hold it.
+//
 // The package extracts and runs; it does not build images or write reports.
 package smoke

@@ -80,6 +80,9 @@ type Sandbox struct {
 	MaxOutput int
 	// TempDir is where root filesystems are extracted; empty: os.TempDir().
 	TempDir string
+	// Trees, if set, makes the root filesystems from layers extracted once
+	// each (TempDir is then not used).
+	Trees *LayerTrees
 }
 
 // Image is a built platform image and how its tests run.
@@ -132,25 +135,43 @@ func (s Sandbox) runPlatform(ctx context.Context, im Image, tests []compile.Test
 	if err != nil {
 		return notRun(im, tests, fmt.Sprintf("bubblewrap (%s) not found: install it (apt-get install bubblewrap; .ci/tools.sh does)", bwrap))
 	}
-	dir, err := os.MkdirTemp(s.TempDir, "hic-smoke-")
+	asRoot := os.Geteuid() == 0
+	dir, remove, err := s.rootfs(ctx, im.Image, asRoot)
 	if err != nil {
 		return notRun(im, tests, "root filesystem: "+err.Error())
 	}
-	defer os.RemoveAll(dir)
-	// The sandbox starts as the image's user, who must reach the tree.
-	if err := os.Chmod(dir, 0o755); err != nil {
-		return notRun(im, tests, "root filesystem: "+err.Error())
-	}
-	asRoot := os.Geteuid() == 0
-	if err := Extract(ctx, im.Image, dir, asRoot); err != nil {
-		return notRun(im, tests, "root filesystem: "+err.Error())
-	}
-	defer makeRemovable(dir)
+	defer remove()
 	out := make([]Result, 0, len(tests))
 	for _, t := range tests {
 		out = append(out, s.runOne(ctx, bin, dir, asRoot, im, t))
 	}
 	return out
+}
+
+// rootfs writes img's root filesystem into a new directory and returns it
+// with the function that removes it.
+func (s Sandbox) rootfs(ctx context.Context, img v1.Image, asRoot bool) (string, func(), error) {
+	if s.Trees != nil {
+		return s.Trees.Rootfs(ctx, img)
+	}
+	dir, err := os.MkdirTemp(s.TempDir, "hic-smoke-")
+	if err != nil {
+		return "", nil, err
+	}
+	remove := func() {
+		makeRemovable(dir)
+		os.RemoveAll(dir)
+	}
+	// The sandbox starts as the image's user, who must reach the tree.
+	err = os.Chmod(dir, 0o755)
+	if err == nil {
+		err = Extract(ctx, img, dir, asRoot)
+	}
+	if err != nil {
+		remove()
+		return "", nil, err
+	}
+	return dir, remove, nil
 }
 
 // makeRemovable gives the owner write access to every directory, so

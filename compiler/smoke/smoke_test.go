@@ -104,82 +104,97 @@ func TestRun(t *testing.T) {
 		{Name: "synthetic", Command: []string{"/usr/bin/synth", "--version"}, Expect: "4.5.6"},
 		{Name: "bad-timeout", Command: []string{"/usr/bin/probe", "--version"}, Timeout: "forever"},
 	}
-	sb := Sandbox{MaxOutput: 4096}
-	images := []Image{
-		{Platform: HostPlatform(), Image: img, UID: 65532, GID: 65532, Env: map[string]string{"GREETING": "hi"}},
-		{Platform: "linux/s390x", Image: img, UID: 65532, GID: 65532},
-	}
-	rs := sb.Run(context.Background(), images, tests)
-	got := map[string]Result{}
-	for _, r := range rs {
-		if r.Platform == HostPlatform() {
-			got[r.Name] = r
-		} else if r.Status != NotRun || !strings.Contains(r.Reason, "linux/s390x") {
-			t.Errorf("%s on %s: %s (%s), want not-run", r.Name, r.Platform, r.Status, r.Reason)
-		}
-	}
-	want := map[string]Status{
-		"version": Passed, "wrong-version": Failed, "user": Passed, "network": Failed,
-		"write-root": Failed, "write-tmp": Passed, "write-home": Passed, "read-secret": Failed,
-		"env": Passed, "exit-code": Passed, "timeout": Failed, "spam": Failed, "missing": Failed,
-		"synthetic": Passed, "bad-timeout": NotRun,
-	}
-	if os.Geteuid() != 0 {
-		// Without root the files are not chowned: the test user owns them.
-		want["read-secret"] = Passed
-	}
-	for name, st := range want {
-		r := got[name]
-		if r.Status != st {
-			t.Errorf("%s: %s (%s; output %q), want %s", name, r.Status, r.Reason, r.Output, st)
-		}
-	}
-	if r := got["wrong-version"]; !strings.Contains(r.Reason, `output does not contain "9.9.9"`) || !strings.Contains(r.Reason, "probe 1.2.3") {
-		t.Errorf("wrong-version reason: %q", r.Reason)
-	}
-	if r := got["network"]; !strings.Contains(r.Output, "net: ") || strings.Contains(r.Output, "connected") {
-		t.Errorf("network output: %q", r.Output)
-	}
-	if r := got["write-root"]; !strings.Contains(r.Output, "read-only file system") {
-		t.Errorf("write-root output: %q", r.Output)
-	}
-	if r := got["timeout"]; !strings.Contains(r.Reason, "timed out after 500ms") {
-		t.Errorf("timeout reason: %q", r.Reason)
-	}
-	if r := got["spam"]; len(r.Output) != 4096 || !r.Truncated {
-		t.Errorf("spam: kept %d bytes (truncated %v), want 4096", len(r.Output), r.Truncated)
-	}
-	if r := got["env"]; strings.Contains(r.Output, "HOME=/root") || !strings.Contains(r.Output, "PATH=") {
-		t.Errorf("env leaks the host's or lacks PATH: %q", r.Output)
-	}
-	if r := got["synthetic"]; !r.Synthetic || got["version"].Synthetic {
-		t.Errorf("synthetic flags: synth %v, probe %v", r.Synthetic, got["version"].Synthetic)
-	}
-	if _, err := os.Stat(filepath.Join(os.TempDir(), "escape")); err == nil {
-		t.Errorf("a ../../ entry was written outside the root filesystem")
-	}
+	// Root filesystems extracted per image, and made from layer trees.
+	for _, withTrees := range []bool{false, true} {
+		t.Run(map[bool]string{false: "extract", true: "trees"}[withTrees], func(t *testing.T) {
+			sb := Sandbox{MaxOutput: 4096}
+			if withTrees {
+				// Under os.TempDir, as hic makes them: the test user must
+				// reach the root filesystem (t.TempDir is the runner's only).
+				trees, err := NewLayerTrees("", os.Geteuid() == 0, 0)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer trees.Close()
+				sb.Trees = trees
+			}
+			images := []Image{
+				{Platform: HostPlatform(), Image: img, UID: 65532, GID: 65532, Env: map[string]string{"GREETING": "hi"}},
+				{Platform: "linux/s390x", Image: img, UID: 65532, GID: 65532},
+			}
+			rs := sb.Run(context.Background(), images, tests)
+			got := map[string]Result{}
+			for _, r := range rs {
+				if r.Platform == HostPlatform() {
+					got[r.Name] = r
+				} else if r.Status != NotRun || !strings.Contains(r.Reason, "linux/s390x") {
+					t.Errorf("%s on %s: %s (%s), want not-run", r.Name, r.Platform, r.Status, r.Reason)
+				}
+			}
+			want := map[string]Status{
+				"version": Passed, "wrong-version": Failed, "user": Passed, "network": Failed,
+				"write-root": Failed, "write-tmp": Passed, "write-home": Passed, "read-secret": Failed,
+				"env": Passed, "exit-code": Passed, "timeout": Failed, "spam": Failed, "missing": Failed,
+				"synthetic": Passed, "bad-timeout": NotRun,
+			}
+			if os.Geteuid() != 0 {
+				// Without root the files are not chowned: the test user owns them.
+				want["read-secret"] = Passed
+			}
+			for name, st := range want {
+				r := got[name]
+				if r.Status != st {
+					t.Errorf("%s: %s (%s; output %q), want %s", name, r.Status, r.Reason, r.Output, st)
+				}
+			}
+			if r := got["wrong-version"]; !strings.Contains(r.Reason, `output does not contain "9.9.9"`) || !strings.Contains(r.Reason, "probe 1.2.3") {
+				t.Errorf("wrong-version reason: %q", r.Reason)
+			}
+			if r := got["network"]; !strings.Contains(r.Output, "net: ") || strings.Contains(r.Output, "connected") {
+				t.Errorf("network output: %q", r.Output)
+			}
+			if r := got["write-root"]; !strings.Contains(r.Output, "read-only file system") {
+				t.Errorf("write-root output: %q", r.Output)
+			}
+			if r := got["timeout"]; !strings.Contains(r.Reason, "timed out after 500ms") {
+				t.Errorf("timeout reason: %q", r.Reason)
+			}
+			if r := got["spam"]; len(r.Output) != 4096 || !r.Truncated {
+				t.Errorf("spam: kept %d bytes (truncated %v), want 4096", len(r.Output), r.Truncated)
+			}
+			if r := got["env"]; strings.Contains(r.Output, "HOME=/root") || !strings.Contains(r.Output, "PATH=") {
+				t.Errorf("env leaks the host's or lacks PATH: %q", r.Output)
+			}
+			if r := got["synthetic"]; !r.Synthetic || got["version"].Synthetic {
+				t.Errorf("synthetic flags: synth %v, probe %v", r.Synthetic, got["version"].Synthetic)
+			}
+			if _, err := os.Stat(filepath.Join(os.TempDir(), "escape")); err == nil {
+				t.Errorf("a ../../ entry was written outside the root filesystem")
+			}
 
-	fs := Findings("x:1-wolfi-runtime", rs)
-	var failing, warnings int
-	for _, f := range fs {
-		if f.Rule != Rule || f.Ref != "x:1-wolfi-runtime" {
-			t.Errorf("finding %+v", f)
-		}
-		switch f.Severity {
-		case finding.Error:
-			failing++
-		case finding.Warning:
-			warnings++
-		}
-	}
-	nFailed := 0
-	for _, st := range want {
-		if st == Failed {
-			nFailed++
-		}
-	}
-	if failing != nFailed || warnings != 1 {
-		t.Errorf("findings: %d failing, %d warnings; want %d and 1 (bad-timeout)", failing, warnings, nFailed)
+			fs := Findings("x:1-wolfi-runtime", rs)
+			var failing, warnings int
+			for _, f := range fs {
+				if f.Rule != Rule || f.Ref != "x:1-wolfi-runtime" {
+					t.Errorf("finding %+v", f)
+				}
+				switch f.Severity {
+				case finding.Error:
+					failing++
+				case finding.Warning:
+					warnings++
+				}
+			}
+			nFailed := 0
+			for _, st := range want {
+				if st == Failed {
+					nFailed++
+				}
+			}
+			if failing != nFailed || warnings != 1 {
+				t.Errorf("findings: %d failing, %d warnings; want %d and 1 (bad-timeout)", failing, warnings, nFailed)
+			}
+		})
 	}
 }
 
