@@ -108,7 +108,7 @@ func Build(ctx context.Context, img compile.Image, lock *resolve.Lock, opts Opti
 	if err != nil {
 		return nil, fmt.Errorf("%s: build: %w", ref, err)
 	}
-	indexDigests, err := verifyMirrors(ctx, ref, src, lock, archs, opts.Checked)
+	indexDigests, mirrored, err := verifyMirrors(ctx, ref, src, lock, archs)
 	if err != nil {
 		return nil, err
 	}
@@ -132,6 +132,16 @@ func Build(ctx context.Context, img compile.Image, lock *resolve.Lock, opts Opti
 	others, err := otherStates(links, opts.Mirrors, src)
 	if err != nil {
 		return nil, fmt.Errorf("%s: build: package cache: %w", ref, err)
+	}
+	// A package's cache entry is made as its file is verified, unless one
+	// made under another mirror path can be adopted (verifyPackageCache).
+	if err := verifyPackages(ctx, ref, mirrored, opts.Checked, func(p resolve.Package, arch types.Architecture) (string, error) {
+		if _, ok := otherEntry(cacheDir, others, p, arch); ok {
+			return "", nil
+		}
+		return cacheEntry(cacheDir, src, p, arch)
+	}); err != nil {
+		return nil, err
 	}
 
 	layers, inMem := opts.Layers, false

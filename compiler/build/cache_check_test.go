@@ -100,7 +100,8 @@ func (r renameTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 // TestMirroredPackageCacheChecks: the entries apko's package cache holds
 // for a mirror's packages are checked before apko reads them, once per
 // process; an EntryMemo under the layout memo's key spares a later
-// process the entries it checked, until one of their files changes.
+// process the entries it checked or made, until one of their files
+// changes.
 func TestMirroredPackageCacheChecks(t *testing.T) {
 	dir, lock, _ := setup(t)
 	mirrors := []resolve.Mirror{{URL: repoURL, Dir: dir}}
@@ -125,11 +126,11 @@ func TestMirroredPackageCacheChecks(t *testing.T) {
 		return checked, buf.String()
 	}
 	if got, _ := build(t, key); len(got) != 0 {
-		t.Fatalf("a cold build checked %d entries, want none (apko makes them)", len(got))
+		t.Fatalf("a cold build checked %d entries, want none (hic makes them as it verifies the files)", len(got))
 	}
-	first, _ := build(t, key)
-	if len(first) == 0 {
-		t.Fatal("a build finding the mirror's entries in the cache checked none")
+	entries, _ := filepath.Glob(filepath.Join(cache, "file*", "*", "*"))
+	if len(entries) == 0 {
+		t.Fatal("the cold build left no package cache entries")
 	}
 	if got, _ := build(t, key); len(got) != 0 {
 		t.Errorf("entries the memo holds, unchanged, were checked again: %v", got)
@@ -162,8 +163,8 @@ func TestMirroredPackageCacheChecks(t *testing.T) {
 		t.Errorf("the edit is not named in the log:\n%s", logs)
 	}
 	// A memo written under another key (forged, or another user's).
-	if got, _ := build(t, bytes.Repeat([]byte{8}, 32)); len(got) != len(first) {
-		t.Errorf("under another key the memo was trusted: %d entries checked, want %d", len(got), len(first))
+	if got, _ := build(t, bytes.Repeat([]byte{8}, 32)); len(got) != len(entries) {
+		t.Errorf("under another key the memo was trusted: %d entries checked, want %d", len(got), len(entries))
 	}
 }
 
@@ -226,5 +227,57 @@ func TestEntriesAdoptedFromEarlierMirrorState(t *testing.T) {
 	}
 	if first != again {
 		t.Errorf("the image changed: %s, then %s", first, again)
+	}
+}
+
+// TestApkoReadsTheEntryHicMade: in a cold build the mirror's packages are
+// expanded into apko's package cache as hic verifies their files, and apko
+// takes those entries as they are (it does not expand the packages again,
+// which would replace the files); the image is the one a build without
+// them makes.
+func TestApkoReadsTheEntryHicMade(t *testing.T) {
+	dir, lock, _ := setup(t)
+	mirrors := []resolve.Mirror{{URL: repoURL, Dir: dir}}
+	build := func(cache string, c *PackageChecks) v1.Hash {
+		t.Helper()
+		r, err := Build(testCtx(t), testImage(), lock, Options{Mirrors: mirrors, CacheDir: cache, TempDir: t.TempDir(), Checked: c})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return digest(t, r.Index)
+	}
+	made := map[string]os.FileInfo{}
+	c := NewPackageChecks()
+	c.onMade = func(dir string) {
+		ents, err := os.ReadDir(dir)
+		if err != nil {
+			t.Error(err)
+		}
+		for _, e := range ents {
+			if fi, err := os.Stat(filepath.Join(dir, e.Name())); err == nil {
+				made[filepath.Join(dir, e.Name())] = fi
+			}
+		}
+	}
+	cache := t.TempDir()
+	got := build(cache, c)
+	if len(made) == 0 {
+		t.Fatal("hic made no package cache entry in a cold build")
+	}
+	for p, fi := range made {
+		if now, err := os.Stat(p); err != nil || !os.SameFile(fi, now) || now.ModTime() != fi.ModTime() {
+			t.Errorf("%s was replaced after hic made it: apko expanded the package again (%v)", p, err)
+		}
+	}
+	files, _ := filepath.Glob(filepath.Join(cache, "file*", "*", "*", "*"))
+	for _, f := range files {
+		if made[f] == nil {
+			t.Errorf("%s: apko wrote it beside hic's entry, which it did not take", f)
+		}
+	}
+	// The same build with entries made by apko alone (no PackageChecks:
+	// nothing is made while verifying).
+	if want := build(t.TempDir(), nil); got != want {
+		t.Errorf("image %s with hic's entries, %s with apko's", got, want)
 	}
 }

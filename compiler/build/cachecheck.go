@@ -123,33 +123,39 @@ func otherStates(links string, mirrors []resolve.Mirror, now *resolve.Sources) (
 // match its control segment fails the check and is removed, and apko
 // expands the mirror's file.
 func adoptEntry(cacheDir string, others []string, p resolve.Package, arch types.Architecture, dst string) bool {
-	raw, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(p.Checksum, "Q1"))
+	from, ok := otherEntry(cacheDir, others, p, arch)
+	if !ok {
+		return false
+	}
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		return false
+	}
+	tmp, err := os.MkdirTemp(filepath.Dir(dst), ".adopt-")
 	if err != nil {
 		return false
+	}
+	defer os.RemoveAll(tmp)
+	if err := linkTree(from, filepath.Join(tmp, "e")); err != nil {
+		return false
+	}
+	return os.Rename(filepath.Join(tmp, "e"), dst) == nil
+}
+
+// otherEntry returns the entry of package p of arch under another mirror
+// path (others) that holds p's locked control segment, if there is one.
+func otherEntry(cacheDir string, others []string, p resolve.Package, arch types.Architecture) (string, bool) {
+	raw, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(p.Checksum, "Q1"))
+	if err != nil {
+		return "", false
 	}
 	ctl := hex.EncodeToString(raw) + ".ctl.tar.gz"
 	for _, l := range others {
 		from := filepath.Join(cacheDir, url.QueryEscape((&url.URL{Scheme: "file", Path: l}).String()), arch.ToAPK(), p.Name+"-"+p.Version)
-		if _, err := os.Lstat(filepath.Join(from, ctl)); err != nil {
-			continue
-		}
-		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-			return false
-		}
-		tmp, err := os.MkdirTemp(filepath.Dir(dst), ".adopt-")
-		if err != nil {
-			return false
-		}
-		err = linkTree(from, filepath.Join(tmp, "e"))
-		if err == nil {
-			err = os.Rename(filepath.Join(tmp, "e"), dst)
-		}
-		os.RemoveAll(tmp)
-		if err == nil {
-			return true
+		if _, err := os.Lstat(filepath.Join(from, ctl)); err == nil {
+			return from, true
 		}
 	}
-	return false
+	return "", false
 }
 
 // linkTree copies the tree at from to to: directories made, symbolic links

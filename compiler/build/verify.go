@@ -14,8 +14,10 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -23,22 +25,34 @@ import (
 	"chainguard.dev/apko/pkg/apk/apk"
 	"chainguard.dev/apko/pkg/apk/expandapk"
 	"chainguard.dev/apko/pkg/build/types"
+	kgzip "github.com/klauspost/compress/gzip"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/hic-build/hic/compiler/resolve"
 )
 
-// verifyMirrors checks, before apko installs anything, every locked package
-// that comes from a mirror: the mirror's index must carry a valid signature
-// by a trusted key, list the package with the locked checksum, and the
-// package file must match it (control checksum, data hash, size).
+// mirrorPackage is a locked package of a mirror, to be verified against
+// the index entry that lists it.
+type mirrorPackage struct {
+	file string // the .apk in the mirror
+	pkg  resolve.Package
+	arch types.Architecture
+	size uint64 // the index's
+}
+
+// verifyMirrors checks, before apko installs anything, the indexes of every
+// mirror that holds a locked package: each must carry a valid signature by
+// a trusted key and list the package with the locked checksum. It returns,
+// per mirrored repository URL, a digest of the indexes it read, and the
+// mirrored packages, whose files verifyPackages then checks.
 //
 // It reads the files itself on every call: apko's process-wide index cache,
-// keyed by path and modification time, is never trusted for this. It
-// returns, per mirrored repository URL, a digest of the indexes it read.
-func verifyMirrors(ctx context.Context, ref string, src *resolve.Sources, lock *resolve.Lock, archs []types.Architecture, checked *PackageChecks) (map[string]string, error) {
+// keyed by path and modification time, is never trusted for this.
+func verifyMirrors(ctx context.Context, ref string, src *resolve.Sources, lock *resolve.Lock, archs []types.Architecture) (map[string]string, []mirrorPackage, error) {
 	type indexKey struct{ url, arch string }
 	indexes := map[indexKey]map[string]*apk.Package{}
 	sums := map[string]hash.Hash{}
+	var pkgs []mirrorPackage
 	for _, arch := range archs {
 		for _, p := range lock.Packages(arch) {
 			dir, ok := src.MirrorDir(p.Repository)
@@ -46,7 +60,7 @@ func verifyMirrors(ctx context.Context, ref string, src *resolve.Sources, lock *
 				continue // fetched by apko from the catalog URL
 			}
 			if err := ctx.Err(); err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 			k := indexKey{p.Repository, arch.ToAPK()}
 			idx, ok := indexes[k]
@@ -55,7 +69,7 @@ func verifyMirrors(ctx context.Context, ref string, src *resolve.Sources, lock *
 				var sum [32]byte
 				idx, sum, err = resolve.ReadIndex(filepath.Join(dir, arch.ToAPK(), "APKINDEX.tar.gz"), src.TrustedKeys(p.Repository))
 				if err != nil {
-					return nil, fmt.Errorf("%s: verify %s from %s (mirror %s): %w", ref, p, p.Repository, dir, err)
+					return nil, nil, fmt.Errorf("%s: verify %s from %s (mirror %s): %w", ref, p, p.Repository, dir, err)
 				}
 				indexes[k] = idx
 				if sums[p.Repository] == nil {
@@ -66,22 +80,56 @@ func verifyMirrors(ctx context.Context, ref string, src *resolve.Sources, lock *
 			}
 			entry, ok := idx[p.Name+"="+p.Version]
 			if !ok {
-				return nil, fmt.Errorf("%s: verify %s from %s: the signed index no longer lists it", ref, p, p.Repository)
+				return nil, nil, fmt.Errorf("%s: verify %s from %s: the signed index no longer lists it", ref, p, p.Repository)
 			}
 			if got := entry.ChecksumString(); got != p.Checksum {
-				return nil, fmt.Errorf("%s: verify %s from %s: the signed index says checksum %s, the lock %s (resolve again)", ref, p, p.Repository, got, p.Checksum)
+				return nil, nil, fmt.Errorf("%s: verify %s from %s: the signed index says checksum %s, the lock %s (resolve again)", ref, p, p.Repository, got, p.Checksum)
 			}
-			file := filepath.Join(dir, arch.ToAPK(), entry.Filename())
-			if err := checked.verify(file, p, entry.Size); err != nil {
-				return nil, fmt.Errorf("%s: verify %s from %s: %s: %w", ref, p, p.Repository, file, err)
-			}
+			pkgs = append(pkgs, mirrorPackage{file: filepath.Join(dir, arch.ToAPK(), entry.Filename()), pkg: p, arch: arch, size: entry.Size})
 		}
 	}
 	out := make(map[string]string, len(sums))
 	for u, h := range sums {
 		out[u] = hex.EncodeToString(h.Sum(nil))
 	}
-	return out, nil
+	return out, pkgs, nil
+}
+
+// verifyPackages checks each mirrored package file against its index entry
+// and the lock (control checksum, data hash, size). A package whose entry
+// in apko's package cache (entry gives its directory, or "" for none to
+// make) does not exist is expanded into it in the same read, so apko does
+// not read and expand the file again (see PackageChecks.verify).
+func verifyPackages(ctx context.Context, ref string, pkgs []mirrorPackage, checked *PackageChecks, entry func(resolve.Package, types.Architecture) (string, error)) error {
+	// Files are read (and expanded) side by side, as apko would expand
+	// them; the first failing package in lock order is the one reported.
+	errs := make([]error, len(pkgs))
+	var g errgroup.Group
+	g.SetLimit(runtime.GOMAXPROCS(0))
+	for i, m := range pkgs {
+		g.Go(func() error {
+			if err := ctx.Err(); err != nil {
+				errs[i] = err
+				return nil
+			}
+			dir, err := entry(m.pkg, m.arch)
+			if err != nil {
+				errs[i] = fmt.Errorf("%s: package cache: %w", ref, err)
+				return nil
+			}
+			if err := checked.verify(m.file, m.pkg, m.size, dir); err != nil {
+				errs[i] = fmt.Errorf("%s: verify %s from %s: %s: %w", ref, m.pkg, m.pkg.Repository, m.file, err)
+			}
+			return nil
+		})
+	}
+	g.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // PackageChecks remembers the package files that passed verifyPackage, so
@@ -96,6 +144,9 @@ func verifyMirrors(ctx context.Context, ref string, src *resolve.Sources, lock *
 type PackageChecks struct {
 	mu sync.Mutex
 	ok map[packageCheck]bool
+	// verifying: files being verified, closed when done; a second caller
+	// waits rather than read (and expand) the file again.
+	verifying map[packageCheck]chan struct{}
 	// entries: apko package cache entries checked, or absent and so made
 	// by apko in this process (see verifyPackageCache); closed when done.
 	entries map[string]chan struct{}
@@ -103,6 +154,8 @@ type PackageChecks struct {
 	memo *EntryMemo
 	// onCheck, if set, is told of each entry checkCachedPackage reads.
 	onCheck func(dir string)
+	// onMade, if set, is told of each entry verifyPackage wrote.
+	onMade func(dir string)
 }
 
 // RememberEntries makes the checks of apko's package cache entries skip
@@ -131,7 +184,7 @@ type packageCheck struct {
 
 // NewPackageChecks returns an empty memo.
 func NewPackageChecks() *PackageChecks {
-	return &PackageChecks{ok: map[packageCheck]bool{}, entries: map[string]chan struct{}{}}
+	return &PackageChecks{ok: map[packageCheck]bool{}, verifying: map[packageCheck]chan struct{}{}, entries: map[string]chan struct{}{}}
 }
 
 // entry runs check for the package cache entry dir once in this process:
@@ -166,9 +219,9 @@ func (c *PackageChecks) entry(dir string, check func() error) error {
 	return err
 }
 
-func (c *PackageChecks) verify(file string, p resolve.Package, size uint64) error {
+func (c *PackageChecks) verify(file string, p resolve.Package, size uint64, entry string) error {
 	if c == nil {
-		return verifyPackage(file, p, size)
+		return verifyPackage(file, p, size, "")
 	}
 	var k packageCheck
 	if fi, err := os.Stat(file); err == nil {
@@ -178,13 +231,40 @@ func (c *PackageChecks) verify(file string, p resolve.Package, size uint64) erro
 		}
 	}
 	c.mu.Lock()
-	done := k.file != "" && c.ok[k]
-	c.mu.Unlock()
-	if done {
-		return nil
+	for k.file != "" {
+		if c.ok[k] {
+			c.mu.Unlock()
+			return nil
+		}
+		busy, ok := c.verifying[k]
+		if !ok {
+			done := make(chan struct{})
+			c.verifying[k] = done
+			defer func() {
+				c.mu.Lock()
+				delete(c.verifying, k)
+				c.mu.Unlock()
+				close(done)
+			}()
+			break
+		}
+		c.mu.Unlock()
+		<-busy
+		c.mu.Lock()
 	}
-	if err := verifyPackage(file, p, size); err != nil {
+	_, claimed := c.entries[entry]
+	c.mu.Unlock()
+	// The entry is made here only if it is nowhere yet: one that exists is
+	// checked before apko reads it (verifyPackageCache).
+	expandTo := entry
+	if _, err := os.Lstat(entry); entry == "" || claimed || !errors.Is(err, fs.ErrNotExist) {
+		expandTo = ""
+	}
+	if err := verifyPackage(file, p, size, expandTo); err != nil {
 		return err
+	}
+	if expandTo != "" {
+		c.made(expandTo, p)
 	}
 	if k.file != "" {
 		c.mu.Lock()
@@ -194,10 +274,33 @@ func (c *PackageChecks) verify(file string, p resolve.Package, size uint64) erro
 	return nil
 }
 
+// made records the package cache entry dir, which verifyPackage wrote from
+// the package file it verified, as checked: for this process, and in the
+// EntryMemo for later ones.
+func (c *PackageChecks) made(dir string, p resolve.Package) {
+	state, ok := entryState(dir, p)
+	c.mu.Lock()
+	if _, seen := c.entries[dir]; !seen {
+		done := make(chan struct{})
+		close(done)
+		c.entries[dir] = done
+	}
+	memo, onMade := c.memo, c.onMade
+	c.mu.Unlock()
+	if ok {
+		memo.add(state)
+	}
+	if onMade != nil {
+		onMade(dir)
+	}
+}
+
 // verifyPackage checks an .apk file against its locked checksum (Q1 of the
 // control segment), the data hash its control segment declares, and the
-// size the index states.
-func verifyPackage(file string, p resolve.Package, size uint64) error {
+// size the index states. With expandTo set it also writes, from the same
+// read, the package's entry of apko's package cache there, in apko's
+// format (see expandEntry); the entry appears only if the file passes.
+func verifyPackage(file string, p resolve.Package, size uint64, expandTo string) error {
 	f, err := os.Open(file)
 	if err != nil {
 		return err
@@ -226,8 +329,26 @@ func verifyPackage(file string, p resolve.Package, size uint64) error {
 	if want == "" {
 		return errors.New(".PKGINFO has no datahash")
 	}
+	var x *expansion
+	if expandTo != "" {
+		var sig []byte
+		if len(parts) == 3 {
+			if sig, err = io.ReadAll(parts[0]); err != nil {
+				return err
+			}
+		}
+		if x, err = newExpansion(expandTo, hex.EncodeToString(sum[:]), want, sig, control); err != nil {
+			return fmt.Errorf("package cache: %w", err)
+		}
+		defer x.abort()
+	}
 	h := sha256.New()
-	if _, err := io.Copy(h, parts[len(parts)-1]); err != nil {
+	if x == nil {
+		_, err = io.Copy(h, parts[len(parts)-1])
+	} else {
+		err = x.copyData(io.TeeReader(parts[len(parts)-1], h))
+	}
+	if err != nil {
 		return err
 	}
 	if got := hex.EncodeToString(h.Sum(nil)); got != want {
@@ -236,8 +357,118 @@ func verifyPackage(file string, p resolve.Package, size uint64) error {
 	if st, err := f.Stat(); err == nil && size != 0 && uint64(st.Size()) != size {
 		return fmt.Errorf("size %d, the signed index says %d", st.Size(), size)
 	}
+	if x != nil {
+		if err := x.commit(); err != nil {
+			return fmt.Errorf("package cache: %w", err)
+		}
+	}
 	return nil
 }
+
+// expansion is a package cache entry being written, in a temporary
+// directory beside the entry, the names apko's cachePackage gives: the
+// signature and control segments as they are (<control sha1>.sig.tar.gz,
+// <control sha1>.ctl.tar.gz), the data segment as it is (<data
+// hash>.dat.tar.gz) and decompressed (<data hash>.dat.tar).
+type expansion struct {
+	entry, tmp, tar string
+	ok              bool // the data decompressed: the entry can be committed
+}
+
+func newExpansion(entry, ctl, datahash string, sig, control []byte) (*expansion, error) {
+	if err := os.MkdirAll(filepath.Dir(entry), 0o755); err != nil {
+		return nil, err
+	}
+	tmp, err := os.MkdirTemp(filepath.Dir(entry), ".expand-")
+	if err != nil {
+		return nil, err
+	}
+	x := &expansion{entry: entry, tmp: tmp, tar: filepath.Join(tmp, "e", datahash+".dat.tar")}
+	err = os.Mkdir(filepath.Join(tmp, "e"), 0o755)
+	if err == nil && sig != nil {
+		err = os.WriteFile(filepath.Join(tmp, "e", ctl+".sig.tar.gz"), sig, 0o644)
+	}
+	if err == nil {
+		err = os.WriteFile(filepath.Join(tmp, "e", ctl+".ctl.tar.gz"), control, 0o644)
+	}
+	if err != nil {
+		x.abort()
+		return nil, err
+	}
+	return x, nil
+}
+
+// copyData copies the data segment r to the entry's .dat.tar.gz and its
+// decompressed content to .dat.tar, reading r to its end. Data that does
+// not decompress leaves the entry uncommitted (apko then reports it), as
+// does a write that fails; only a read error of r is returned.
+func (x *expansion) copyData(r io.Reader) error {
+	gzf, err := os.OpenFile(x.tar+".gz", os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
+	if err != nil {
+		_, err = io.Copy(io.Discard, r)
+		return err
+	}
+	defer gzf.Close()
+	tarf, err := os.OpenFile(x.tar, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
+	if err != nil {
+		_, err = io.Copy(io.Discard, r)
+		return err
+	}
+	defer tarf.Close()
+	rerr := error(nil)
+	src := &errReader{r: r, err: &rerr}
+	gzw := bufio.NewWriterSize(gzf, 1<<20)
+	tee := io.TeeReader(src, gzw)
+	zr, err := kgzip.NewReader(bufio.NewReaderSize(tee, 1<<20))
+	ok := err == nil
+	if ok {
+		tw := bufio.NewWriterSize(tarf, 1<<20)
+		_, err = io.Copy(tw, zr)
+		ok = err == nil && tw.Flush() == nil
+	}
+	// The rest of the segment (all of it, if it did not decompress) still
+	// goes to the copy and the caller's hash.
+	if _, err := io.Copy(io.Discard, tee); err != nil && rerr == nil {
+		ok = false
+	}
+	if rerr != nil {
+		return rerr
+	}
+	x.ok = ok && gzw.Flush() == nil && gzf.Close() == nil && tarf.Close() == nil
+	return nil
+}
+
+// errReader records the error its reader returns, so that a read error
+// is told apart from data that does not decompress.
+type errReader struct {
+	r   io.Reader
+	err *error
+}
+
+func (e *errReader) Read(p []byte) (int, error) {
+	n, err := e.r.Read(p)
+	if err != nil && err != io.EOF {
+		*e.err = err
+	}
+	return n, err
+}
+
+// commit moves the entry into place, if its data decompressed and no
+// other process made the entry meanwhile.
+func (x *expansion) commit() error {
+	if !x.ok {
+		return nil
+	}
+	err := os.Rename(filepath.Join(x.tmp, "e"), x.entry)
+	if err != nil {
+		if _, serr := os.Lstat(x.entry); serr == nil {
+			return nil // made meanwhile; that one is checked before use
+		}
+	}
+	return err
+}
+
+func (x *expansion) abort() { os.RemoveAll(x.tmp) }
 
 // pkginfo returns the single-valued fields of the .PKGINFO in a control
 // segment.

@@ -1,0 +1,145 @@
+package build
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/hex"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"chainguard.dev/apko/pkg/apk/expandapk"
+
+	"github.com/hic-build/hic/compiler/resolve"
+)
+
+// TestExpandedEntryIsApkos: the package cache entry verifyPackage writes
+// for each of apko's real test packages (Wolfi and Alpine, signed) holds
+// the files apko's own ExpandApk makes of it, under the names apko's
+// cachePackage gives them, byte for byte.
+func TestExpandedEntryIsApkos(t *testing.T) {
+	gomod, err := exec.Command("go", "env", "GOMODCACHE").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := filepath.Join(strings.TrimSpace(string(gomod)), "chainguard.dev/apko@v0.30.34/pkg/apk/apk/testdata")
+	var apks []string
+	filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
+		if err == nil && strings.HasSuffix(p, ".apk") {
+			apks = append(apks, p)
+		}
+		return err
+	})
+	if len(apks) < 5 {
+		t.Fatalf("%d of apko's test packages found under %s", len(apks), root)
+	}
+	for _, file := range apks {
+		t.Run(strings.TrimPrefix(file, root+"/"), func(t *testing.T) {
+			f, err := os.Open(file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			exp, err := expandapk.ExpandApk(context.Background(), f, t.TempDir())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer exp.Close()
+			control, err := os.ReadFile(exp.ControlFile)
+			if err != nil {
+				t.Fatal(err)
+			}
+			info, err := pkginfo(control)
+			if err != nil {
+				t.Fatal(err)
+			}
+			p := resolve.Package{Name: info["pkgname"], Version: info["pkgver"], Checksum: "Q1" + base64.StdEncoding.EncodeToString(exp.ControlHash)}
+			st, err := f.Stat()
+			if err != nil {
+				t.Fatal(err)
+			}
+			entry := filepath.Join(t.TempDir(), "repo", "x86_64", p.Name+"-"+p.Version)
+			if err := verifyPackage(file, p, uint64(st.Size()), entry); err != nil {
+				t.Fatal(err)
+			}
+			ctl, dat := hex.EncodeToString(exp.ControlHash), hex.EncodeToString(exp.PackageHash)
+			want := map[string]string{ctl + ".ctl.tar.gz": exp.ControlFile, dat + ".dat.tar.gz": exp.PackageFile, dat + ".dat.tar": exp.TarFile}
+			if exp.SignatureFile != "" {
+				want[ctl+".sig.tar.gz"] = exp.SignatureFile
+			}
+			ents, err := os.ReadDir(entry)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(ents) != len(want) {
+				t.Errorf("entry holds %d files, apko makes %d: %v", len(ents), len(want), ents)
+			}
+			for name, apko := range want {
+				got, err := os.ReadFile(filepath.Join(entry, name))
+				if err != nil {
+					t.Errorf("apko's %s: %v", name, err)
+					continue
+				}
+				w, err := os.ReadFile(apko)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !bytes.Equal(got, w) {
+					t.Errorf("%s: %d bytes, apko's %d, not the same", name, len(got), len(w))
+				}
+			}
+			if why, err := checkCachedPackage(entry, p); err != nil || why != "" {
+				t.Errorf("the entry fails hic's own check: %q, %v", why, err)
+			}
+		})
+	}
+}
+
+// TestExpansionOnlyOfGoodFiles: a package file whose data segment is
+// altered fails verification and leaves no entry, nor anything beside it.
+func TestExpansionOnlyOfGoodFiles(t *testing.T) {
+	gomod, err := exec.Command("go", "env", "GOMODCACHE").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(strings.TrimSpace(string(gomod)), "chainguard.dev/apko@v0.30.34/pkg/apk/apk/testdata/hello-wolfi-2.12.1-r0.apk")
+	b, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	exp, err := expandapk.ExpandApk(context.Background(), f, t.TempDir())
+	f.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer exp.Close()
+	control, err := os.ReadFile(exp.ControlFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := pkginfo(control)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := resolve.Package{Name: info["pkgname"], Version: info["pkgver"], Checksum: "Q1" + base64.StdEncoding.EncodeToString(exp.ControlHash)}
+	b[len(b)-100] ^= 1 // in the data segment
+	bad := filepath.Join(t.TempDir(), "hello.apk")
+	if err := os.WriteFile(bad, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	parent := filepath.Join(t.TempDir(), "x86_64")
+	entry := filepath.Join(parent, p.Name+"-"+p.Version)
+	if err := verifyPackage(bad, p, 0, entry); err == nil || !strings.Contains(err.Error(), "data") {
+		t.Fatalf("altered data segment: %v", err)
+	}
+	if left, _ := os.ReadDir(parent); len(left) != 0 {
+		t.Errorf("left behind: %v", left)
+	}
+}
