@@ -15,6 +15,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/hic-build/hic/compiler/apkrepo"
+	"github.com/hic-build/hic/compiler/compile"
 	"github.com/hic-build/hic/compiler/resolve"
 )
 
@@ -279,5 +280,48 @@ func TestApkoReadsTheEntryHicMade(t *testing.T) {
 	// nothing is made while verifying).
 	if want := build(t.TempDir(), nil); got != want {
 		t.Errorf("image %s with hic's entries, %s with apko's", got, want)
+	}
+}
+
+// TestEntryOfAnotherSignatureNotAdopted: the same package (the same
+// control segment) in two mirrors signed by different keys is two package
+// files, and apko records a package's size, signature included, in the
+// image: an image built with the other mirror's entry in the cache is the
+// one built without it.
+func TestEntryOfAnotherSignatureNotAdopted(t *testing.T) {
+	// The key names differ in length, so the signature segments differ in
+	// size too.
+	imageOf := func(keyName string) compile.Image {
+		img := testImage()
+		img.Config.Contents.Keyring = []string{strings.TrimSuffix(keyURL, "hic-test.rsa.pub") + keyName + ".rsa.pub"}
+		return img
+	}
+	mirrorOf := func(keyName string) (string, *resolve.Lock) {
+		t.Helper()
+		dir := writeMirror(t, newKey(t, keyName), testPackages())
+		lock, err := resolve.Resolve(testCtx(t), imageOf(keyName), resolve.Options{Mirrors: []resolve.Mirror{{URL: repoURL, Dir: dir}}, TempDir: t.TempDir()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return dir, lock
+	}
+	a, lockA := mirrorOf("hic-test")
+	b, lockB := mirrorOf("another-signer-with-a-longer-name")
+	if pa, pb := lockA.Packages("x86_64"), lockB.Packages("x86_64"); len(pa) == 0 || pa[0].Checksum != pb[0].Checksum {
+		t.Fatalf("the two mirrors' packages differ in their control segments: the test needs them equal")
+	}
+	build := func(cache, dir string, lock *resolve.Lock, keyName string) v1.Hash {
+		t.Helper()
+		r, err := Build(testCtx(t), imageOf(keyName), lock, Options{Mirrors: []resolve.Mirror{{URL: repoURL, Dir: dir}}, CacheDir: cache, TempDir: t.TempDir(), Checked: NewPackageChecks()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return digest(t, r.Index)
+	}
+	alone := build(t.TempDir(), a, lockA, "hic-test")
+	shared := t.TempDir()
+	build(shared, b, lockB, "another-signer-with-a-longer-name")
+	if got := build(shared, a, lockA, "hic-test"); got != alone {
+		t.Errorf("built beside the other mirror's entries: %s; alone: %s", got, alone)
 	}
 }

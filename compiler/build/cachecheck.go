@@ -1,6 +1,8 @@
 package build
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"crypto/sha1" //nolint:gosec // APK control checksums are SHA-1
 	"crypto/sha256"
@@ -14,8 +16,10 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
+	"chainguard.dev/apko/pkg/apk/expandapk"
 	"chainguard.dev/apko/pkg/build/types"
 	"github.com/chainguard-dev/clog"
 	"github.com/klauspost/compress/gzip"
@@ -51,7 +55,8 @@ func verifyPackageCache(ctx context.Context, ref, cacheDir string, src *resolve.
 				return removed, fmt.Errorf("%s: package cache: %w", ref, err)
 			}
 			err = checked.entry(dir, func() error {
-				if _, err := os.Stat(dir); err != nil && !adoptEntry(cacheDir, others, p, arch, dir) {
+				sig, sigKnown := mirrorSignature(src, p, arch)
+				if _, err := os.Stat(dir); err != nil && (!sigKnown || !adoptEntry(cacheDir, others, p, arch, dir, sig)) {
 					return nil // apko makes it from the verified mirror file or a checked fetch
 				}
 				memo := checked.entryMemo()
@@ -62,7 +67,7 @@ func verifyPackageCache(ctx context.Context, ref, cacheDir string, src *resolve.
 				if checked != nil && checked.onCheck != nil {
 					checked.onCheck(dir)
 				}
-				why, err := checkCachedPackage(dir, p)
+				why, err := checkCachedPackage(dir, p, sig, sigKnown)
 				if err != nil {
 					return fmt.Errorf("%s: package cache %s: %w", ref, dir, err)
 				}
@@ -122,8 +127,8 @@ func otherStates(links string, mirrors []resolve.Mirror, now *resolve.Sources) (
 // must follow) costs a fraction of that. An entry whose data does not
 // match its control segment fails the check and is removed, and apko
 // expands the mirror's file.
-func adoptEntry(cacheDir string, others []string, p resolve.Package, arch types.Architecture, dst string) bool {
-	from, ok := otherEntry(cacheDir, others, p, arch)
+func adoptEntry(cacheDir string, others []string, p resolve.Package, arch types.Architecture, dst string, sig []byte) bool {
+	from, ok := otherEntry(cacheDir, others, p, arch, sig)
 	if !ok {
 		return false
 	}
@@ -142,8 +147,12 @@ func adoptEntry(cacheDir string, others []string, p resolve.Package, arch types.
 }
 
 // otherEntry returns the entry of package p of arch under another mirror
-// path (others) that holds p's locked control segment, if there is one.
-func otherEntry(cacheDir string, others []string, p resolve.Package, arch types.Architecture) (string, bool) {
+// path (others) that holds p's locked control segment and sig, its
+// signature segment (nil: none), if there is one. The same control segment
+// signed by another key (another mirror's package, or the package signed
+// again) is another package file: apko records a package's size, which
+// the signature is part of, in the image.
+func otherEntry(cacheDir string, others []string, p resolve.Package, arch types.Architecture, sig []byte) (string, bool) {
 	raw, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(p.Checksum, "Q1"))
 	if err != nil {
 		return "", false
@@ -151,7 +160,11 @@ func otherEntry(cacheDir string, others []string, p resolve.Package, arch types.
 	ctl := hex.EncodeToString(raw) + ".ctl.tar.gz"
 	for _, l := range others {
 		from := filepath.Join(cacheDir, url.QueryEscape((&url.URL{Scheme: "file", Path: l}).String()), arch.ToAPK(), p.Name+"-"+p.Version)
-		if _, err := os.Lstat(filepath.Join(from, ctl)); err == nil {
+		if _, err := os.Lstat(filepath.Join(from, ctl)); err != nil {
+			continue
+		}
+		got, err := os.ReadFile(filepath.Join(from, strings.TrimSuffix(ctl, ".ctl.tar.gz")+".sig.tar.gz"))
+		if (err == nil && bytes.Equal(got, sig) && sig != nil) || (errors.Is(err, fs.ErrNotExist) && sig == nil) {
 			return from, true
 		}
 	}
@@ -203,10 +216,36 @@ func cacheEntry(cacheDir string, src *resolve.Sources, p resolve.Package, arch t
 	return filepath.Join(cacheDir, url.QueryEscape(repo), arch.ToAPK(), p.Name+"-"+p.Version), nil
 }
 
+// mirrorSignature returns the signature segment (nil: none) of the mirror
+// file of package p of arch, and whether p comes from a mirror whose file
+// could be read.
+func mirrorSignature(src *resolve.Sources, p resolve.Package, arch types.Architecture) ([]byte, bool) {
+	dir, ok := src.MirrorDir(p.Repository)
+	if !ok {
+		return nil, false
+	}
+	f, err := os.Open(filepath.Join(dir, arch.ToAPK(), p.Name+"-"+p.Version+".apk"))
+	if err != nil {
+		return nil, false
+	}
+	defer f.Close()
+	parts, err := expandapk.Split(bufio.NewReaderSize(f, 1<<14))
+	if err != nil {
+		return nil, false
+	}
+	if len(parts) < 3 {
+		return nil, true
+	}
+	sig, err := io.ReadAll(parts[0])
+	return sig, err == nil
+}
+
 // checkCachedPackage says what is wrong with one cache entry, or "". The
 // data segment is read once: hashed as it is and as it decompresses, for
-// its name and for the uncompressed data beside it.
-func checkCachedPackage(dir string, p resolve.Package) (string, error) {
+// its name and for the uncompressed data beside it. With sigKnown, the
+// signature segment must be sig (the mirror file's; nil: none), as apko
+// takes the package's size from the entry's files.
+func checkCachedPackage(dir string, p resolve.Package, sig []byte, sigKnown bool) (string, error) {
 	raw, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(p.Checksum, "Q1"))
 	if err != nil || !strings.HasPrefix(p.Checksum, "Q1") {
 		return "", fmt.Errorf("locked checksum %q is not Q1+base64", p.Checksum)
@@ -219,6 +258,21 @@ func checkCachedPackage(dir string, p resolve.Package) (string, error) {
 	names := map[string]bool{}
 	for _, e := range ents {
 		names[e.Name()] = true
+	}
+	if sigKnown {
+		got, err := os.ReadFile(filepath.Join(dir, ctl+".sig.tar.gz"))
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			// apko moves the signature into place before the data: an
+			// entry with data and no signature was made so, or edited.
+			if sig != nil && slices.ContainsFunc(ents, func(e os.DirEntry) bool { return strings.HasSuffix(e.Name(), ".dat.tar.gz") }) {
+				return "the signature segment is missing", nil
+			}
+		case err != nil:
+			return "", err
+		case !bytes.Equal(got, sig):
+			return fmt.Sprintf("%s.sig.tar.gz is not the mirror file's signature segment", ctl), nil
+		}
 	}
 	for _, e := range ents {
 		name := e.Name()

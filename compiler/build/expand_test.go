@@ -91,7 +91,7 @@ func TestExpandedEntryIsApkos(t *testing.T) {
 					t.Errorf("%s: %d bytes, apko's %d, not the same", name, len(got), len(w))
 				}
 			}
-			if why, err := checkCachedPackage(entry, p); err != nil || why != "" {
+			if why, err := checkCachedPackage(entry, p, nil, false); err != nil || why != "" {
 				t.Errorf("the entry fails hic's own check: %q, %v", why, err)
 			}
 		})
