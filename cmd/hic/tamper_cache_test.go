@@ -25,6 +25,23 @@ func init() { tamperRegister("cache", tamperCacheCases) }
 
 func tamperCacheCases() []tamperCase {
 	build := func(t *testing.T, e *tamperEnv) cliRun { return e.Build(t, "--all") }
+	// dropWolfi removes the wolfi image from the layout and the layer
+	// cache, so the next build installs its packages again.
+	dropWolfi := func(t *testing.T, e *tamperEnv) {
+		t.Helper()
+		tamperEditIndex(t, e, func(im *v1.IndexManifest) {
+			var kept []v1.Descriptor
+			for _, d := range im.Manifests {
+				if d.Annotations[store.AnnotationSpecRef] != tamperWolfi {
+					kept = append(kept, d)
+				}
+			}
+			im.Manifests = kept
+		})
+		if err := os.RemoveAll(filepath.Join(e.Out, "cache", "layers")); err != nil {
+			t.Fatal(err)
+		}
+	}
 	// rebuilt wants the spec rebuilt (not cached) into the same good image,
 	// which then verifies.
 	rebuilt := func(spec string) func(t *testing.T, e *tamperEnv, r cliRun) {
@@ -86,20 +103,7 @@ func tamperCacheCases() []tamperCase {
 			// image dropped again, so the next build installs from them.
 			Name: "cache: the expanded data of a mirror's packages edited in apko's package cache",
 			Attack: func(t *testing.T, e *tamperEnv) {
-				forceRebuild := func() {
-					tamperEditIndex(t, e, func(im *v1.IndexManifest) {
-						var kept []v1.Descriptor
-						for _, d := range im.Manifests {
-							if d.Annotations[store.AnnotationSpecRef] != tamperWolfi {
-								kept = append(kept, d)
-							}
-						}
-						im.Manifests = kept
-					})
-					if err := os.RemoveAll(filepath.Join(e.Out, "cache", "layers")); err != nil {
-						t.Fatal(err)
-					}
-				}
+				forceRebuild := func() { dropWolfi(t, e) }
 				forceRebuild()
 				if r := e.Build(t, "--all"); r.Code != 0 {
 					t.Fatalf("the build before the attack: %s", r)
@@ -116,6 +120,38 @@ func tamperCacheCases() []tamperCase {
 			Detect:   build,
 			ExitZero: true,
 			Want:     []string{"package cache entry altered", "is not the decompressed data segment"},
+			Check:    rebuilt(tamperWolfi),
+		},
+		{
+			// apko writes each package's size, its signature segment
+			// included, into the image's apk database, from the files of
+			// its package cache entry.
+			Name: "cache: the signature segments of a mirror's packages lengthened in apko's package cache",
+			Attack: func(t *testing.T, e *tamperEnv) {
+				// As above: the copy's entries are made under its own paths
+				// by a build, then edited, and the image dropped again.
+				forceRebuild := func() { dropWolfi(t, e) }
+				forceRebuild()
+				if r := e.Build(t, "--all"); r.Code != 0 {
+					t.Fatalf("the build before the attack: %s", r)
+				}
+				sigs, err := filepath.Glob(filepath.Join(e.Out, "cache", "file*", "*", "*", "*.sig.tar.gz"))
+				if err != nil || len(sigs) == 0 {
+					t.Fatalf("no signature segment in apko's cache under %s (%v)", e.Out, err)
+				}
+				for _, p := range sigs {
+					f, err := os.OpenFile(p, os.O_APPEND|os.O_WRONLY, 0)
+					if err != nil {
+						t.Fatal(err)
+					}
+					f.Write(make([]byte, 64))
+					f.Close()
+				}
+				forceRebuild()
+			},
+			Detect:   build,
+			ExitZero: true,
+			Want:     []string{"package cache entry altered", "is not the mirror file's signature segment"},
 			Check:    rebuilt(tamperWolfi),
 		},
 		{
