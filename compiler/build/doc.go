@@ -3,7 +3,9 @@
 // resolve.Lock names.
 //
 // It owns what apko leaves to its callers: verifying every locked package
-// file of a mirror against the mirror's signed index before apko installs it,
+// file of a mirror against the mirror's signed index before apko installs it
+// (and expanding it into apko's package cache in the same read, so apko
+// does not read it again), checking the package cache entries apko reads,
 // checking that apko installed exactly the locked packages, a build date
 // taken from the packages (never the clock or the environment), images that
 // do not depend on where mirrors, caches or temporary directories live, and
