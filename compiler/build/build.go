@@ -136,9 +136,11 @@ func Build(ctx context.Context, img compile.Image, lock *resolve.Lock, opts Opti
 	// A package's cache entry is made as its file is verified, unless one
 	// made under another mirror path can be adopted (verifyPackageCache).
 	if err := verifyPackages(ctx, ref, mirrored, opts.Checked, func(p resolve.Package, arch types.Architecture) (string, error) {
-		if sig, ok := mirrorSignature(src, p, arch); ok {
-			if _, ok := otherEntry(cacheDir, others, p, arch, sig); ok {
-				return "", nil
+		if len(others) > 0 {
+			if sig, ok := mirrorSignature(src, p, arch); ok {
+				if _, ok := otherEntry(cacheDir, others, p, arch, sig); ok {
+					return "", nil
+				}
 			}
 		}
 		return cacheEntry(cacheDir, src, p, arch)

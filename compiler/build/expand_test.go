@@ -16,16 +16,47 @@ import (
 	"github.com/hic-build/hic/compiler/resolve"
 )
 
+// apkoTestPackage is one of apko's real test packages (path under its
+// testdata), apko's own expansion of it, and the package as a lock names it.
+func apkoTestPackage(t *testing.T, file string) (*expandapk.APKExpanded, resolve.Package) {
+	t.Helper()
+	f, err := os.Open(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	exp, err := expandapk.ExpandApk(context.Background(), f, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { exp.Close() })
+	control, err := os.ReadFile(exp.ControlFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := pkginfo(control)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return exp, resolve.Package{Name: info["pkgname"], Version: info["pkgver"], Checksum: "Q1" + base64.StdEncoding.EncodeToString(exp.ControlHash)}
+}
+
+// apkoTestdata is the directory of apko's test packages.
+func apkoTestdata(t *testing.T) string {
+	t.Helper()
+	gomod, err := exec.Command("go", "env", "GOMODCACHE").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return filepath.Join(strings.TrimSpace(string(gomod)), "chainguard.dev/apko@v0.30.34/pkg/apk/apk/testdata")
+}
+
 // TestExpandedEntryIsApkos: the package cache entry verifyPackage writes
 // for each of apko's real test packages (Wolfi and Alpine, signed) holds
 // the files apko's own ExpandApk makes of it, under the names apko's
 // cachePackage gives them, byte for byte.
 func TestExpandedEntryIsApkos(t *testing.T) {
-	gomod, err := exec.Command("go", "env", "GOMODCACHE").Output()
-	if err != nil {
-		t.Fatal(err)
-	}
-	root := filepath.Join(strings.TrimSpace(string(gomod)), "chainguard.dev/apko@v0.30.34/pkg/apk/apk/testdata")
+	root := apkoTestdata(t)
 	var apks []string
 	filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
 		if err == nil && strings.HasSuffix(p, ".apk") {
@@ -38,26 +69,8 @@ func TestExpandedEntryIsApkos(t *testing.T) {
 	}
 	for _, file := range apks {
 		t.Run(strings.TrimPrefix(file, root+"/"), func(t *testing.T) {
-			f, err := os.Open(file)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer f.Close()
-			exp, err := expandapk.ExpandApk(context.Background(), f, t.TempDir())
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer exp.Close()
-			control, err := os.ReadFile(exp.ControlFile)
-			if err != nil {
-				t.Fatal(err)
-			}
-			info, err := pkginfo(control)
-			if err != nil {
-				t.Fatal(err)
-			}
-			p := resolve.Package{Name: info["pkgname"], Version: info["pkgver"], Checksum: "Q1" + base64.StdEncoding.EncodeToString(exp.ControlHash)}
-			st, err := f.Stat()
+			exp, p := apkoTestPackage(t, file)
+			st, err := os.Stat(file)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -101,34 +114,12 @@ func TestExpandedEntryIsApkos(t *testing.T) {
 // TestExpansionOnlyOfGoodFiles: a package file whose data segment is
 // altered fails verification and leaves no entry, nor anything beside it.
 func TestExpansionOnlyOfGoodFiles(t *testing.T) {
-	gomod, err := exec.Command("go", "env", "GOMODCACHE").Output()
-	if err != nil {
-		t.Fatal(err)
-	}
-	file := filepath.Join(strings.TrimSpace(string(gomod)), "chainguard.dev/apko@v0.30.34/pkg/apk/apk/testdata/hello-wolfi-2.12.1-r0.apk")
+	file := filepath.Join(apkoTestdata(t), "hello-wolfi-2.12.1-r0.apk")
+	_, p := apkoTestPackage(t, file)
 	b, err := os.ReadFile(file)
 	if err != nil {
 		t.Fatal(err)
 	}
-	f, err := os.Open(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	exp, err := expandapk.ExpandApk(context.Background(), f, t.TempDir())
-	f.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer exp.Close()
-	control, err := os.ReadFile(exp.ControlFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	info, err := pkginfo(control)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := resolve.Package{Name: info["pkgname"], Version: info["pkgver"], Checksum: "Q1" + base64.StdEncoding.EncodeToString(exp.ControlHash)}
 	b[len(b)-100] ^= 1 // in the data segment
 	bad := filepath.Join(t.TempDir(), "hello.apk")
 	if err := os.WriteFile(bad, b, 0o644); err != nil {
