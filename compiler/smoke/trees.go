@@ -38,14 +38,16 @@ const DefaultTreeBudget = 2 << 30
 // same names, types, permission bits, owners when chown is set, and
 // contents), with hard links allowed across layers. Trees no root
 // filesystem uses are removed, least recently used first, while they hold
-// more than the budget. Everything lives under one directory, which Close
-// removes.
+// more than the budget. Everything lives under one directory, made when
+// the first root filesystem is (a build without smoke tests, or one killed
+// before them, leaves nothing behind), which Close removes.
 type LayerTrees struct {
-	dir    string
+	parent string
 	chown  bool
 	budget int64
 
 	mu     sync.Mutex // guards the fields below and each tree's refs, used and size
+	dir    string     // "" until made
 	trees  map[v1.Hash]*layerTree
 	idle   int64 // bytes of trees with no references
 	clock  int64
@@ -81,23 +83,36 @@ const (
 	typeOpaque   byte = 'O' // name: the directory whose lower contents go
 )
 
-// NewLayerTrees makes a LayerTrees in a new directory under parent (empty:
-// os.TempDir()). chown gives files their image owners (hic runs as root);
-// budget bounds the unused trees' bytes (<= 0: DefaultTreeBudget).
-func NewLayerTrees(parent string, chown bool, budget int64) (*LayerTrees, error) {
-	dir, err := os.MkdirTemp(parent, "hic-smoke-layers-")
+// NewLayerTrees returns a LayerTrees whose directory will be a new one
+// under parent (empty: os.TempDir()). chown gives files their image owners
+// (hic runs as root); budget bounds the unused trees' bytes (<= 0:
+// DefaultTreeBudget).
+func NewLayerTrees(parent string, chown bool, budget int64) *LayerTrees {
+	if budget <= 0 {
+		budget = DefaultTreeBudget
+	}
+	return &LayerTrees{parent: parent, chown: chown, budget: budget, trees: map[v1.Hash]*layerTree{}}
+}
+
+// dirLocked returns the directory, made on the first call.
+func (t *LayerTrees) dirLocked() (string, error) {
+	if t.closed {
+		return "", errors.New("smoke layer trees are closed")
+	}
+	if t.dir != "" {
+		return t.dir, nil
+	}
+	dir, err := os.MkdirTemp(t.parent, "hic-smoke-layers-")
 	if err != nil {
-		return nil, fmt.Errorf("smoke layer trees: %w", err)
+		return "", fmt.Errorf("smoke layer trees: %w", err)
 	}
 	// The sandbox starts as the image's user, who must reach the trees.
 	if err := os.Chmod(dir, 0o755); err != nil {
 		os.RemoveAll(dir)
-		return nil, fmt.Errorf("smoke layer trees: %w", err)
+		return "", fmt.Errorf("smoke layer trees: %w", err)
 	}
-	if budget <= 0 {
-		budget = DefaultTreeBudget
-	}
-	return &LayerTrees{dir: dir, chown: chown, budget: budget, trees: map[v1.Hash]*layerTree{}}, nil
+	t.dir = dir
+	return dir, nil
 }
 
 // Close removes every tree and root filesystem. The LayerTrees is not used
@@ -108,9 +123,13 @@ func (t *LayerTrees) Close() error {
 	}
 	t.mu.Lock()
 	t.closed = true
+	dir := t.dir
 	t.mu.Unlock()
-	makeRemovable(t.dir)
-	return os.RemoveAll(t.dir)
+	if dir == "" {
+		return nil
+	}
+	makeRemovable(dir)
+	return os.RemoveAll(dir)
 }
 
 // Rootfs writes img's flattened root filesystem into a new directory and
@@ -140,7 +159,13 @@ func (t *LayerTrees) Rootfs(ctx context.Context, img v1.Image) (string, func(), 
 		}
 		held = append(held, lt)
 	}
-	dir, err := os.MkdirTemp(t.dir, "rootfs-")
+	t.mu.Lock()
+	parent, err := t.dirLocked()
+	t.mu.Unlock()
+	var dir string
+	if err == nil {
+		dir, err = os.MkdirTemp(parent, "rootfs-")
+	}
 	if err == nil {
 		err = os.Chmod(dir, 0o755)
 	}
@@ -169,9 +194,10 @@ func (t *LayerTrees) tree(ctx context.Context, l v1.Layer) (*layerTree, error) {
 		return nil, fmt.Errorf("layer diff ID: %w", err)
 	}
 	t.mu.Lock()
-	if t.closed {
+	parent, err := t.dirLocked()
+	if err != nil {
 		t.mu.Unlock()
-		return nil, errors.New("smoke layer trees are closed")
+		return nil, err
 	}
 	lt, ok := t.trees[diffID]
 	if ok {
@@ -195,7 +221,7 @@ func (t *LayerTrees) tree(ctx context.Context, l v1.Layer) (*layerTree, error) {
 		return lt, nil
 	}
 	t.clock++
-	lt = &layerTree{dir: filepath.Join(t.dir, "layer-"+diffID.Hex), ready: make(chan struct{}), refs: 1, used: t.clock}
+	lt = &layerTree{dir: filepath.Join(parent, "layer-"+diffID.Hex), ready: make(chan struct{}), refs: 1, used: t.clock}
 	t.trees[diffID] = lt
 	t.extracted++
 	t.mu.Unlock()

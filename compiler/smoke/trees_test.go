@@ -139,10 +139,7 @@ func snapshot(t *testing.T, dir string) map[string]string {
 
 func newTrees(t *testing.T, budget int64) *LayerTrees {
 	t.Helper()
-	trees, err := NewLayerTrees(t.TempDir(), os.Geteuid() == 0, budget)
-	if err != nil {
-		t.Fatal(err)
-	}
+	trees := NewLayerTrees(t.TempDir(), os.Geteuid() == 0, budget)
 	t.Cleanup(func() {
 		if err := trees.Close(); err != nil {
 			t.Error(err)
@@ -351,5 +348,30 @@ func TestTreesStayInside(t *testing.T) {
 	}
 	if _, err := os.Lstat(filepath.Join(outside, "planted")); !os.IsNotExist(err) {
 		t.Errorf("a file landed outside the root filesystem: %v", err)
+	}
+}
+
+// TestTreesMadeOnlyWhenUsed: a LayerTrees no root filesystem was asked of
+// leaves nothing in its parent, and Close removes what one made.
+func TestTreesMadeOnlyWhenUsed(t *testing.T) {
+	parent := t.TempDir()
+	unused := NewLayerTrees(parent, false, 0)
+	if err := unused.Close(); err != nil {
+		t.Fatal(err)
+	}
+	used := NewLayerTrees(parent, os.Geteuid() == 0, 0)
+	if _, remove, err := used.Rootfs(context.Background(), imageOf(t, apkDataLayers(t)[0])); err != nil {
+		t.Fatal(err)
+	} else {
+		remove()
+	}
+	if m, _ := filepath.Glob(filepath.Join(parent, "*")); len(m) != 1 {
+		t.Errorf("in the parent while one is in use: %v, want its one directory", m)
+	}
+	if err := used.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if m, _ := filepath.Glob(filepath.Join(parent, "*")); len(m) != 0 {
+		t.Errorf("left behind: %v", m)
 	}
 }
