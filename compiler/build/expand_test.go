@@ -1,6 +1,7 @@
 package build
 
 import (
+	"archive/tar"
 	"bytes"
 	"context"
 	"encoding/base64"
@@ -75,7 +76,7 @@ func TestExpandedEntryIsApkos(t *testing.T) {
 				t.Fatal(err)
 			}
 			entry := filepath.Join(t.TempDir(), "repo", "x86_64", p.Name+"-"+p.Version)
-			if err := verifyPackage(file, p, uint64(st.Size()), entry); err != nil {
+			if placed, err := verifyPackage(file, p, uint64(st.Size()), entry); err != nil || !placed {
 				t.Fatal(err)
 			}
 			ctl, dat := hex.EncodeToString(exp.ControlHash), hex.EncodeToString(exp.PackageHash)
@@ -127,10 +128,60 @@ func TestExpansionOnlyOfGoodFiles(t *testing.T) {
 	}
 	parent := filepath.Join(t.TempDir(), "x86_64")
 	entry := filepath.Join(parent, p.Name+"-"+p.Version)
-	if err := verifyPackage(bad, p, 0, entry); err == nil || !strings.Contains(err.Error(), "data") {
+	if _, err := verifyPackage(bad, p, 0, entry); err == nil || !strings.Contains(err.Error(), "data") {
 		t.Fatalf("altered data segment: %v", err)
 	}
 	if left, _ := os.ReadDir(parent); len(left) != 0 {
 		t.Errorf("left behind: %v", left)
+	}
+}
+
+// TestFileSumsAsApkoChecks: the data of apko's real test packages passes
+// the per-file SHA-1 check, and a file whose content is not its record's
+// fails it (apko's ExpandApk refuses such a package, so hic makes no
+// entry of it).
+func TestFileSumsAsApkoChecks(t *testing.T) {
+	exp, _ := apkoTestPackage(t, filepath.Join(apkoTestdata(t), "hello-wolfi-2.12.1-r0.apk"))
+	data, err := os.ReadFile(exp.TarFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := checkFileSums(bytes.NewReader(data)); err != nil {
+		t.Errorf("apko's own package: %v", err)
+	}
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	body := []byte("not what the record says\n")
+	tw.WriteHeader(&tar.Header{Name: "usr/bin/x", Typeflag: tar.TypeReg, Mode: 0o755, Size: int64(len(body)),
+		PAXRecords: map[string]string{"APK-TOOLS.checksum.SHA1": strings.Repeat("00", 20)}})
+	tw.Write(body)
+	tw.Close()
+	if err := checkFileSums(&buf); err == nil || !strings.Contains(err.Error(), "usr/bin/x") {
+		t.Errorf("a file unlike its checksum record: %v", err)
+	}
+}
+
+// TestEntryMadeMeanwhileIsNotClaimed: when the entry appears while hic
+// reads the file (another process made it, or someone planted it), hic
+// leaves it and says it placed nothing, so it is checked before apko
+// reads it.
+func TestEntryMadeMeanwhileIsNotClaimed(t *testing.T) {
+	file := filepath.Join(apkoTestdata(t), "hello-wolfi-2.12.1-r0.apk")
+	_, p := apkoTestPackage(t, file)
+	entry := filepath.Join(t.TempDir(), "x86_64", p.Name+"-"+p.Version)
+	x, err := newExpansion(entry, "c", "d", nil, []byte("control"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer x.abort()
+	x.ok = true
+	if err := os.MkdirAll(filepath.Join(entry, "planted"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if placed, err := x.commit(); err != nil || placed {
+		t.Errorf("commit over an entry made meanwhile: placed %v, %v", placed, err)
+	}
+	if _, err := os.Stat(filepath.Join(entry, "planted")); err != nil {
+		t.Errorf("the entry made meanwhile was replaced: %v", err)
 	}
 }

@@ -74,7 +74,7 @@ func (v *verifier) RoundTrip(req *http.Request) (*http.Response, error) {
 		f.Close()
 		return nil, err // a network error: apko's client may retry
 	}
-	if err := verifyPackage(f.Name(), p, p.Size, ""); err != nil {
+	if _, err := verifyPackage(f.Name(), p, p.Size, ""); err != nil {
 		f.Close()
 		return v.reject(req, p, err), nil
 	}

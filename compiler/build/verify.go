@@ -199,9 +199,11 @@ func (c *PackageChecks) entry(dir string, check func() error) error {
 		c.mu.Unlock()
 		<-done
 		c.mu.Lock()
-		_, ok := c.entries[dir]
+		// Done only if the check waited on is still the one recorded: a
+		// failed one is removed, and another call may have claimed dir.
+		now, ok := c.entries[dir]
 		c.mu.Unlock()
-		if ok {
+		if ok && now == done {
 			return nil
 		}
 		return c.entry(dir, check)
@@ -221,7 +223,8 @@ func (c *PackageChecks) entry(dir string, check func() error) error {
 
 func (c *PackageChecks) verify(file string, p resolve.Package, size uint64, entry string) error {
 	if c == nil {
-		return verifyPackage(file, p, size, "")
+		_, err := verifyPackage(file, p, size, "")
+		return err
 	}
 	var k packageCheck
 	if fi, err := os.Stat(file); err == nil {
@@ -260,10 +263,11 @@ func (c *PackageChecks) verify(file string, p resolve.Package, size uint64, entr
 	if _, err := os.Lstat(entry); entry == "" || claimed || !errors.Is(err, fs.ErrNotExist) {
 		expandTo = ""
 	}
-	if err := verifyPackage(file, p, size, expandTo); err != nil {
+	placed, err := verifyPackage(file, p, size, expandTo)
+	if err != nil {
 		return err
 	}
-	if expandTo != "" {
+	if placed {
 		c.made(expandTo, p)
 	}
 	if k.file != "" {
@@ -299,46 +303,47 @@ func (c *PackageChecks) made(dir string, p resolve.Package) {
 // control segment), the data hash its control segment declares, and the
 // size the index states. With expandTo set it also writes, from the same
 // read, the package's entry of apko's package cache there, in apko's
-// format (see expandEntry); the entry appears only if the file passes.
-func verifyPackage(file string, p resolve.Package, size uint64, expandTo string) error {
+// format (see expansion); the entry appears only if the file passes, and
+// placed says whether this call put it there.
+func verifyPackage(file string, p resolve.Package, size uint64, expandTo string) (placed bool, err error) {
 	f, err := os.Open(file)
 	if err != nil {
-		return err
+		return false, err
 	}
 	defer f.Close()
 	parts, err := expandapk.Split(bufio.NewReaderSize(f, 1<<16))
 	if err != nil {
-		return fmt.Errorf("not an APK: %w", err)
+		return false, fmt.Errorf("not an APK: %w", err)
 	}
 	control, err := io.ReadAll(parts[len(parts)-2])
 	if err != nil {
-		return err
+		return false, err
 	}
 	sum := sha1.Sum(control) //nolint:gosec // APK control checksum
 	if got := "Q1" + base64.StdEncoding.EncodeToString(sum[:]); got != p.Checksum {
-		return fmt.Errorf("control checksum %s, the signed index says %s: the file was replaced after the index was signed", got, p.Checksum)
+		return false, fmt.Errorf("control checksum %s, the signed index says %s: the file was replaced after the index was signed", got, p.Checksum)
 	}
 	info, err := pkginfo(control)
 	if err != nil {
-		return err
+		return false, err
 	}
 	if info["pkgname"] != p.Name || info["pkgver"] != p.Version {
-		return fmt.Errorf(".PKGINFO names %s-%s", info["pkgname"], info["pkgver"])
+		return false, fmt.Errorf(".PKGINFO names %s-%s", info["pkgname"], info["pkgver"])
 	}
 	want := info["datahash"]
 	if want == "" {
-		return errors.New(".PKGINFO has no datahash")
+		return false, errors.New(".PKGINFO has no datahash")
 	}
 	var x *expansion
 	if expandTo != "" {
 		var sig []byte
 		if len(parts) == 3 {
 			if sig, err = io.ReadAll(parts[0]); err != nil {
-				return err
+				return false, err
 			}
 		}
 		if x, err = newExpansion(expandTo, hex.EncodeToString(sum[:]), want, sig, control); err != nil {
-			return fmt.Errorf("package cache: %w", err)
+			return false, fmt.Errorf("package cache: %w", err)
 		}
 		defer x.abort()
 	}
@@ -349,20 +354,21 @@ func verifyPackage(file string, p resolve.Package, size uint64, expandTo string)
 		err = x.copyData(io.TeeReader(parts[len(parts)-1], h))
 	}
 	if err != nil {
-		return err
+		return false, err
 	}
 	if got := hex.EncodeToString(h.Sum(nil)); got != want {
-		return fmt.Errorf("data hash %s, .PKGINFO says %s: the data segment is truncated or altered", got, want)
+		return false, fmt.Errorf("data hash %s, .PKGINFO says %s: the data segment is truncated or altered", got, want)
 	}
 	if st, err := f.Stat(); err == nil && size != 0 && uint64(st.Size()) != size {
-		return fmt.Errorf("size %d, the signed index says %d", st.Size(), size)
+		return false, fmt.Errorf("size %d, the signed index says %d", st.Size(), size)
 	}
-	if x != nil {
-		if err := x.commit(); err != nil {
-			return fmt.Errorf("package cache: %w", err)
-		}
+	if x == nil {
+		return false, nil
 	}
-	return nil
+	if placed, err = x.commit(); err != nil {
+		return false, fmt.Errorf("package cache: %w", err)
+	}
+	return placed, nil
 }
 
 // expansion is a package cache entry being written, in a temporary
@@ -399,32 +405,39 @@ func newExpansion(entry, ctl, datahash string, sig, control []byte) (*expansion,
 }
 
 // copyData copies the data segment r to the entry's .dat.tar.gz and its
-// decompressed content to .dat.tar, reading r to its end. Data that does
-// not decompress leaves the entry uncommitted (apko then reports it), as
-// does a write that fails; only a read error of r is returned.
+// decompressed content to .dat.tar, reading r to its end whatever happens
+// to the copies. The entry is committed only if both were written and the
+// data passes what apko's ExpandApk checks as it expands: it decompresses,
+// and every file with an APK-TOOLS.checksum.SHA1 record has that SHA-1.
+// Only a read error of r is returned.
 func (x *expansion) copyData(r io.Reader) error {
-	gzf, err := os.OpenFile(x.tar+".gz", os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
-	if err != nil {
-		_, err = io.Copy(io.Discard, r)
+	var rerr error
+	src := &errReader{r: r, err: &rerr}
+	gzf, gerr := os.OpenFile(x.tar+".gz", os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
+	tarf, terr := os.OpenFile(x.tar, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
+	if gerr != nil || terr != nil {
+		for _, f := range []*os.File{gzf, tarf} {
+			if f != nil {
+				f.Close()
+			}
+		}
+		_, err := io.Copy(io.Discard, src)
 		return err
 	}
 	defer gzf.Close()
-	tarf, err := os.OpenFile(x.tar, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
-	if err != nil {
-		_, err = io.Copy(io.Discard, r)
-		return err
-	}
 	defer tarf.Close()
-	rerr := error(nil)
-	src := &errReader{r: r, err: &rerr}
-	gzw := bufio.NewWriterSize(gzf, 1<<20)
+	// A failed write (a full disk) stops the copies, not the read: the
+	// caller hashes all of r.
+	gzw := &stickyWriter{w: bufio.NewWriterSize(gzf, 1<<20)}
+	tw := &stickyWriter{w: bufio.NewWriterSize(tarf, 1<<20)}
 	tee := io.TeeReader(src, gzw)
-	zr, err := kgzip.NewReader(bufio.NewReaderSize(tee, 1<<20))
-	ok := err == nil
-	if ok {
-		tw := bufio.NewWriterSize(tarf, 1<<20)
-		_, err = io.Copy(tw, zr)
-		ok = err == nil && tw.Flush() == nil
+	ok := false
+	if zr, err := kgzip.NewReader(bufio.NewReaderSize(tee, 1<<20)); err == nil {
+		data := io.TeeReader(zr, tw)
+		ok = checkFileSums(data) == nil
+		if _, err := io.Copy(io.Discard, data); err != nil {
+			ok = false
+		}
 	}
 	// The rest of the segment (all of it, if it did not decompress) still
 	// goes to the copy and the caller's hash.
@@ -434,8 +447,65 @@ func (x *expansion) copyData(r io.Reader) error {
 	if rerr != nil {
 		return rerr
 	}
-	x.ok = ok && gzw.Flush() == nil && gzf.Close() == nil && tarf.Close() == nil
+	x.ok = ok && gzw.flush() == nil && tw.flush() == nil && gzf.Close() == nil && tarf.Close() == nil
 	return nil
+}
+
+// checkFileSums reads the tar r and checks each regular file that carries
+// an APK-TOOLS.checksum.SHA1 PAX record (hex, or Q1 and base64) against
+// its content, as apko's expansion does.
+func checkFileSums(r io.Reader) error {
+	tr := tar.NewReader(r)
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		rec, ok := h.PAXRecords["APK-TOOLS.checksum.SHA1"]
+		if h.Typeflag != tar.TypeReg || !ok {
+			continue
+		}
+		var want []byte
+		if b64, isQ1 := strings.CutPrefix(rec, "Q1"); isQ1 {
+			want, err = base64.StdEncoding.DecodeString(b64)
+		} else {
+			want, err = hex.DecodeString(rec)
+		}
+		if err != nil {
+			return fmt.Errorf("%s: checksum record %q: %w", h.Name, rec, err)
+		}
+		sum := sha1.New() //nolint:gosec // the checksum apk-tools records
+		if _, err := io.Copy(sum, tr); err != nil {
+			return err
+		}
+		if !bytes.Equal(sum.Sum(nil), want) {
+			return fmt.Errorf("%s: content does not match its checksum record", h.Name)
+		}
+	}
+}
+
+// stickyWriter writes to w until a write fails, then drops the rest,
+// keeping the error for flush.
+type stickyWriter struct {
+	w   *bufio.Writer
+	err error
+}
+
+func (s *stickyWriter) Write(p []byte) (int, error) {
+	if s.err == nil {
+		_, s.err = s.w.Write(p)
+	}
+	return len(p), nil
+}
+
+func (s *stickyWriter) flush() error {
+	if s.err != nil {
+		return s.err
+	}
+	return s.w.Flush()
 }
 
 // errReader records the error its reader returns, so that a read error
@@ -454,18 +524,20 @@ func (e *errReader) Read(p []byte) (int, error) {
 }
 
 // commit moves the entry into place, if its data decompressed and no
-// other process made the entry meanwhile.
-func (x *expansion) commit() error {
+// other process made the entry meanwhile, and says whether it did. An
+// entry made meanwhile is not this one: it is checked before apko reads it.
+func (x *expansion) commit() (bool, error) {
 	if !x.ok {
-		return nil
+		return false, nil
 	}
 	err := os.Rename(filepath.Join(x.tmp, "e"), x.entry)
 	if err != nil {
 		if _, serr := os.Lstat(x.entry); serr == nil {
-			return nil // made meanwhile; that one is checked before use
+			return false, nil
 		}
+		return false, err
 	}
-	return err
+	return true, nil
 }
 
 func (x *expansion) abort() { os.RemoveAll(x.tmp) }
