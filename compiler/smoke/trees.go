@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"golang.org/x/sys/unix"
@@ -216,6 +217,9 @@ func (t *LayerTrees) tree(ctx context.Context, l v1.Layer) (*layerTree, error) {
 		}
 		if lt.err != nil {
 			t.unref(lt)
+			if errors.Is(lt.err, context.Canceled) || errors.Is(lt.err, context.DeadlineExceeded) {
+				return t.tree(ctx, l) // the extracting caller gave up, not this one
+			}
 			return nil, lt.err
 		}
 		return lt, nil
@@ -227,6 +231,9 @@ func (t *LayerTrees) tree(ctx context.Context, l v1.Layer) (*layerTree, error) {
 	t.mu.Unlock()
 
 	size, entries, err := t.extract(ctx, l, diffID, lt.dir)
+	if err != nil {
+		os.RemoveAll(lt.dir) // before a later caller may make it again
+	}
 	t.mu.Lock()
 	lt.entries, lt.size, lt.err = entries, size, err
 	if err != nil {
@@ -236,7 +243,6 @@ func (t *LayerTrees) tree(ctx context.Context, l v1.Layer) (*layerTree, error) {
 	close(lt.ready)
 	if err != nil {
 		t.unref(lt)
-		os.RemoveAll(lt.dir)
 		return nil, fmt.Errorf("layer %s: %w", diffID, err)
 	}
 	return lt, nil
@@ -393,25 +399,24 @@ func (t *LayerTrees) assemble(ctx context.Context, dir string, trees []*layerTre
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		// An opaque directory hides what the layers below put in it, not
-		// what its own layer does.
+		// Whiteouts and opaque directories hide what the layers below put
+		// there, not what their own layer does.
 		for _, e := range lt.entries {
-			if e.typeflag == typeOpaque {
+			switch e.typeflag {
+			case typeOpaque:
 				if err := emptyDir(root, e.name); err != nil {
 					return fmt.Errorf("%s: %w", e.name, err)
 				}
 				forget(e.name, false)
-			}
-		}
-		for _, e := range lt.entries {
-			if e.typeflag == typeOpaque {
-				continue
-			}
-			if e.typeflag == typeWhiteout {
+			case typeWhiteout:
 				if err := root.RemoveAll(e.name); err != nil {
 					return fmt.Errorf("%s: %w", e.name, err)
 				}
 				forget(e.name, true)
+			}
+		}
+		for _, e := range lt.entries {
+			if e.typeflag == typeOpaque || e.typeflag == typeWhiteout {
 				continue
 			}
 			if d := path.Dir(e.name); d != "." {
@@ -468,16 +473,33 @@ func (t *LayerTrees) assemble(ctx context.Context, dir string, trees []*layerTre
 		if !ok {
 			continue
 		}
-		if t.chown {
-			if err := root.Lchown(name, m.uid, m.gid); err != nil {
-				return fmt.Errorf("%s: %w", name, err)
-			}
-		}
-		if err := root.Chmod(name, m.mode); err != nil {
+		if err := setDir(root, name, m.mode, m.uid, m.gid, t.chown); err != nil {
 			return fmt.Errorf("%s: %w", name, err)
 		}
 	}
 	return nil
+}
+
+// setDir gives the directory name, inside root, its mode and (with chown)
+// owner, through the directory itself opened without following a link: a
+// name that is no longer a directory of this root filesystem (a higher
+// layer put a file or a link there, or a link in its path now leads to a
+// tree's shared file) is left as it is.
+func setDir(root *os.Root, name string, mode fs.FileMode, uid, gid int, chown bool) error {
+	f, err := root.OpenFile(name, os.O_RDONLY|syscall.O_DIRECTORY|syscall.O_NOFOLLOW, 0)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) || errors.Is(err, syscall.ELOOP) {
+			return nil
+		}
+		return err
+	}
+	defer f.Close()
+	if chown {
+		if err := f.Chown(uid, gid); err != nil {
+			return err
+		}
+	}
+	return f.Chmod(mode)
 }
 
 // linkInto makes name, inside root, a hard link to the file src (a tree's

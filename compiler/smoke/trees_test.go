@@ -375,3 +375,36 @@ func TestTreesMadeOnlyWhenUsed(t *testing.T) {
 		t.Errorf("left behind: %v", m)
 	}
 }
+
+// TestTreesDirModesStayInTheirImage: a directory's mode and owner are set
+// on that image's directory, never through a link on a tree's file another
+// image shares.
+func TestTreesDirModesStayInTheirImage(t *testing.T) {
+	shared := tarLayer(t, tar.Header{Name: "usr/lib/foo", Typeflag: tar.TypeReg, Mode: 0o644, Linkname: "shared"})
+	other := tarLayer(t,
+		tar.Header{Name: "usr/", Typeflag: tar.TypeDir, Mode: 0o755},
+		tar.Header{Name: "usr/lib/", Typeflag: tar.TypeDir, Mode: 0o755},
+		tar.Header{Name: "lib", Typeflag: tar.TypeSymlink, Linkname: "usr/lib"},
+		tar.Header{Name: "lib/foo/", Typeflag: tar.TypeDir, Mode: 0o777, Uid: 1234, Gid: 1234},
+	)
+	trees := newTrees(t, 0)
+	ctx := context.Background()
+	first, removeFirst, err := trees.Rootfs(ctx, imageOf(t, shared))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer removeFirst()
+	if _, remove, err := trees.Rootfs(ctx, imageOf(t, other, shared)); err != nil {
+		t.Fatal(err)
+	} else {
+		remove()
+	}
+	fi, err := os.Stat(filepath.Join(first, "usr/lib/foo"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := fi.Sys().(*syscall.Stat_t)
+	if fi.Mode().Perm() != 0o644 || st.Uid != 0 && os.Geteuid() == 0 {
+		t.Errorf("the shared file became %s %d:%d through another image's directory entry", fi.Mode(), st.Uid, st.Gid)
+	}
+}
