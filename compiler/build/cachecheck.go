@@ -55,15 +55,30 @@ func verifyPackageCache(ctx context.Context, ref, cacheDir string, src *resolve.
 				return removed, fmt.Errorf("%s: package cache: %w", ref, err)
 			}
 			err = checked.entry(dir, func() error {
-				sig, sigKnown := mirrorSignature(src, p, arch)
-				if _, err := os.Stat(dir); err != nil && (!sigKnown || !adoptEntry(cacheDir, others, p, arch, dir, sig)) {
-					return nil // apko makes it from the verified mirror file or a checked fetch
+				// The mirror file's signature segment is read only when an
+				// entry is adopted or checked, not for one the memo knows.
+				var sig []byte
+				sigRead, sigKnown := false, false
+				signature := func() {
+					if !sigRead {
+						sig, sigKnown = mirrorSignature(src, p, arch)
+						sigRead = true
+					}
+				}
+				if _, err := os.Stat(dir); err != nil {
+					if len(others) == 0 {
+						return nil // apko makes it from the verified mirror file or a checked fetch
+					}
+					if signature(); !sigKnown || !adoptEntry(cacheDir, others, p, arch, dir, sig) {
+						return nil
+					}
 				}
 				memo := checked.entryMemo()
 				state, stateOK := entryState(dir, p)
 				if stateOK && memo.known(state) {
 					return nil
 				}
+				signature()
 				if checked != nil && checked.onCheck != nil {
 					checked.onCheck(dir)
 				}
