@@ -3,6 +3,8 @@ package fsutil
 import (
 	"io"
 	"io/fs"
+	"os"
+	"syscall"
 )
 
 // UnixMode returns the permission, setuid, setgid and sticky bits of m as
@@ -38,4 +40,19 @@ func ReadDirNext(rest *[]fs.DirEntry, n int) ([]fs.DirEntry, error) {
 	n = min(n, len(ents))
 	*rest = ents[n:]
 	return ents[:n], nil
+}
+
+// Unchanged reports whether a and b are stats of the same regular file
+// (device and inode) with the same size, modification and change times:
+// nothing was written to it, and its mode, owner and links did not change,
+// between the two. A file unchanged since its content was hashed still has
+// that content, unless a writer reset both times, which no unprivileged
+// call can do for the change time.
+func Unchanged(a, b fs.FileInfo) bool {
+	if a == nil || b == nil || !a.Mode().IsRegular() || !b.Mode().IsRegular() || !os.SameFile(a, b) {
+		return false
+	}
+	sa, okA := a.Sys().(*syscall.Stat_t)
+	sb, okB := b.Sys().(*syscall.Stat_t)
+	return okA && okB && sa.Size == sb.Size && sa.Mtim == sb.Mtim && sa.Ctim == sb.Ctim
 }

@@ -25,7 +25,10 @@
 // may hard-link them (see BlobFile); for that reason when a blob was last
 // used is kept beside it (used/) rather than in its own times, which an
 // OCI layout's checks remember. Every blob is hashed the first time a
-// process reads it and dropped if its bytes do not match its digest. Open
+// process reads it, and again whenever its file is no longer unchanged
+// since (fsutil.Unchanged: the same file, size and times), and dropped if
+// its bytes do not match its digest; a layout links a blob unchanged since
+// it was hashed without hashing it again (see LinkHashed). Open
 // trims the directory to a size bound, least recently used first, sparing
 // what was used in the last minutes.
 package layercache
@@ -41,12 +44,16 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"sync"
+	"syscall"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+	"github.com/hic-build/hic/compiler/fsutil"
 	"github.com/klauspost/compress/gzip"
+	"golang.org/x/sys/unix"
 )
 
 // blobMode is the mode of every blob: readable by all, written by none.
@@ -64,10 +71,16 @@ type Cache struct {
 	dir string
 	max int64
 
-	mu       sync.Mutex
-	verified map[v1.Hash]bool
+	mu sync.Mutex
+	// verified holds, for each blob hashed and found good, its file's
+	// stat taken with the hash: the blob is hashed again when its file is
+	// no longer unchanged since (fsutil.Unchanged).
+	verified map[v1.Hash]os.FileInfo
 	calls    map[string]*call
 	stats    Stats
+
+	// onHash, when set (by tests), is called with each blob get hashes.
+	onHash func(v1.Hash)
 }
 
 type call struct {
@@ -87,7 +100,7 @@ func Open(dir string, maxBytes int64) (*Cache, error) {
 			return nil, fmt.Errorf("layer cache: %w", err)
 		}
 	}
-	c := &Cache{dir: dir, max: maxBytes, verified: map[v1.Hash]bool{}, calls: map[string]*call{}}
+	c := &Cache{dir: dir, max: maxBytes, verified: map[v1.Hash]os.FileInfo{}, calls: map[string]*call{}}
 	if err := c.trim(time.Now()); err != nil {
 		return nil, fmt.Errorf("layer cache %s: trim: %w", dir, err)
 	}
@@ -274,20 +287,23 @@ func (c *Cache) get(key string) (v1.Layer, bool, error) {
 		return nil, false, nil
 	}
 	c.mu.Lock()
-	ok := c.verified[e.Digest]
+	hashed := c.verified[e.Digest]
 	c.mu.Unlock()
-	if !ok {
-		if err := checkDigest(p, e.Digest); err != nil {
+	if !fsutil.Unchanged(hashed, fi) {
+		if c.onHash != nil {
+			c.onHash(e.Digest)
+		}
+		if hashed, err = checkDigest(p, e.Digest); err != nil {
 			os.Remove(p)
 			os.Remove(c.keyPath(key))
 			return nil, false, nil
 		}
 		c.mu.Lock()
-		c.verified[e.Digest] = true
+		c.verified[e.Digest] = hashed
 		c.mu.Unlock()
 	}
 	c.touch(e.Digest)
-	return &layer{e: e, path: p}, true, nil
+	return &layer{e: e, path: p, c: c}, true, nil
 }
 
 // touch records that blob h is used now, for trimming; best effort.
@@ -301,20 +317,33 @@ func (c *Cache) touch(h v1.Hash) {
 	}
 }
 
-func checkDigest(p string, want v1.Hash) error {
+// checkDigest hashes the file p against want and returns its stat, taken
+// before the read and found the same after it.
+func checkDigest(p string, want v1.Hash) (os.FileInfo, error) {
 	f, err := os.Open(p)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer f.Close()
+	before, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
 	h := sha256.New()
 	if _, err := io.Copy(h, f); err != nil {
-		return err
+		return nil, err
 	}
 	if got := hex.EncodeToString(h.Sum(nil)); got != want.Hex {
-		return fmt.Errorf("blob %s has digest sha256:%s", want, got)
+		return nil, fmt.Errorf("blob %s has digest sha256:%s", want, got)
 	}
-	return nil
+	after, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !fsutil.Unchanged(before, after) {
+		return nil, fmt.Errorf("blob %s changed while it was read", want)
+	}
+	return before, nil
 }
 
 // Put stores the compressed layer read from r under key and returns it,
@@ -374,13 +403,23 @@ func (c *Cache) Write(compressor string, mt types.MediaType, write func(w io.Wri
 }
 
 // commit makes the written blob tmp read-only, renames it into place and
-// stores e under key.
+// stores e under key. The file's stat after the rename, taken through the
+// descriptor of the file written, is what its hash is remembered with.
 func (c *Cache) commit(key, tmp string, e Entry) (v1.Layer, error) {
 	p := c.blobPath(e.Digest)
-	if err := os.Chmod(tmp, blobMode); err != nil {
+	f, err := os.Open(tmp)
+	if err != nil {
+		return nil, fmt.Errorf("layer cache: %w", err)
+	}
+	defer f.Close()
+	if err := f.Chmod(blobMode); err != nil {
 		return nil, fmt.Errorf("layer cache: %w", err)
 	}
 	if err := os.Rename(tmp, p); err != nil {
+		return nil, fmt.Errorf("layer cache: %w", err)
+	}
+	hashed, err := f.Stat()
+	if err != nil {
 		return nil, fmt.Errorf("layer cache: %w", err)
 	}
 	b, err := json.Marshal(e)
@@ -391,9 +430,9 @@ func (c *Cache) commit(key, tmp string, e Entry) (v1.Layer, error) {
 		return nil, fmt.Errorf("layer cache: %w", err)
 	}
 	c.mu.Lock()
-	c.verified[e.Digest] = true
+	c.verified[e.Digest] = hashed
 	c.mu.Unlock()
-	return &layer{e: e, path: p}, nil
+	return &layer{e: e, path: p, c: c}, nil
 }
 
 type countingWriter struct {
@@ -480,6 +519,7 @@ func (c *Cache) trim(now time.Time) error {
 type layer struct {
 	e    Entry
 	path string
+	c    *Cache // holds the stat the blob was hashed with
 }
 
 var _ v1.Layer = (*layer)(nil)
@@ -494,6 +534,66 @@ func (l *layer) Compressed() (io.ReadCloser, error)  { return os.Open(l.path) }
 // written in place (a changed layer is a new file under another name), so
 // it may be hard-linked rather than copied.
 func (l *layer) BlobFile() string { return l.path }
+
+// LinkHashed hard-links the blob file to dst (a new name on the same
+// filesystem) if the file is still the one this process hashed and found
+// to be blob h, unchanged since (fsutil.Unchanged), and reports whether it
+// did: a caller that must know a link's content is h need not hash it
+// again. It links the descriptor it checked, not the name, so a file
+// renamed over the blob in between is never linked. The new link changes
+// the file's change time; the stat taken after it is remembered in place
+// of the old one when nothing else changed (size, modification time, the
+// same file with more links), so the link does not make the next Get hash
+// the blob again. Not linked (false, no error): the caller links and
+// hashes it itself.
+func (l *layer) LinkHashed(h v1.Hash, dst string) (bool, error) {
+	if h != l.e.Digest {
+		return false, nil
+	}
+	f, err := os.Open(l.path)
+	if err != nil {
+		return false, nil
+	}
+	defer f.Close()
+	before, err := f.Stat()
+	if err != nil {
+		return false, nil
+	}
+	l.c.mu.Lock()
+	hashed := l.c.verified[h]
+	l.c.mu.Unlock()
+	if !fsutil.Unchanged(hashed, before) {
+		return false, nil
+	}
+	// linkat of /proc/self/fd/N with AT_SYMLINK_FOLLOW links the open
+	// file itself; it needs no privilege, unlike AT_EMPTY_PATH.
+	if err := unix.Linkat(unix.AT_FDCWD, "/proc/self/fd/"+strconv.Itoa(int(f.Fd())), unix.AT_FDCWD, dst, unix.AT_SYMLINK_FOLLOW); err != nil {
+		return false, nil
+	}
+	after, err := f.Stat()
+	if err != nil || !linkedOnly(before, after) {
+		os.Remove(dst)
+		return false, nil
+	}
+	l.c.mu.Lock()
+	if fsutil.Unchanged(l.c.verified[h], before) {
+		l.c.verified[h] = after
+	}
+	l.c.mu.Unlock()
+	return true, nil
+}
+
+// linkedOnly reports whether after is a stat of the file before with
+// nothing changed but more links (and so the change time).
+func linkedOnly(before, after os.FileInfo) bool {
+	if !os.SameFile(before, after) || before.Size() != after.Size() || !before.ModTime().Equal(after.ModTime()) || before.Mode() != after.Mode() {
+		return false
+	}
+	sb, okB := before.Sys().(*syscall.Stat_t)
+	sa, okA := after.Sys().(*syscall.Stat_t)
+	return okB && okA && sa.Nlink > sb.Nlink && sa.Mtim == sb.Mtim
+}
+
 func (l *layer) Uncompressed() (io.ReadCloser, error) {
 	f, err := os.Open(l.path)
 	if err != nil {

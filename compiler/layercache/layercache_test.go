@@ -145,3 +145,126 @@ func TestTrimByLastUse(t *testing.T) {
 		t.Errorf("the recently used blob was trimmed: %v", err)
 	}
 }
+
+// rewriteInPlace writes b over the blob file p, keeping its size and
+// restoring its mode and modification time, as a writer hiding a change
+// would; it writes again until the change time shows the change (on a
+// kernel with coarse timestamps, a write in the same tick as the last stat
+// does not).
+func rewriteInPlace(t *testing.T, p string, b []byte) {
+	t.Helper()
+	before, err := os.Stat(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		if err := os.Chmod(p, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(p, blobMode); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chtimes(p, before.ModTime(), before.ModTime()); err != nil {
+			t.Fatal(err)
+		}
+		after, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if after.Sys().(*syscall.Stat_t).Ctim != before.Sys().(*syscall.Stat_t).Ctim {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the change time never changed")
+		}
+	}
+}
+
+type linkHasher interface {
+	LinkHashed(h v1.Hash, dst string) (bool, error)
+}
+
+// A blob this process wrote links without a second hash, and the link
+// (which changes the file's change time) does not make Get hash it again.
+func TestLinkHashedFreshBlob(t *testing.T) {
+	dir := t.TempDir()
+	c := openT(t, dir, 0)
+	hashes := 0
+	c.onHash = func(v1.Hash) { hashes++ }
+	diffID := v1.Hash{Algorithm: "sha256", Hex: string(bytes.Repeat([]byte("c"), 64))}
+	b := []byte("a fresh layer")
+	l, err := c.Write("test", types.OCILayer, writer(b, diffID.Hex))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dst := filepath.Join(t.TempDir(), "link")
+	// Another filesystem would refuse the link; t.TempDir is one for both.
+	if ok, err := l.(linkHasher).LinkHashed(digestOf([]byte("other")), dst); ok || err != nil {
+		t.Errorf("LinkHashed of another digest = %v, %v; want not linked", ok, err)
+	}
+	ok, err := l.(linkHasher).LinkHashed(digestOf(b), dst)
+	if err != nil || !ok {
+		t.Fatalf("LinkHashed = %v, %v; want linked", ok, err)
+	}
+	src, _ := os.Stat(filepath.Join(dir, "blobs", "sha256", digestOf(b).Hex))
+	if got, err := os.Stat(dst); err != nil || !os.SameFile(src, got) {
+		t.Fatalf("the link is not the blob: %v", err)
+	}
+	if _, ok, err := c.Get(Key(diffID, "test")); err != nil || !ok {
+		t.Fatalf("Get = %v, %v", ok, err)
+	}
+	if hashes != 0 {
+		t.Errorf("%d hashes of a blob this process wrote and linked; want 0", hashes)
+	}
+}
+
+// A blob changed after it was hashed, in place or by a rename over it, is
+// never linked unhashed, and Get hashes it again and drops it.
+func TestLinkHashedRefusesChangedBlob(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		change func(t *testing.T, p string, b []byte)
+	}{
+		{"rewritten in place", rewriteInPlace},
+		{"replaced by rename", func(t *testing.T, p string, b []byte) {
+			tmp := p + ".new"
+			if err := os.WriteFile(tmp, b, blobMode); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Rename(tmp, p); err != nil {
+				t.Fatal(err)
+			}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			c := openT(t, dir, 0)
+			hashes := 0
+			c.onHash = func(v1.Hash) { hashes++ }
+			diffID := v1.Hash{Algorithm: "sha256", Hex: string(bytes.Repeat([]byte("d"), 64))}
+			b := []byte("the layer as written")
+			l, err := c.Write("test", types.OCILayer, writer(b, diffID.Hex))
+			if err != nil {
+				t.Fatal(err)
+			}
+			p := filepath.Join(dir, "blobs", "sha256", digestOf(b).Hex)
+			tc.change(t, p, []byte("the layer as changed"))
+			dst := filepath.Join(t.TempDir(), "link")
+			if ok, err := l.(linkHasher).LinkHashed(digestOf(b), dst); ok || err != nil {
+				t.Errorf("LinkHashed of a changed blob = %v, %v; want not linked", ok, err)
+			}
+			if _, err := os.Lstat(dst); err == nil {
+				t.Error("a link was left for a changed blob")
+			}
+			if _, ok, err := c.Get(Key(diffID, "test")); err != nil || ok {
+				t.Errorf("Get of a changed blob = %v, %v; want absent", ok, err)
+			}
+			if hashes != 1 {
+				t.Errorf("Get hashed the changed blob %d times; want 1", hashes)
+			}
+		})
+	}
+}

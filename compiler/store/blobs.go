@@ -202,7 +202,7 @@ func (s *Store) writeImage(ctx context.Context, img v1.Image) error {
 			continue
 		}
 		if bf, ok := l.(blobFile); ok {
-			if linked, err := s.linkBlob(h, bf.BlobFile()); err != nil {
+			if linked, err := s.linkBlob(h, bf); err != nil {
 				return fmt.Errorf("layer %s: %w", h, err)
 			} else if linked {
 				continue
@@ -327,22 +327,39 @@ func (s *Store) writeBlob(h v1.Hash, rc io.ReadCloser) (err error) {
 // the layout rather than copying it.
 type blobFile interface{ BlobFile() string }
 
-// linkBlob stores the file src as blob h by a hard link, checked as
-// writeBlob checks a copy: hashed against h before it is renamed into
-// place. It reports false, storing nothing, when src cannot be linked
-// (another filesystem, a file that is not read-only for all, links not
-// permitted), for the caller to copy it instead.
-func (s *Store) linkBlob(h v1.Hash, src string) (linked bool, err error) {
+// hashedLinker is a blobFile that links its file itself when the file is
+// unchanged since the layer's owner hashed it and found it to be blob h
+// (layercache's layers), so the link needs no second hash.
+type hashedLinker interface {
+	LinkHashed(h v1.Hash, dst string) (bool, error)
+}
+
+// linkBlob stores the file of bf as blob h by a hard link, checked as
+// writeBlob checks a copy before it is renamed into place: hashed against
+// h, unless bf links a file it hashed itself and found unchanged since
+// (hashedLinker). It reports false, storing nothing, when the file cannot
+// be linked (another filesystem, a file that is not read-only for all,
+// links not permitted), for the caller to copy it instead.
+func (s *Store) linkBlob(h v1.Hash, bf blobFile) (linked bool, err error) {
 	if h.Algorithm != "sha256" {
 		return false, fmt.Errorf("blob %s: unsupported digest algorithm", h)
 	}
+	src := bf.BlobFile()
 	if fi, err := os.Lstat(src); err != nil || !fi.Mode().IsRegular() || fi.Mode().Perm() != 0o444 {
 		return false, nil
 	}
 	s.memo.forget(h)
 	tmp := s.tempName()
-	if err := os.Link(src, tmp); err != nil {
-		return false, nil
+	hashed := false
+	if hl, ok := bf.(hashedLinker); ok {
+		if hashed, err = hl.LinkHashed(h, tmp); err != nil {
+			return false, fmt.Errorf("blob %s: %w", h, err)
+		}
+	}
+	if !hashed {
+		if err := os.Link(src, tmp); err != nil {
+			return false, nil
+		}
 	}
 	defer func() {
 		if err != nil {
@@ -354,12 +371,17 @@ func (s *Store) linkBlob(h v1.Hash, src string) (linked bool, err error) {
 		return false, err
 	}
 	defer f.Close()
-	sum := sha256.New()
-	if _, err := io.Copy(sum, f); err != nil {
-		return false, fmt.Errorf("blob %s: %w", h, err)
-	}
-	if got := hex.EncodeToString(sum.Sum(nil)); got != h.Hex {
-		return false, fmt.Errorf("blob %s: content has digest sha256:%s", h, got)
+	if !hashed {
+		if s.onBlobHash != nil {
+			s.onBlobHash(h)
+		}
+		sum := sha256.New()
+		if _, err := io.Copy(sum, f); err != nil {
+			return false, fmt.Errorf("blob %s: %w", h, err)
+		}
+		if got := hex.EncodeToString(sum.Sum(nil)); got != h.Hex {
+			return false, fmt.Errorf("blob %s: content has digest sha256:%s", h, got)
+		}
 	}
 	if err := f.Sync(); err != nil {
 		return false, err

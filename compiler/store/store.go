@@ -115,6 +115,9 @@ type Store struct {
 	// onBlobStat, when set (by tests), is called with each blob whose
 	// identity blobID looks up.
 	onBlobStat func(v1.Hash)
+	// onBlobHash, when set (by tests), is called with each blob linkBlob
+	// hashes.
+	onBlobHash func(v1.Hash)
 }
 
 // Open opens (creating it if needed) the layout at dir and locks it against
