@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/chainguard-dev/clog"
@@ -248,8 +249,11 @@ func TestApkoReadsTheEntryHicMade(t *testing.T) {
 		return digest(t, r.Index)
 	}
 	made := map[string]os.FileInfo{}
+	var mu sync.Mutex // onMade runs in the concurrent package checks
 	c := NewPackageChecks()
 	c.onMade = func(dir string) {
+		mu.Lock()
+		defer mu.Unlock()
 		ents, err := os.ReadDir(dir)
 		if err != nil {
 			t.Error(err)
