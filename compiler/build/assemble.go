@@ -460,8 +460,9 @@ func contentID(fsys *modeFS, e *layerEntry, locked map[string]string) (string, e
 }
 
 // compressTar writes l as a tar, compressed as apko compresses a layer, to
-// w and returns the tar's diff ID. The tar itself is never stored.
-func (l *plannedLayer) compressTar(fsys *modeFS, w io.Writer) (_ v1.Hash, err error) {
+// w and returns the tar's diff ID. The tar itself is never stored; tee,
+// when not nil, gets it uncompressed.
+func (l *plannedLayer) compressTar(fsys *modeFS, w, tee io.Writer) (_ v1.Hash, err error) {
 	zw := pgzip.NewWriter(w)
 	if err := zw.SetConcurrency(1<<20, pgzipThreads); err != nil {
 		return v1.Hash{}, err
@@ -472,7 +473,11 @@ func (l *plannedLayer) compressTar(fsys *modeFS, w io.Writer) (_ v1.Hash, err er
 		}
 	}()
 	diffID := sha256.New()
-	tw := tar.NewWriter(io.MultiWriter(diffID, zw))
+	sink := io.MultiWriter(diffID, zw)
+	if tee != nil {
+		sink = io.MultiWriter(diffID, zw, tee)
+	}
+	tw := tar.NewWriter(sink)
 	buf := make([]byte, 1<<20)
 	for i := range l.entries {
 		e := &l.entries[i]
@@ -511,8 +516,9 @@ var pgzipThreads = min(runtime.GOMAXPROCS(0), 8)
 
 // assembleLayers returns the layers of the planned layers from cache,
 // writing, hashing and compressing only those it does not hold, and how
-// many it compressed.
-func assembleLayers(ctx context.Context, fsys *modeFS, cache *layercache.Cache, planned []*plannedLayer, locked map[string]string) ([]v1.Layer, int, error) {
+// many it compressed. Each layer it writes also goes to a LayerTar of
+// tars, when set.
+func assembleLayers(ctx context.Context, fsys *modeFS, cache *layercache.Cache, planned []*plannedLayer, locked map[string]string, tars func() LayerTar) ([]v1.Layer, int, error) {
 	out := make([]v1.Layer, len(planned))
 	compressed := 0
 	for i, pl := range planned {
@@ -525,9 +531,25 @@ func assembleLayers(ctx context.Context, fsys *modeFS, cache *layercache.Cache, 
 		}
 		l, _, err := cache.Input(layercache.InputKey(desc), func() (v1.Layer, error) {
 			compressed++
-			return cache.Write(compressor(), types.OCILayer, func(w io.Writer) (v1.Hash, error) {
-				return pl.compressTar(fsys, w)
+			if tars == nil {
+				return cache.Write(compressor(), types.OCILayer, func(w io.Writer) (v1.Hash, error) {
+					return pl.compressTar(fsys, w, nil)
+				})
+			}
+			lt := tars()
+			l, err := cache.Write(compressor(), types.OCILayer, func(w io.Writer) (v1.Hash, error) {
+				return pl.compressTar(fsys, w, lt)
 			})
+			var d v1.Hash
+			if err == nil {
+				d, err = l.DiffID()
+			}
+			if err != nil {
+				lt.Abort()
+				return nil, err
+			}
+			lt.Commit(d)
+			return l, nil
 		})
 		if err != nil {
 			return nil, 0, fmt.Errorf("layer %d: %w", i, err)

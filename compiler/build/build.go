@@ -5,9 +5,11 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -60,10 +62,29 @@ type Options struct {
 	// memory). Nil: a cache of the build's own, and the Result holds its
 	// images in memory.
 	Layers *layercache.Cache
+	// LayerTars, when set, is called for each layer of the host's platform
+	// that the build writes (not for a layer the cache holds, nor for a
+	// spec laid out by apko): the LayerTar gets the layer's uncompressed
+	// tar as it is written, then Commit with its diff ID once the layer is
+	// in the cache, or Abort. The smoke tests' root filesystems are made
+	// from these without decompressing the layers again
+	// (smoke.LayerTrees.NewFeed).
+	LayerTars func() LayerTar
 
 	// apkoLayers lays out every image with apko's BuildLayers, as before
 	// hic laid out layers itself (assemble.go): tests compare the two.
 	apkoLayers bool
+}
+
+// LayerTar receives a layer's uncompressed tar as the build writes it.
+// Its writes must not fail the build: Write takes all it is given.
+type LayerTar interface {
+	io.Writer
+	// Commit ends the tar, which the build stored as the layer with
+	// diffID, the tar's sha256.
+	Commit(diffID v1.Hash)
+	// Abort ends a tar the build did not finish.
+	Abort()
 }
 
 // Build builds img for each of its architectures from the packages lock
@@ -197,7 +218,11 @@ func Build(ctx context.Context, img compile.Image, lock *resolve.Lock, opts Opti
 	g, gctx := errgroup.WithContext(ctx)
 	for _, arch := range archs {
 		g.Go(func() error {
-			a, err := buildArch(gctx, img, src, lock, arch, common, layers, !opts.apkoLayers, filepath.Join(tmp, arch.ToAPK()))
+			var tars func() LayerTar
+			if platform(arch) == runtime.GOOS+"/"+runtime.GOARCH {
+				tars = opts.LayerTars
+			}
+			a, err := buildArch(gctx, img, src, lock, arch, common, layers, tars, !opts.apkoLayers, filepath.Join(tmp, arch.ToAPK()))
 			if err != nil {
 				return err
 			}
@@ -284,7 +309,7 @@ type archResult struct {
 
 // buildArch builds the image of one architecture and returns it with the
 // installed packages, the SPDX SBOM and its root filesystem.
-func buildArch(ctx context.Context, img compile.Image, src *resolve.Sources, lock *resolve.Lock, arch types.Architecture, common []apkobuild.Option, cache *layercache.Cache, own bool, tmp string) (*archResult, error) {
+func buildArch(ctx context.Context, img compile.Image, src *resolve.Sources, lock *resolve.Lock, arch types.Architecture, common []apkobuild.Option, cache *layercache.Cache, tars func() LayerTar, own bool, tmp string) (*archResult, error) {
 	ref := img.Ref
 	fail := func(what string, err error) (*archResult, error) {
 		return nil, fmt.Errorf("%s: build %s: %s: %w", ref, arch.ToAPK(), what, err)
@@ -345,7 +370,7 @@ func buildArch(ctx context.Context, img compile.Image, src *resolve.Sources, loc
 		for _, p := range installed {
 			sums[p.Name+"="+p.Version] = p.Checksum
 		}
-		if layers, built, err = assembleLayers(ctx, mfs, cache, planned, sums); err != nil {
+		if layers, built, err = assembleLayers(ctx, mfs, cache, planned, sums, tars); err != nil {
 			return fail("layers", err)
 		}
 	} else {

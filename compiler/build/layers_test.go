@@ -2,14 +2,18 @@ package build
 
 import (
 	"archive/tar"
+	"bytes"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"chainguard.dev/apko/pkg/build/types"
 	"github.com/google/go-cmp/cmp"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
@@ -247,5 +251,91 @@ func TestPackageChecksNoticeRewrittenFile(t *testing.T) {
 	_, err = Build(ctx, testImage(), lock, Options{Mirrors: mirrors, TempDir: t.TempDir(), Checked: checked})
 	if err == nil || !strings.Contains(err.Error(), "hello-config-0.1-r0") {
 		t.Fatalf("rewritten package after a remembered check: got %v, want an error naming it", err)
+	}
+}
+
+// recordedTars is a LayerTar source that keeps each committed tar by its
+// diff ID and counts aborts.
+type recordedTars struct {
+	mu        sync.Mutex
+	committed map[v1.Hash][]byte
+	aborted   int
+}
+
+type recordedTar struct {
+	r   *recordedTars
+	buf []byte
+}
+
+func (r *recordedTars) new() LayerTar { return &recordedTar{r: r} }
+
+func (t *recordedTar) Write(p []byte) (int, error) { t.buf = append(t.buf, p...); return len(p), nil }
+func (t *recordedTar) Abort() {
+	t.r.mu.Lock()
+	defer t.r.mu.Unlock()
+	t.r.aborted++
+}
+func (t *recordedTar) Commit(d v1.Hash) {
+	t.r.mu.Lock()
+	defer t.r.mu.Unlock()
+	if _, ok := t.r.committed[d]; ok {
+		panic("a layer's tar committed twice: " + d.String())
+	}
+	t.r.committed[d] = t.buf
+}
+
+// A build's LayerTars get the uncompressed tar of every layer of the host's
+// platform it writes, byte for byte, under the layer's diff ID, and
+// nothing of another platform's; a build whose layers the cache holds
+// writes none.
+func TestLayerTarsGetHostLayers(t *testing.T) {
+	dir, lock, _ := setup(t)
+	c, err := layercache.Open(t.TempDir(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tars := &recordedTars{committed: map[v1.Hash][]byte{}}
+	build := func() *Result {
+		t.Helper()
+		r, err := Build(testCtx(t), testImage(), lock, Options{Mirrors: []resolve.Mirror{{URL: repoURL, Dir: dir}}, TempDir: t.TempDir(), Layers: c, LayerTars: tars.new})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	r := build()
+	host := platform(types.ParseArchitecture(runtime.GOARCH))
+	img, ok := r.Images[host]
+	if !ok {
+		t.Fatalf("no image for the host's platform %s in %v", host, r.Platforms())
+	}
+	ls, err := img.Layers()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(tars.committed) != len(ls) || tars.aborted != 0 {
+		t.Fatalf("%d tars committed, %d aborted, for the %d layers of %s", len(tars.committed), tars.aborted, len(ls), host)
+	}
+	for _, l := range ls {
+		d, err := l.DiffID()
+		if err != nil {
+			t.Fatal(err)
+		}
+		rc, err := l.Uncompressed()
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := io.ReadAll(rc)
+		rc.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(tars.committed[d], want) {
+			t.Errorf("layer %s: the tar committed (%d bytes) is not the layer's (%d bytes)", d, len(tars.committed[d]), len(want))
+		}
+	}
+	build()
+	if len(tars.committed) != len(ls) {
+		t.Errorf("a rebuild from a warm cache committed %d tars more", len(tars.committed)-len(ls))
 	}
 }

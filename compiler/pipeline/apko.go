@@ -8,6 +8,7 @@ import (
 	"github.com/hic-build/hic/compiler/compile"
 	"github.com/hic-build/hic/compiler/layercache"
 	"github.com/hic-build/hic/compiler/resolve"
+	"github.com/hic-build/hic/compiler/smoke"
 )
 
 // ApkoBuilder is the Builder of a real catalog build: it resolves with
@@ -28,6 +29,10 @@ type ApkoBuilder struct {
 	// Layers is the compressed-layer cache shared by the builds. Nil: each
 	// build compresses every layer and holds its images in memory.
 	Layers *layercache.Cache
+	// Trees are the smoke tests' layer trees: a spec with smoke tests feeds
+	// them the layers of the host's platform it writes, so those are not
+	// decompressed again for its tests. Nil: none fed.
+	Trees *smoke.LayerTrees
 }
 
 var _ Builder = ApkoBuilder{}
@@ -47,7 +52,11 @@ func (a ApkoBuilder) Build(ctx context.Context, img compile.Image, lock Lock) (*
 	if !ok {
 		return nil, fmt.Errorf("%s: build: lock is a %T, not a *resolve.Lock", img.Ref, lock)
 	}
-	r, err := build.Build(ctx, img, l, build.Options{Mirrors: a.Mirrors, CacheDir: a.CacheDir, TempDir: a.TempDir, Layers: a.Layers, Checked: a.Checked})
+	opts := build.Options{Mirrors: a.Mirrors, CacheDir: a.CacheDir, TempDir: a.TempDir, Layers: a.Layers, Checked: a.Checked}
+	if a.Trees != nil && len(img.Tests) > 0 {
+		opts.LayerTars = func() build.LayerTar { return a.Trees.NewFeed() }
+	}
+	r, err := build.Build(ctx, img, l, opts)
 	if err != nil {
 		return nil, err
 	}

@@ -199,7 +199,8 @@ func BuildCatalog(ctx context.Context, opts CatalogOptions) (*report.Report, err
 		return nil, err
 	}
 	// The smoke tests' root filesystems share the layers they have in
-	// common: each is extracted once for the whole build.
+	// common: each is made once for the whole build, from the tar as the
+	// build writes it or, for a layer the cache held, extracted.
 	trees := smoke.NewLayerTrees("", os.Geteuid() == 0, 0)
 	defer trees.Close()
 	checked := build.NewPackageChecks()
@@ -210,7 +211,7 @@ func BuildCatalog(ctx context.Context, opts CatalogOptions) (*report.Report, err
 	}
 	builder := LockWriter{
 		Builder: &LockCache{
-			Builder: ApkoBuilder{Mirrors: opts.Mirrors, CacheDir: cache, TempDir: tmp, Layers: layers, Checked: checked},
+			Builder: ApkoBuilder{Mirrors: opts.Mirrors, CacheDir: cache, TempDir: tmp, Layers: layers, Checked: checked, Trees: trees},
 			Dir:     filepath.Join(cache, "locks"),
 			Mirrors: opts.Mirrors,
 		},

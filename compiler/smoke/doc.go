@@ -13,7 +13,8 @@
 //
 // A build makes its root filesystems through one LayerTrees: each layer is
 // extracted once, checked against its diff ID, and shared by hard links
-// among the images that hold it.
+// among the images that hold it. A layer the build writes can be fed to
+// the trees as its tar is written (Feed), so it is not extracted at all.
 //
 // The package extracts and runs; it does not build images or write reports.
 package smoke

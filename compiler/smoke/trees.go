@@ -40,8 +40,8 @@ const DefaultTreeBudget = 2 << 30
 // contents), with hard links allowed across layers. Trees no root
 // filesystem uses are removed, least recently used first, while they hold
 // more than the budget. Everything lives under one directory, made when
-// the first root filesystem is (a build without smoke tests, or one killed
-// before them, leaves nothing behind), which Close removes.
+// the first root filesystem or Feed is (a build without smoke tests, or
+// one killed before them, leaves nothing behind), which Close removes.
 type LayerTrees struct {
 	parent string
 	chown  bool
@@ -53,8 +53,9 @@ type LayerTrees struct {
 	idle   int64 // bytes of trees with no references
 	clock  int64
 	closed bool
-	// extracted counts layer extractions, for tests.
-	extracted int
+	// extracted counts layer extractions and fed the trees Feeds made,
+	// for tests.
+	extracted, fed int
 }
 
 // layerTree is one extracted layer: its entries in tar order, each regular
@@ -290,7 +291,23 @@ func (t *LayerTrees) extract(ctx context.Context, l v1.Layer, diffID v1.Hash, di
 	}
 	defer rc.Close()
 	h := sha256.New()
-	tr := tar.NewReader(io.TeeReader(rc, h))
+	size, entries, err := t.readTree(ctx, tar.NewReader(io.TeeReader(rc, h)), dir)
+	if err != nil {
+		return 0, nil, err
+	}
+	// The hash covers the whole tar, the padding after its last entry too.
+	if _, err := io.Copy(h, rc); err != nil {
+		return 0, nil, fmt.Errorf("read: %w", err)
+	}
+	if got := "sha256:" + hex.EncodeToString(h.Sum(nil)); got != diffID.String() {
+		return 0, nil, fmt.Errorf("the layer's tar hashes to %s, not its diff ID: it was altered", got)
+	}
+	return size, entries, nil
+}
+
+// readTree writes the regular files of the layer tar tr reads into dir and
+// returns their bytes and the layer's entries.
+func (t *LayerTrees) readTree(ctx context.Context, tr *tar.Reader, dir string) (int64, []treeEntry, error) {
 	var (
 		entries []treeEntry
 		size    int64
@@ -342,13 +359,6 @@ func (t *LayerTrees) extract(ctx context.Context, l v1.Layer, diffID v1.Hash, di
 			continue // devices, FIFOs: the sandbox has its own /dev
 		}
 		entries = append(entries, e)
-	}
-	// The hash covers the whole tar, the padding after its last entry too.
-	if _, err := io.Copy(h, rc); err != nil {
-		return 0, nil, fmt.Errorf("read: %w", err)
-	}
-	if got := "sha256:" + hex.EncodeToString(h.Sum(nil)); got != diffID.String() {
-		return 0, nil, fmt.Errorf("the layer's tar hashes to %s, not its diff ID: it was altered", got)
 	}
 	return size, entries, nil
 }
