@@ -48,7 +48,10 @@ load="$(cut -d' ' -f1-3 /proc/loadavg)"
 # --- tools -------------------------------------------------------------------
 hic="$work/hic"
 log "building hic"
-go build -o "$hic" ./cmd/hic
+# As make builds it: ISA-L's inflater where libisal-dev is installed.
+tags=()
+if [[ -f /usr/include/isa-l/igzip_lib.h && ${ISAL:-1} != 0 ]]; then tags=(-tags=isal); fi
+go build "${tags[@]}" -o "$hic" ./cmd/hic
 
 apko="$root/.tools/bin/apko"
 stamp="$root/.tools/versions/apko"

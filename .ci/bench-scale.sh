@@ -80,8 +80,12 @@ mkdir -p "$work/time" "$work/logs"
 results="$work/results.md"
 
 # --- tools -------------------------------------------------------------------
+# hic is built as make builds it: with ISA-L's inflater where libisal-dev is
+# installed (make bench installs it), else pure Go; the header names which.
 hic="$work/hic"
-go build -o "$hic" ./cmd/hic
+tags=()
+if [[ -f /usr/include/isa-l/igzip_lib.h && ${ISAL:-1} != 0 ]]; then tags=(-tags=isal); fi
+go build "${tags[@]}" -o "$hic" ./cmd/hic
 go build -o "$work/benchmirror" ./compiler/bench/cmd/benchmirror
 go build -o "$work/layerfloor" ./compiler/bench/cmd/layerfloor
 go build -o "$work/layoutsize" ./compiler/bench/cmd/layoutsize
@@ -125,7 +129,7 @@ row() { # label what
 header() {
 	{
 		echo
-		echo "### $1 — $(date -u +%FT%TZ), commit $(git rev-parse --short HEAD 2>/dev/null || echo '?'), $(nproc) cores, --jobs $jobs, load average $(cut -d' ' -f1-3 /proc/loadavg)"
+		echo "### $1 — $(date -u +%FT%TZ), commit $(git rev-parse --short HEAD 2>/dev/null || echo '?'), $(nproc) cores, --jobs $jobs, inflate $("$hic" version -o json | jq -r .inflate), load average $(cut -d' ' -f1-3 /proc/loadavg)"
 		echo
 		echo "| run | what | wall s | CPU s | peak RSS MiB | load avg after (1/5/15 min) | exit |"
 		echo "|---|---|---|---|---|---|---|"

@@ -92,6 +92,9 @@ command -v bwrap >/dev/null 2>&1 || debs+=(bubblewrap)
 command -v skopeo >/dev/null 2>&1 || debs+=(skopeo)
 # Headless Chromium for the site's browser test (cmd/hic site_browser_test.go).
 command -v chromium >/dev/null 2>&1 || debs+=(chromium)
+# ISA-L's igzip, the fast package inflater the tests and benchmarks build
+# hic with (compiler/gunzip, the isal tag).
+[[ -f /usr/include/isa-l/igzip_lib.h ]] || debs+=(libisal-dev)
 if [[ ${#debs[@]} -gt 0 ]]; then
 	log "installing ${debs[*]} from Debian"
 	sudo=""

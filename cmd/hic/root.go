@@ -12,6 +12,7 @@ import (
 
 	"github.com/chainguard-dev/clog"
 
+	"github.com/hic-build/hic/compiler/gunzip"
 	"github.com/hic-build/hic/compiler/pipeline"
 	"github.com/spf13/cobra"
 )
@@ -221,7 +222,7 @@ func newVersionCmd() *cobra.Command {
 	format := formatText
 	cmd := &cobra.Command{
 		Use:   "version [-o text|json]",
-		Short: "Print hic's version and the apko version it builds with",
+		Short: "Print hic's version, the apko version it builds with and its package inflater",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := checkFormat(format, formatText, formatJSON); err != nil {
@@ -229,11 +230,12 @@ func newVersionCmd() *cobra.Command {
 			}
 			if format == formatJSON {
 				return writeJSON(cmd.OutOrStdout(), struct {
-					Hic  string `json:"hic"`
-					Apko string `json:"apko"`
-				}{version, pipeline.ApkoVersion()})
+					Hic     string `json:"hic"`
+					Apko    string `json:"apko"`
+					Inflate string `json:"inflate"`
+				}{version, pipeline.ApkoVersion(), gunzip.Implementation})
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "hic %s (apko %s)\n", version, pipeline.ApkoVersion())
+			fmt.Fprintf(cmd.OutOrStdout(), "hic %s (apko %s, inflate %s)\n", version, pipeline.ApkoVersion(), gunzip.Implementation)
 			return nil
 		},
 	}

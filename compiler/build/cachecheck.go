@@ -22,8 +22,8 @@ import (
 	"chainguard.dev/apko/pkg/apk/expandapk"
 	"chainguard.dev/apko/pkg/build/types"
 	"github.com/chainguard-dev/clog"
-	"github.com/klauspost/compress/gzip"
 
+	"github.com/hic-build/hic/compiler/gunzip"
 	"github.com/hic-build/hic/compiler/resolve"
 )
 
@@ -359,10 +359,11 @@ func gunzipSums(path string) (compressed, data string, err error) {
 	}
 	defer f.Close()
 	hz := sha256.New()
-	zr, err := gzip.NewReader(io.TeeReader(f, hz))
+	zr, err := gunzip.NewReader(io.TeeReader(f, hz))
 	if err != nil {
 		return "", "", err
 	}
+	defer zr.Close()
 	h := sha256.New()
 	if _, err := io.Copy(h, zr); err != nil {
 		return "", "", err

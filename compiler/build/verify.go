@@ -25,9 +25,9 @@ import (
 	"chainguard.dev/apko/pkg/apk/apk"
 	"chainguard.dev/apko/pkg/apk/expandapk"
 	"chainguard.dev/apko/pkg/build/types"
-	kgzip "github.com/klauspost/compress/gzip"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/hic-build/hic/compiler/gunzip"
 	"github.com/hic-build/hic/compiler/resolve"
 )
 
@@ -432,12 +432,13 @@ func (x *expansion) copyData(r io.Reader) error {
 	tw := &stickyWriter{w: bufio.NewWriterSize(tarf, 1<<20)}
 	tee := io.TeeReader(src, gzw)
 	ok := false
-	if zr, err := kgzip.NewReader(bufio.NewReaderSize(tee, 1<<20)); err == nil {
+	if zr, err := gunzip.NewReader(tee); err == nil {
 		data := io.TeeReader(zr, tw)
 		ok = checkFileSums(data) == nil
 		if _, err := io.Copy(io.Discard, data); err != nil {
 			ok = false
 		}
+		zr.Close()
 	}
 	// The rest of the segment (all of it, if it did not decompress) still
 	// goes to the copy and the caller's hash.

@@ -52,7 +52,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/hic-build/hic/compiler/fsutil"
-	"github.com/klauspost/compress/gzip"
+	"github.com/hic-build/hic/compiler/gunzip"
 	"golang.org/x/sys/unix"
 )
 
@@ -599,7 +599,7 @@ func (l *layer) Uncompressed() (io.ReadCloser, error) {
 	if err != nil {
 		return nil, err
 	}
-	zr, err := gzip.NewReader(f)
+	zr, err := gunzip.NewReader(f)
 	if err != nil {
 		f.Close()
 		return nil, fmt.Errorf("layer %s: %w", l.e.Digest, err)
