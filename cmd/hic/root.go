@@ -170,7 +170,7 @@ load); 130 interrupted.`,
 			return nil
 		},
 	}
-	root.SetVersionTemplate(fmt.Sprintf("hic %s (apko %s)\n", version, pipeline.ApkoVersion()))
+	root.SetVersionTemplate(versionLine())
 	defaultCatalog := "catalog"
 	if v := opts.getenv("HIC_CATALOG"); v != "" {
 		defaultCatalog = v
@@ -218,6 +218,11 @@ load); 130 interrupted.`,
 	return root
 }
 
+// versionLine is what hic version and hic --version print.
+func versionLine() string {
+	return fmt.Sprintf("hic %s (apko %s, inflate %s)\n", version, pipeline.ApkoVersion(), gunzip.Implementation)
+}
+
 func newVersionCmd() *cobra.Command {
 	format := formatText
 	cmd := &cobra.Command{
@@ -235,7 +240,7 @@ func newVersionCmd() *cobra.Command {
 					Inflate string `json:"inflate"`
 				}{version, pipeline.ApkoVersion(), gunzip.Implementation})
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "hic %s (apko %s, inflate %s)\n", version, pipeline.ApkoVersion(), gunzip.Implementation)
+			fmt.Fprint(cmd.OutOrStdout(), versionLine())
 			return nil
 		},
 	}
