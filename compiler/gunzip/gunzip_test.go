@@ -2,8 +2,11 @@ package gunzip
 
 import (
 	"bytes"
+	"compress/flate"
 	"compress/gzip"
+	"encoding/binary"
 	"errors"
+	"hash/crc32"
 	"io"
 	"math/rand/v2"
 	"os"
@@ -237,4 +240,113 @@ func TestReadAfterClose(t *testing.T) {
 	if err := zr.Close(); err != nil {
 		t.Errorf("second Close: %v", err)
 	}
+}
+
+// member is one gzip member of content with the header options RFC 1952
+// allows, which compress/gzip's writer cannot all write: an extra field,
+// a name, a comment, and the header's own CRC-16.
+func member(t testing.TB, extra, name, comment []byte, hcrc bool, content []byte) []byte {
+	t.Helper()
+	hdr := []byte{0x1f, 0x8b, 8, 0, 1, 2, 3, 4, 0, 255}
+	if extra != nil {
+		hdr[3] |= 1 << 2
+		hdr = binary.LittleEndian.AppendUint16(hdr, uint16(len(extra)))
+		hdr = append(hdr, extra...)
+	}
+	if name != nil {
+		hdr[3] |= 1 << 3
+		hdr = append(append(hdr, name...), 0)
+	}
+	if comment != nil {
+		hdr[3] |= 1 << 4
+		hdr = append(append(hdr, comment...), 0)
+	}
+	if hcrc {
+		hdr[3] |= 1 << 1
+		hdr = binary.LittleEndian.AppendUint16(hdr, uint16(crc32.ChecksumIEEE(hdr)))
+	}
+	var body bytes.Buffer
+	fw, err := flate.NewWriter(&body, flate.DefaultCompression)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fw.Write(content)
+	fw.Close()
+	out := append(hdr, body.Bytes()...)
+	out = binary.LittleEndian.AppendUint32(out, crc32.ChecksumIEEE(content))
+	return binary.LittleEndian.AppendUint32(out, uint32(len(content)))
+}
+
+// TestHeaderOptions reads members with every header option, alone and
+// concatenated, whole and a byte at a time, so that a header is split
+// across reads: the same content as compress/gzip.
+func TestHeaderOptions(t *testing.T) {
+	content := bytes.Repeat([]byte("etc/ssl/certs/ca-certificates.crt\n"), 5000)
+	name, comment := []byte("layer.tar"), bytes.Repeat([]byte("c"), 511)
+	streams := map[string][]byte{
+		"extra":              member(t, []byte("AP\x04\x00abcd"), nil, nil, false, content),
+		"largest extra":      member(t, bytes.Repeat([]byte{7}, 65535), nil, nil, false, content),
+		"name and comment":   member(t, nil, name, comment, false, content),
+		"all and header CRC": member(t, []byte("x"), name, []byte("comment"), true, content),
+		"header CRC only":    member(t, nil, nil, nil, true, content),
+	}
+	streams["three members"] = append(append(bytes.Clone(streams["all and header CRC"]), streams["largest extra"]...), streams["name and comment"]...)
+	for name, s := range streams {
+		want, err := reference(s)
+		if err != nil {
+			t.Fatalf("%s: compress/gzip: %v", name, err)
+		}
+		for _, wrap := range []func(io.Reader) io.Reader{func(r io.Reader) io.Reader { return r }, iotest.OneByteReader, iotest.HalfReader} {
+			got, err := inflate(s, wrap)
+			if err != nil || !bytes.Equal(got, want) {
+				t.Errorf("%s: %d bytes, %v; compress/gzip reads %d bytes", name, len(got), err, len(want))
+			}
+		}
+	}
+	for name, s := range map[string][]byte{
+		"name of 512 bytes":    member(t, nil, bytes.Repeat([]byte("n"), 512), nil, false, content),
+		"comment of 600 bytes": member(t, nil, nil, bytes.Repeat([]byte("c"), 600), false, content),
+		"header CRC wrong": func() []byte {
+			b := member(t, nil, name, nil, true, content)
+			b[4] ^= 1 // the mtime, which the header CRC covers
+			return b
+		}(),
+	} {
+		if _, err := reference(s); !errors.Is(err, ErrHeader) {
+			t.Fatalf("%s: compress/gzip gives %v, not ErrHeader", name, err)
+		}
+		for _, wrap := range []func(io.Reader) io.Reader{func(r io.Reader) io.Reader { return r }, iotest.OneByteReader} {
+			if _, err := inflate(s, wrap); !errors.Is(err, ErrHeader) {
+				t.Errorf("%s: %v, want ErrHeader", name, err)
+			}
+		}
+	}
+}
+
+// TestDataWithError reads a source that returns its last data together
+// with an error: the data is inflated, then the error returned.
+func TestDataWithError(t *testing.T) {
+	content := bytes.Repeat([]byte("usr/bin/python3\n"), 1000)
+	s := gzipOf(t, content)
+	errSource := errors.New("the source failed")
+	for name, cut := range map[string]int{"whole stream": len(s), "half the stream": len(s) / 2} {
+		got, err := inflate(s[:cut], func(r io.Reader) io.Reader { return &dataWithError{r: r, err: errSource} })
+		if !errors.Is(err, errSource) {
+			t.Errorf("%s: %v, want the source's error", name, err)
+		}
+		if cut == len(s) && !bytes.Equal(got, content) {
+			t.Errorf("%s: %d bytes inflated before the error, want %d", name, len(got), len(content))
+		}
+	}
+}
+
+// dataWithError returns all of r in one read, with err.
+type dataWithError struct {
+	r   io.Reader
+	err error
+}
+
+func (d *dataWithError) Read(p []byte) (int, error) {
+	n, _ := io.ReadFull(d.r, p)
+	return n, d.err
 }

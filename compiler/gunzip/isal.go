@@ -23,21 +23,20 @@ typedef struct {
 
 static hic_gunzip *hic_gunzip_new(void) {
 	hic_gunzip *z = malloc(sizeof *z);
-	if (z == NULL) {
-		return NULL;
+	if (z != NULL) {
+		isal_inflate_init(&z->s);
 	}
-	isal_inflate_init(&z->s);
-	z->s.crc_flag = ISAL_GZIP;
 	return z;
 }
 
-// hic_gunzip_next_member starts a gzip member after the one that ended,
-// keeping the input not yet read.
-static void hic_gunzip_next_member(hic_gunzip *z) {
+// hic_gunzip_member starts inflating a member whose header has been read,
+// keeping the input not yet read. ISA-L reads no header (it cannot resume
+// one split across calls), but checks the trailer's CRC-32 and size.
+static void hic_gunzip_member(hic_gunzip *z) {
 	uint8_t *next_in = z->s.next_in;
 	uint32_t avail_in = z->s.avail_in;
 	isal_inflate_init(&z->s);
-	z->s.crc_flag = ISAL_GZIP;
+	z->s.crc_flag = ISAL_GZIP_NO_HDR_VER;
 	z->s.next_in = next_in;
 	z->s.avail_in = avail_in;
 }
@@ -84,20 +83,25 @@ static int hic_gunzip_finished(hic_gunzip *z) {
 import "C"
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io"
+	"runtime"
 	"unsafe"
 )
 
 const implementation = "isa-l"
 
 type isalReader struct {
-	src io.Reader
-	z   *C.hic_gunzip
-	out []byte // inflated and not yet read: a view of z.out
-	eof bool   // src has ended
-	err error  // what Read returns once out is drained
+	src     io.Reader
+	z       *C.hic_gunzip
+	cleanup runtime.Cleanup // frees z if the reader is dropped unclosed
+	out     []byte          // inflated and not yet read: a view of z.out
+	eof     bool            // src gives no more: it ended, or failed with srcErr
+	srcErr  error           // src's error, returned once its data is used
+	err     error           // what Read returns once out is drained
 }
 
 // NewReader returns a reader of the decompressed content of the gzip
@@ -110,21 +114,11 @@ func NewReader(r io.Reader) (io.ReadCloser, error) {
 		return nil, errors.New("gunzip: cannot allocate the inflate state")
 	}
 	g := &isalReader{src: r, z: z}
-	// As compress/gzip does, look at the header before the first Read.
-	for g.z.s.avail_in < 3 && !g.eof {
-		if err := g.fill(); err != nil {
-			g.Close()
-			return nil, err
-		}
-	}
-	in := g.input()
-	switch {
-	case len(in) == 0:
+	g.cleanup = runtime.AddCleanup(g, func(z *C.hic_gunzip) { C.free(unsafe.Pointer(z)) }, z)
+	// As compress/gzip does, read the header before the first Read.
+	if err := g.header(); err != nil {
 		g.Close()
-		return nil, io.EOF
-	case len(in) < 3 || in[0] != 0x1f || in[1] != 0x8b || in[2] != 8:
-		g.Close()
-		return nil, ErrHeader
+		return nil, err
 	}
 	return g, nil
 }
@@ -152,20 +146,12 @@ func (g *isalReader) step() error {
 	if C.hic_gunzip_finished(g.z) != 0 {
 		// A member ended and its trailer matched. Another may follow,
 		// as compress/gzip reads concatenated members.
-		for s.avail_in == 0 && !g.eof {
-			if err := g.fill(); err != nil {
-				return err
-			}
-		}
-		if s.avail_in == 0 {
-			return io.EOF
-		}
-		C.hic_gunzip_next_member(g.z)
-	}
-	if !g.eof && s.avail_in < C.hic_in_size/2 {
-		if err := g.fill(); err != nil {
+		if err := g.header(); err != nil {
 			return err
 		}
+	}
+	if !g.eof && s.avail_in < C.hic_in_size/2 {
+		g.fill()
 	}
 	before := s.avail_in
 	ret := C.hic_gunzip_step(g.z)
@@ -178,7 +164,7 @@ func (g *isalReader) step() error {
 		// Nothing inflated and nothing taken: the stream needs input that
 		// is not there.
 		if g.eof {
-			return io.ErrUnexpectedEOF
+			return g.ended(io.ErrUnexpectedEOF)
 		}
 		if s.avail_in >= C.hic_in_size/2 {
 			return errors.New("gunzip: inflater made no progress")
@@ -187,18 +173,106 @@ func (g *isalReader) step() error {
 	return nil
 }
 
+// Header flags (RFC 1952, 2.3.1).
+const (
+	flagHdrCrc  = 1 << 1
+	flagExtra   = 1 << 2
+	flagName    = 1 << 3
+	flagComment = 1 << 4
+)
+
+// header reads the gzip header of the next member as compress/gzip does
+// (names and comments shorter than 512 bytes, the header's CRC-16 when
+// flagged) and starts inflating the member after it. At the end of the
+// input, before any byte of a header, it returns io.EOF.
+func (g *isalReader) header() error {
+	// need returns the input with at least n bytes in it.
+	need := func(n int) ([]byte, error) {
+		for len(g.input()) < n && !g.eof {
+			g.fill()
+		}
+		in := g.input()
+		if len(in) < n {
+			return nil, g.ended(io.ErrUnexpectedEOF)
+		}
+		return in, nil
+	}
+	if _, err := need(1); err != nil {
+		return g.ended(io.EOF)
+	}
+	in, err := need(10)
+	if err != nil {
+		return err
+	}
+	if in[0] != 0x1f || in[1] != 0x8b || in[2] != 8 {
+		return ErrHeader
+	}
+	flags, n := in[3], 10
+	if flags&flagExtra != 0 {
+		if in, err = need(n + 2); err != nil {
+			return err
+		}
+		n += 2 + int(binary.LittleEndian.Uint16(in[n:]))
+		if _, err = need(n); err != nil {
+			return err
+		}
+	}
+	for _, f := range []byte{flagName, flagComment} {
+		if flags&f == 0 {
+			continue
+		}
+		for i := 0; ; i++ {
+			if i >= 512 {
+				return ErrHeader
+			}
+			if in, err = need(n + 1); err != nil {
+				return err
+			}
+			n++
+			if in[n-1] == 0 {
+				break
+			}
+		}
+	}
+	if flags&flagHdrCrc != 0 {
+		if in, err = need(n + 2); err != nil {
+			return err
+		}
+		if binary.LittleEndian.Uint16(in[n:]) != uint16(crc32.ChecksumIEEE(in[:n])) {
+			return ErrHeader
+		}
+		n += 2
+	}
+	s := &g.z.s
+	s.next_in = (*C.uint8_t)(unsafe.Add(unsafe.Pointer(s.next_in), n))
+	s.avail_in -= C.uint32_t(n)
+	C.hic_gunzip_member(g.z)
+	return nil
+}
+
 // fill moves the input not yet read to the front of the input buffer and
-// reads more after it.
-func (g *isalReader) fill() error {
+// reads more after it. An error of src ends its input as its end would,
+// to be returned once the data before it is used.
+func (g *isalReader) fill() {
 	s := &g.z.s
 	buf := unsafe.Slice((*byte)(unsafe.Pointer(&g.z.in[0])), C.hic_in_size)
 	rest := copy(buf, g.input())
 	n, err := g.src.Read(buf[rest:])
 	s.next_in = &g.z.in[0]
 	s.avail_in = C.uint32_t(rest + n)
-	if err == io.EOF {
+	if err != nil {
 		g.eof = true
-		return nil
+		if err != io.EOF {
+			g.srcErr = err
+		}
+	}
+}
+
+// ended is what the stream's end gives, err, unless src failed: then it
+// is src's error.
+func (g *isalReader) ended(err error) error {
+	if g.srcErr != nil {
+		return g.srcErr
 	}
 	return err
 }
@@ -214,6 +288,7 @@ func (g *isalReader) input() []byte {
 
 func (g *isalReader) Close() error {
 	if g.z != nil {
+		g.cleanup.Stop()
 		C.free(unsafe.Pointer(g.z))
 		g.z = nil
 		g.out = nil
