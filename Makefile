@@ -31,12 +31,13 @@ hic:
 tools:
 	.ci/tools.sh
 
-# Besides the tests: every Go file gofmt-clean, the catalog and schema in
-# hic fmt's form, go.mod tidy, and the race detector on the concurrent
-# packages.
-# Every go command of the tests, the hic binaries they build included,
-# takes the isal tag from GOFLAGS; compiler/gunzip is also tested without it.
+# Every go command of the tests and benchmarks, the hic binaries they build
+# included, takes the isal tag from GOFLAGS.
 test bench: export GOFLAGS = $(strip $(PLAIN_GOFLAGS) -tags=isal)
+
+# Besides the tests: every Go file gofmt-clean, the catalog and schema in
+# hic fmt's form, go.mod tidy, the race detector on the concurrent
+# packages, and compiler/gunzip without the isal tag too.
 test: tools hic
 	$(GO) vet ./...
 	GOFLAGS=$(PLAIN_GOFLAGS) $(GO) vet ./compiler/gunzip
