@@ -96,6 +96,9 @@ func Parse(b []byte) (*Lock, error) {
 			if p.Name == "" || p.Version == "" || !strings.HasPrefix(p.Checksum, "Q1") {
 				return nil, fmt.Errorf("parse lock %s: %s: package %q has no name, version or Q1 checksum", l.Ref, a, p.Name)
 			}
+			if err := CheckPackageID(p.Name, p.Version, p.Arch); err != nil {
+				return nil, fmt.Errorf("parse lock %s: %s: %w", l.Ref, a, err)
+			}
 		}
 	}
 	return &l, nil

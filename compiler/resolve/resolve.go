@@ -161,6 +161,9 @@ func resolveArch(ctx context.Context, img compile.Image, src *Sources, arch type
 	pkgs := make([]Package, 0, len(resolved))
 	for _, rp := range resolved {
 		loc := strings.TrimSuffix(rp.Repository().URI, "/"+arch.ToAPK())
+		if err := CheckPackageID(rp.Name, rp.Version, rp.Arch); err != nil {
+			return nil, fmt.Errorf("%s: resolve %s: repository %s lists a package hic refuses: %w", ref, arch.ToAPK(), loc, err)
+		}
 		u, ok := src.URL(loc)
 		if !ok {
 			return nil, fmt.Errorf("%s: resolve %s (%s): repository %s is not one of the spec's", ref, rp.Name, arch.ToAPK(), loc)
