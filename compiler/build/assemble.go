@@ -105,11 +105,18 @@ func walkTree(ctx context.Context, fsys *modeFS, fn func(*treeFile) error) error
 	for _, g := range groupsFile.Entries {
 		groups[int(g.GID)] = g.GroupName
 	}
+	root := true
 	return fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
+		// A child named "." or ".." would walk the tree again, forever
+		// (modeFS refuses such entries; this keeps the walk finite).
+		if d != nil && (d.Name() == ".." || d.Name() == "." && !root) {
+			return fmt.Errorf("%s: the tree holds an entry named %q", p, d.Name())
+		}
 		if p == "." {
+			root = false
 			return nil
 		}
 		if err != nil {
@@ -363,7 +370,10 @@ func planLayers(ctx context.Context, fsys *modeFS, installed []*apk.InstalledPac
 // checks read.
 func layerFSOf(fsys *modeFS, layers []*plannedLayer) (inspect.FS, error) {
 	fl := inspect.NewLayers()
-	for _, l := range layers {
+	for li, l := range layers {
+		if li > 0 {
+			fl.NextLayer()
+		}
 		for i := range l.entries {
 			e := &l.entries[i]
 			if err := fl.Add(&e.hdr, func() ([]byte, error) { return e.content(fsys) }); err != nil {

@@ -3,9 +3,11 @@ package build
 import (
 	"archive/tar"
 	"bytes"
+	"context"
 	"crypto/sha1" //nolint:gosec // apk's file checksums
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -434,5 +436,72 @@ func TestContentID(t *testing.T) {
 	f.Close()
 	if got, want := id("usr/bin/x", p), hash("wxyz"); got != want {
 		t.Errorf("rewritten file: %s, want %s", got, want)
+	}
+}
+
+// Package entries that would make the unpacked image differ from what the
+// checks see, or loop the walk, are refused as apko installs them; a plain
+// package of the same shape installs. (From an outside review: a signed
+// package with opt/.wh..wh..opq hid a setuid file from the checks, and a
+// directory entry usr/../evil/ made the build grow without end.)
+func TestHostileEntriesRefused(t *testing.T) {
+	p := &apk.Package{Name: "p", Version: "1-r0", Origin: "p"}
+	data := fstest.MapFS{"usr/bin/x": {Data: []byte("abcd")}, "usr/bin/.wh.x": {Data: []byte("abcd")}}
+	reg := func(name string) tar.Header {
+		sum := sha1.Sum([]byte("abcd"))
+		return tar.Header{Name: name, Typeflag: tar.TypeReg, Size: 4, Mode: 0o755,
+			PAXRecords: map[string]string{"APK-TOOLS.checksum.SHA1": hex.EncodeToString(sum[:])}}
+	}
+	dir := func(name string) tar.Header { return tar.Header{Name: name, Typeflag: tar.TypeDir, Mode: 0o755} }
+	link := func(name, target string) tar.Header {
+		return tar.Header{Name: name, Typeflag: tar.TypeLink, Linkname: target, Mode: 0o755}
+	}
+	install := func(m *modeFS, hdrs ...tar.Header) error {
+		for _, h := range hdrs {
+			if _, err := m.WriteHeader(h, data, p); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if err := install(newModeFS(), dir("usr/"), dir("usr/bin/"), reg("usr/bin/x"), link("usr/bin/y", "usr/bin/x")); err != nil {
+		t.Fatalf("a plain package: %v", err)
+	}
+	for name, hdrs := range map[string][]tar.Header{
+		"whiteout file":       {dir("usr/"), dir("usr/bin/"), reg("usr/bin/.wh.x")},
+		"opaque whiteout":     {dir("opt/"), reg("opt/.wh..wh..opq")},
+		"whiteout directory":  {dir("usr/"), dir("usr/.wh.bin/")},
+		"bare whiteout":       {dir("usr/"), reg("usr/.wh.")},
+		"dot-dot directory":   {dir("usr/"), dir("usr/../evil/")},
+		"dot element":         {dir("usr/"), dir("usr/./bin/")},
+		"empty element":       {dir("usr/"), dir("usr//bin/")},
+		"climbing file":       {reg("../../x")},
+		"hard link to a dir":  {dir("etc/"), dir("usr/"), link("usr/h", "etc")},
+		"hard link climbing":  {dir("usr/"), link("usr/h", "../../etc/shadow")},
+		"hard link to a .wh.": {dir("usr/"), link("usr/.wh.h", "usr/x")},
+	} {
+		err := install(newModeFS(), hdrs...)
+		if err == nil || !strings.Contains(err.Error(), "package p-1-r0") {
+			t.Errorf("%s: installed (%v), want an error naming the package", name, err)
+		}
+	}
+}
+
+// A tree holding a directory named ".." (apko's tarfs makes one for
+// MkdirAll("usr/../evil")) fails the walk instead of walking the root again.
+func TestWalkTreeRefusesDotDot(t *testing.T) {
+	m := newModeFS()
+	if err := m.FullFS.MkdirAll("usr/../evil", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	entries := 0
+	err := walkTree(context.Background(), m, func(*treeFile) error {
+		if entries++; entries > 1000 {
+			return errors.New("the walk does not end")
+		}
+		return nil
+	})
+	if err == nil || !strings.Contains(err.Error(), `".."`) {
+		t.Fatalf("walkTree = %v after %d entries, want an error naming the .. entry", err, entries)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path"
+	"strings"
 	"sync"
 
 	"chainguard.dev/apko/pkg/apk/apk"
@@ -82,6 +83,9 @@ func (m *modeFS) Chmod(path string, perm fs.FileMode) error {
 // directory or regular file back the special bits of its header (a setuid
 // binary stays setuid, so the post-build fs-setuid rule sees it).
 func (m *modeFS) WriteHeader(hdr tar.Header, tfs fs.FS, pkg *apk.Package) (bool, error) {
+	if err := m.checkEntry(hdr); err != nil {
+		return false, fmt.Errorf("package %s-%s: %w", pkg.Name, pkg.Version, err)
+	}
 	ok, err := m.wh.WriteHeader(hdr, tfs, pkg)
 	if err == nil && ok && hdr.Typeflag == tar.TypeReg {
 		m.record(hdr, pkg)
@@ -94,6 +98,46 @@ func (m *modeFS) WriteHeader(hdr tar.Header, tfs fs.FS, pkg *apk.Package) (bool,
 		return ok, err // a symlink to a directory apko kept as it was
 	}
 	return ok, m.FullFS.Chmod(hdr.Name, hdr.FileInfo().Mode()&(fs.ModePerm|fs.ModeSetuid|fs.ModeSetgid|fs.ModeSticky))
+}
+
+// checkEntry refuses a package entry that would make the image differ from
+// what the checks see, or the build loop:
+//   - a name that is not a plain path inside the root (a "." or ".."
+//     element, an empty one): apko's tree would hold a directory named "..";
+//   - a name with an element starting with ".wh.": in a layer it is an OCI
+//     whiteout, and a runtime unpacking the image would delete files the
+//     checks and the report saw;
+//   - a hard link whose target is not a plain path or is a directory
+//     (no runtime can unpack one).
+func (m *modeFS) checkEntry(hdr tar.Header) error {
+	name, ok := entryPath(hdr.Name)
+	if !ok {
+		return fmt.Errorf("entry %q is not a plain path inside the image (no . or .. or empty elements): refused", hdr.Name)
+	}
+	for _, elem := range strings.Split(name, "/") {
+		if strings.HasPrefix(elem, ".wh.") {
+			return fmt.Errorf("entry %q is named like an OCI whiteout (.wh.*): in an image layer it would delete files when the image is unpacked, so no package may ship one", hdr.Name)
+		}
+	}
+	if hdr.Typeflag != tar.TypeLink {
+		return nil
+	}
+	target, ok := entryPath(hdr.Linkname)
+	if !ok {
+		return fmt.Errorf("hard link %q to %q: the target is not a plain path inside the image: refused", hdr.Name, hdr.Linkname)
+	}
+	if fi, err := m.FullFS.Lstat(target); err == nil && fi.IsDir() {
+		return fmt.Errorf("hard link %q to the directory %q: refused (a runtime cannot unpack a hard link to a directory)", hdr.Name, hdr.Linkname)
+	}
+	return nil
+}
+
+// entryPath is a tar entry's name as a path of the image's tree (at most one
+// leading and one trailing slash dropped); ok is false unless it is a
+// valid, clean path below the root.
+func entryPath(name string) (string, bool) {
+	p := strings.TrimSuffix(strings.TrimPrefix(name, "/"), "/")
+	return p, p != "." && fs.ValidPath(p)
 }
 
 // record notes that pkg installed hdr (a regular file).
