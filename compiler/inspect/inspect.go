@@ -1,6 +1,7 @@
 package inspect
 
 import (
+	"archive/tar"
 	"bufio"
 	"bytes"
 	"context"
@@ -34,7 +35,7 @@ func Rules() []string {
 }
 
 var hints = map[string]string{
-	RuleSetuid:         "drop the setuid/setgid bit in the package or in the spec's paths, or add an exception with a reason",
+	RuleSetuid:         "drop the setuid/setgid bit or the file capabilities in the package or in the spec's paths, or add an exception with a reason",
 	RuleWorldWritable:  "make the path writable only by its owner, or give the directory the sticky bit (1777)",
 	RuleShell:          "remove the package that provides the shell from runtime variants, or add an exception with a reason",
 	RulePackageManager: "remove apk-tools (or the package manager) from runtime variants",
@@ -114,7 +115,11 @@ func Octal(m fs.FileMode) string {
 	return fmt.Sprintf("%04o", fsutil.UnixMode(m))
 }
 
-// walk runs the rules that look at every entry: fs-setuid, fs-world-writable.
+// capabilityRecord is the PAX record of a file's capabilities in a layer tar.
+const capabilityRecord = "SCHILY.xattr.security.capability"
+
+// walk runs the rules that look at every entry: fs-setuid (setuid and
+// setgid bits, file capabilities), fs-world-writable.
 func (c *checker) walk() error {
 	return fs.WalkDir(c.in.FS, ".", func(name string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -140,6 +145,11 @@ func (c *checker) walk() error {
 				c.add(RuleSetuid, "%s is setuid (mode %s)", p, Octal(m))
 			case m&fs.ModeSetgid != 0:
 				c.add(RuleSetuid, "%s is setgid (mode %s)", p, Octal(m))
+			}
+			if h, ok := fi.Sys().(*tar.Header); ok {
+				if _, caps := h.PAXRecords[capabilityRecord]; caps {
+					c.add(RuleSetuid, "%s has file capabilities (xattr security.capability): like a setuid bit, they give whoever runs it privileges", p)
+				}
 			}
 		}
 		// Character devices (/dev/null, /dev/zero, /dev/urandom) are meant

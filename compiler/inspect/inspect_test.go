@@ -26,6 +26,7 @@ type ent struct {
 	data string
 	uid  int
 	typ  byte // tar type flag, when not a dir, symlink or regular file
+	pax  map[string]string
 }
 
 func dir(name string, mode int64) ent               { return ent{name: name, mode: mode, dir: true} }
@@ -37,7 +38,7 @@ func layerTar(t testing.TB, ents []ent) []byte {
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
 	for _, e := range ents {
-		h := &tar.Header{Name: e.name, Mode: e.mode, Uid: e.uid, Gid: e.uid, Typeflag: tar.TypeReg, Size: int64(len(e.data))}
+		h := &tar.Header{Name: e.name, Mode: e.mode, Uid: e.uid, Gid: e.uid, Typeflag: tar.TypeReg, Size: int64(len(e.data)), PAXRecords: e.pax}
 		switch {
 		case e.dir:
 			h.Typeflag, h.Size = tar.TypeDir, 0
@@ -129,12 +130,36 @@ func TestCheck(t *testing.T) {
 			want:   []got{{Rule: RuleSetuid, Message: "linux/amd64: /usr/bin/wall is setgid (mode 2755)"}},
 		},
 		{
+			// VFS capability v2 with cap_setuid permitted and effective, as
+			// setcap writes it; a runtime unpacking the layer sets it.
+			name: "file capabilities",
+			layers: [][]ent{{{name: "usr/bin/capped", mode: 0o755, data: "c",
+				pax: map[string]string{"SCHILY.xattr.security.capability": "\x01\x00\x00\x02\x80\x00\x00\x00\x80\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00"}}}},
+			want: []got{{Rule: RuleSetuid, Message: "linux/amd64: /usr/bin/capped has file capabilities (xattr security.capability): like a setuid bit, they give whoever runs it privileges"}},
+		},
+		{
 			name:   "setgid directory is not a setuid finding",
 			layers: [][]ent{{dir("var", 0o2755)}},
 		},
 		{
 			name:   "setuid removed by a whiteout in an upper layer",
 			layers: [][]ent{{file("usr/bin/su", 0o4755, "su")}, {file("usr/bin/.wh.su", 0o644, "")}},
+		},
+		{
+			// An opaque whiteout hides what lower layers put in its
+			// directory, not what its own layer wrote before it (as
+			// containerd unpacks it; mutate.Extract saw neither file).
+			name: "opaque whiteout keeps its own layer's files",
+			layers: [][]ent{{dir("opt", 0o755), file("opt/old", 0o4755, "o")},
+				{dir("opt", 0o755), dir("opt/!d", 0o755), file("opt/!d/.wh.su", 0o644, ""), file("opt/!d/su", 0o4755, "su"), file("opt/!suid", 0o4755, "s"), file("opt/.wh..wh..opq", 0o644, "")}},
+			want: []got{
+				{Rule: RuleSetuid, Message: "linux/amd64: /opt/!d/su is setuid (mode 4755)"},
+				{Rule: RuleSetuid, Message: "linux/amd64: /opt/!suid is setuid (mode 4755)"},
+			},
+		},
+		{
+			name:   "opaque whiteout hides a lower layer's file",
+			layers: [][]ent{{dir("opt", 0o755), file("opt/old", 0o4755, "o")}, {dir("opt", 0o755), file("opt/.wh..wh..opq", 0o644, "")}},
 		},
 		{
 			name:   "upper layer adds setuid to a lower file",

@@ -12,7 +12,6 @@ import (
 	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/mutate"
 
 	"github.com/hic-build/hic/compiler/fsutil"
 )
@@ -48,22 +47,41 @@ type node struct {
 	data     []byte
 	retained bool
 	children map[string]*node // directories only
+	layer    int              // the layer that wrote the entry, the lowest 0
 }
 
 // RootFS is an in-memory root filesystem flattened from an image's layers.
 // It implements FS. It is read-only and safe for concurrent reads.
 type RootFS struct {
 	nodes map[string]*node // cleaned name ("." for the root) -> node
+	layer int              // the layer being added
 }
 
 var _ FS = (*RootFS)(nil)
 
-// FromLayers flattens img's layers (whiteouts applied, upper layers win) into a
-// RootFS, keeping each entry's mode bits, owners and link targets.
+// FromLayers flattens img's layers into a RootFS as FromLayerTars does,
+// keeping each entry's mode bits, owners and link targets and the content
+// of small files. (Not go-containerregistry's mutate.Extract: it ignores
+// opaque whiteouts, so it saw a different filesystem than a runtime.)
 func FromLayers(img v1.Image) (*RootFS, error) {
-	rc := mutate.Extract(img)
-	defer rc.Close()
-	return FromTar(rc)
+	layers, err := img.Layers()
+	if err != nil {
+		return nil, fmt.Errorf("rootfs: %w", err)
+	}
+	rfs := newRootFS()
+	for i, l := range layers {
+		rc, err := l.Uncompressed()
+		if err != nil {
+			return nil, fmt.Errorf("rootfs: layer %d: %w", i, err)
+		}
+		rfs.layer = i
+		err = rfs.apply(tar.NewReader(rc), true, true)
+		rc.Close()
+		if err != nil {
+			return nil, fmt.Errorf("layer %d: %w", i, err)
+		}
+	}
+	return rfs, nil
 }
 
 // FromTar reads a flattened root filesystem from an uncompressed tar stream.
@@ -76,13 +94,16 @@ func FromTar(r io.Reader) (*RootFS, error) {
 }
 
 // FromLayerTars flattens uncompressed layer tar streams, the lowest first,
-// as a container runtime does: upper entries replace lower ones, whiteouts
-// (.wh.NAME, .wh..wh..opq) remove what is below them. It keeps the content
+// as a container runtime (containerd) does: upper entries replace lower
+// ones; a whiteout .wh.NAME removes NAME as it is met, an opaque whiteout
+// .wh..wh..opq what lower layers put in its directory (not what its own
+// layer did). It keeps the content
 // of the files the checks read only, so it reads little more than the tar
 // headers: a reader that is an io.Seeker (an *os.File) skips file data.
 func FromLayerTars(layers ...io.Reader) (*RootFS, error) {
 	rfs := newRootFS()
 	for i, l := range layers {
+		rfs.layer = i
 		if err := rfs.apply(tar.NewReader(l), false, true); err != nil {
 			return nil, fmt.Errorf("layer %d: %w", i, err)
 		}
@@ -119,11 +140,7 @@ func (rfs *RootFS) entry(h *tar.Header, retainSmall, whiteouts bool, read func()
 	if whiteouts {
 		dir, base := path.Split(name)
 		if base == ".wh..wh..opq" {
-			if d, ok := rfs.nodes[cleanName(dir)]; ok && d.children != nil {
-				for c := range d.children {
-					rfs.remove(path.Join(cleanName(dir), c))
-				}
-			}
+			rfs.removeLower(cleanName(dir))
 			return nil
 		}
 		if strings.HasPrefix(base, ".wh.") {
@@ -131,7 +148,7 @@ func (rfs *RootFS) entry(h *tar.Header, retainSmall, whiteouts bool, read func()
 			return nil
 		}
 	}
-	n := &node{hdr: *h}
+	n := &node{hdr: *h, layer: rfs.layer}
 	n.hdr.Name = name
 	switch h.Typeflag {
 	case tar.TypeDir:
@@ -170,6 +187,9 @@ type Layers struct{ rfs *RootFS }
 // NewLayers returns an empty flattening.
 func NewLayers() *Layers { return &Layers{rfs: newRootFS()} }
 
+// NextLayer starts the next layer: the entries added after it are its.
+func (l *Layers) NextLayer() { l.rfs.layer++ }
+
 // Add adds the next entry of the current layer, the lowest layer first.
 // read returns a regular file's content; it is called only for the files
 // the checks read.
@@ -179,6 +199,37 @@ func (l *Layers) Add(h *tar.Header, read func() ([]byte, error)) error {
 
 // RootFS returns the flattened filesystem; Add must not be called after.
 func (l *Layers) RootFS() *RootFS { return l.rfs }
+
+// removeLower deletes what layers below the current one put in the
+// directory dir, keeping what the current layer wrote.
+func (r *RootFS) removeLower(dir string) {
+	d, ok := r.nodes[dir]
+	if !ok || d.children == nil {
+		return
+	}
+	for c, n := range d.children {
+		child := path.Join(dir, c)
+		if dir == "." {
+			child = c
+		}
+		switch {
+		case n.layer < r.layer && !r.holdsCurrent(n):
+			r.remove(child)
+		case n.children != nil:
+			r.removeLower(child) // a directory the current layer wrote in
+		}
+	}
+}
+
+// holdsCurrent reports whether the current layer wrote something below n.
+func (r *RootFS) holdsCurrent(n *node) bool {
+	for _, c := range n.children {
+		if c.layer == r.layer || r.holdsCurrent(c) {
+			return true
+		}
+	}
+	return false
+}
 
 // remove deletes name and everything below it.
 func (r *RootFS) remove(name string) {
