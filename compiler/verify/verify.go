@@ -270,6 +270,7 @@ func parsePurl(s string) (name, version, arch string, err error) {
 func cyclonedxPackages(b []byte) (map[string]bool, error) {
 	var bom struct {
 		Components []struct {
+			Name string `json:"name"`
 			Purl string `json:"purl"`
 		} `json:"components"`
 	}
@@ -284,6 +285,11 @@ func cyclonedxPackages(b []byte) (map[string]bool, error) {
 		n, v, _, err := parsePurl(c.Purl)
 		if err != nil {
 			return nil, err
+		}
+		// An apk purl's name is lower case (R is pkg:apk/wolfi/r); the
+		// component's name is the package's.
+		if c.Name != n && strings.EqualFold(c.Name, n) {
+			n = c.Name
 		}
 		out[n+"="+v] = true
 	}

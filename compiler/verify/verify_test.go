@@ -122,3 +122,21 @@ func TestGroup(t *testing.T) {
 		})
 	}
 }
+
+// An apk purl lower-cases the package name (R, Xvfb): the SBOM's packages
+// are named as the component names them, so they match the apk database.
+// (From an outside try: verify failed on freshly built r-base and xvfb.)
+func TestCycloneDXPackageNamesKeepCase(t *testing.T) {
+	bom := `{"components": [
+		{"name": "R", "version": "4.5.1-r0", "purl": "pkg:apk/wolfi/r@4.5.1-r0?arch=x86_64"},
+		{"name": "busybox", "version": "1.37.0-r0", "purl": "pkg:apk/wolfi/busybox@1.37.0-r0?arch=x86_64"},
+		{"name": "other", "version": "1-r0", "purl": "pkg:apk/wolfi/xvfb@21.1-r0?arch=x86_64"}]}`
+	got, err := cyclonedxPackages([]byte(bom))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]bool{"R=4.5.1-r0": true, "busybox=1.37.0-r0": true, "xvfb=21.1-r0": true}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("cyclonedxPackages (-want +got):\n%s", diff)
+	}
+}
