@@ -1,11 +1,13 @@
 package sign
 
 import (
+	"bytes"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/x509"
+	"encoding/asn1"
 	"encoding/hex"
 	"encoding/pem"
 	"errors"
@@ -114,7 +116,51 @@ func LoadPrivateKey(path string) (*ecdsa.PrivateKey, error) {
 // name what is wrong: no PEM block, a PEM block of another type (including
 // cosign's encrypted key format), a key that is not ECDSA, another curve.
 func ParsePrivateKey(data []byte) (*ecdsa.PrivateKey, error) {
-	return parseKey[*ecdsa.PrivateKey](data, PrivateKeyPEMType, "PKCS#8", "private key", x509.ParsePKCS8PrivateKey)
+	return parseKey[*ecdsa.PrivateKey](data, PrivateKeyPEMType, "PKCS#8", "private key", parsePKCS8Checked)
+}
+
+// parsePKCS8Checked parses a PKCS#8 key as x509.ParsePKCS8PrivateKey does
+// and checks the public key the file stores against the one its private
+// scalar gives: x509 recomputes the public key and ignores the stored one,
+// so a changed character in the scalar would load as another key, one
+// whose public half nobody holds.
+func parsePKCS8Checked(der []byte) (any, error) {
+	key, err := x509.ParsePKCS8PrivateKey(der)
+	if err != nil {
+		return nil, err
+	}
+	k, ok := key.(*ecdsa.PrivateKey)
+	if !ok {
+		return key, nil
+	}
+	var p8 struct {
+		Version    int
+		Algo       asn1.RawValue
+		PrivateKey []byte
+	}
+	var sec1 struct {
+		Version    int
+		PrivateKey []byte
+		Params     asn1.ObjectIdentifier `asn1:"optional,explicit,tag:0"`
+		PublicKey  asn1.BitString        `asn1:"optional,explicit,tag:1"`
+	}
+	if _, err := asn1.Unmarshal(der, &p8); err != nil {
+		return nil, err
+	}
+	if _, err := asn1.Unmarshal(p8.PrivateKey, &sec1); err != nil {
+		return nil, err
+	}
+	if len(sec1.PublicKey.Bytes) == 0 {
+		return k, nil // no public key stored: nothing to compare
+	}
+	derived, err := k.PublicKey.Bytes()
+	if err != nil {
+		return nil, err
+	}
+	if !bytes.Equal(sec1.PublicKey.Bytes, derived) {
+		return nil, errors.New("the key is corrupt: the public key it stores is not the one its private key gives (a changed or mistyped character?); use the key file hic keygen wrote")
+	}
+	return k, nil
 }
 
 // LoadPublicKey reads a PKIX PEM ECDSA P-256 public key from path.

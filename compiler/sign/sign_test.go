@@ -313,3 +313,29 @@ func TestSimpleSigning(t *testing.T) {
 		t.Errorf("VerifyBlob of non-base64: err = %v, want ErrBadSignature", err)
 	}
 }
+
+// A private key file with one changed byte in its private scalar parses
+// in crypto/x509 as another key; hic refuses it by the public key the file
+// stores. (From an outside try: the build signed with a key nobody had.)
+func TestCorruptPrivateKeyRefused(t *testing.T) {
+	k, err := GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	good, err := MarshalPrivateKey(k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ParsePrivateKey(good); err != nil {
+		t.Fatalf("the key as written: %v", err)
+	}
+	block, _ := pem.Decode(good)
+	for _, at := range []int{40, 50, 60} { // inside the 32-byte scalar
+		der := bytes.Clone(block.Bytes)
+		der[at] ^= 0x04
+		bad := pem.EncodeToMemory(&pem.Block{Type: block.Type, Bytes: der})
+		if _, err := ParsePrivateKey(bad); err == nil || !strings.Contains(err.Error(), "corrupt") {
+			t.Errorf("byte %d changed: %v, want the key refused as corrupt", at, err)
+		}
+	}
+}
