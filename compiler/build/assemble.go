@@ -363,7 +363,45 @@ func planLayers(ctx context.Context, fsys *modeFS, installed []*apk.InstalledPac
 	if err != nil {
 		return nil, err
 	}
+	for _, l := range layers {
+		l.entries = linksAfterTargets(l.entries)
+	}
 	return layers, nil
+}
+
+// linksAfterTargets moves each hard link that comes before its target in
+// a layer (the walk is in name order: opt/a, a link to opt/b, before
+// opt/b) to just after the target, as a runtime unpacking the layer needs
+// it; the other entries keep their order.
+func linksAfterTargets(entries []layerEntry) []layerEntry {
+	at := map[string]int{}
+	for i, e := range entries {
+		if e.hdr.Typeflag != tar.TypeLink {
+			at[e.hdr.Name] = i
+		}
+	}
+	after := map[int][]layerEntry{}
+	moved := map[int]bool{}
+	for i, e := range entries {
+		if e.hdr.Typeflag != tar.TypeLink {
+			continue
+		}
+		if t, ok := at[strings.TrimPrefix(path.Clean(e.hdr.Linkname), "/")]; ok && t > i {
+			after[t] = append(after[t], e)
+			moved[i] = true
+		}
+	}
+	if len(moved) == 0 {
+		return entries
+	}
+	out := make([]layerEntry, 0, len(entries))
+	for i, e := range entries {
+		if !moved[i] {
+			out = append(out, e)
+		}
+		out = append(out, after[i]...)
+	}
+	return out
 }
 
 // layerFSOf flattens the planned layers into the filesystem the post-build

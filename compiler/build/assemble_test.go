@@ -505,3 +505,50 @@ func TestWalkTreeRefusesDotDot(t *testing.T) {
 		t.Fatalf("walkTree = %v after %d entries, want an error naming the .. entry", err, entries)
 	}
 }
+
+// A hard link that sorts before its target is written after it, so that a
+// runtime can unpack the layer (containerd: "link /opt/b /opt/a: no such
+// file or directory"); everything else keeps its order.
+func TestLinksAfterTargets(t *testing.T) {
+	e := func(name string, typ byte, link string) layerEntry {
+		return layerEntry{hdr: tar.Header{Name: name, Typeflag: typ, Linkname: link}}
+	}
+	in := []layerEntry{
+		e("opt", tar.TypeDir, ""), e("opt/a", tar.TypeLink, "/opt/b"), e("opt/a2", tar.TypeLink, "opt/b"),
+		e("opt/b", tar.TypeReg, ""), e("opt/c", tar.TypeLink, "opt/b"), e("opt/d", tar.TypeLink, "usr/lower"),
+	}
+	var got []string
+	for _, x := range linksAfterTargets(in) {
+		got = append(got, x.hdr.Name)
+	}
+	want := []string{"opt", "opt/b", "opt/a", "opt/a2", "opt/c", "opt/d"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("order (-want +got):\n%s", diff)
+	}
+}
+
+// A hard link to another package's file is refused: it would be laid out
+// in that package's layer.
+func TestHardLinkToOtherPackageRefused(t *testing.T) {
+	m := newModeFS()
+	p := &apk.Package{Name: "p", Version: "1-r0", Origin: "p"}
+	q := &apk.Package{Name: "q", Version: "1-r0", Origin: "q"}
+	sum := sha1.Sum([]byte("abcd"))
+	data := fstest.MapFS{"usr/lib/libq": {Data: []byte("abcd")}}
+	for _, h := range []tar.Header{
+		{Name: "usr/", Typeflag: tar.TypeDir, Mode: 0o755},
+		{Name: "usr/lib/", Typeflag: tar.TypeDir, Mode: 0o755},
+		{Name: "usr/lib/libq", Typeflag: tar.TypeReg, Size: 4, Mode: 0o644, PAXRecords: map[string]string{"APK-TOOLS.checksum.SHA1": hex.EncodeToString(sum[:])}},
+	} {
+		if _, err := m.WriteHeader(h, data, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := m.WriteHeader(tar.Header{Name: "usr/lib/own", Typeflag: tar.TypeLink, Linkname: "usr/lib/libq"}, data, q); err != nil {
+		t.Errorf("a link to the package's own file: %v", err)
+	}
+	_, err := m.WriteHeader(tar.Header{Name: "usr/lib/h", Typeflag: tar.TypeLink, Linkname: "usr/lib/libq"}, data, p)
+	if err == nil || !strings.Contains(err.Error(), "a file of package q") {
+		t.Errorf("a link to q's file from p: %v, want it refused", err)
+	}
+}

@@ -83,7 +83,7 @@ func (m *modeFS) Chmod(path string, perm fs.FileMode) error {
 // directory or regular file back the special bits of its header (a setuid
 // binary stays setuid, so the post-build fs-setuid rule sees it).
 func (m *modeFS) WriteHeader(hdr tar.Header, tfs fs.FS, pkg *apk.Package) (bool, error) {
-	if err := m.checkEntry(hdr); err != nil {
+	if err := m.checkEntry(hdr, pkg); err != nil {
 		return false, fmt.Errorf("package %s-%s: %w", pkg.Name, pkg.Version, err)
 	}
 	ok, err := m.wh.WriteHeader(hdr, tfs, pkg)
@@ -107,9 +107,10 @@ func (m *modeFS) WriteHeader(hdr tar.Header, tfs fs.FS, pkg *apk.Package) (bool,
 //   - a name with an element starting with ".wh.": in a layer it is an OCI
 //     whiteout, and a runtime unpacking the image would delete files the
 //     checks and the report saw;
-//   - a hard link whose target is not a plain path or is a directory
-//     (no runtime can unpack one).
-func (m *modeFS) checkEntry(hdr tar.Header) error {
+//   - a hard link whose target is not a plain path, is a directory (no
+//     runtime can unpack one) or is another package's file (the link would
+//     land in that package's layer).
+func (m *modeFS) checkEntry(hdr tar.Header, pkg *apk.Package) error {
 	name, ok := entryPath(hdr.Name)
 	if !ok {
 		return fmt.Errorf("entry %q is not a plain path inside the image (no . or .. or empty elements): refused", hdr.Name)
@@ -128,6 +129,12 @@ func (m *modeFS) checkEntry(hdr tar.Header) error {
 	}
 	if fi, err := m.FullFS.Lstat(target); err == nil && fi.IsDir() {
 		return fmt.Errorf("hard link %q to the directory %q: refused (a runtime cannot unpack a hard link to a directory)", hdr.Name, hdr.Linkname)
+	}
+	m.mu.Lock()
+	owner, ok := m.installed[path.Clean(target)]
+	m.mu.Unlock()
+	if ok && owner.pkg != pkg {
+		return fmt.Errorf("hard link %q to %q, a file of package %s: a hard link may only name a file of its own package", hdr.Name, hdr.Linkname, owner.pkg.Name)
 	}
 	return nil
 }
