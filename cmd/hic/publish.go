@@ -133,6 +133,9 @@ func newPublishCmd(opts *rootOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if err := publishKeyMatches(rep, repPath, signer); err != nil {
+				return err
+			}
 			if rep != nil {
 				why := rep.FailingSpecs()
 				var refused []string
