@@ -15,6 +15,7 @@ package mirror
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path"
@@ -22,6 +23,8 @@ import (
 	"slices"
 	"sort"
 	"strings"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/hic-build/hic/compiler/apkindex"
 	"github.com/hic-build/hic/compiler/apkrepo"
@@ -139,9 +142,13 @@ func Generate(ctx context.Context, images []compile.Image, opts Options) (*Manif
 			synth.Exact = true
 		}
 		pkgs := dropDuplicateFiles(apkrepo.Synthesize(synth))
-		if err := os.RemoveAll(filepath.Join(opts.Dir, d)); err != nil {
+		// The distro's directory is written beside the old one and swapped
+		// in whole: an interrupted run leaves the old mirror as it was.
+		stage, err := os.MkdirTemp(opts.Dir, "."+d+".new-")
+		if err != nil {
 			return nil, fmt.Errorf("mirror: %w", err)
 		}
+		defer os.RemoveAll(stage)
 		pub, err := key.PublicKeyPEM()
 		if err != nil {
 			return nil, fmt.Errorf("mirror %s: %w", d, err)
@@ -161,7 +168,7 @@ func Generate(ctx context.Context, images []compile.Image, opts Options) (*Manif
 		archs := packageArchs(pkgs)
 		urls := slices.Sorted(slices.Values(g.repos))
 		for _, r := range urls {
-			dir := filepath.Join(opts.Dir, dirs[r])
+			dir := filepath.Join(stage, dirs[r])
 			if len(parts[r]) > 0 {
 				_, err = apkrepo.WriteRepository(ctx, dir, key, parts[r])
 			} else {
@@ -174,6 +181,9 @@ func Generate(ctx context.Context, images []compile.Image, opts Options) (*Manif
 			// its name is refused.
 			m.Mirrors = append(m.Mirrors, resolve.Mirror{URL: r, Dir: dirs[r], Keys: map[string]string{key.PublicKeyFileName(): fp}})
 		}
+		if err := swapIn(filepath.Join(stage, d), filepath.Join(opts.Dir, d)); err != nil {
+			return nil, fmt.Errorf("mirror %s: %w", d, err)
+		}
 	}
 	b, err := json.MarshalIndent(m, "", "  ")
 	if err != nil {
@@ -183,6 +193,29 @@ func Generate(ctx context.Context, images []compile.Image, opts Options) (*Manif
 		return nil, fmt.Errorf("mirror: %w", err)
 	}
 	return m, nil
+}
+
+// swapIn puts the directory staged at dir in place of the one at dst (if
+// any) in one rename(2): the old one ends up at staged, for the caller to
+// remove with the staging directory.
+func swapIn(staged, dst string) error {
+	err := unix.Renameat2(unix.AT_FDCWD, staged, unix.AT_FDCWD, dst, unix.RENAME_EXCHANGE)
+	switch {
+	case errors.Is(err, unix.ENOENT):
+		return os.Rename(staged, dst) // nothing there yet
+	case errors.Is(err, unix.EINVAL) || errors.Is(err, unix.ENOSYS):
+		// A filesystem without the exchange: two renames, the old
+		// directory kept until the new one is in place.
+		old := staged + ".old"
+		if err := os.Rename(dst, old); err != nil {
+			return err
+		}
+		if err := os.Rename(staged, dst); err != nil {
+			return errors.Join(err, os.Rename(old, dst))
+		}
+		return nil // the old directory is in the staging directory
+	}
+	return err
 }
 
 // repoDirs gives each repository URL of a distro its own directory,

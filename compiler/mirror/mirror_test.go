@@ -1,9 +1,12 @@
 package mirror
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -84,5 +87,40 @@ func TestGenerate(t *testing.T) {
 	}
 	if _, err := Load(t.TempDir()); err == nil {
 		t.Error("Load of a directory without mirrors.json succeeded")
+	}
+}
+
+// An interrupted run leaves the mirror it would have replaced as it was
+// (an outside try: Ctrl-C during hic mirror deleted APKINDEX.tar.gz, and
+// every build then said "nothing provides ..."), and no staging directory.
+func TestInterruptedGenerateKeepsMirror(t *testing.T) {
+	wolfi := "https://packages.wolfi.dev/os"
+	imgs := []compile.Image{image("hello:1-wolfi-runtime", "wolfi", []string{wolfi}, []string{wolfi + "/wolfi-signing.rsa.pub"},
+		[]string{"wolfi-baselayout", "hello=1.2.0-r0"}, "/usr/bin/hello")}
+	dir := t.TempDir()
+	if _, err := Generate(context.Background(), imgs, Options{Dir: dir, Scale: 0.0001}); err != nil {
+		t.Fatal(err)
+	}
+	index := filepath.Join(dir, "wolfi/x86_64/APKINDEX.tar.gz")
+	before, err := os.ReadFile(index)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := Generate(ctx, imgs, Options{Dir: dir, Scale: 0.0002}); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Generate with a cancelled context: %v, want context.Canceled", err)
+	}
+	if after, err := os.ReadFile(index); err != nil || !bytes.Equal(before, after) {
+		t.Errorf("the old index after the interrupted run: %v (same bytes: %v)", err, bytes.Equal(before, after))
+	}
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range ents {
+		if strings.HasPrefix(e.Name(), ".") {
+			t.Errorf("left behind: %s", e.Name())
+		}
 	}
 }
