@@ -227,6 +227,9 @@ func Run(ctx context.Context, images []compile.Image, opts Options) (*report.Rep
 		r.WriteSummary(opts.Progress)
 	}
 	if opts.ReportPath != "" {
+		if earlier, err := report.ReadReport(opts.ReportPath); err == nil {
+			r.CarryFailing(earlier)
+		}
 		if err := r.WriteFile(opts.ReportPath); err != nil {
 			return r, fmt.Errorf("pipeline: %w", err)
 		}

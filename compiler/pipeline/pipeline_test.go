@@ -629,3 +629,27 @@ func TestProgress(t *testing.T) {
 		t.Error("a regular file is not a terminal")
 	}
 }
+
+// A run of some specs keeps in report.json the failing findings of the
+// specs it did not build, so publish still refuses them.
+func TestReportKeepsEarlierFailures(t *testing.T) {
+	ctx := context.Background()
+	out := t.TempDir()
+	s := openStore(t, filepath.Join(out, "oci"))
+	fb := &fakeBuilder{extra: map[string][]tarEntry{"suid:2-wolfi-runtime": {{name: "usr/bin/su", mode: 0o4755, data: "su"}}}}
+	opts := Options{Store: s, Builder: fb, Jobs: 2, HicVersion: "v0.1.0", ReportPath: filepath.Join(out, "report.json")}
+	if _, err := Run(ctx, []compile.Image{spec("redis", "8.2"), spec("suid", "2")}, opts); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Run(ctx, []compile.Image{spec("redis", "8.2")}, opts); err != nil {
+		t.Fatal(err)
+	}
+	disk, err := report.ReadReport(opts.ReportPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	why := disk.FailingSpecs()
+	if len(disk.Specs) != 1 || !strings.Contains(why["suid:2-wolfi-runtime"], "fs-setuid") {
+		t.Errorf("report.json after building redis alone: %d specs, failing %v; want redis only, and suid still failing", len(disk.Specs), why)
+	}
+}

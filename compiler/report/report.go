@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -51,6 +52,27 @@ type Report struct {
 	Plan string `json:"plan,omitempty"`
 	// Specs are ordered by ref.
 	Specs []SpecReport `json:"specs"`
+	// EarlierFailing are the specs this run did not build whose last
+	// build, an earlier run into the same output, had failing findings
+	// (see CarryFailing): publish refuses them until a build passes.
+	EarlierFailing []SpecReport `json:"earlierFailing,omitempty"`
+}
+
+// CarryFailing keeps in r what an earlier report of the same output says
+// of specs r did not build: those whose last build had failing findings,
+// so that building one spec does not make another's failure forgotten.
+func (r *Report) CarryFailing(earlier *Report) {
+	seen := map[string]bool{}
+	for _, s := range r.Specs {
+		seen[s.Ref] = true
+	}
+	for _, s := range slices.Concat(earlier.Specs, earlier.EarlierFailing) {
+		if !seen[s.Ref] && failingWhy(s) != "" {
+			seen[s.Ref] = true
+			r.EarlierFailing = append(r.EarlierFailing, s)
+		}
+	}
+	slices.SortFunc(r.EarlierFailing, func(a, b SpecReport) int { return strings.Compare(a.Ref, b.Ref) })
 }
 
 // Shard is the place of a shard build in its plan.
@@ -302,15 +324,25 @@ func (r *Report) WriteSummary(w io.Writer) {
 func (r *Report) FailingSpecs() map[string]string {
 	out := map[string]string{}
 	for _, s := range r.Specs {
-		var why []string
-		for _, f := range s.Findings {
-			if f.Failing() {
-				why = append(why, f.Rule+": "+f.Message)
-			}
+		if why := failingWhy(s); why != "" {
+			out[s.Ref] = why
 		}
-		if len(why) > 0 {
-			out[s.Ref] = strings.Join(why, "; ")
+	}
+	for _, s := range r.EarlierFailing {
+		if _, ok := out[s.Ref]; !ok {
+			out[s.Ref] = "in an earlier build: " + failingWhy(s)
 		}
 	}
 	return out
+}
+
+// failingWhy lists the failing findings of s ("" when none).
+func failingWhy(s SpecReport) string {
+	var why []string
+	for _, f := range s.Findings {
+		if f.Failing() {
+			why = append(why, f.Rule+": "+f.Message)
+		}
+	}
+	return strings.Join(why, "; ")
 }

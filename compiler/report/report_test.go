@@ -1,0 +1,40 @@
+package report
+
+import (
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/hic-build/hic/compiler/finding"
+)
+
+// A spec whose last build had failing findings stays refused after a run
+// that built other specs into the same output, until a build of it passes.
+// (From an outside try: building jq alone made publish push nginx, whose
+// last build had failed fs-shell.)
+func TestCarryFailing(t *testing.T) {
+	shell := []finding.Finding{{Rule: "fs-shell", Severity: finding.Error, Message: "/bin/sh is present"}}
+	waived := []finding.Finding{{Rule: "fs-setuid", Severity: finding.Error, Message: "su", Waived: true}}
+	first := &Report{Specs: []SpecReport{
+		{Ref: "jq:1", Status: StatusBuilt},
+		{Ref: "nginx:1", Status: StatusFailed, Findings: shell},
+		{Ref: "su:1", Status: StatusBuilt, Findings: waived},
+	}}
+	second := &Report{Specs: []SpecReport{{Ref: "jq:1", Status: StatusCached}}}
+	second.CarryFailing(first)
+	want := map[string]string{"nginx:1": "in an earlier build: fs-shell: /bin/sh is present"}
+	if diff := cmp.Diff(want, second.FailingSpecs()); diff != "" {
+		t.Errorf("after building jq alone (-want +got):\n%s", diff)
+	}
+	// Carried on through a third run of jq, dropped once nginx builds clean.
+	third := &Report{Specs: []SpecReport{{Ref: "jq:1", Status: StatusCached}}}
+	third.CarryFailing(second)
+	if diff := cmp.Diff(want, third.FailingSpecs()); diff != "" {
+		t.Errorf("a run later (-want +got):\n%s", diff)
+	}
+	fixed := &Report{Specs: []SpecReport{{Ref: "nginx:1", Status: StatusBuilt}}}
+	fixed.CarryFailing(third)
+	if got := fixed.FailingSpecs(); len(got) != 0 {
+		t.Errorf("after nginx built clean: %v, want nothing refused", got)
+	}
+}
