@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"unicode/utf8"
 
 	"cuelang.org/go/cue"
 	"cuelang.org/go/cue/ast"
@@ -332,13 +333,46 @@ func discover(sb *sandbox) (dirs, files []string, err error) {
 // the same place (an @embed it could not read, an import it could not
 // resolve) adds nothing to them.
 func withSandbox(fs []finding.Finding, sb *sandbox, tr *translator, files []string) []finding.Finding {
-	sf := append(embedFindings(sb, tr, files), sandboxFindings(sb)...)
+	sf := slices.Concat(embedFindings(sb, tr, files), sandboxFindings(sb), encodingFindings(sb, files))
 	at := map[finding.Position]bool{}
 	for _, f := range sf {
 		at[f.Pos] = true
 	}
 	fs = slices.DeleteFunc(fs, func(f finding.Finding) bool { return (f.Rule == RuleSchema || f.Rule == RuleSyntax) && at[f.Pos] })
 	return append(fs, sf...)
+}
+
+// encodingFindings reports the first byte of each catalog file that is not
+// UTF-8: CUE's parser reads it as U+FFFD, inside a string silently, so a
+// Latin-1 "é" would reach the image as a replacement character.
+func encodingFindings(sb *sandbox, files []string) []finding.Finding {
+	var out []finding.Finding
+	for _, rel := range files {
+		src, err := sb.ReadFile(filepath.ToSlash(rel))
+		if err != nil || utf8.Valid(src) {
+			continue
+		}
+		line, col := 1, 1
+		for i := 0; i < len(src); {
+			r, n := utf8.DecodeRune(src[i:])
+			if r == utf8.RuneError && n == 1 {
+				out = append(out, finding.Finding{
+					Rule: RuleSyntax, Severity: finding.Error,
+					Pos:     finding.Position{File: rel, Line: line, Column: col},
+					Message: fmt.Sprintf("byte 0x%02x is not UTF-8: CUE files are UTF-8, and the parser would read it as U+FFFD", src[i]),
+					Hint:    "save the file as UTF-8 (the editor wrote another encoding, such as Latin-1)",
+				})
+				break
+			}
+			if r == '\n' {
+				line, col = line+1, 1
+			} else {
+				col += n
+			}
+			i += n
+		}
+	}
+	return out
 }
 
 // sandboxFindings reports what the sandbox left out of the catalog.
