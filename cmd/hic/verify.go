@@ -162,6 +162,11 @@ func (o *verifyOptions) run(cmd *cobra.Command, root *rootOptions, ref string) e
 	if err != nil {
 		return err
 	}
+	// Four checks compare the image with its spec and the catalog's
+	// advisories: without a catalog they could only fail.
+	if _, err := catalog.FindRoot(root.catalog); err != nil {
+		return usageError("verify: no catalog: %v (verify compares the image with the catalog it was built from: pass -C DIR or set HIC_CATALOG)", err)
+	}
 	cat := &catalogSpecs{root: root, cmd: cmd}
 	src, target, err := o.imageFlags.source(cmd, cat, ref)
 	if err != nil {
