@@ -47,6 +47,13 @@ func newSiteCmd(root *rootOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			// Without a build the site shows the catalog alone; a build
+			// asked for by name must be there.
+			if cmd.Flags().Changed("build") {
+				if fi, err := os.Stat(o.build); err != nil || !fi.IsDir() {
+					return usageError("site: --build %s is not a build's output directory (hic build --out DIR)", o.build)
+				}
+			}
 			if o.out == "" {
 				o.out = filepath.Join(o.build, "site")
 			}
