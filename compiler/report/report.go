@@ -298,7 +298,7 @@ func (r *Report) WriteSummary(w io.Writer) {
 		}
 	}
 	if len(failed) > 0 {
-		fmt.Fprintln(tw, "\nFAILED\tWHY\t")
+		fmt.Fprintln(tw, "\nFAILED\tWHY")
 		for _, s := range failed {
 			why := s.Error
 			if why == "" {
@@ -310,7 +310,7 @@ func (r *Report) WriteSummary(w io.Writer) {
 					}
 				}
 			}
-			fmt.Fprintf(tw, "%s\t%s\t\n", s.Ref, why)
+			fmt.Fprintf(tw, "%s\t%s\n", s.Ref, why)
 		}
 	}
 	tw.Flush()

@@ -1,6 +1,7 @@
 package report
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -36,5 +37,26 @@ func TestCarryFailing(t *testing.T) {
 	fixed.CarryFailing(third)
 	if got := fixed.FailingSpecs(); len(got) != 0 {
 		t.Errorf("after nginx built clean: %v, want nothing refused", got)
+	}
+}
+
+// The summary's tables do not pad their last column: a long error made
+// every FAILED row some 800 spaces wide.
+func TestSummaryHasNoTrailingSpaces(t *testing.T) {
+	r := &Report{Status: StatusCompleted, Specs: []SpecReport{
+		{Ref: "a:1", Status: StatusFailed, Error: strings.TrimSpace(strings.Repeat("a long reason ", 40))},
+		{Ref: "b:1", Status: StatusFailed, Error: "short"},
+		{Ref: "c:1", Status: StatusBuilt, DurationMs: 1200},
+	}}
+	r.Recount()
+	var b strings.Builder
+	r.WriteSummary(&b)
+	for _, line := range strings.Split(b.String(), "\n") {
+		if strings.TrimRight(line, " ") != line {
+			t.Errorf("line ends in spaces: %q", line)
+		}
+	}
+	if !strings.Contains(b.String(), "\nb:1     short\n") {
+		t.Errorf("summary:\n%s", b.String())
 	}
 }
