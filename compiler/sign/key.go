@@ -198,6 +198,12 @@ func parseKey[K *ecdsa.PrivateKey | *ecdsa.PublicKey](data []byte, pemType, form
 		return nil, err
 	}
 	key, err := parse(block.Bytes)
+	var structural asn1.StructuralError
+	var syntax asn1.SyntaxError
+	if errors.As(err, &structural) || errors.As(err, &syntax) {
+		// encoding/asn1's message dumps its struct tags: say what it means.
+		return nil, fmt.Errorf("not a valid %s %s: the PEM body is damaged (a changed, missing or extra character?)", format, what)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("parse %s %s: %w", format, what, err)
 	}
@@ -234,6 +240,8 @@ func decodePEM(data []byte, want string) (*pem.Block, error) {
 			hint = " (an encrypted cosign key; hic reads unencrypted PKCS#8 keys as written by hic keygen)"
 		case "EC PRIVATE KEY":
 			hint = " (SEC 1; convert with: openssl pkcs8 -topk8 -nocrypt)"
+		case "ENCRYPTED PRIVATE KEY":
+			hint = " (a passphrase-protected PKCS#8 key; hic reads unencrypted keys: decrypt with openssl pkcs8 -in KEY -nocrypt -out PLAIN)"
 		}
 		return nil, fmt.Errorf("PEM block is %q, want %q%s", block.Type, want, hint)
 	}

@@ -339,3 +339,31 @@ func TestCorruptPrivateKeyRefused(t *testing.T) {
 		}
 	}
 }
+
+// Damaged and passphrase-protected keys are refused in words, not with
+// encoding/asn1's dump of its struct tags.
+func TestKeyErrorsInWords(t *testing.T) {
+	k, err := GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	good, err := MarshalPrivateKey(k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	block, _ := pem.Decode(good)
+	der := bytes.Clone(block.Bytes)
+	der[0] = 0x31 // a SET where the SEQUENCE is
+	for name, tc := range map[string]struct {
+		pem  []byte
+		want string
+	}{
+		"damaged body": {pem.EncodeToMemory(&pem.Block{Type: block.Type, Bytes: der}), "the PEM body is damaged"},
+		"encrypted":    {pem.EncodeToMemory(&pem.Block{Type: "ENCRYPTED PRIVATE KEY", Bytes: der}), "passphrase-protected"},
+	} {
+		_, err := ParsePrivateKey(tc.pem)
+		if err == nil || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "optional:") {
+			t.Errorf("%s: %v, want an error saying %q", name, err, tc.want)
+		}
+	}
+}
