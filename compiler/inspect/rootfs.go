@@ -75,7 +75,7 @@ func FromLayers(img v1.Image) (*RootFS, error) {
 			return nil, fmt.Errorf("rootfs: layer %d: %w", i, err)
 		}
 		rfs.layer = i
-		err = rfs.apply(tar.NewReader(rc), true, true)
+		err = rfs.apply(tar.NewReader(rc), true)
 		rc.Close()
 		if err != nil {
 			return nil, fmt.Errorf("layer %d: %w", i, err)
@@ -84,27 +84,18 @@ func FromLayers(img v1.Image) (*RootFS, error) {
 	return rfs, nil
 }
 
-// FromTar reads a flattened root filesystem from an uncompressed tar stream.
-func FromTar(r io.Reader) (*RootFS, error) {
-	rfs := newRootFS()
-	if err := rfs.apply(tar.NewReader(r), true, false); err != nil {
-		return nil, err
-	}
-	return rfs, nil
-}
-
 // FromLayerTars flattens uncompressed layer tar streams, the lowest first,
 // as a container runtime (containerd) does: upper entries replace lower
 // ones; a whiteout .wh.NAME removes NAME as it is met, an opaque whiteout
 // .wh..wh..opq what lower layers put in its directory (not what its own
-// layer did). It keeps the content
-// of the files the checks read only, so it reads little more than the tar
-// headers: a reader that is an io.Seeker (an *os.File) skips file data.
+// layer did). It keeps the content of the files the checks read only, so
+// it reads little more than the tar headers: a reader that is an
+// io.Seeker (an *os.File) skips file data.
 func FromLayerTars(layers ...io.Reader) (*RootFS, error) {
 	rfs := newRootFS()
 	for i, l := range layers {
 		rfs.layer = i
-		if err := rfs.apply(tar.NewReader(l), false, true); err != nil {
+		if err := rfs.apply(tar.NewReader(l), false); err != nil {
 			return nil, fmt.Errorf("layer %d: %w", i, err)
 		}
 	}
@@ -116,9 +107,9 @@ func newRootFS() *RootFS {
 	return &RootFS{nodes: map[string]*node{".": {hdr: *r0, children: map[string]*node{}}}}
 }
 
-// apply adds the entries of tr. retainSmall keeps the content of files up to
-// MaxRetained; whiteouts interprets OCI whiteout entries.
-func (rfs *RootFS) apply(tr *tar.Reader, retainSmall, whiteouts bool) error {
+// apply adds the entries of tr as the current layer's. retainSmall keeps
+// the content of files up to MaxRetained.
+func (rfs *RootFS) apply(tr *tar.Reader, retainSmall bool) error {
 	for {
 		h, err := tr.Next()
 		if err == io.EOF {
@@ -127,7 +118,7 @@ func (rfs *RootFS) apply(tr *tar.Reader, retainSmall, whiteouts bool) error {
 		if err != nil {
 			return fmt.Errorf("rootfs: %w", err)
 		}
-		if err := rfs.entry(h, retainSmall, whiteouts, func() ([]byte, error) { return io.ReadAll(tr) }); err != nil {
+		if err := rfs.entry(h, retainSmall, func() ([]byte, error) { return io.ReadAll(tr) }); err != nil {
 			return err
 		}
 	}
@@ -135,18 +126,16 @@ func (rfs *RootFS) apply(tr *tar.Reader, retainSmall, whiteouts bool) error {
 
 // entry adds one layer entry; read returns its content, and is called only
 // for a regular file whose content is kept.
-func (rfs *RootFS) entry(h *tar.Header, retainSmall, whiteouts bool, read func() ([]byte, error)) error {
+func (rfs *RootFS) entry(h *tar.Header, retainSmall bool, read func() ([]byte, error)) error {
 	name := cleanName(h.Name)
-	if whiteouts {
-		dir, base := path.Split(name)
-		if base == ".wh..wh..opq" {
-			rfs.removeLower(cleanName(dir))
-			return nil
-		}
-		if strings.HasPrefix(base, ".wh.") {
-			rfs.remove(cleanName(dir + strings.TrimPrefix(base, ".wh.")))
-			return nil
-		}
+	dir, base := path.Split(name)
+	if base == ".wh..wh..opq" {
+		rfs.removeLower(cleanName(dir))
+		return nil
+	}
+	if strings.HasPrefix(base, ".wh.") {
+		rfs.remove(cleanName(dir + strings.TrimPrefix(base, ".wh.")))
+		return nil
 	}
 	n := &node{hdr: *h, layer: rfs.layer}
 	n.hdr.Name = name
@@ -194,7 +183,7 @@ func (l *Layers) NextLayer() { l.rfs.layer++ }
 // read returns a regular file's content; it is called only for the files
 // the checks read.
 func (l *Layers) Add(h *tar.Header, read func() ([]byte, error)) error {
-	return l.rfs.entry(h, false, true, read)
+	return l.rfs.entry(h, false, read)
 }
 
 // RootFS returns the flattened filesystem; Add must not be called after.
@@ -209,9 +198,6 @@ func (r *RootFS) removeLower(dir string) {
 	}
 	for c, n := range d.children {
 		child := path.Join(dir, c)
-		if dir == "." {
-			child = c
-		}
 		switch {
 		case n.layer < r.layer && !r.holdsCurrent(n):
 			r.remove(child)

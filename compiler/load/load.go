@@ -333,7 +333,13 @@ func discover(sb *sandbox) (dirs, files []string, err error) {
 // the same place (an @embed it could not read, an import it could not
 // resolve) adds nothing to them.
 func withSandbox(fs []finding.Finding, sb *sandbox, tr *translator, files []string) []finding.Finding {
-	sf := slices.Concat(embedFindings(sb, tr, files), sandboxFindings(sb), encodingFindings(sb, files))
+	srcs := map[string][]byte{} // each file read once, for both checks
+	for _, rel := range files {
+		if b, err := sb.ReadFile(filepath.ToSlash(rel)); err == nil {
+			srcs[rel] = b
+		}
+	}
+	sf := slices.Concat(embedFindings(sb, tr, files, srcs), sandboxFindings(sb), encodingFindings(files, srcs))
 	at := map[finding.Position]bool{}
 	for _, f := range sf {
 		at[f.Pos] = true
@@ -345,11 +351,11 @@ func withSandbox(fs []finding.Finding, sb *sandbox, tr *translator, files []stri
 // encodingFindings reports the first byte of each catalog file that is not
 // UTF-8: CUE's parser reads it as U+FFFD, inside a string silently, so a
 // Latin-1 "é" would reach the image as a replacement character.
-func encodingFindings(sb *sandbox, files []string) []finding.Finding {
+func encodingFindings(files []string, srcs map[string][]byte) []finding.Finding {
 	var out []finding.Finding
 	for _, rel := range files {
-		src, err := sb.ReadFile(filepath.ToSlash(rel))
-		if err != nil || utf8.Valid(src) {
+		src, ok := srcs[rel]
+		if !ok || utf8.Valid(src) {
 			continue
 		}
 		line, col := 1, 1

@@ -393,17 +393,17 @@ func (r noRegistry) ModuleVersions(_ context.Context, mpath string) ([]string, e
 
 // embedFindings reports every @embed attribute of the catalog's files that
 // names a file the sandbox refuses, at the attribute: CUE itself says only
-// "no such file" for it.
+// "no such file" for it. srcs holds the files' contents.
 //
 // It also reports every import of a package that is neither in CUE's
 // standard library nor in the catalog's own module.
-func embedFindings(sb *sandbox, tr *translator, files []string) []finding.Finding {
+func embedFindings(sb *sandbox, tr *translator, files []string, srcs map[string][]byte) []finding.Finding {
 	var out []finding.Finding
 	module := modulePath(sb)
 	for _, rel := range files {
 		name := filepath.ToSlash(rel)
-		src, err := sb.ReadFile(name)
-		if err != nil || !bytes.Contains(src, []byte("@embed")) && !bytes.Contains(src, []byte("import")) {
+		src, ok := srcs[rel]
+		if !ok || !bytes.Contains(src, []byte("@embed")) && !bytes.Contains(src, []byte("import")) {
 			continue
 		}
 		f, err := parser.ParseFile(name, src, parser.ParseComments)

@@ -195,7 +195,7 @@ func Generate(ctx context.Context, images []compile.Image, opts Options) (*Manif
 	return m, nil
 }
 
-// swapIn puts the directory staged at dir in place of the one at dst (if
+// swapIn puts the directory staged in place of the one at dst (if
 // any) in one rename(2): the old one ends up at staged, for the caller to
 // remove with the staging directory.
 func swapIn(staged, dst string) error {
