@@ -125,6 +125,28 @@ func (s *Store) Records() []Record {
 	return out
 }
 
+// SpecsWithArtifacts lists, sorted, the specs whose stored image has in
+// index.json a referrer of one of artifactTypes (a rejected image's
+// referrers do not count: they name no spec). The build asks it which specs
+// an unsigned build would strip of their signatures and attestations. It
+// reads index.json's entries only, no blob.
+func (s *Store) SpecsWithArtifacts(artifactTypes ...string) []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	seen := map[string]bool{}
+	var out []string
+	for _, d := range s.manifest.Manifests {
+		spec := d.Annotations[AnnotationSpecRef]
+		if spec == "" || d.ArtifactType == "" || seen[spec] || !slices.Contains(artifactTypes, d.ArtifactType) {
+			continue
+		}
+		seen[spec] = true
+		out = append(out, spec)
+	}
+	sort.Strings(out)
+	return out
+}
+
 // Referrers returns the artifacts in index.json whose subject is subject,
 // optionally only those of artifactType, in index.json order.
 //

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -646,5 +647,47 @@ func TestOpenPrefetched(t *testing.T) {
 				t.Errorf("after %s: refs %v, want [%s]", change, r.Refs, want)
 			}
 		})
+	}
+}
+
+// SpecsWithArtifacts names the specs whose stored image has a referrer of
+// the types asked for: a spec rebuilt without one drops out, and a
+// rejected image's referrers name no spec.
+func TestSpecsWithArtifacts(t *testing.T) {
+	ctx := context.Background()
+	s := openT(t, t.TempDir())
+	const sig, sbom = "application/vnd.dev.cosign.artifact.sig.v1+json", "application/spdx+json"
+	put := func(spec string, types ...string) {
+		t.Helper()
+		idx := randomIndex(t)
+		d, err := DescriptorOf(idx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var refs []Referrer
+		for _, at := range types {
+			refs = append(refs, mustArtifact(t, Artifact{ArtifactType: at, Subject: d, MediaType: "application/json", Data: []byte(`{"spec":"` + spec + `"}`)}))
+		}
+		if _, err := s.Put(ctx, Entry{SpecRef: spec, Refs: []string{spec}}, idx, refs...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put("b:1", sbom, sig)
+	put("a:1", sig)
+	put("c:1", sbom)
+	rej := randomIndex(t)
+	rd, _ := DescriptorOf(rej)
+	if _, err := s.PutRejected(ctx, "d:1", "failed", rej, mustArtifact(t, Artifact{ArtifactType: sig, Subject: rd, MediaType: "application/json", Data: []byte(`{}`)})); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := s.SpecsWithArtifacts(sig), []string{"a:1", "b:1"}; !slices.Equal(got, want) {
+		t.Errorf("SpecsWithArtifacts(sig) = %q, want %q", got, want)
+	}
+	if got, want := s.SpecsWithArtifacts(sbom, sig), []string{"a:1", "b:1", "c:1"}; !slices.Equal(got, want) {
+		t.Errorf("SpecsWithArtifacts(sbom, sig) = %q, want %q", got, want)
+	}
+	put("b:1", sbom) // rebuilt without a signature
+	if got, want := s.SpecsWithArtifacts(sig), []string{"a:1"}; !slices.Equal(got, want) {
+		t.Errorf("after b's rebuild: SpecsWithArtifacts(sig) = %q, want %q", got, want)
 	}
 }
