@@ -103,6 +103,13 @@ digest. A build without a key needs an explicit --unsigned, and report.json
 says whether the build was signed. --push REGISTRY/PREFIX publishes the specs
 that succeeded after the build, as hic publish does; hic verify checks them.
 
+A signed layout is not un-signed by accident: an --unsigned build into an
+--out whose layout holds signed images is refused (exit 2) before anything
+is written, naming them, since it would rebuild them unsigned and drop their
+signatures and attestations (hic gc then deletes them). Build with the key,
+into another --out, or add --replace-signed to replace them: the summary
+then names the signed images it replaced and those left signed.
+
 Registry cache: --cache-from REGISTRY/PREFIX (by default the --push target) is
 asked, by one HEAD request per spec, whether it already holds the image of the
 spec's input digest (hic publish tags each image hic-input-<hex> once it is
@@ -177,22 +184,23 @@ func newBuildCmd(root *rootOptions) *cobra.Command {
 				shardOpt = &pipeline.Shard{Index: shard.i, Count: shard.n, Prev: prev}
 			}
 			r, err := pipeline.BuildCatalog(cmd.Context(), pipeline.CatalogOptions{
-				Catalog:    root.catalog,
-				Refs:       args,
-				Load:       root.catalogOptions(today),
-				Out:        o.out,
-				CacheDir:   o.cacheDir,
-				Mirrors:    mirrors,
-				Offline:    o.mirrors != "" || len(o.mirror) > 0,
-				Jobs:       o.jobs,
-				Signer:     signer,
-				Remote:     remoteCache,
-				ChecksMemo: memo,
-				Shard:      shardOpt,
-				Publisher:  pub,
-				HicVersion: version,
-				Progress:   cmd.ErrOrStderr(),
-				Output:     output,
+				Catalog:       root.catalog,
+				Refs:          args,
+				Load:          root.catalogOptions(today),
+				Out:           o.out,
+				CacheDir:      o.cacheDir,
+				Mirrors:       mirrors,
+				Offline:       o.mirrors != "" || len(o.mirror) > 0,
+				Jobs:          o.jobs,
+				Signer:        signer,
+				ReplaceSigned: o.signing.replaceSigned,
+				Remote:        remoteCache,
+				ChecksMemo:    memo,
+				Shard:         shardOpt,
+				Publisher:     pub,
+				HicVersion:    version,
+				Progress:      cmd.ErrOrStderr(),
+				Output:        output,
 			})
 			if err != nil {
 				return buildError(cmd, root, err)
@@ -225,17 +233,21 @@ func newBuildCmd(root *rootOptions) *cobra.Command {
 	return cmd
 }
 
-// signingFlags are hic build's --key, --unsigned and --push.
+// signingFlags are hic build's --key, --unsigned, --replace-signed and --push.
 type signingFlags struct {
 	key      string
 	unsigned bool
-	pushTo   string
-	registry registryFlags
+	// replaceSigned lets an --unsigned build replace the layout's signed
+	// images (pipeline.CatalogOptions.ReplaceSigned).
+	replaceSigned bool
+	pushTo        string
+	registry      registryFlags
 }
 
 func (f *signingFlags) addFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&f.key, "key", "", "sign with this private key: a PEM file (hic keygen) or the PEM itself; env HIC_SIGNING_KEY")
 	fs.BoolVar(&f.unsigned, "unsigned", false, "build without signatures and attestations (needed when no key is given)")
+	fs.BoolVar(&f.replaceSigned, "replace-signed", false, "let an --unsigned build replace signed images in the layout (refused without it)")
 	fs.StringVar(&f.pushTo, "push", "", "after the build, publish the specs that succeeded to REGISTRY/PREFIX (as hic publish --key)")
 	f.registry.addFlags(fs)
 }
@@ -259,6 +271,8 @@ func (f *signingFlags) setup(root *rootOptions) (sign.Signer, publish.Publisher,
 	switch {
 	case f.unsigned && key != "":
 		return nil, nil, usageError("--key and --unsigned exclude each other")
+	case f.replaceSigned && !f.unsigned:
+		return nil, nil, usageError("--replace-signed is for an --unsigned build (a signed build keeps the layout signed)")
 	case !f.unsigned:
 		if key == "" {
 			key = root.getenv("HIC_SIGNING_KEY")

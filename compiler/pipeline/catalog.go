@@ -63,6 +63,11 @@ type CatalogOptions struct {
 	Jobs int
 	// Signer signs every image and its attestations. Nil: an unsigned build.
 	Signer sign.Signer
+	// ReplaceSigned lets an unsigned build (no Signer) into a layout that
+	// holds signed images replace them with unsigned ones (hic build
+	// --replace-signed); it then says which it replaced. Without it such a
+	// build is refused (an InputError) before anything is written.
+	ReplaceSigned bool
 	// Remote, if set, is asked for specs the layout lacks (hic build
 	// --cache-from).
 	Remote RemoteCache
@@ -93,8 +98,8 @@ type Shard struct {
 }
 
 // InputError is BuildCatalog's error for a request that cannot be built as given
-// (a repository no mirror covers); the catalog's own input errors are
-// *catalog.InputError.
+// (a repository no mirror covers, an unsigned build into a signed layout);
+// the catalog's own input errors are *catalog.InputError.
 type InputError struct{ Err error }
 
 func (e *InputError) Error() string { return e.Err.Error() }
@@ -159,6 +164,16 @@ func BuildCatalog(ctx context.Context, opts CatalogOptions) (*report.Report, err
 		return nil, err
 	}
 	defer st.Close()
+	// An unsigned build rebuilds every signed spec it selects (the key
+	// feeds the input digest) and so would strip its signatures: a signed
+	// layout is not un-signed but on request.
+	var signedBefore []string
+	if opts.Signer == nil {
+		signedBefore = signedSpecs(st)
+		if len(signedBefore) > 0 && !opts.ReplaceSigned {
+			return nil, refuseUnsigning(opts.Out, signedBefore)
+		}
+	}
 	if opts.ChecksMemo != nil {
 		st.RememberPrefetchedChecks(opts.ChecksMemo, checks)
 		// The referrers of every cached spec's platform manifests are
@@ -247,6 +262,9 @@ func BuildCatalog(ctx context.Context, opts CatalogOptions) (*report.Report, err
 	}
 	if err := entries.Save(); err != nil {
 		clog.FromContext(ctx).Debug("checked package cache entries not remembered", "error", err)
+	}
+	if len(signedBefore) > 0 {
+		noteUnsigned(progress, signedBefore, st)
 	}
 	if ls := layers.Stats(); ls.Stored+ls.Reused > 0 {
 		fmt.Fprintf(progress, "layers: %d compressed, %d reused from %s\n", ls.Stored, ls.Reused, layers.Dir())
