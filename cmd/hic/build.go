@@ -108,7 +108,9 @@ A signed layout is not un-signed by accident: an --unsigned build into an
 is written, naming them, since it would rebuild them unsigned and drop their
 signatures and attestations (hic gc then deletes them). Build with the key,
 into another --out, or add --replace-signed to replace them: the summary
-then names the signed images it replaced and those left signed.
+then names the signed images it replaced and those left signed, and
+report.json keeps the earlier key id while signed images remain, so hic
+publish --key still refuses another key.
 
 Registry cache: --cache-from REGISTRY/PREFIX (by default the --push target) is
 asked, by one HEAD request per spec, whether it already holds the image of the

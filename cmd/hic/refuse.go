@@ -45,9 +45,11 @@ func publishReport(path, layoutDir string) (*report.Report, string, error) {
 // publishKeyMatches refuses to re-sign with a key other than the one the
 // build signed the layout's attestations with: the registry would get
 // image signatures by one key and attestations by another, and verify
-// would pass with neither.
+// would pass with neither. The report of an unsigned build that left
+// signed images in the layout (--replace-signed) still names their key
+// (report.CarryKey), though it is not signed itself.
 func publishKeyMatches(rep *report.Report, repPath string, signer sign.Signer) error {
-	if signer == nil || rep == nil || !rep.Signed || rep.KeyID == "" || rep.KeyID == signer.KeyID() {
+	if signer == nil || rep == nil || rep.KeyID == "" || rep.KeyID == signer.KeyID() {
 		return nil
 	}
 	return usageError("publish: --key is key %s, but the build signed the layout's attestations with key %s (%s, keyId): publish with that key, or rebuild with this one",

@@ -135,3 +135,52 @@ func TestSigningAttacher(t *testing.T) {
 		t.Errorf("unsigned run: signed %v, input digest %s equals the signed one", r2.Signed, r2.Specs[0].InputDigest)
 	}
 }
+
+// An unsigned run into a layout that keeps images an earlier run signed
+// (hic build --unsigned --replace-signed of some specs) keeps that run's
+// key id in report.json: publish --key checks it, and those images'
+// attestations are still that key's. Once no signed image is left, the
+// report names no key.
+func TestUnsignedRunKeepsKeyOfImagesLeftSigned(t *testing.T) {
+	ctx := context.Background()
+	k, err := sign.GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, err := sign.NewSigner(k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := t.TempDir()
+	s := openStore(t, filepath.Join(out, "oci"))
+	redis, nginx := spec("redis", "8.2"), spec("nginx", "1.29")
+	reportPath := filepath.Join(out, "report.json")
+	att := &attest.SigningAttacher{Signer: signer, HicVersion: "v0.1.0", GitCommit: "0123abcd", Rules: []string{"nonroot"}}
+	if _, err := Run(ctx, []compile.Image{redis, nginx}, Options{Store: s, Builder: &fakeBuilder{}, Attacher: att, HicVersion: "v0.1.0", KeyIdentity: signer.KeyID(), ReportPath: reportPath}); err != nil {
+		t.Fatal(err)
+	}
+	unsigned := Options{Store: s, Builder: &fakeBuilder{}, HicVersion: "v0.1.0", ReportPath: reportPath}
+	r, err := Run(ctx, []compile.Image{redis}, unsigned)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Specs[0].Status != report.StatusBuilt {
+		t.Fatalf("unsigned redis: %s (%s), want built", r.Specs[0].Status, r.Specs[0].Error)
+	}
+	disk, err := report.ReadReport(reportPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if disk.Signed || disk.KeyID != signer.KeyID() {
+		t.Errorf("report.json with nginx still signed: signed %v, keyId %q; want false, %q", disk.Signed, disk.KeyID, signer.KeyID())
+	}
+	if _, err := Run(ctx, []compile.Image{nginx}, unsigned); err != nil {
+		t.Fatal(err)
+	}
+	if disk, err = report.ReadReport(reportPath); err != nil {
+		t.Fatal(err)
+	}
+	if disk.Signed || disk.KeyID != "" {
+		t.Errorf("report.json with no signed image left: signed %v, keyId %q; want false, none", disk.Signed, disk.KeyID)
+	}
+}

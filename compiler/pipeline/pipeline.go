@@ -229,6 +229,7 @@ func Run(ctx context.Context, images []compile.Image, opts Options) (*report.Rep
 	if opts.ReportPath != "" {
 		if earlier, err := report.ReadReport(opts.ReportPath); err == nil {
 			r.CarryFailing(earlier)
+			r.CarryKey(earlier, !r.Signed && len(signedSpecs(opts.Store)) > 0)
 		}
 		if err := r.WriteFile(opts.ReportPath); err != nil {
 			return r, fmt.Errorf("pipeline: %w", err)

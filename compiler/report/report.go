@@ -41,7 +41,11 @@ type Report struct {
 	ApkoVersion string `json:"apkoVersion"`
 	DurationMs  int64  `json:"durationMs"`
 	// Signed says whether the build signed its images and attestations
-	// (false for a build run with --unsigned); KeyID names the key.
+	// (false for a build run with --unsigned); KeyID names the key. An
+	// unsigned build that left images an earlier build signed in the
+	// layout (hic build --unsigned --replace-signed of some specs) keeps
+	// that build's KeyID (CarryKey), so that hic publish still refuses to
+	// re-sign them with another key.
 	Signed bool   `json:"signed"`
 	KeyID  string `json:"keyId,omitempty"`
 	Counts Counts `json:"counts"`
@@ -73,6 +77,15 @@ func (r *Report) CarryFailing(earlier *Report) {
 		}
 	}
 	slices.SortFunc(r.EarlierFailing, func(a, b SpecReport) int { return strings.Compare(a.Ref, b.Ref) })
+}
+
+// CarryKey keeps in an unsigned run's report the key id of the earlier
+// report of the same output when the layout still holds images signed
+// (layoutSigned): their attestations are still that key's.
+func (r *Report) CarryKey(earlier *Report, layoutSigned bool) {
+	if !r.Signed && r.KeyID == "" && layoutSigned {
+		r.KeyID = earlier.KeyID
+	}
 }
 
 // Shard is the place of a shard build in its plan.
