@@ -91,6 +91,10 @@ Outputs under --out (default ./out):
   compiled/      the flat compiled spec and package lock of every spec
   report.json    per spec: input digest, image digest, status, duration, findings
 
+--out and --cache-dir must lie outside the catalog root (exit 2 otherwise):
+what a build writes would become part of the catalog, and its cache's links
+to the mirrors would fail hic vet's catalog-sandbox rule.
+
 A spec whose input digest (compiled spec + lock + hic and apko versions)
 already has an image in the layout is not rebuilt. --mirrors DIR builds from a
 local mirror (see hic mirror); --mirror URL=DIR maps one repository. Exit

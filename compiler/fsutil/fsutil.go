@@ -3,7 +3,8 @@
 // atomically, so a reader or a crash never sees it half written and it
 // never exists, even briefly, with a wider mode than asked; and, in
 // iofs.go, the two io/fs details written once (Unix mode bits, paging a
-// directory's entries).
+// directory's entries); and Within, whether a path lies under a directory
+// once symlinks are resolved.
 package fsutil
 
 import (
@@ -102,4 +103,47 @@ func WriteIfChanged(path string, data []byte, perm fs.FileMode) error {
 		perm = fi.Mode().Perm()
 	}
 	return WriteFileAtomic(path, data, perm)
+}
+
+// Within reports whether path is dir or lies under it, once both are
+// absolute and their symlinks resolved: the part of a path that does not
+// exist yet (an output directory about to be made) is taken as written
+// below its deepest existing ancestor.
+func Within(path, dir string) (bool, error) {
+	p, err := resolve(path)
+	if err != nil {
+		return false, err
+	}
+	d, err := resolve(dir)
+	if err != nil {
+		return false, err
+	}
+	rel, err := filepath.Rel(d, p)
+	if err != nil {
+		return false, nil
+	}
+	return rel == "." || rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)), nil
+}
+
+// resolve makes path absolute and resolves the symlinks of its deepest
+// existing ancestor.
+func resolve(path string) (string, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return "", err
+	}
+	var rest []string
+	for p := abs; ; p = filepath.Dir(p) {
+		r, err := filepath.EvalSymlinks(p)
+		if err == nil {
+			return filepath.Join(append([]string{r}, rest...)...), nil
+		}
+		if !errors.Is(err, fs.ErrNotExist) {
+			return "", err
+		}
+		if filepath.Dir(p) == p {
+			return abs, nil
+		}
+		rest = append([]string{filepath.Base(p)}, rest...)
+	}
 }

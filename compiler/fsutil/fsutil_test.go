@@ -62,3 +62,42 @@ func TestRemoveStale(t *testing.T) {
 		t.Errorf("a missing directory: %v", err)
 	}
 }
+
+// Within follows symlinks and takes a path that does not exist yet as
+// written below its deepest existing ancestor.
+func TestWithin(t *testing.T) {
+	tmp := t.TempDir()
+	cat := filepath.Join(tmp, "cat")
+	if err := os.MkdirAll(filepath.Join(cat, "web"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(cat, filepath.Join(tmp, "link")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(filepath.Join(cat, "web"), filepath.Join(tmp, "web-link")); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		path string
+		want bool
+	}{
+		{cat, true},
+		{filepath.Join(cat, "out"), true},
+		{filepath.Join(cat, "web", "new", "out"), true},
+		{filepath.Join(tmp, "link", "out"), true},
+		{filepath.Join(tmp, "web-link", "out"), true},
+		{filepath.Join(cat, "..", "out"), false},
+		{tmp, false},
+		{filepath.Join(tmp, "cat-out"), false},
+		{filepath.Join(tmp, "out", "cat"), false},
+	} {
+		got, err := Within(tc.path, cat)
+		if err != nil || got != tc.want {
+			t.Errorf("Within(%s, %s) = %v, %v; want %v", tc.path, cat, got, err, tc.want)
+		}
+	}
+	// The catalog given through a symlink too.
+	if got, _ := Within(filepath.Join(cat, "out"), filepath.Join(tmp, "link")); !got {
+		t.Errorf("Within(cat/out, link) = false, want true")
+	}
+}

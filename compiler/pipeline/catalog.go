@@ -121,6 +121,9 @@ func BuildCatalog(ctx context.Context, opts CatalogOptions) (*report.Report, err
 		return nil, fmt.Errorf("build: jobs %d: want at least 1", opts.Jobs)
 	}
 	progress, output := orDiscard(opts.Progress), orDiscard(opts.Output)
+	if err := outsideCatalog(opts); err != nil {
+		return nil, err
+	}
 	// The layout's index.json (16 MB for the catalog) is decoded while the
 	// front end runs; the store takes it if it is unchanged when opened.
 	index := store.PrefetchIndex(filepath.Join(opts.Out, "oci"))
@@ -281,6 +284,33 @@ func BuildCatalog(ctx context.Context, opts CatalogOptions) (*report.Report, err
 		}
 	}
 	return r, nil
+}
+
+// outsideCatalog refuses an output or cache directory inside the catalog
+// root: what the build writes there would become part of the catalog, and
+// apko's cache links to the mirrors (CACHE/hic-mirrors/*) lead outside it,
+// so the next hic vet failed catalog-sandbox on them. A catalog root that
+// cannot be found is left to the front end to report.
+func outsideCatalog(opts CatalogOptions) error {
+	root, err := catalog.FindRoot(opts.Catalog)
+	if err != nil {
+		return nil
+	}
+	dirs := []struct{ flag, dir string }{{"--out", opts.Out}}
+	if opts.CacheDir != "" {
+		dirs = append(dirs, struct{ flag, dir string }{"--cache-dir", opts.CacheDir})
+	}
+	for _, d := range dirs {
+		in, err := fsutil.Within(d.dir, root)
+		if err != nil {
+			return fmt.Errorf("build: %s %s: %w", d.flag, d.dir, err)
+		}
+		if in {
+			return &InputError{fmt.Errorf("%s %s is inside the catalog root %s: the build's output would become part of the catalog (its cache links to the mirrors lead outside it, and hic vet fails catalog-sandbox on them); give a directory outside the catalog (say %s %s)",
+				d.flag, d.dir, root, d.flag, filepath.Join(filepath.Dir(root), filepath.Base(d.dir)))}
+		}
+	}
+	return nil
 }
 
 // pendingCommit is the catalog's git commit being read in the background.
