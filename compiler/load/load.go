@@ -389,11 +389,16 @@ func sandboxFindings(sb *sandbox) []finding.Finding {
 		if strings.HasPrefix(base, ".") || strings.HasPrefix(base, "_") {
 			continue
 		}
+		msg, hint := fmt.Sprintf("%s is %s: it was left out of the catalog", p, why), sandboxHint
+		if dir := buildOutput(sb, p); dir != "" {
+			msg += fmt.Sprintf("; %s is the output of a hic build (its --out or --cache-dir) inside the catalog", dir)
+			hint = fmt.Sprintf("move %s outside the catalog root and build with --out outside it (hic build refuses an --out or --cache-dir inside the catalog)", dir)
+		}
 		out = append(out, finding.Finding{
 			Rule: RuleSandbox, Severity: finding.Error,
 			Pos:     finding.Position{File: filepath.FromSlash(p), Line: 1, Column: 1},
-			Message: fmt.Sprintf("%s is %s: it was left out of the catalog", p, why),
-			Hint:    sandboxHint,
+			Message: msg,
+			Hint:    hint,
 		})
 	}
 	finding.Sort(out)
@@ -401,6 +406,23 @@ func sandboxFindings(sb *sandbox) []finding.Finding {
 }
 
 const sandboxHint = "a catalog holds only directories and regular files inside its root: replace the link or special file with the file's contents, or remove it"
+
+// buildOutput names the directory of a hic build's output that holds p,
+// when p is in one: a directory with an image layout (oci/oci-layout, an
+// --out), or the cache whose hic-mirrors/ holds apko's links to the mirrors
+// (a --cache-dir). It only words the finding: the entry is refused all
+// the same.
+func buildOutput(sb *sandbox, p string) string {
+	for d := path.Dir(p); d != "." && d != "/"; d = path.Dir(d) {
+		if _, why, err := sb.check(path.Join(d, "oci", "oci-layout")); err == nil && why == "" {
+			return d
+		}
+	}
+	if parent := path.Dir(p); path.Base(parent) == "hic-mirrors" && path.Dir(parent) != "." {
+		return path.Dir(parent)
+	}
+	return ""
+}
 
 // evalInstance evaluates one image folder and decodes the specs of the images
 // its own files declare.
