@@ -45,10 +45,12 @@ cp schema/*.cue "$work/cue-catalog/"
 hic_cmd=("$work/hic" vet --today "$TODAY" "$work/catalog")
 cue_cmd=("$bin/cue" vet -c ./...)
 
-# Both tools must accept the catalog, and hic must see every spec.
-summary=$("${hic_cmd[@]}" | tail -1)
+# Both tools must accept the catalog, and hic must see every spec. The count
+# is the summary's first line (the last says which specs have no universe);
+# the generated exceptions that waive nothing are warnings, not errors.
+summary=$("${hic_cmd[@]}" | grep -m1 '^[0-9]* specs in ' || true)
 log "hic: $summary"
-[[ $summary == "1200 specs in 150 images, 150 files: no findings"* ]] || { log "unexpected hic summary"; exit 1; }
+[[ $summary == "1200 specs in 150 images, 150 files: no errors,"* ]] || { log "unexpected hic summary"; exit 1; }
 (cd "$work/cue-catalog" && "${cue_cmd[@]}") || { log "cue vet rejects the catalog"; exit 1; }
 # ... and cue must really evaluate the images' derived specs: give every
 # derived spec a field that is not concrete (in a copy of the schema only) and

@@ -132,7 +132,7 @@ func TestMirrorServesOnlyTheUniverse(t *testing.T) {
 	}
 
 	// The UX case: mirror and build refuse it with the same finding.
-	const want = `ux/ux.cue:9:2: package-exists: package "no-such-package-xyz" is not in wolfi (snapshot 2026-08-22)`
+	const want = `ux/ux.cue:9:2: error: package-exists: package "no-such-package-xyz" is not in wolfi (snapshot 2026-08-22)`
 	m := hicCLI(t, nil, "-C", cat, "mirror", "--out", t.TempDir(), "ux:1-wolfi-runtime")
 	if m.Code != 1 || !strings.Contains(m.Stderr, want) {
 		t.Errorf("hic mirror ux: %s", m)

@@ -30,11 +30,13 @@ that is no file and reads as a ref (nginx, nginx:1.31, nginx:latest) vets
 those specs of the catalog (--catalog), the catalog-wide rules included;
 without arguments the whole catalog is vetted. Findings come as
 
-  FILE:LINE:COL: RULE: MESSAGE
+  FILE:LINE:COL: SEVERITY: RULE: MESSAGE
       fix: HINT
 
-grouped by the specs they concern, then a count. Exit status: 0 clean, 1 findings,
-2 usage error or a catalog that does not load (CUE syntax errors).`
+grouped by the specs they concern, then a count of errors and warnings. An
+error fails vet; a warning is reported only. Exit status: 0 no errors,
+however many warnings; 1 errors; 2 usage error or a catalog that does not
+load (CUE syntax errors).`
 
 func newVetCmd(root *rootOptions) *cobra.Command {
 	o := &vetOptions{}
@@ -130,8 +132,11 @@ type vetResult struct {
 	// cannot check their pins against the distro's real data.
 	Unchecked        []string `json:"unchecked,omitempty"`
 	uncheckedDistros map[string]int
-	failing          int
-	waived           int
+	// failing and warnings count findings as they are shown (one shared by
+	// several specs once); waived counts every waived finding.
+	failing  int
+	warnings int
+	waived   int
 }
 
 // add keeps the findings of l that lie under one of paths (all of them when a
@@ -168,12 +173,17 @@ func (r *vetResult) add(l *loaded, root string, paths []string, specs []*spec.Sp
 		}
 		f.Pos = displayPos(root, f.Pos)
 		r.Findings = append(r.Findings, f)
-		if k := f.Rule + "\x00" + f.Pos.String() + "\x00" + f.Message; f.Failing() && !counted[k] {
-			counted[k] = true
-			r.failing++
-		}
 		if f.Waived {
 			r.waived++
+			continue
+		}
+		if k := mergeKey(f); !counted[k] {
+			counted[k] = true
+			if f.Failing() {
+				r.failing++
+			} else {
+				r.warnings++
+			}
 		}
 	}
 	all := specs
@@ -210,9 +220,10 @@ func (r *vetResult) write(w io.Writer, o *vetOptions) error {
 		enc.SetIndent("", "  ")
 		return enc.Encode(struct {
 			*vetResult
-			Failing int `json:"failing"`
-			Waived  int `json:"waived"`
-		}{r, r.failing, r.waived})
+			Failing  int `json:"failing"`
+			Warnings int `json:"warnings"`
+			Waived   int `json:"waived"`
+		}{r, r.failing, r.warnings, r.waived})
 	case "github":
 		for _, g := range merge(r.Findings) {
 			if !g.Failing() {
@@ -259,7 +270,7 @@ func (r *vetResult) write(w io.Writer, o *vetOptions) error {
 			if g.Waived {
 				tag = " (waived: " + g.Reason + ")"
 			}
-			fmt.Fprintf(w, "  %s: %s: %s%s\n", g.Pos, g.Rule, g.Message, tag)
+			fmt.Fprintf(w, "  %s: %s: %s: %s%s\n", g.Pos, severity(g.Finding), g.Rule, g.Message, tag)
 			if g.Hint != "" && !g.Waived {
 				fmt.Fprintf(w, "      fix: %s\n", g.Hint)
 			}
@@ -270,12 +281,8 @@ func (r *vetResult) write(w io.Writer, o *vetOptions) error {
 }
 
 func (r *vetResult) summary() string {
-	s := fmt.Sprintf("%s in %s, %s: ", count(r.Specs, "spec"), count(r.Images, "image"), count(r.Files, "file"))
-	if r.failing == 0 {
-		s += "no findings"
-	} else {
-		s += count(r.failing, "finding")
-	}
+	s := fmt.Sprintf("%s in %s, %s: %s, %s", count(r.Specs, "spec"), count(r.Images, "image"), count(r.Files, "file"),
+		countOrNo(r.failing, "error"), countOrNo(r.warnings, "warning"))
 	if r.waived > 0 {
 		s += fmt.Sprintf(" (%d waived by exceptions; --show-waived lists them)", r.waived)
 	}
@@ -291,6 +298,29 @@ func (r *vetResult) summary() string {
 	return s
 }
 
+// countOrNo is count, with "no" for none: "no errors", "1 error".
+func countOrNo(n int, noun string) string {
+	if n == 0 {
+		return "no " + noun + "s"
+	}
+	return count(n, noun)
+}
+
+// severity is the word a text line gives a finding: error for one that fails
+// vet (or would, were it not waived), warning for one reported only.
+func severity(f finding.Finding) finding.Severity {
+	if f.Severity == finding.Error {
+		return finding.Error
+	}
+	return finding.Warning
+}
+
+// mergeKey identifies a finding as it is shown: findings of several specs
+// with the same key are one line.
+func mergeKey(f finding.Finding) string {
+	return f.Rule + "\x00" + f.Pos.String() + "\x00" + f.Message + "\x00" + fmt.Sprint(f.Waived)
+}
+
 // merged is one finding shared by several specs.
 type merged struct {
 	finding.Finding
@@ -301,7 +331,7 @@ func merge(fs []finding.Finding) []merged {
 	var out []merged
 	at := map[string]int{}
 	for _, f := range fs {
-		k := f.Rule + "\x00" + f.Pos.String() + "\x00" + f.Message + "\x00" + fmt.Sprint(f.Waived)
+		k := mergeKey(f)
 		if i, ok := at[k]; ok {
 			if f.Ref != "" {
 				out[i].refs = append(out[i].refs, f.Ref)
