@@ -225,16 +225,19 @@ func (r *vetResult) write(w io.Writer, o *vetOptions) error {
 			Waived   int `json:"waived"`
 		}{r, r.failing, r.warnings, r.waived})
 	case "github":
-		for _, g := range merge(r.Findings) {
-			if !g.Failing() {
-				continue
+		// Workflow commands: ::warning for a warning, ::error for an
+		// error, errors last; waived findings are not annotated.
+		_, warnings, errors := bySeverity(r.Findings)
+		for _, g := range append(warnings, errors...) {
+			msg := ghEscape(g.Message)
+			if g.Hint != "" {
+				msg += "%0Afix: " + ghEscape(g.Hint)
 			}
-			specs := ""
 			if len(g.refs) > 0 {
-				specs = "%0Aspecs: " + ghEscape(strings.Join(g.refs, ", "))
+				msg += "%0Aspecs: " + ghEscape(strings.Join(g.refs, ", "))
 			}
-			fmt.Fprintf(w, "::error file=%s,line=%d,col=%d,title=%s::%s%%0Afix: %s%s\n",
-				g.Pos.File, g.Pos.Line, g.Pos.Column, g.Rule, ghEscape(g.Message), ghEscape(g.Hint), specs)
+			fmt.Fprintf(w, "::%s file=%s,line=%d,col=%d,title=%s::%s\n",
+				severity(g.Finding), g.Pos.File, g.Pos.Line, g.Pos.Column, g.Rule, msg)
 		}
 		fmt.Fprintf(w, "%s\n", r.summary())
 		return nil
@@ -349,6 +352,22 @@ func merge(fs []finding.Finding) []merged {
 		sort.Strings(out[i].refs)
 	}
 	return out
+}
+
+// bySeverity merges findings across specs and splits them into the waived
+// ones, the warnings and the errors, each in the order of fs.
+func bySeverity(fs []finding.Finding) (waived, warnings, errors []merged) {
+	for _, g := range merge(fs) {
+		switch {
+		case g.Waived:
+			waived = append(waived, g)
+		case g.Failing():
+			errors = append(errors, g)
+		default:
+			warnings = append(warnings, g)
+		}
+	}
+	return waived, warnings, errors
 }
 
 // abbrev keeps a header readable when a finding concerns many specs.

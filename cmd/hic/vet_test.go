@@ -203,7 +203,7 @@ func TestVetGolden(t *testing.T) {
 
 var (
 	reTextFinding   = regexp.MustCompile(`(?m)^  (\S+:\d+:\d+): (?:error|warning): ([a-z0-9-]+): `)
-	reGithubFinding = regexp.MustCompile(`(?m)^::error file=([^,]+),line=(\d+),col=(\d+),title=([a-z0-9-]+)::`)
+	reGithubFinding = regexp.MustCompile(`(?m)^::(?:error|warning) file=([^,]+),line=(\d+),col=(\d+),title=([a-z0-9-]+)::`)
 )
 
 // locatedFindings reads the distinct "rule file:line:col" pairs of vet output.
