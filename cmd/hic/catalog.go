@@ -99,7 +99,7 @@ func printFindings(cmd *cobra.Command, root *rootOptions, fs []finding.Finding) 
 		bad.Findings = append(bad.Findings, f)
 		bad.failing++
 	}
-	_ = bad.write(cmd.ErrOrStderr(), &vetOptions{format: "text"})
+	_ = bad.write(cmd.ErrOrStderr(), &vetOptions{format: "text", showWarnings: true})
 }
 
 // selectSpecs returns the specs named by refs, or all with none given.

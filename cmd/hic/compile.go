@@ -82,7 +82,7 @@ func refuseFailing(cmd *cobra.Command, root *rootOptions, l *loaded, specs []*sp
 		}
 	}
 	if bad.failing > 0 {
-		_ = bad.write(cmd.ErrOrStderr(), &vetOptions{format: "text"})
+		_ = bad.write(cmd.ErrOrStderr(), &vetOptions{format: "text", showWarnings: true})
 		return &exitError{code: exitFindings, err: fmt.Errorf("%d failing findings; fix them (hic vet) before compiling", bad.failing)}
 	}
 	return nil

@@ -94,7 +94,7 @@ func loadOrFail(cmd *cobra.Command, root *rootOptions, today time.Time, refs ...
 		broken.failing++
 	}
 	if broken.failing > 0 {
-		_ = broken.write(cmd.ErrOrStderr(), &vetOptions{format: "text"})
+		_ = broken.write(cmd.ErrOrStderr(), &vetOptions{format: "text", showWarnings: true})
 		return nil, usageError("the catalog does not load; fix the errors above (hic vet shows them too)")
 	}
 	return l, nil

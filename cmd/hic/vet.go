@@ -17,9 +17,10 @@ import (
 )
 
 type vetOptions struct {
-	format     string
-	today      string
-	showWaived bool
+	format       string
+	today        string
+	showWaived   bool
+	showWarnings bool
 }
 
 const vetLong = `Vet type-checks catalog specs against the hardening schema and applies the
@@ -28,15 +29,23 @@ static hardening rules and the catalog-wide rules (unique tags and refs).
 Each PATH is a catalog root, an image folder or an image file; an argument
 that is no file and reads as a ref (nginx, nginx:1.31, nginx:latest) vets
 those specs of the catalog (--catalog), the catalog-wide rules included;
-without arguments the whole catalog is vetted. Findings come as
+without arguments the whole catalog is vetted.
 
-  FILE:LINE:COL: SEVERITY: RULE: MESSAGE
+An error fails vet; a warning (an old stream without an end of life, a
+program the package universe cannot vouch for, an exception that waives
+nothing) is reported only. The text output lists every error as
+
+  FILE:LINE:COL: error: RULE: MESSAGE
       fix: HINT
 
-grouped by the specs they concern, then a count of errors and warnings. An
-error fails vet; a warning is reported only. Exit status: 0 no errors,
-however many warnings; 1 errors; 2 usage error or a catalog that does not
-load (CUE syntax errors).`
+grouped by the specs it concerns, then a summary that counts errors and
+warnings and the warnings of each rule. --show-warnings lists the warnings
+too, as FILE:LINE:COL: warning: RULE: MESSAGE, before the errors, so the
+errors stay next to the summary. --format github annotates both (::error,
+::warning); --format json lists every finding with its severity.
+
+Exit status: 0 no errors, however many warnings; 1 errors; 2 usage error
+or a catalog that does not load (CUE syntax errors).`
 
 func newVetCmd(root *rootOptions) *cobra.Command {
 	o := &vetOptions{}
@@ -120,6 +129,7 @@ func newVetCmd(root *rootOptions) *cobra.Command {
 	cmd.Flags().StringVarP(&o.format, "format", "o", "text", "output format: text, json or github (workflow annotations)")
 	cmd.Flags().StringVar(&o.today, "today", "", "judge end-of-life against this date (YYYY-MM-DD) instead of today")
 	cmd.Flags().BoolVar(&o.showWaived, "show-waived", false, "also list findings waived by exceptions")
+	cmd.Flags().BoolVar(&o.showWarnings, "show-warnings", false, "also list the warnings (text; without it they are counted by rule)")
 	return cmd
 }
 
@@ -137,6 +147,8 @@ type vetResult struct {
 	failing  int
 	warnings int
 	waived   int
+	// warningRules counts the warnings by rule, for the summary.
+	warningRules map[string]int
 }
 
 // add keeps the findings of l that lie under one of paths (all of them when a
@@ -183,6 +195,10 @@ func (r *vetResult) add(l *loaded, root string, paths []string, specs []*spec.Sp
 				r.failing++
 			} else {
 				r.warnings++
+				if r.warningRules == nil {
+					r.warningRules = map[string]int{}
+				}
+				r.warningRules[f.Rule]++
 			}
 		}
 	}
@@ -239,21 +255,33 @@ func (r *vetResult) write(w io.Writer, o *vetOptions) error {
 			fmt.Fprintf(w, "::%s file=%s,line=%d,col=%d,title=%s::%s\n",
 				severity(g.Finding), g.Pos.File, g.Pos.Line, g.Pos.Column, g.Rule, msg)
 		}
-		fmt.Fprintf(w, "%s\n", r.summary())
+		fmt.Fprintf(w, "%s\n", r.summary(false, true))
 		return nil
 	}
-	// text: group findings that are identical across specs, then group by
-	// the set of specs they concern.
+	// text: the waived findings and the warnings when asked for, then the
+	// errors, so they end next to the summary.
+	waived, warnings, errors := bySeverity(r.Findings)
+	if o.showWaived {
+		writeBlocks(w, waived)
+	}
+	if o.showWarnings {
+		writeBlocks(w, warnings)
+	}
+	writeBlocks(w, errors)
+	fmt.Fprintln(w, r.summary(o.showWaived, o.showWarnings))
+	return nil
+}
+
+// writeBlocks writes findings (merged across specs) as text, grouped by the
+// set of specs they concern.
+func writeBlocks(w io.Writer, ms []merged) {
 	type block struct {
 		header string
 		items  []merged
 	}
 	var blocks []*block
 	index := map[string]*block{}
-	for _, g := range merge(r.Findings) {
-		if g.Waived && !o.showWaived {
-			continue
-		}
+	for _, g := range ms {
 		h := g.Pos.File
 		if len(g.refs) > 0 {
 			h = strings.Join(abbrev(g.refs), ", ")
@@ -279,15 +307,22 @@ func (r *vetResult) write(w io.Writer, o *vetOptions) error {
 			}
 		}
 	}
-	fmt.Fprintln(w, r.summary())
-	return nil
 }
 
-func (r *vetResult) summary() string {
+// summary counts the specs, errors and warnings; the warnings by rule when
+// they were not listed (listedWarnings), and the waived findings with a
+// pointer to --show-waived when they were not (listedWaived).
+func (r *vetResult) summary(listedWaived, listedWarnings bool) string {
 	s := fmt.Sprintf("%s in %s, %s: %s, %s", count(r.Specs, "spec"), count(r.Images, "image"), count(r.Files, "file"),
 		countOrNo(r.failing, "error"), countOrNo(r.warnings, "warning"))
-	if r.waived > 0 {
+	switch {
+	case r.waived > 0 && listedWaived:
+		s += fmt.Sprintf(" (%d waived by exceptions)", r.waived)
+	case r.waived > 0:
 		s += fmt.Sprintf(" (%d waived by exceptions; --show-waived lists them)", r.waived)
+	}
+	if r.warnings > 0 && !listedWarnings {
+		s += fmt.Sprintf("\n%s not listed: %s (--show-warnings lists them)", count(r.warnings, "warning"), byRule(r.warningRules))
 	}
 	if len(r.Unchecked) > 0 {
 		distros := make([]string, 0, len(r.uncheckedDistros))
@@ -299,6 +334,26 @@ func (r *vetResult) summary() string {
 			count(len(r.Unchecked), "spec"), strings.Join(distros, ", "), map[bool]string{true: "has", false: "have"}[len(distros) == 1])
 	}
 	return s
+}
+
+// byRule lists counts by rule, the most frequent first:
+// "283 universe-verified, 54 eol-known".
+func byRule(n map[string]int) string {
+	rules := make([]string, 0, len(n))
+	for r := range n {
+		rules = append(rules, r)
+	}
+	sort.Slice(rules, func(i, j int) bool {
+		if n[rules[i]] != n[rules[j]] {
+			return n[rules[i]] > n[rules[j]]
+		}
+		return rules[i] < rules[j]
+	})
+	parts := make([]string, len(rules))
+	for i, r := range rules {
+		parts[i] = fmt.Sprintf("%d %s", n[r], r)
+	}
+	return strings.Join(parts, ", ")
 }
 
 // countOrNo is count, with "no" for none: "no errors", "1 error".
