@@ -4,8 +4,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -29,7 +31,11 @@ static hardening rules and the catalog-wide rules (unique tags and refs).
 Each PATH is a catalog root, an image folder or an image file; an argument
 that is no file and reads as a ref (nginx, nginx:1.31, nginx:latest) vets
 those specs of the catalog (--catalog), the catalog-wide rules included;
-without arguments the whole catalog is vetted.
+without arguments the whole catalog is vetted. A PATH's catalog (the
+nearest directory at or above it holding cue.mod, else the PATH itself) is
+loaded and checked whole, since the catalog-wide rules compare every spec;
+the findings shown and the specs counted are those of the paths and refs
+named.
 
 An error fails vet; a warning (an old stream without an end of life, a
 program the package universe cannot vouch for, an exception that waives
@@ -153,28 +159,45 @@ type vetResult struct {
 
 // add keeps the findings of l that lie under one of paths (all of them when a
 // path is the root itself) or concern one of specs (a finding of no spec: in
-// the file of one), with positions relative to the working directory.
+// the file of one), with positions relative to the working directory. It
+// counts what was asked for: specs and the specs defined under paths, and
+// their files. The whole catalog was loaded and checked all the same, since
+// the catalog-wide rules (unique tags and refs) compare every spec.
 func (r *vetResult) add(l *loaded, root string, paths []string, specs []*spec.Spec) {
-	refs, files := map[string]bool{}, map[string]bool{}
-	for _, s := range specs {
-		refs[s.Ref], files[s.File] = true, true
-	}
-	keep := func(f finding.Finding) bool {
-		if refs[f.Ref] || (f.Ref == "" && f.Pos.IsValid() && files[f.Pos.File]) {
+	whole := slices.Contains(paths, root)
+	// under reports whether a file (relative to root) lies under one of paths.
+	under := func(rel string) bool {
+		if whole {
 			return true
 		}
+		abs := filepath.Join(root, rel)
 		for _, p := range paths {
-			if p == root {
+			if abs == p || strings.HasPrefix(abs, p+string(filepath.Separator)) {
 				return true
-			}
-			if f.Pos.IsValid() {
-				abs := filepath.Join(root, f.Pos.File)
-				if abs == p || strings.HasPrefix(abs, p+string(filepath.Separator)) {
-					return true
-				}
 			}
 		}
 		return false
+	}
+	refs, specFiles := map[string]bool{}, map[string]bool{}
+	for _, s := range specs {
+		refs[s.Ref], specFiles[s.File] = true, true
+	}
+	keep := func(f finding.Finding) bool {
+		return whole || refs[f.Ref] ||
+			(f.Ref == "" && f.Pos.IsValid() && specFiles[f.Pos.File]) ||
+			(f.Pos.IsValid() && under(f.Pos.File))
+	}
+	asked := slices.Clone(specs)
+	for _, s := range l.catalog.Specs {
+		if !refs[s.Ref] && under(s.File) {
+			asked = append(asked, s)
+		}
+	}
+	files := maps.Clone(specFiles)
+	for _, f := range l.catalog.Files {
+		if under(f) {
+			files[f] = true
+		}
 	}
 	// One mistake shared by several specs (same rule, place and message)
 	// counts once, as it is shown once.
@@ -202,11 +225,7 @@ func (r *vetResult) add(l *loaded, root string, paths []string, specs []*spec.Sp
 			}
 		}
 	}
-	all := specs
-	if len(paths) > 0 {
-		all = l.catalog.Specs
-	}
-	for _, s := range all {
+	for _, s := range asked {
 		if l.universes[s.Distro] == nil {
 			r.Unchecked = append(r.Unchecked, s.Ref)
 			if r.uncheckedDistros == nil {
@@ -215,15 +234,9 @@ func (r *vetResult) add(l *loaded, root string, paths []string, specs []*spec.Sp
 			r.uncheckedDistros[s.Distro]++
 		}
 	}
-	if len(paths) == 0 {
-		r.Specs += len(specs)
-		r.Images += images(specs)
-		r.Files += len(files)
-		return
-	}
-	r.Specs += len(l.catalog.Specs)
-	r.Images += images(l.catalog.Specs)
-	r.Files += len(l.catalog.Files)
+	r.Specs += len(asked)
+	r.Images += images(asked)
+	r.Files += len(files)
 }
 
 func (r *vetResult) write(w io.Writer, o *vetOptions) error {
