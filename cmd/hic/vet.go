@@ -148,8 +148,8 @@ type vetResult struct {
 	// cannot check their pins against the distro's real data.
 	Unchecked        []string `json:"unchecked,omitempty"`
 	uncheckedDistros map[string]int
-	// failing and warnings count findings as they are shown (one shared by
-	// several specs once); waived counts every waived finding.
+	// failing, warnings and waived count findings as they are shown: one
+	// shared by several specs once.
 	failing  int
 	warnings int
 	waived   int
@@ -208,15 +208,14 @@ func (r *vetResult) add(l *loaded, root string, paths []string, specs []*spec.Sp
 		}
 		f.Pos = displayPos(root, f.Pos)
 		r.Findings = append(r.Findings, f)
-		if f.Waived {
-			r.waived++
-			continue
-		}
 		if k := mergeKey(f); !counted[k] {
 			counted[k] = true
-			if f.Failing() {
+			switch {
+			case f.Waived:
+				r.waived++
+			case f.Failing():
 				r.failing++
-			} else {
+			default:
 				r.warnings++
 				if r.warningRules == nil {
 					r.warningRules = map[string]int{}
