@@ -90,16 +90,15 @@ func catalogError(cmd *cobra.Command, root *rootOptions, err error) error {
 	return err
 }
 
-// printFindings prints failing findings to stderr as hic vet does.
+// printFindings prints failing findings to stderr as hic vet lists them.
 func printFindings(cmd *cobra.Command, root *rootOptions, fs []finding.Finding) {
-	var bad vetResult
 	r, _ := catalog.FindRoot(root.catalog)
+	shown := make([]finding.Finding, 0, len(fs))
 	for _, f := range fs {
 		f.Pos = displayPos(r, f.Pos)
-		bad.Findings = append(bad.Findings, f)
-		bad.failing++
+		shown = append(shown, f)
 	}
-	_ = bad.write(cmd.ErrOrStderr(), &vetOptions{format: "text", showWarnings: true})
+	writeFindings(cmd.ErrOrStderr(), shown)
 }
 
 // selectSpecs returns the specs named by refs, or all with none given.

@@ -10,6 +10,7 @@ import (
 	"github.com/hic-build/hic/compiler/catalog"
 	"github.com/hic-build/hic/compiler/check"
 	"github.com/hic-build/hic/compiler/compile"
+	"github.com/hic-build/hic/compiler/finding"
 	"github.com/hic-build/hic/compiler/spec"
 	"github.com/hic-build/hic/compiler/universe"
 )
@@ -72,18 +73,17 @@ func refuseFailing(cmd *cobra.Command, root *rootOptions, l *loaded, specs []*sp
 	for _, s := range specs {
 		selected[s.Ref] = true
 	}
-	var bad vetResult
+	var bad []finding.Finding
 	r, _ := catalog.FindRoot(root.catalog)
 	for _, f := range l.findings {
 		if f.Failing() && (f.Ref == "" || selected[f.Ref]) && (keep == nil || keep(f.Rule)) {
 			f.Pos = displayPos(r, f.Pos)
-			bad.Findings = append(bad.Findings, f)
-			bad.failing++
+			bad = append(bad, f)
 		}
 	}
-	if bad.failing > 0 {
-		_ = bad.write(cmd.ErrOrStderr(), &vetOptions{format: "text", showWarnings: true})
-		return &exitError{code: exitFindings, err: fmt.Errorf("%d failing findings; fix them (hic vet) before compiling", bad.failing)}
+	if len(bad) > 0 {
+		writeFindings(cmd.ErrOrStderr(), bad)
+		return &exitError{code: exitFindings, err: fmt.Errorf("%d failing findings; fix them (hic vet) before compiling", len(bad))}
 	}
 	return nil
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/hic-build/hic/compiler/catalog"
+	"github.com/hic-build/hic/compiler/finding"
 )
 
 type listOptions struct{ format string }
@@ -87,14 +88,13 @@ func loadOrFail(cmd *cobra.Command, root *rootOptions, today time.Time, refs ...
 	if err != nil {
 		return nil, err
 	}
-	var broken vetResult
+	var broken []finding.Finding
 	for _, f := range l.catalog.Findings {
 		f.Pos = displayPos(r, f.Pos)
-		broken.Findings = append(broken.Findings, f)
-		broken.failing++
+		broken = append(broken, f)
 	}
-	if broken.failing > 0 {
-		_ = broken.write(cmd.ErrOrStderr(), &vetOptions{format: "text", showWarnings: true})
+	if len(broken) > 0 {
+		writeFindings(cmd.ErrOrStderr(), broken)
 		return nil, usageError("the catalog does not load; fix the errors above (hic vet shows them too)")
 	}
 	return l, nil

@@ -284,6 +284,16 @@ func (r *vetResult) write(w io.Writer, o *vetOptions) error {
 	return nil
 }
 
+// writeFindings lists findings as vet's text output does, every one of
+// them (waived, warnings, then errors), without vet's summary: for the
+// commands that refuse findings and say so in their own error.
+func writeFindings(w io.Writer, fs []finding.Finding) {
+	waived, warnings, errors := bySeverity(fs)
+	writeBlocks(w, waived)
+	writeBlocks(w, warnings)
+	writeBlocks(w, errors)
+}
+
 // writeBlocks writes findings (merged across specs) as text, grouped by the
 // set of specs they concern.
 func writeBlocks(w io.Writer, ms []merged) {
