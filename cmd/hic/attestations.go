@@ -78,6 +78,9 @@ func newAttestationsCmd(root *rootOptions) *cobra.Command {
 }
 
 func (o *attestationsOptions) run(cmd *cobra.Command, root *rootOptions, ref string) error {
+	if err := o.imageFlags.check(cmd); err != nil {
+		return err
+	}
 	if err := checkFormat(o.format, formatText, formatJSON); err != nil {
 		return usageError("attestations: %v", err)
 	}

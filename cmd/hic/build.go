@@ -44,6 +44,22 @@ type buildOptions struct {
 	cacheKey string
 }
 
+// conflicts refuses the flags that ask for opposite things, before anything
+// is read.
+func (o *buildOptions) conflicts() error {
+	switch {
+	case o.signing.key != "" && o.signing.unsigned:
+		return excludeEachOther("build", "--key", "--unsigned", "drop --unsigned to sign with the key, or --key for an unsigned build")
+	case o.signing.replaceSigned && !o.signing.unsigned:
+		return usageError("build: --replace-signed is for an --unsigned build (a signed build keeps the layout signed)")
+	case o.cacheFrom != "" && o.noCacheFrom:
+		return excludeEachOther("build", "--cache-from", "--no-cache-from", "drop --no-cache-from to skip the specs whose image "+o.cacheFrom+" holds, or --cache-from to ask no registry")
+	case o.cacheKey != "" && o.noCacheFrom:
+		return excludeEachOther("build", "--cache-key", "--no-cache-from", "--cache-key checks the registry cache's images, which --no-cache-from turns off: drop one")
+	}
+	return nil
+}
+
 // remoteCache is the registry build asks before building a spec: --cache-from,
 // else the --push target; none with --no-cache-from. Its images count only
 // when signed by --cache-key, else by the build's own key (signer).
@@ -136,6 +152,9 @@ func newBuildCmd(root *rootOptions) *cobra.Command {
 		Short: "Build specs into OCI images through apko, in parallel and incrementally",
 		Long:  buildLong,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := o.conflicts(); err != nil {
+				return err
+			}
 			shard, err := o.shard.parse()
 			if err != nil {
 				return err
@@ -258,9 +277,9 @@ func (f *signingFlags) addFlags(fs *pflag.FlagSet) {
 	f.registry.addFlags(fs)
 }
 
-// setup checks the flags, loads the key and makes the --push publisher. A
-// build needs a key (--key or HIC_SIGNING_KEY) or an explicit --unsigned; the
-// signer is nil for an unsigned build, the publisher nil without --push.
+// setup loads the key and makes the --push publisher. A build needs a key
+// (--key or HIC_SIGNING_KEY) or an explicit --unsigned; the signer is nil for
+// an unsigned build, the publisher nil without --push.
 func (f *signingFlags) setup(root *rootOptions) (sign.Signer, publish.Publisher, error) {
 	var dst publish.Destination
 	if f.pushTo != "" {
@@ -274,12 +293,9 @@ func (f *signingFlags) setup(root *rootOptions) (sign.Signer, publish.Publisher,
 	}
 	var signer sign.Signer
 	key := f.key
-	switch {
-	case f.unsigned && key != "":
-		return nil, nil, usageError("--key and --unsigned exclude each other")
-	case f.replaceSigned && !f.unsigned:
-		return nil, nil, usageError("--replace-signed is for an --unsigned build (a signed build keeps the layout signed)")
-	case !f.unsigned:
+	// --key with --unsigned, and --replace-signed without --unsigned, are
+	// refused before (buildOptions.conflicts).
+	if !f.unsigned {
 		if key == "" {
 			key = root.getenv("HIC_SIGNING_KEY")
 		}

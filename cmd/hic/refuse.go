@@ -55,3 +55,10 @@ func publishKeyMatches(rep *report.Report, repPath string, signer sign.Signer) e
 	return usageError("publish: --key is key %s, but the build signed the layout's attestations with key %s (%s, keyId): publish with that key, or rebuild with this one",
 		signer.KeyID(), rep.KeyID, repPath)
 }
+
+// excludeEachOther is the usage error of two flags given together that ask
+// for opposite things: it names both, so neither wins unsaid, and says how
+// to choose.
+func excludeEachOther(command, a, b, choose string) error {
+	return usageError("%s: %s and %s exclude each other: %s", command, a, b, choose)
+}

@@ -113,6 +113,15 @@ func (o *imageFlags) addFlags(f *pflag.FlagSet) {
 	o.reg.addFlags(f)
 }
 
+// check refuses --layout with --registry, before anything is read: one
+// source is read, and neither may win unsaid.
+func (o *imageFlags) check(cmd *cobra.Command) error {
+	if o.registry != "" && cmd.Flags().Changed("layout") {
+		return excludeEachOther(cmd.Name(), "--layout", "--registry", "--layout reads an OCI layout, --registry a registry: drop one")
+	}
+	return nil
+}
+
 // source is where ref is read from and the ref to resolve there: the layout
 // (--layout), REGISTRY/PREFIX (--registry; a spec ref becomes its full
 // version tag) or, for a ref that starts with a registry host, the registry.
@@ -155,6 +164,16 @@ func loadVerifier(root *rootOptions, command, key string) (*sign.Verifier, error
 }
 
 func (o *verifyOptions) run(cmd *cobra.Command, root *rootOptions, ref string) error {
+	if err := o.imageFlags.check(cmd); err != nil {
+		return err
+	}
+	if !o.rebuild && (o.mirrors != "" || len(o.mirror) > 0) {
+		flag := "--mirrors"
+		if o.mirrors == "" {
+			flag = "--mirror"
+		}
+		return usageError("verify: %s is for --rebuild, which is not given: add --rebuild to rebuild the spec from the mirror, or drop %s", flag, flag)
+	}
 	if err := checkFormat(o.format, formatText, formatJSON); err != nil {
 		return usageError("%v", err)
 	}
