@@ -1,9 +1,12 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -44,9 +47,11 @@ the layers, manifests and attestations of images that a later build replaced.
 With --prune it first removes from index.json the images (every tag) and
 attestations of specs that are no longer in the catalog (-C/--catalog), so
 hic publish cannot push them again; their blobs then go the same way.
---dry-run lists what would be removed and changes nothing.
+--dry-run lists what would be removed and changes nothing; it works on a
+read-only layout too.
 
-It takes the layout's lock, so it never runs beside a build.
+It takes the layout's lock, so it never runs beside a build (a dry run on a
+read-only layout takes it shared, or not at all where there is no lock file).
 
   hic gc --prune --dry-run     the images of removed specs, and the blobs to free
   hic gc --prune               remove them`,
@@ -69,8 +74,15 @@ It takes the layout's lock, so it never runs beside a build.
 					inCatalog[s.Ref] = true
 				}
 			}
-			st, err := store.Open(cmd.Context(), o.layout)
+			open := store.Open
+			if o.dryRun {
+				open = store.OpenReadOnly
+			}
+			st, err := open(cmd.Context(), o.layout)
 			if err != nil {
+				if !o.dryRun && (errors.Is(err, fs.ErrPermission) || errors.Is(err, syscall.EROFS)) {
+					return usageError("gc: %v: gc removes blobs, so it needs write access to the layout (gc --dry-run lists them without)", err)
+				}
 				return err
 			}
 			defer st.Close()

@@ -3,8 +3,10 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"testing"
 	"time"
@@ -31,6 +33,7 @@ var scriptCmds = map[string]func(ts *testscript.TestScript, neg bool, args []str
 	"keypair":    cmdKeyPair,
 	"perm":       cmdPerm,
 	"within":     cmdWithin,
+	"readonly":   cmdReadOnly,
 }
 
 // scriptTB is the key of the script's testing.TB in its Values.
@@ -166,6 +169,63 @@ func cmdWithin(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	if took := time.Since(start); took > d {
 		ts.Fatalf("%s took %v, want at most %v", args[1], took.Round(time.Millisecond), d)
+	}
+}
+
+// cmdReadOnly is "readonly DIR CMD ARGS...": run CMD ARGS (the exit command
+// or a program, as a script line would) with DIR read-only. Not as root, by
+// taking the write permission of every file and directory under DIR away
+// while it runs; as root, whom permissions do not stop, in bubblewrap with
+// DIR bound read-only (a read-only file system), as build's tests run images.
+func cmdReadOnly(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) < 2 {
+		ts.Fatalf("usage: readonly DIR CMD ARGS...")
+	}
+	dir, args := ts.MkAbs(args[0]), args[1:]
+	want := "" // N of "exit N" before the program
+	if args[0] == "exit" {
+		if len(args) < 3 {
+			ts.Fatalf("usage: readonly DIR exit N PROG ARGS...")
+		}
+		want, args = args[1], args[2:]
+	}
+	if os.Geteuid() == 0 {
+		bwrap, err := exec.LookPath("bwrap")
+		if err != nil {
+			ts.Fatalf("bubblewrap (bwrap) is not installed: run .ci/tools.sh (make tools)")
+		}
+		args = append([]string{bwrap, "--bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--ro-bind", dir, dir, "--"}, args...)
+	} else {
+		restore := map[string]os.FileMode{}
+		ts.Check(filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			fi, err := d.Info()
+			if err != nil {
+				return err
+			}
+			restore[p] = fi.Mode().Perm()
+			return nil
+		}))
+		for p, m := range restore {
+			ts.Check(os.Chmod(p, m&^0o222))
+		}
+		defer func() {
+			for p, m := range restore {
+				ts.Check(os.Chmod(p, m))
+			}
+		}()
+	}
+	switch {
+	case want != "":
+		cmdExit(ts, neg, append([]string{want}, args...))
+	case neg:
+		if ts.Exec(args[0], args[1:]...) == nil {
+			ts.Fatalf("%s succeeded unexpectedly", args[0])
+		}
+	default:
+		ts.Check(ts.Exec(args[0], args[1:]...))
 	}
 }
 

@@ -105,6 +105,8 @@ func (c cleanup) Run() int {
 //	perm MODE PATH        fails unless PATH's permission bits are MODE (octal)
 //	within D CMD ARGS...  runs CMD (exit or a program), failing if it takes
 //	                      longer than the duration D
+//	readonly DIR CMD ARGS...  runs CMD (exit or a program) with DIR
+//	                      read-only (as root: bound read-only by bwrap)
 //
 // $CATALOG is the repository's catalog (read only), $SCHEMA its schema,
 // $TESTDATA this package's testdata (read only).

@@ -4,7 +4,8 @@
 // The store writes every blob of an image (to a temporary file, verified
 // against its digest, fsynced, then renamed into blobs/) before it swaps
 // index.json atomically, so a crash at any point leaves a valid layout. A
-// flock on <dir>/.hic.lock keeps a second hic process out.
+// flock on <dir>/.hic.lock keeps a second hic process out. OpenReadOnly
+// opens a layout to read it, writing nothing, even a read-only one.
 //
 // index.json has one entry per tag: the image index, annotated with
 // org.opencontainers.image.ref.name = "repository:tag", dev.hic.spec.ref and

@@ -2,7 +2,9 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 
@@ -17,6 +19,11 @@ import (
 func (s *Store) GC(ctx context.Context, dryRun bool) (removed int, freed int64, err error) {
 	if err := s.usable(ctx); err != nil {
 		return 0, 0, fmt.Errorf("store: gc: %w", err)
+	}
+	if !dryRun {
+		if err := s.writable(); err != nil {
+			return 0, 0, fmt.Errorf("store: gc: %w", err)
+		}
 	}
 	s.gcMu.Lock()
 	defer s.gcMu.Unlock()
@@ -62,6 +69,9 @@ func (s *Store) GC(ctx context.Context, dryRun bool) (removed int, freed int64, 
 	}
 	dir := filepath.Join(s.dir, "blobs", "sha256")
 	ents, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) && s.readOnly {
+		return 0, 0, nil // a layout without blobs yet (Open creates the directory)
+	}
 	if err != nil {
 		return 0, 0, fmt.Errorf("store: gc: %w", err)
 	}

@@ -24,7 +24,7 @@ func (s *Store) Put(ctx context.Context, e Entry, idx v1.ImageIndex, referrers .
 	if e.SpecRef == "" {
 		return v1.Descriptor{}, errors.New("store: put: empty spec ref")
 	}
-	if err := s.usable(ctx); err != nil {
+	if err := errors.Join(s.usable(ctx), s.writable()); err != nil {
 		return v1.Descriptor{}, fmt.Errorf("%s: store: %w", e.SpecRef, err)
 	}
 	s.gcMu.RLock()

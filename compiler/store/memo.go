@@ -227,7 +227,7 @@ func (s *Store) saveMemo() {
 	m := &s.memo
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.key == nil || !m.dirty {
+	if m.key == nil || !m.dirty || s.readOnly {
 		return
 	}
 	s.mu.Lock()

@@ -23,6 +23,9 @@ func (s *Store) Prune(ctx context.Context, keep func(specRef string) bool, dryRu
 	if dryRun || len(gone) == 0 {
 		return gone, nil
 	}
+	if err := s.writable(); err != nil {
+		return nil, fmt.Errorf("store: prune: %w", err)
+	}
 	s.gcMu.Lock()
 	defer s.gcMu.Unlock()
 	s.mu.Lock()

@@ -29,7 +29,7 @@ func (s *Store) PutRejected(ctx context.Context, specRef, reason string, idx v1.
 	if specRef == "" {
 		return v1.Descriptor{}, errors.New("store: put rejected: empty spec ref")
 	}
-	if err := s.usable(ctx); err != nil {
+	if err := errors.Join(s.usable(ctx), s.writable()); err != nil {
 		return v1.Descriptor{}, fmt.Errorf("%s: store: %w", specRef, err)
 	}
 	s.gcMu.RLock()

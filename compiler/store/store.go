@@ -58,7 +58,9 @@ type Record struct {
 type Store struct {
 	dir  string
 	path layout.Path
-	lock *os.File
+	lock *os.File // nil: a read-only store of a layout without a lock file
+	// readOnly is set by OpenReadOnly: the store writes nothing.
+	readOnly bool
 
 	mu       sync.Mutex // guards manifest, gen, closed, byInput and bySubject
 	manifest v1.IndexManifest
@@ -218,6 +220,12 @@ func (s *Store) init(pre *IndexPrefetch) error {
 			return fmt.Errorf("store %s: %w", s.dir, err)
 		}
 	}
+	return s.readIndex(pre)
+}
+
+// readIndex reads index.json (as pre read it, if it is still that file); a
+// layout without one has no entries.
+func (s *Store) readIndex(pre *IndexPrefetch) error {
 	if pre != nil {
 		<-pre.done
 		if fi, err := os.Stat(filepath.Join(s.dir, indexName)); err == nil && pre.ok {
@@ -260,6 +268,9 @@ func (s *Store) Close() error {
 	s.mu.Unlock()
 	if s.blobDir != nil {
 		s.blobDir.Close()
+	}
+	if s.lock == nil {
+		return nil
 	}
 	_ = syscall.Flock(int(s.lock.Fd()), syscall.LOCK_UN)
 	return s.lock.Close()
