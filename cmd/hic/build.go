@@ -60,29 +60,50 @@ func (o *buildOptions) conflicts() error {
 	return nil
 }
 
-// remoteCache is the registry build asks before building a spec: --cache-from,
-// else the --push target; none with --no-cache-from. Its images count only
-// when signed by --cache-key, else by the build's own key (signer).
-func (o *buildOptions) remoteCache(signer sign.Signer) (pipeline.RemoteCache, error) {
-	from := o.cacheFrom
-	if from == "" {
-		from = o.signing.pushTo
+// destinations parses --push and --cache-from, before anything is read:
+// push is nil without --push, cache nil without a registry cache (see
+// remoteCache).
+func (o *buildOptions) destinations() (push, cache *publish.Destination, err error) {
+	if o.signing.pushTo != "" {
+		d, err := o.signing.registry.destination("--push", o.signing.pushTo)
+		if err != nil {
+			return nil, nil, err
+		}
+		push = &d
 	}
-	if from == "" || o.noCacheFrom {
+	switch {
+	case o.noCacheFrom:
+	case o.cacheFrom != "":
+		d, err := o.signing.registry.destination("--cache-from", o.cacheFrom)
+		if err != nil {
+			return nil, nil, err
+		}
+		cache = &d
+	default:
+		cache = push
+	}
+	return push, cache, nil
+}
+
+// remoteCache is the registry build asks before building a spec: dst,
+// --cache-from else the --push target (nil: none, as with --no-cache-from).
+// Its images count only when signed by --cache-key, else by the build's own
+// key (signer).
+func (o *buildOptions) remoteCache(signer sign.Signer, dst *publish.Destination) (pipeline.RemoteCache, error) {
+	if dst == nil {
 		if o.cacheKey != "" {
 			return nil, usageError("--cache-key: no registry cache to verify (give --cache-from or --push)")
 		}
 		return nil, nil
 	}
-	ro, err := o.signing.registry.options()
-	if err != nil {
-		return nil, err
+	from := o.cacheFrom
+	if from == "" {
+		from = o.signing.pushTo
 	}
-	dst, err := ro.ParseDestination(from)
-	if err != nil {
-		return nil, usageError("--cache-from: %v", err)
-	}
-	var v *sign.Verifier
+	var (
+		v   *sign.Verifier
+		err error
+	)
 	switch {
 	case o.cacheKey != "":
 		if v, err = sign.LoadVerifierFrom(o.cacheKey); err != nil {
@@ -95,7 +116,7 @@ func (o *buildOptions) remoteCache(signer sign.Signer) (pipeline.RemoteCache, er
 	default:
 		return nil, usageError("--cache-from %s: an unsigned build has no key to check the registry's images with: give --cache-key PUB (the public key they were signed with), or --no-cache-from", from)
 	}
-	return publish.RegistryCache{Dest: dst, Verifier: v}, nil
+	return publish.RegistryCache{Dest: *dst, Verifier: v}, nil
 }
 
 const buildLong = `Build compiles the named specs (or --all) and builds each for every platform
@@ -155,6 +176,10 @@ func newBuildCmd(root *rootOptions) *cobra.Command {
 			if err := o.conflicts(); err != nil {
 				return err
 			}
+			push, cache, err := o.destinations()
+			if err != nil {
+				return err
+			}
 			shard, err := o.shard.parse()
 			if err != nil {
 				return err
@@ -173,11 +198,11 @@ func newBuildCmd(root *rootOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			signer, pub, err := o.signing.setup(root)
+			signer, pub, err := o.signing.setup(root, push)
 			if err != nil {
 				return err
 			}
-			remoteCache, err := o.remoteCache(signer)
+			remoteCache, err := o.remoteCache(signer, cache)
 			if err != nil {
 				return err
 			}
@@ -277,20 +302,10 @@ func (f *signingFlags) addFlags(fs *pflag.FlagSet) {
 	f.registry.addFlags(fs)
 }
 
-// setup loads the key and makes the --push publisher. A build needs a key
-// (--key or HIC_SIGNING_KEY) or an explicit --unsigned; the signer is nil for
-// an unsigned build, the publisher nil without --push.
-func (f *signingFlags) setup(root *rootOptions) (sign.Signer, publish.Publisher, error) {
-	var dst publish.Destination
-	if f.pushTo != "" {
-		ro, err := f.registry.options()
-		if err != nil {
-			return nil, nil, err
-		}
-		if dst, err = ro.ParseDestination(f.pushTo); err != nil {
-			return nil, nil, usageError("--push: %v", err)
-		}
-	}
+// setup loads the key and makes the publisher to push (the parsed --push).
+// A build needs a key (--key or HIC_SIGNING_KEY) or an explicit --unsigned;
+// the signer is nil for an unsigned build, the publisher nil without --push.
+func (f *signingFlags) setup(root *rootOptions, push *publish.Destination) (sign.Signer, publish.Publisher, error) {
 	var signer sign.Signer
 	key := f.key
 	// --key with --unsigned, and --replace-signed without --unsigned, are
@@ -307,12 +322,12 @@ func (f *signingFlags) setup(root *rootOptions) (sign.Signer, publish.Publisher,
 			return nil, nil, usageError("signing key: %v", err)
 		}
 	}
-	if f.pushTo == "" {
+	if push == nil {
 		return signer, nil, nil
 	}
 	// As hic publish --key: each image is signed for the repository it is
 	// pushed to.
-	return signer, publish.Registry{Dest: dst, Options: publish.Options{Signer: signer}}, nil
+	return signer, publish.Registry{Dest: *push, Options: publish.Options{Signer: signer}}, nil
 }
 
 // buildError turns pipeline.Build's error into the CLI's: messages

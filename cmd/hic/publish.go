@@ -95,18 +95,14 @@ func newPublishCmd(opts *rootOptions) *cobra.Command {
 		Long:  publishHelp,
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			dst, err := o.registry.destination("publish", args[0])
+			if err != nil {
+				return err
+			}
 			if err := o.validate(); err != nil {
 				return err
 			}
 			if err := checkFormat(o.format, formatText, formatJSON); err != nil {
-				return usageError("publish: %v", err)
-			}
-			ro, err := o.registry.options()
-			if err != nil {
-				return err
-			}
-			dst, err := ro.ParseDestination(args[0])
-			if err != nil {
 				return usageError("publish: %v", err)
 			}
 			key := o.key

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"strings"
+
 	"github.com/spf13/pflag"
 
 	"github.com/hic-build/hic/compiler/publish"
@@ -26,6 +28,25 @@ func (f *registryFlags) options() (publish.RegistryOptions, error) {
 		return o, usageError("--insecure-registry: %v", err)
 	}
 	return o, nil
+}
+
+// destination parses the REGISTRY/PREFIX that what ("publish", "--push")
+// names, as a usage error (exit 2) when it does not parse: checked before
+// anything is read or pushed.
+func (f *registryFlags) destination(what, dst string) (publish.Destination, error) {
+	ro, err := f.options()
+	if err != nil {
+		return publish.Destination{}, err
+	}
+	d, err := ro.ParseDestination(dst)
+	if err != nil {
+		hint := ""
+		if strings.HasPrefix(dst, "http://") {
+			hint = "; plain HTTP is spoken to localhost and 127.0.0.1, and to the hosts given with --insecure-registry HOST"
+		}
+		return publish.Destination{}, usageError("%s: %v%s", what, err, hint)
+	}
+	return d, nil
 }
 
 // registriesHelp is the help paragraph of the commands with registryFlags.

@@ -113,11 +113,17 @@ func (o *imageFlags) addFlags(f *pflag.FlagSet) {
 	o.reg.addFlags(f)
 }
 
-// check refuses --layout with --registry, before anything is read: one
-// source is read, and neither may win unsaid.
+// check refuses --layout with --registry (one source is read, and neither
+// may win unsaid) and a --registry that is not REGISTRY/PREFIX, before
+// anything is read.
 func (o *imageFlags) check(cmd *cobra.Command) error {
 	if o.registry != "" && cmd.Flags().Changed("layout") {
 		return excludeEachOther(cmd.Name(), "--layout", "--registry", "--layout reads an OCI layout, --registry a registry: drop one")
+	}
+	if o.registry != "" && o.registry != "-" {
+		if _, err := o.reg.destination(cmd.Name()+": --registry", o.registry); err != nil {
+			return err
+		}
 	}
 	return nil
 }

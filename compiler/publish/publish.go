@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"path"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -205,11 +206,16 @@ func ParseDestination(dst string) (Destination, error) {
 	return RegistryOptions{}.ParseDestination(dst)
 }
 
-// ParseDestination parses "REGISTRY[/PREFIX]".
+// ParseDestination parses "REGISTRY[/PREFIX]": a registry host[:port] and
+// an optional repository prefix. Its errors name the part that is wrong
+// and say how to write it.
 func (o RegistryOptions) ParseDestination(dst string) (Destination, error) {
+	if _, rest, ok := strings.Cut(dst, "://"); ok {
+		return Destination{}, fmt.Errorf("destination %q: no scheme: give HOST[:PORT]/PREFIX (%s)", dst, rest)
+	}
 	host, prefix, _ := strings.Cut(strings.TrimSuffix(dst, "/"), "/")
 	if host == "" {
-		return Destination{}, fmt.Errorf("destination %q: want REGISTRY/PREFIX", dst)
+		return Destination{}, fmt.Errorf("destination %q: no registry: give HOST[:PORT]/PREFIX (registry.example.org/hic)", dst)
 	}
 	var nopts []name.Option
 	insecure := o.Insecure(host)
@@ -218,15 +224,36 @@ func (o RegistryOptions) ParseDestination(dst string) (Destination, error) {
 	}
 	reg, err := name.NewRegistry(host, append(nopts, name.StrictValidation)...)
 	if err != nil {
+		return Destination{}, fmt.Errorf("destination %q: registry %q is not a HOST[:PORT] (registry.example.org, 127.0.0.1:5000)", dst, host)
+	}
+	if err := checkPrefix(host, prefix); err != nil {
 		return Destination{}, fmt.Errorf("destination %q: %w", dst, err)
 	}
-	d := Destination{Registry: reg, Prefix: prefix, insecure: insecure}
-	if prefix != "" {
-		if _, err := d.Repository("x"); err != nil {
-			return Destination{}, fmt.Errorf("destination %q: %w", dst, err)
+	return Destination{Registry: reg, Prefix: prefix, insecure: insecure}, nil
+}
+
+// prefixComponent is one path component of a repository name, as the OCI
+// distribution spec allows it.
+var prefixComponent = regexp.MustCompile(`^[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*$`)
+
+// checkPrefix says what is wrong with the repository prefix ("hic",
+// "org/images") of a destination on host, if anything.
+func checkPrefix(host, prefix string) error {
+	if prefix == "" {
+		return nil
+	}
+	if i := strings.IndexAny(prefix, ":@"); i >= 0 {
+		return fmt.Errorf("PREFIX %q names a tag or digest: give the repository prefix alone (%s/%s); each image keeps its own repository and tags below it", prefix, host, prefix[:i])
+	}
+	if lower := strings.ToLower(prefix); lower != prefix {
+		return fmt.Errorf("PREFIX %q must be lower case (%s/%s)", prefix, host, lower)
+	}
+	for _, c := range strings.Split(prefix, "/") {
+		if !prefixComponent.MatchString(c) {
+			return fmt.Errorf("PREFIX %q: path component %q must be lower-case letters and digits, with '.', '_', '__' or dashes only between them", prefix, c)
 		}
 	}
-	return d, nil
+	return nil
 }
 
 // Repository is the destination repository for a catalog repository name.
