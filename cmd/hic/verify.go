@@ -21,6 +21,7 @@ import (
 	"github.com/hic-build/hic/compiler/catalog"
 	"github.com/hic-build/hic/compiler/compile"
 	"github.com/hic-build/hic/compiler/pipeline"
+	"github.com/hic-build/hic/compiler/report"
 	"github.com/hic-build/hic/compiler/resolve"
 	"github.com/hic-build/hic/compiler/sign"
 	"github.com/hic-build/hic/compiler/spec"
@@ -43,7 +44,8 @@ One line per check, exit status 1 if any fails:
   image-signature         the index and every platform manifest carry a valid
                           signature by the key (cosign's simple signing)
   attestation-signatures  every attestation's DSSE envelope verifies with the key
-  attestation-subjects    every statement is about the image it is attached to
+  attestation-subjects    there are verified statements, and every one is about
+                          the image it is attached to
   sbom                    every platform has a signed SPDX and CycloneDX SBOM, each
                           listing exactly the packages of the image's apk
                           database (/usr/lib/apk/db/installed)
@@ -64,6 +66,12 @@ One line per check, exit status 1 if any fails:
                           --mirrors gives the same index digest
 
 The public key comes from --key or HIC_PUBLIC_KEY.
+
+An unsigned image (hic build --unsigned; or one rejected by a post-build
+check, kept unsigned) fails image-signature saying so, and the checks that
+read signed statements fail as "not checked" for that one reason; when the
+report.json next to the layout says the build ran with --unsigned, verify
+prints that too. -o json says "unsigned": true.
 
 ` + registriesHelp
 
@@ -219,7 +227,11 @@ func (o *verifyOptions) run(cmd *cobra.Command, root *rootOptions, ref string) e
 		return &exitError{code: exitFindings, err: fmt.Errorf("verify: %w", err)}
 	}
 	res.Ref = ref
-	if err := writeVerifyResult(cmd.OutOrStdout(), res, o.format); err != nil {
+	note := ""
+	if _, ok := src.(verify.Layout); ok && res.Unsigned {
+		note = unsignedBuild(o.layout, res.Digest)
+	}
+	if err := writeVerifyResult(cmd.OutOrStdout(), res, o.format, note); err != nil {
 		return err
 	}
 	if !res.OK {
@@ -317,10 +329,28 @@ func (c *catalogSpecs) advisories(ctx context.Context) (*vex.Advisories, error) 
 	return adv, err
 }
 
+// unsignedBuild is the line verify prints for an unsigned image (digest) of
+// the layout at dir when the build report next to it (OUT/report.json for
+// OUT/oci) says the build that made it ran with --unsigned; "" otherwise.
+func unsignedBuild(dir, digest string) string {
+	p := filepath.Join(filepath.Dir(filepath.Clean(dir)), "report.json")
+	r, err := report.ReadReport(p)
+	if err != nil || r.Signed {
+		return ""
+	}
+	for _, s := range r.Specs {
+		if s.ImageDigest == digest {
+			return fmt.Sprintf("unsigned: built with --unsigned (%s says \"signed\": false, for %s); build with --key to sign it", p, s.Ref)
+		}
+	}
+	return ""
+}
+
 // writeVerifyResult prints a verification: JSON, or one line per check (a
-// failed check's further problems on lines of their own), the signer, the
-// waived rules with their reasons, the packages if listed, and the verdict.
-func writeVerifyResult(w io.Writer, res *verify.Result, format string) error {
+// failed check's further problems on lines of their own), the signer (or
+// note, why the image is unsigned), the waived rules with their reasons, the
+// packages if listed, and the verdict.
+func writeVerifyResult(w io.Writer, res *verify.Result, format, note string) error {
 	if format == "json" {
 		b, err := json.MarshalIndent(res, "", "  ")
 		if err != nil {
@@ -349,6 +379,9 @@ func writeVerifyResult(w io.Writer, res *verify.Result, format string) error {
 	}
 	if res.Signer != nil {
 		fmt.Fprintf(w, "signed by key %s (fingerprint %s)\n", res.Signer.KeyID, res.Signer.Fingerprint)
+	}
+	if note != "" {
+		fmt.Fprintln(w, note)
 	}
 	if len(res.Waived) > 0 {
 		fmt.Fprintf(w, "waived rules (%d):\n", len(res.Waived))

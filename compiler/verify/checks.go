@@ -32,11 +32,45 @@ type verification struct {
 	subjects []v1.Hash          // the index, then every platform manifest
 
 	signedRepos []string                    // imageSignature: repositories the index's valid signatures name
+	unsigned    bool                        // imageSignature: no signature and no attestation at all
 	wrongKey    bool                        // attestationSignatures: no envelope verifies with the key
 	opened      []statement                 // attestationSignatures: every envelope that verified
 	stmts       []statement                 // attestationSubjects: the opened statements about this image
 	prov        *attest.ProvenancePredicate // provenancePackages: the first readable provenance
 	compiled    *compile.Image              // provenanceSpec: the spec compiled from the catalog
+
+	envs map[v1.Hash]stored // the attestations read for each subject (attestations)
+}
+
+// stored is what Source.Attestations returned for a subject.
+type stored struct {
+	envs []Envelope
+	err  error
+}
+
+// attestations returns the envelopes stored for subject h, read once: both
+// imageSignature and attestationSignatures ask (the checks run one at a time).
+func (v *verification) attestations(ctx context.Context, h v1.Hash) ([]Envelope, error) {
+	if s, ok := v.envs[h]; ok {
+		return s.envs, s.err
+	}
+	envs, err := v.src.Attestations(ctx, h)
+	if v.envs == nil {
+		v.envs = map[v1.Hash]stored{}
+	}
+	v.envs[h] = stored{envs, err}
+	return envs, err
+}
+
+// noAttestations reports whether no subject has any attestation stored
+// (false when one cannot be read: it is not known to have none).
+func (v *verification) noAttestations(ctx context.Context) bool {
+	for _, h := range v.subjects {
+		if envs, err := v.attestations(ctx, h); err != nil || len(envs) > 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // checks lists the checks in the order they run and are reported.
@@ -69,22 +103,27 @@ func fail(name, format string, args ...any) Check {
 	return Check{Name: name, OK: false, Detail: fmt.Sprintf(format, args...)}
 }
 
-// keyRejected is the failed check of one that reads statements when no
-// attestation verified with the key: the key is the cause, not the SBOM or
-// the provenance, and the check says so instead of reporting them missing.
-func (v *verification) keyRejected(name string) (Check, bool) {
-	if !v.wrongKey {
-		return Check{}, false
+// notChecked is the failed check of one that reads statements when there
+// is none to read for one cause: the image is unsigned, or no attestation
+// verified with the key. The cause is not the SBOM or the provenance, and
+// the check says so instead of reporting them missing.
+func (v *verification) notChecked(name string) (Check, bool) {
+	switch {
+	case v.unsigned:
+		return fail(name, "not checked: the image is unsigned (see image-signature)"), true
+	case v.wrongKey:
+		return fail(name, "not checked: no attestation is signed by key %s (see attestation-signatures)", short16(v.opts.Verifier.KeyID())), true
 	}
-	return fail(name, "not checked: no attestation is signed by key %s (see attestation-signatures)", short16(v.opts.Verifier.KeyID())), true
+	return Check{}, false
 }
 
 // indexStatements returns the signed statements of predicate type pt about
 // the index for check name, or ok false and the check's failure: when the
-// key verified no attestation (see keyRejected), or when there is none
+// image is unsigned or the key verified no attestation (see notChecked), or
+// when there is none
 // ("no signed WHAT about the index").
 func (v *verification) indexStatements(name, pt, what string) (sts []*attest.Statement, failed Check, ok bool) {
-	if c, rejected := v.keyRejected(name); rejected {
+	if c, rejected := v.notChecked(name); rejected {
 		return nil, c, false
 	}
 	sts = v.statements(v.t.Digest, pt)
@@ -108,12 +147,15 @@ func failures(name string, bad []string, ok func() Check) Check {
 // signature by the key naming their digest.
 func (v *verification) imageSignature(ctx context.Context) Check {
 	var bad []string
-	unsigned := 0
+	unsigned, none := 0, 0
 	for _, h := range v.subjects {
 		sigs, err := v.src.Signatures(ctx, h)
 		if err != nil {
 			bad = append(bad, fmt.Sprintf("%s: %v", v.digests[h], err))
 			continue
+		}
+		if len(sigs) == 0 {
+			none++
 		}
 		ok := false
 		for _, s := range sigs {
@@ -130,6 +172,18 @@ func (v *verification) imageSignature(ctx context.Context) Check {
 			unsigned++
 		}
 	}
+	if none == len(v.subjects) {
+		// Not a wrong key: there is no signature to check.
+		if !v.noAttestations(ctx) {
+			return fail(CheckImageSignature, "%s any signature, though the image has attestations", carryNone(len(v.plats)))
+		}
+		v.unsigned = true
+		why := " (hic build --unsigned makes such images)"
+		if v.t.rejectedSpec != "" {
+			why = fmt.Sprintf(": the image of %s failed a post-build check, and such an image is stored unsigned; the build's report has its findings", v.t.rejectedSpec)
+		}
+		return fail(CheckImageSignature, "the image is unsigned: %s any signature, and it has no attestations%s", carryNone(len(v.plats)), why)
+	}
 	if unsigned == len(v.subjects) && unsigned > 1 {
 		// One cause for all: say it once.
 		return fail(CheckImageSignature, "neither the index nor its %d platform manifests carry a signature by key %s: is --key the public key these images were signed with?", len(v.plats), short16(v.opts.Verifier.KeyID()))
@@ -139,13 +193,25 @@ func (v *verification) imageSignature(ctx context.Context) Check {
 	})
 }
 
+// carryNone is "neither the index nor its N platform manifests carry" (or
+// "the index does not carry", for an index of no platform manifest).
+func carryNone(plats int) string {
+	switch plats {
+	case 0:
+		return "the index does not carry"
+	case 1:
+		return "neither the index nor its platform manifest carry"
+	}
+	return fmt.Sprintf("neither the index nor its %d platform manifests carry", plats)
+}
+
 // attestationSignatures: every attestation's DSSE envelope verifies with the key.
 func (v *verification) attestationSignatures(ctx context.Context) Check {
 	var bad []string
 	n, wrongKey := 0, 0
 	var wrongOn []string // where envelopes do not verify with the key
 	for _, h := range v.subjects {
-		envs, err := v.src.Attestations(ctx, h)
+		envs, err := v.attestations(ctx, h)
 		if err != nil {
 			bad = append(bad, fmt.Sprintf("%s: %v", v.digests[h], err))
 			continue
@@ -183,6 +249,8 @@ func (v *verification) attestationSignatures(ctx context.Context) Check {
 	switch {
 	case len(bad) > 0:
 		return failures(CheckAttestationSignatures, bad, nil)
+	case v.unsigned:
+		return fail(CheckAttestationSignatures, "no attestations: the image is unsigned (see image-signature)")
 	case n == 0:
 		return fail(CheckAttestationSignatures, "no attestations")
 	}
@@ -192,8 +260,12 @@ func (v *verification) attestationSignatures(ctx context.Context) Check {
 // attestationSubjects: every verified statement is about the image it is
 // attached to, and about nothing outside this image.
 func (v *verification) attestationSubjects(context.Context) Check {
-	if c, ok := v.keyRejected(CheckAttestationSubjects); ok {
+	if c, ok := v.notChecked(CheckAttestationSubjects); ok {
 		return c
+	}
+	if len(v.opened) == 0 {
+		// Never a pass about no statement at all.
+		return fail(CheckAttestationSubjects, "no verified statement to check (see attestation-signatures)")
 	}
 	var bad []string
 	for _, s := range v.opened {
@@ -233,7 +305,7 @@ func (v *verification) statements(h v1.Hash, pt string) []*attest.Statement {
 
 // sbom: every platform's SPDX and CycloneDX SBOMs list exactly its apk database.
 func (v *verification) sbom(context.Context) Check {
-	if c, ok := v.keyRejected(CheckSBOM); ok {
+	if c, ok := v.notChecked(CheckSBOM); ok {
 		return c
 	}
 	var bad []string
@@ -316,7 +388,7 @@ func (v *verification) provenancePackages(context.Context) Check {
 // compiled from the catalog equals compiledSpecDigest, and the pinned main
 // package is among the dependencies.
 func (v *verification) provenanceSpec(ctx context.Context) Check {
-	if c, ok := v.keyRejected(CheckProvenanceSpec); ok {
+	if c, ok := v.notChecked(CheckProvenanceSpec); ok {
 		return c
 	}
 	if v.prov == nil {
@@ -398,6 +470,9 @@ func (v *verification) hardening(context.Context) Check {
 
 // tag: the ref names the image that was signed and built for it.
 func (v *verification) tag(context.Context) Check {
+	if v.unsigned {
+		return fail(CheckTag, "not checked: the image is unsigned, so no signature names a repository for it (see image-signature)")
+	}
 	t, compiled, prov := v.t, v.compiled, v.prov
 	var bad []string
 	if len(v.signedRepos) == 0 {

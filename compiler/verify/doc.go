@@ -7,6 +7,10 @@
 //
 // Images are read from an OCI image layout (Layout) or a registry (Registry).
 // Every check gives one Check with its name; Result.OK is false if any fails.
+// An image with no signature and no attestation at all is unsigned
+// (Result.Unsigned): image-signature says so, and the checks that read
+// statements fail as not checked for that reason, as they do when no
+// attestation verifies with the key.
 //
 // # Checks
 //
@@ -18,8 +22,9 @@
 //   - attestation-signatures: every DSSE envelope stored for the index or a
 //     platform manifest (layout referrers; in a registry, the referrers API and
 //     cosign's .att tag) verifies with the key;
-//   - attestation-subjects: every statement is about the manifest it is
-//     attached to, and about nothing outside this image;
+//   - attestation-subjects: there are verified statements, and every one is
+//     about the manifest it is attached to, and about nothing outside this
+//     image;
 //   - sbom: each platform has a signed SPDX and a signed CycloneDX SBOM, and
 //     every SPDX and CycloneDX SBOM of a platform lists exactly the
 //     packages (name and version) of the platform's apk database, read from

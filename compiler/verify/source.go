@@ -52,8 +52,10 @@ type Target struct {
 	// Descriptor is the index's descriptor as the source lists it (its
 	// index.json entry, or the registry's answer).
 	Descriptor v1.Descriptor
-	// entrySpec is the spec ref annotation of a layout entry.
-	entrySpec string
+	// entrySpec is the spec ref annotation of a layout entry, rejectedSpec
+	// that of a rejected image's entry (it failed a post-build check and
+	// is stored untagged and unsigned).
+	entrySpec, rejectedSpec string
 }
 
 // Envelope is one stored attestation envelope.
@@ -126,6 +128,7 @@ func (l Layout) Resolve(ctx context.Context, ref string) (*Target, error) {
 	}
 	t.Index, t.Digest, t.Descriptor = idx, found.Digest, *found
 	t.entrySpec = found.Annotations["dev.hic.spec.ref"]
+	t.rejectedSpec = found.Annotations["dev.hic.rejected.spec.ref"]
 	return t, nil
 }
 

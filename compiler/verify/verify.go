@@ -43,11 +43,17 @@ type Check struct {
 
 // Result is the outcome of verifying one image.
 type Result struct {
-	Ref    string  `json:"ref"`
-	Digest string  `json:"digest,omitempty"`
-	Spec   string  `json:"spec,omitempty"`
-	OK     bool    `json:"ok"`
-	Checks []Check `json:"checks"`
+	Ref    string `json:"ref"`
+	Digest string `json:"digest,omitempty"`
+	// Spec is the spec the provenance names, else the one the image claims
+	// (the spec ref asked for, or its annotation).
+	Spec string `json:"spec,omitempty"`
+	OK   bool   `json:"ok"`
+	// Unsigned says the image carries no signature and no attestation at
+	// all (as hic build --unsigned makes it): the checks that need them
+	// fail for that one reason.
+	Unsigned bool    `json:"unsigned,omitempty"`
+	Checks   []Check `json:"checks"`
 	// Signer is the key the signatures verified with; nil when none did.
 	Signer *Signer `json:"signer,omitempty"`
 	// Waived are the rules the signed hardening report waives, with the
@@ -114,7 +120,8 @@ func Verify(ctx context.Context, src Source, ref string, opts Options) (*Result,
 	if err != nil {
 		return nil, err
 	}
-	v := &verification{src: src, opts: opts, ref: ref, t: t, res: &Result{Ref: ref, Digest: t.Digest.String(), Spec: t.SpecRef}}
+	// The spec the image claims, until the provenance says which it is.
+	v := &verification{src: src, opts: opts, ref: ref, t: t, res: &Result{Ref: ref, Digest: t.Digest.String(), Spec: claimedSpec(t)}}
 	if err := v.readPlatforms(); err != nil {
 		return nil, fmt.Errorf("%s: %w", ref, err)
 	}
@@ -122,6 +129,7 @@ func Verify(ctx context.Context, src Source, ref string, opts Options) (*Result,
 		v.res.Checks = append(v.res.Checks, check(ctx))
 	}
 	v.summarize()
+	v.res.Unsigned = v.unsigned
 	v.res.OK = len(v.res.Failed()) == 0
 	return v.res, nil
 }
@@ -156,13 +164,17 @@ func (v *verification) readPlatforms() error {
 }
 
 // claimedSpec is the spec ref the target claims to be built from: the spec
-// ref asked for, its layout entry's annotation, or the index's annotation.
+// ref asked for, its layout entry's annotation (a rejected image's too), or
+// the index's annotation.
 func claimedSpec(t *Target) string {
 	if t.SpecRef != "" {
 		return t.SpecRef
 	}
 	if t.entrySpec != "" {
 		return t.entrySpec
+	}
+	if t.rejectedSpec != "" {
+		return t.rejectedSpec
 	}
 	if im, err := t.Index.IndexManifest(); err == nil {
 		return im.Annotations["dev.hic.spec.ref"]
