@@ -38,9 +38,21 @@ func tamperCatalogCases() []tamperCase {
 			t.Fatal(err)
 		}
 	}
-	// field adds one field to the app image in a file of its own.
-	field := func(rel, src string) func(t *testing.T, e *tamperEnv) {
-		return func(t *testing.T, e *tamperEnv) { write(t, e, rel, "package hic\n\nimages: app: "+src+"\n") }
+	// field adds one field to the app image, at the end of its file (line
+	// 21: the file has 19 lines, then a blank one): a second file in app/
+	// would break the layout and be refused before the field is judged.
+	field := func(src string) func(t *testing.T, e *tamperEnv) {
+		return func(t *testing.T, e *tamperEnv) {
+			t.Helper()
+			p := filepath.Join(e.Catalog, "app", "app.cue")
+			b, err := os.ReadFile(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(p, append(b, "\nimages: app: "+src+"\n"...), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
 	}
 	return []tamperCase{
 		{
@@ -141,9 +153,9 @@ func tamperCatalogCases() []tamperCase {
 		},
 		{
 			Name:   "catalog: paths entry climbing out with ..",
-			Attack: field("app/evil.cue", `paths: [{path: "/../../tmp/x"}]`),
+			Attack: field(`paths: [{path: "/../../tmp/x"}]`),
 			Detect: build,
-			Want:   []string{"app/evil.cue:3:23", "clean-paths", `"/../../tmp/x"`},
+			Want:   []string{"app/app.cue:21:23", "clean-paths", `"/../../tmp/x"`},
 		},
 		{
 			Name: "catalog: workdir climbing out with ..",
@@ -155,9 +167,9 @@ func tamperCatalogCases() []tamperCase {
 		},
 		{
 			Name:   "catalog: volume climbing out with ..",
-			Attack: field("app/evil.cue", `volumes: ["/srv/../../etc"]`),
+			Attack: field(`volumes: ["/srv/../../etc"]`),
 			Detect: build,
-			Want:   []string{"app/evil.cue", "clean-paths", `volume "/srv/../../etc"`},
+			Want:   []string{"app/app.cue:21:", "clean-paths", `volume "/srv/../../etc"`},
 		},
 		{
 			Name: "catalog: entrypoint with .. and a NUL byte",

@@ -210,7 +210,7 @@ func TestSandboxAllowsLinksInside(t *testing.T) {
 	root := cleanCatalog(t)
 	write(t, root, "shared/motd.txt", "hello")
 	symlink(t, "../shared/motd.txt", filepath.Join(root, "app", "motd.txt"))
-	write(t, root, "app/embed.cue", "@extern(embed)\n\npackage hic\n\n_motd: _ @embed(file=motd.txt, type=text)\nimages: app: env: MOTD: _motd\n")
+	write(t, root, "app/app.cue", "@extern(embed)\n\n"+string(readApp(t))+"\n_motd: _ @embed(file=motd.txt, type=text)\nimages: app: env: MOTD: _motd\n")
 	cat := loadWithin(t, root)
 	if len(cat.Findings) != 0 {
 		t.Fatalf("findings: %s", strings.Join(render(cat.Findings), "\n"))
