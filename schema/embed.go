@@ -27,6 +27,10 @@ const (
 	// RepositoriesDir and every image evaluates with them.
 	RepositoriesPath = "repositories"
 	RepositoriesDir  = "repositories"
+	// UniverseDir is the catalog folder of the package universes (text
+	// files, compiler/universe); like AdvisoriesDir and RepositoriesDir it
+	// is no image's folder.
+	UniverseDir = "universe"
 	// SpecsField is the field of an image holding its derived specs, keyed by ref.
 	SpecsField = "specs"
 	// StreamsField is the field of an image holding its streams.

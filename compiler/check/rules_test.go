@@ -49,8 +49,8 @@ func TestRulesMatchSchema(t *testing.T) {
 		t.Errorf("check.Implemented outside the static and catalog stages (-want +got):\n%s", diff)
 	}
 
-	// schema-stage rules: the loader's three and check's exception rule.
-	if diff := cmp.Diff(sorted([]string{load.RuleSyntax, load.RuleSchema, load.RuleSandbox, RuleException}), sorted(byStage["schema"])); diff != "" {
+	// schema-stage rules: the loader's four and check's exception rule.
+	if diff := cmp.Diff(sorted([]string{load.RuleSyntax, load.RuleSchema, load.RuleSandbox, load.RuleLayout, RuleException}), sorted(byStage["schema"])); diff != "" {
 		t.Errorf("schema-stage rules (-loader and check +schema/rules.cue):\n%s", diff)
 	}
 	if RuleSchema != load.RuleSchema {

@@ -6,7 +6,10 @@
 // and decoding the derived specs into spec.Spec values that know where each
 // of their fields is written. CUE syntax and schema errors become findings
 // (rules "cue-syntax" and "schema") at the file:line:col of the catalog
-// source, phrased as what the schema expected and what the spec has.
+// source, phrased as what the schema expected and what the spec has. It
+// also judges where each file lies against what it declares (rule
+// "catalog-layout": an image is declared in NAME/NAME.cue, alone, and
+// nowhere else).
 //
 // It does not judge hardening: that is compiler/check.
 package load

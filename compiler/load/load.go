@@ -442,6 +442,7 @@ func evalInstance(evaluated func() (*cue.Context, cue.Value, error), tr *transla
 	}
 	idx := newIndex()
 	var own []string // images declared by files of this very folder
+	var findings []finding.Finding
 	for _, f := range inst.Files {
 		rel := tr.rel(f.Filename)
 		if strings.HasPrefix(filepath.Base(f.Filename), schemaPrefix) {
@@ -451,9 +452,13 @@ func evalInstance(evaluated func() (*cue.Context, cue.Value, error), tr *transla
 		if filepath.Dir(rel) == dir {
 			own = append(own, names...)
 		}
+		// The layout is judged on the syntax, before the evaluation cache
+		// is asked, so a cached folder reports it too. The files of parent
+		// folders (which CUE adds to the instance) are judged with every
+		// folder below them; Load drops the repeats.
+		findings = append(findings, layoutFindings(rel, f)...)
 	}
 	tr = tr.withIndex(idx)
-	var findings []finding.Finding
 	for _, u := range idx.unknownTop {
 		if filepath.Dir(u.pos.File) == dir {
 			findings = append(findings, finding.Finding{

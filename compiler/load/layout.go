@@ -1,0 +1,153 @@
+package load
+
+import (
+	"fmt"
+	"path"
+	"path/filepath"
+	"strings"
+
+	"cuelang.org/go/cue/ast"
+
+	"github.com/hic-build/hic/compiler/finding"
+	"github.com/hic-build/hic/schema"
+)
+
+// RuleLayout is the rule of the catalog's layout: an image is declared in
+// catalog/NAME/NAME.cue and nowhere else, and that file declares it alone.
+const RuleLayout = "catalog-layout"
+
+// specialDirs are the catalog's top-level folders that are no image's, by
+// what they hold. A CUE file in one of them must not declare an image:
+// everything else is read from them by its own reader (compiler/vex for
+// advisories, Load for repositories, compiler/universe for the universes,
+// which are text files).
+var specialDirs = map[string]string{
+	schema.AdvisoriesDir:   "the catalog's advisories",
+	schema.RepositoriesDir: "the catalog's extra repositories",
+	schema.UniverseDir:     "the package universes",
+}
+
+// layoutFindings reports where the catalog file (relative to the root)
+// breaks the layout: an image declared anywhere but in catalog/NAME/NAME.cue,
+// a second image in an image's file, a file of an image folder that declares
+// no image (the folder's image is gone, or the file is a helper no reviewer
+// reads as the image), and any file at the root (CUE evaluates it with every
+// folder below it) or in a subfolder.
+func layoutFindings(file string, f *ast.File) []finding.Finding {
+	rel := filepath.ToSlash(file)
+	parts := strings.Split(rel, "/")
+	top := parts[0]
+	images := declaredImages(file, f)
+
+	var out []finding.Finding
+	add := func(pos finding.Position, hint, format string, args ...any) {
+		out = append(out, finding.Finding{
+			Rule: RuleLayout, Severity: finding.Error, Pos: pos, Hint: hint,
+			Message: fmt.Sprintf(format, args...),
+		})
+	}
+	moveTo := func(name string) string {
+		return fmt.Sprintf("move it to catalog/%s/%s.cue, the file of image %s", name, name, name)
+	}
+	misplaced := func(where string) {
+		for _, im := range images {
+			add(im.pos, moveTo(im.name), "image %s is declared in %s, %s: an image is declared only in catalog/%s/%s.cue", im.name, rel, where, im.name, im.name)
+		}
+	}
+	switch {
+	case len(parts) == 1:
+		if len(images) > 0 {
+			misplaced("at the catalog root")
+			return out
+		}
+		add(filePos(file, f), "move what it says into the image files that use it, and remove it",
+			"%s is at the catalog root, which holds image folders only: CUE evaluates a root file with every image", rel)
+	case specialDirs[top] != "":
+		misplaced(fmt.Sprintf("in %s/, which holds %s", top, specialDirs[top]))
+	case len(parts) > 2:
+		dir := path.Dir(rel)
+		if len(images) > 0 {
+			misplaced(fmt.Sprintf("in the subfolder %s/", dir))
+			return out
+		}
+		add(filePos(file, f), "remove it: an image's folder is catalog/NAME/, with the one CUE file NAME.cue",
+			"%s is in the subfolder %s/, which is no image's folder: image folders hold no subfolders of CUE files", rel, dir)
+	default:
+		own := top + ".cue"
+		if len(images) == 0 {
+			if parts[1] == own {
+				add(filePos(file, f), fmt.Sprintf("declare the image here, `images: %s: {...}`, or remove the folder catalog/%s/ to remove the image", top, top),
+					"%s declares no image: the folder %s/ is image %s's, and without `images: %s: {...}` the image has no specs", rel, top, top, top)
+			} else {
+				add(filePos(file, f), fmt.Sprintf("move what it says into catalog/%s/%s and remove it", top, own),
+					"%s declares no image: the folder %s/ holds one CUE file, %s, which declares image %s", rel, top, own, top)
+			}
+			return out
+		}
+		declaresOwn := false
+		for _, im := range images {
+			declaresOwn = declaresOwn || im.name == top
+		}
+		for _, im := range images {
+			switch {
+			case im.name == top && parts[1] == own:
+				// The image's own file.
+			case im.name == top:
+				add(im.pos, fmt.Sprintf("move it to catalog/%s/%s (rename the file)", top, own),
+					"image %s is declared in %s: an image is declared only in its folder's file catalog/%s/%s", im.name, rel, top, own)
+			case !declaresOwn && len(images) == 1 && parts[1] == own:
+				add(im.pos, fmt.Sprintf("name the image %s, as its folder is, or move it to catalog/%s/%s.cue", top, im.name, im.name),
+					"image %s is declared in %s, the file of image %s: an image is declared only in catalog/%s/%s.cue", im.name, rel, top, im.name, im.name)
+			case declaresOwn:
+				add(im.pos, moveTo(im.name),
+					"image %s is declared in %s beside image %s: an image's file declares that image alone, and %s's is catalog/%s/%s.cue", im.name, rel, top, im.name, im.name, im.name)
+			default:
+				add(im.pos, moveTo(im.name),
+					"image %s is declared in %s: an image is declared only in catalog/%s/%s.cue", im.name, rel, im.name, im.name)
+			}
+		}
+	}
+	return out
+}
+
+// declaredImages returns the images a file declares, by name, each at the
+// first place its name is written, in the order written.
+func declaredImages(rel string, f *ast.File) []namedPos {
+	var out []namedPos
+	seen := map[string]bool{}
+	for _, d := range f.Decls {
+		fd, ok := d.(*ast.Field)
+		if !ok || labelName(fd.Label) != schema.ImagesPath {
+			continue
+		}
+		st, ok := fd.Value.(*ast.StructLit)
+		if !ok {
+			continue
+		}
+		for _, e := range st.Elts {
+			g, ok := e.(*ast.Field)
+			if !ok {
+				continue
+			}
+			n := labelName(g.Label)
+			if n == "" || seen[n] {
+				continue
+			}
+			seen[n] = true
+			p := g.Label.Pos()
+			out = append(out, namedPos{n, finding.Position{File: rel, Line: p.Line(), Column: p.Column()}})
+		}
+	}
+	return out
+}
+
+// filePos is where a finding about a whole file is shown: its package
+// clause, else its first line.
+func filePos(rel string, f *ast.File) finding.Position {
+	for _, d := range f.Decls {
+		if pk, ok := d.(*ast.Package); ok && pk.Pos().IsValid() {
+			return finding.Position{File: rel, Line: pk.Pos().Line(), Column: pk.Pos().Column()}
+		}
+	}
+	return finding.Position{File: rel, Line: 1, Column: 1}
+}
