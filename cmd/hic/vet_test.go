@@ -89,6 +89,8 @@ var vetCases = []struct {
 
 	// Every static and catalog hardening rule broken.
 	{"nonroot", nil, 1, []string{"nonroot nonroot/app/app.cue:15:2"}},
+	// Root by its user's uid, not runAsRoot: the finding and fix say so.
+	{"nonroot-uid-zero", nil, 1, []string{"nonroot nonroot-uid-zero/app/app.cue:15:9"}},
 	{"no-shell", nil, 1, []string{"no-shell no-shell/app/app.cue:15:2"}},
 	{"no-package-manager", nil, 1, []string{"no-package-manager no-package-manager/app/app.cue:15:2"}},
 	{"pinned-package", nil, 1, []string{"pinned-package pinned-package/app/app.cue:11:11"}},

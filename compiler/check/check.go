@@ -217,11 +217,33 @@ func (c *checker) exceptions() {
 	}
 }
 
+// nonroot: a hardened variant does not run as uid 0. The spec runs as root
+// because the image sets runAsRoot (runAs is then root by name over the
+// image's user) or because its user has uid 0; the finding and its fix name
+// what the image says.
 func (c *checker) nonroot() {
-	if c.s.Policy.Hardened && c.s.RunAs.UID == 0 {
+	if !c.s.Policy.Hardened || c.s.RunAs.UID != 0 {
+		return
+	}
+	const waive = `, or add {rule: "nonroot", reason: "..."} if the software really must start as root`
+	uidZero := c.s.User.UID == 0
+	runAsRoot := c.s.User.UID != 0 || (c.s.RunAs.Name == "root" && c.s.User.Name != "root")
+	switch {
+	case uidZero && runAsRoot:
+		c.report(RuleNonroot, "runAs", "%s variant runs as root: runAsRoot is set and user.uid is 0", c.s.Variant)
+		c.hint("drop runAsRoot and remove user.uid 0 (or use the nonroot default 65532)" + waive)
+	case uidZero:
+		c.report(RuleNonroot, "user.uid", "%s variant runs as root: user.uid is 0", c.s.Variant)
+		c.hint("remove user.uid 0 or use the nonroot default 65532" + waive)
+	default:
 		c.report(RuleNonroot, "runAs", "%s variant runs as root (uid 0)", c.s.Variant)
+		c.hint("drop runAsRoot" + waive)
 	}
 }
+
+// hint replaces the rule table's fix of the last finding with one that
+// says what this spec has.
+func (c *checker) hint(h string) { c.out[len(c.out)-1].Hint = h }
 
 func (c *checker) packages() {
 	if !c.s.Policy.Hardened {

@@ -1,6 +1,7 @@
 package check
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -80,6 +81,7 @@ func TestSpecRules(t *testing.T) {
 	}{
 		{"good", func(s *spec.Spec) {}, nil, false},
 		{"root", func(s *spec.Spec) { s.RunAs = spec.RunAs{UID: 0, Name: "root"} }, []hit{{RuleNonroot, "runAs"}}, false},
+		{"user uid 0", func(s *spec.Spec) { s.User.UID, s.RunAs.UID = 0, 0 }, []hit{{RuleNonroot, "user.uid"}}, false},
 		{"root in dev is fine", func(s *spec.Spec) { s.RunAs.UID = 0; s.Policy.Hardened = false; s.Variant = "dev" }, nil, false},
 		{"shell", func(s *spec.Spec) { s.Packages = append(s.Packages, "bash") }, []hit{{RuleNoShell, "packages.2"}}, false},
 		{"shell with version", func(s *spec.Spec) { s.Packages = append(s.Packages, "busybox=1.37.0-r0") }, []hit{{RuleNoShell, "packages.2"}}, false},
@@ -212,5 +214,47 @@ func TestCheckWithoutLocator(t *testing.T) {
 	fs := Check([]*spec.Spec{s}, Options{Today: today, Tables: tables(t)})
 	if len(fs) != 1 || fs[0].Rule != RuleMultiArch || fs[0].Pos.File != "app/app.cue" {
 		t.Errorf("findings = %+v, want one multi-arch finding in app/app.cue", fs)
+	}
+}
+
+// TestNonrootHint: the nonroot finding and its fix name what the image says
+// that makes it run as root: runAsRoot, a user with uid 0, or both. A fix
+// saying "drop runAsRoot" to an image that does not set it sends the
+// contributor looking for a field that is not there.
+func TestNonrootHint(t *testing.T) {
+	tab := tables(t)
+	for _, tt := range []struct {
+		name          string
+		modify        func(s *spec.Spec)
+		field, msg    string
+		hint, wantNot string
+	}{
+		{"runAsRoot", func(s *spec.Spec) { s.RunAs = spec.RunAs{UID: 0, Name: "root"} },
+			"runAs", "runs as root (uid 0)", "drop runAsRoot", "user.uid"},
+		{"user uid 0", func(s *spec.Spec) { s.User.UID, s.RunAs.UID = 0, 0 },
+			"user.uid", "user.uid is 0", "remove user.uid 0 or use the nonroot default 65532", "runAsRoot"},
+		{"both", func(s *spec.Spec) { s.User.UID, s.RunAs = 0, spec.RunAs{UID: 0, Name: "root"} },
+			"runAs", "runAsRoot is set and user.uid is 0", "drop runAsRoot and remove user.uid 0", ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			s := goodSpec()
+			tt.modify(s)
+			var got []finding.Finding
+			for _, f := range Spec(s, Options{Today: today, Tables: tab}) {
+				if f.Rule == RuleNonroot {
+					got = append(got, f)
+				}
+			}
+			if len(got) != 1 {
+				t.Fatalf("nonroot findings: %+v, want one", got)
+			}
+			f := got[0]
+			if f.Pos.File != tt.field || !strings.Contains(f.Message, tt.msg) || !strings.Contains(f.Hint, tt.hint) || (tt.wantNot != "" && strings.Contains(f.Hint, tt.wantNot)) {
+				t.Errorf("finding at %s: %q, fix %q; want it at %s saying %q, fix %q without %q", f.Pos.File, f.Message, f.Hint, tt.field, tt.msg, tt.hint, tt.wantNot)
+			}
+			if !strings.Contains(f.Hint, `{rule: "nonroot"`) {
+				t.Errorf("fix %q does not say how to waive the rule", f.Hint)
+			}
+		})
 	}
 }
