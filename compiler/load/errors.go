@@ -364,9 +364,24 @@ func describe(s string) string {
 	return s
 }
 
+// rePinned finds a package name with a version ("curl=8.21.0-r0",
+// "curl>=8") as the value a message says the spec has; rePackagesElem an
+// element of an image's packages.
+var (
+	rePinned       = regexp.MustCompile(`spec has "[a-zA-Z0-9][a-zA-Z0-9._+-]*(=|<|>|~)[^"]*"$`)
+	rePackagesElem = regexp.MustCompile(`(^|\.)packages\.[0-9]+$`)
+)
+
 // schemaHint points at the schema definition that governs a path.
 func schemaHint(path, msg string) string {
 	switch {
+	case rePackagesElem.MatchString(path) && rePinned.MatchString(msg):
+		// apko resolves packages from the spec's repositories when the
+		// image is built; compiler/resolve records what it chose in the
+		// spec's lock. Only mainPackage carries "=version" (#expand).
+		return "packages takes package names only, such as \"curl\": their versions are resolved from the image's repositories when it is built and recorded in the spec's lock (OUT/compiled/*.lock.json); only the main package, package, is pinned, by each stream's version"
+	case (path == "package" || strings.HasSuffix(path, ".package")) && rePinned.MatchString(msg):
+		return "package takes the package name only, such as \"nginx\": each stream pins it with version (and versions: {DISTRO: ...} where a distro's release differs)"
 	case strings.HasPrefix(msg, "unknown field"):
 		return "check the spelling against the fields of #Image in schema/image.cue (see CONTRIBUTING.md)"
 	case strings.HasPrefix(msg, "required "):
