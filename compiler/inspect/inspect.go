@@ -109,6 +109,9 @@ func (c *checker) add(rule, format string, args ...any) {
 	c.out = append(c.out, f)
 }
 
+// hint replaces the rule's fix of the last finding with one for this case.
+func (c *checker) hint(h string) { c.out[len(c.out)-1].Hint = h }
+
 // Octal renders the permission, setuid, setgid and sticky bits of m as the
 // four-digit octal mode chmod takes ("4755").
 func Octal(m fs.FileMode) string {
@@ -243,7 +246,11 @@ func (c *checker) runAsUser() error {
 	if err != nil {
 		return err
 	}
+	// A name resolves to its first entry (getpwnam, su, docker exec -u), so
+	// the first entry of the run-as name decides; a later one with the
+	// wanted uid is a second account of that name, not the run-as user.
 	var sameUID, sameName string
+	named := 0 // entries with the run-as name
 	sc := bufio.NewScanner(bytes.NewReader(b))
 	for sc.Scan() {
 		f := strings.Split(sc.Text(), ":")
@@ -251,20 +258,31 @@ func (c *checker) runAsUser() error {
 			continue
 		}
 		name, uid := f[0], f[2]
+		if pol.RunAsUser != "" && name == pol.RunAsUser {
+			named++
+			if named == 1 {
+				if uid == want {
+					return nil
+				}
+				sameName = uid
+			}
+			continue
+		}
 		switch {
-		case uid == want && (pol.RunAsUser == "" || name == pol.RunAsUser):
+		case uid == want && pol.RunAsUser == "":
 			return nil
-		case uid == want:
+		case uid == want && sameUID == "":
 			sameUID = name
-		case pol.RunAsUser != "" && name == pol.RunAsUser:
-			sameName = uid
 		}
 	}
 	switch {
-	case sameUID != "":
-		c.add(RuleRunAsUser, "/etc/passwd has uid %s as %q, not %q", want, sameUID, pol.RunAsUser)
+	case named > 1:
+		c.add(RuleRunAsUser, "/etc/passwd has %d users named %s, the first with uid %s: the name resolves to uid %s, not the run-as uid %s", named, pol.RunAsUser, sameName, sameName, want)
+		c.hint(fmt.Sprintf("give the user a name no base package's account has (%s is one; the default is nonroot)", pol.RunAsUser))
 	case sameName != "":
 		c.add(RuleRunAsUser, "/etc/passwd has user %s with uid %s, not %s", pol.RunAsUser, sameName, want)
+	case sameUID != "":
+		c.add(RuleRunAsUser, "/etc/passwd has uid %s as %q, not %q", want, sameUID, pol.RunAsUser)
 	default:
 		c.add(RuleRunAsUser, "/etc/passwd has no run-as user %s", who)
 	}

@@ -229,6 +229,16 @@ func TestCheck(t *testing.T) {
 			want:   []got{{Rule: RuleRunAsUser, Message: "linux/amd64: /etc/passwd has user nonroot with uid 1000, not 65532"}},
 		},
 		{
+			name:   "run-as name also an earlier account's",
+			layers: [][]ent{{file("etc/passwd", 0o644, "root:x:0:0:root:/root:/bin/sh\nroot:x:65532:65532:Account created by apko:/home/nonroot:/bin/sh\n")}},
+			image:  func(i *compile.Image) { i.Policy.RunAsUser = "root" },
+			want:   []got{{Rule: RuleRunAsUser, Message: "linux/amd64: /etc/passwd has 2 users named root, the first with uid 0: the name resolves to uid 0, not the run-as uid 65532"}},
+		},
+		{
+			name:   "run-as user twice, the first with the run-as uid",
+			layers: [][]ent{{file("etc/passwd", 0o644, "nonroot:x:65532:65532::/:/sbin/nologin\nnonroot:x:0:0::/:/sbin/nologin\n")}},
+		},
+		{
 			name:   "no /etc/passwd",
 			layers: [][]ent{{file("etc/.wh.passwd", 0o644, "")}},
 			want:   []got{{Rule: RuleRunAsUser, Message: "linux/amd64: /etc/passwd is missing, so run-as user nonroot (uid 65532) does not exist"}},
