@@ -18,7 +18,9 @@ the public key (PKIX PEM). Auditors verify with the public key, with hic verify
 or with cosign (cosign verify --key hic.pub). To sign with cosign as well,
 import the private key into cosign's format: cosign import-key-pair --key hic.key.
 
-Existing key files are never overwritten unless --force is given.`
+Existing key files are never overwritten unless --force is given. DIR must lie
+outside the catalog root (exit 2 otherwise), so the private key is never
+committed with the catalog.`
 
 type keygenOptions struct {
 	out    string
@@ -26,7 +28,7 @@ type keygenOptions struct {
 	format string
 }
 
-func newKeygenCmd(_ *rootOptions) *cobra.Command {
+func newKeygenCmd(root *rootOptions) *cobra.Command {
 	o := &keygenOptions{}
 	cmd := &cobra.Command{
 		Use:   "keygen [--out DIR] [--force] [-o text|json]",
@@ -39,6 +41,9 @@ func newKeygenCmd(_ *rootOptions) *cobra.Command {
 			}
 			if err := checkFormat(o.format, "text", "json"); err != nil {
 				return usageError("keygen: %v (-o is --format, as on every command; the directory is --out DIR)", err)
+			}
+			if err := refuseInsideCatalog(root, "keygen", "--out", o.out, "the private key"); err != nil {
+				return err
 			}
 			// A missing directory is made, private to its owner: it holds a key.
 			if err := os.MkdirAll(o.out, 0o700); err != nil {

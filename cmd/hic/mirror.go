@@ -29,13 +29,17 @@ URL to its directory; hic build --mirrors OUT builds from it with no network.
 
 The mirror holds exactly what the selected specs need: generating it for a
 few REFs replaces a mirror made for the whole catalog (the signing keys are
-kept). Use a separate --out for a partial mirror.`,
+kept). Use a separate --out for a partial mirror. --out must lie outside the
+catalog root (exit 2 otherwise).`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := checkFormat(o.format, formatText, formatJSON); err != nil {
 				return usageError("mirror: %v", err)
 			}
 			if !(o.scale > 0 && o.scale <= 1) { // also rejects NaN
 				return usageError("--scale %v: want a factor in (0, 1]", o.scale)
+			}
+			if err := refuseInsideCatalog(root, "mirror", "--out", o.out, "the mirror's packages and signing key"); err != nil {
+				return err
 			}
 			l, err := loadOrFail(cmd, root, time.Now().UTC(), args...)
 			if err != nil {

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/hic-build/hic/compiler/catalog"
+	"github.com/hic-build/hic/compiler/fsutil"
 	"github.com/hic-build/hic/compiler/report"
 	"github.com/hic-build/hic/compiler/sign"
 )
@@ -61,4 +63,24 @@ func publishKeyMatches(rep *report.Report, repPath string, signer sign.Signer) e
 // to choose.
 func excludeEachOther(command, a, b, choose string) error {
 	return usageError("%s: %s and %s exclude each other: %s", command, a, b, choose)
+}
+
+// refuseInsideCatalog refuses an output directory (flag dir) inside the
+// catalog root, as hic build refuses its --out: what is written there
+// (what names it) would be committed with the catalog's files. A catalog
+// root that cannot be found refuses nothing.
+func refuseInsideCatalog(root *rootOptions, cmdName, flag, dir, what string) error {
+	catRoot, err := catalog.FindRoot(root.catalog)
+	if err != nil {
+		return nil
+	}
+	in, err := fsutil.Within(dir, catRoot)
+	if err != nil {
+		return usageError("%s: %s %s: %v", cmdName, flag, dir, err)
+	}
+	if in {
+		return usageError("%s: %s %s is inside the catalog root %s: %s would become part of the catalog; give a directory outside it (say %s %s)",
+			cmdName, flag, dir, catRoot, what, flag, filepath.Join(filepath.Dir(catRoot), filepath.Base(filepath.Clean(dir))))
+	}
+	return nil
 }
