@@ -50,7 +50,11 @@ func (f *registryFlags) destination(what, dst string) (publish.Destination, erro
 }
 
 // registriesHelp is the help paragraph of the commands with registryFlags.
-const registriesHelp = `Registries are spoken to over HTTPS, with credentials from the Docker config
+const registriesHelp = `REGISTRY is a host with a '.' or a port, or localhost (docker.io for Docker
+Hub): a bare name such as registry is refused, since docker and crane read
+registry/hic as the Docker Hub repository registry/hic; give registry:5000/hic.
+
+Registries are spoken to over HTTPS, with credentials from the Docker config
 file (docker login), except registries on localhost or 127.0.0.1 and the
 hosts named with --insecure-registry (repeatable) or, with --plain-http,
 every registry: those over plain HTTP.`

@@ -226,6 +226,12 @@ func (o RegistryOptions) ParseDestination(dst string) (Destination, error) {
 	if err != nil {
 		return Destination{}, fmt.Errorf("destination %q: registry %q is not a HOST[:PORT] (registry.example.org, 127.0.0.1:5000)", dst, host)
 	}
+	// The host must read as one where a reference starts: "p/jq" is the
+	// Docker Hub repository p/jq to go-containerregistry (and docker), so
+	// the host the user named would be dropped for index.docker.io.
+	if !qualified(host) {
+		return Destination{}, notQualified(dst, host)
+	}
 	if err := checkPrefix(host, prefix); err != nil {
 		return Destination{}, fmt.Errorf("destination %q: %w", dst, err)
 	}
@@ -262,7 +268,16 @@ func (d Destination) Repository(repo string) (name.Repository, error) {
 	if d.insecure {
 		nopts = append(nopts, name.Insecure)
 	}
-	return name.NewRepository(d.Registry.Name()+"/"+path.Join(d.Prefix, repo), nopts...)
+	// Strict: a registry the name does not keep (a Destination not made
+	// by ParseDestination) is an error, never Docker Hub by default.
+	r, err := name.NewRepository(d.Registry.Name()+"/"+path.Join(d.Prefix, repo), append(nopts, name.StrictValidation)...)
+	if err != nil {
+		return name.Repository{}, err
+	}
+	if r.RegistryStr() != d.Registry.RegistryStr() {
+		return name.Repository{}, fmt.Errorf("destination %s: repository %s would go to registry %s", d, repo, r.RegistryStr())
+	}
+	return r, nil
 }
 
 func (d Destination) String() string { return path.Join(d.Registry.Name(), d.Prefix) }
