@@ -25,6 +25,17 @@ func TestParseDestinationErrors(t *testing.T) {
 		// pushed to index.docker.io.
 		{"p", `destination "p": "p" is not a registry host: give HOST[:PORT]/PREFIX, e.g. docker.io/p for Docker Hub or localhost:5000/p`},
 		{"registry/hic", `destination "registry/hic": "registry" is not a registry host: give HOST[:PORT]/PREFIX, e.g. docker.io/registry/hic for Docker Hub or localhost:5000/registry/hic`},
+		// Ports, IPv6 and case are checked before any request is sent.
+		{"127.0.0.1:99999/p", `destination "127.0.0.1:99999/p": registry "127.0.0.1:99999": port 99999 is not from 1 to 65535`},
+		{"127.0.0.1:0/p", `destination "127.0.0.1:0/p": registry "127.0.0.1:0": port 0 is not from 1 to 65535`},
+		{"127.0.0.1:/p", `destination "127.0.0.1:/p": registry "127.0.0.1:": no port after ':': give HOST:PORT with a port from 1 to 65535, or HOST alone`},
+		{":5000/p", `destination ":5000/p": registry ":5000": no host before the port (127.0.0.1:5000)`},
+		{"::1:5391/p", `destination "::1:5391/p": registry "::1:5391": an IPv6 address needs brackets: write [::1]:5391`},
+		{"fe80::1/p", `destination "fe80::1/p": registry "fe80::1": an IPv6 address needs brackets: write [fe80::1]`},
+		{"[::1]:0/p", `destination "[::1]:0/p": registry "[::1]:0": port 0 is not from 1 to 65535`},
+		{"Localhost:5391/p", `destination "Localhost:5391/p": registry "Localhost:5391" must be lower case (localhost:5391)`},
+		{"GHCR.io/org", `destination "GHCR.io/org": registry "GHCR.io" must be lower case (ghcr.io)`},
+		{"", `destination "": no registry`},
 	} {
 		_, err := publish.ParseDestination(tc.in)
 		if err == nil || !strings.HasPrefix(err.Error(), tc.want) {
@@ -32,7 +43,7 @@ func TestParseDestinationErrors(t *testing.T) {
 		}
 	}
 	for _, ok := range []string{"127.0.0.1:5000", "registry:5000/hic", "ghcr.io/org/images/", "ghcr.io/a.b/c_d/e__f/g--h",
-		"localhost/p", "localhost:5000/p", "[::1]:5391/p", "[::1]/p", "docker.io/p", "127.0.0.1:5391/p/", "ghcr.io/p__q", "ghcr.io/p---q"} {
+		"localhost/p", "localhost:5000/p", "[::1]:5391/p", "[::1]/p", "127.0.0.1:65535/p", "docker.io/p", "127.0.0.1:5391/p/", "ghcr.io/p__q", "ghcr.io/p---q"} {
 		d, err := publish.ParseDestination(ok)
 		if err != nil {
 			t.Errorf("ParseDestination(%q): %v", ok, err)
@@ -46,5 +57,25 @@ func TestParseDestinationErrors(t *testing.T) {
 		} else if r.RegistryStr() != d.Registry.RegistryStr() {
 			t.Errorf("ParseDestination(%q).Repository(jq) = %s, on registry %s, want %s", ok, r, r.RegistryStr(), d.Registry.RegistryStr())
 		}
+	}
+}
+
+// TestValidateInsecureHosts: --insecure-registry hosts take the host
+// checks (a host without a port or dot is fine there: it names a host, not
+// the start of a reference).
+func TestValidateInsecureHosts(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"registry:0", `insecure registry: registry "registry:0": port 0 is not from 1 to 65535`},
+		{"registry:", `insecure registry: registry "registry:": no port after ':'`},
+		{"::1:5000", `insecure registry: registry "::1:5000": an IPv6 address needs brackets: write [::1]:5000`},
+		{"Registry:5000", `insecure registry: registry "Registry:5000" must be lower case (registry:5000)`},
+	} {
+		err := publish.RegistryOptions{InsecureHosts: []string{tc.in}}.Validate()
+		if err == nil || !strings.HasPrefix(err.Error(), tc.want) {
+			t.Errorf("Validate(%q) = %v\nwant %s", tc.in, err, tc.want)
+		}
+	}
+	if err := (publish.RegistryOptions{InsecureHosts: []string{"registry", "registry:5000", "[::1]:5000"}}).Validate(); err != nil {
+		t.Error(err)
 	}
 }

@@ -193,8 +193,8 @@ func (o RegistryOptions) Validate() error {
 		if h == "" || strings.ContainsAny(h, "/ ") || strings.Contains(h, "://") {
 			return fmt.Errorf("insecure registry %q: want a host or host:port (registry:5000), without scheme or path", h)
 		}
-		if _, err := name.NewRegistry(h, name.StrictValidation); err != nil {
-			return fmt.Errorf("insecure registry %q: %w", h, err)
+		if err := checkHost(h); err != nil {
+			return fmt.Errorf("insecure registry: %w", err)
 		}
 	}
 	return nil
@@ -216,6 +216,9 @@ func (o RegistryOptions) ParseDestination(dst string) (Destination, error) {
 	host, prefix, _ := strings.Cut(strings.TrimSuffix(dst, "/"), "/")
 	if host == "" {
 		return Destination{}, fmt.Errorf("destination %q: no registry: give HOST[:PORT]/PREFIX (registry.example.org/hic)", dst)
+	}
+	if err := checkHost(host); err != nil {
+		return Destination{}, fmt.Errorf("destination %q: %w", dst, err)
 	}
 	var nopts []name.Option
 	insecure := o.Insecure(host)
