@@ -78,7 +78,7 @@ func newAttestationsCmd(root *rootOptions) *cobra.Command {
 }
 
 func (o *attestationsOptions) run(cmd *cobra.Command, root *rootOptions, ref string) error {
-	if err := o.imageFlags.check(cmd); err != nil {
+	if err := o.imageFlags.check(cmd, ref); err != nil {
 		return err
 	}
 	if err := checkFormat(o.format, formatText, formatJSON); err != nil {
@@ -100,7 +100,7 @@ func (o *attestationsOptions) run(cmd *cobra.Command, root *rootOptions, ref str
 	switch {
 	case errors.Is(err, context.Canceled):
 		return err
-	case errors.Is(err, verify.ErrNoImage) || errors.Is(err, verify.ErrUnknownType):
+	case errors.Is(err, verify.ErrNoImage) || errors.Is(err, verify.ErrBadReference) || errors.Is(err, verify.ErrUnknownType):
 		return usageError("attestations: %v", err)
 	case err != nil:
 		return &exitError{code: exitFindings, err: fmt.Errorf("attestations: %w", err)}

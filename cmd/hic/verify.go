@@ -34,6 +34,8 @@ and the catalog. REF is a spec ref (nginx:1.31-wolfi-runtime) or an image ref
 (nginx:1.31, nginx@sha256:...) in the OCI layout (--layout, default out/oci);
 with --registry REGISTRY/PREFIX, a spec ref or repository:tag below it; or a
 full registry reference (127.0.0.1:5000/hic/nginx:1.31; --registry - forces it).
+A reference that is not one (a scheme, upper case in the repository, a bad
+port, a full reference below --registry PREFIX) is a usage error, exit 2.
 Signatures and attestations are read from the layout's referrers, or from the
 registry's referrers API and cosign's sha256-<digest>.sig/.att tags.
 
@@ -122,18 +124,45 @@ func (o *imageFlags) addFlags(f *pflag.FlagSet) {
 }
 
 // check refuses --layout with --registry (one source is read, and neither
-// may win unsaid) and a --registry that is not REGISTRY/PREFIX, before
-// anything is read.
-func (o *imageFlags) check(cmd *cobra.Command) error {
+// may win unsaid), a --registry that is not REGISTRY/PREFIX, and a ref that
+// is no registry reference where one is read from a registry (a full
+// reference below --registry PREFIX, a scheme, upper case, a bad port),
+// before anything is read: these are usage errors (exit 2), not failed
+// verifications.
+func (o *imageFlags) check(cmd *cobra.Command, ref string) error {
 	if o.registry != "" && cmd.Flags().Changed("layout") {
 		return excludeEachOther(cmd.Name(), "--layout", "--registry", "--layout reads an OCI layout, --registry a registry: drop one")
 	}
-	if o.registry != "" && o.registry != "-" {
-		if _, err := o.reg.destination(cmd.Name()+": --registry", o.registry); err != nil {
+	ro, err := o.reg.options()
+	if err != nil {
+		return err
+	}
+	switch {
+	case o.fullRef(cmd, ref):
+		if _, err := ro.ParseReference(ref); err != nil {
+			return usageError("%s: %v", cmd.Name(), err)
+		}
+	case o.registry != "":
+		d, err := o.reg.destination(cmd.Name()+": --registry", o.registry)
+		if err != nil {
 			return err
+		}
+		if host := d.Registry.Name() + "/"; strings.HasPrefix(ref, host) {
+			below := strings.TrimPrefix(strings.TrimPrefix(ref, d.String()+"/"), host)
+			return usageError("%s: %s is a full registry reference, but --registry %s takes a repository:tag below it: give %s, or --registry - for the full reference", cmd.Name(), ref, o.registry, below)
+		}
+		if _, err := ro.ParseReference(d.String() + "/" + ref); err != nil {
+			return usageError("%s: %s below --registry %s: %v", cmd.Name(), ref, o.registry, err)
 		}
 	}
 	return nil
+}
+
+// fullRef reports whether ref is read as a full registry reference: with
+// --registry -, or when it starts with a registry host and neither --layout
+// nor --registry is given.
+func (o *imageFlags) fullRef(cmd *cobra.Command, ref string) bool {
+	return o.registry == "-" || (o.registry == "" && !cmd.Flags().Changed("layout") && looksRemote(ref))
 }
 
 // source is where ref is read from and the ref to resolve there: the layout
@@ -145,7 +174,7 @@ func (o *imageFlags) source(cmd *cobra.Command, cat *catalogSpecs, ref string) (
 		return nil, "", err
 	}
 	switch {
-	case o.registry == "-" || (o.registry == "" && !cmd.Flags().Changed("layout") && looksRemote(ref)):
+	case o.fullRef(cmd, ref):
 		return &verify.Registry{NameOptions: ro.NameOptions(ref)}, ref, nil
 	case o.registry != "":
 		src := &verify.Registry{Prefix: o.registry, NameOptions: ro.NameOptions(o.registry)}
@@ -178,7 +207,7 @@ func loadVerifier(root *rootOptions, command, key string) (*sign.Verifier, error
 }
 
 func (o *verifyOptions) run(cmd *cobra.Command, root *rootOptions, ref string) error {
-	if err := o.imageFlags.check(cmd); err != nil {
+	if err := o.imageFlags.check(cmd, ref); err != nil {
 		return err
 	}
 	if !o.rebuild && (o.mirrors != "" || len(o.mirror) > 0) {
@@ -221,7 +250,7 @@ func (o *verifyOptions) run(cmd *cobra.Command, root *rootOptions, ref string) e
 		if errors.Is(err, context.Canceled) {
 			return err
 		}
-		if errors.Is(err, verify.ErrNoImage) {
+		if errors.Is(err, verify.ErrNoImage) || errors.Is(err, verify.ErrBadReference) {
 			return usageError("verify: %v", err)
 		}
 		return &exitError{code: exitFindings, err: fmt.Errorf("verify: %w", err)}

@@ -78,3 +78,41 @@ func isPort(s string) bool {
 	n, err := strconv.Atoi(s)
 	return err == nil && n >= 1 && n <= 65535
 }
+
+// ParseReference parses a full registry reference ("127.0.0.1:5000/hic/
+// nginx:1.31", "ghcr.io/org/nginx@sha256:…") with the checks of
+// ParseDestination: no scheme, a registry host first (never Docker Hub by
+// default), the host and port valid, the repository lower case. The name
+// options say whether it is spoken to over plain HTTP.
+func (o RegistryOptions) ParseReference(ref string) (name.Reference, error) {
+	if _, rest, ok := strings.Cut(ref, "://"); ok {
+		return nil, fmt.Errorf("reference %q: no scheme: give HOST[:PORT]/REPOSITORY:TAG (%s)", ref, rest)
+	}
+	host, rest, ok := strings.Cut(ref, "/")
+	if err := checkHost(host); ok && err != nil {
+		return nil, fmt.Errorf("reference %q: %w", ref, err)
+	}
+	if !ok {
+		return nil, fmt.Errorf("reference %q: no registry host: give HOST[:PORT]/REPOSITORY:TAG (localhost:5000/%s)", ref, ref)
+	}
+	if !qualified(host) {
+		return nil, fmt.Errorf("reference %q: %q is not a registry host: give HOST[:PORT]/REPOSITORY:TAG, e.g. docker.io/%s for Docker Hub or localhost:5000/%s", ref, host, ref, ref)
+	}
+	repo := rest
+	if i := strings.IndexAny(rest, ":@"); i >= 0 {
+		repo = rest[:i]
+	}
+	if lower := strings.ToLower(repo); lower != repo {
+		return nil, fmt.Errorf("reference %q: repository %q must be lower case (%s/%s%s)", ref, repo, host, lower, rest[len(repo):])
+	}
+	for _, c := range strings.Split(repo, "/") {
+		if !prefixComponent.MatchString(c) {
+			return nil, fmt.Errorf("reference %q: repository %q: path component %q must be lower-case letters and digits, with '.', '_', '__' or dashes only between them", ref, repo, c)
+		}
+	}
+	r, err := name.ParseReference(ref, o.NameOptions(ref)...)
+	if err != nil {
+		return nil, fmt.Errorf("reference %q: %w", ref, err)
+	}
+	return r, nil
+}

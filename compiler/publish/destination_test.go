@@ -60,6 +60,39 @@ func TestParseDestinationErrors(t *testing.T) {
 	}
 }
 
+// TestParseReference: a full registry reference (verify --registry -) takes
+// the destination's checks, so a mistyped one is a usage error before any
+// request, never a failed verification or a request to Docker Hub.
+func TestParseReference(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"HTTPS://127.0.0.1:5391/p1/jq:latest", `reference "HTTPS://127.0.0.1:5391/p1/jq:latest": no scheme: give HOST[:PORT]/REPOSITORY:TAG (127.0.0.1:5391/p1/jq:latest)`},
+		{"127.0.0.1:5391/P1/jq:latest", `reference "127.0.0.1:5391/P1/jq:latest": repository "P1/jq" must be lower case (127.0.0.1:5391/p1/jq:latest)`},
+		{"p/jq:latest", `reference "p/jq:latest": "p" is not a registry host: give HOST[:PORT]/REPOSITORY:TAG, e.g. docker.io/p/jq:latest for Docker Hub or localhost:5000/p/jq:latest`},
+		{"jq:latest", `reference "jq:latest": no registry host: give HOST[:PORT]/REPOSITORY:TAG (localhost:5000/jq:latest)`},
+		{"127.0.0.1:99999/p/jq:latest", `reference "127.0.0.1:99999/p/jq:latest": registry "127.0.0.1:99999": port 99999 is not from 1 to 65535`},
+		{"127.0.0.1:5391/p/-x:1", `reference "127.0.0.1:5391/p/-x:1": repository "p/-x": path component "-x" must be lower-case`},
+		{"127.0.0.1:5391/p/jq:bad tag", `reference "127.0.0.1:5391/p/jq:bad tag": `},
+	} {
+		_, err := publish.RegistryOptions{}.ParseReference(tc.in)
+		if err == nil || !strings.HasPrefix(err.Error(), tc.want) {
+			t.Errorf("ParseReference(%q) = %v\nwant %s", tc.in, err, tc.want)
+		}
+	}
+	for _, tc := range []struct{ in, want string }{
+		{"127.0.0.1:5391/p/jq:latest", "127.0.0.1:5391/p/jq:latest"},
+		{"localhost/p/jq", "localhost/p/jq:latest"},
+		{"ghcr.io/org/jq@sha256:0000000000000000000000000000000000000000000000000000000000000000", "ghcr.io/org/jq@sha256:0000000000000000000000000000000000000000000000000000000000000000"},
+		{"127.0.0.1:5391/p/jq:LATEST", "127.0.0.1:5391/p/jq:LATEST"},
+	} {
+		r, err := publish.RegistryOptions{}.ParseReference(tc.in)
+		if err != nil {
+			t.Errorf("ParseReference(%q): %v", tc.in, err)
+		} else if r.Name() != tc.want {
+			t.Errorf("ParseReference(%q) = %s, want %s", tc.in, r.Name(), tc.want)
+		}
+	}
+}
+
 // TestValidateInsecureHosts: --insecure-registry hosts take the host
 // checks (a host without a port or dot is fine there: it names a host, not
 // the start of a reference).

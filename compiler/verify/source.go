@@ -212,6 +212,11 @@ func (l Layout) Attestations(ctx context.Context, subject v1.Hash) ([]Envelope, 
 // names no image: the caller's mistake, not a failed verification.
 var ErrNoImage = errors.New("no image")
 
+// ErrBadReference is returned (wrapped) by Registry's Resolve when the
+// reference does not parse: the caller's mistake, not a failed
+// verification.
+var ErrBadReference = errors.New("not a registry reference")
+
 // Registry reads images from a registry, with their signatures and
 // attestations both from the referrers API (or its tag schema fallback) and
 // from cosign's sha256-<hex>.sig and .att tags.
@@ -245,7 +250,7 @@ func (r *Registry) Resolve(ctx context.Context, ref string) (*Target, error) {
 	}
 	nr, err := name.ParseReference(full, r.NameOptions...)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", full, err)
+		return nil, fmt.Errorf("%s: %w (%v)", full, ErrBadReference, err)
 	}
 	desc, err := remote.Get(nr, r.opts(ctx)...)
 	if err != nil {

@@ -1,6 +1,7 @@
 package verify
 
 import (
+	"errors"
 	"slices"
 	"testing"
 
@@ -138,5 +139,21 @@ func TestCycloneDXPackageNamesKeepCase(t *testing.T) {
 	want := map[string]bool{"R=4.5.1-r0": true, "busybox=1.37.0-r0": true, "xvfb=21.1-r0": true}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("cyclonedxPackages (-want +got):\n%s", diff)
+	}
+}
+
+// TestResolveBadReference: a registry reference that does not parse is
+// ErrBadReference, which callers report as their user's mistake, before any
+// request is sent.
+func TestResolveBadReference(t *testing.T) {
+	for _, r := range []*Registry{{}, {Prefix: "127.0.0.1:1/p1"}} {
+		for _, ref := range []string{"HTTPS://127.0.0.1:1/p1/jq:latest", "127.0.0.1:1/P1/jq:latest", "127.0.0.1:1/p1/nginx:latest"} {
+			if r.Prefix == "" && ref == "127.0.0.1:1/p1/nginx:latest" {
+				continue // a reference
+			}
+			if _, err := r.Resolve(t.Context(), ref); !errors.Is(err, ErrBadReference) {
+				t.Errorf("Registry{Prefix: %q}.Resolve(%q) = %v, want ErrBadReference", r.Prefix, ref, err)
+			}
+		}
 	}
 }
