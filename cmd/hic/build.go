@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/hic-build/hic/compiler/fsutil"
 	"github.com/hic-build/hic/compiler/mirror"
 	"github.com/hic-build/hic/compiler/pipeline"
 	"github.com/hic-build/hic/compiler/publish"
@@ -57,7 +58,66 @@ func (o *buildOptions) conflicts() error {
 	case o.cacheKey != "" && o.noCacheFrom:
 		return excludeEachOther("build", "--cache-key", "--no-cache-from", "--cache-key checks the registry cache's images, which --no-cache-from turns off: drop one")
 	}
+	return o.overlaps()
+}
+
+// overlaps refuses directories given to build that lie in each other: --out
+// in a mirror (--mirrors, --mirror DIR) or a mirror in --out, where the
+// build would write its layout, report and cache into the mirror or the
+// mirror would become part of the output; and --cache-dir in a mirror or in
+// the OCI layout (OUT/oci), where apko's cache would be published with the
+// images. Nothing is read or written before.
+func (o *buildOptions) overlaps() error {
+	type dir struct{ flag, path string }
+	var mirrors []dir
+	if o.mirrors != "" {
+		mirrors = append(mirrors, dir{"--mirrors", o.mirrors})
+	}
+	for _, m := range o.mirror {
+		if url, d, ok := strings.Cut(m, "="); ok && url != "" && d != "" {
+			mirrors = append(mirrors, dir{"--mirror", d})
+		}
+	}
+	out := dir{"--out", o.out}
+	for _, m := range mirrors {
+		if err := apart("build", out, m, "the build would write its layout, report and cache into the mirror", "give --out a directory of its own"); err != nil {
+			return err
+		}
+		if err := apart("build", m, out, "the build writes and replaces what is in --out", "keep the mirror outside it"); err != nil {
+			return err
+		}
+	}
+	if o.cacheDir == "" {
+		return nil
+	}
+	cache := dir{"--cache-dir", o.cacheDir}
+	layout := dir{"the OCI layout", filepath.Join(o.out, "oci")}
+	if err := apart("build", cache, layout, "apko's cache would be published with the images", "give a directory outside it (the default is "+filepath.Join(o.out, "cache")+")"); err != nil {
+		return err
+	}
+	for _, m := range mirrors {
+		if err := apart("build", cache, m, "apko's cache would be written into the mirror", "give a directory outside it"); err != nil {
+			return err
+		}
+	}
 	return nil
+}
+
+// apart is the usage error of command when directory a is b or lies inside
+// it (symlinks resolved): it names both, says why (what) and what to do.
+func apart(command string, a, b struct{ flag, path string }, what, do string) error {
+	in, err := fsutil.Within(a.path, b.path)
+	if err != nil {
+		return usageError("%s: %s %s: %v", command, a.flag, a.path, err)
+	}
+	if !in {
+		return nil
+	}
+	rel := "is inside"
+	if same, _ := fsutil.Within(b.path, a.path); same {
+		rel = "is the same directory as"
+	}
+	return usageError("%s: %s %s %s %s %s: %s; %s", command, a.flag, a.path, rel, b.flag, b.path, what, do)
 }
 
 // destinations parses --push and --cache-from, before anything is read:
@@ -130,7 +190,9 @@ Outputs under --out (default ./out):
 
 --out and --cache-dir must lie outside the catalog root (exit 2 otherwise):
 what a build writes would become part of the catalog, and its cache's links
-to the mirrors would fail hic vet's catalog-sandbox rule.
+to the mirrors would fail hic vet's catalog-sandbox rule. Nor may --out and a
+mirror (--mirrors, --mirror DIR) lie in each other, or --cache-dir in a
+mirror or in the OCI layout OUT/oci, which is published with what is in it.
 
 A spec whose input digest (compiled spec + lock + hic and apko versions)
 already has an image in the layout is not rebuilt. --mirrors DIR builds from a
