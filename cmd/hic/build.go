@@ -58,6 +58,10 @@ func (o *buildOptions) conflicts() error {
 	case o.cacheKey != "" && o.noCacheFrom:
 		return excludeEachOther("build", "--cache-key", "--no-cache-from", "--cache-key checks the registry cache's images, which --no-cache-from turns off: drop one")
 	}
+	if err := o.signing.registry.unused("build", o.signing.pushTo != "" || o.cacheFrom != "",
+		"no registry is spoken to without --push or --cache-from", "add --push REGISTRY/PREFIX"); err != nil {
+		return err
+	}
 	return o.overlaps()
 }
 
@@ -193,6 +197,7 @@ what a build writes would become part of the catalog, and its cache's links
 to the mirrors would fail hic vet's catalog-sandbox rule. Nor may --out and a
 mirror (--mirrors, --mirror DIR) lie in each other, or --cache-dir in a
 mirror or in the OCI layout OUT/oci, which is published with what is in it.
+--plain-http and --insecure-registry need --push or --cache-from.
 
 A spec whose input digest (compiled spec + lock + hic and apko versions)
 already has an image in the layout is not rebuilt. --mirrors DIR builds from a

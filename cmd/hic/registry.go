@@ -30,6 +30,23 @@ func (f *registryFlags) options() (publish.RegistryOptions, error) {
 	return o, nil
 }
 
+// unused refuses --plain-http and --insecure-registry where command speaks
+// to no registry (used false): they would change nothing, unsaid. why says
+// why no registry is spoken to, do how to give one.
+func (f *registryFlags) unused(command string, used bool, why, do string) error {
+	var given []string
+	if f.plainHTTP {
+		given = append(given, "--plain-http")
+	}
+	if len(f.insecure) > 0 {
+		given = append(given, "--insecure-registry")
+	}
+	if used || len(given) == 0 {
+		return nil
+	}
+	return usageError("%s: %s: %s, so it would change nothing: drop it, or %s", command, strings.Join(given, " and "), why, do)
+}
+
 // destination parses the REGISTRY/PREFIX that what ("publish", "--push")
 // names, as a usage error (exit 2) when it does not parse: checked before
 // anything is read or pushed.
@@ -57,4 +74,5 @@ registry/hic as the Docker Hub repository registry/hic; give registry:5000/hic.
 Registries are spoken to over HTTPS, with credentials from the Docker config
 file (docker login), except registries on localhost or 127.0.0.1 and the
 hosts named with --insecure-registry (repeatable) or, with --plain-http,
-every registry: those over plain HTTP.`
+every registry: those over plain HTTP. These two flags are refused where no
+registry is read from or written to.`

@@ -137,6 +137,10 @@ func (o *imageFlags) check(cmd *cobra.Command, ref string) error {
 	if err != nil {
 		return err
 	}
+	if err := o.reg.unused(cmd.Name(), o.registry != "" || o.fullRef(cmd, ref),
+		"the image is read from the layout "+o.layout+" (no --registry, and "+ref+" is no registry reference)", "add --registry REGISTRY/PREFIX"); err != nil {
+		return err
+	}
 	switch {
 	case o.fullRef(cmd, ref):
 		if _, err := ro.ParseReference(ref); err != nil {
