@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -101,8 +102,10 @@ read-only layout takes it shared, or not at all where there is no lock file).
 			if o.dryRun {
 				verb = "would remove"
 			}
+			gc := st.GC
 			if o.prune {
-				gone, err := st.Prune(cmd.Context(), func(ref string) bool { return inCatalog[ref] }, o.dryRun)
+				keep := func(ref string) bool { return inCatalog[ref] }
+				gone, err := st.Prune(cmd.Context(), keep, o.dryRun)
 				if err != nil {
 					return err
 				}
@@ -111,17 +114,23 @@ read-only layout takes it shared, or not at all where there is no lock file).
 					fmt.Fprintf(w, "%s %s %s (not in the catalog; tags %v)\n", verb, r.SpecRef, r.Descriptor.Digest, r.Refs)
 				}
 				fmt.Fprintf(w, "%s %s of specs not in the catalog\n", verb, count(len(gone), "image"))
-				if o.dryRun {
-					// The blobs a prune frees are reachable until it runs.
-					return done()
+				// The blobs a prune frees are reachable until it runs: a dry
+				// run counts them as the real run will, without the
+				// entries it would remove.
+				gc = func(ctx context.Context, dryRun bool) (int, int64, error) {
+					return st.GCAfterPrune(ctx, keep, dryRun)
 				}
 			}
-			removed, freed, err := st.GC(cmd.Context(), o.dryRun)
+			removed, freed, err := gc(cmd.Context(), o.dryRun)
 			if err != nil {
 				return err
 			}
 			res.Blobs, res.Bytes = removed, freed
-			fmt.Fprintf(w, "%s %s (%d bytes, unreachable) from %s\n", verb, count(removed, "blob"), freed, o.layout)
+			why := "unreachable"
+			if o.prune && o.dryRun {
+				why = "unreachable after the prune"
+			}
+			fmt.Fprintf(w, "%s %s (%d bytes, %s) from %s\n", verb, count(removed, "blob"), freed, why, o.layout)
 			return done()
 		},
 	}

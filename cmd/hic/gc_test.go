@@ -3,8 +3,12 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -48,9 +52,11 @@ func TestGC(t *testing.T) {
 
 // TestGCPrune builds a two-image catalog, removes one image's folder, and
 // checks that hic gc --prune --dry-run lists exactly the removed spec's
-// image, changing nothing; that hic gc --prune then removes it (no tag, no
-// blob left) and the remaining image still verifies; and that hic publish
-// of the pruned layout has nothing of the removed spec to push.
+// image and the blobs the real run frees (those the prune makes
+// unreachable, and one that was already), changing nothing; that hic gc
+// --prune then removes just those (no tag, no blob left) and the remaining
+// image still verifies; and that hic publish of the pruned layout has
+// nothing of the removed spec to push.
 func TestGCPrune(t *testing.T) {
 	dir := t.TempDir()
 	cat := filepath.Join(dir, "catalog")
@@ -107,25 +113,50 @@ func TestGCPrune(t *testing.T) {
 		}
 	}
 
+	// A blob no entry reaches already (as a replaced image leaves): the
+	// dry run must count it with those the prune frees.
+	orphan := []byte("an unreachable blob")
+	if err := os.WriteFile(filepath.Join(oci, "blobs", "sha256", fmt.Sprintf("%x", sha256.Sum256(orphan))), orphan, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	blobsBefore := blobSizes(t, oci)
+
 	msg, code = hic("gc", "--layout", oci, "--prune", "--dry-run")
 	if code != 0 {
 		t.Fatalf("gc --prune --dry-run exited %d:\n%s", code, msg)
 	}
-	var listed []string
-	for _, line := range strings.Split(msg, "\n") {
-		if f := strings.Fields(line); len(f) > 3 && f[0]+" "+f[1] == "would remove" && strings.HasPrefix(f[3], "sha256:") {
-			listed = append(listed, f[2])
-		}
-	}
+	listed, dryBlobs := gcLines(msg, "would remove")
 	if len(listed) != 1 || listed[0] != gone {
 		t.Errorf("gc --prune --dry-run lists %v, want exactly [%s]:\n%s", listed, gone, msg)
 	}
 	if after, _ := os.ReadFile(filepath.Join(oci, "index.json")); !bytes.Equal(after, indexBefore) {
 		t.Error("gc --prune --dry-run changed index.json")
 	}
+	if !maps.Equal(blobSizes(t, oci), blobsBefore) {
+		t.Error("gc --prune --dry-run changed the blobs")
+	}
 
-	if msg, code := hic("gc", "--layout", oci, "--prune"); code != 0 || !strings.Contains(msg, "removed "+gone) {
+	msg, code = hic("gc", "--layout", oci, "--prune")
+	if code != 0 || !strings.Contains(msg, "removed "+gone) {
 		t.Fatalf("gc --prune exited %d, want it to remove %s:\n%s", code, gone, msg)
+	}
+	// The dry run said what the real run removes: the same images, and
+	// the blobs it deleted, by count and bytes.
+	removed, realBlobs := gcLines(msg, "removed")
+	if !slices.Equal(removed, listed) {
+		t.Errorf("gc --prune removed %v, the dry run listed %v", removed, listed)
+	}
+	blobsAfter := blobSizes(t, oci)
+	deleted, deletedBytes := 0, int64(0)
+	for hex, size := range blobsBefore {
+		if _, ok := blobsAfter[hex]; !ok {
+			deleted++
+			deletedBytes += size
+		}
+	}
+	want := fmt.Sprintf("%d (%d bytes", deleted, deletedBytes)
+	if dryBlobs != want || realBlobs != want || deleted < 2 {
+		t.Errorf("gc --prune --dry-run would remove %q blobs, gc --prune says it removed %q, and deleted %s) of the layout's blobs; want them equal, the orphan and the pruned image's", dryBlobs, realBlobs, want)
 	}
 	st, err = store.Open(t.Context(), oci)
 	if err != nil {
@@ -153,4 +184,41 @@ func TestGCPrune(t *testing.T) {
 			t.Errorf("%s does not verify after gc --prune (exit %d):\n%s", r.SpecRef, code, msg)
 		}
 	}
+}
+
+// gcLines reads hic gc's output: the spec refs of the images it lists under
+// verb ("removed", "would remove"), and "N (B bytes" of its blob line.
+func gcLines(out, verb string) (images []string, blobs string) {
+	for _, line := range strings.Split(out, "\n") {
+		rest, ok := strings.CutPrefix(line, verb+" ")
+		if !ok {
+			continue
+		}
+		if f := strings.Fields(rest); len(f) > 1 && strings.HasPrefix(f[1], "sha256:") {
+			images = append(images, f[0])
+		} else if n, b, ok := strings.Cut(rest, " blob"); ok {
+			if _, size, ok := strings.Cut(b, "("); ok {
+				blobs = n + " (" + strings.SplitN(size, " ", 2)[0] + " bytes"
+			}
+		}
+	}
+	return images, blobs
+}
+
+// blobSizes maps the hex digest of each blob of the layout to its size.
+func blobSizes(t *testing.T, oci string) map[string]int64 {
+	t.Helper()
+	ents, err := os.ReadDir(filepath.Join(oci, "blobs", "sha256"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]int64{}
+	for _, e := range ents {
+		fi, err := e.Info()
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[e.Name()] = fi.Size()
+	}
+	return out
 }

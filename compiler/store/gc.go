@@ -17,6 +17,22 @@ import (
 // size; with dryRun it removes nothing and returns what it would remove.
 // Puts wait while it runs.
 func (s *Store) GC(ctx context.Context, dryRun bool) (removed int, freed int64, err error) {
+	return s.gc(ctx, nil, dryRun)
+}
+
+// GCAfterPrune is GC as it runs after Prune(ctx, keep, false): the
+// index.json entries that Prune removes (of the specs keep returns false
+// for) reach nothing. With dryRun it changes nothing and returns what
+// Prune and then GC would remove, so a dry run of both reports the blobs
+// the real run frees, not only those unreachable already. After a real
+// Prune it is GC.
+func (s *Store) GCAfterPrune(ctx context.Context, keep func(specRef string) bool, dryRun bool) (removed int, freed int64, err error) {
+	return s.gc(ctx, keep, dryRun)
+}
+
+// gc is GC with the entries pruned(d, keep) left out of the roots (none
+// without keep).
+func (s *Store) gc(ctx context.Context, keep func(specRef string) bool, dryRun bool) (removed int, freed int64, err error) {
 	if err := s.usable(ctx); err != nil {
 		return 0, 0, fmt.Errorf("store: gc: %w", err)
 	}
@@ -28,7 +44,12 @@ func (s *Store) GC(ctx context.Context, dryRun bool) (removed int, freed int64, 
 	s.gcMu.Lock()
 	defer s.gcMu.Unlock()
 	s.mu.Lock()
-	roots := append([]v1.Descriptor(nil), s.manifest.Manifests...)
+	var roots []v1.Descriptor
+	for _, d := range s.manifest.Manifests {
+		if keep == nil || !pruned(d, keep) {
+			roots = append(roots, d)
+		}
+	}
 	s.mu.Unlock()
 
 	live := map[string]bool{}

@@ -3,6 +3,8 @@ package store
 import (
 	"context"
 	"fmt"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
 
 // Prune removes from index.json every entry of the specs for which keep
@@ -35,13 +37,9 @@ func (s *Store) Prune(ctx context.Context, keep func(specRef string) bool, dryRu
 	}
 	kept := s.manifest.Manifests[:0:0]
 	for _, d := range s.manifest.Manifests {
-		if spec := d.Annotations[AnnotationSpecRef]; spec != "" && !keep(spec) {
-			continue
+		if !pruned(d, keep) {
+			kept = append(kept, d)
 		}
-		if spec := d.Annotations[AnnotationRejected]; spec != "" && !keep(spec) {
-			continue
-		}
-		kept = append(kept, d)
 	}
 	s.manifest.Manifests = kept
 	s.gen++
@@ -51,4 +49,15 @@ func (s *Store) Prune(ctx context.Context, keep func(specRef string) bool, dryRu
 		return nil, fmt.Errorf("store: prune: %w", err)
 	}
 	return gone, nil
+}
+
+// pruned reports whether Prune removes the index.json entry d: an image or
+// artifact of a spec (or one rejected by a post-build check) that keep
+// returns false for.
+func pruned(d v1.Descriptor, keep func(specRef string) bool) bool {
+	if spec := d.Annotations[AnnotationSpecRef]; spec != "" && !keep(spec) {
+		return true
+	}
+	spec := d.Annotations[AnnotationRejected]
+	return spec != "" && !keep(spec)
 }

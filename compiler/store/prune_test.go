@@ -8,8 +8,9 @@ import (
 )
 
 // TestPruneRemovesOnlyTheGoneSpecs: a dry run lists the gone spec's image
-// and changes nothing; the prune then drops its entries (every ref and its
-// artifacts), GC frees its blobs, and the other spec is untouched.
+// and the blobs the prune frees, and changes nothing; the prune then drops
+// its entries (every ref and its artifacts), GC frees exactly those blobs,
+// and the other spec is untouched.
 func TestPruneRemovesOnlyTheGoneSpecs(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
@@ -38,8 +39,17 @@ func TestPruneRemovesOnlyTheGoneSpecs(t *testing.T) {
 	if n, _, err := s.GC(ctx, true); err != nil || n != 0 {
 		t.Errorf("GC dry run after the prune dry run: %d blobs, %v; want 0", n, err)
 	}
+	// GCAfterPrune's dry run counts what the prune frees: the real prune
+	// and GC below must remove exactly that.
+	dryBlobs, dryBytes, err := s.GCAfterPrune(ctx, inCatalog, true)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if got := len(s.manifest.Manifests); got != before {
 		t.Errorf("dry run changed index.json: %d entries, want %d", got, before)
+	}
+	if !s.hasBlob(gone.Digest) {
+		t.Fatal("GCAfterPrune dry run removed a blob")
 	}
 
 	pruned, err := s.Prune(ctx, inCatalog, false)
@@ -62,12 +72,15 @@ func TestPruneRemovesOnlyTheGoneSpecs(t *testing.T) {
 		t.Fatal("GC dry run removed a blob")
 	}
 	// The old index, 2 images, 2 configs, 4 layers, the SBOM manifest, its config and layer.
-	n, _, err := s.GC(ctx, false)
+	n, freed, err := s.GCAfterPrune(ctx, inCatalog, false)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if n != wouldFree || n < 9 {
 		t.Errorf("GC removed %d blobs, dry run said %d, want >= 9", n, wouldFree)
+	}
+	if n != dryBlobs || freed != dryBytes {
+		t.Errorf("prune and GC removed %d blobs (%d bytes), the dry run of both said %d (%d bytes)", n, freed, dryBlobs, dryBytes)
 	}
 	if s.hasBlob(gone.Digest) || !s.hasBlob(kept.Digest) {
 		t.Error("GC removed the wrong index")
