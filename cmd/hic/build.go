@@ -66,9 +66,9 @@ func (o *buildOptions) conflicts() error {
 }
 
 // overlaps refuses directories given to build that lie in each other: --out
-// in a mirror (--mirrors, --mirror DIR) or a mirror in --out, where the
-// build would write its layout, report and cache into the mirror or the
-// mirror would become part of the output; and --cache-dir in a mirror or in
+// in a mirror (--mirrors, --mirror DIR), where the build would write its
+// layout, report and cache into the mirror, or a mirror in what the build
+// writes under --out (oci/, compiled/, the cache); and --cache-dir in a mirror or in
 // the OCI layout (OUT/oci), where apko's cache would be published with the
 // images. Nothing is read or written before.
 func (o *buildOptions) overlaps() error {
@@ -83,12 +83,25 @@ func (o *buildOptions) overlaps() error {
 		}
 	}
 	out := dir{"--out", o.out}
+	cacheDir := o.cacheDir
+	if cacheDir == "" {
+		cacheDir = filepath.Join(o.out, "cache")
+	}
+	written := []dir{
+		{"the OCI layout", filepath.Join(o.out, "oci")},
+		{"the compiled specs", filepath.Join(o.out, "compiled")},
+		{"the cache", cacheDir},
+	}
 	for _, m := range mirrors {
 		if err := apart("build", out, m, "the build would write its layout, report and cache into the mirror", "give --out a directory of its own"); err != nil {
 			return err
 		}
-		if err := apart("build", m, out, "the build writes and replaces what is in --out", "keep the mirror outside it"); err != nil {
-			return err
+		// OUT/mirror, where make demo and the README put it, is fine: the
+		// build writes and replaces only these.
+		for _, w := range written {
+			if err := apart("build", m, w, "the build writes and replaces what is there", "keep the mirror outside it (OUT/mirror is fine)"); err != nil {
+				return err
+			}
 		}
 	}
 	if o.cacheDir == "" {
@@ -194,8 +207,9 @@ Outputs under --out (default ./out):
 
 --out and --cache-dir must lie outside the catalog root (exit 2 otherwise):
 what a build writes would become part of the catalog, and its cache's links
-to the mirrors would fail hic vet's catalog-sandbox rule. Nor may --out and a
-mirror (--mirrors, --mirror DIR) lie in each other, or --cache-dir in a
+to the mirrors would fail hic vet's catalog-sandbox rule. Nor may --out lie
+in a mirror (--mirrors, --mirror DIR), a mirror in what the build writes
+(OUT/oci, OUT/compiled, the cache; OUT/mirror is fine), or --cache-dir in a
 mirror or in the OCI layout OUT/oci, which is published with what is in it.
 --plain-http and --insecure-registry need --push or --cache-from.
 
