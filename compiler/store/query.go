@@ -147,6 +147,30 @@ func (s *Store) SpecsWithArtifacts(artifactTypes ...string) []string {
 	return out
 }
 
+// ArtifactAnnotations maps each spec whose stored image has in index.json a
+// referrer of one of artifactTypes to the values, sorted and distinct, of
+// annotation on those referrers' entries ("" for an entry without it; a
+// rejected image's referrers do not count). The build asks it which key
+// signed each spec's signatures and attestations (attest.AnnotationKeyID).
+// It reads index.json's entries only, no blob: what it returns is the
+// label the entries carry, not a checked signature.
+func (s *Store) ArtifactAnnotations(annotation string, artifactTypes ...string) map[string][]string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := map[string][]string{}
+	for _, d := range s.manifest.Manifests {
+		spec := d.Annotations[AnnotationSpecRef]
+		if spec == "" || d.ArtifactType == "" || !slices.Contains(artifactTypes, d.ArtifactType) {
+			continue
+		}
+		v := d.Annotations[annotation]
+		if i, found := slices.BinarySearch(out[spec], v); !found {
+			out[spec] = slices.Insert(out[spec], i, v)
+		}
+	}
+	return out
+}
+
 // Referrers returns the artifacts in index.json whose subject is subject,
 // optionally only those of artifactType, in index.json order.
 //

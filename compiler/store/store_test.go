@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -689,5 +690,52 @@ func TestSpecsWithArtifacts(t *testing.T) {
 	put("b:1", sbom) // rebuilt without a signature
 	if got, want := s.SpecsWithArtifacts(sig), []string{"a:1"}; !slices.Equal(got, want) {
 		t.Errorf("after b's rebuild: SpecsWithArtifacts(sig) = %q, want %q", got, want)
+	}
+}
+
+// ArtifactAnnotations gives, per spec, the values an annotation has on its
+// referrers of the types asked for ("" for an entry without it): a rebuild
+// replaces them, a rejected image's referrers name no spec.
+func TestArtifactAnnotations(t *testing.T) {
+	ctx := context.Background()
+	s := openT(t, t.TempDir())
+	const sig, att, sbom, key = "application/vnd.dev.cosign.artifact.sig.v1+json", "application/vnd.in-toto+json", "application/spdx+json", "dev.hic.key-id"
+	type ref struct{ artifactType, key string }
+	put := func(spec string, rs ...ref) {
+		t.Helper()
+		idx := randomIndex(t)
+		d, err := DescriptorOf(idx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var refs []Referrer
+		for i, r := range rs {
+			a := Artifact{ArtifactType: r.artifactType, Subject: d, MediaType: "application/json", Data: []byte(fmt.Sprintf(`{"spec":%q,"n":%d}`, spec, i))}
+			if r.key != "" {
+				a.IndexAnnotations = map[string]string{key: r.key}
+			}
+			refs = append(refs, mustArtifact(t, a))
+		}
+		if _, err := s.Put(ctx, Entry{SpecRef: spec, Refs: []string{spec}}, idx, refs...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put("a:1", ref{sig, "k1"}, ref{att, "k1"}, ref{sbom, "k9"})
+	put("b:1", ref{sig, "k2"}, ref{att, "k1"})
+	put("c:1", ref{sig, ""}, ref{att, "k1"})
+	put("d:1", ref{sbom, "k1"})
+	rej := randomIndex(t)
+	rd, _ := DescriptorOf(rej)
+	if _, err := s.PutRejected(ctx, "e:1", "failed", rej, mustArtifact(t, Artifact{ArtifactType: sig, Subject: rd, MediaType: "application/json", Data: []byte(`{}`), IndexAnnotations: map[string]string{key: "k3"}})); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string][]string{"a:1": {"k1"}, "b:1": {"k1", "k2"}, "c:1": {"", "k1"}}
+	if got := s.ArtifactAnnotations(key, sig, att); !maps.EqualFunc(got, want, slices.Equal) {
+		t.Errorf("ArtifactAnnotations = %q, want %q", got, want)
+	}
+	put("b:1", ref{sig, "k2"}, ref{att, "k2"})
+	want["b:1"] = []string{"k2"}
+	if got := s.ArtifactAnnotations(key, sig, att); !maps.EqualFunc(got, want, slices.Equal) {
+		t.Errorf("after b's rebuild: ArtifactAnnotations = %q, want %q", got, want)
 	}
 }
