@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"sync"
@@ -181,6 +182,16 @@ func (a *SigningAttacher) Attach(ctx context.Context, img compile.Image, b Built
 			return nil, err
 		}
 		out = append(out, ref)
+	}
+	// Each entry names the key, so that a later build with another key
+	// into this layout is refused (pipeline: signedKeys).
+	id := a.Signer.KeyID()
+	for i := range out {
+		out[i].Annotations = maps.Clone(out[i].Annotations)
+		if out[i].Annotations == nil {
+			out[i].Annotations = map[string]string{}
+		}
+		out[i].Annotations[AnnotationKeyID] = id
 	}
 	return out, nil
 }

@@ -34,6 +34,12 @@ const (
 	// AnnotationSubject on an index.json entry is the digest of the image
 	// the referrer manifest is about.
 	AnnotationSubject = "dev.hic.attestation.subject"
+	// AnnotationKeyID on the index.json entry of an attestation or image
+	// signature is the id of the key that signed it (sign.KeyID), as the
+	// signing attacher writes it: the build reads it to keep a layout to
+	// one key without reading a blob. It is a label, not evidence: hic
+	// publish --key and hic verify check the signatures themselves.
+	AnnotationKeyID = "dev.hic.key-id"
 	// AnnotationTitle on a layer is the file name `oras pull` saves it
 	// under (a layer without one is not saved).
 	AnnotationTitle = "org.opencontainers.image.title"

@@ -45,6 +45,11 @@ func TestSigningAttacher(t *testing.T) {
 	if !r.Signed || r.KeyID != signer.KeyID() || r.Specs[0].Status != report.StatusBuilt {
 		t.Fatalf("report: signed %v key %q status %s (%s)", r.Signed, r.KeyID, r.Specs[0].Status, r.Specs[0].Error)
 	}
+	// Every signature and attestation entry in index.json names the key,
+	// which a build with another key is refused by (signedlayout.go).
+	if got := s.ArtifactAnnotations(attest.AnnotationKeyID, attest.ArtifactType, attest.SignatureArtifactType); !slices.Equal(got[img.Ref], []string{signer.KeyID()}) || len(got) != 1 {
+		t.Errorf("key ids in index.json: %q, want %s: [%s]", got, img.Ref, signer.KeyID())
+	}
 	idxHash, err := v1.NewHash(r.Specs[0].ImageDigest)
 	if err != nil {
 		t.Fatal(err)
