@@ -51,8 +51,6 @@ func (o *buildOptions) conflicts() error {
 	switch {
 	case o.signing.key != "" && o.signing.unsigned:
 		return excludeEachOther("build", "--key", "--unsigned", "drop --unsigned to sign with the key, or --key for an unsigned build")
-	case o.signing.replaceSigned && !o.signing.unsigned:
-		return usageError("build: --replace-signed is for an --unsigned build (a signed build keeps the layout signed)")
 	case o.cacheFrom != "" && o.noCacheFrom:
 		return excludeEachOther("build", "--cache-from", "--no-cache-from", "drop --no-cache-from to skip the specs whose image "+o.cacheFrom+" holds, or --cache-from to ask no registry")
 	case o.cacheKey != "" && o.noCacheFrom:
@@ -225,14 +223,18 @@ digest. A build without a key needs an explicit --unsigned, and report.json
 says whether the build was signed. --push REGISTRY/PREFIX publishes the specs
 that succeeded after the build, as hic publish does; hic verify checks them.
 
-A signed layout is not un-signed by accident: an --unsigned build into an
+A signed layout stays signed, and by one key, unless asked: a build into an
 --out whose layout holds signed images is refused (exit 2) before anything
-is written, naming them, since it would rebuild them unsigned and drop their
-signatures and attestations (hic gc then deletes them). Build with the key,
-into another --out, or add --replace-signed to replace them: the summary
-then names the signed images it replaced and those left signed, and
-report.json keeps the earlier key id while signed images remain, so hic
-publish --key still refuses another key.
+is written when it is --unsigned, or signed with another key than theirs
+(index.json names the key of each image's signatures and attestations). It
+would rebuild the images it selects unsigned or with its own key, dropping
+their signatures and attestations (hic gc then deletes them), and leave a
+layout signed in part or by two keys. The refusal names the specs it
+selects, the other signed ones, and the keys. Build with that key, into
+another --out, or add --replace-signed to replace them: with unsigned
+images, or with images signed by the new key, as for a key rotation (hic
+build --all --key NEW --replace-signed). The summary then names the images
+replaced and those left as they were.
 
 Registry cache: --cache-from REGISTRY/PREFIX (by default the --push target) is
 asked, by one HEAD request per spec, whether it already holds the image of the
@@ -368,8 +370,9 @@ func newBuildCmd(root *rootOptions) *cobra.Command {
 type signingFlags struct {
 	key      string
 	unsigned bool
-	// replaceSigned lets an --unsigned build replace the layout's signed
-	// images (pipeline.CatalogOptions.ReplaceSigned).
+	// replaceSigned lets the build replace the layout's signed images
+	// with unsigned ones or with ones signed by another key
+	// (pipeline.CatalogOptions.ReplaceSigned).
 	replaceSigned bool
 	pushTo        string
 	registry      registryFlags
@@ -378,7 +381,7 @@ type signingFlags struct {
 func (f *signingFlags) addFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&f.key, "key", "", "sign with this private key: a PEM file (hic keygen) or the PEM itself; env HIC_SIGNING_KEY")
 	fs.BoolVar(&f.unsigned, "unsigned", false, "build without signatures and attestations (needed when no key is given)")
-	fs.BoolVar(&f.replaceSigned, "replace-signed", false, "let an --unsigned build replace signed images in the layout (refused without it)")
+	fs.BoolVar(&f.replaceSigned, "replace-signed", false, "let the build replace the layout's signed images with unsigned ones (--unsigned) or with ones signed by another key (--key NEW, a key rotation); refused without it")
 	fs.StringVar(&f.pushTo, "push", "", "after the build, publish the specs that succeeded to REGISTRY/PREFIX (as hic publish --key)")
 	f.registry.addFlags(fs)
 }
@@ -389,8 +392,7 @@ func (f *signingFlags) addFlags(fs *pflag.FlagSet) {
 func (f *signingFlags) setup(root *rootOptions, push *publish.Destination) (sign.Signer, publish.Publisher, error) {
 	var signer sign.Signer
 	key := f.key
-	// --key with --unsigned, and --replace-signed without --unsigned, are
-	// refused before (buildOptions.conflicts).
+	// --key with --unsigned is refused before (buildOptions.conflicts).
 	if !f.unsigned {
 		if key == "" {
 			key = root.getenv("HIC_SIGNING_KEY")

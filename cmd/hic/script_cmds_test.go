@@ -31,6 +31,7 @@ var scriptCmds = map[string]func(ts *testscript.TestScript, neg bool, args []str
 	"testlayout": cmdTestLayout,
 	"regdigest":  cmdRegDigest,
 	"keypair":    cmdKeyPair,
+	"keyid":      cmdKeyID,
 	"perm":       cmdPerm,
 	"within":     cmdWithin,
 	"readonly":   cmdReadOnly,
@@ -126,6 +127,20 @@ func cmdKeyPair(ts *testscript.TestScript, neg bool, args []string) {
 	id, err := sign.KeyID(pk)
 	ts.Check(err)
 	fmt.Fprintf(ts.Stdout(), "private key: %s\npublic key:  %s\nkey id:      %s\nfingerprint: sha256:%s\n", args[0], args[1], id[:16], id)
+}
+
+// cmdKeyID is "keyid VAR PUB": set $VAR to the key id of the public key
+// PUB as hic's messages give it (16 hex digits).
+func cmdKeyID(ts *testscript.TestScript, neg bool, args []string) {
+	noNeg(ts, neg, "keyid")
+	if len(args) != 2 {
+		ts.Fatalf("usage: keyid VAR PUB")
+	}
+	pk, err := sign.LoadPublicKey(ts.MkAbs(args[1]))
+	ts.Check(err)
+	id, err := sign.KeyID(pk)
+	ts.Check(err)
+	ts.Setenv(args[0], id[:16])
 }
 
 // cmdPerm is "perm MODE PATH": fail unless PATH's permission bits are

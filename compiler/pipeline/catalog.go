@@ -63,10 +63,13 @@ type CatalogOptions struct {
 	Jobs int
 	// Signer signs every image and its attestations. Nil: an unsigned build.
 	Signer sign.Signer
-	// ReplaceSigned lets an unsigned build (no Signer) into a layout that
-	// holds signed images replace them with unsigned ones (hic build
-	// --replace-signed); it then says which it replaced. Without it such a
-	// build is refused (an InputError) before anything is written.
+	// ReplaceSigned lets a build replace the layout's signed images with
+	// unsigned ones (no Signer) or with ones signed by Signer's key when
+	// another key signed them (a key rotation; hic build --replace-signed);
+	// it then says which it replaced and which are left as they were.
+	// Without it such a build is refused (an InputError) before anything
+	// is written: which key signed each image is read from index.json
+	// (attest.AnnotationKeyID).
 	ReplaceSigned bool
 	// Remote, if set, is asked for specs the layout lacks (hic build
 	// --cache-from).
@@ -98,7 +101,8 @@ type Shard struct {
 }
 
 // InputError is BuildCatalog's error for a request that cannot be built as given
-// (a repository no mirror covers, an unsigned build into a signed layout);
+// (a repository no mirror covers, an unsigned build into a signed layout,
+// a build signed with one key into a layout signed by another);
 // the catalog's own input errors are *catalog.InputError.
 type InputError struct{ Err error }
 
@@ -167,15 +171,21 @@ func BuildCatalog(ctx context.Context, opts CatalogOptions) (*report.Report, err
 		return nil, err
 	}
 	defer st.Close()
-	// An unsigned build rebuilds every signed spec it selects (the key
-	// feeds the input digest) and so would strip its signatures: a signed
-	// layout is not un-signed but on request.
-	var signedBefore []string
-	if opts.Signer == nil {
-		signedBefore = signedSpecs(st)
-		if len(signedBefore) > 0 && !opts.ReplaceSigned {
-			return nil, refuseUnsigning(opts.Out, signedBefore)
-		}
+	// A build unsigned or with another key rebuilds every signed spec it
+	// selects (the key feeds the input digest) and so would strip or
+	// replace its signatures: a signed layout is not un-signed, nor signed
+	// by two keys, but on request (signedlayout.go).
+	var keyID string
+	if opts.Signer != nil {
+		keyID = opts.Signer.KeyID()
+	}
+	signedBefore := signedLayout{out: opts.Out, keys: signedKeys(st, opts.Out)}
+	selected := make([]string, len(imgs))
+	for i, img := range imgs {
+		selected[i] = img.Ref
+	}
+	if err := signedBefore.refuse(keyID, selected, opts.ReplaceSigned); err != nil {
+		return nil, err
 	}
 	if opts.ChecksMemo != nil {
 		st.RememberPrefetchedChecks(opts.ChecksMemo, checks)
@@ -235,10 +245,6 @@ func BuildCatalog(ctx context.Context, opts CatalogOptions) (*report.Report, err
 		},
 		Dir: compiledDir,
 	}
-	var keyID string
-	if opts.Signer != nil {
-		keyID = opts.Signer.KeyID()
-	}
 	var inputs *InputMemo
 	if opts.ChecksMemo != nil {
 		inputs = OpenInputMemo(filepath.Join(cache, "input-digests"), opts.ChecksMemo)
@@ -266,8 +272,8 @@ func BuildCatalog(ctx context.Context, opts CatalogOptions) (*report.Report, err
 	if err := entries.Save(); err != nil {
 		clog.FromContext(ctx).Debug("checked package cache entries not remembered", "error", err)
 	}
-	if len(signedBefore) > 0 {
-		noteUnsigned(progress, signedBefore, st)
+	if opts.ReplaceSigned {
+		signedBefore.note(progress, keyID, st)
 	}
 	if ls := layers.Stats(); ls.Stored+ls.Reused > 0 {
 		fmt.Fprintf(progress, "layers: %d compressed, %d reused from %s\n", ls.Stored, ls.Reused, layers.Dir())
