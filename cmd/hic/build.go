@@ -234,7 +234,8 @@ selects, the other signed ones, and the keys. Build with that key, into
 another --out, or add --replace-signed to replace them: with unsigned
 images, or with images signed by the new key, as for a key rotation (hic
 build --all --key NEW --replace-signed). The summary then names the images
-replaced and those left as they were.
+replaced and those left as they were; hic publish --key refuses an image
+whose attestations are by another key, or that has none.
 
 Registry cache: --cache-from REGISTRY/PREFIX (by default the --push target) is
 asked, by one HEAD request per spec, whether it already holds the image of the
@@ -418,8 +419,9 @@ func (f *signingFlags) setup(root *rootOptions, push *publish.Destination) (sign
 func buildError(cmd *cobra.Command, root *rootOptions, err error) error {
 	var ie *pipeline.InputError
 	var pe *pipeline.PublishError
+	var kr *publish.KeyRefusal
 	switch {
-	case errors.As(err, &ie):
+	case errors.As(err, &ie), errors.As(err, &kr):
 		return usageError("%v", err)
 	case errors.As(err, &pe) && !errors.Is(err, context.Canceled):
 		return &exitError{code: exitFindings, err: err}

@@ -44,6 +44,12 @@ is pushed to (REGISTRY/PREFIX/<repository> in the signature's
 docker-reference) and these signatures replace the layout's, which name only
 the catalog repository: policy engines that check the signed identity
 (containers/image's matchRepository in podman, CRI-O and skopeo) need them.
+The layout's attestations are pushed as they are, so before anything is
+pushed each image's attestations are verified with the key: an image whose
+attestations another key signed is refused (exit 2), as is one built
+--unsigned, which has none (signing it would vouch for an image hic did not
+attest). Without --key the layout's own signatures are pushed, each image
+with those of the key that built it.
 
 ` + registriesHelp
 
@@ -129,9 +135,6 @@ func newPublishCmd(opts *rootOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if err := publishKeyMatches(rep, repPath, signer); err != nil {
-				return err
-			}
 			if rep != nil {
 				why := rep.FailingSpecs()
 				var refused []string
@@ -192,6 +195,12 @@ func newPublishCmd(opts *rootOptions) *cobra.Command {
 			if err := publish.PublishImages(ctx, images, dst, popts); err != nil {
 				if errors.Is(err, context.Canceled) {
 					return err
+				}
+				// --key over attestations by another key, or over none:
+				// refused before anything is pushed.
+				var kr *publish.KeyRefusal
+				if errors.As(err, &kr) {
+					return usageError("publish: %v", err)
 				}
 				return &exitError{code: exitFindings, err: err}
 			}

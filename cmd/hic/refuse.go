@@ -11,7 +11,6 @@ import (
 	"github.com/hic-build/hic/compiler/catalog"
 	"github.com/hic-build/hic/compiler/fsutil"
 	"github.com/hic-build/hic/compiler/report"
-	"github.com/hic-build/hic/compiler/sign"
 )
 
 // refusal is the error for specs that must not be published: each named
@@ -42,20 +41,6 @@ func publishReport(path, layoutDir string) (*report.Report, string, error) {
 		return nil, path, usageError("publish: --report: %v", err)
 	}
 	return r, path, nil
-}
-
-// publishKeyMatches refuses to re-sign with a key other than the one the
-// build signed the layout's attestations with: the registry would get
-// image signatures by one key and attestations by another, and verify
-// would pass with neither. The report of an unsigned build that left
-// signed images in the layout (--replace-signed) still names their key
-// (report.CarryKey), though it is not signed itself.
-func publishKeyMatches(rep *report.Report, repPath string, signer sign.Signer) error {
-	if signer == nil || rep == nil || rep.KeyID == "" || rep.KeyID == signer.KeyID() {
-		return nil
-	}
-	return usageError("publish: --key is key %s, but the build signed the layout's attestations with key %s (%s, keyId): publish with that key, or rebuild with this one",
-		signer.KeyID(), rep.KeyID, repPath)
 }
 
 // excludeEachOther is the usage error of two flags given together that ask

@@ -143,9 +143,9 @@ func TestSigningAttacher(t *testing.T) {
 
 // An unsigned run into a layout that keeps images an earlier run signed
 // (hic build --unsigned --replace-signed of some specs) keeps that run's
-// key id in report.json: publish --key checks it, and those images'
-// attestations are still that key's. Once no signed image is left, the
-// report names no key.
+// key id in report.json: those images' attestations are still that key's
+// (a build reads it for index.json entries that name no key). Once no
+// signed image is left, the report names no key.
 func TestUnsignedRunKeepsKeyOfImagesLeftSigned(t *testing.T) {
 	ctx := context.Background()
 	k, err := sign.GenerateKey()

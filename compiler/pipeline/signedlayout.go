@@ -280,7 +280,7 @@ func (l signedLayout) note(w io.Writer, keyID string, st *store.Store) {
 	}
 	now := signedLayout{out: l.out, keys: after}
 	if kept := now.specs(func(_ string, ks []string) bool { return otherKey(ks, keyID) }); len(kept) > 0 {
-		fmt.Fprintf(w, "warning: the images of %s are still signed by %s (%s): the layout is signed by more than one key\n", count(len(kept), "spec"), now.keysOf(kept), names(kept))
+		fmt.Fprintf(w, "warning: the images of %s are still signed by %s (%s): the layout is signed by more than one key, and hic publish --key %s refuses them until they are rebuilt with it\n", count(len(kept), "spec"), now.keysOf(kept), names(kept), shortKey(keyID))
 	}
 }
 

@@ -62,7 +62,10 @@ type Options struct {
 	// Signer, if set, signs each image for the repository it is pushed to
 	// (REGISTRY/PREFIX/REPOSITORY as the signature's docker-reference), and
 	// these signatures are pushed instead of the layout's, which name the
-	// catalog repository. Default: push the layout's signatures.
+	// catalog repository. Before anything is pushed, every image's
+	// attestations in the layout must verify with the signer's key, and an
+	// image without any (built unsigned) is refused: the error is then a
+	// *KeyRefusal naming them. Default: push the layout's signatures.
 	Signer sign.Signer
 }
 
@@ -386,6 +389,12 @@ func PublishImages(ctx context.Context, images []Image, d Destination, opts Opti
 			if err := images[i].ReadReferrers(ctx); err != nil {
 				return fmt.Errorf("publish %s to %s: %w", images[i].Name(), d, err)
 			}
+		}
+	}
+	// Signing with a key is for images whose attestations are that key's.
+	if o.Signer != nil {
+		if err := checkSignedBy(ctx, o.Signer, images); err != nil {
+			return err
 		}
 	}
 	m := newMounts()

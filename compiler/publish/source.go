@@ -10,6 +10,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/partial"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/hic-build/hic/compiler/attest"
 )
 
 // Annotations hic's store writes on index.json entries.
@@ -80,7 +82,7 @@ func (img *Image) ReadReferrers(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("read layout %s: entry %s: %w", u.p, desc.Digest, err)
 		}
-		img.Referrers = append(img.Referrers, Referrer{Subject: *subject, Artifact: art})
+		img.Referrers = append(img.Referrers, Referrer{Subject: *subject, Artifact: art, KeyID: desc.Annotations[attest.AnnotationKeyID]})
 	}
 	img.unread = nil
 	return nil
@@ -91,6 +93,9 @@ func (img *Image) ReadReferrers(ctx context.Context) error {
 type Referrer struct {
 	Subject  v1.Descriptor
 	Artifact v1.Image
+	// KeyID is the key id the layout's index.json names on its entry
+	// (attest.AnnotationKeyID), if any: a label for messages, not checked.
+	KeyID string
 }
 
 // Name is "repository:tag" with the first tag, for messages.

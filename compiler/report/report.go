@@ -44,8 +44,11 @@ type Report struct {
 	// (false for a build run with --unsigned); KeyID names the key. An
 	// unsigned build that left images an earlier build signed in the
 	// layout (hic build --unsigned --replace-signed of some specs) keeps
-	// that build's KeyID (CarryKey), so that hic publish still refuses to
-	// re-sign them with another key.
+	// that build's KeyID (CarryKey). It names one key: which key signed
+	// each image is in the layout's index.json (attest.AnnotationKeyID),
+	// and hic publish --key verifies each image's attestations itself; the
+	// build reads KeyID only for entries that name no key (layouts written
+	// before they did).
 	Signed bool   `json:"signed"`
 	KeyID  string `json:"keyId,omitempty"`
 	Counts Counts `json:"counts"`
