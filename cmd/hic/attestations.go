@@ -19,7 +19,9 @@ platform manifest's: the SLSA provenance, the SPDX and CycloneDX SBOMs, the
 hardening report and the OpenVEX document. Each envelope is verified with the
 public key (--key or HIC_PUBLIC_KEY) and must be about the manifest it is
 attached to; one that is not is listed with the reason, never written, and
-the exit status is 1.
+the exit status is 1. An image with no attestations is exit 1 too, as in
+hic verify and cosign verify-attestation: one built --unsigned is said to be
+unsigned. So is a --type none of the image's attestations has.
 
 With --out DIR the verified statements are written as files, with the
 documents they carry beside them:
@@ -135,6 +137,8 @@ func (o *attestationsOptions) run(cmd *cobra.Command, root *rootOptions, ref str
 		verified := count(len(list)-refused, "attestation")
 		switch {
 		case len(list) == 0:
+			// Attestations errs for an image with none at all: this
+			// is a --type that none of them has.
 			fmt.Fprintf(w, "no attestations of %s%s\n", ref, typesNote(o.types))
 		case refused > 0:
 			fmt.Fprintf(w, "%s verified with key %s, %d refused\n", verified, shortKey(v.KeyID()), refused)
@@ -142,7 +146,7 @@ func (o *attestationsOptions) run(cmd *cobra.Command, root *rootOptions, ref str
 			fmt.Fprintf(w, "%s verified with key %s\n", verified, shortKey(v.KeyID()))
 		}
 	}
-	if refused > 0 {
+	if refused > 0 || len(list) == 0 {
 		return &exitError{code: exitFindings}
 	}
 	return nil

@@ -123,6 +123,13 @@ func TestAttestations(t *testing.T) {
 		}
 	})
 
+	t.Run("a type the image has none of", func(t *testing.T) {
+		// Exit 1, as cosign verify-attestation --type: nothing verified.
+		if as := list(t, exitFindings, "web:2", "--layout", oci, "--type", "https://example.com/none/v1"); len(as) != 0 {
+			t.Errorf("listed %+v", as)
+		}
+	})
+
 	t.Run("usage", func(t *testing.T) {
 		for _, args := range [][]string{
 			{"web:2", "--layout", oci, "--type", "sbom"},

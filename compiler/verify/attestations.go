@@ -45,6 +45,13 @@ func AttestationTypes() []string {
 // entry that names no type.
 var ErrUnknownType = errors.New("unknown attestation type")
 
+// ErrNoAttestations is returned (wrapped) for an image that has no
+// attestation at all, on the index or any platform manifest: an unsigned
+// image (no signature either), as hic verify calls it, or one signed but
+// not attested. As cosign verify-attestation, that is a failure: nothing
+// was verified.
+var ErrNoAttestations = errors.New("no attestations")
+
 // Attestation is one attestation stored for an image or one of its platform
 // manifests.
 type Attestation struct {
@@ -130,11 +137,13 @@ func Attestations(ctx context.Context, src Source, ref string, opts Attestations
 	}
 	var out []Attestation
 	used := map[string]bool{} // file names written
+	found := 0
 	for _, s := range subjects {
 		envs, err := src.Attestations(ctx, s.digest)
 		if err != nil {
 			return nil, fmt.Errorf("%s %s: %w", s.platform, short(s.digest), err)
 		}
+		found += len(envs)
 		seen := map[[32]byte]bool{}
 		for _, e := range envs {
 			a := Attestation{Subject: s.digest.String(), Platform: s.platform, Where: e.Where}
@@ -178,8 +187,33 @@ func Attestations(ctx context.Context, src Source, ref string, opts Attestations
 			out = append(out, a)
 		}
 	}
+	if found == 0 {
+		return nil, noAttestations(ctx, src, t, ref, len(subjects)-1)
+	}
 	sort.SliceStable(out, func(i, j int) bool { return typeRank(out[i].Type) < typeRank(out[j].Type) })
 	return out, nil
+}
+
+// noAttestations is the error for an image with no attestation, worded as
+// hic verify's image-signature check words it: unsigned when it carries no
+// signature either.
+func noAttestations(ctx context.Context, src Source, t *Target, ref string, plats int) error {
+	subjects := []v1.Hash{t.Digest}
+	if im, err := t.Index.IndexManifest(); err == nil {
+		for _, m := range im.Manifests {
+			subjects = append(subjects, m.Digest)
+		}
+	}
+	for _, h := range subjects {
+		if sigs, err := src.Signatures(ctx, h); err != nil || len(sigs) > 0 {
+			return fmt.Errorf("%s: %w: its image signatures are not attestations, and %s any", ref, ErrNoAttestations, carryNone(plats))
+		}
+	}
+	why := " (hic build --unsigned makes such images)"
+	if t.rejectedSpec != "" {
+		why = fmt.Sprintf(": the image of %s failed a post-build check, and such an image is stored unsigned; the build's report has its findings", t.rejectedSpec)
+	}
+	return fmt.Errorf("%s: %w: the image is unsigned: %s any signature or attestation%s", ref, ErrNoAttestations, carryNone(plats), why)
 }
 
 // writeAttestation writes a verified statement and its document to dir.

@@ -136,3 +136,25 @@ func TestAttestationSubjectsNeedAStatement(t *testing.T) {
 }
 
 var errBlob = errors.New("blob does not match its digest")
+
+// TestAttestationsOfUnsignedImage: listing the attestations of an image that
+// has none is an error (hic attestations exits 1), worded as verify's
+// image-signature check: unsigned, and why, when no signature is there
+// either.
+func TestAttestationsOfUnsignedImage(t *testing.T) {
+	for _, c := range []struct {
+		name, rejected, want string
+	}{
+		{"unsigned", "", "app:1: no attestations: the image is unsigned: neither the index nor its 2 platform manifests carry any signature or attestation (hic build --unsigned makes such images)"},
+		{"rejected", "app:1-wolfi-runtime", "app:1: no attestations: the image is unsigned: neither the index nor its 2 platform manifests carry any signature or attestation: the image of app:1-wolfi-runtime failed a post-build check"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			tg := bareTarget(t)
+			tg.rejectedSpec = c.rejected
+			list, err := Attestations(context.Background(), bareSource{t: tg}, "app:1", AttestationsOptions{Verifier: testVerifier(t)})
+			if !errors.Is(err, ErrNoAttestations) || !strings.HasPrefix(err.Error(), c.want) || list != nil {
+				t.Errorf("Attestations = %v, %v\nwant ErrNoAttestations: %q", list, err, c.want)
+			}
+		})
+	}
+}
