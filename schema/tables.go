@@ -3,7 +3,10 @@ package schema
 import (
 	"fmt"
 	"io/fs"
+	"path"
+	"path/filepath"
 	"sort"
+	"strings"
 
 	"cuelang.org/go/cue"
 	"cuelang.org/go/cue/cuecontext"
@@ -83,12 +86,12 @@ func Evaluate(ctx *cue.Context) (cue.Value, error) {
 	overlay := map[string]load.Source{}
 	var args []string
 	for name, src := range files {
-		p := "/hic-schema/" + FilePrefix + name
+		p := Dir + "/" + FilePrefix + name
 		overlay[p] = load.FromBytes(src)
 		args = append(args, p)
 	}
 	sort.Strings(args)
-	insts := load.Instances(args, &load.Config{Dir: "/hic-schema", Overlay: overlay, Package: Package})
+	insts := load.Instances(args, &load.Config{Dir: Dir, Overlay: overlay, Package: Package})
 	if len(insts) != 1 || insts[0].Err != nil {
 		return cue.Value{}, fmt.Errorf("schema: load: %v", insts[0].Err)
 	}
@@ -99,10 +102,27 @@ func Evaluate(ctx *cue.Context) (cue.Value, error) {
 	return v, nil
 }
 
-// FilePrefix starts the names the schema files carry when evaluated, so
+// Dir and FilePrefix name the schema files as Evaluate loads them, so
 // positions in them are told apart from catalog files: an error at
-// /hic-schema/hic.schema.image.cue:12:3 is in schema/image.cue.
-const FilePrefix = "hic.schema."
+// /hic-schema/hic.schema.image.cue:12:3 is in schema/image.cue. Dir is a
+// directory of Evaluate's overlay only; a catalog file is never in it, and
+// a catalog file whose name starts with FilePrefix is a catalog file like
+// any other (SourceFile tells the two apart).
+const (
+	Dir        = "/hic-schema"
+	FilePrefix = "hic.schema."
+)
+
+// SourceFile says whether filename, a position's file, is one of the
+// schema's files as Evaluate loads them, and if so names it as it is in
+// the repository: "schema/image.cue".
+func SourceFile(filename string) (string, bool) {
+	dir, base := path.Split(filepath.ToSlash(filename))
+	if dir != Dir+"/" || !strings.HasPrefix(base, FilePrefix) {
+		return "", false
+	}
+	return "schema/" + strings.TrimPrefix(base, FilePrefix), true
+}
 
 // Files returns the schema's CUE sources by file name.
 func Files() (map[string][]byte, error) {

@@ -3,6 +3,9 @@ package schema
 import (
 	"strings"
 	"testing"
+
+	"cuelang.org/go/cue"
+	"cuelang.org/go/cue/cuecontext"
 )
 
 func TestLoadTables(t *testing.T) {
@@ -23,5 +26,36 @@ func TestLoadTables(t *testing.T) {
 	}
 	if len(tab.Variants) != 2 {
 		t.Errorf("variants = %v", tab.Variants)
+	}
+}
+
+// SourceFile names the schema's files as Evaluate loads them, and nothing
+// else: a catalog file that only starts like one (hic.schema.x.cue) is no
+// schema file, wherever it is.
+func TestSourceFile(t *testing.T) {
+	for _, tt := range []struct {
+		name, want string
+		ok         bool
+	}{
+		{"/hic-schema/hic.schema.image.cue", "schema/image.cue", true},
+		{"/hic-schema/image.cue", "", false},
+		{"/work/catalog/hic.schema.root.cue", "", false},
+		{"/work/catalog/nginx/hic.schema.x.cue", "", false},
+		{"/x/hic-schema/hic.schema.image.cue", "", false},
+		{"hic.schema.image.cue", "", false},
+	} {
+		got, ok := SourceFile(tt.name)
+		if got != tt.want || ok != tt.ok {
+			t.Errorf("SourceFile(%q) = %q, %v, want %q, %v", tt.name, got, ok, tt.want, tt.ok)
+		}
+	}
+	// Evaluate's positions are the ones SourceFile names.
+	v, err := Evaluate(cuecontext.New())
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := v.LookupPath(cue.ParsePath("#Image")).Pos()
+	if got, ok := SourceFile(p.Filename()); !ok || got != "schema/image.cue" {
+		t.Errorf("#Image is at %s: SourceFile = %q, %v, want schema/image.cue", p.Filename(), got, ok)
 	}
 }

@@ -30,11 +30,13 @@ func (t *translator) withIndex(idx *index) *translator {
 	return &translator{root: t.root, idx: idx, fields: t.fields}
 }
 
-// rel makes a file name relative to the catalog root; schema overlay files
-// are shown as schema/<name>.
+// rel makes a file name relative to the catalog root; the embedded
+// schema's files are shown as schema/<name>. Only the schema's own files
+// are (schema.SourceFile): a catalog file named hic.schema.x.cue is shown
+// where it is.
 func (t *translator) rel(name string) string {
-	if base := filepath.Base(name); strings.HasPrefix(base, schemaPrefix) {
-		return "schema/" + strings.TrimPrefix(base, schemaPrefix)
+	if s, ok := schema.SourceFile(name); ok {
+		return s
 	}
 	if r, err := filepath.Rel(t.root, name); err == nil && !strings.HasPrefix(r, "..") {
 		return r
@@ -43,7 +45,11 @@ func (t *translator) rel(name string) string {
 }
 
 func (t *translator) isCatalog(p token.Pos) bool {
-	return p.IsValid() && p.Filename() != "" && !strings.HasPrefix(filepath.Base(p.Filename()), schemaPrefix)
+	if !p.IsValid() || p.Filename() == "" {
+		return false
+	}
+	_, inSchema := schema.SourceFile(p.Filename())
+	return !inSchema
 }
 
 func (t *translator) pos(p token.Pos) finding.Position {

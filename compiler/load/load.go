@@ -82,8 +82,6 @@ const (
 	RuleSchema = "schema"
 )
 
-const schemaPrefix = schema.FilePrefix
-
 // Load reads the catalog at root. The error is for problems with the catalog
 // as a whole (no such directory); problems in its files are findings.
 func Load(ctx context.Context, root string, opts Options) (*Catalog, error) {
@@ -310,7 +308,7 @@ func discover(sb *sandbox) (dirs, files []string, err error) {
 			}
 			return nil
 		}
-		if !strings.HasSuffix(name, ".cue") || strings.HasPrefix(name, ".") || strings.HasPrefix(name, "_") || strings.HasPrefix(name, schemaPrefix) {
+		if !strings.HasSuffix(name, ".cue") || strings.HasPrefix(name, ".") || strings.HasPrefix(name, "_") {
 			return nil
 		}
 		rel := filepath.FromSlash(p)
@@ -444,10 +442,11 @@ func evalInstance(evaluated func() (*cue.Context, cue.Value, error), tr *transla
 	var own []string // images declared by files of this very folder
 	var findings []finding.Finding
 	for _, f := range inst.Files {
+		// Every file of the instance is a catalog file: the schema is
+		// evaluated apart (schema.Evaluate), never added to an instance,
+		// so a catalog file named like a schema file (hic.schema.x.cue) is
+		// indexed and layout-checked like any other.
 		rel := tr.rel(f.Filename)
-		if strings.HasPrefix(filepath.Base(f.Filename), schemaPrefix) {
-			continue
-		}
 		names := idx.addFile(rel, f)
 		if filepath.Dir(rel) == dir {
 			own = append(own, names...)
@@ -606,7 +605,7 @@ func (t *translator) ignored(inst *build.Instance, sb *sandbox) []finding.Findin
 	var out []finding.Finding
 	for _, f := range inst.IgnoredFiles {
 		base := filepath.Base(f.Filename)
-		if !strings.HasSuffix(base, ".cue") || strings.HasPrefix(base, schemaPrefix) || strings.HasPrefix(base, ".") || strings.HasPrefix(base, "_") {
+		if !strings.HasSuffix(base, ".cue") || strings.HasPrefix(base, ".") || strings.HasPrefix(base, "_") {
 			continue
 		}
 		rel := t.rel(f.Filename)
