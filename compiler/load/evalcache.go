@@ -20,10 +20,11 @@ import (
 
 // evalCache keeps the result of evaluating one image folder (its decoded
 // specs and the evaluation's findings) on disk, keyed by everything the
-// evaluation reads: the bytes of every file of the instance, the folder,
-// and the program doing the evaluation (the hic executable, whose embedded
-// schema and loader code decide the result). A catalog with one changed
-// file then evaluates only the folders whose instance holds that file.
+// evaluation reads: the bytes of every file of the instance and of every
+// package it imports, cue.mod/module.cue, the folder, and the program
+// doing the evaluation (the hic executable, whose embedded schema and
+// loader code decide the result). A catalog with one changed file then
+// evaluates only the folders whose instance reads that file.
 //
 // Folders whose files use @embed are never cached: the embedded files are
 // inputs the key would not see.
@@ -91,7 +92,10 @@ type cachedEval struct {
 }
 
 // key is the cache key of evaluating inst for folder dir, or "" if inst
-// cannot be cached.
+// cannot be cached. It hashes every file the evaluation reads: the
+// instance's own (the folder's and its parent folders'), those of every
+// package it imports, transitively, and cue.mod/module.cue, whose
+// language version and module path decide how the files are read.
 func (c *evalCache) key(sb *sandbox, root string, inst *build.Instance, dir string) string {
 	if c == nil {
 		return ""
@@ -101,24 +105,64 @@ func (c *evalCache) key(sb *sandbox, root string, inst *build.Instance, dir stri
 		data []byte
 	}
 	var files []file
-	for _, f := range inst.BuildFiles {
+	add := func(pkg string, f *build.File) bool {
 		rel, err := filepath.Rel(root, f.Filename)
 		if err != nil {
-			return ""
+			return false
 		}
 		b, err := sb.ReadFile(filepath.ToSlash(rel))
 		if err != nil {
 			src, ok := f.Source.([]byte) // the schema's files are not in the sandbox
 			if !ok {
-				return ""
+				return false
 			}
 			b = src
 		}
 		if bytes.Contains(b, []byte("@embed")) {
+			return false
+		}
+		files = append(files, file{pkg + "\x00" + filepath.ToSlash(rel), b})
+		return true
+	}
+	for _, f := range inst.BuildFiles {
+		if !add("", f) {
 			return ""
 		}
-		files = append(files, file{filepath.ToSlash(rel), b})
 	}
+	// The imported packages, each once: an edit to one of their files
+	// changes the value of every image importing it. (A catalog may not
+	// import its own packages, rule catalog-sandbox, but a refused
+	// catalog is still evaluated, for hic show and vet.)
+	seen := map[*build.Instance]bool{}
+	var walk func(*build.Instance) bool
+	walk = func(in *build.Instance) bool {
+		for _, imp := range in.Imports {
+			if seen[imp] {
+				continue
+			}
+			seen[imp] = true
+			if imp.Err != nil {
+				return false
+			}
+			for _, f := range imp.BuildFiles {
+				if !add(imp.ImportPath, f) {
+					return false
+				}
+			}
+			if !walk(imp) {
+				return false
+			}
+		}
+		return true
+	}
+	if !walk(inst) {
+		return ""
+	}
+	mod, err := sb.ReadFile("cue.mod/module.cue")
+	if err != nil {
+		return ""
+	}
+	files = append(files, file{"\x00cue.mod/module.cue", mod})
 	sort.Slice(files, func(i, j int) bool { return files[i].name < files[j].name })
 	h := sha256.New()
 	fmt.Fprintf(h, "%s\x00%s\x00%s\x00%d\x00", cacheFormat, c.exe, dir, len(files))
