@@ -136,6 +136,26 @@ func tamperCatalogCases() []tamperCase {
 			Want:   []string{"app/imp.cue:3:8", "catalog-sandbox", "evil.example/x@v0"},
 		},
 		{
+			// A package of the catalog's own module lies where no image
+			// folder is (testdata/, _*/, .*/): vet and the layout rule
+			// would never read what it gives the image.
+			Name: "catalog: import of a package of the catalog's own module",
+			Attack: func(t *testing.T, e *tamperEnv) {
+				write(t, e, "testdata/lib/lib.cue", "package lib\n\nenv: {LD_PRELOAD: \"/tmp/evil.so\"}\n")
+				p := filepath.Join(e.Catalog, "app", "app.cue")
+				b, err := os.ReadFile(p)
+				if err != nil {
+					t.Fatal(err)
+				}
+				src := strings.Replace(string(b), "package hic\n", "package hic\n\nimport \"hic.dev/tampertest/testdata/lib\"\n", 1) + "\nimages: app: env: lib.env\n"
+				if err := os.WriteFile(p, []byte(src), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			},
+			Detect: build,
+			Want:   []string{"app/app.cue:3:8", "catalog-sandbox", "hic.dev/tampertest/testdata/lib", "catalog's own module"},
+		},
+		{
 			Name: "catalog: cue.mod/module.cue swapped for a symlink out of the root",
 			Attack: func(t *testing.T, e *tamperEnv) {
 				outside := filepath.Join(e.Dir, "module.cue")

@@ -130,9 +130,9 @@ func (c *evalCache) key(sb *sandbox, root string, inst *build.Instance, dir stri
 		}
 	}
 	// The imported packages, each once: an edit to one of their files
-	// changes the value of every image importing it. (A catalog may not
-	// import its own packages, rule catalog-sandbox, but a refused
-	// catalog is still evaluated, for hic show and vet.)
+	// changes the value of every image importing it. (Load evaluates no
+	// folder that imports one, rule catalog-sandbox; the key does not
+	// count on it.)
 	seen := map[*build.Instance]bool{}
 	var walk func(*build.Instance) bool
 	walk = func(in *build.Instance) bool {

@@ -91,32 +91,3 @@ func TestEvalCache(t *testing.T) {
 		t.Errorf("after an edit the cache serves a stale result (-without +with):\n%s", diff)
 	}
 }
-
-// The evaluation cache keys a folder by every file its evaluation reads:
-// an edit to a package the image imports is evaluated again, never served
-// from the cache. (Such an import is a catalog-sandbox error, but vet and
-// show still evaluate the catalog.)
-func TestEvalCacheImports(t *testing.T) {
-	root := t.TempDir()
-	write(t, root, "cue.mod/module.cue", "module: \"hic.dev/catalog@v0\"\nlanguage: version: \"v0.17.0\"\n")
-	write(t, root, "testdata/lib/lib.cue", "package lib\n\nenv: {LD_PRELOAD: \"/tmp/one.so\"}\n")
-	app := strings.Replace(string(readApp(t)), "package hic\n", "package hic\n\nimport \"hic.dev/catalog/testdata/lib\"\n", 1)
-	app = strings.Replace(app, "\tenv: {APP_HOME:", "\tenv: lib.env\n\tenv: {APP_HOME:", 1)
-	write(t, root, "app/app.cue", app)
-	cache := filepath.Join(t.TempDir(), "eval")
-
-	check := func(what, want string) {
-		t.Helper()
-		fresh := loadWith(t, root, "")
-		if !strings.Contains(string(fresh.Specs), want) {
-			t.Fatalf("%s: the specs do not hold %s: %s", what, want, fresh.Specs)
-		}
-		if diff := cmp.Diff(fresh, loadWith(t, root, cache)); diff != "" {
-			t.Errorf("%s: the cache serves a stale result (-without +with):\n%s", what, diff)
-		}
-	}
-	check("cold", "/tmp/one.so")
-	check("warm", "/tmp/one.so")
-	write(t, root, "testdata/lib/lib.cue", "package lib\n\nenv: {LD_PRELOAD: \"/tmp/two.so\"}\n")
-	check("the imported file edited", "/tmp/two.so")
-}

@@ -133,14 +133,7 @@ func Load(ctx context.Context, root string, opts Options) (*Catalog, error) {
 			args[i] = "."
 		}
 	}
-	insts := load.Instances(args, &load.Config{
-		FS:         sb,
-		Dir:        "/",
-		FromFSPath: func(p string) string { return filepath.Join(abs, filepath.FromSlash(strings.TrimPrefix(p, "/"))) },
-		Registry:   noRegistry{},
-		Env:        []string{},
-		Package:    schema.Package,
-	})
+	insts := instances(sb, abs, args)
 
 	type job struct {
 		inst *build.Instance
@@ -158,6 +151,14 @@ func Load(ctx context.Context, root string, opts Options) (*Catalog, error) {
 					cat.Findings = append(cat.Findings, f)
 				}
 			}
+			continue
+		}
+		if len(inst.Imports) > 0 {
+			// A package other than CUE's standard library (which is
+			// not among Imports) can only be one of the catalog's own
+			// module, in a folder no image is in: rule catalog-sandbox
+			// refuses the import (embedFindings), and what the package
+			// says does not reach an image, not even in hic show.
 			continue
 		}
 		todo = append(todo, job{inst, dirs[i]})
@@ -246,6 +247,19 @@ func Load(ctx context.Context, root string, opts Options) (*Catalog, error) {
 	cat.Findings = dedupe(cat.Findings)
 	finding.Sort(cat.Findings)
 	return cat, nil
+}
+
+// instances loads the folders args (./DIR, or . for the root) of the
+// catalog at abs through its sandbox, as package hic.
+func instances(sb *sandbox, abs string, args []string) []*build.Instance {
+	return load.Instances(args, &load.Config{
+		FS:         sb,
+		Dir:        "/",
+		FromFSPath: func(p string) string { return filepath.Join(abs, filepath.FromSlash(strings.TrimPrefix(p, "/"))) },
+		Registry:   noRegistry{},
+		Env:        []string{},
+		Package:    schema.Package,
+	})
 }
 
 // loadRepositories evaluates the catalog folder repositories/ against the

@@ -36,7 +36,7 @@ const RuleSandbox = "catalog-sandbox"
 
 // sandbox is the catalog as CUE's loader sees it, for every read it makes:
 // catalog files, parent-directory files, cue.mod, imports of the catalog's own
-// packages and @embed. Paths are slash-separated and relative to the catalog
+// packages (refused, but still read) and @embed. Paths are slash-separated and relative to the catalog
 // root. Files are read through an os.Root, so neither ".." nor a symlink
 // leads outside the root; anything but a directory or a regular file (a FIFO,
 // a device, a socket) is refused before it is opened for reading, so it can
@@ -374,12 +374,12 @@ var (
 )
 
 // noRegistry refuses every CUE module dependency: a catalog imports the
-// standard library and its own packages only, so loading it never reaches
+// standard library only, so loading it never reaches
 // a registry (the network) or a module outside the root.
 type noRegistry struct{}
 
 func (noRegistry) err(m string) error {
-	return fmt.Errorf("%w: the catalog imports CUE module %s; a catalog may import only the CUE standard library and its own packages", errSandbox, m)
+	return fmt.Errorf("%w: the catalog imports CUE module %s; a catalog may import only the CUE standard library", errSandbox, m)
 }
 func (r noRegistry) ModFile(_ context.Context, mv module.Version) (*modfile.File, error) {
 	return nil, r.err(mv.String())
@@ -395,8 +395,8 @@ func (r noRegistry) ModuleVersions(_ context.Context, mpath string) ([]string, e
 // names a file the sandbox refuses, at the attribute: CUE itself says only
 // "no such file" for it. srcs holds the files' contents.
 //
-// It also reports every import of a package that is neither in CUE's
-// standard library nor in the catalog's own module.
+// It also reports every import of a package that is not in CUE's
+// standard library, the catalog's own packages included.
 func embedFindings(sb *sandbox, tr *translator, files []string, srcs map[string][]byte) []finding.Finding {
 	var out []finding.Finding
 	module := modulePath(sb)
@@ -412,16 +412,26 @@ func embedFindings(sb *sandbox, tr *translator, files []string, srcs map[string]
 		}
 		for imp := range f.ImportSpecs() {
 			ip, err := strconv.Unquote(imp.Path.Value)
-			if err != nil || allowedImport(ip, module) {
+			if err != nil || stdlibImport(ip) {
 				continue
 			}
 			p := tr.pos(imp.Path.Pos())
 			p.File = rel
-			out = append(out, finding.Finding{
+			fd := finding.Finding{
 				Rule: RuleSandbox, Severity: finding.Error, Pos: p,
-				Message: fmt.Sprintf("import %q reaches outside the catalog: a catalog imports only CUE's standard library and its own packages (module %s)", ip, module),
-				Hint:    "copy what you need into the catalog, or move it into schema/ (in review)",
-			})
+				Message: fmt.Sprintf("import %q reaches outside the catalog: a catalog imports only CUE's standard library", ip),
+				Hint:    "copy what you need into the image's file, or move it into schema/ (in review)",
+			}
+			if ownModule(ip, module) {
+				// The package's files lie outside every image folder
+				// (a folder of package hic is an image's, so it is
+				// in testdata/, _*/ or .*/, which the catalog skips):
+				// what they give an image no layout rule, vet or
+				// reviewer of catalog/NAME/NAME.cue sees.
+				fd.Message = fmt.Sprintf("import %q is a package of the catalog's own module %s: a catalog imports only CUE's standard library, so that each image is stated whole in catalog/NAME/NAME.cue, where vet and the layout rule read it", ip, module)
+				fd.Hint = "move what the package says into the image files that use it (a helper in a hidden field, _name), and remove the import: until then the folder's images are not evaluated"
+			}
+			out = append(out, fd)
 		}
 		dir := path.Dir(name)
 		ast.Walk(f, func(n ast.Node) bool {
@@ -504,14 +514,18 @@ func modulePath(sb *sandbox) string {
 
 var reModule = regexp.MustCompile(`(?m)^\s*module:\s*"([^"]+)"`)
 
-// allowedImport: CUE's standard library (no dot in the first path element)
-// and the catalog's own packages.
-func allowedImport(ip, module string) bool {
+// stdlibImport: a package of CUE's standard library (no dot in the first
+// path element), the only packages a catalog imports.
+func stdlibImport(ip string) bool {
 	ip, _, _ = strings.Cut(ip, "@")
 	ip, _, _ = strings.Cut(ip, ":")
 	first, _, _ := strings.Cut(ip, "/")
-	if !strings.Contains(first, ".") {
-		return true
-	}
+	return !strings.Contains(first, ".")
+}
+
+// ownModule: a package of the catalog's own CUE module.
+func ownModule(ip, module string) bool {
+	ip, _, _ = strings.Cut(ip, "@")
+	ip, _, _ = strings.Cut(ip, ":")
 	return module != "" && (ip == module || strings.HasPrefix(ip, module+"/"))
 }

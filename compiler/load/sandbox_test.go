@@ -94,6 +94,25 @@ func sandboxAttacks(t *testing.T) []sandboxAttack {
 			want: []string{"app/imp.cue:3:8: catalog-sandbox: import \"example.com/evil@v0\" reaches outside the catalog"},
 		},
 		{
+			// A folder of another package is skipped by the catalog only
+			// in testdata/, _*/ or .*/; it would feed the image what
+			// neither vet nor the layout rule reads.
+			name: "import a package of the catalog's own module from testdata/",
+			setup: func(t *testing.T, root string) {
+				write(t, root, "testdata/lib/lib.cue", "package lib\n\nenv: {EVIL: \"/tmp/evil.so\"}\n")
+				write(t, root, "app/app.cue", strings.Replace(string(readApp(t)), "package hic\n", "package hic\n\nimport \"hic.local/catalog/testdata/lib\"\n\nimages: app: env: lib.env\n", 1))
+			},
+			want: []string{"app/app.cue:3:8: catalog-sandbox: import \"hic.local/catalog/testdata/lib\" is a package of the catalog's own module hic.local/catalog: a catalog imports only CUE's standard library"},
+		},
+		{
+			name: "import a package of the catalog's own module from _lib/",
+			setup: func(t *testing.T, root string) {
+				write(t, root, "_lib/lib.cue", "package lib\n\nenv: {EVIL: \"/tmp/evil.so\"}\n")
+				write(t, root, "app/app.cue", strings.Replace(string(readApp(t)), "package hic\n", "package hic\n\nimport L \"hic.local/catalog/_lib:lib\"\n\nimages: app: env: L.env\n", 1))
+			},
+			want: []string{"app/app.cue:3:10: catalog-sandbox: import \"hic.local/catalog/_lib:lib\" is a package of the catalog's own module"},
+		},
+		{
 			name: "cue.mod/module.cue is a symlink out of the root",
 			setup: func(t *testing.T, root string) {
 				outside := filepath.Join(t.TempDir(), "module.cue")
