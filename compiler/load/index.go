@@ -58,6 +58,9 @@ func (x *index) addFile(rel string, f *ast.File) []string {
 			switch {
 			case isIdent && strings.HasPrefix(id.Name, "#"):
 				x.defs = append(x.defs, namedPos{id.Name, pos})
+			case n == "":
+				// A label that is no name: catalog-layout says so
+				// (formFindings).
 			case !isIdent || !strings.HasPrefix(id.Name, "_"):
 				x.unknownTop = append(x.unknownTop, namedPos{n, pos})
 			}

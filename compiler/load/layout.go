@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"cuelang.org/go/cue/ast"
+	"cuelang.org/go/cue/token"
 
 	"github.com/hic-build/hic/compiler/finding"
 	"github.com/hic-build/hic/schema"
@@ -39,7 +40,7 @@ func layoutFindings(file string, f *ast.File) []finding.Finding {
 	top := parts[0]
 	images := declaredImages(file, f)
 
-	var out []finding.Finding
+	out := formFindings(file, f)
 	add := func(pos finding.Position, hint, format string, args ...any) {
 		out = append(out, finding.Finding{
 			Rule: RuleLayout, Severity: finding.Error, Pos: pos, Hint: hint,
@@ -108,6 +109,93 @@ func layoutFindings(file string, f *ast.File) []finding.Finding {
 		}
 	}
 	return out
+}
+
+// literalHint is the fix of a declaration hic cannot read.
+const literalHint = "write each image out as `images: NAME: {...}` in catalog/NAME/NAME.cue; a helper it shares goes in a hidden field (_name) the image names: `images: NAME: _base & {...}`"
+
+// formFindings reports every declaration of a file through which an image
+// could be declared, or every image changed, in a form hic does not read:
+// images are read from the syntax, `images: NAME: {...}` with NAME written
+// out (declaredImages), so an image declared through an embedding, a
+// comprehension, a dynamic or pattern label or an expression (`&`, a
+// reference) would be dropped without a word, and a pattern
+// (`images: [string]: ...`) changes images no image's file shows.
+func formFindings(rel string, f *ast.File) []finding.Finding {
+	var out []finding.Finding
+	add := func(p token.Pos, format string, args ...any) {
+		out = append(out, finding.Finding{
+			Rule: RuleLayout, Severity: finding.Error, Hint: literalHint,
+			Pos:     finding.Position{File: rel, Line: p.Line(), Column: p.Column()},
+			Message: fmt.Sprintf(format, args...),
+		})
+	}
+	const lost = "hic reads a file's images only from `images: NAME: {...}` written out, so an image declared through it would be dropped without a word"
+	for _, d := range f.Decls {
+		switch d := d.(type) {
+		case *ast.EmbedDecl:
+			add(d.Pos(), "%s embeds a value at its top level: %s", rel, lost)
+		case *ast.Comprehension:
+			add(d.Pos(), "%s has a comprehension (if or for) at its top level: %s", rel, lost)
+		case *ast.Field:
+			if form := labelForm(d.Label); form != "" {
+				add(d.Label.Pos(), "%s has a top-level field with %s: %s", rel, form, lost)
+				continue
+			}
+			if labelName(d.Label) != schema.ImagesPath {
+				continue
+			}
+			if d.Constraint != token.ILLEGAL {
+				add(d.Label.Pos(), "images in %s is marked %s: %s", rel, d.Constraint, lost)
+				continue
+			}
+			st, ok := d.Value.(*ast.StructLit)
+			if !ok {
+				add(d.Value.Pos(), "images in %s is an expression (a reference, & or |), not a struct written out: %s", rel, lost)
+				continue
+			}
+			for _, e := range st.Elts {
+				switch e := e.(type) {
+				case *ast.EmbedDecl:
+					add(e.Pos(), "images in %s embeds a value: %s", rel, lost)
+				case *ast.Comprehension:
+					add(e.Pos(), "images in %s has a comprehension (if or for): %s", rel, lost)
+				case *ast.Field:
+					if _, ok := e.Label.(*ast.ListLit); ok {
+						add(e.Label.Pos(), "images in %s has a pattern, `images: [...]: ...`: it changes every image of its folder (in a root file, every image of the catalog), and no image's own file shows it", rel)
+						out[len(out)-1].Hint = "write what the pattern says into each image it is for, `images: NAME: {...}`, in catalog/NAME/NAME.cue"
+					} else if form := labelForm(e.Label); form != "" {
+						add(e.Label.Pos(), "images in %s has a field with %s: %s", rel, form, lost)
+					} else if e.Constraint != token.ILLEGAL {
+						add(e.Label.Pos(), "image %s in %s is marked %s: an image is declared `images: %s: {...}`, and an optional or required field is no image", labelName(e.Label), rel, e.Constraint, labelName(e.Label))
+					}
+				}
+			}
+		}
+	}
+	return out
+}
+
+// labelForm describes a label that is not a name written out ("" for one
+// that is: an identifier or a plain string).
+func labelForm(l ast.Label) string {
+	switch l := l.(type) {
+	case *ast.Ident:
+		return ""
+	case *ast.BasicLit:
+		if labelName(l) != "" {
+			return ""
+		}
+	case *ast.ListLit:
+		return "a pattern label, [...]"
+	case *ast.ParenExpr:
+		return "a dynamic label, (...)"
+	case *ast.Interpolation:
+		return "an interpolated label"
+	case *ast.Alias:
+		return "an aliased label, X=..."
+	}
+	return "a label that is no name"
 }
 
 // declaredImages returns the images a file declares, by name, each at the

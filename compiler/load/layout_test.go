@@ -2,6 +2,7 @@ package load_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -210,3 +211,48 @@ func TestUniverseDir(t *testing.T) {
 		t.Errorf("schema.UniverseDir = %q, universe.DirName = %q", schema.UniverseDir, universe.DirName)
 	}
 }
+
+// TestImageForms: hic reads a file's images from `images: NAME: {...}`
+// written out, so every other form through which an image could be
+// declared (an embedding, a comprehension, a dynamic, interpolated,
+// aliased or pattern label, an expression) is a catalog-layout error where
+// it is written, and the image it declares is neither built nor dropped
+// without a word. A pattern changes images no image's file shows.
+func TestImageForms(t *testing.T) {
+	app := string(readApp(t))
+	evil := strings.TrimPrefix(replaceImageName(app, "evil"), "package hic\n")
+	evil = evil[strings.Index(evil, "images: evil: ")+len("images: evil: "):] // {...}
+	const at = 40                                                             // the line after app.cue's
+	for _, tt := range []struct {
+		name, src string
+		want      layoutHit
+	}{
+		{"a top-level embedding", "{images: evil: " + evil + "}", layoutHit{pos(at, 1), "embeds a value at its top level", "`images: NAME: {...}`"}},
+		{"a top-level comprehension", "if true {images: evil: " + evil + "}", layoutHit{pos(at, 1), "comprehension (if or for) at its top level", "`images: NAME: {...}`"}},
+		{"a dynamic label", "let n = \"evil\"\nimages: (n): " + evil, layoutHit{pos(at+1, 9), "a field with a dynamic label", "`images: NAME: {...}`"}},
+		{"an interpolated label", "images: \"\\(\"ev\")il\": " + evil, layoutHit{pos(at, 9), "a field with an interpolated label", "`images: NAME: {...}`"}},
+		{"a comprehension in images", "images: {for n in [\"evil\"] {(n): " + evil + "}}", layoutHit{pos(at, 10), "images in app/app.cue has a comprehension", "`images: NAME: {...}`"}},
+		{"an embedding in images", "images: {_e}\n_e: {evil: " + evil + "}", layoutHit{pos(at, 10), "images in app/app.cue embeds a value", "`images: NAME: {...}`"}},
+		{"a unification", "images: {evil: " + evil + "} & {}", layoutHit{pos(at, 9), "is an expression (a reference, & or |)", "`images: NAME: {...}`"}},
+		{"a reference", "images: _x\n_x: {evil: " + evil + "}", layoutHit{pos(at, 9), "is an expression", "`images: NAME: {...}`"}},
+		{"a top-level pattern", "[string]: evil: " + evil, layoutHit{pos(at, 1), "a top-level field with a pattern label", "`images: NAME: {...}`"}},
+		{"an aliased label", "X=images: evil: " + evil + "\n_y: X", layoutHit{pos(at, 1), "a top-level field with an aliased label", "`images: NAME: {...}`"}},
+		{"a pattern in images", "images: [string]: env: {LD_PRELOAD: \"/tmp/evil.so\"}", layoutHit{pos(at, 9), "has a pattern, `images: [...]: ...`: it changes every image of its folder", "write what the pattern says into each image it is for"}},
+		{"an optional image", "images: app?: {}", layoutHit{pos(at, 9), "image app in app/app.cue is marked ?", "`images: NAME: {...}`"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			cat, err := load.Load(context.Background(), t.TempDir(), load.Options{Overlay: map[string][]byte{"app/app.cue": []byte(app + "\n" + tt.src + "\n")}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkLayout(t, cat.Findings, []layoutHit{tt.want})
+			for _, s := range cat.Specs {
+				if s.Image != "app" {
+					t.Errorf("spec %s of image %s was built", s.Ref, s.Image)
+				}
+			}
+		})
+	}
+}
+
+func pos(line, col int) string { return fmt.Sprintf("app/app.cue:%d:%d", line, col) }

@@ -563,7 +563,13 @@ func evalImages(cctx *cue.Context, sch cue.Value, tr *translator, inst *build.In
 // mistake is reported once, where it was written, not once per spec.
 func validateImage(tr *translator, iv cue.Value, name string) []finding.Finding {
 	if !iv.Exists() {
-		return []finding.Finding{tr.finding(RuleSchema, "images."+name, "image "+name+" did not evaluate", nil)}
+		var pos *finding.Position
+		if tr.idx != nil {
+			if p, ok := tr.idx.exact(schema.ImagesPath, name); ok {
+				pos = &p
+			}
+		}
+		return []finding.Finding{tr.finding(RuleSchema, "images."+name, "image "+name+" did not evaluate", pos)}
 	}
 	var out []finding.Finding
 	it, err := iv.Fields(cue.Optional(false))
