@@ -34,7 +34,10 @@ var specialDirs = map[string]string{
 // no image (the folder's image is gone, or the file is a helper no reviewer
 // reads as the image), and any file at the root (CUE evaluates it with every
 // folder below it) or in a subfolder.
-func layoutFindings(file string, f *ast.File) []finding.Finding {
+//
+// exists says whether the catalog holds a CUE file (slash-separated,
+// relative to the root): a fix never says to rename a file onto one.
+func layoutFindings(file string, f *ast.File, exists func(string) bool) []finding.Finding {
 	rel := filepath.ToSlash(file)
 	parts := strings.Split(rel, "/")
 	top := parts[0]
@@ -80,8 +83,13 @@ func layoutFindings(file string, f *ast.File) []finding.Finding {
 				add(filePos(file, f), fmt.Sprintf("declare the image here, `images: %s: {...}`, or remove the folder catalog/%s/ to remove the image", top, top),
 					"%s declares no image: the folder %s/ is image %s's, and without `images: %s: {...}` the image has no specs", rel, top, top, top)
 			} else {
-				add(filePos(file, f), fmt.Sprintf("move what it says into catalog/%s/%s and remove it", top, own),
-					"%s declares no image: the folder %s/ holds one CUE file, %s, which declares image %s", rel, top, own, top)
+				if exists(top + "/" + own) {
+					add(filePos(file, f), fmt.Sprintf("move what it says into catalog/%s/%s and remove it", top, own),
+						"%s declares no image: the folder %s/ is image %s's, and an image's folder holds one CUE file, %s, which declares the image", rel, top, top, own)
+				} else {
+					add(filePos(file, f), fmt.Sprintf("declare the image in catalog/%s/%s, `images: %s: {...}` (rename the file if it is the image's), or remove the folder catalog/%s/", top, own, top, top),
+						"%s declares no image: the folder %s/ is image %s's, and an image's folder holds one CUE file, %s, which declares the image (there is none)", rel, top, top, own)
+				}
 			}
 			return out
 		}
@@ -94,7 +102,11 @@ func layoutFindings(file string, f *ast.File) []finding.Finding {
 			case im.name == top && parts[1] == own:
 				// The image's own file.
 			case im.name == top:
-				add(im.pos, fmt.Sprintf("move it to catalog/%s/%s (rename the file)", top, own),
+				hint := fmt.Sprintf("move it to catalog/%s/%s (rename the file)", top, own)
+				if exists(top + "/" + own) {
+					hint = fmt.Sprintf("move its contents into catalog/%s/%s, which exists (renaming the file would replace it), and remove %s", top, own, rel)
+				}
+				add(im.pos, hint,
 					"image %s is declared in %s: an image is declared only in its folder's file catalog/%s/%s", im.name, rel, top, own)
 			case !declaresOwn && len(images) == 1 && parts[1] == own:
 				add(im.pos, fmt.Sprintf("name the image %s, as its folder is, or move it to catalog/%s/%s.cue", top, im.name, im.name),

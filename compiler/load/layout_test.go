@@ -121,6 +121,12 @@ func TestLayout(t *testing.T) {
 			want:  []layoutHit{{"app/app.cue:41:9", "image other is declared in app/app.cue beside image app", "move it to catalog/other/other.cue"}},
 		},
 		{
+			// Renaming the file would replace the image's file.
+			name:  "the image declared again in a second file beside its file",
+			files: map[string]string{"app/app.cue": app, "app/extra.cue": "package hic\n\nimages: app: env: {X: \"1\"}\n"},
+			want:  []layoutHit{{"app/extra.cue:3:9", "image app is declared in app/extra.cue", "move its contents into catalog/app/app.cue, which exists (renaming the file would replace it), and remove app/extra.cue"}},
+		},
+		{
 			name:  "an image file that declares no image",
 			files: map[string]string{"app/app.cue": "package hic\n", "other/other.cue": replaceImageName(app, "other")},
 			want:  []layoutHit{{"app/app.cue:1:1", "declares no image", "remove the folder catalog/app/ to remove the image"}},
@@ -129,6 +135,11 @@ func TestLayout(t *testing.T) {
 			name:  "a helper file beside the image's",
 			files: map[string]string{"app/app.cue": app, "app/extra.cue": helper},
 			want:  []layoutHit{{"app/extra.cue:1:1", "app/extra.cue declares no image", "move what it says into catalog/app/app.cue"}},
+		},
+		{
+			name:  "a helper file in a folder without the image's file",
+			files: map[string]string{"app/extra.cue": helper, "other/other.cue": replaceImageName(app, "other")},
+			want:  []layoutHit{{"app/extra.cue:1:1", "holds one CUE file, app.cue, which declares the image (there is none)", "declare the image in catalog/app/app.cue"}},
 		},
 		{
 			name:  "a file at the root that declares no image",

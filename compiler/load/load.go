@@ -175,6 +175,11 @@ func Load(ctx context.Context, root string, opts Options) (*Catalog, error) {
 		}
 	}
 
+	fileSet := map[string]bool{}
+	for _, f := range files {
+		fileSet[f] = true
+	}
+	exists := func(rel string) bool { return fileSet[filepath.FromSlash(rel)] }
 	var (
 		mu    sync.Mutex
 		g     errgroup.Group
@@ -209,7 +214,7 @@ func Load(ctx context.Context, root string, opts Options) (*Catalog, error) {
 				return cctx, sch, nil
 			}
 			for j := range next {
-				s, fs, err := evalInstance(evaluated, tr, j.inst, j.dir, ec, withRepositories(ec.key(sb, abs, j.inst, j.dir), repos))
+				s, fs, err := evalInstance(evaluated, tr, j.inst, j.dir, exists, ec, withRepositories(ec.key(sb, abs, j.inst, j.dir), repos))
 				if err != nil {
 					return err
 				}
@@ -438,7 +443,9 @@ func buildOutput(sb *sandbox, p string) string {
 
 // evalInstance evaluates one image folder and decodes the specs of the images
 // its own files declare.
-func evalInstance(evaluated func() (*cue.Context, cue.Value, error), tr *translator, inst *build.Instance, dir string, ec *evalCache, key string) ([]*spec.Spec, []finding.Finding, error) {
+// exists says whether the catalog holds a CUE file (relative to the root),
+// for the layout's hints.
+func evalInstance(evaluated func() (*cue.Context, cue.Value, error), tr *translator, inst *build.Instance, dir string, exists func(string) bool, ec *evalCache, key string) ([]*spec.Spec, []finding.Finding, error) {
 	// The worker's context and schema, asked for once, when needed.
 	var (
 		cctx *cue.Context
@@ -469,7 +476,7 @@ func evalInstance(evaluated func() (*cue.Context, cue.Value, error), tr *transla
 		// is asked, so a cached folder reports it too. The files of parent
 		// folders (which CUE adds to the instance) are judged with every
 		// folder below them; Load drops the repeats.
-		findings = append(findings, layoutFindings(rel, f)...)
+		findings = append(findings, layoutFindings(rel, f, exists)...)
 	}
 	tr = tr.withIndex(idx)
 	for _, u := range idx.unknownTop {
