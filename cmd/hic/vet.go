@@ -30,8 +30,10 @@ static hardening rules and the catalog-wide rules (unique tags and refs).
 
 Each PATH is a catalog root, an image folder or an image file; an argument
 that is no file and reads as a ref (nginx, nginx:1.31, nginx:latest) vets
-those specs of the catalog (--catalog), the catalog-wide rules included;
-without arguments the whole catalog is vetted. A PATH's catalog (the
+those specs of the catalog (--catalog), the catalog-wide rules included,
+and every file of the image's folder (catalog/nginx/): a ref whose image
+does not evaluate shows why, as the folder does; without arguments the
+whole catalog is vetted. A PATH's catalog (the
 nearest directory at or above it holding cue.mod, else the PATH itself) is
 loaded and checked whole, since the catalog-wide rules compare every spec;
 the findings shown and the specs counted are those of the paths and refs
@@ -112,13 +114,16 @@ func newVetCmd(root *rootOptions) *cobra.Command {
 					return err
 				}
 				syntax = syntax || l.catalog.SyntaxErrors()
-				var specs []*spec.Spec
+				var (
+					specs []*spec.Spec
+					dirs  []string
+				)
 				if r == refRoot {
-					if specs, err = l.selectSpecs(refs); err != nil {
+					if specs, dirs, err = l.vetSelection(r, refs); err != nil {
 						return err
 					}
 				}
-				res.add(l, r, byRoot[r], specs)
+				res.add(l, r, byRoot[r], dirs, specs)
 			}
 			if err := res.write(cmd.OutOrStdout(), o); err != nil {
 				return err
@@ -158,33 +163,32 @@ type vetResult struct {
 }
 
 // add keeps the findings of l that lie under one of paths (all of them when a
-// path is the root itself) or concern one of specs (a finding of no spec: in
-// the file of one), with positions relative to the working directory. It
-// counts what was asked for: specs and the specs defined under paths, and
-// their files. The whole catalog was loaded and checked all the same, since
-// the catalog-wide rules (unique tags and refs) compare every spec.
-func (r *vetResult) add(l *loaded, root string, paths []string, specs []*spec.Spec) {
+// path is the root itself), concern one of specs, or concern no spec and lie
+// in one of dirs (the folders of the images refs name) or in the file of one
+// of specs; with positions relative to the working directory. It counts what
+// was asked for: specs and the specs defined under paths, and their files
+// and those of dirs. The whole catalog was loaded and checked all the same,
+// since the catalog-wide rules (unique tags and refs) compare every spec.
+func (r *vetResult) add(l *loaded, root string, paths, dirs []string, specs []*spec.Spec) {
 	whole := slices.Contains(paths, root)
-	// under reports whether a file (relative to root) lies under one of paths.
-	under := func(rel string) bool {
-		if whole {
-			return true
-		}
+	// within reports whether a file (relative to root) lies under one of ps.
+	within := func(rel string, ps []string) bool {
 		abs := filepath.Join(root, rel)
-		for _, p := range paths {
+		for _, p := range ps {
 			if abs == p || strings.HasPrefix(abs, p+string(filepath.Separator)) {
 				return true
 			}
 		}
 		return false
 	}
+	under := func(rel string) bool { return whole || within(rel, paths) }
 	refs, specFiles := map[string]bool{}, map[string]bool{}
 	for _, s := range specs {
 		refs[s.Ref], specFiles[s.File] = true, true
 	}
 	keep := func(f finding.Finding) bool {
 		return whole || refs[f.Ref] ||
-			(f.Ref == "" && f.Pos.IsValid() && specFiles[f.Pos.File]) ||
+			(f.Ref == "" && f.Pos.IsValid() && (specFiles[f.Pos.File] || within(f.Pos.File, dirs))) ||
 			(f.Pos.IsValid() && under(f.Pos.File))
 	}
 	asked := slices.Clone(specs)
@@ -195,7 +199,7 @@ func (r *vetResult) add(l *loaded, root string, paths []string, specs []*spec.Sp
 	}
 	files := maps.Clone(specFiles)
 	for _, f := range l.catalog.Files {
-		if under(f) {
+		if under(f) || within(f, dirs) {
 			files[f] = true
 		}
 	}
@@ -457,4 +461,68 @@ func abbrev(refs []string) []string {
 
 func ghEscape(s string) string {
 	return strings.NewReplacer("%", "%25", "\r", "%0D", "\n", "%0A").Replace(s)
+}
+
+// vetSelection returns the specs refs name and the folders of the images
+// named (root/IMAGE, where it exists), whose every finding vet shows: a file of
+// the folder other than the image's own (a helper that breaks the layout)
+// stops a build of the image too. A ref whose image has a folder but no
+// spec (its file does not evaluate: a syntax or schema error, or declares
+// no image) selects the folder alone, so vet shows why rather than "no spec
+// matches". A ref that matches nothing else is a usage error, as before.
+func (l *loaded) vetSelection(root string, refs []string) ([]*spec.Spec, []string, error) {
+	var (
+		specs   []*spec.Spec
+		dirs    []string
+		missing []string
+	)
+	seen, dirSeen, evaluated := map[*spec.Spec]bool{}, map[string]bool{}, map[string]bool{}
+	for _, s := range l.catalog.Specs {
+		evaluated[s.Image] = true
+	}
+	addDir := func(d string) {
+		if d != "" && !dirSeen[d] {
+			dirSeen[d] = true
+			dirs = append(dirs, d)
+		}
+	}
+	for _, ref := range refs {
+		img, _, _ := strings.Cut(ref, ":")
+		d := imageDir(root, img)
+		ss, err := l.selectSpecs([]string{ref})
+		if err != nil {
+			if d != "" && !evaluated[img] {
+				addDir(d)
+				continue
+			}
+			missing = append(missing, ref)
+			continue
+		}
+		addDir(d)
+		for _, s := range ss {
+			if !seen[s] {
+				seen[s] = true
+				specs = append(specs, s)
+			}
+			addDir(imageDir(root, s.Image))
+		}
+	}
+	if len(missing) > 0 {
+		_, err := l.selectSpecs(missing)
+		return nil, nil, err
+	}
+	return specs, dirs, nil
+}
+
+// imageDir is the folder of image img in the catalog at root (absolute), or
+// "" when there is none.
+func imageDir(root, img string) string {
+	if img == "" || strings.ContainsAny(img, `/\.`) {
+		return ""
+	}
+	d := filepath.Join(root, img)
+	if fi, err := os.Stat(d); err != nil || !fi.IsDir() {
+		return ""
+	}
+	return d
 }
