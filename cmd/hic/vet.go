@@ -15,6 +15,7 @@ import (
 
 	"github.com/hic-build/hic/compiler/catalog"
 	"github.com/hic-build/hic/compiler/finding"
+	"github.com/hic-build/hic/compiler/load"
 	"github.com/hic-build/hic/compiler/spec"
 )
 
@@ -37,7 +38,10 @@ whole catalog is vetted. A PATH's catalog (the
 nearest directory at or above it holding cue.mod, else the PATH itself) is
 loaded and checked whole, since the catalog-wide rules compare every spec;
 the findings shown and the specs counted are those of the paths and refs
-named.
+named. Errors of no spec elsewhere in the catalog (a file that does not
+load, the layout, an advisory) are counted and located in the summary and
+fail vet too, as they fail hic build --all: vet of a part passes only when
+the catalog loads.
 
 An error fails vet; a warning (an old stream without an end of life, a
 program the package universe cannot vouch for, an exception that waives
@@ -53,7 +57,8 @@ errors stay next to the summary. --format github annotates both (::error,
 ::warning); --format json lists every finding with its severity.
 
 Exit status: 0 no errors, however many warnings; 1 errors; 2 usage error
-or a catalog that does not load (CUE syntax errors).`
+or a catalog that does not load (CUE syntax errors; listed on stderr when
+they lie outside the selection).`
 
 func newVetCmd(root *rootOptions) *cobra.Command {
 	o := &vetOptions{}
@@ -129,9 +134,14 @@ func newVetCmd(root *rootOptions) *cobra.Command {
 				return err
 			}
 			switch {
+			case syntax && len(res.hiddenSyntax) > 0:
+				// The errors that decide the exit code are shown, though
+				// they lie outside the selection.
+				writeFindings(cmd.ErrOrStderr(), res.hiddenSyntax)
+				return usageError("the catalog does not load: fix the cue-syntax %s above, outside the selection (hic build refuses every image of the catalog until then)", map[bool]string{true: "error", false: "errors"}[len(res.hiddenSyntax) == 1])
 			case syntax:
-				return &exitError{code: exitUsage}
-			case res.failing > 0:
+				return usageError("the catalog does not load: fix the cue-syntax errors listed (hic build refuses every image of the catalog until then)")
+			case res.failing > 0 || res.Outside > 0:
 				return &exitError{code: exitFindings}
 			}
 			return nil
@@ -149,6 +159,15 @@ type vetResult struct {
 	Specs    int               `json:"specs"`
 	Images   int               `json:"images"`
 	Files    int               `json:"files"`
+	// Outside counts the errors of no spec outside the selection (a file
+	// that does not load, the layout, an advisory), in OutsideFiles: they
+	// fail vet as they fail hic build --all, and some (a syntax error) a
+	// build of the selection too.
+	Outside      int      `json:"outside"`
+	OutsideFiles []string `json:"outsideFiles,omitempty"`
+	// hiddenSyntax are the syntax errors among them, shown on stderr: they
+	// decide vet's exit code (2).
+	hiddenSyntax []finding.Finding
 	// Unchecked are the specs of distros without a package universe: vet
 	// cannot check their pins against the distro's real data.
 	Unchecked        []string `json:"unchecked,omitempty"`
@@ -228,6 +247,27 @@ func (r *vetResult) add(l *loaded, root string, paths, dirs []string, specs []*s
 			}
 		}
 	}
+	// The errors of no spec elsewhere: counted, so that vet of a part of
+	// the catalog passes only when the catalog loads as hic build loads it.
+	outsideFiles := map[string]bool{}
+	for _, f := range l.findings {
+		if keep(f) || f.Ref != "" || !f.Failing() {
+			continue
+		}
+		f.Pos = displayPos(root, f.Pos)
+		if k := mergeKey(f); !counted[k] {
+			counted[k] = true
+			r.Outside++
+			if f.Pos.IsValid() && !outsideFiles[f.Pos.File] {
+				outsideFiles[f.Pos.File] = true
+				r.OutsideFiles = append(r.OutsideFiles, f.Pos.File)
+			}
+			if f.Rule == load.RuleSyntax {
+				r.hiddenSyntax = append(r.hiddenSyntax, f)
+			}
+		}
+	}
+	sort.Strings(r.OutsideFiles)
 	for _, s := range asked {
 		if l.universes[s.Distro] == nil {
 			r.Unchecked = append(r.Unchecked, s.Ref)
@@ -346,6 +386,21 @@ func (r *vetResult) summary(listedWaived, listedWarnings bool) string {
 		s += fmt.Sprintf(" (%d waived by exceptions)", r.waived)
 	case r.waived > 0:
 		s += fmt.Sprintf(" (%d waived by exceptions; --show-waived lists them)", r.waived)
+	}
+	if r.Outside > 0 {
+		verb, it := "fails", "it"
+		if r.Outside > 1 {
+			verb, it = "fail", "them"
+		}
+		s += fmt.Sprintf("\n%s outside the selection %s vet, as %s %s hic build --all", count(r.Outside, "error"), verb, it, verb)
+		switch n := len(r.OutsideFiles); {
+		case n > 0 && n <= 4:
+			s += fmt.Sprintf(": in %s (hic vet %s shows %s)", strings.Join(r.OutsideFiles, ", "), strings.Join(r.OutsideFiles, " "), it)
+		case n > 4:
+			s += fmt.Sprintf(": in %s (hic vet shows %s)", strings.Join(abbrev(r.OutsideFiles), ", "), it)
+		default:
+			s += fmt.Sprintf(" (hic vet shows %s)", it)
+		}
 	}
 	if r.warnings > 0 && !listedWarnings {
 		s += fmt.Sprintf("\n%s not listed: %s (--show-warnings lists them)", count(r.warnings, "warning"), byRule(r.warningRules))
