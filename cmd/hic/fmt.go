@@ -51,6 +51,13 @@ standard output (with --check: prints nothing, exits 1 if it is not formatted).`
 					return usageError("fmt: %s is not a .cue file", a)
 				}
 				r, err := catalog.FindRoot(a)
+				if fi, serr := os.Stat(a); err != nil && serr == nil && fi.Mode().IsRegular() {
+					// A .cue file in no catalog is formatted all the same:
+					// formatting needs no catalog.
+					abs, _ := filepath.Abs(a)
+					files = append(files, abs)
+					continue
+				}
 				if err != nil {
 					return usageError("%v", err)
 				}

@@ -29,19 +29,22 @@ type vetOptions struct {
 const vetLong = `Vet type-checks catalog specs against the hardening schema and applies the
 static hardening rules and the catalog-wide rules (unique tags and refs).
 
-Each PATH is a catalog root, an image folder or an image file; an argument
-that is no file and reads as a ref (nginx, nginx:1.31, nginx:latest) vets
-those specs of the catalog (--catalog), the catalog-wide rules included,
-and every file of the image's folder (catalog/nginx/): a ref whose image
-does not evaluate shows why, as the folder does; without arguments the
-whole catalog is vetted. A PATH's catalog (the
-nearest directory at or above it holding cue.mod, else the PATH itself) is
-loaded and checked whole, since the catalog-wide rules compare every spec;
-the findings shown and the specs counted are those of the paths and refs
-named. Errors of no spec elsewhere in the catalog (a file that does not
-load, the layout, an advisory) are counted and located in the summary and
-fail vet too, as they fail hic build --all: vet of a part passes only when
-the catalog loads.
+Each PATH is a catalog root, an image folder or an image file (.cue) the
+catalog's loader reads; anything else (README.md, cue.mod/, a .cue file in
+no catalog) is a usage error. An argument that is no file and reads as a
+ref (nginx, nginx:1.31, nginx:latest) vets those specs of the catalog
+(--catalog), the catalog-wide rules included, and every file of the
+image's folder (catalog/nginx/): a ref whose image does not evaluate shows
+why, as the folder does. Without arguments the whole catalog is vetted.
+
+A PATH's catalog (the nearest directory at or above it holding cue.mod,
+else the --catalog directory when PATH lies in it, else a directory PATH
+itself) is loaded and checked whole, since the catalog-wide rules compare
+every spec; the findings shown and the specs counted are those of the
+paths and refs named. Errors of no spec elsewhere in the catalog (a file
+that does not load, the layout, an advisory) are counted and located in
+the summary and fail vet too, as they fail hic build --all: vet of a part
+passes only when the catalog loads.
 
 An error fails vet; a warning (an old stream without an end of life, a
 program the package universe cannot vouch for, an exception that waives
@@ -83,9 +86,13 @@ func newVetCmd(root *rootOptions) *cobra.Command {
 			// nginx:1.31, nginx:latest) names specs of the catalog.
 			var paths, refs []string
 			for _, a := range args {
-				if _, err := os.Stat(a); err != nil && !strings.ContainsAny(a, `/\`) && !strings.HasSuffix(a, ".cue") {
+				fi, err := os.Stat(a)
+				if err != nil && !strings.ContainsAny(a, `/\`) && !strings.HasSuffix(a, ".cue") {
 					refs = append(refs, a)
 					continue
+				}
+				if err == nil && !fi.IsDir() && filepath.Ext(a) != ".cue" {
+					return usageError("%s is not a .cue file: hic vet takes a catalog root, an image folder (catalog/nginx), an image file (catalog/nginx/nginx.cue) or a ref (nginx, nginx:1.31)", a)
 				}
 				paths = append(paths, a)
 			}
@@ -100,8 +107,9 @@ func newVetCmd(root *rootOptions) *cobra.Command {
 				}
 				refRoot, roots, byRoot[r] = r, append(roots, r), nil
 			}
+			given := map[string]string{} // absolute path -> as given
 			for _, a := range paths {
-				r, err := catalog.FindRoot(a)
+				r, err := vetRoot(a, root.catalog)
 				if err != nil {
 					return usageError("%v", err)
 				}
@@ -110,12 +118,16 @@ func newVetCmd(root *rootOptions) *cobra.Command {
 					roots = append(roots, r)
 				}
 				byRoot[r] = append(byRoot[r], abs)
+				given[abs] = a
 			}
 			res := vetResult{}
 			syntax := false
 			for _, r := range roots {
 				l, err := root.loadAndCheck(cmd.Context(), r, today)
 				if err != nil {
+					return err
+				}
+				if err := catalogFiles(l, r, byRoot[r], given); err != nil {
 					return err
 				}
 				syntax = syntax || l.catalog.SyntaxErrors()
@@ -580,4 +592,49 @@ func imageDir(root, img string) string {
 		return ""
 	}
 	return d
+}
+
+// vetRoot is the catalog root of a PATH: the nearest directory at or above
+// it holding cue.mod; with none, the directory --catalog names when the
+// path lies in it (a catalog without cue.mod, whose image folder is no
+// root of its own), else a directory path itself. A file in no catalog is
+// an error: its directory (/tmp, a home directory) is no catalog to load.
+func vetRoot(path, catalogFlag string) (string, error) {
+	r, found, err := catalog.ModuleRoot(path)
+	if err != nil || found {
+		return r, err
+	}
+	if c, err := filepath.Abs(catalogFlag); err == nil {
+		if fi, err := os.Stat(c); err == nil && fi.IsDir() && (r == c || strings.HasPrefix(r, c+string(filepath.Separator))) {
+			return c, nil
+		}
+	}
+	return catalog.FindRoot(path)
+}
+
+// catalogFiles refuses a PATH that names none of the files the loader read
+// from the catalog at root (a file in cue.mod/, a _draft.cue): vet would
+// report "0 files: no errors" for it.
+func catalogFiles(l *loaded, root string, paths []string, given map[string]string) error {
+	for _, p := range paths {
+		if p == root {
+			continue
+		}
+		found := false
+		for _, f := range l.catalog.Files {
+			if abs := filepath.Join(root, f); abs == p || strings.HasPrefix(abs, p+string(filepath.Separator)) {
+				found = true
+				break
+			}
+		}
+		if found {
+			continue
+		}
+		const why = "vet reads the .cue files the loader reads, not those in cue.mod/ or testdata/ or named .* or _*"
+		if fi, err := os.Stat(p); err == nil && fi.IsDir() {
+			return usageError("%s holds none of the files of catalog %s: %s", given[p], relToWD(root), why)
+		}
+		return usageError("%s is not one of the files of catalog %s: %s", given[p], relToWD(root), why)
+	}
+	return nil
 }

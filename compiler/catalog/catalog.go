@@ -201,15 +201,31 @@ func (c *Catalog) RuleIDs(extra ...string) []string {
 
 // FindRoot returns the catalog root for a path given on the command line:
 // the nearest directory at or above it holding cue.mod, else the path itself
-// (or its directory, for a file).
+// when it is a directory. A file must lie in a catalog: with no cue.mod at or
+// above it, its directory (which may be /tmp or a home directory) is no
+// catalog to load, and FindRoot says so.
 func FindRoot(path string) (root string, err error) {
+	root, found, err := ModuleRoot(path)
+	if err != nil || found {
+		return root, err
+	}
+	if fi, err := os.Stat(root); err == nil && !fi.IsDir() {
+		return "", fmt.Errorf("%s: a file outside any catalog (no cue.mod in %s or above): name the catalog's root directory, the one that holds cue.mod and a folder per image", path, filepath.Dir(root))
+	}
+	return root, nil
+}
+
+// ModuleRoot returns the nearest directory at or above path that holds
+// cue.mod, and found true; or, when there is none, path made absolute and
+// found false.
+func ModuleRoot(path string) (root string, found bool, err error) {
 	abs, err := filepath.Abs(path)
 	if err != nil {
-		return "", err
+		return "", false, err
 	}
 	fi, err := os.Stat(abs)
 	if err != nil {
-		return "", fmt.Errorf("%s: no such file or directory", path)
+		return "", false, fmt.Errorf("%s: no such file or directory", path)
 	}
 	start := abs
 	if !fi.IsDir() {
@@ -217,13 +233,13 @@ func FindRoot(path string) (root string, err error) {
 	}
 	for d := start; ; d = filepath.Dir(d) {
 		if st, err := os.Stat(filepath.Join(d, "cue.mod")); err == nil && st.IsDir() {
-			return d, nil
+			return d, true, nil
 		}
 		if filepath.Dir(d) == d {
 			break
 		}
 	}
-	return start, nil
+	return abs, false, nil
 }
 
 // ImageDirs returns the image folders that refs name, when every ref names
