@@ -57,7 +57,9 @@ grouped by the specs it concerns, then a summary that counts errors and
 warnings and the warnings of each rule. --show-warnings lists the warnings
 too, as FILE:LINE:COL: warning: RULE: MESSAGE, before the errors, so the
 errors stay next to the summary. --format github annotates both (::error,
-::warning); --format json lists every finding with its severity.
+::warning); --format json lists every finding with its severity, once per
+spec it concerns, and counts those entries (failing, warnings, waived),
+where the text counts a mistake shared by several specs once.
 
 Exit status: 0 no errors, however many warnings; 1 errors; 2 usage error
 or a catalog that does not load (CUE syntax errors; listed on stderr when
@@ -184,8 +186,8 @@ type vetResult struct {
 	// cannot check their pins against the distro's real data.
 	Unchecked        []string `json:"unchecked,omitempty"`
 	uncheckedDistros map[string]int
-	// failing, warnings and waived count findings as they are shown: one
-	// shared by several specs once.
+	// failing, warnings and waived count findings as the text shows them:
+	// one shared by several specs once (--format json counts its entries).
 	failing  int
 	warnings int
 	waived   int
@@ -300,6 +302,19 @@ func (r *vetResult) write(w io.Writer, o *vetOptions) error {
 		if r.Findings == nil {
 			r.Findings = []finding.Finding{}
 		}
+		// The counts are those of the findings listed: one entry per spec
+		// a finding concerns (the text counts lines, one per mistake).
+		var failing, warnings, waived int
+		for _, f := range r.Findings {
+			switch {
+			case f.Waived:
+				waived++
+			case f.Failing():
+				failing++
+			default:
+				warnings++
+			}
+		}
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
 		return enc.Encode(struct {
@@ -307,7 +322,7 @@ func (r *vetResult) write(w io.Writer, o *vetOptions) error {
 			Failing  int `json:"failing"`
 			Warnings int `json:"warnings"`
 			Waived   int `json:"waived"`
-		}{r, r.failing, r.warnings, r.waived})
+		}{r, failing, warnings, waived})
 	case "github":
 		// Workflow commands: ::warning for a warning, ::error for an
 		// error, errors last; waived findings are not annotated.
