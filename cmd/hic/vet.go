@@ -56,10 +56,13 @@ nothing) is reported only. The text output lists every error as
 grouped by the specs it concerns, then a summary that counts errors and
 warnings and the warnings of each rule. --show-warnings lists the warnings
 too, as FILE:LINE:COL: warning: RULE: MESSAGE, before the errors, so the
-errors stay next to the summary. --format github annotates both (::error,
-::warning); --format json lists every finding with its severity, once per
-spec it concerns, and counts those entries (failing, warnings, waived),
-where the text counts a mistake shared by several specs once.
+errors stay next to the summary. --show-waived lists the findings
+exceptions waive, first, as FILE:LINE:COL: waived: RULE: MESSAGE (reason:
+REASON). --format github annotates them all (::error, ::warning, and
+::notice for a waived one with --show-waived); --format json lists every
+finding with its severity, once per spec it concerns, and counts those
+entries (failing, warnings, waived), where the text counts a mistake
+shared by several specs once.
 
 Exit status: 0 no errors, however many warnings; 1 errors; 2 usage error
 or a catalog that does not load (CUE syntax errors; listed on stderr when
@@ -325,20 +328,29 @@ func (r *vetResult) write(w io.Writer, o *vetOptions) error {
 		}{r, failing, warnings, waived})
 	case "github":
 		// Workflow commands: ::warning for a warning, ::error for an
-		// error, errors last; waived findings are not annotated.
-		_, warnings, errors := bySeverity(r.Findings)
-		for _, g := range append(warnings, errors...) {
-			msg := ghEscape(g.Message)
-			if g.Hint != "" {
+		// error, errors last; with --show-waived, ::notice for a waived
+		// finding, first.
+		waived, warnings, errors := bySeverity(r.Findings)
+		shown := append(warnings, errors...)
+		if o.showWaived {
+			shown = append(waived, shown...)
+		}
+		for _, g := range shown {
+			msg, kind, title := ghEscape(g.Message), string(severity(g.Finding)), g.Rule
+			switch {
+			case g.Waived:
+				kind, title = "notice", g.Rule+" (waived)"
+				msg += "%0Awaived: " + ghEscape(g.Reason)
+			case g.Hint != "":
 				msg += "%0Afix: " + ghEscape(g.Hint)
 			}
 			if len(g.refs) > 0 {
 				msg += "%0Aspecs: " + ghEscape(strings.Join(g.refs, ", "))
 			}
 			fmt.Fprintf(w, "::%s file=%s,line=%d,col=%d,title=%s::%s\n",
-				severity(g.Finding), g.Pos.File, g.Pos.Line, g.Pos.Column, g.Rule, msg)
+				kind, g.Pos.File, g.Pos.Line, g.Pos.Column, title, msg)
 		}
-		fmt.Fprintf(w, "%s\n", r.summary(false, true))
+		fmt.Fprintf(w, "%s\n", r.summary(o.showWaived, true))
 		return nil
 	}
 	// text: the waived findings and the warnings when asked for, then the
@@ -390,12 +402,14 @@ func writeBlocks(w io.Writer, ms []merged) {
 	for _, b := range blocks {
 		fmt.Fprintf(w, "%s\n", b.header)
 		for _, g := range b.items {
-			tag := ""
+			// A waived finding reads as waived, with the exception's
+			// reason, not as an error that fails.
 			if g.Waived {
-				tag = " (waived: " + g.Reason + ")"
+				fmt.Fprintf(w, "  %s: waived: %s: %s (reason: %s)\n", g.Pos, g.Rule, g.Message, g.Reason)
+				continue
 			}
-			fmt.Fprintf(w, "  %s: %s: %s: %s%s\n", g.Pos, severity(g.Finding), g.Rule, g.Message, tag)
-			if g.Hint != "" && !g.Waived {
+			fmt.Fprintf(w, "  %s: %s: %s: %s\n", g.Pos, severity(g.Finding), g.Rule, g.Message)
+			if g.Hint != "" {
 				fmt.Fprintf(w, "      fix: %s\n", g.Hint)
 			}
 		}

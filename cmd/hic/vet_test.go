@@ -209,7 +209,7 @@ func TestVetGolden(t *testing.T) {
 }
 
 var (
-	reTextFinding   = regexp.MustCompile(`(?m)^  (\S+:\d+:\d+): (?:error|warning): ([a-z0-9-]+): `)
+	reTextFinding   = regexp.MustCompile(`(?m)^  (\S+:\d+:\d+): (?:error|warning|waived): ([a-z0-9-]+): `)
 	reGithubFinding = regexp.MustCompile(`(?m)^::(?:error|warning) file=([^,]+),line=(\d+),col=(\d+),title=([a-z0-9-]+)::`)
 )
 
