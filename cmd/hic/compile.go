@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -83,7 +84,7 @@ func refuseFailing(cmd *cobra.Command, root *rootOptions, l *loaded, specs []*sp
 	}
 	if len(bad) > 0 {
 		writeFindings(cmd.ErrOrStderr(), bad)
-		return &exitError{code: exitFindings, err: fmt.Errorf("%d failing findings; fix them (hic vet) before compiling", len(bad))}
+		return &exitError{code: exitFindings, err: errors.New(catalog.FailingMessage(len(bad)))}
 	}
 	return nil
 }

@@ -422,11 +422,15 @@ func writeBlocks(w io.Writer, ms []merged) {
 func (r *vetResult) summary(listedWaived, listedWarnings bool) string {
 	s := fmt.Sprintf("%s in %s, %s: %s, %s", count(r.Specs, "spec"), count(r.Images, "image"), count(r.Files, "file"),
 		countOrNo(r.failing, "error"), countOrNo(r.warnings, "warning"))
+	by, them := "exceptions", "them"
+	if r.waived == 1 {
+		by, them = "an exception", "it"
+	}
 	switch {
 	case r.waived > 0 && listedWaived:
-		s += fmt.Sprintf(" (%d waived by exceptions)", r.waived)
+		s += fmt.Sprintf(" (%d waived by %s)", r.waived, by)
 	case r.waived > 0:
-		s += fmt.Sprintf(" (%d waived by exceptions; --show-waived lists them)", r.waived)
+		s += fmt.Sprintf(" (%d waived by %s; --show-waived lists %s)", r.waived, by, them)
 	}
 	if r.Outside > 0 {
 		verb, it := "fails", "it"

@@ -144,8 +144,15 @@ type FailingError struct {
 	Findings []finding.Finding
 }
 
-func (e *FailingError) Error() string {
-	return fmt.Sprintf("%d failing findings; fix them (hic vet) before compiling", len(e.Findings))
+func (e *FailingError) Error() string { return FailingMessage(len(e.Findings)) }
+
+// FailingMessage is the refusal of n failing findings: "1 failing finding;
+// fix it (hic vet) before compiling".
+func FailingMessage(n int) string {
+	if n == 1 {
+		return "1 failing finding; fix it (hic vet) before compiling"
+	}
+	return fmt.Sprintf("%d failing findings; fix them (hic vet) before compiling", n)
 }
 
 // Compile compiles specs, sorted by ref. It refuses with a *FailingError

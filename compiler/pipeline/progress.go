@@ -104,7 +104,7 @@ func (p *progress) line(s report.SpecReport) string {
 		out += " " + s.ImageDigest
 	}
 	if n := countFailing(s); n > 0 {
-		out += fmt.Sprintf(" (%d failing findings)", n)
+		out += " (" + count(n, "failing finding") + ")"
 	}
 	if s.Error != "" {
 		out += ": " + s.Error

@@ -282,8 +282,8 @@ func (r *Report) WriteSummary(w io.Writer) {
 	if c.CachedRegistry > 0 {
 		cached += fmt.Sprintf(" (%d in the registry)", c.CachedRegistry)
 	}
-	fmt.Fprintf(w, "\n%d specs in %s (%s): %d built, %s cached, %d failed, %d cancelled; findings: %d failing, %d waived\n",
-		len(r.Specs), time.Duration(r.DurationMs)*time.Millisecond, r.Status, c.Built, cached, c.Failed, c.Cancelled, c.FailingFindings, c.WaivedFindings)
+	fmt.Fprintf(w, "\n%s in %s (%s): %d built, %s cached, %d failed, %d cancelled; findings: %d failing, %d waived\n",
+		count(len(r.Specs), "spec"), time.Duration(r.DurationMs)*time.Millisecond, r.Status, c.Built, cached, c.Failed, c.Cancelled, c.FailingFindings, c.WaivedFindings)
 	var built []SpecReport
 	for _, s := range r.Specs {
 		if s.Status == StatusBuilt || s.Status == StatusFailed {
@@ -318,7 +318,7 @@ func (r *Report) WriteSummary(w io.Writer) {
 		for _, s := range failed {
 			why := s.Error
 			if why == "" {
-				why = fmt.Sprintf("%d failing findings", finding.CountFailing(s.Findings))
+				why = count(finding.CountFailing(s.Findings), "failing finding")
 				for _, f := range s.Findings {
 					if f.Failing() {
 						why += fmt.Sprintf("; %s: %s", f.Rule, f.Message)
@@ -361,4 +361,12 @@ func failingWhy(s SpecReport) string {
 		}
 	}
 	return strings.Join(why, "; ")
+}
+
+// count is "1 spec", "2 specs": n and the noun, plural unless n is 1.
+func count(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }

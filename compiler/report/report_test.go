@@ -60,3 +60,18 @@ func TestSummaryHasNoTrailingSpaces(t *testing.T) {
 		t.Errorf("summary:\n%s", b.String())
 	}
 }
+
+// The summary counts in words that agree with the count: "1 spec",
+// "1 failing finding".
+func TestSummaryPlurals(t *testing.T) {
+	shell := []finding.Finding{{Rule: "fs-shell", Severity: finding.Error, Message: "/bin/sh is present"}}
+	r := &Report{Status: StatusCompleted, DurationMs: 128, Specs: []SpecReport{{Ref: "a:1", Status: StatusFailed, Findings: shell}}}
+	r.Recount()
+	var b strings.Builder
+	r.WriteSummary(&b)
+	for _, want := range []string{"\n1 spec in 128ms (", "1 failing finding; fs-shell: /bin/sh is present"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("summary lacks %q:\n%s", want, b.String())
+		}
+	}
+}
