@@ -2,6 +2,7 @@ package load
 
 import (
 	"fmt"
+	"iter"
 	"path"
 	"path/filepath"
 	"strings"
@@ -215,30 +216,38 @@ func labelForm(l ast.Label) string {
 func declaredImages(rel string, f *ast.File) []namedPos {
 	var out []namedPos
 	seen := map[string]bool{}
-	for _, d := range f.Decls {
-		fd, ok := d.(*ast.Field)
-		if !ok || labelName(fd.Label) != schema.ImagesPath {
+	for g := range imageFields(f) {
+		n := labelName(g.Label)
+		if n == "" || seen[n] {
 			continue
 		}
-		st, ok := fd.Value.(*ast.StructLit)
-		if !ok {
-			continue
-		}
-		for _, e := range st.Elts {
-			g, ok := e.(*ast.Field)
+		seen[n] = true
+		p := g.Label.Pos()
+		out = append(out, namedPos{n, finding.Position{File: rel, Line: p.Line(), Column: p.Column()}})
+	}
+	return out
+}
+
+// imageFields yields the fields of a file's literal images struct
+// (`images: {NAME: ...}` or `images: NAME: ...`), in the order written.
+func imageFields(f *ast.File) iter.Seq[*ast.Field] {
+	return func(yield func(*ast.Field) bool) {
+		for _, d := range f.Decls {
+			fd, ok := d.(*ast.Field)
+			if !ok || labelName(fd.Label) != schema.ImagesPath {
+				continue
+			}
+			st, ok := fd.Value.(*ast.StructLit)
 			if !ok {
 				continue
 			}
-			n := labelName(g.Label)
-			if n == "" || seen[n] {
-				continue
+			for _, e := range st.Elts {
+				if g, ok := e.(*ast.Field); ok && !yield(g) {
+					return
+				}
 			}
-			seen[n] = true
-			p := g.Label.Pos()
-			out = append(out, namedPos{n, finding.Position{File: rel, Line: p.Line(), Column: p.Column()}})
 		}
 	}
-	return out
 }
 
 // filePos is where a finding about a whole file is shown: its package

@@ -704,34 +704,20 @@ func sameRepository(sb *sandbox, files []string, selected []string) map[string]b
 			repos[dir] = append(repos[dir], "\x00unparsed")
 			continue
 		}
-		for _, d := range f.Decls {
-			fd, ok := d.(*ast.Field)
-			if !ok || labelName(fd.Label) != schema.ImagesPath {
-				continue
-			}
-			st, ok := fd.Value.(*ast.StructLit)
-			if !ok {
-				continue
-			}
-			for _, e := range st.Elts {
-				img, ok := e.(*ast.Field)
-				if !ok {
-					continue
-				}
-				repo := labelName(img.Label)
-				if body, ok := img.Value.(*ast.StructLit); ok {
-					for _, b := range body.Elts {
-						if rf, ok := b.(*ast.Field); ok && labelName(rf.Label) == "repository" {
-							if lit, ok := rf.Value.(*ast.BasicLit); ok {
-								if r, err := strconv.Unquote(lit.Value); err == nil {
-									repo = r
-								}
+		for img := range imageFields(f) {
+			repo := labelName(img.Label)
+			if body, ok := img.Value.(*ast.StructLit); ok {
+				for _, b := range body.Elts {
+					if rf, ok := b.(*ast.Field); ok && labelName(rf.Label) == "repository" {
+						if lit, ok := rf.Value.(*ast.BasicLit); ok {
+							if r, err := strconv.Unquote(lit.Value); err == nil {
+								repo = r
 							}
 						}
 					}
 				}
-				repos[dir] = append(repos[dir], repo)
 			}
+			repos[dir] = append(repos[dir], repo)
 		}
 	}
 	want := map[string]bool{}
