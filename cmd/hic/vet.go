@@ -24,6 +24,9 @@ type vetOptions struct {
 	today        string
 	showWaived   bool
 	showWarnings bool
+	// workspace is $GITHUB_WORKSPACE, the root the github format names
+	// files relative to.
+	workspace string
 }
 
 const vetLong = `Vet type-checks catalog specs against the hardening schema and applies the
@@ -59,7 +62,9 @@ too, as FILE:LINE:COL: warning: RULE: MESSAGE, before the errors, so the
 errors stay next to the summary. --show-waived lists the findings
 exceptions waive, first, as FILE:LINE:COL: waived: RULE: MESSAGE (reason:
 REASON). --format github annotates them all (::error, ::warning, and
-::notice for a waived one with --show-waived); --format json lists every
+::notice for a waived one with --show-waived), each file named relative to
+$GITHUB_WORKSPACE, or else to the root of its git repository, wherever vet
+runs from, as GitHub places annotations; --format json lists every
 finding with its severity, once per spec it concerns, and counts those
 entries (failing, warnings, waived), where the text counts a mistake
 shared by several specs once.
@@ -80,6 +85,7 @@ func newVetCmd(root *rootOptions) *cobra.Command {
 			default:
 				return usageError("--format %q: want text, json or github", o.format)
 			}
+			o.workspace = root.getenv("GITHUB_WORKSPACE")
 			today, err := parseToday(o.today)
 			if err != nil {
 				return err
@@ -348,7 +354,7 @@ func (r *vetResult) write(w io.Writer, o *vetOptions) error {
 				msg += "%0Aspecs: " + ghEscape(strings.Join(g.refs, ", "))
 			}
 			fmt.Fprintf(w, "::%s file=%s,line=%d,col=%d,title=%s::%s\n",
-				kind, g.Pos.File, g.Pos.Line, g.Pos.Column, title, msg)
+				kind, ghFile(g.Pos.File, o.workspace), g.Pos.Line, g.Pos.Column, title, msg)
 		}
 		fmt.Fprintf(w, "%s\n", r.summary(o.showWaived, true))
 		return nil
@@ -365,6 +371,50 @@ func (r *vetResult) write(w io.Writer, o *vetOptions) error {
 	writeBlocks(w, errors)
 	fmt.Fprintln(w, r.summary(o.showWaived, o.showWarnings))
 	return nil
+}
+
+// ghFile is the path of a finding's file as GitHub places annotations:
+// relative to workspace (else the root of the git repository holding the
+// file), wherever vet runs from. A file outside it, or an embedded schema
+// file, keeps its path.
+func ghFile(file, workspace string) string {
+	if file == "" || strings.HasPrefix(file, "schema/") {
+		return file
+	}
+	abs, err := filepath.Abs(file)
+	if err != nil {
+		return file
+	}
+	root := workspace
+	if root == "" {
+		root = gitRoot(filepath.Dir(abs))
+	}
+	if root == "" {
+		return file
+	}
+	if root, err = filepath.Abs(root); err != nil {
+		return file
+	}
+	r, err := filepath.Rel(root, abs)
+	if err != nil || r == ".." || strings.HasPrefix(r, ".."+string(filepath.Separator)) {
+		return file
+	}
+	return filepath.ToSlash(r)
+}
+
+// gitRoot is the nearest directory at or above dir that holds .git (a
+// directory, or a file in a worktree), or "".
+func gitRoot(dir string) string {
+	for {
+		if _, err := os.Lstat(filepath.Join(dir, ".git")); err == nil {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return ""
+		}
+		dir = parent
+	}
 }
 
 // writeFindings lists findings as vet's text output does, every one of

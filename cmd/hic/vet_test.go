@@ -141,6 +141,13 @@ var vetCases = []struct {
 
 func TestVetGolden(t *testing.T) {
 	t.Chdir(filepath.Join("testdata", "vet"))
+	// The github format names files relative to the workspace, else to
+	// the git repository this test runs in.
+	wd, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{"GITHUB_WORKSPACE": wd}
 
 	// Every case directory has a table entry and the reverse.
 	entries, err := os.ReadDir(".")
@@ -167,7 +174,7 @@ func TestVetGolden(t *testing.T) {
 	for _, c := range vetCases {
 		t.Run(c.name, func(t *testing.T) {
 			args := append(append([]string{"vet", "--today", vetToday}, c.args...), c.name)
-			r := hicCLI(t, nil, args...)
+			r := hicCLI(t, env, args...)
 			got := fmt.Sprintf("# hic %s\nexit %d\n-- stdout --\n%s-- stderr --\n%s", strings.Join(args, " "), r.Code, r.Stdout, r.Stderr)
 			golden := c.name + ".golden"
 			if *update {
