@@ -9,6 +9,7 @@ import (
 	"os"
 	"runtime/pprof"
 	"strings"
+	"syscall"
 
 	"github.com/chainguard-dev/clog"
 
@@ -20,7 +21,7 @@ import (
 // Exit codes shared by every command.
 const (
 	exitOK       = 0
-	exitFindings = 1 // the command ran and found problems (findings, failed builds, failed checks)
+	exitFindings = 1 // the command ran and found problems (findings, failed builds, failed checks), or the machine failed it (disk full, I/O error)
 	exitUsage    = 2 // bad flags or arguments, or input that could not be loaded
 )
 
@@ -85,9 +86,26 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		fmt.Fprintln(stderr, "hic: interrupted")
 		return 130
 	}
-	// Errors from cobra's own flag and argument parsing are usage errors.
 	fmt.Fprintf(stderr, "hic: %v\n", err)
+	if machineFailure(err) {
+		return exitFindings
+	}
+	// Errors from cobra's own flag and argument parsing are usage errors.
 	return exitUsage
+}
+
+// machineFailure reports whether err is the machine's failure rather than
+// the user's: a full disk or quota, an I/O error, a read-only file
+// system, no memory or file descriptors left. The command ran and failed
+// (exit 1): retrying once that is fixed can succeed, so it is no usage
+// error.
+func machineFailure(err error) bool {
+	for _, errno := range []syscall.Errno{syscall.ENOSPC, syscall.EDQUOT, syscall.EIO, syscall.EROFS, syscall.ENOMEM, syscall.EMFILE, syscall.ENFILE} {
+		if errors.Is(err, errno) {
+			return true
+		}
+	}
+	return false
 }
 
 // pathFlags are the flags naming a directory or file. Given empty
@@ -134,7 +152,8 @@ plan: buildkite).
 on the commands that read the catalog.
 
 Exit status: 0 success; 1 the command ran and found problems (failing
-findings, failed builds, failed verification checks, refused attestations);
+findings, failed builds, failed verification checks, refused attestations)
+or the machine failed it (disk full, I/O error, read-only file system);
 2 usage error (bad flags or arguments, an unknown ref, input that does not
 load); 130 interrupted.`,
 		Version:       version,

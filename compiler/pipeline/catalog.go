@@ -278,7 +278,11 @@ func BuildCatalog(ctx context.Context, opts CatalogOptions) (*report.Report, err
 	if ls := layers.Stats(); ls.Stored+ls.Reused > 0 {
 		fmt.Fprintf(progress, "layers: %d compressed, %d reused from %s\n", ls.Stored, ls.Reused, layers.Dir())
 	}
-	if r != nil {
+	var noReport *reportNotWritten
+	switch {
+	case r != nil && errors.As(runErr, &noReport):
+		fmt.Fprintf(output, "images: %s  compiled specs: %s  report: not written\n", filepath.Join(opts.Out, "oci"), compiledDir)
+	case r != nil:
 		fmt.Fprintf(output, "images: %s  compiled specs: %s  report: %s\n", filepath.Join(opts.Out, "oci"), compiledDir, reportPath)
 	}
 	if runErr != nil {

@@ -232,11 +232,18 @@ func Run(ctx context.Context, images []compile.Image, opts Options) (*report.Rep
 			r.CarryKey(earlier, !r.Signed && len(signedSpecs(opts.Store)) > 0)
 		}
 		if err := r.WriteFile(opts.ReportPath); err != nil {
-			return r, fmt.Errorf("pipeline: %w", err)
+			return r, &reportNotWritten{fmt.Errorf("pipeline: %w", err)}
 		}
 	}
 	return r, ctx.Err()
 }
+
+// reportNotWritten is Run's error when the build ran but its report could
+// not be written: the summary must not name a report that is not there.
+type reportNotWritten struct{ err error }
+
+func (e *reportNotWritten) Error() string { return e.err.Error() }
+func (e *reportNotWritten) Unwrap() error { return e.err }
 
 type worker struct {
 	opts     Options
