@@ -51,8 +51,8 @@ func newPlanCmd(root *rootOptions) *cobra.Command {
 		Short: "Split the catalog build into N deterministic, balanced shards",
 		Long:  planLong,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if o.shards < 1 {
-				return usageError("--shards %d: want at least 1", o.shards)
+			if o.shards < 1 || o.shards > plan.MaxShards {
+				return usageError("--shards %d: want 1 to %d", o.shards, plan.MaxShards)
 			}
 			if err := checkFormat(o.format, formatText, formatJSON, formatBuildkite); err != nil {
 				return usageError("%v", err)
@@ -106,7 +106,7 @@ func newPlanCmd(root *rootOptions) *cobra.Command {
 		},
 	}
 	f := cmd.Flags()
-	f.IntVarP(&o.shards, "shards", "n", 0, "number of shards (required)")
+	f.IntVarP(&o.shards, "shards", "n", 0, "number of shards, 1 to 1000 (required)")
 	f.StringVar(&o.report, "report", "", "report.json of an earlier build whose durations balance the plan")
 	f.StringVarP(&o.format, "format", "o", "text", "output format: text, json (one line, for a CI matrix) or buildkite (a pipeline to upload)")
 	f.StringVar(&o.today, "today", "", "judge end-of-life against this date (YYYY-MM-DD)")
@@ -182,6 +182,9 @@ func (f *shardFlags) parse() (*shard, error) {
 	n, errN := strconv.Atoi(b)
 	if !ok || errI != nil || errN != nil || n < 1 || i < 0 || i >= n {
 		return nil, usageError("--shard %q: want I/N with 0 <= I < N, e.g. 0/4", f.shard)
+	}
+	if n > plan.MaxShards {
+		return nil, usageError("--shard %q: at most %d shards", f.shard, plan.MaxShards)
 	}
 	return &shard{i, n}, nil
 }

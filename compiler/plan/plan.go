@@ -15,6 +15,11 @@ import (
 // before specs go to their next shard: the price of stability in balance.
 const Slack = 10
 
+// MaxShards is the most shards a build may be split into. Placing an item
+// ranks every shard, so the cost grows with items × shards; a thousand
+// machines is past any CI matrix (GitHub Actions runs 256 jobs of one).
+const MaxShards = 1000
+
 // Item is one spec to place and its cost (any unit, the same for all items).
 type Item struct {
 	Ref  string
