@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"strings"
+	"syscall"
 
 	"github.com/chainguard-dev/clog"
 	"github.com/spf13/cobra"
@@ -81,6 +82,15 @@ func (o *buildOptions) overlaps() error {
 		}
 	}
 	out := dir{"--out", o.out}
+	given := append([]dir{out}, mirrors...)
+	if o.cacheDir != "" {
+		given = append(given, dir{"--cache-dir", o.cacheDir})
+	}
+	for _, d := range given {
+		if err := directoryOrMissing(d.flag, d.path); err != nil {
+			return err
+		}
+	}
 	cacheDir := o.cacheDir
 	if cacheDir == "" {
 		cacheDir = filepath.Join(o.out, "cache")
@@ -114,6 +124,20 @@ func (o *buildOptions) overlaps() error {
 		if err := apart("build", cache, m, "apko's cache would be written into the mirror", "give a directory outside it"); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// directoryOrMissing is the usage error for a directory flag naming a
+// file, or a path below a file: it is named by its own flag, before a
+// check of two directories blames the other one.
+func directoryOrMissing(flag, path string) error {
+	fi, err := os.Stat(path)
+	switch {
+	case err == nil && !fi.IsDir():
+		return usageError("build: %s %s is a file, not a directory: give a directory", flag, path)
+	case errors.Is(err, syscall.ENOTDIR):
+		return usageError("build: %s %s: a part of the path is a file, not a directory: give a directory", flag, path)
 	}
 	return nil
 }
