@@ -234,7 +234,7 @@ func ReadReport(path string) (*Report, error) {
 func (r *Report) SyntheticCount() int {
 	n := 0
 	for _, s := range r.Specs {
-		if s.Synthetic {
+		if s.Synthetic && (s.Status == StatusBuilt || s.Status == StatusCached) {
 			n++
 		}
 	}

@@ -75,3 +75,23 @@ func TestSummaryPlurals(t *testing.T) {
 		}
 	}
 }
+
+// The synthetic line counts the specs whose images exist: built or cached
+// from a generated mirror, not those that failed or were cancelled in
+// flight. (From an outside try: after Ctrl-C it said "2 of 6 specs were
+// built" where 1 was.)
+func TestSummarySyntheticCountsImagesOnly(t *testing.T) {
+	r := &Report{Status: StatusCancelled, Specs: []SpecReport{
+		{Ref: "a:1", Status: StatusBuilt, Synthetic: true},
+		{Ref: "b:1", Status: StatusCached, Synthetic: true},
+		{Ref: "c:1", Status: StatusFailed, Synthetic: true, Error: "disk full"},
+		{Ref: "d:1", Status: StatusCancelled, Synthetic: true},
+		{Ref: "e:1", Status: StatusBuilt},
+	}}
+	r.Recount()
+	var b strings.Builder
+	r.WriteSummary(&b)
+	if want := "\nsynthetic: 2 of 5 specs were built from a generated mirror"; !strings.Contains(b.String(), want) {
+		t.Errorf("summary lacks %q:\n%s", want, b.String())
+	}
+}
