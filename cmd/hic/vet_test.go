@@ -86,7 +86,7 @@ var vetCases = []struct {
 	{"workdir-relative", nil, 1, []string{"schema workdir-relative/app/app.cue:15:11"}},
 	{"stop-signal-invalid", nil, 1, []string{"schema stop-signal-invalid/app/app.cue:15:14"}},
 	// A version in packages: names only, the fix says why.
-	{"packages-pinned", nil, 1, []string{"schema packages-pinned/app/app.cue:15:13"}},
+	{"packages-pinned", nil, 1, []string{"schema packages-pinned/app/app.cue:15:13", "schema packages-pinned/app/app.cue:15:31"}},
 	{"package-name-invalid", nil, 1, []string{"schema package-name-invalid/app/app.cue:9:11", "schema package-name-invalid/app/app.cue:11:3"}},
 
 	// Every static and catalog hardening rule broken.

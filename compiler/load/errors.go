@@ -371,10 +371,12 @@ func describe(s string) string {
 }
 
 // rePinned finds a package name with a version ("curl=8.21.0-r0",
-// "curl>=8") as the value a message says the spec has; rePackagesElem an
-// element of an image's packages.
+// "curl>=8"), reTagged one with a repository tag ("curl@edge"), as the
+// value a message says the spec has; rePackagesElem an element of an
+// image's packages.
 var (
 	rePinned       = regexp.MustCompile(`spec has "[a-zA-Z0-9][a-zA-Z0-9._+-]*(=|<|>|~)[^"]*"$`)
+	reTagged       = regexp.MustCompile(`spec has "[a-zA-Z0-9][a-zA-Z0-9._+-]*@[^"]*"$`)
 	rePackagesElem = regexp.MustCompile(`(^|\.)packages\.[0-9]+$`)
 )
 
@@ -386,6 +388,10 @@ func schemaHint(path, msg string) string {
 		// image is built; compiler/resolve records what it chose in the
 		// spec's lock. Only mainPackage carries "=version" (#expand).
 		return "packages takes package names only, such as \"curl\": their versions are resolved from the image's repositories when it is built and recorded in the spec's lock (OUT/compiled/*.lock.json); only the main package, package, is pinned, by each stream's version"
+	case rePackagesElem.MatchString(path) && reTagged.MatchString(msg):
+		// "curl@edge" is apk's world syntax for a tagged repository;
+		// apko and hic read every repository of the image alike.
+		return "packages takes package names only, such as \"curl\": a repository tag (@edge, @testing) is apk's world-file syntax, which hic does not read; a package not in the distro's repositories comes from a repository the catalog declares in repositories/*.cue and the image names in extraRepositories"
 	case (path == "package" || strings.HasSuffix(path, ".package")) && rePinned.MatchString(msg):
 		return "package takes the package name only, such as \"nginx\": each stream pins it with version (and versions: {DISTRO: ...} where a distro's release differs)"
 	case strings.HasPrefix(msg, "unknown field"):

@@ -89,6 +89,8 @@ func (u *Universe) suggest(name string, n int) []Suggestion {
 		}
 		pn, w, nn := keys[i].norm, keys[i].words, keys[i].nonNum
 		switch {
+		case strings.EqualFold(p.Name, name):
+			add(p, 1, "same name in other letter case")
 		case pn == norm:
 			add(p, 1, "same name with other separators")
 		case w == words:

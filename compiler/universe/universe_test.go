@@ -101,6 +101,14 @@ prometheus-old 1-r0 p=cmd:httpd removed=2026-06-10
 			t.Errorf("Suggest(%q) = %v, want %s first", tt.in, got, tt.want)
 		}
 	}
+	// A name in other letter case is named as such, not as "other
+	// separators".
+	if got := u.Suggest("Nginx-Mainline", 3); len(got) == 0 || got[0] != (Suggestion{"nginx-mainline", "same name in other letter case"}) {
+		t.Errorf("Suggest(Nginx-Mainline) = %v, want nginx-mainline first, in other letter case", got)
+	}
+	if got := u.Suggest("nginx_mainline", 3); len(got) == 0 || got[0] != (Suggestion{"nginx-mainline", "same name with other separators"}) {
+		t.Errorf("Suggest(nginx_mainline) = %v, want nginx-mainline first, with other separators", got)
+	}
 	if got := u.Suggest("no-such-package-xyz", 3); len(got) != 0 {
 		t.Errorf("Suggest(no-such-package-xyz) = %v, want nothing", got)
 	}
