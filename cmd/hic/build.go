@@ -332,7 +332,11 @@ func newBuildCmd(root *rootOptions) *cobra.Command {
 			if os.Getenv("GOMEMLIMIT") == "" {
 				debug.SetMemoryLimit(buildMemoryLimit)
 			}
-			memo, err := checksMemoKey()
+			load, err := root.catalogOptions(today)
+			if err != nil {
+				return err
+			}
+			memo, err := root.checksMemoKey()
 			if err != nil {
 				clog.FromContext(cmd.Context()).Debug("no memo of checks: every cached image is hashed", "error", err)
 				memo = nil
@@ -344,7 +348,7 @@ func newBuildCmd(root *rootOptions) *cobra.Command {
 			r, err := pipeline.BuildCatalog(cmd.Context(), pipeline.CatalogOptions{
 				Catalog:       root.catalog,
 				Refs:          args,
-				Load:          root.catalogOptions(today),
+				Load:          load,
 				Out:           o.out,
 				CacheDir:      o.cacheDir,
 				Mirrors:       mirrors,

@@ -13,6 +13,7 @@ import (
 
 	"github.com/hic-build/hic/compiler/catalog"
 	"github.com/hic-build/hic/compiler/finding"
+	"github.com/hic-build/hic/compiler/fsutil"
 	"github.com/hic-build/hic/compiler/load"
 	"github.com/hic-build/hic/compiler/spec"
 	"github.com/hic-build/hic/compiler/store"
@@ -46,7 +47,10 @@ func (ro *rootOptions) loadAndCheck(ctx context.Context, root string, today time
 // compiler/catalog's Load, with GOGC and the user's cache directory as the
 // environment sets them. A catalog that does not load is a usage error.
 func (ro *rootOptions) loadAndCheckDirs(ctx context.Context, root string, today time.Time, dirs []string) (*loaded, error) {
-	opts := ro.catalogOptions(today)
+	opts, err := ro.catalogOptions(today)
+	if err != nil {
+		return nil, err
+	}
 	opts.Dirs = dirs
 	c, err := catalog.Load(ctx, root, opts)
 	var ie *catalog.InputError
@@ -61,12 +65,16 @@ func (ro *rootOptions) loadAndCheckDirs(ctx context.Context, root string, today 
 
 // catalogOptions are compiler/catalog's options with GOGC and the user's
 // cache directory as the environment sets them.
-func (ro *rootOptions) catalogOptions(today time.Time) catalog.Options {
-	opts := catalog.Options{Today: today, CacheDir: evalCacheDir()}
+func (ro *rootOptions) catalogOptions(today time.Time) (catalog.Options, error) {
+	cache, err := ro.evalCacheDir()
+	if err != nil {
+		return catalog.Options{}, err
+	}
+	opts := catalog.Options{Today: today, CacheDir: cache}
 	if ro.getenv("GOGC") == "" { // GOGC in the environment wins
 		opts.GCPercent = 400
 	}
-	return opts
+	return opts, nil
 }
 
 // catalogError turns the front end's errors (catalog.Compiled) into the
@@ -198,19 +206,28 @@ func relToWD(p string) string {
 }
 
 // hicCacheDir is hic's own cache directory, USER_CACHE_DIR/hic (e.g.
-// ~/.cache/hic): the one place that decides where it is.
-func hicCacheDir() (string, error) {
+// ~/.cache/hic): the one place that decides where it is. One inside the
+// catalog (--catalog) is a usage error: what hic keeps there (the key of
+// its memos, each image folder's evaluation) would become part of the
+// catalog.
+func (ro *rootOptions) hicCacheDir() (string, error) {
 	d, err := os.UserCacheDir()
 	if err != nil {
 		return "", err
 	}
-	return filepath.Join(d, "hic"), nil
+	d = filepath.Join(d, "hic")
+	if r, err := catalog.FindRoot(ro.catalog); err == nil {
+		if in, _ := fsutil.Within(d, r); in {
+			return "", usageError("hic's cache directory %s is inside the catalog %s: what hic keeps there would become part of the catalog; set XDG_CACHE_HOME (or HOME) to a directory outside it", d, r)
+		}
+	}
+	return d, nil
 }
 
 // checksMemoKey is the key of the layouts' memos of checks, kept in
 // hicCacheDir (see store.MemoKey).
-func checksMemoKey() ([]byte, error) {
-	d, err := hicCacheDir()
+func (ro *rootOptions) checksMemoKey() ([]byte, error) {
+	d, err := ro.hicCacheDir()
 	if err != nil {
 		return nil, err
 	}
@@ -218,12 +235,16 @@ func checksMemoKey() ([]byte, error) {
 }
 
 // evalCacheDir is where the loader keeps each image folder's evaluation
-// (hicCacheDir/eval, e.g. ~/.cache/hic/eval), or "" when the environment names
-// no cache directory.
-func evalCacheDir() string {
-	d, err := hicCacheDir()
-	if err != nil {
-		return ""
+// (hicCacheDir/eval, e.g. ~/.cache/hic/eval), or "" when the environment
+// names no cache directory.
+func (ro *rootOptions) evalCacheDir() (string, error) {
+	d, err := ro.hicCacheDir()
+	var ee *exitError
+	if errors.As(err, &ee) {
+		return "", err
 	}
-	return filepath.Join(d, "eval")
+	if err != nil {
+		return "", nil
+	}
+	return filepath.Join(d, "eval"), nil
 }

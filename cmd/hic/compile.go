@@ -59,7 +59,11 @@ failing vet findings are not compiled.`,
 // compileSelected loads the catalog, refuses specs with failing findings
 // (printing them as vet does) and compiles the rest of the selection.
 func compileSelected(cmd *cobra.Command, root *rootOptions, refs []string, today time.Time) (*catalog.Catalog, []compile.Image, error) {
-	c, imgs, err := catalog.Compiled(cmd.Context(), root.catalog, refs, root.catalogOptions(today))
+	opts, err := root.catalogOptions(today)
+	if err != nil {
+		return nil, nil, err
+	}
+	c, imgs, err := catalog.Compiled(cmd.Context(), root.catalog, refs, opts)
 	if err != nil {
 		return nil, nil, catalogError(cmd, root, err)
 	}
