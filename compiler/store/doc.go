@@ -4,8 +4,10 @@
 // The store writes every blob of an image (to a temporary file, verified
 // against its digest, fsynced, then renamed into blobs/) before it swaps
 // index.json atomically, so a crash at any point leaves a valid layout. A
-// flock on <dir>/.hic.lock keeps a second hic process out. OpenReadOnly
-// opens a layout to read it, writing nothing, even a read-only one.
+// flock on <dir>/.hic.lock keeps the writers (Open: build, gc) apart from
+// each other and from the readers (LockShared, OpenReadOnly: publish,
+// verify, ...), who share it. OpenReadOnly opens a layout to read it,
+// writing nothing, even a read-only one.
 //
 // index.json has one entry per tag: the image index, annotated with
 // org.opencontainers.image.ref.name = "repository:tag", dev.hic.spec.ref and
@@ -18,9 +20,10 @@
 // processes).
 //
 // Files by job: store.go opens and closes the layout, lock.go holds the
-// flock, index.go is Put and the index.json swap, query.go answers Has,
-// Lookup, Records, Referrers and Blob, blobs.go writes blobs and builds every
-// referrer manifest (NewArtifact), gc.go and validate.go collect and check.
+// flock (exclusive or shared), index.go is Put and the index.json swap,
+// query.go answers Has, Lookup, Records, Referrers and Blob, blobs.go writes
+// blobs and builds every referrer manifest (NewArtifact), gc.go and
+// validate.go collect and check.
 //
 // The store does not build, push or sign anything.
 package store

@@ -18,11 +18,10 @@ var ErrReadOnly = errors.New("store is open read-only")
 // nothing in it but the lock file: no temporary files are cleaned up, no
 // oci-layout file is written, no memo of checks is saved, and Put,
 // PutRejected, Prune and GC fail with ErrReadOnly unless they are dry runs.
-// It takes the layout's lock as Open does, so that it never reads beside a
-// build. Where the lock file cannot be opened for writing (a read-only
-// layout: a read-only file system, or files this user may not write) it
-// takes a shared lock on it instead, and none when there is no lock file
-// (no build could have created one there either).
+// It takes the layout's lock shared (LockShared), so that it never reads
+// beside a build or gc, and other readers may read beside it; a read-only
+// layout is read with the lock file opened for reading, or without a lock
+// where there is no lock file to open.
 func OpenReadOnly(ctx context.Context, dir string) (*Store, error) {
 	fi, err := os.Stat(dir)
 	if err != nil {
@@ -31,11 +30,11 @@ func OpenReadOnly(ctx context.Context, dir string) (*Store, error) {
 	if !fi.IsDir() {
 		return nil, fmt.Errorf("store %s: not a directory", dir)
 	}
-	lf, err := lockDirShared(dir)
+	l, err := LockShared(dir)
 	if err != nil {
 		return nil, err
 	}
-	s := &Store{dir: dir, path: layout.Path(dir), lock: lf, readOnly: true}
+	s := &Store{dir: dir, path: layout.Path(dir), lock: l.f, readOnly: true}
 	if err := s.readIndex(nil); err != nil {
 		s.Close()
 		return nil, err

@@ -53,12 +53,12 @@ type Record struct {
 	Descriptor  v1.Descriptor
 }
 
-// Store is an open OCI image layout held under an exclusive lock. Its methods
-// are safe for concurrent use.
+// Store is an open OCI image layout held under its lock: exclusive (Open),
+// or shared (OpenReadOnly). Its methods are safe for concurrent use.
 type Store struct {
 	dir  string
 	path layout.Path
-	lock *os.File // nil: a read-only store of a layout without a lock file
+	lock *os.File // nil: a read-only store of a layout read without a lock
 	// readOnly is set by OpenReadOnly: the store writes nothing.
 	readOnly bool
 
@@ -122,9 +122,9 @@ type Store struct {
 	onBlobHash func(v1.Hash)
 }
 
-// Open opens (creating it if needed) the layout at dir and locks it against
-// other hic processes. A second process fails fast with an error naming the
-// holder's pid. Temporary files left by a crashed process are removed.
+// Open opens (creating it if needed) the layout at dir and locks it
+// exclusively against other hic processes, writers and readers (LockShared).
+// Where one holds it, Open fails fast with an *InUseError naming its pid. Temporary files left by a crashed process are removed.
 func Open(ctx context.Context, dir string) (*Store, error) {
 	return OpenPrefetched(ctx, dir, nil)
 }
