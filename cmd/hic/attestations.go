@@ -37,8 +37,8 @@ documents they carry beside them:
 predicate type URI); repeatable or comma-separated.
 
 REF is read as hic verify reads it: a spec ref or image ref in the OCI layout
-(--layout), a ref below --registry REGISTRY/PREFIX, or a full registry
-reference.
+(--layout, under its shared lock), a ref below --registry REGISTRY/PREFIX, or
+a full registry reference.
 
 ` + registriesHelp
 
@@ -94,10 +94,11 @@ func (o *attestationsOptions) run(cmd *cobra.Command, root *rootOptions, ref str
 		return err
 	}
 	cat := &catalogSpecs{root: root, cmd: cmd}
-	src, target, err := o.imageFlags.source(cmd, cat, ref)
+	src, target, release, err := o.imageFlags.source(cmd, cat, ref)
 	if err != nil {
 		return err
 	}
+	defer release()
 	list, err := verify.Attestations(cmd.Context(), src, target, verify.AttestationsOptions{Verifier: v, Types: o.types, Dir: o.out})
 	switch {
 	case errors.Is(err, context.Canceled):

@@ -51,8 +51,12 @@ hic publish cannot push them again; their blobs then go the same way.
 --dry-run lists what would be removed and changes nothing; it works on a
 read-only layout too.
 
-It takes the layout's lock, so it never runs beside a build (a dry run on a
-read-only layout takes it shared, or not at all where there is no lock file).
+It takes the layout's lock exclusively, so it never runs beside a build or
+beside a command reading the layout (publish, verify, attestations, site),
+whose blobs it could remove: it refuses at once (exit 2), naming the process
+that holds the lock. A dry run only reads, so it takes the lock shared, beside
+other readers (on a read-only layout, with the lock file opened for reading,
+or without a lock where there is no lock file to open).
 
   hic gc --prune --dry-run     the images of removed specs, and the blobs to free
   hic gc --prune               remove them`,
@@ -81,6 +85,10 @@ read-only layout takes it shared, or not at all where there is no lock file).
 			}
 			st, err := open(cmd.Context(), o.layout)
 			if err != nil {
+				var inUse *store.InUseError
+				if errors.As(err, &inUse) {
+					return usageError("gc: %v", err)
+				}
 				if !o.dryRun && (errors.Is(err, fs.ErrPermission) || errors.Is(err, syscall.EROFS)) {
 					return usageError("gc: %v: gc removes blobs, so it needs write access to the layout (gc --dry-run lists them without)", err)
 				}

@@ -51,6 +51,13 @@ attestations another key signed is refused (exit 2), as is one built
 attest). Without --key the layout's own signatures are pushed, each image
 with those of the key that built it.
 
+The layout is read under its lock, shared: publishes, verifies and other
+readers may read it at once, but a layout a build or hic gc holds is refused at
+once (exit 2), naming the process, and neither starts while the publish
+runs, so no image is pushed half-written or with blobs removed under it. A
+read-only layout is read with the lock file opened for reading, or without a
+lock where it cannot be opened.
+
 ` + registriesHelp
 
 type publishOptions struct {
@@ -121,6 +128,13 @@ func newPublishCmd(opts *rootOptions) *cobra.Command {
 					return usageError("publish: signing key: %v", err)
 				}
 			}
+			// Held until every blob is pushed: a gc or build beside the
+			// push would remove or replace them.
+			lock, err := lockForReading("publish", o.layout)
+			if err != nil {
+				return err
+			}
+			defer lock.Release()
 			ctx := cmd.Context()
 			images, err := publish.FromLayout(ctx, layout.Path(o.layout), args[1:]...)
 			if err != nil {

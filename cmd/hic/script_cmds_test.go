@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -20,6 +21,7 @@ import (
 
 	"github.com/hic-build/hic/compiler/publish"
 	"github.com/hic-build/hic/compiler/sign"
+	"github.com/hic-build/hic/compiler/store"
 	"github.com/hic-build/hic/compiler/testenv"
 )
 
@@ -35,10 +37,16 @@ var scriptCmds = map[string]func(ts *testscript.TestScript, neg bool, args []str
 	"perm":       cmdPerm,
 	"within":     cmdWithin,
 	"readonly":   cmdReadOnly,
+	"lock":       cmdLock,
+	"unlock":     cmdUnlock,
 }
 
 // scriptTB is the key of the script's testing.TB in its Values.
 type scriptTB struct{}
+
+// scriptLocks is the key of the layout locks the script's lock commands
+// hold, by directory, in its Values: a map of release functions.
+type scriptLocks struct{}
 
 func scriptT(ts *testscript.TestScript) testing.TB {
 	return ts.Value(scriptTB{}).(testing.TB)
@@ -242,6 +250,52 @@ func cmdReadOnly(ts *testscript.TestScript, neg bool, args []string) {
 	default:
 		ts.Check(ts.Exec(args[0], args[1:]...))
 	}
+}
+
+// cmdLock is "lock shared|exclusive DIR": hold the lock of the layout at
+// DIR in the test process, as a reader (store.LockShared) or as a build
+// (store.Open) holds it, until "unlock DIR" or the script's end, and set
+// $LOCKPID to the test process's pid.
+func cmdLock(ts *testscript.TestScript, neg bool, args []string) {
+	noNeg(ts, neg, "lock")
+	if len(args) != 2 || (args[0] != "shared" && args[0] != "exclusive") {
+		ts.Fatalf("usage: lock shared|exclusive DIR")
+	}
+	held := ts.Value(scriptLocks{}).(map[string]func())
+	dir := ts.MkAbs(args[1])
+	if held[dir] != nil {
+		ts.Fatalf("lock: %s is locked already", args[1])
+	}
+	if args[0] == "shared" {
+		l, err := store.LockShared(dir)
+		ts.Check(err)
+		held[dir] = func() { l.Release() }
+	} else {
+		s, err := store.Open(context.Background(), dir)
+		ts.Check(err)
+		held[dir] = func() { s.Close() }
+	}
+	ts.Defer(func() {
+		if release := held[dir]; release != nil {
+			release()
+		}
+	})
+	ts.Setenv("LOCKPID", strconv.Itoa(os.Getpid()))
+}
+
+// cmdUnlock is "unlock DIR": let go of the lock "lock" took.
+func cmdUnlock(ts *testscript.TestScript, neg bool, args []string) {
+	noNeg(ts, neg, "unlock")
+	if len(args) != 1 {
+		ts.Fatalf("usage: unlock DIR")
+	}
+	held := ts.Value(scriptLocks{}).(map[string]func())
+	dir := ts.MkAbs(args[0])
+	if held[dir] == nil {
+		ts.Fatalf("unlock: %s is not locked", args[0])
+	}
+	held[dir]()
+	delete(held, dir)
 }
 
 // cmdExit is "exit N PROG ARGS...": run PROG and require exit status N.

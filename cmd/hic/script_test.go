@@ -107,6 +107,9 @@ func (c cleanup) Run() int {
 //	                      longer than the duration D
 //	readonly DIR CMD ARGS...  runs CMD (exit or a program) with DIR
 //	                      read-only (as root: bound read-only by bwrap)
+//	lock shared|exclusive DIR  holds the lock of the layout DIR in the test
+//	                      process, as a reader or as a build does, until
+//	                      unlock DIR or the script's end; $LOCKPID is its pid
 //
 // $CATALOG is the repository's catalog (read only), $SCHEMA its schema,
 // $TESTDATA this package's testdata (read only).
@@ -132,6 +135,7 @@ func TestScript(t *testing.T) {
 				return fmt.Errorf("testscript's T is a %T, not a testing.TB", e.T())
 			}
 			e.Values[scriptTB{}] = tb
+			e.Values[scriptLocks{}] = map[string]func(){}
 			// git must not read the developer's config.
 			e.Setenv("GIT_CONFIG_GLOBAL", "/dev/null")
 			e.Setenv("GIT_CONFIG_NOSYSTEM", "1")

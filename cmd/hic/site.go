@@ -30,10 +30,11 @@ checklist with every waiver and its reason, post-build findings, smoke tests,
 the attestations with the cosign and hic commands that verify them, the
 OpenVEX statements, the compiled spec) and catalog.json for machines.
 
-It reads the catalog (--catalog), the build's OCI layout (BUILD/oci) and its
-report (BUILD/report.json, or every --report given: the shard reports of a
-sharded build, merged as hic report merge does). The site needs no network
-and works opened from the file system.`
+It reads the catalog (--catalog), the build's OCI layout (BUILD/oci, under
+its shared lock, as hic publish reads it) and its report (BUILD/report.json,
+or every --report given: the shard reports of a sharded build, merged as hic
+report merge does). The site needs no network and works opened from the file
+system.`
 
 func newSiteCmd(root *rootOptions) *cobra.Command {
 	o := &siteOptions{}
@@ -57,6 +58,14 @@ func newSiteCmd(root *rootOptions) *cobra.Command {
 			if o.out == "" {
 				o.out = filepath.Join(o.build, "site")
 			}
+			oci := filepath.Join(o.build, "oci")
+			if fi, err := os.Stat(oci); err == nil && fi.IsDir() {
+				lock, err := lockForReading("site", oci)
+				if err != nil {
+					return err
+				}
+				defer lock.Release()
+			}
 			rep, err := o.report()
 			if err != nil {
 				return err
@@ -70,8 +79,8 @@ func newSiteCmd(root *rootOptions) *cobra.Command {
 				return err
 			}
 			sum, err := site.Write(cmd.Context(), o.out, site.Input{
-				Images: imgs, Report: rep, Layout: filepath.Join(o.build, "oci"), Today: today,
-				Registry: o.registry, PublicKey: o.publicKey, LayoutName: filepath.Join(o.build, "oci"),
+				Images: imgs, Report: rep, Layout: oci, Today: today,
+				Registry: o.registry, PublicKey: o.publicKey, LayoutName: oci,
 			})
 			if err != nil {
 				return err

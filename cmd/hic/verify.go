@@ -38,6 +38,8 @@ A reference that is not one (a scheme, upper case in the repository, a bad
 port, a full reference below --registry PREFIX) is a usage error, exit 2.
 Signatures and attestations are read from the layout's referrers, or from the
 registry's referrers API and cosign's sha256-<digest>.sig/.att tags.
+A layout is read under its lock, shared, as hic publish reads it: a layout a
+build or hic gc holds is refused (exit 2).
 
 One line per check, exit status 1 if any fails:
 
@@ -172,27 +174,34 @@ func (o *imageFlags) fullRef(cmd *cobra.Command, ref string) bool {
 // source is where ref is read from and the ref to resolve there: the layout
 // (--layout), REGISTRY/PREFIX (--registry; a spec ref becomes its full
 // version tag) or, for a ref that starts with a registry host, the registry.
-func (o *imageFlags) source(cmd *cobra.Command, cat *catalogSpecs, ref string) (verify.Source, string, error) {
+// A layout is read under its shared lock (lockForReading), which release
+// lets go; release is never nil.
+func (o *imageFlags) source(cmd *cobra.Command, cat *catalogSpecs, ref string) (src verify.Source, target string, release func(), err error) {
+	none := func() {}
 	ro, err := o.reg.options()
 	if err != nil {
-		return nil, "", err
+		return nil, "", none, err
 	}
 	switch {
 	case o.fullRef(cmd, ref):
-		return &verify.Registry{NameOptions: ro.NameOptions(ref)}, ref, nil
+		return &verify.Registry{NameOptions: ro.NameOptions(ref)}, ref, none, nil
 	case o.registry != "":
 		src := &verify.Registry{Prefix: o.registry, NameOptions: ro.NameOptions(o.registry)}
 		// A spec ref is not a registry tag: name the spec's own full-version
 		// tag, which no other stream can take over (aliases and latest move).
 		if img, err := cat.compiled(cmd.Context(), ref); err == nil && img.Ref == ref && len(img.Tags) > 0 {
-			return src, img.Repository + ":" + versionTag(img), nil
+			return src, img.Repository + ":" + versionTag(img), none, nil
 		}
-		return src, ref, nil
+		return src, ref, none, nil
 	}
 	if fi, err := os.Stat(o.layout); err != nil || !fi.IsDir() {
-		return nil, "", usageError("%s: --layout %s is not a directory", cmd.Name(), o.layout)
+		return nil, "", none, usageError("%s: --layout %s is not a directory", cmd.Name(), o.layout)
 	}
-	return verify.Layout{Path: layout.Path(o.layout)}, ref, nil
+	lock, err := lockForReading(cmd.Name(), o.layout)
+	if err != nil {
+		return nil, "", none, err
+	}
+	return verify.Layout{Path: layout.Path(o.layout)}, ref, func() { lock.Release() }, nil
 }
 
 // loadVerifier loads the public key of --key, else HIC_PUBLIC_KEY.
@@ -234,10 +243,11 @@ func (o *verifyOptions) run(cmd *cobra.Command, root *rootOptions, ref string) e
 		return usageError("verify: no catalog: %v (verify compares the image with the catalog it was built from: pass -C DIR or set HIC_CATALOG)", err)
 	}
 	cat := &catalogSpecs{root: root, cmd: cmd}
-	src, target, err := o.imageFlags.source(cmd, cat, ref)
+	src, target, release, err := o.imageFlags.source(cmd, cat, ref)
 	if err != nil {
 		return err
 	}
+	defer release()
 	opts := verify.Options{Verifier: v, Compiled: cat.compiled, Advisories: cat.advisories, Packages: o.packages}
 	if o.rebuild {
 		bo := &buildOptions{mirrors: o.mirrors, mirror: o.mirror}
