@@ -51,6 +51,11 @@ attestations another key signed is refused (exit 2), as is one built
 attest). Without --key the layout's own signatures are pushed, each image
 with those of the key that built it.
 
+The images of specs no longer in the catalog (-C) are never pushed:
+publishing everything skips each one with a note on stderr, and a REF that
+selects one is refused (exit 2) before anything is pushed, as a REF that
+selects nothing is. hic gc --prune removes them from the layout.
+
 The layout is read under its lock, shared: publishes, verifies and other
 readers may read it at once, but a layout a build or hic gc holds is refused at
 once (exit 2), naming the process, and neither starts while the publish
@@ -140,7 +145,7 @@ func newPublishCmd(opts *rootOptions) *cobra.Command {
 			if err != nil {
 				return usageError("publish: %v", err)
 			}
-			if images, err = inCatalog(cmd, opts, images); err != nil {
+			if images, err = inCatalog(cmd, opts, images, args[1:]); err != nil {
 				return err
 			}
 			// A spec whose last build failed is not published, not even

@@ -78,20 +78,33 @@ func cmdFreePort(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Setenv(args[0], "127.0.0.1:"+strconv.Itoa(testenv.FreePort(scriptT(ts))))
 }
 
-// cmdTestLayout is "testlayout DIR VAR": write an OCI layout of one random
-// image index tagged hic/demo:1 and hic/demo:latest, and set $VAR to the
-// index's digest.
+// cmdTestLayout is "testlayout DIR VAR [REPO SPEC]": write an OCI layout of
+// one random image index tagged hic/demo:1 and hic/demo:latest, and set $VAR
+// to the index's digest. With REPO and SPEC, the index is tagged REPO:1 and
+// REPO:latest, stored for the spec SPEC (dev.hic.spec.ref), and added to
+// the layout DIR holds, if it holds one.
 func cmdTestLayout(ts *testscript.TestScript, neg bool, args []string) {
 	noNeg(ts, neg, "testlayout")
-	if len(args) != 2 {
-		ts.Fatalf("usage: testlayout DIR VAR")
+	if len(args) != 2 && len(args) != 4 {
+		ts.Fatalf("usage: testlayout DIR VAR [REPO SPEC]")
 	}
-	p, err := layout.Write(ts.MkAbs(args[0]), empty.Index)
-	ts.Check(err)
+	repo, spec := "hic/demo", ""
+	p, err := layout.FromPath(ts.MkAbs(args[0]))
+	if len(args) == 4 {
+		repo, spec = args[2], args[3]
+	}
+	if spec == "" || err != nil {
+		p, err = layout.Write(ts.MkAbs(args[0]), empty.Index)
+		ts.Check(err)
+	}
 	idx, err := random.Index(256, 1, 2)
 	ts.Check(err)
 	for _, tag := range []string{"1", "latest"} {
-		ts.Check(p.AppendIndex(idx, layout.WithAnnotations(map[string]string{publish.AnnotationRefName: "hic/demo:" + tag})))
+		ann := map[string]string{publish.AnnotationRefName: repo + ":" + tag}
+		if spec != "" {
+			ann[publish.AnnotationSpecRef] = spec
+		}
+		ts.Check(p.AppendIndex(idx, layout.WithAnnotations(ann)))
 	}
 	d, err := idx.Digest()
 	ts.Check(err)

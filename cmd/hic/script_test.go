@@ -97,8 +97,10 @@ func (c cleanup) Run() int {
 //
 //	registry VAR          starts a registry process; $VAR is its host:port
 //	freeport VAR          $VAR is a 127.0.0.1:PORT nothing listens on
-//	testlayout DIR VAR    writes an OCI layout of one random index tagged
-//	                      hic/demo:1 and hic/demo:latest; $VAR is its digest
+//	testlayout DIR VAR [REPO SPEC]  writes an OCI layout of one random index
+//	                      tagged hic/demo:1 and hic/demo:latest; $VAR is its
+//	                      digest; with REPO SPEC, tagged REPO:1 and REPO:latest
+//	                      for the spec SPEC, added to DIR's layout
 //	regdigest REF         prints the digest of REF in a registry
 //	keypair PRIV PUB      prints the lines hic keygen prints for the pair,
 //	                      failing unless PUB is PRIV's public key
