@@ -35,6 +35,9 @@ failing vet findings are not compiled.`,
 			if err := selectionError("compile", o.all, args); err != nil {
 				return err
 			}
+			if err := refuseInsideCatalog(root, "compile", "--out", o.out, "the compiled specs"); err != nil {
+				return err
+			}
 			today, err := parseToday(o.today)
 			if err != nil {
 				return err

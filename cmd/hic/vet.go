@@ -483,11 +483,11 @@ func (r *vetResult) summary(listedWaived, listedWarnings bool) string {
 		s += fmt.Sprintf(" (%d waived by %s; --show-waived lists %s)", r.waived, by, them)
 	}
 	if r.Outside > 0 {
-		verb, it := "fails", "it"
+		verb, subject, it := "fails", "it", "it"
 		if r.Outside > 1 {
-			verb, it = "fail", "them"
+			verb, subject, it = "fail", "they", "them"
 		}
-		s += fmt.Sprintf("\n%s outside the selection %s vet, as %s %s hic build --all", count(r.Outside, "error"), verb, it, verb)
+		s += fmt.Sprintf("\n%s outside the selection %s vet, as %s %s hic build --all", count(r.Outside, "error"), verb, subject, verb)
 		switch n := len(r.OutsideFiles); {
 		case n > 0 && n <= 4:
 			s += fmt.Sprintf(": in %s (hic vet %s shows %s)", strings.Join(r.OutsideFiles, ", "), strings.Join(r.OutsideFiles, " "), it)

@@ -257,3 +257,21 @@ func locatedFindings(format, out string) ([]string, error) {
 	sort.Strings(got)
 	return got, nil
 }
+
+// The summary's sentence about errors outside the selection agrees in
+// number: "1 error ... fails vet, as it fails", "2 errors ... fail vet, as
+// they fail" (it had said "as them fail").
+func TestVetSummaryOutsideAgrees(t *testing.T) {
+	for _, tc := range []struct {
+		n    int
+		want string
+	}{
+		{1, "1 error outside the selection fails vet, as it fails hic build --all: in a.cue (hic vet a.cue shows it)"},
+		{2, "2 errors outside the selection fail vet, as they fail hic build --all: in a.cue (hic vet a.cue shows them)"},
+	} {
+		r := &vetResult{Outside: tc.n, OutsideFiles: []string{"a.cue"}}
+		if got := r.summary(false, false); !strings.Contains(got, tc.want) {
+			t.Errorf("summary with %d outside:\n%s\nwant it to contain %q", tc.n, got, tc.want)
+		}
+	}
+}
