@@ -123,6 +123,57 @@ func TestAttestSignPushVerify(t *testing.T) {
 		}
 	})
 
+	// A tag moved to another repository's image, signatures and all: hic
+	// attestations refuses its statements (exit 1) and writes nothing,
+	// where it had verified and written web's SBOMs as tool's. (From an
+	// outside review.)
+	t.Run("moved tag", func(t *testing.T) {
+		moved := filepath.Join(t.TempDir(), "oci")
+		bldCopyDir(t, filepath.Join(out, "oci"), moved)
+		p, err := layout.FromPath(moved)
+		if err != nil {
+			t.Fatal(err)
+		}
+		idx, err := p.ImageIndex()
+		if err != nil {
+			t.Fatal(err)
+		}
+		im, err := idx.IndexManifest()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var web *v1.Descriptor
+		for i, m := range im.Manifests {
+			if m.Annotations["org.opencontainers.image.ref.name"] == "web:2" {
+				web = &im.Manifests[i]
+			}
+		}
+		if web == nil {
+			t.Fatal("no web:2 in the layout")
+		}
+		for i, m := range im.Manifests {
+			if m.Annotations["org.opencontainers.image.ref.name"] == "tool:1.4-alpine3.23" {
+				im.Manifests[i].Digest, im.Manifests[i].Size = web.Digest, web.Size
+			}
+		}
+		b, err := json.Marshal(im)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(moved, "index.json"), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		files := filepath.Join(t.TempDir(), "att")
+		r := hicCLI(t, nil, "-C", attCatalog, "attestations", "tool:1.4-alpine3.23", "--layout", moved, "--key", pub, "--out", files)
+		if r.Code != exitFindings || !strings.Contains(r.Stderr, "they are about the image of web, not of tool") {
+			t.Errorf("attestations of a moved tag: %s\nwant exit %d naming web", r, exitFindings)
+		}
+		if ents, _ := os.ReadDir(files); len(ents) > 0 {
+			t.Errorf("attestations of a moved tag wrote %d files", len(ents))
+		}
+		hicCLI(t, nil, "-C", attCatalog, "attestations", "web:2", "--layout", moved, "--key", pub, "--out", files).must(t, 0)
+	})
+
 	t.Run("hic verify", func(t *testing.T) {
 		for _, s := range attSpecs {
 			o := hicCLI(t, nil, "-C", attCatalog, "verify", s.spec, "--layout", filepath.Join(out, "oci"), "--key", pub).must(t, 0).Stdout

@@ -19,7 +19,9 @@ platform manifest's: the SLSA provenance, the SPDX and CycloneDX SBOMs, the
 hardening report and the OpenVEX document. Each envelope is verified with the
 public key (--key or HIC_PUBLIC_KEY) and must be about the manifest it is
 attached to; one that is not is listed with the reason, never written, and
-the exit status is 1. An image with no attestations is exit 1 too, as in
+the exit status is 1. The index's statements must name the repository REF
+names: a tag moved to another repository's image, signatures and all, is
+refused (exit 1) and nothing is written, as hic verify's tag check fails it. An image with no attestations is exit 1 too, as in
 hic verify and cosign verify-attestation: one built --unsigned is said to be
 unsigned. So is a --type none of the image's attestations has.
 

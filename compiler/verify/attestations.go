@@ -136,7 +136,16 @@ func Attestations(ctx context.Context, src Source, ref string, opts Attestations
 		}
 	}
 	var out []Attestation
-	used := map[string]bool{} // file names written
+	// The verified statements are written once they are known to be the
+	// image's that ref names (ownSubject), not another's a moved tag
+	// points at.
+	type verified struct {
+		i       int
+		payload []byte
+		st      *attest.Statement
+	}
+	var pending []verified
+	names := map[string]bool{} // the index's subject names, over the statements attached to it
 	found := 0
 	for _, s := range subjects {
 		envs, err := src.Attestations(ctx, s.digest)
@@ -179,19 +188,60 @@ func Attestations(ctx context.Context, src Source, ref string, opts Attestations
 				out = append(out, a)
 				continue
 			}
-			if opts.Dir != "" {
-				if err := writeAttestation(opts.Dir, &a, payload, st, used); err != nil {
-					return nil, err
+			if s.platform == "index" {
+				for _, rd := range st.Subject {
+					if rd.Name != "" && rd.Digest[s.digest.Algorithm] == s.digest.Hex {
+						names[rd.Name] = true
+					}
 				}
 			}
+			pending = append(pending, verified{len(out), payload, st})
 			out = append(out, a)
 		}
 	}
 	if found == 0 {
 		return nil, noAttestations(ctx, src, t, ref, len(subjects)-1)
 	}
+	if err := ownSubject(t, ref, names); err != nil {
+		return nil, err
+	}
+	if opts.Dir != "" {
+		used := map[string]bool{} // file names written
+		for _, p := range pending {
+			if err := writeAttestation(opts.Dir, &out[p.i], p.payload, p.st, used); err != nil {
+				return nil, err
+			}
+		}
+	}
 	sort.SliceStable(out, func(i, j int) bool { return typeRank(out[i].Type) < typeRank(out[j].Type) })
 	return out, nil
+}
+
+// ErrOtherImage is returned (wrapped) when the signed statements of the
+// image a ref names are about an image of another repository: a tag moved
+// to another image, signatures and all.
+var ErrOtherImage = errors.New("the statements are another image's")
+
+// ownSubject checks that the statements verified on the index name it as
+// the repository ref names (names: the index's subject names), as hic
+// verify's tag check does for the signatures. A ref of no repository (a
+// digest in a layout) is not checked.
+func ownSubject(t *Target, ref string, names map[string]bool) error {
+	if t.Repository == "" || len(names) == 0 {
+		return nil
+	}
+	var other []string
+	for n := range names {
+		if !sameRepo(t.Repository, n) {
+			other = append(other, n)
+		}
+	}
+	if len(other) == 0 {
+		return nil
+	}
+	sort.Strings(other)
+	return fmt.Errorf("%s: %w: they are about the image of %s, not of %s, so %s points at another repository's image; nothing was written (hic verify %s checks the tag)",
+		ref, ErrOtherImage, strings.Join(other, ", "), t.Repository, ref, ref)
 }
 
 // noAttestations is the error for an image with no attestation, worded as
