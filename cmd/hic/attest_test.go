@@ -287,6 +287,64 @@ func TestAttestSignPushVerify(t *testing.T) {
 			}
 		}},
 	}
+	// A tag copied into another repository without its signatures is
+	// unsigned there, and verify says they may not have been pushed to it,
+	// not only that hic build --unsigned makes such images. Copied with its
+	// signatures, the tag check names the repository they were made for,
+	// once. (From an outside review.)
+	t.Run("tag copied to another repository", func(t *testing.T) {
+		prefix := reg + "/copied"
+		hicCLI(t, nil, "-C", attCatalog, "publish", "--layout", filepath.Join(out, "oci"), prefix, "web:2-wolfi-runtime").must(t, 0)
+		from, err := name.NewRepository(prefix + "/web")
+		if err != nil {
+			t.Fatal(err)
+		}
+		to, err := name.NewRepository(prefix + "/tool")
+		if err != nil {
+			t.Fatal(err)
+		}
+		copyTag := func(tag, as string) {
+			desc, err := remote.Get(from.Tag(tag))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if desc.MediaType.IsIndex() {
+				idx, err := desc.ImageIndex()
+				if err != nil {
+					t.Fatal(err)
+				}
+				err = remote.WriteIndex(to.Tag(as), idx)
+			} else {
+				img, err := desc.Image()
+				if err != nil {
+					t.Fatal(err)
+				}
+				err = remote.Write(to.Tag(as), img)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		copyTag("2", "latest")
+		v := hicCLI(t, nil, "-C", attCatalog, "verify", "tool:latest", "--registry", prefix, "--key", pub)
+		if v.Code != exitFindings || !strings.Contains(v.Stdout, "were not pushed to copied/tool (") {
+			t.Errorf("verify of a tag copied without signatures: %s\nwant exit 1 saying they were not pushed there", v)
+		}
+		tags, err := remote.List(from)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, tag := range tags {
+			if strings.HasPrefix(tag, "sha256-") {
+				copyTag(tag, tag)
+			}
+		}
+		v = hicCLI(t, nil, "-C", attCatalog, "verify", "tool:latest", "--registry", prefix, "--key", pub)
+		if v.Code != exitFindings || !strings.Contains(v.Stdout, "points at an image signed for web\n") {
+			t.Errorf("verify of a tag copied with its signatures: %s\nwant the tag check to name web once", v)
+		}
+	})
+
 	for i, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			prefix := fmt.Sprintf("%s/case%d", reg, i)

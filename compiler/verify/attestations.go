@@ -259,11 +259,21 @@ func noAttestations(ctx context.Context, src Source, t *Target, ref string, plat
 			return fmt.Errorf("%s: %w: its image signatures are not attestations, and %s any", ref, ErrNoAttestations, carryNone(plats))
 		}
 	}
-	why := " (hic build --unsigned makes such images)"
-	if t.rejectedSpec != "" {
-		why = fmt.Sprintf(": the image of %s failed a post-build check, and such an image is stored unsigned; the build's report has its findings", t.rejectedSpec)
+	return fmt.Errorf("%s: %w: the image is unsigned: %s any signature or attestation%s", ref, ErrNoAttestations, carryNone(plats), unsignedWhy(src, t))
+}
+
+// unsignedWhy says why an image may carry no signature and no attestation
+// where src holds it: a rejected image is stored unsigned; in a registry,
+// its signatures may just not have been pushed to this repository (a tag
+// copied from another repository leaves them behind).
+func unsignedWhy(src Source, t *Target) string {
+	switch _, registry := src.(*Registry); {
+	case t.rejectedSpec != "":
+		return fmt.Sprintf(": the image of %s failed a post-build check, and such an image is stored unsigned; the build's report has its findings", t.rejectedSpec)
+	case registry:
+		return fmt.Sprintf(": hic build --unsigned makes such images, or its signatures and attestations were not pushed to %s (a tag copied from another repository leaves them behind; hic publish pushes them)", t.Repository)
 	}
-	return fmt.Errorf("%s: %w: the image is unsigned: %s any signature or attestation%s", ref, ErrNoAttestations, carryNone(plats), why)
+	return " (hic build --unsigned makes such images)"
 }
 
 // writeAttestation writes a verified statement and its document to dir.

@@ -163,7 +163,9 @@ func (v *verification) imageSignature(ctx context.Context) Check {
 				ok = true
 				if h == v.t.Digest {
 					repo, _, _ := sign.ParseSimpleSigningPayload(s.Payload)
-					v.signedRepos = append(v.signedRepos, repo)
+					if !slices.Contains(v.signedRepos, repo) {
+						v.signedRepos = append(v.signedRepos, repo)
+					}
 				}
 			}
 		}
@@ -178,11 +180,7 @@ func (v *verification) imageSignature(ctx context.Context) Check {
 			return fail(CheckImageSignature, "%s any signature, though the image has attestations", carryNone(len(v.plats)))
 		}
 		v.unsigned = true
-		why := " (hic build --unsigned makes such images)"
-		if v.t.rejectedSpec != "" {
-			why = fmt.Sprintf(": the image of %s failed a post-build check, and such an image is stored unsigned; the build's report has its findings", v.t.rejectedSpec)
-		}
-		return fail(CheckImageSignature, "the image is unsigned: %s any signature, and it has no attestations%s", carryNone(len(v.plats)), why)
+		return fail(CheckImageSignature, "the image is unsigned: %s any signature, and it has no attestations%s", carryNone(len(v.plats)), unsignedWhy(v.src, v.t))
 	}
 	if unsigned == len(v.subjects) && unsigned > 1 {
 		// One cause for all: say it once.
