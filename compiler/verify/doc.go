@@ -46,7 +46,8 @@
 //   - vex: the signed OpenVEX document about the index parses (go-vex), its
 //     statements are valid, about this image, and name only installed
 //     packages; with Options.Advisories it states exactly the catalog's
-//     advisories about them;
+//     advisories about them, each as the build states it (status,
+//     justification, impact and action statements, status notes, aliases);
 //   - tag: a signature names the ref's repository, and the ref's tag is a tag
 //     of the spec the provenance names, so a tag moved to another image fails;
 //   - rebuild (optional): a rebuild of the spec gives the same index digest.

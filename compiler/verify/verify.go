@@ -85,8 +85,8 @@ type Options struct {
 	// the rebuild check.
 	Rebuild func(ctx context.Context, img compile.Image) (v1.Hash, error)
 	// Advisories, if set, returns the catalog's advisories: the vex check
-	// then also requires the OpenVEX document to state exactly those about
-	// the installed packages.
+	// then also requires the OpenVEX documents to state exactly those about
+	// the installed packages, each as the build states it.
 	Advisories func(ctx context.Context) (*vex.Advisories, error)
 	// Packages lists the installed packages in Result.Packages.
 	Packages bool

@@ -3,8 +3,10 @@ package verify
 import (
 	"context"
 	"fmt"
+	"sort"
 	"strings"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	govex "github.com/openvex/go-vex/pkg/vex"
 	"github.com/package-url/packageurl-go"
 
@@ -14,41 +16,134 @@ import (
 // CheckVEX names the OpenVEX check.
 const CheckVEX = "vex"
 
-// vexDocument: the signed OpenVEX document about the index parses with the
+// vexDocument: the signed OpenVEX documents about the index parse with the
 // OpenVEX library, every statement is valid OpenVEX, is about this image
 // (its pkg:oci product names the index digest) and names as subcomponents
 // only packages installed in it (the apk databases); with the catalog's
-// advisories (Options.Advisories), the document states exactly the
-// advisories about the installed packages.
+// advisories (Options.Advisories), the documents state exactly what the
+// build states from them about the installed packages, field by field (see
+// vexClaim).
 func (v *verification) vexDocument(ctx context.Context) Check {
 	sts, c, ok := v.indexStatements(CheckVEX, vex.PredicateType, "OpenVEX document")
 	if !ok {
 		return c
 	}
-	installed := map[string]bool{} // name@version
-	for _, p := range v.plats {
-		for _, q := range p.db {
-			installed[q.Name+"@"+q.Version] = true
-		}
-	}
 	var bad []string
-	stated := map[string]bool{} // package id
-	n := 0
+	var docs []*govex.VEX
 	for _, st := range sts {
 		doc, err := govex.Parse(st.Predicate)
 		if err != nil {
 			bad = append(bad, fmt.Sprintf("OpenVEX document: %v", err))
 			continue
 		}
+		docs = append(docs, doc)
+	}
+	var adv *vex.Advisories
+	if v.opts.Advisories != nil {
+		a, err := v.opts.Advisories(ctx)
+		if err != nil {
+			bad = append(bad, fmt.Sprintf("catalog advisories: %v", err))
+		} else {
+			adv = a
+		}
+	}
+	more, n := checkVEXDocs(docs, v.t.Digest, v.plats, adv)
+	bad = append(bad, more...)
+	return failures(CheckVEX, bad, func() Check {
+		return pass(CheckVEX, "OpenVEX document with %d statements about installed packages", n)
+	})
+}
+
+// vexClaim is what a statement says about one installed package and one
+// vulnerability: every field the build writes (compiler/vex.Document) but
+// the product, the subcomponents (the key) and the timestamps.
+type vexClaim struct {
+	Status, Justification, Impact, Action, Notes, Aliases string
+}
+
+// fields are the claim's fields as the check names them.
+func (c vexClaim) fields() [][2]string {
+	return [][2]string{
+		{"status", c.Status}, {"justification", c.Justification}, {"impact_statement", c.Impact},
+		{"action_statement", c.Action}, {"status_notes", c.Notes}, {"aliases", c.Aliases},
+	}
+}
+
+func claimOf(s govex.Statement) vexClaim {
+	var al []string
+	for _, a := range s.Vulnerability.Aliases {
+		al = append(al, string(a))
+	}
+	sort.Strings(al)
+	return vexClaim{Status: string(s.Status), Justification: string(s.Justification), Impact: s.ImpactStatement,
+		Action: s.ActionStatement, Notes: s.StatusNotes, Aliases: strings.Join(al, ", ")}
+}
+
+// vexKey is one installed package (name and version) and one vulnerability.
+type vexKey struct{ name, version, id string }
+
+func (k vexKey) String() string { return k.name + " " + k.id }
+
+// vexDiffer lists how got differs from want, field by field, each as
+// "FIELD: WHO says WANT, OTHER says GOT".
+func vexDiffer(want, got vexClaim, who, other string) []string {
+	var out []string
+	g := got.fields()
+	for i, f := range want.fields() {
+		if f[1] != g[i][1] {
+			out = append(out, fmt.Sprintf("%s: %s says %s, %s says %s", f[0], who, showClaim(f[1]), other, showClaim(g[i][1])))
+		}
+	}
+	return out
+}
+
+func showClaim(s string) string {
+	switch {
+	case s == "":
+		return "none"
+	case !bareWord(s):
+		return fmt.Sprintf("%q", s)
+	}
+	return s
+}
+
+// bareWord: s is one word (a status, a justification), shown unquoted.
+func bareWord(s string) bool {
+	for _, r := range s {
+		if !(r == '_' || r == '-' || r == '.' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9') {
+			return false
+		}
+	}
+	return true
+}
+
+// checkVEXDocs checks the statements of the image's signed OpenVEX
+// documents (see vexDocument); adv nil skips the comparison with the
+// catalog. n is the number of statements.
+func checkVEXDocs(docs []*govex.VEX, digest v1.Hash, plats []*platformImage, adv *vex.Advisories) (bad []string, n int) {
+	installed := map[string]bool{} // name@version
+	for _, p := range plats {
+		for _, q := range p.db {
+			installed[q.Name+"@"+q.Version] = true
+		}
+	}
+	type said struct {
+		claim vexClaim
+		doc   int
+	}
+	stated := map[vexKey]said{}
+	names := map[string]bool{} // package id
+	for di, doc := range docs {
 		for _, s := range doc.Statements {
 			n++
 			id := string(s.Vulnerability.Name)
 			if err := s.Validate(); err != nil {
 				bad = append(bad, fmt.Sprintf("%s: %v", id, err))
 			}
+			claim := claimOf(s)
 			for _, p := range s.Products {
-				if !strings.Contains(p.ID, v.t.Digest.String()) && !strings.Contains(p.ID, strings.ReplaceAll(v.t.Digest.String(), ":", "%3A")) {
-					bad = append(bad, fmt.Sprintf("%s: product %s is not this image (%s)", id, p.ID, short(v.t.Digest)))
+				if !strings.Contains(p.ID, digest.String()) && !strings.Contains(p.ID, strings.ReplaceAll(digest.String(), ":", "%3A")) {
+					bad = append(bad, fmt.Sprintf("%s: product %s is not this image (%s)", id, p.ID, short(digest)))
 				}
 				for _, sc := range p.Subcomponents {
 					pu, err := packageurl.FromString(sc.ID)
@@ -59,34 +154,78 @@ func (v *verification) vexDocument(ctx context.Context) Check {
 					if !installed[pu.Name+"@"+pu.Version] {
 						bad = append(bad, fmt.Sprintf("%s: %s %s is not installed in the image", id, pu.Name, pu.Version))
 					}
-					stated[pu.Name+" "+id] = true
-				}
-			}
-		}
-	}
-	if v.opts.Advisories != nil && len(bad) == 0 {
-		adv, err := v.opts.Advisories(ctx)
-		if err != nil {
-			bad = append(bad, fmt.Sprintf("catalog advisories: %v", err))
-		} else {
-			want := map[string]bool{}
-			for _, p := range v.plats {
-				for _, q := range p.db {
-					for _, a := range adv.For(q.Name) {
-						want[q.Name+" "+a.ID] = true
+					names[pu.Name+" "+id] = true
+					k := vexKey{pu.Name, pu.Version, id}
+					if _, ok := stated[k]; !ok {
+						stated[k] = said{claim, di}
 					}
 				}
 			}
-			missing, extra := missingExtra(want, stated)
-			if len(missing) > 0 {
-				bad = append(bad, "the catalog's advisories about installed packages missing: "+strings.Join(missing, ", "))
-			}
-			if len(extra) > 0 {
-				bad = append(bad, "statements the catalog has no advisory for: "+strings.Join(extra, ", "))
+		}
+	}
+	if adv == nil || len(bad) > 0 {
+		return bad, n
+	}
+	// What the build states: its own document builder, on the packages the
+	// image really has installed.
+	in := vex.Input{Repository: "image", Digest: digest.String()}
+	for _, p := range plats {
+		vp := vex.Platform{Platform: p.platform}
+		for _, q := range p.db {
+			vp.Packages = append(vp.Packages, vex.Package{Name: q.Name, Version: q.Version, Arch: q.Arch})
+		}
+		in.Platforms = append(in.Platforms, vp)
+	}
+	doc, err := vex.Document(adv, in)
+	if err != nil {
+		return append(bad, fmt.Sprintf("catalog advisories: %v", err)), n
+	}
+	want := map[string]bool{}
+	wantClaims := map[vexKey]vexClaim{}
+	for _, s := range doc.Statements {
+		for _, p := range s.Products {
+			for _, sc := range p.Subcomponents {
+				pu, err := packageurl.FromString(sc.ID)
+				if err != nil {
+					return append(bad, fmt.Sprintf("catalog advisories: %v", err)), n
+				}
+				k := vexKey{pu.Name, pu.Version, string(s.Vulnerability.Name)}
+				want[k.String()] = true
+				wantClaims[k] = claimOf(s)
 			}
 		}
 	}
-	return failures(CheckVEX, bad, func() Check {
-		return pass(CheckVEX, "OpenVEX document with %d statements about installed packages", n)
+	missing, extra := missingExtra(want, names)
+	if len(missing) > 0 {
+		bad = append(bad, "the catalog's advisories about installed packages missing: "+strings.Join(missing, ", "))
+	}
+	if len(extra) > 0 {
+		bad = append(bad, "statements the catalog has no advisory for: "+strings.Join(extra, ", "))
+	}
+	keys := make([]vexKey, 0, len(wantClaims))
+	for k := range wantClaims {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		if keys[i].name != keys[j].name {
+			return keys[i].name < keys[j].name
+		}
+		if keys[i].id != keys[j].id {
+			return keys[i].id < keys[j].id
+		}
+		return keys[i].version < keys[j].version
 	})
+	for _, k := range keys {
+		got, ok := stated[k]
+		if !ok {
+			if names[k.String()] { // stated, but not for this version
+				bad = append(bad, fmt.Sprintf("%s: no statement about %s %s", k, k.name, k.version))
+			}
+			continue // else missing, said above
+		}
+		for _, d := range vexDiffer(wantClaims[k], got.claim, "the catalog", "the signed VEX") {
+			bad = append(bad, k.String()+": "+d)
+		}
+	}
+	return bad, n
 }

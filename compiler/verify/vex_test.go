@@ -1,0 +1,95 @@
+package verify
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	govex "github.com/openvex/go-vex/pkg/vex"
+
+	"github.com/hic-build/hic/compiler/inspect"
+	"github.com/hic-build/hic/compiler/vex"
+)
+
+const vexDB = `C:Q1Z2lO8Xr0Xk1RLGVwHq4nJRLrsvE=
+P:busybox
+V:1.37.0-r0
+A:x86_64
+
+C:Q1AAAAAAAAAAAAAAAAAAAAAAAAAAA=
+P:nginx-mainline
+V:1.31.4-r0
+A:x86_64
+`
+
+// TestCheckVEXDocs: the vex check compares every statement with the one
+// the build makes from the catalog's advisories, field by field. (From an
+// outside review: a document saying not_affected where the catalog says
+// affected passed.)
+func TestCheckVEXDocs(t *testing.T) {
+	pkgs, err := inspect.ParseInstalled([]byte(vexDB))
+	if err != nil {
+		t.Fatal(err)
+	}
+	plats := []*platformImage{{platform: "linux/amd64", arch: "x86_64", db: pkgs}}
+	digest := mustHash("sha256:" + strings.Repeat("7b", 32))
+	pub := time.Date(2026, 12, 2, 0, 0, 0, 0, time.UTC)
+	catalog := func(as ...*vex.Advisory) *vex.Advisories {
+		adv := &vex.Advisories{ByPackage: map[string][]*vex.Advisory{}}
+		for _, a := range as {
+			adv.ByPackage[a.Package] = append(adv.ByPackage[a.Package], a)
+		}
+		return adv
+	}
+	fixed := &vex.Advisory{Package: "nginx-mainline", ID: "CVE-2026-11111", Status: "fixed", Fixed: "1.31.2-r0", Published: pub}
+	affected := &vex.Advisory{Package: "nginx-mainline", ID: "CVE-2026-99999", Status: "affected", Action: "upgrade when 1.31.5 lands", Published: pub}
+	notAffected := &vex.Advisory{Package: "nginx-mainline", ID: "CVE-2026-99999", Status: "not_affected", Justification: "vulnerable_code_not_present", Impact: "the module is not built", Published: pub}
+	later := &vex.Advisory{Package: "nginx-mainline", ID: "CVE-2026-11111", Status: "fixed", Fixed: "1.31.5-r0", Published: pub}
+	good, catA, catLater := catalog(fixed, affected), catalog(fixed, notAffected), catalog(later, affected)
+	// doc is the document the build makes from the catalog adv.
+	doc := func(adv *vex.Advisories) *govex.VEX {
+		in := vex.Input{Repository: "nginx", Digest: digest.String(), Distro: "wolfi", Timestamp: pub}
+		vp := vex.Platform{Platform: "linux/amd64"}
+		for _, q := range pkgs {
+			vp.Packages = append(vp.Packages, vex.Package{Name: q.Name, Version: q.Version, Arch: q.Arch})
+		}
+		in.Platforms = append(in.Platforms, vp)
+		d, err := vex.Document(adv, in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	docA, docGood := doc(catA), doc(good)
+	for _, tc := range []struct {
+		name string
+		docs []*govex.VEX
+		adv  *vex.Advisories
+		want []string
+	}{
+		{"as the catalog says", []*govex.VEX{docGood}, good, nil},
+		{"identical duplicates", []*govex.VEX{docGood, doc(good)}, good, nil},
+		{"status differs from the catalog's", []*govex.VEX{docA}, good, []string{
+			`nginx-mainline CVE-2026-99999: status: the catalog says affected, the signed VEX says not_affected`,
+			`nginx-mainline CVE-2026-99999: justification: the catalog says none, the signed VEX says vulnerable_code_not_present`,
+			`nginx-mainline CVE-2026-99999: impact_statement: the catalog says none, the signed VEX says "the module is not built"`,
+			`nginx-mainline CVE-2026-99999: action_statement: the catalog says "upgrade when 1.31.5 lands", the signed VEX says none`,
+		}},
+		{"fixed version differs from the catalog's", []*govex.VEX{docGood}, catLater, []string{
+			`nginx-mainline CVE-2026-11111: status: the catalog says affected, the signed VEX says fixed`,
+			`nginx-mainline CVE-2026-11111: action_statement: the catalog says "upgrade nginx-mainline to 1.31.5-r0 or later", the signed VEX says none`,
+			`nginx-mainline CVE-2026-11111: status_notes: the catalog says "fixed in nginx-mainline 1.31.5-r0; this image has an older version", the signed VEX says "fixed in nginx-mainline 1.31.2-r0"`,
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			bad, n := checkVEXDocs(tc.docs, digest, plats, tc.adv)
+			if d := cmp.Diff(tc.want, bad); d != "" {
+				t.Errorf("checkVEXDocs (-want +got):\n%s", d)
+			}
+			if want := 2 * len(tc.docs); n != want {
+				t.Errorf("%d statements, want %d", n, want)
+			}
+		})
+	}
+}
