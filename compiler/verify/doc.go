@@ -45,9 +45,11 @@
 //   - hardening: the hardening report has no failing rule;
 //   - vex: the signed OpenVEX document about the index parses (go-vex), its
 //     statements are valid, about this image, and name only installed
-//     packages; with Options.Advisories it states exactly the catalog's
-//     advisories about them, each as the build states it (status,
-//     justification, impact and action statements, status notes, aliases);
+//     packages, and no two of them (of one document or of two) say
+//     different things about one package and vulnerability; with
+//     Options.Advisories it states exactly the catalog's advisories about
+//     them, each as the build states it (status, justification, impact and
+//     action statements, status notes, aliases);
 //   - tag: a signature names the ref's repository, and the ref's tag is a tag
 //     of the spec the provenance names, so a tag moved to another image fails;
 //   - rebuild (optional): a rebuild of the spec gives the same index digest.

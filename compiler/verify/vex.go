@@ -19,10 +19,12 @@ const CheckVEX = "vex"
 // vexDocument: the signed OpenVEX documents about the index parse with the
 // OpenVEX library, every statement is valid OpenVEX, is about this image
 // (its pkg:oci product names the index digest) and names as subcomponents
-// only packages installed in it (the apk databases); with the catalog's
-// advisories (Options.Advisories), the documents state exactly what the
-// build states from them about the installed packages, field by field (see
-// vexClaim).
+// only packages installed in it (the apk databases); no two statements (of
+// one document or of two, say an old one a republish left among the
+// referrers) say different things about one package and vulnerability;
+// with the catalog's advisories (Options.Advisories), the documents state
+// exactly what the build states from them about the installed packages,
+// field by field (see vexClaim).
 func (v *verification) vexDocument(ctx context.Context) Check {
 	sts, c, ok := v.indexStatements(CheckVEX, vex.PredicateType, "OpenVEX document")
 	if !ok {
@@ -133,6 +135,12 @@ func checkVEXDocs(docs []*govex.VEX, digest v1.Hash, plats []*platformImage, adv
 	}
 	stated := map[vexKey]said{}
 	names := map[string]bool{} // package id
+	docName := func(i int) string {
+		if docs[i].ID != "" {
+			return "the signed VEX " + docs[i].ID
+		}
+		return fmt.Sprintf("signed VEX document %d", i+1)
+	}
 	for di, doc := range docs {
 		for _, s := range doc.Statements {
 			n++
@@ -156,9 +164,19 @@ func checkVEXDocs(docs []*govex.VEX, digest v1.Hash, plats []*platformImage, adv
 					}
 					names[pu.Name+" "+id] = true
 					k := vexKey{pu.Name, pu.Version, id}
-					if _, ok := stated[k]; !ok {
+					prev, ok := stated[k]
+					if !ok {
 						stated[k] = said{claim, di}
+						continue
 					}
+					if prev.claim == claim {
+						continue // the same statement again (another arch, an identical duplicate)
+					}
+					who := "two statements of " + docName(di) + " disagree about " + k.String()
+					if prev.doc != di {
+						who = "two signed OpenVEX documents disagree about " + k.String()
+					}
+					bad = append(bad, who+": "+strings.Join(vexDiffer(prev.claim, claim, docName(prev.doc), docName(di)), "; "))
 				}
 			}
 		}

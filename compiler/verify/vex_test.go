@@ -24,9 +24,11 @@ A:x86_64
 `
 
 // TestCheckVEXDocs: the vex check compares every statement with the one
-// the build makes from the catalog's advisories, field by field. (From an
-// outside review: a document saying not_affected where the catalog says
-// affected passed.)
+// the build makes from the catalog's advisories, field by field, and
+// refuses two signed documents that disagree about one package and
+// vulnerability. (From an outside review: a document saying not_affected
+// where the catalog says affected passed, and so did an old contradicting
+// document a republish had left among the referrers.)
 func TestCheckVEXDocs(t *testing.T) {
 	pkgs, err := inspect.ParseInstalled([]byte(vexDB))
 	if err != nil {
@@ -80,6 +82,20 @@ func TestCheckVEXDocs(t *testing.T) {
 			`nginx-mainline CVE-2026-11111: status: the catalog says affected, the signed VEX says fixed`,
 			`nginx-mainline CVE-2026-11111: action_statement: the catalog says "upgrade nginx-mainline to 1.31.5-r0 or later", the signed VEX says none`,
 			`nginx-mainline CVE-2026-11111: status_notes: the catalog says "fixed in nginx-mainline 1.31.5-r0; this image has an older version", the signed VEX says "fixed in nginx-mainline 1.31.2-r0"`,
+		}},
+		{"two documents disagree", []*govex.VEX{docA, docGood}, good, []string{
+			"two signed OpenVEX documents disagree about nginx-mainline CVE-2026-99999: " +
+				"status: the signed VEX " + docA.ID + " says not_affected, the signed VEX " + docGood.ID + " says affected; " +
+				"justification: the signed VEX " + docA.ID + " says vulnerable_code_not_present, the signed VEX " + docGood.ID + " says none; " +
+				`impact_statement: the signed VEX ` + docA.ID + ` says "the module is not built", the signed VEX ` + docGood.ID + ` says none; ` +
+				`action_statement: the signed VEX ` + docA.ID + ` says none, the signed VEX ` + docGood.ID + ` says "upgrade when 1.31.5 lands"`,
+		}},
+		{"two documents disagree, no catalog", []*govex.VEX{docGood, docA}, nil, []string{
+			"two signed OpenVEX documents disagree about nginx-mainline CVE-2026-99999: " +
+				"status: the signed VEX " + docGood.ID + " says affected, the signed VEX " + docA.ID + " says not_affected; " +
+				"justification: the signed VEX " + docGood.ID + " says none, the signed VEX " + docA.ID + " says vulnerable_code_not_present; " +
+				`impact_statement: the signed VEX ` + docGood.ID + ` says none, the signed VEX ` + docA.ID + ` says "the module is not built"; ` +
+				`action_statement: the signed VEX ` + docGood.ID + ` says "upgrade when 1.31.5 lands", the signed VEX ` + docA.ID + ` says none`,
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
