@@ -99,6 +99,20 @@ func vexDiffer(want, got vexClaim, who, other string) []string {
 	return out
 }
 
+// vexDisagree is what two claims each say in the fields where they differ:
+// "status affected, action_statement \"upgrade\"".
+func vexDisagree(a, b vexClaim) (aSays, bSays string) {
+	var as, bs []string
+	bf := b.fields()
+	for i, f := range a.fields() {
+		if f[1] != bf[i][1] {
+			as = append(as, f[0]+" "+showClaim(f[1]))
+			bs = append(bs, f[0]+" "+showClaim(bf[i][1]))
+		}
+	}
+	return strings.Join(as, ", "), strings.Join(bs, ", ")
+}
+
 func showClaim(s string) string {
 	switch {
 	case s == "":
@@ -134,12 +148,18 @@ func checkVEXDocs(docs []*govex.VEX, digest v1.Hash, plats []*platformImage, adv
 		doc   int
 	}
 	stated := map[vexKey]said{}
+	type reported struct {
+		k       vexKey
+		doc, by int
+		claim   vexClaim
+	}
+	seen := map[reported]bool{}
 	names := map[string]bool{} // package id
 	docName := func(i int) string {
 		if docs[i].ID != "" {
-			return "the signed VEX " + docs[i].ID
+			return "document " + docs[i].ID
 		}
-		return fmt.Sprintf("signed VEX document %d", i+1)
+		return fmt.Sprintf("document %d", i+1)
 	}
 	for di, doc := range docs {
 		for _, s := range doc.Statements {
@@ -172,11 +192,17 @@ func checkVEXDocs(docs []*govex.VEX, digest v1.Hash, plats []*platformImage, adv
 					if prev.claim == claim {
 						continue // the same statement again (another arch, an identical duplicate)
 					}
-					who := "two statements of " + docName(di) + " disagree about " + k.String()
-					if prev.doc != di {
-						who = "two signed OpenVEX documents disagree about " + k.String()
+					r := reported{k, prev.doc, di, claim}
+					if seen[r] {
+						continue // the same disagreement on another arch
 					}
-					bad = append(bad, who+": "+strings.Join(vexDiffer(prev.claim, claim, docName(prev.doc), docName(di)), "; "))
+					seen[r] = true
+					a, b := vexDisagree(prev.claim, claim)
+					if prev.doc == di {
+						bad = append(bad, fmt.Sprintf("two statements of %s disagree about %s: one says %s, the other says %s", docName(di), k, a, b))
+					} else {
+						bad = append(bad, fmt.Sprintf("two signed OpenVEX documents disagree about %s: %s says %s; %s says %s", k, docName(prev.doc), a, docName(di), b))
+					}
 				}
 			}
 		}
