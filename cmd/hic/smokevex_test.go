@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
 	govex "github.com/openvex/go-vex/pkg/vex"
 
 	"github.com/hic-build/hic/compiler/attest"
@@ -194,4 +195,116 @@ func svVEXAll(t *testing.T, oci string, sr report.SpecReport) int {
 		}
 	}
 	return n
+}
+
+// TestVerifyVEXAgainstCatalog: hic verify compares each signed OpenVEX
+// statement with the catalog's advisory, and refuses a second signed
+// document about the same image that contradicts the first. (An outside
+// review's repros: an image built from a catalog copy where an advisory
+// said not_affected passed verify against the catalog saying affected; and
+// as the image digest does not change with an advisory, a republish left
+// the old document among the referrers, and verify merged the two.)
+func TestVerifyVEXAgainstCatalog(t *testing.T) {
+	bldBwrap(t)
+	tmp := t.TempDir()
+	mirror := filepath.Join(tmp, "mirror")
+	bldMirror(t, svCatalog, mirror)
+	key := bldKey(t)
+	pub := strings.TrimSuffix(key, ".key") + ".pub"
+	const ref = "app:1-wolfi-dev"
+	// catA: the copy where busybox's advisory says affected.
+	catA := filepath.Join(tmp, "catA")
+	bldCopyDir(t, svCatalog, catA)
+	advA := filepath.Join(catA, vex.Dir, "busybox.cue")
+	b, err := os.ReadFile(advA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := `	status:        "not_affected"
+	justification: "vulnerable_code_not_in_execute_path"
+	impact:        "the test images never run the affected applet"
+`
+	if !strings.Contains(string(b), old) {
+		t.Fatalf("%s: no busybox advisory to change", advA)
+	}
+	if err := os.WriteFile(advA, []byte(strings.Replace(string(b), old, "\tstatus: \"affected\"\n\taction: \"upgrade when 1.37.1 lands\"\n", 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, outA := filepath.Join(tmp, "out"), filepath.Join(tmp, "outA")
+	bldBuild(t, 0, svCatalog, ref, "--mirrors", mirror, "--out", out, "--key", key)
+	bldBuild(t, 0, catA, ref, "--mirrors", mirror, "--out", outA, "--key", key)
+	oci, ociA := filepath.Join(out, "oci"), filepath.Join(outA, "oci")
+	verify := func(catalog, oci string) cliRun {
+		return hicCLI(t, nil, "-C", catalog, "verify", ref, "--layout", oci, "--key", pub)
+	}
+	for _, c := range [][2]string{{svCatalog, oci}, {catA, ociA}} {
+		if r := verify(c[0], c[1]); r.Code != 0 || !strings.Contains(r.Stdout, "ok  vex") {
+			t.Errorf("each image against its own catalog: %s", r)
+		}
+	}
+	// A: the image built from catA against the catalog, and back.
+	for _, c := range []struct{ catalog, oci, catSays, vexSays string }{
+		{svCatalog, ociA, "not_affected", "affected"},
+		{catA, oci, "affected", "not_affected"},
+	} {
+		r := verify(c.catalog, c.oci)
+		want := "busybox CVE-2026-20001: status: the catalog says " + c.catSays + ", the signed VEX says " + c.vexSays
+		if r.Code == 0 || !strings.Contains(r.Stdout, "FAIL  vex") || !strings.Contains(r.Stdout, want) {
+			t.Errorf("an image built from another catalog's advisory: want FAIL vex with %q, got %s", want, r)
+		}
+	}
+
+	// B: the same image, with catA's signed document added to its referrers.
+	repA, rep := bldReport(t, outA)[ref], bldReport(t, out)[ref]
+	if repA.ImageDigest != rep.ImageDigest {
+		t.Fatalf("the advisory changed the image digest (%s, %s): the replay needs the same image", rep.ImageDigest, repA.ImageDigest)
+	}
+	pA, p := layout.Path(ociA), layout.Path(oci)
+	iiA, err := pA.ImageIndex()
+	if err != nil {
+		t.Fatal(err)
+	}
+	imA, err := iiA.IndexManifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	copyBlob := func(h v1.Hash) {
+		r, err := pA.Blob(h)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.Close()
+		if err := p.WriteBlob(h, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	replayed := 0
+	for _, d := range imA.Manifests {
+		if d.Annotations[attest.AnnotationPredicateType] != vex.PredicateType || d.Annotations[attest.AnnotationSubject] != repA.ImageDigest {
+			continue
+		}
+		var m v1.Manifest
+		if err := json.Unmarshal(svBlob(t, ociA, d.Digest), &m); err != nil {
+			t.Fatal(err)
+		}
+		copyBlob(d.Digest)
+		copyBlob(m.Config.Digest)
+		for _, l := range m.Layers {
+			copyBlob(l.Digest)
+		}
+		if err := p.AppendDescriptor(d); err != nil {
+			t.Fatal(err)
+		}
+		replayed++
+	}
+	if replayed != 1 {
+		t.Fatalf("%d OpenVEX referrers of the index in %s, want 1", replayed, ociA)
+	}
+	for _, catalog := range []string{svCatalog, catA} {
+		r := verify(catalog, oci)
+		if r.Code == 0 || !strings.Contains(r.Stdout, "FAIL  vex") || !strings.Contains(r.Stdout, "two signed OpenVEX documents disagree about busybox CVE-2026-20001: document https://hic.dev/vex/") ||
+			!strings.Contains(r.Stdout, " says status affected, ") || !strings.Contains(r.Stdout, " says status not_affected, ") {
+			t.Errorf("-C %s, two contradicting signed documents: want FAIL vex naming both, got %s", catalog, r)
+		}
+	}
 }
