@@ -20,10 +20,12 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+	govex "github.com/openvex/go-vex/pkg/vex"
 
 	"github.com/hic-build/hic/compiler/attest"
 	"github.com/hic-build/hic/compiler/sign"
 	"github.com/hic-build/hic/compiler/store"
+	"github.com/hic-build/hic/compiler/vex"
 )
 
 func init() { tamperRegister("layout", tamperLayoutCases) }
@@ -121,6 +123,68 @@ func tamperLayoutCases() []tamperCase {
 			},
 			Detect:   verify(tamperWolfi),
 			Want:     []string{"FAIL", "attestation-signatures"},
+			Tampered: []string{tamperWolfi},
+		},
+		{
+			// The catalog now says app is affected by a CVE; an insider with
+			// the signing key forges the image's VEX document with hic's own
+			// builder to say not_affected, and re-signs it.
+			Name: "layout: VEX status flipped, re-signed with the build's key",
+			Attack: func(t *testing.T, e *tamperEnv) {
+				advisory := func(status string) string {
+					return "package hic\n\nadvisories: app: [{\n\tid: \"CVE-2026-99999\"\n" + status + "\tpublished: \"" + tamperToday + "\"\n}]\n"
+				}
+				if err := os.MkdirAll(filepath.Join(e.Catalog, vex.Dir), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(filepath.Join(e.Catalog, vex.Dir, "app.cue"), []byte(advisory("\tstatus: \"affected\"\n\taction: \"upgrade when 1.1.0 lands\"\n")), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				forgedCat := filepath.Join(e.Dir, "forged-catalog")
+				if err := os.MkdirAll(filepath.Join(forgedCat, vex.Dir), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(filepath.Join(forgedCat, vex.Dir, "app.cue"), []byte(advisory("\tstatus: \"not_affected\"\n\tjustification: \"vulnerable_code_not_present\"\n\timpact: \"the module is not built\"\n")), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				bldCopyDir(t, filepath.Join(e.Catalog, "cue.mod"), filepath.Join(forgedCat, "cue.mod"))
+				adv, fs, err := vex.Load(t.Context(), forgedCat)
+				if err != nil || len(fs) > 0 {
+					t.Fatalf("forged advisories: %v %v", fs, err)
+				}
+				r := tamperReferrer(t, e, tamperWolfi, vex.PredicateType)
+				env, err := attest.ReadEnvelope(tamperLayout(e), r)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var st map[string]json.RawMessage
+				if err := json.Unmarshal(attPayload(t, env), &st); err != nil {
+					t.Fatal(err)
+				}
+				good, err := govex.Parse(st["predicate"])
+				if err != nil {
+					t.Fatal(err)
+				}
+				doc, err := vex.Document(adv, vex.Input{Repository: "app", Digest: e.Digest(tamperWolfi), Distro: "wolfi", Timestamp: *good.Timestamp,
+					Platforms: []vex.Platform{{Platform: "linux/amd64", Packages: []vex.Package{{Name: "app", Version: "1.0.0-r0", Arch: "x86_64"}}}}})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if st["predicate"], err = json.Marshal(doc); err != nil {
+					t.Fatal(err)
+				}
+				payload, err := json.Marshal(st)
+				if err != nil {
+					t.Fatal(err)
+				}
+				s, err := sign.LoadSigner(e.Key)
+				if err != nil {
+					t.Fatal(err)
+				}
+				tamperReplaceBlob(t, e, r.Envelope.Digest, attResign(t, s, payload), r.Manifest.Digest)
+			},
+			Detect:   verify(tamperWolfi),
+			Want:     []string{"FAIL", "vex", "app CVE-2026-99999: status: the catalog says affected, the signed VEX says not_affected"},
 			Tampered: []string{tamperWolfi},
 		},
 		{
