@@ -81,6 +81,10 @@ type Event struct {
 	Referrers int
 	// Signatures and Attestations count the layers in cosign's .sig and .att tags.
 	Signatures, Attestations int
+	// Withdrawn counts the attestation referrers deleted from the registry
+	// because an attestation pushed now replaces them (withdrawSuperseded);
+	// StaleKept those the registry refused to delete.
+	Withdrawn, StaleKept int
 	// Elapsed is the time spent on this image.
 	Elapsed time.Duration
 	// Unchanged says the registry already held the image whole (see
@@ -417,7 +421,7 @@ func PublishImages(ctx context.Context, images []Image, d Destination, opts Opti
 			if there[i] {
 				ev, err = unchangedEvent(img, d)
 			} else {
-				ev, err = publishImage(gctx, pusher, m, img, d, o.Signer)
+				ev, err = publishImage(gctx, pusher, ropts, m, img, d, o.Signer)
 			}
 			if err != nil {
 				err = shortenURLs(err)
@@ -593,7 +597,7 @@ func unchangedEvent(img Image, d Destination) (Event, error) {
 	return Event{Ref: repo.Tag(img.Tags[0]).String(), Tags: append([]string(nil), img.Tags...), Digest: digest, Unchanged: true}, nil
 }
 
-func publishImage(ctx context.Context, p *remote.Pusher, m *mounts, img Image, d Destination, signer sign.Signer) (Event, error) {
+func publishImage(ctx context.Context, p *remote.Pusher, ropts []remote.Option, m *mounts, img Image, d Destination, signer sign.Signer) (Event, error) {
 	var ev Event
 	if len(img.Tags) == 0 {
 		return ev, errors.New("image has no tags")
@@ -638,6 +642,9 @@ func publishImage(ctx context.Context, p *remote.Pusher, m *mounts, img Image, d
 			return ev, fmt.Errorf("push referrer %s of %s: %w", rd, r.Subject.Digest, err)
 		}
 		ev.Referrers++
+	}
+	if ev.Withdrawn, ev.StaleKept, err = withdrawSuperseded(repo, img.Referrers, append(ropts, remote.WithContext(ctx))); err != nil {
+		return ev, fmt.Errorf("withdraw superseded attestations: %w", err)
 	}
 	sets, err := cosignSets(img.Referrers)
 	if err != nil {
