@@ -66,6 +66,19 @@ func (l *Lock) BuildDate() time.Time {
 	return d
 }
 
+// PackageNames returns the names of the packages locked for any
+// architecture, sorted, each once: the packages the image installs.
+func (l *Lock) PackageNames() []string {
+	var names []string
+	for _, pkgs := range l.Archs {
+		for _, p := range pkgs {
+			names = append(names, p.Name)
+		}
+	}
+	slices.Sort(names)
+	return slices.Compact(names)
+}
+
 // Marshal returns the lock as indented JSON with a final newline. Packages
 // are sorted by name, version and arch, so equal locks give equal bytes.
 func (l *Lock) Marshal() ([]byte, error) {

@@ -2,9 +2,13 @@ package vex
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -82,6 +86,33 @@ func (a *Advisories) All() []*Advisory {
 		out = append(out, a.ByPackage[p]...)
 	}
 	return out
+}
+
+// DigestFor returns "sha256:<hex>" over the canonical JSON of the
+// advisories about pkgs (each package once, by name, each package's
+// advisories in the order written), the advisories a signed OpenVEX
+// document of an image installing pkgs is made from (Document selects them
+// the same way, by package name). It is "" when none is about pkgs, so an
+// image none of whose packages has an advisory keeps the digests it had.
+func (a *Advisories) DigestFor(pkgs []string) (string, error) {
+	names := slices.Clone(pkgs)
+	sort.Strings(names)
+	names = slices.Compact(names)
+	var sel []*Advisory
+	for _, n := range names {
+		sel = append(sel, a.For(n)...)
+	}
+	if len(sel) == 0 {
+		return "", nil
+	}
+	// Struct fields encode in a fixed order and times in RFC 3339 UTC, so
+	// the same advisories always give the same bytes.
+	b, err := json.Marshal(sel)
+	if err != nil {
+		return "", fmt.Errorf("advisories digest: %w", err)
+	}
+	sum := sha256.Sum256(b)
+	return "sha256:" + hex.EncodeToString(sum[:]), nil
 }
 
 // Load reads the advisories of the catalog at root (root/advisories/*.cue).

@@ -3,6 +3,7 @@ package vex
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -44,6 +45,19 @@ type Input struct {
 	// Timestamp is the document's issue time: the image's build date, so a
 	// rebuild gives the same document.
 	Timestamp time.Time
+}
+
+// PackageNames returns the names of the packages of every platform of in,
+// sorted, each once: those whose advisories Document states.
+func (in Input) PackageNames() []string {
+	var names []string
+	for _, p := range in.Platforms {
+		for _, pkg := range p.Packages {
+			names = append(names, pkg.Name)
+		}
+	}
+	sort.Strings(names)
+	return slices.Compact(names)
 }
 
 // Document returns the OpenVEX document of one image: a statement for each

@@ -234,3 +234,45 @@ func sortStrings(ss []string) {
 		}
 	}
 }
+
+// DigestFor covers the advisories of the named packages only, whatever
+// their order, and changes with any of their fields.
+func TestDigestFor(t *testing.T) {
+	pub := time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC)
+	nginx := &Advisory{Package: "nginx", ID: "CVE-2026-0001", Status: "affected", Action: "upgrade", Published: pub}
+	zlib := &Advisory{Package: "zlib", ID: "CVE-2026-0002", Status: "fixed", Fixed: "1.3-r0", Published: pub}
+	adv := &Advisories{ByPackage: map[string][]*Advisory{"nginx": {nginx}, "zlib": {zlib}}}
+	digest := func(a *Advisories, pkgs ...string) string {
+		t.Helper()
+		d, err := a.DigestFor(pkgs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	base := digest(adv, "nginx", "busybox")
+	if !strings.HasPrefix(base, "sha256:") || len(base) != 71 {
+		t.Fatalf("digest %q", base)
+	}
+	if d := digest(adv, "busybox", "nginx", "nginx"); d != base {
+		t.Errorf("digest depends on the packages' order: %s vs %s", d, base)
+	}
+	if d := digest(adv, "busybox"); d != "" {
+		t.Errorf("no advisory about the packages: digest %q, want none", d)
+	}
+	if d := digest(nil, "nginx"); d != "" {
+		t.Errorf("no advisories: digest %q, want none", d)
+	}
+	if d := digest(adv, "nginx", "zlib"); d == base {
+		t.Error("an advisory of another installed package leaves the digest")
+	}
+	more := &Advisories{ByPackage: map[string][]*Advisory{"nginx": {nginx}, "zlib": {zlib, {Package: "zlib", ID: "CVE-2026-0003", Status: "affected", Published: pub}}}}
+	if d := digest(more, "nginx", "busybox"); d != base {
+		t.Error("an advisory of a package not named changes the digest")
+	}
+	changed := *nginx
+	changed.Status, changed.Justification, changed.Action = "not_affected", "vulnerable_code_not_present", ""
+	if d := digest(&Advisories{ByPackage: map[string][]*Advisory{"nginx": {&changed}}}, "nginx"); d == base {
+		t.Error("a changed status leaves the digest")
+	}
+}
