@@ -12,8 +12,6 @@ import (
 	"sync"
 	"time"
 
-	govex "github.com/openvex/go-vex/pkg/vex"
-
 	"github.com/hic-build/hic/compiler/compile"
 	"github.com/hic-build/hic/compiler/finding"
 	"github.com/hic-build/hic/compiler/inspect"
@@ -155,7 +153,14 @@ func (a *SigningAttacher) Attach(ctx context.Context, img compile.Image, b Built
 		},
 		Tool: Tool{Name: "hic", Version: a.HicVersion},
 	}
-	if in.VEX, err = a.vexDocument(img, b); err != nil {
+	vin, err := a.vexInput(img, b)
+	if err != nil {
+		return nil, err
+	}
+	if in.VEX, err = vex.Document(a.Advisories, vin); err != nil {
+		return nil, err
+	}
+	if in.Provenance.AdvisoriesDigest, err = a.Advisories.DigestFor(vin.PackageNames()); err != nil {
 		return nil, err
 	}
 	atts, err := ForImage(ctx, a.Signer, in)
@@ -196,10 +201,10 @@ func (a *SigningAttacher) Attach(ctx context.Context, img compile.Image, b Built
 	return out, nil
 }
 
-// vexDocument is the OpenVEX document of a built image: the advisories
-// about the packages each platform really has installed (the builder's
-// list, else the platform's SBOM).
-func (a *SigningAttacher) vexDocument(img compile.Image, b Built) (*govex.VEX, error) {
+// vexInput is what the OpenVEX document of a built image is made from: the
+// packages each platform really has installed (the builder's list, else the
+// platform's SBOM), whose advisories it states.
+func (a *SigningAttacher) vexInput(img compile.Image, b Built) (vex.Input, error) {
 	in := vex.Input{Repository: img.Repository, Digest: b.Image.Index.Digest.String(), Distro: img.Metadata.Distro, Timestamp: b.BuildDate}
 	for _, p := range b.Image.Platforms {
 		vp := vex.Platform{Platform: p.Platform}
@@ -210,7 +215,7 @@ func (a *SigningAttacher) vexDocument(img compile.Image, b Built) (*govex.VEX, e
 		} else {
 			pkgs, err := inspect.SBOMPackages(p.SPDX)
 			if err != nil {
-				return nil, fmt.Errorf("%s: vex: %w", p.Platform, err)
+				return vex.Input{}, fmt.Errorf("%s: vex: %w", p.Platform, err)
 			}
 			for _, q := range pkgs {
 				vp.Packages = append(vp.Packages, vex.Package{Name: q.Name, Version: q.Version, Arch: apkArchOf(p.Platform)})
@@ -218,7 +223,7 @@ func (a *SigningAttacher) vexDocument(img compile.Image, b Built) (*govex.VEX, e
 		}
 		in.Platforms = append(in.Platforms, vp)
 	}
-	return vex.Document(a.Advisories, in)
+	return in, nil
 }
 
 // apkArchOf is the apk arch of a platform ("linux/arm64" -> "aarch64").

@@ -52,6 +52,7 @@ func testProvenance(t *testing.T) Provenance {
 		CatalogDigest:      "sha256:" + strings.Repeat("d", 64),
 		GitCommit:          "0123456789abcdef0123456789abcdef01234567",
 		SourceFile:         "nginx/image.cue",
+		AdvisoriesDigest:   "sha256:" + strings.Repeat("a", 64),
 		CompiledSpecDigest: "sha256:" + strings.Repeat("e", 64),
 		Distro:             "wolfi",
 		Packages:           testPackages,
@@ -147,9 +148,10 @@ func TestProvenance(t *testing.T) {
 			ExternalParameters: ExternalParameters{
 				Spec: "nginx:1.29-wolfi-runtime",
 				Catalog: CatalogSource{
-					Digest:    "sha256:" + strings.Repeat("d", 64),
-					GitCommit: "0123456789abcdef0123456789abcdef01234567",
-					File:      "nginx/image.cue",
+					Digest:           "sha256:" + strings.Repeat("d", 64),
+					GitCommit:        "0123456789abcdef0123456789abcdef01234567",
+					File:             "nginx/image.cue",
+					AdvisoriesDigest: "sha256:" + strings.Repeat("a", 64),
 				},
 			},
 			InternalParameters: InternalParameters{CompiledSpecDigest: "sha256:" + strings.Repeat("e", 64)},
@@ -229,6 +231,11 @@ func TestProvenance(t *testing.T) {
 	id3, id4 := p3.RunDetails.Metadata.InvocationID, p4.RunDetails.Metadata.InvocationID
 	if !strings.HasPrefix(id3, "sha256:") || id3 == id4 {
 		t.Errorf("derived invocation ids %q, %q: want sha256 ids that differ with the inputs", id3, id4)
+	}
+	in6 := in3
+	in6.AdvisoriesDigest = "sha256:" + strings.Repeat("b", 64)
+	if p6, _ := ProvenancePredicateOf(in6); p6.RunDetails.Metadata.InvocationID == id3 {
+		t.Error("derived invocation id does not change with the advisories")
 	}
 	if p5, _ := ProvenancePredicateOf(in3); p5.RunDetails.Metadata.InvocationID != id3 {
 		t.Error("derived invocation id is not stable")

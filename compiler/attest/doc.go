@@ -27,7 +27,10 @@
 //	{"spec": "nginx:1.29-wolfi-runtime",       // the spec ref built
 //	 "catalog": {"digest": "sha256:…",         // digest of the catalog sources
 //	             "gitCommit": "…",             // when the catalog is a git checkout
-//	             "file": "nginx/image.cue"}}   // the spec's source file
+//	             "file": "nginx/image.cue",    // the spec's source file
+//	             "advisoriesDigest": "sha256:…"}} // the advisories about the
+//	                                           // installed packages, which the
+//	                                           // OpenVEX document states (when any)
 //
 // internalParameters, what hic derived from them:
 //

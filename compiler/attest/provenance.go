@@ -44,6 +44,10 @@ type Provenance struct {
 	CatalogDigest string
 	// GitCommit is the catalog's git commit, when it is a git checkout.
 	GitCommit string
+	// AdvisoriesDigest is the digest of the catalog's advisories about the
+	// installed packages, which the image's OpenVEX document states
+	// (vex.Advisories.DigestFor); empty when none is about them.
+	AdvisoriesDigest string
 	// SourceFile is the spec's file relative to the catalog root.
 	SourceFile string
 	// CompiledSpecDigest is the digest of the compiled spec ("sha256:…").
@@ -89,6 +93,9 @@ type (
 		Digest    string `json:"digest,omitempty"`
 		GitCommit string `json:"gitCommit,omitempty"`
 		File      string `json:"file,omitempty"`
+		// AdvisoriesDigest is the digest of the advisories (catalog
+		// advisories/*.cue) about the installed packages.
+		AdvisoriesDigest string `json:"advisoriesDigest,omitempty"`
 	}
 	// InternalParameters are what hic derived from the external parameters.
 	InternalParameters struct {
@@ -171,9 +178,10 @@ func ProvenancePredicateOf(in Provenance) (*ProvenancePredicate, error) {
 			ExternalParameters: ExternalParameters{
 				Spec: in.SpecRef,
 				Catalog: CatalogSource{
-					Digest:    in.CatalogDigest,
-					GitCommit: in.GitCommit,
-					File:      in.SourceFile,
+					Digest:           in.CatalogDigest,
+					GitCommit:        in.GitCommit,
+					File:             in.SourceFile,
+					AdvisoriesDigest: in.AdvisoriesDigest,
 				},
 			},
 			InternalParameters:   InternalParameters{CompiledSpecDigest: in.CompiledSpecDigest},
@@ -203,6 +211,11 @@ func deriveInvocationID(in Provenance, sorted []Package) string {
 	for _, s := range []string{in.SpecRef, in.CatalogDigest, in.GitCommit, in.CompiledSpecDigest,
 		in.Distro, in.HicVersion, in.ApkoVersion} {
 		field(s)
+	}
+	if in.AdvisoriesDigest != "" {
+		// Only when set, so the ids of images without advisories stay.
+		field("advisories")
+		field(in.AdvisoriesDigest)
 	}
 	for _, p := range sorted {
 		for _, s := range []string{p.Name, p.Version, p.Arch, p.Repository, p.Checksum} {
