@@ -6,6 +6,9 @@ import (
 	"path/filepath"
 	"slices"
 	"testing"
+	"time"
+
+	govex "github.com/openvex/go-vex/pkg/vex"
 
 	"github.com/hic-build/hic/compiler/finding"
 	"github.com/hic-build/hic/compiler/report"
@@ -15,6 +18,7 @@ import (
 	"github.com/hic-build/hic/compiler/attest"
 	"github.com/hic-build/hic/compiler/compile"
 	"github.com/hic-build/hic/compiler/sign"
+	"github.com/hic-build/hic/compiler/vex"
 )
 
 func TestSigningAttacher(t *testing.T) {
@@ -187,5 +191,139 @@ func TestUnsignedRunKeepsKeyOfImagesLeftSigned(t *testing.T) {
 	}
 	if disk.Signed || disk.KeyID != "" {
 		t.Errorf("report.json with no signed image left: signed %v, keyId %q; want false, none", disk.Signed, disk.KeyID)
+	}
+}
+
+// fakeRemote is a registry cache holding the images of some input digests;
+// it records the digests it is asked for.
+type fakeRemote struct {
+	images map[string]v1.Hash
+	asked  []string
+}
+
+func (f *fakeRemote) Lookup(ctx context.Context, repository, inputDigest string) (string, v1.Hash, bool, error) {
+	f.asked = append(f.asked, inputDigest)
+	h, ok := f.images[inputDigest]
+	return "registry.test/" + repository, h, ok, nil
+}
+
+// A changed advisory about a package a spec installs changes its input
+// digest: the spec is built again, not found in the layout or the registry
+// cache, into the same image with a new signed OpenVEX document stating the
+// advisory and a provenance naming the advisories' digest. An advisory
+// about a package the spec does not install leaves it cached.
+func TestAdvisoryChangeReattests(t *testing.T) {
+	ctx := context.Background()
+	k, err := sign.GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, err := sign.NewSigner(k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	verifier, err := sign.NewVerifier(&k.PublicKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := openStore(t, filepath.Join(t.TempDir(), "oci"))
+	img := spec("nginx", "1.29") // installs app and baselayout
+	published := time.Date(2026, 12, 2, 0, 0, 0, 0, time.UTC)
+	unrelated := &vex.Advisory{Package: "zlib", ID: "CVE-2026-10001", Status: "affected", Action: "upgrade", Published: published}
+	advs := &vex.Advisories{ByPackage: map[string][]*vex.Advisory{"zlib": {unrelated}}}
+	builder := &fakeBuilder{}
+	run := func(adv *vex.Advisories, remote RemoteCache) report.SpecReport {
+		t.Helper()
+		att := &attest.SigningAttacher{Signer: signer, HicVersion: "v0.1.0", Advisories: adv}
+		opts := Options{Store: s, Builder: builder, Attacher: att, Advisories: adv, HicVersion: "v0.1.0", KeyIdentity: signer.KeyID()}
+		if remote != nil {
+			opts.Remote = remote
+		}
+		r, err := Run(ctx, []compile.Image{img}, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r.Specs[0]
+	}
+	first := run(advs, nil)
+	if first.Status != report.StatusBuilt {
+		t.Fatalf("first build: %s (%s)", first.Status, first.Error)
+	}
+
+	// Another advisory of a package nginx does not install: cached.
+	other := &vex.Advisory{Package: "zlib", ID: "CVE-2026-10002", Status: "affected", Action: "upgrade", Published: published}
+	advs = &vex.Advisories{ByPackage: map[string][]*vex.Advisory{"zlib": {unrelated, other}}}
+	if got := run(advs, nil); got.Status != report.StatusCached || got.InputDigest != first.InputDigest || builder.buildCount(img.Ref) != 1 {
+		t.Fatalf("after an advisory of an uninstalled package: %s, input digest %s (was %s), %d builds; want cached", got.Status, got.InputDigest, first.InputDigest, builder.buildCount(img.Ref))
+	}
+
+	// An advisory of app: built again, though the registry cache holds the
+	// image of the old input digest.
+	added := &vex.Advisory{Package: "app", ID: "CVE-2026-99999", Status: "affected", Action: "upgrade when 1.31.5 lands", Published: published}
+	advs = &vex.Advisories{ByPackage: map[string][]*vex.Advisory{"zlib": {unrelated, other}, "app": {added}}}
+	firstImage, err := v1.NewHash(first.ImageDigest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	remote := &fakeRemote{images: map[string]v1.Hash{first.InputDigest: firstImage}}
+	again := run(advs, remote)
+	if again.Status != report.StatusBuilt || again.CachedFrom != "" || builder.buildCount(img.Ref) != 2 {
+		t.Fatalf("after an advisory of app: %s (from %q), %d builds; want built", again.Status, again.CachedFrom, builder.buildCount(img.Ref))
+	}
+	if again.InputDigest == first.InputDigest || !slices.Equal(remote.asked, []string{again.InputDigest}) {
+		t.Errorf("input digest %s (was %s); the registry cache was asked for %v", again.InputDigest, first.InputDigest, remote.asked)
+	}
+	// The image is the same: advisories are in its referrers only.
+	if again.ImageDigest != first.ImageDigest {
+		t.Errorf("image digest %s, want the unchanged %s", again.ImageDigest, first.ImageDigest)
+	}
+
+	wantAdv, err := advs.DigestFor([]string{"app", "baselayout"})
+	if err != nil || wantAdv == "" {
+		t.Fatalf("advisories digest %q: %v", wantAdv, err)
+	}
+	refs, err := attest.Referrers(ctx, s.Layout(), firstImage, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stated []string
+	var provenance int
+	for _, ref := range refs {
+		env, err := attest.ReadEnvelope(s.Layout(), ref)
+		if err != nil {
+			t.Fatal(err)
+		}
+		st, err := attest.Open(ctx, verifier, env)
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch ref.PredicateType {
+		case vex.PredicateType:
+			var doc govex.VEX
+			if err := json.Unmarshal(st.Predicate, &doc); err != nil {
+				t.Fatal(err)
+			}
+			for _, s := range doc.Statements {
+				stated = append(stated, string(s.Vulnerability.Name)+" "+string(s.Status))
+			}
+		case attest.PredicateSLSAProvenance:
+			var p attest.ProvenancePredicate
+			if err := json.Unmarshal(st.Predicate, &p); err != nil {
+				t.Fatal(err)
+			}
+			provenance++
+			if got := p.BuildDefinition.ExternalParameters.Catalog.AdvisoriesDigest; got != wantAdv {
+				t.Errorf("provenance advisoriesDigest %q, want %q", got, wantAdv)
+			}
+			if p.RunDetails.Metadata.InvocationID != again.InputDigest {
+				t.Errorf("provenance invocation id %s, want the new input digest %s", p.RunDetails.Metadata.InvocationID, again.InputDigest)
+			}
+		}
+	}
+	if !slices.Equal(stated, []string{"CVE-2026-99999 affected"}) {
+		t.Errorf("signed VEX statements about the index: %q, want the new advisory", stated)
+	}
+	if provenance != 1 {
+		t.Errorf("%d provenance attestations about the index, want 1", provenance)
 	}
 }

@@ -259,6 +259,7 @@ func BuildCatalog(ctx context.Context, opts CatalogOptions) (*report.Report, err
 		Smoke:       &smoke.Sandbox{Trees: trees},
 		KeyIdentity: keyID,
 		InputMemo:   inputs,
+		Advisories:  cat.Advisories,
 		Jobs:        opts.Jobs,
 		// A mirror hic generated labels what is built from it.
 		SyntheticRepositories: syntheticRepositories(opts.Mirrors),

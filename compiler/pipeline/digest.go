@@ -8,6 +8,7 @@ import (
 	"runtime/debug"
 
 	"github.com/hic-build/hic/compiler/compile"
+	"github.com/hic-build/hic/compiler/vex"
 )
 
 // apkoModule is the module path whose version feeds the input digest.
@@ -48,17 +49,21 @@ func moduleVersion(bi *debug.BuildInfo, path string) string {
 
 // InputDigest returns "sha256:<hex>" over the canonical JSON (object keys
 // sorted, no insignificant space) of {"spec": img, "lock": lock, "versions":
-// v}. Two specs with the same digest build the same image.
-func InputDigest(img compile.Image, lock Lock, v Versions) (string, error) {
+// v, "advisories": advisories}, where advisories is the digest of the
+// catalog's advisories about the lock's packages (AdvisoriesDigest), left
+// out when "" (none is about them). Two specs with the same digest build the
+// same image with the same attestations.
+func InputDigest(img compile.Image, lock Lock, v Versions, advisories string) (string, error) {
 	lb, err := lock.Marshal()
 	if err != nil {
 		return "", err
 	}
 	doc, err := json.Marshal(struct {
-		Spec     compile.Image   `json:"spec"`
-		Lock     json.RawMessage `json:"lock"`
-		Versions Versions        `json:"versions"`
-	}{img, lb, v})
+		Spec       compile.Image   `json:"spec"`
+		Lock       json.RawMessage `json:"lock"`
+		Versions   Versions        `json:"versions"`
+		Advisories string          `json:"advisories,omitempty"`
+	}{img, lb, v, advisories})
 	if err != nil {
 		return "", err
 	}
@@ -68,6 +73,30 @@ func InputDigest(img compile.Image, lock Lock, v Versions) (string, error) {
 	}
 	sum := sha256.Sum256(canon)
 	return "sha256:" + hex.EncodeToString(sum[:]), nil
+}
+
+// AdvisoriesDigest is the digest of the advisories of adv about the
+// packages lock installs (vex.Advisories.DigestFor): the advisories the
+// spec's signed OpenVEX document is made from, which the attacher selects
+// by the names of the installed packages, the lock's. A lock that names no
+// packages (not a PackageLock) is taken to install every package adv has
+// advisories about. It is "" when adv is nil or none is about the lock.
+func AdvisoriesDigest(adv *vex.Advisories, lock Lock) (string, error) {
+	if adv == nil {
+		return "", nil
+	}
+	if m, ok := lock.(marshaledLock); ok {
+		lock = m.Lock
+	}
+	var names []string
+	if pl, ok := lock.(PackageLock); ok {
+		names = pl.PackageNames()
+	} else {
+		for p := range adv.ByPackage {
+			names = append(names, p)
+		}
+	}
+	return adv.DigestFor(names)
 }
 
 // canonicalJSON re-encodes b with sorted object keys and numbers kept as

@@ -8,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -28,6 +30,17 @@ type fakeLock struct {
 }
 
 func (l fakeLock) Marshal() ([]byte, error) { return json.Marshal(l) }
+
+// PackageNames are the names of the packages ("app" of "app=1").
+func (l fakeLock) PackageNames() []string {
+	var names []string
+	for _, p := range l.Packages {
+		name, _, _ := strings.Cut(p, "=")
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	return names
+}
 
 // tarEntry is one file of a fake image's layer.
 type tarEntry struct {

@@ -17,7 +17,7 @@ import (
 // JSON of the spec and its lock is most of the time a cached spec costs.
 //
 // Each digest is kept under a hash of exactly what InputDigest reads — the
-// spec's JSON, its lock's bytes and the versions — so an entry can only
+// spec's JSON, its lock's bytes, the versions and the advisories' digest — so an entry can only
 // give the digest InputDigest would. The file is authenticated with an
 // HMAC-SHA256 under the key of the store's memo of checks (store.MemoKey,
 // outside the output directory): whoever can write the cache but not that
@@ -54,14 +54,14 @@ func OpenInputMemo(path string, key []byte) *InputMemo {
 	return m
 }
 
-// Digest returns InputDigest(img, lock, v), from the memo when an earlier
-// build computed it from the same spec, lock and versions. A nil memo
-// computes it.
-func (m *InputMemo) Digest(img compile.Image, lock Lock, v Versions) (string, error) {
+// Digest returns InputDigest(img, lock, v, advisories), from the memo when
+// an earlier build computed it from the same spec, lock, versions and
+// advisories. A nil memo computes it.
+func (m *InputMemo) Digest(img compile.Image, lock Lock, v Versions, advisories string) (string, error) {
 	if m == nil {
-		return InputDigest(img, lock, v)
+		return InputDigest(img, lock, v, advisories)
 	}
-	k, err := inputKey(img, lock, v)
+	k, err := inputKey(img, lock, v, advisories)
 	if err != nil {
 		return "", err
 	}
@@ -77,7 +77,7 @@ func (m *InputMemo) Digest(img compile.Image, lock Lock, v Versions) (string, er
 	if ok {
 		return "sha256:" + hex.EncodeToString(d[:]), nil
 	}
-	s, err := InputDigest(img, lock, v)
+	s, err := InputDigest(img, lock, v, advisories)
 	if err != nil {
 		return "", err
 	}
@@ -93,7 +93,7 @@ func (m *InputMemo) Digest(img compile.Image, lock Lock, v Versions) (string, er
 }
 
 // inputKey hashes what InputDigest reads, each part length-prefixed.
-func inputKey(img compile.Image, lock Lock, v Versions) ([sha256.Size]byte, error) {
+func inputKey(img compile.Image, lock Lock, v Versions, advisories string) ([sha256.Size]byte, error) {
 	ib, err := json.Marshal(img)
 	if err != nil {
 		return [sha256.Size]byte{}, err
@@ -108,7 +108,7 @@ func inputKey(img compile.Image, lock Lock, v Versions) ([sha256.Size]byte, erro
 	}
 	h := sha256.New()
 	h.Write([]byte(inputMemoFormat))
-	for _, part := range [][]byte{ib, lb, vb} {
+	for _, part := range [][]byte{ib, lb, vb, []byte(advisories)} {
 		h.Write(binary.LittleEndian.AppendUint64(nil, uint64(len(part))))
 		h.Write(part)
 	}

@@ -3,6 +3,7 @@ package pipeline
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/hic-build/hic/compiler/compile"
@@ -17,17 +18,17 @@ func TestInputMemo(t *testing.T) {
 		"x86_64": {{Name: "app", Version: "1.0.0-r0", Arch: "x86_64", Checksum: "Q1abc="}},
 	}}
 	v := Versions{Hic: "0.1.0", Apko: "v0.30.34", Key: "k1"}
-	want := func(img compile.Image, lock Lock, v Versions) string {
+	want := func(img compile.Image, lock Lock, v Versions, adv string) string {
 		t.Helper()
-		d, err := InputDigest(img, lock, v)
+		d, err := InputDigest(img, lock, v, adv)
 		if err != nil {
 			t.Fatal(err)
 		}
 		return d
 	}
-	digest := func(m *InputMemo, img compile.Image, lock Lock, v Versions) string {
+	digest := func(m *InputMemo, img compile.Image, lock Lock, v Versions, adv string) string {
 		t.Helper()
-		d, err := m.Digest(img, lock, v)
+		d, err := m.Digest(img, lock, v, adv)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -35,7 +36,7 @@ func TestInputMemo(t *testing.T) {
 	}
 
 	first := OpenInputMemo(path, key)
-	if got, w := digest(first, img, lock, v), want(img, lock, v); got != w {
+	if got, w := digest(first, img, lock, v, ""), want(img, lock, v, ""); got != w {
 		t.Fatalf("cold: %s, want %s", got, w)
 	}
 	if err := first.Save(); err != nil {
@@ -56,15 +57,17 @@ func TestInputMemo(t *testing.T) {
 		img  compile.Image
 		lock Lock
 		v    Versions
+		adv  string
 	}{
-		{"unchanged", img, lock, v},
-		{"spec", other, lock, v},
-		{"lock", img, bumped, v},
-		{"hic version", img, lock, Versions{Hic: "0.2.0", Apko: v.Apko, Key: v.Key}},
-		{"key", img, lock, Versions{Hic: v.Hic, Apko: v.Apko, Key: "k2"}},
+		{"unchanged", img, lock, v, ""},
+		{"spec", other, lock, v, ""},
+		{"lock", img, bumped, v, ""},
+		{"hic version", img, lock, Versions{Hic: "0.2.0", Apko: v.Apko, Key: v.Key}, ""},
+		{"key", img, lock, Versions{Hic: v.Hic, Apko: v.Apko, Key: "k2"}, ""},
+		{"advisories", img, lock, v, "sha256:" + strings.Repeat("a", 64)},
 	}
 	for _, c := range cases {
-		if got, w := digest(second, c.img, c.lock, c.v), want(c.img, c.lock, c.v); got != w {
+		if got, w := digest(second, c.img, c.lock, c.v, c.adv), want(c.img, c.lock, c.v, c.adv); got != w {
 			t.Errorf("%s: warm %s, want %s", c.name, got, w)
 		}
 	}
@@ -81,7 +84,7 @@ func TestInputMemo(t *testing.T) {
 		if m != nil && len(m.old) != 0 {
 			t.Errorf("%s: read %d digests", name, len(m.old))
 		}
-		if got, w := digest(m, img, lock, v), want(img, lock, v); got != w {
+		if got, w := digest(m, img, lock, v, ""), want(img, lock, v, ""); got != w {
 			t.Errorf("%s: %s, want %s", name, got, w)
 		}
 	}

@@ -27,12 +27,21 @@ import (
 	"github.com/hic-build/hic/compiler/resolve"
 	"github.com/hic-build/hic/compiler/smoke"
 	"github.com/hic-build/hic/compiler/store"
+	"github.com/hic-build/hic/compiler/vex"
 )
 
 // Lock is what resolving one spec produced; Marshal gives its stable JSON,
 // which feeds the spec's input digest. *resolve.Lock is a Lock.
 type Lock interface {
 	Marshal() ([]byte, error)
+}
+
+// PackageLock is a Lock that names the packages it installs (as
+// *resolve.Lock does): the advisories about them feed the input digest. The
+// advisories of a Lock that names none are all taken to be about it.
+type PackageLock interface {
+	Lock
+	PackageNames() []string
 }
 
 // Builder resolves and builds one spec. Implementations must be safe for
@@ -114,6 +123,11 @@ type Options struct {
 	HicVersion string
 	// KeyIdentity names the signing key; it feeds the input digest when set.
 	KeyIdentity string
+	// Advisories are the catalog's advisories: those about the packages a
+	// spec's lock installs, the ones its signed OpenVEX document is made
+	// from, feed its input digest, so a changed advisory rebuilds (and
+	// re-attests) exactly the specs it is about. Nil: none.
+	Advisories *vex.Advisories
 	// InputMemo, if set, gives the input digests earlier builds computed
 	// for the same spec, lock and versions. Nil: each is computed.
 	InputMemo *InputMemo
@@ -277,7 +291,11 @@ func (w *worker) run(ctx context.Context, img compile.Image) (sr report.SpecRepo
 	if err != nil {
 		return fail(withRef(img.Ref, "resolve", err))
 	}
-	sr.InputDigest, err = w.opts.InputMemo.Digest(img, lock, w.versions)
+	adv, err := AdvisoriesDigest(w.opts.Advisories, lock)
+	if err != nil {
+		return fail(fmt.Errorf("%s: input digest: %w", img.Ref, err))
+	}
+	sr.InputDigest, err = w.opts.InputMemo.Digest(img, lock, w.versions, adv)
 	if err != nil {
 		return fail(fmt.Errorf("%s: input digest: %w", img.Ref, err))
 	}

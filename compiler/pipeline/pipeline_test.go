@@ -520,7 +520,7 @@ func TestInputDigest(t *testing.T) {
 	base := spec("a", "1")
 	lock := fakeLock{Ref: base.Ref, Packages: []string{"app=1"}}
 	v := Versions{Hic: "v1", Apko: "v0.30.34"}
-	d0, err := InputDigest(base, lock, v)
+	d0, err := InputDigest(base, lock, v, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -537,18 +537,20 @@ func TestInputDigest(t *testing.T) {
 		img   compile.Image
 		lock  Lock
 		v     Versions
+		adv   string
 		equal bool
 	}{
-		{"same inputs", spec("a", "1"), fakeLock{Ref: base.Ref, Packages: []string{"app=1"}}, v, true},
-		{"spec changed", withEnv(map[string]string{"A": "1"}), lock, v, false},
-		{"lock changed", base, fakeLock{Ref: base.Ref, Packages: []string{"app=2"}}, v, false},
-		{"hic changed", base, lock, Versions{Hic: "v2", Apko: v.Apko}, false},
-		{"apko changed", base, lock, Versions{Hic: v.Hic, Apko: "v0.31.0"}, false},
-		{"key changed", base, lock, Versions{Hic: v.Hic, Apko: v.Apko, Key: "key2"}, false},
+		{"same inputs", spec("a", "1"), fakeLock{Ref: base.Ref, Packages: []string{"app=1"}}, v, "", true},
+		{"spec changed", withEnv(map[string]string{"A": "1"}), lock, v, "", false},
+		{"lock changed", base, fakeLock{Ref: base.Ref, Packages: []string{"app=2"}}, v, "", false},
+		{"hic changed", base, lock, Versions{Hic: "v2", Apko: v.Apko}, "", false},
+		{"apko changed", base, lock, Versions{Hic: v.Hic, Apko: "v0.31.0"}, "", false},
+		{"key changed", base, lock, Versions{Hic: v.Hic, Apko: v.Apko, Key: "key2"}, "", false},
+		{"advisories changed", base, lock, v, "sha256:" + strings.Repeat("a", 64), false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			d, err := InputDigest(tc.img, tc.lock, tc.v)
+			d, err := InputDigest(tc.img, tc.lock, tc.v, tc.adv)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -558,9 +560,9 @@ func TestInputDigest(t *testing.T) {
 		})
 	}
 	// Map order never matters.
-	a, _ := InputDigest(withEnv(map[string]string{"A": "1", "B": "2", "C": "3"}), lock, v)
+	a, _ := InputDigest(withEnv(map[string]string{"A": "1", "B": "2", "C": "3"}), lock, v, "")
 	for range 20 {
-		if b, _ := InputDigest(withEnv(map[string]string{"C": "3", "B": "2", "A": "1"}), lock, v); a != b {
+		if b, _ := InputDigest(withEnv(map[string]string{"C": "3", "B": "2", "A": "1"}), lock, v, ""); a != b {
 			t.Fatal("digest depends on map order")
 		}
 	}
