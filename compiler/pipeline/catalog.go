@@ -155,6 +155,12 @@ func BuildCatalog(ctx context.Context, opts CatalogOptions) (*report.Report, err
 		}
 	}
 	attacher := signingAttacher(ctx, cat, opts, commit)
+	// The advisories feed the input digests of a signed build only: an
+	// unsigned one makes no OpenVEX document of them.
+	advisories := cat.Advisories
+	if attacher == nil {
+		advisories = nil
+	}
 	if opts.Offline {
 		cfgs := make(map[string]types.ImageConfiguration, len(imgs))
 		for _, img := range imgs {
@@ -259,7 +265,7 @@ func BuildCatalog(ctx context.Context, opts CatalogOptions) (*report.Report, err
 		Smoke:       &smoke.Sandbox{Trees: trees},
 		KeyIdentity: keyID,
 		InputMemo:   inputs,
-		Advisories:  cat.Advisories,
+		Advisories:  advisories,
 		Jobs:        opts.Jobs,
 		// A mirror hic generated labels what is built from it.
 		SyntheticRepositories: syntheticRepositories(opts.Mirrors),
