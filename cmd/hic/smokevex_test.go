@@ -21,6 +21,7 @@ import (
 	"github.com/hic-build/hic/compiler/report"
 	"github.com/hic-build/hic/compiler/sign"
 	"github.com/hic-build/hic/compiler/smoke"
+	"github.com/hic-build/hic/compiler/testenv"
 	"github.com/hic-build/hic/compiler/vex"
 )
 
@@ -252,6 +253,18 @@ func TestVerifyVEXAgainstCatalog(t *testing.T) {
 		if r.Code == 0 || !strings.Contains(r.Stdout, "FAIL  vex") || !strings.Contains(r.Stdout, want) {
 			t.Errorf("an image built from another catalog's advisory: want FAIL vex with %q, got %s", want, r)
 		}
+	}
+
+	// A registry: catA's image published, then the catalog's, the same
+	// image with other attestations. The second publish withdraws the
+	// VEX document (and the rest) the first pushed, from the registry and
+	// its referrers tag, so the referrers say one thing and verify passes;
+	// left there, the two documents disagreed.
+	reg := testenv.StartRegistry(t)
+	hicCLI(t, nil, "-C", catA, "publish", "--layout", ociA, reg+"/vex").must(t, 0)
+	hicCLI(t, nil, "-C", svCatalog, "publish", "--layout", oci, reg+"/vex").must(t, 0)
+	if r := hicCLI(t, nil, "-C", svCatalog, "verify", ref, "--registry", reg+"/vex", "--key", pub); r.Code != 0 || !strings.Contains(r.Stdout, "ok  vex") {
+		t.Errorf("verify after a republish with a changed advisory: %s\nwant the superseded VEX document withdrawn and verify to pass", r)
 	}
 
 	// B: the same image, with catA's signed document added to its referrers.

@@ -1,11 +1,16 @@
 package publish
 
 import (
+	"errors"
 	"fmt"
+	"net/http"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/match"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 
 	"github.com/hic-build/hic/compiler/attest"
 )
@@ -59,6 +64,7 @@ func withdrawSuperseded(repo name.Repository, refs []Referrer, opts []remote.Opt
 			return withdrawn, kept, fmt.Errorf("referrers of %s: %w", subject, err)
 		}
 		types := pushed[subject]
+		var gone []v1.Hash
 		for _, d := range im.Manifests {
 			if d.ArtifactType != attest.ArtifactType {
 				continue
@@ -72,8 +78,40 @@ func withdrawSuperseded(repo name.Repository, refs []Referrer, opts []remote.Opt
 				kept++
 				continue
 			}
+			gone = append(gone, d.Digest)
 			withdrawn++
+		}
+		if err := dropFromFallback(repo, subject, gone, opts); err != nil {
+			return withdrawn, kept, fmt.Errorf("referrers tag of %s: %w", subject, err)
 		}
 	}
 	return withdrawn, kept, nil
+}
+
+// dropFromFallback removes deleted referrers from the subject's referrers
+// tag (sha256-HEX), the index a registry without the referrers API lists
+// them in (OCI distribution spec, "referrers tag schema"): a delete does
+// not touch it, and a referrer it still listed would be one that is gone.
+// A registry with the API has no such tag, and nothing is done.
+func dropFromFallback(repo name.Repository, subject v1.Hash, gone []v1.Hash, opts []remote.Option) error {
+	if len(gone) == 0 {
+		return nil
+	}
+	tag := repo.Tag(subject.Algorithm + "-" + subject.Hex)
+	desc, err := remote.Get(tag, opts...)
+	var terr *transport.Error
+	if errors.As(err, &terr) && terr.StatusCode == http.StatusNotFound {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if !desc.MediaType.IsIndex() {
+		return nil
+	}
+	idx, err := desc.ImageIndex()
+	if err != nil {
+		return err
+	}
+	return remote.WriteIndex(tag, mutate.RemoveManifests(idx, match.Digests(gone...)), opts...)
 }
