@@ -3,8 +3,9 @@
 // atomically, so a reader or a crash never sees it half written and it
 // never exists, even briefly, with a wider mode than asked; and, in
 // iofs.go, the two io/fs details written once (Unix mode bits, paging a
-// directory's entries); and Within, whether a path lies under a directory
-// once symlinks are resolved.
+// directory's entries); Within, whether a path lies under a directory
+// once symlinks are resolved; and, in damaged.go, the error for a state
+// file hic reads back that cannot be read or parsed (DamagedError).
 package fsutil
 
 import (
