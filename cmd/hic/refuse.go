@@ -3,8 +3,6 @@ package main
 import (
 	"errors"
 	"fmt"
-	"io/fs"
-	"os"
 	"path/filepath"
 	"strings"
 
@@ -27,18 +25,20 @@ func refusal(cmd string, reportPath string, refused []string, why map[string]str
 
 // publishReport reads the build report that goes with a layout: path when
 // given, else report.json next to the layout (OUT/report.json for OUT/oci).
-// A missing default report is no report (nil, "", nil).
+// A missing default report is no report (nil, "", nil); one that exists but
+// cannot be read or parsed is refused, not taken for none: it lists the
+// specs whose last build failed, which publish must not push.
 func publishReport(path, layoutDir string) (*report.Report, string, error) {
 	explicit := path != ""
 	if !explicit {
 		path = filepath.Join(filepath.Dir(filepath.Clean(layoutDir)), "report.json")
 	}
-	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) && !explicit {
-		return nil, "", nil
-	}
-	r, err := report.ReadReport(path)
-	if err != nil {
-		return nil, path, usageError("publish: --report: %v", err)
+	r, err := report.ReadEarlier(path)
+	switch {
+	case err != nil:
+		return nil, path, usageError("publish: %v", err)
+	case r == nil && explicit:
+		return nil, path, usageError("publish: --report %s: no such file", path)
 	}
 	return r, path, nil
 }

@@ -177,6 +177,13 @@ func BuildCatalog(ctx context.Context, opts CatalogOptions) (*report.Report, err
 		return nil, err
 	}
 	defer st.Close()
+	// The earlier build's report lists the specs whose last build failed,
+	// which publish refuses: a damaged one is refused before anything is
+	// written, not dropped (Run reads it again, under the same lock).
+	reportPath := filepath.Join(opts.Out, "report.json")
+	if _, err := report.ReadEarlier(reportPath); err != nil {
+		return nil, &InputError{fmt.Errorf("build: %w", err)}
+	}
 	// A build unsigned or with another key rebuilds every signed spec it
 	// selects (the key feeds the input digest) and so would strip or
 	// replace its signatures: a signed layout is not un-signed, nor signed
@@ -255,7 +262,6 @@ func BuildCatalog(ctx context.Context, opts CatalogOptions) (*report.Report, err
 	if opts.ChecksMemo != nil {
 		inputs = OpenInputMemo(filepath.Join(cache, "input-digests"), opts.ChecksMemo)
 	}
-	reportPath := filepath.Join(opts.Out, "report.json")
 	r, runErr := Run(ctx, imgs, Options{
 		Store:       st,
 		Builder:     builder,

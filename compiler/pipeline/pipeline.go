@@ -132,7 +132,9 @@ type Options struct {
 	// for the same spec, lock and versions. Nil: each is computed.
 	InputMemo *InputMemo
 	// ReportPath is where the report is written (atomically) when not empty,
-	// e.g. out/report.json.
+	// e.g. out/report.json. The report an earlier build left there is read
+	// first (report.ReadEarlier): what it carries over is kept, and one that
+	// cannot be read or parsed fails Run before anything is built.
 	ReportPath string
 	// Progress receives a progress bar when it is a terminal, plain lines
 	// otherwise. Nil: no progress.
@@ -153,7 +155,8 @@ const DefaultCancelGrace = 3 * time.Second
 // cancelled build never reaches the store's index.json: Store.Put checks ctx
 // before its swap), every spec not finished is reported "cancelled", the
 // report's Status is "cancelled", and Run returns the report with ctx's
-// error. Other errors are about the options or writing the report.
+// error. Other errors are about the options, the earlier report (a
+// *fsutil.DamagedError: nothing was built) or writing the report.
 func Run(ctx context.Context, images []compile.Image, opts Options) (*report.Report, error) {
 	if opts.Store == nil || opts.Builder == nil {
 		return nil, errors.New("pipeline: Store and Builder are required")
@@ -167,6 +170,14 @@ func Run(ctx context.Context, images []compile.Image, opts Options) (*report.Rep
 	for i := 1; i < len(images); i++ {
 		if images[i].Ref == images[i-1].Ref {
 			return nil, fmt.Errorf("pipeline: spec %s given twice", images[i].Ref)
+		}
+	}
+
+	var earlier *report.Report
+	if opts.ReportPath != "" {
+		var err error
+		if earlier, err = report.ReadEarlier(opts.ReportPath); err != nil {
+			return nil, fmt.Errorf("pipeline: %w", err)
 		}
 	}
 
@@ -241,7 +252,7 @@ func Run(ctx context.Context, images []compile.Image, opts Options) (*report.Rep
 		r.WriteSummary(opts.Progress)
 	}
 	if opts.ReportPath != "" {
-		if earlier, err := report.ReadReport(opts.ReportPath); err == nil {
+		if earlier != nil {
 			r.CarryFailing(earlier)
 			r.CarryKey(earlier, !r.Signed && len(signedSpecs(opts.Store)) > 0)
 		}

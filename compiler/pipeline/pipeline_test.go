@@ -20,6 +20,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/hic-build/hic/compiler/compile"
+	"github.com/hic-build/hic/compiler/fsutil"
 	"github.com/hic-build/hic/compiler/inspect"
 	"github.com/hic-build/hic/compiler/store"
 )
@@ -653,5 +654,36 @@ func TestReportKeepsEarlierFailures(t *testing.T) {
 	why := disk.FailingSpecs()
 	if len(disk.Specs) != 1 || !strings.Contains(why["suid:2-wolfi-runtime"], "fs-setuid") {
 		t.Errorf("report.json after building redis alone: %d specs, failing %v; want redis only, and suid still failing", len(disk.Specs), why)
+	}
+}
+
+// A report.json that exists but cannot be parsed is not dropped (it lists
+// the specs whose last build failed, which publish refuses): Run refuses
+// it before building anything, naming the file and the fix, and leaves it
+// as it is.
+func TestRunRefusesDamagedReport(t *testing.T) {
+	ctx := context.Background()
+	out := t.TempDir()
+	path := filepath.Join(out, "report.json")
+	damaged := []byte(`{"status": "completed", "earlierFailing": [{"ref": "suid:2-wolfi`)
+	if err := os.WriteFile(path, damaged, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	fb := &fakeBuilder{}
+	r, err := Run(ctx, []compile.Image{spec("redis", "8.2")}, Options{Store: openStore(t, filepath.Join(out, "oci")), Builder: fb, Jobs: 1, ReportPath: path})
+	var de *fsutil.DamagedError
+	if !errors.As(err, &de) || r != nil {
+		t.Fatalf("Run over a damaged report.json: %+v, %v; want a *fsutil.DamagedError", r, err)
+	}
+	for _, w := range []string{path + " is damaged: unexpected end of JSON input at byte 64", "restore it from the last build's output", "or remove it to forget those failures"} {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("error %q does not say %q", err, w)
+		}
+	}
+	if n := fb.buildCount("redis:8.2-wolfi-runtime"); n != 0 {
+		t.Errorf("built %d times, want none", n)
+	}
+	if got, _ := os.ReadFile(path); !bytes.Equal(got, damaged) {
+		t.Errorf("report.json replaced by %q", got)
 	}
 }

@@ -5,8 +5,10 @@ package report
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"slices"
 	"sort"
@@ -228,6 +230,28 @@ func ReadReport(path string) (*Report, error) {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return &r, nil
+}
+
+// ReadEarlier reads the report an earlier build left at path, for what a
+// build carries over (CarryFailing, CarryKey) and what publish refuses
+// (FailingSpecs): nil when there is none. One that exists but cannot be
+// read or parsed is a *fsutil.DamagedError, never no report: it lists the
+// specs whose last build failed, and dropping it would let publish push
+// them.
+func ReadEarlier(path string) (*Report, error) {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err == nil {
+		var r Report
+		if err = json.Unmarshal(b, &r); err == nil {
+			return &r, nil
+		}
+	}
+	return nil, &fsutil.DamagedError{Path: path, Err: err, Fix: "it records the specs whose last build failed, which hic publish refuses until a build of them passes, " +
+		"so it is neither dropped nor replaced: restore it from the last build's output, " +
+		"or remove it to forget those failures (hic publish then no longer refuses those specs' earlier images)"}
 }
 
 // SyntheticCount counts the specs built (or cached) from a generated mirror.
