@@ -3,8 +3,10 @@ package publish
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 
@@ -12,6 +14,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/partial"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/hic-build/hic/compiler/store"
 )
 
 // go-containerregistry's layout index looks every child up by parsing
@@ -178,16 +182,20 @@ func subjectOf(p layout.Path, desc v1.Descriptor) (*blobImage, *v1.Descriptor, e
 	return bi, bi.m.Subject, nil
 }
 
-// parseIndexJSON reads a layout's index.json once.
+// parseIndexJSON reads a layout's index.json once. One that exists but
+// cannot be read or parsed is the store's damaged index (store.DamagedIndex,
+// which says how to recover).
 func parseIndexJSON(p layout.Path) (*v1.IndexManifest, error) {
-	f, err := os.Open(filepath.Join(string(p), "index.json"))
-	if err != nil {
+	b, err := os.ReadFile(filepath.Join(string(p), "index.json"))
+	if errors.Is(err, fs.ErrNotExist) {
 		return nil, err
 	}
-	defer f.Close()
+	if err != nil {
+		return nil, store.DamagedIndex(string(p), err)
+	}
 	var im v1.IndexManifest
-	if err := json.NewDecoder(f).Decode(&im); err != nil {
-		return nil, fmt.Errorf("index.json: %w", err)
+	if err := json.Unmarshal(b, &im); err != nil {
+		return nil, store.DamagedIndex(string(p), err)
 	}
 	return &im, nil
 }

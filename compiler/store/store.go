@@ -240,13 +240,26 @@ func (s *Store) readIndex(pre *IndexPrefetch) error {
 	case errors.Is(err, os.ErrNotExist):
 		s.manifest = v1.IndexManifest{SchemaVersion: 2, MediaType: types.OCIImageIndex}
 	case err != nil:
-		return fmt.Errorf("store %s: %w", s.dir, err)
+		return DamagedIndex(s.dir, err)
 	default:
 		if err := json.Unmarshal(b, &s.manifest); err != nil {
-			return fmt.Errorf("store %s: index.json: %w", s.dir, err)
+			return DamagedIndex(s.dir, err)
 		}
 	}
 	return nil
+}
+
+// DamagedIndex is the error for the index.json of the layout at dir that
+// exists but cannot be read or parsed (err). hic does not rebuild it from
+// the blobs: the tags, spec refs, input digests and signing keys it records
+// are on its entries only, and blobs/ also holds the images and referrers
+// of earlier builds (until hic gc), so the blobs cannot tell which image a
+// tag names or which signatures are current.
+func DamagedIndex(dir string, err error) error {
+	return &fsutil.DamagedError{Path: filepath.Join(dir, indexName), Err: err, Fix: fmt.Sprintf(
+		"it is the layout's only record of which image each tag names and of each image's spec, input digest and signatures "+
+			"(blobs/ also holds the images of earlier builds until hic gc, so hic does not rebuild it from them): "+
+			"restore it from a backup, or move the layout aside (mv %s %s.damaged) and build again", filepath.Clean(dir), filepath.Clean(dir))}
 }
 
 // ErrClosed is returned by Put on a closed store.

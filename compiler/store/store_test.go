@@ -739,3 +739,59 @@ func TestArtifactAnnotations(t *testing.T) {
 		t.Errorf("after b's rebuild: ArtifactAnnotations = %q, want %q", got, want)
 	}
 }
+
+// A layout whose index.json exists but does not parse is not opened, nor
+// repaired: the error names the file, where the JSON broke, why hic does
+// not rebuild it from the blobs and what to do; index.json stays as it was.
+func TestOpenDamagedIndex(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	s := openT(t, dir)
+	if _, err := s.Put(ctx, Entry{SpecRef: "a:1", Refs: []string{"a:1"}, InputDigest: "sha256:in-a"}, randomIndex(t)); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	p := filepath.Join(dir, "index.json")
+	good, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name  string
+		bytes []byte
+		want  string
+	}{
+		{"truncated", good[:100], "unexpected end of JSON input at byte 100"},
+		{"garbage", []byte("{bad"), "invalid character 'b' looking for beginning of object key string at byte 2"},
+	} {
+		if err := os.WriteFile(p, c.bytes, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		opens := map[string]func() (*Store, error){
+			"Open":           func() (*Store, error) { return Open(ctx, dir) },
+			"OpenPrefetched": func() (*Store, error) { return OpenPrefetched(ctx, dir, PrefetchIndex(dir)) },
+			"OpenReadOnly":   func() (*Store, error) { return OpenReadOnly(ctx, dir) },
+		}
+		for name, open := range opens {
+			s, err := open()
+			if err == nil {
+				s.Close()
+				t.Errorf("%s: %s opened the layout", c.name, name)
+				continue
+			}
+			var de *fsutil.DamagedError
+			if !errors.As(err, &de) {
+				t.Errorf("%s: %s: %v, want a *fsutil.DamagedError", c.name, name, err)
+			}
+			for _, w := range []string{p + " is damaged: " + c.want, "so hic does not rebuild it from them",
+				"restore it from a backup, or move the layout aside (mv " + dir + " " + dir + ".damaged) and build again"} {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("%s: %s: %q does not say %q", c.name, name, err, w)
+				}
+			}
+			if b, _ := os.ReadFile(p); !bytes.Equal(b, c.bytes) {
+				t.Errorf("%s: %s changed index.json to %q", c.name, name, b)
+			}
+		}
+	}
+}
