@@ -3,11 +3,13 @@
 //
 // The store writes every blob of an image (to a temporary file, verified
 // against its digest, fsynced, then renamed into blobs/) before it swaps
-// index.json atomically, so a crash at any point leaves a valid layout. A
-// flock on <dir>/.hic.lock keeps the writers (Open: build, gc) apart from
-// each other and from the readers (LockShared, OpenReadOnly: publish,
-// verify, ...), who share it. OpenReadOnly opens a layout to read it,
-// writing nothing, even a read-only one.
+// index.json atomically, so a crash at any point leaves a valid layout; an
+// index.json damaged otherwise (one that cannot be read or parsed) is
+// refused with the way to recover (DamagedIndex), never rebuilt from the
+// blobs. A flock on <dir>/.hic.lock keeps the writers (Open: build, gc)
+// apart from each other and from the readers (LockShared, OpenReadOnly:
+// publish, verify, ...), who share it. OpenReadOnly opens a layout to read
+// it, writing nothing, even a read-only one.
 //
 // index.json has one entry per tag: the image index, annotated with
 // org.opencontainers.image.ref.name = "repository:tag", dev.hic.spec.ref and
