@@ -90,7 +90,7 @@ func damagedLock(ref, path string, err error) error {
 		Path: path,
 		Err:  err,
 		Fix: "it is the spec's previous lock, which the no-rollback check compares the versions resolved now with, " +
-			"so the spec is not built and the file is left as it is: restore it from the last build's output, " +
+			"so the spec is not built and the file is left as it is: restore it from a copy of the last build's output (a backup, a CI artifact), " +
 			"or delete it to accept the versions resolved now (the no-rollback check is then skipped for this spec once)",
 	})
 }

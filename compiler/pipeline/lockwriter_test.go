@@ -100,7 +100,7 @@ func TestDamagedPreviousLockFailsClosed(t *testing.T) {
 			t.Errorf("%s: %s, want failed: its previous lock is damaged", s.Ref, s.Status)
 		}
 		for _, w := range append(want[s.Ref], s.Ref, "no-rollback", lockPath(s.Ref)+" is damaged",
-			"the spec is not built and the file is left as it is", "restore it from the last build's output",
+			"the spec is not built and the file is left as it is", "restore it from a copy of the last build's output (a backup, a CI artifact)",
 			"or delete it to accept the versions resolved now (the no-rollback check is then skipped for this spec once)") {
 			if !strings.Contains(s.Error, w) {
 				t.Errorf("%s: error %q does not say %q", s.Ref, s.Error, w)
@@ -129,7 +129,7 @@ func TestUnreadablePreviousLock(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err := lw.Resolve(ctx, img)
-	if err == nil || !strings.Contains(err.Error(), path+" cannot be read: ") || !strings.Contains(err.Error(), "restore it from the last build's output") {
+	if err == nil || !strings.Contains(err.Error(), path+" cannot be read: ") || !strings.Contains(err.Error(), "restore it from a copy of the last build's output (a backup, a CI artifact)") {
 		t.Fatalf("unreadable previous lock: %v", err)
 	}
 	if err := os.Remove(path); err != nil {

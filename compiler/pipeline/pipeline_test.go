@@ -675,7 +675,7 @@ func TestRunRefusesDamagedReport(t *testing.T) {
 	if !errors.As(err, &de) || r != nil {
 		t.Fatalf("Run over a damaged report.json: %+v, %v; want a *fsutil.DamagedError", r, err)
 	}
-	for _, w := range []string{path + " is damaged: unexpected end of JSON input at byte 64", "restore it from the last build's output", "or remove it to forget those failures"} {
+	for _, w := range []string{path + " is damaged: unexpected end of JSON input at byte 64", "restore it from a copy of the last build's output (a backup, a CI artifact)", "or remove it to forget those failures"} {
 		if !strings.Contains(err.Error(), w) {
 			t.Errorf("error %q does not say %q", err, w)
 		}

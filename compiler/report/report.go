@@ -250,7 +250,7 @@ func ReadEarlier(path string) (*Report, error) {
 		}
 	}
 	return nil, &fsutil.DamagedError{Path: path, Err: err, Fix: "it records the specs whose last build failed, which hic publish refuses until a build of them passes, " +
-		"so it is neither dropped nor replaced: restore it from the last build's output, " +
+		"so it is neither dropped nor replaced: restore it from a copy of the last build's output (a backup, a CI artifact), " +
 		"or remove it to forget those failures (hic publish then no longer refuses those specs' earlier images)"}
 }
 
