@@ -10,6 +10,7 @@ import (
 	"github.com/hic-build/hic/compiler/compile"
 	"github.com/hic-build/hic/compiler/plan"
 	"github.com/hic-build/hic/compiler/report"
+	"github.com/hic-build/hic/compiler/sign"
 	"github.com/hic-build/hic/compiler/site"
 )
 
@@ -34,7 +35,14 @@ It reads the catalog (--catalog), the build's OCI layout (BUILD/oci, under
 its shared lock, as hic publish reads it) and its report (BUILD/report.json,
 or every --report given: the shard reports of a sharded build, merged as hic
 report merge does). The site needs no network and works opened from the file
-system.`
+system.
+
+Every blob the site reads from the layout is checked against its digest; a
+damaged one is named on its image's page, and nothing of it is shown. With
+--key, every attestation's signature is verified with the key, and the
+hardening report and OpenVEX statements are shown only from verified
+envelopes, labelled "Signed (verified with key …)"; without --key they are
+shown as attached, their signatures not checked (hic verify checks them).`
 
 func newSiteCmd(root *rootOptions) *cobra.Command {
 	o := &siteOptions{}
@@ -58,6 +66,14 @@ func newSiteCmd(root *rootOptions) *cobra.Command {
 			if o.out == "" {
 				o.out = filepath.Join(o.build, "site")
 			}
+			// With --key the attestations' signatures are verified with it;
+			// without, the key is only named in the commands shown.
+			var verifier *sign.Verifier
+			if cmd.Flags().Changed("key") {
+				if verifier, err = loadVerifier(root, "site", o.publicKey); err != nil {
+					return err
+				}
+			}
 			oci := filepath.Join(o.build, "oci")
 			if fi, err := os.Stat(oci); err == nil && fi.IsDir() {
 				lock, err := lockForReading("site", oci)
@@ -80,7 +96,7 @@ func newSiteCmd(root *rootOptions) *cobra.Command {
 			}
 			sum, err := site.Write(cmd.Context(), o.out, site.Input{
 				Images: imgs, Report: rep, Layout: oci, Today: today,
-				Registry: o.registry, PublicKey: o.publicKey, LayoutName: oci,
+				Registry: o.registry, PublicKey: o.publicKey, Verifier: verifier, LayoutName: oci,
 			})
 			if err != nil {
 				return err
@@ -94,7 +110,7 @@ func newSiteCmd(root *rootOptions) *cobra.Command {
 	cmd.Flags().StringVar(&o.build, "build", "out", "the build's output directory (hic build --out): its oci/ layout and report.json")
 	cmd.Flags().StringSliceVar(&o.reports, "report", nil, "build report(s) to show, merged when several (default BUILD/report.json)")
 	cmd.Flags().StringVar(&o.registry, "registry", "", "registry prefix the images are published to, for the verify commands shown")
-	cmd.Flags().StringVar(&o.publicKey, "key", "hic.pub", "public key path the verify commands shown name")
+	cmd.Flags().StringVar(&o.publicKey, "key", "hic.pub", "public key: verify the attestations' signatures with it, and name it in the verify commands shown (default hic.pub, named only)")
 	cmd.Flags().StringVar(&o.today, "today", "", "judge end-of-life against this date (YYYY-MM-DD) instead of today")
 	return cmd
 }

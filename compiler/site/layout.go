@@ -1,7 +1,8 @@
 package site
 
 import (
-	"encoding/base64"
+	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -12,6 +13,7 @@ import (
 	govex "github.com/openvex/go-vex/pkg/vex"
 
 	"github.com/hic-build/hic/compiler/attest"
+	"github.com/hic-build/hic/compiler/sign"
 	"github.com/hic-build/hic/compiler/store"
 	"github.com/hic-build/hic/compiler/vex"
 )
@@ -27,6 +29,13 @@ type built struct {
 	Attestations []attestationRef
 	Hardening    *attest.HardeningReport
 	VEX          *govex.VEX
+	// Damaged says, per blob of the layout that does not match its digest,
+	// which one; nothing of such a blob is shown.
+	Damaged []string
+	// HardeningProblem and VEXProblem say why the hardening report or the
+	// OpenVEX document is not shown although the image has one: its blob is
+	// damaged, or its signature does not verify with the key.
+	HardeningProblem, VEXProblem string
 }
 
 type platformDigest struct {
@@ -44,11 +53,30 @@ type attestationRef struct {
 	PredicateType string `json:"predicateType"`
 	Subject       string `json:"subject"`
 	Of            string `json:"of"` // "index" or the platform
+	// Signature is sigVerified, sigNotChecked (no key given), or why the
+	// envelope was not verified with the key.
+	Signature string `json:"signature"`
+}
+
+// Signature states of an attestation.
+const (
+	sigVerified   = "verified"
+	sigNotChecked = "not checked"
+)
+
+// damagedBlob is what the site says of a blob that does not match its digest.
+func damagedBlob(h v1.Hash) string {
+	return fmt.Sprintf("damaged: blob %s does not match its digest — run hic verify", h)
 }
 
 // readLayout reads the images and referrers of an OCI layout, by spec ref.
-// A missing layout is no error: the site then shows the catalog only.
-func readLayout(dir string) (map[string]*built, error) {
+// A missing layout is no error: the site then shows the catalog only. Every
+// blob read is checked against its digest: a damaged one is listed in its
+// spec's Damaged, and nothing of it is used. With a verifier, every
+// attestation's envelope is verified with it, and the hardening report and
+// the OpenVEX document are shown only from a verified envelope; without one,
+// they are shown as stored, their signatures not checked.
+func readLayout(ctx context.Context, dir string, verifier *sign.Verifier) (map[string]*built, error) {
 	out := map[string]*built{}
 	if dir == "" {
 		return out, nil
@@ -64,8 +92,18 @@ func readLayout(dir string) (map[string]*built, error) {
 	if err := json.Unmarshal(b, &idx); err != nil {
 		return nil, fmt.Errorf("site: %s: %w", filepath.Join(dir, "index.json"), err)
 	}
-	blob := func(h v1.Hash) ([]byte, error) {
-		return os.ReadFile(filepath.Join(dir, "blobs", h.Algorithm, h.Hex))
+	// blob reads a blob of bi's; ok is false when it is missing or damaged.
+	blob := func(bi *built, h v1.Hash) (data []byte, ok bool, damaged string) {
+		data, err := os.ReadFile(filepath.Join(dir, "blobs", h.Algorithm, h.Hex))
+		if err != nil {
+			return nil, false, ""
+		}
+		if got, _, err := v1.SHA256(bytes.NewReader(data)); err != nil || got != h {
+			msg := damagedBlob(h)
+			bi.Damaged = append(bi.Damaged, msg)
+			return nil, false, msg
+		}
+		return data, true, ""
 	}
 	of := map[string]string{} // digest -> "index" or platform, per spec
 	for _, d := range idx.Manifests {
@@ -78,7 +116,7 @@ func readLayout(dir string) (map[string]*built, error) {
 		}
 		bi := &built{Index: d.Digest.String(), Packages: map[string][]sbomPackage{}}
 		of[d.Digest.String()] = "index"
-		if raw, err := blob(d.Digest); err == nil {
+		if raw, ok, _ := blob(bi, d.Digest); ok {
 			var im v1.IndexManifest
 			if json.Unmarshal(raw, &im) == nil {
 				for _, m := range im.Manifests {
@@ -99,8 +137,8 @@ func readLayout(dir string) (map[string]*built, error) {
 		if bi == nil || d.MediaType.IsIndex() || d.ArtifactType == "" {
 			continue
 		}
-		raw, err := blob(d.Digest)
-		if err != nil {
+		raw, ok, _ := blob(bi, d.Digest)
+		if !ok {
 			continue
 		}
 		var m v1.Manifest
@@ -117,29 +155,48 @@ func readLayout(dir string) (map[string]*built, error) {
 			if where == "index" {
 				continue
 			}
-			data, err := blob(m.Layers[0].Digest)
-			if err == nil {
+			if data, ok, _ := blob(bi, m.Layers[0].Digest); ok {
 				bi.Packages[where] = spdxPackages(data)
 			}
 		case "application/vnd.in-toto+json":
 			pt := d.Annotations[attest.AnnotationPredicateType]
-			bi.Attestations = append(bi.Attestations, attestationRef{PredicateType: pt, Subject: subject, Of: where})
-			if where != "index" || (pt != attest.PredicateHardening && pt != vex.PredicateType) {
+			shown := where == "index" && (pt == attest.PredicateHardening || pt == vex.PredicateType)
+			a := attestationRef{PredicateType: pt, Subject: subject, Of: where, Signature: sigNotChecked}
+			var pred json.RawMessage
+			problem := ""
+			if shown || verifier != nil {
+				env, ok, damaged := blob(bi, m.Layers[0].Digest)
+				switch {
+				case damaged != "":
+					a.Signature, problem = damaged, damaged
+				case !ok:
+					a.Signature = "envelope missing"
+				default:
+					pred, problem = statementOf(ctx, verifier, env, pt, m.Subject.Digest)
+					if verifier != nil {
+						a.Signature = sigVerified
+						if problem != "" {
+							a.Signature = problem
+						}
+					}
+				}
+			}
+			bi.Attestations = append(bi.Attestations, a)
+			if !shown || pred == nil && problem == "" {
 				continue
 			}
-			env, err := blob(m.Layers[0].Digest)
-			if err != nil {
-				continue
-			}
-			pred := predicate(env)
 			switch pt {
 			case attest.PredicateHardening:
 				var h attest.HardeningReport
-				if json.Unmarshal(pred, &h) == nil {
+				if problem != "" {
+					bi.HardeningProblem = problem
+				} else if json.Unmarshal(pred, &h) == nil {
 					bi.Hardening = &h
 				}
 			case vex.PredicateType:
-				if doc, err := govex.Parse(pred); err == nil {
+				if problem != "" {
+					bi.VEXProblem = problem
+				} else if doc, err := govex.Parse(pred); err == nil {
 					bi.VEX = doc
 				}
 			}
@@ -157,26 +214,41 @@ func readLayout(dir string) (map[string]*built, error) {
 	return out, nil
 }
 
-// predicate returns the predicate of a DSSE envelope's in-toto statement,
-// unverified: the site shows what is stored and how to verify it.
-func predicate(envelope []byte) json.RawMessage {
-	var env struct {
-		Payload string `json:"payload"`
+// statementOf returns the predicate of a DSSE envelope's in-toto statement
+// of predicate type pt: verified with v (as hic attestations does) when v is
+// set, else as stored. problem says why there is none when the envelope does
+// not verify, or its statement is of another predicate type or not about the
+// subject its manifest names.
+func statementOf(ctx context.Context, v *sign.Verifier, envelope []byte, pt string, subject v1.Hash) (pred json.RawMessage, problem string) {
+	var st *attest.Statement
+	if v != nil {
+		s, err := attest.Open(ctx, v, envelope)
+		if err != nil {
+			return nil, fmt.Sprintf("signature does not verify with the key (%v) — run hic verify", err)
+		}
+		st = s
+	} else {
+		env, err := sign.ParseEnvelope(envelope)
+		if err != nil {
+			return nil, ""
+		}
+		payload, err := env.DecodeB64Payload()
+		if err != nil {
+			return nil, ""
+		}
+		if st, err = attest.ParseStatement(payload); err != nil {
+			return nil, ""
+		}
 	}
-	if json.Unmarshal(envelope, &env) != nil {
-		return nil
+	if st.PredicateType != pt {
+		return nil, fmt.Sprintf("the statement's predicate type is %s, not the %s its manifest says — run hic verify", st.PredicateType, pt)
 	}
-	payload, err := base64.StdEncoding.DecodeString(env.Payload)
-	if err != nil {
-		return nil
+	for _, s := range st.Subject {
+		if s.Digest[subject.Algorithm] == subject.Hex {
+			return st.Predicate, ""
+		}
 	}
-	var st struct {
-		Predicate json.RawMessage `json:"predicate"`
-	}
-	if json.Unmarshal(payload, &st) != nil {
-		return nil
-	}
-	return st.Predicate
+	return nil, fmt.Sprintf("the statement is not about %s, the image its manifest names — run hic verify", subject)
 }
 
 // spdxPackages lists the apk packages of an SPDX document with their licenses.

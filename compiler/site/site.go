@@ -20,6 +20,7 @@ import (
 	"github.com/hic-build/hic/compiler/finding"
 	"github.com/hic-build/hic/compiler/fsutil"
 	"github.com/hic-build/hic/compiler/report"
+	"github.com/hic-build/hic/compiler/sign"
 	"github.com/hic-build/hic/compiler/smoke"
 	"github.com/hic-build/hic/compiler/vex"
 )
@@ -54,6 +55,11 @@ type Input struct {
 	Registry string
 	// PublicKey is the public key path the verify commands name; default hic.pub.
 	PublicKey string
+	// Verifier, when set, is PublicKey's: every attestation's signature is
+	// verified with it, and the hardening report and the OpenVEX document
+	// are shown only from verified envelopes, labelled so. Nil: they are
+	// shown as attached, their signatures not checked.
+	Verifier *sign.Verifier
 	// LayoutName is the layout path the hic verify commands name; default out/oci.
 	LayoutName string
 }
@@ -76,7 +82,7 @@ func Write(ctx context.Context, dir string, in Input) (*Summary, error) {
 	if in.LayoutName == "" {
 		in.LayoutName = "out/oci"
 	}
-	layout, err := readLayout(in.Layout)
+	layout, err := readLayout(ctx, in.Layout, in.Verifier)
 	if err != nil {
 		return nil, err
 	}
@@ -229,8 +235,18 @@ type Entry struct {
 	Packages        []platformPackages  `json:"packages,omitempty"`
 	Attestations    []attestationView   `json:"attestations,omitempty"`
 	VEX             []vexStatement      `json:"vex,omitempty"`
-	VerifyCommands  []string            `json:"verifyCommands,omitempty"`
-	Compiled        string              `json:"-"`
+	// Signatures says how far the attestations' contents shown are to be
+	// trusted: "Signed (verified with key K)" with a key, else attached,
+	// their signatures not checked.
+	Signatures string `json:"signatures,omitempty"`
+	// Damaged lists the blobs of the layout that do not match their digest.
+	Damaged []string `json:"damaged,omitempty"`
+	// HardeningProblem and VEXProblem say why the hardening report or the
+	// OpenVEX document is not shown.
+	HardeningProblem string   `json:"hardeningProblem,omitempty"`
+	VEXProblem       string   `json:"vexProblem,omitempty"`
+	VerifyCommands   []string `json:"verifyCommands,omitempty"`
+	Compiled         string   `json:"-"`
 }
 
 type platformPackages struct {
@@ -243,6 +259,7 @@ type attestationView struct {
 	Name          string `json:"name"`
 	Of            string `json:"of"`
 	Subject       string `json:"subject"`
+	Signature     string `json:"signature"`
 	Cosign        string `json:"cosign"`
 }
 
@@ -295,11 +312,16 @@ func entriesOf(in Input, layout map[string]*built) ([]*Entry, error) {
 				}
 			}
 			e.VEX = vexStatements(b.VEX)
+			e.Damaged, e.HardeningProblem, e.VEXProblem = b.Damaged, b.HardeningProblem, b.VEXProblem
+			e.Signatures = "attached, signature not checked (hic verify checks it)"
+			if in.Verifier != nil {
+				e.Signatures = fmt.Sprintf("Signed (verified with key %s)", sign.DescribeKeySource(in.PublicKey))
+			}
 			ref := imageRef(in.Registry, img.Repository, b.Index)
 			for _, a := range b.Attestations {
 				subj := imageRef(in.Registry, img.Repository, a.Subject)
 				e.Attestations = append(e.Attestations, attestationView{
-					PredicateType: a.PredicateType, Name: predicateName(a.PredicateType), Of: a.Of, Subject: a.Subject,
+					PredicateType: a.PredicateType, Name: predicateName(a.PredicateType), Of: a.Of, Subject: a.Subject, Signature: a.Signature,
 					Cosign: fmt.Sprintf("cosign verify-attestation --key %s --type %s %s", in.PublicKey, a.PredicateType, subj),
 				})
 			}
