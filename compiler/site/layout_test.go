@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -225,5 +226,27 @@ func TestSiteVerifiesSignatures(t *testing.T) {
 		if !strings.Contains(p, want) {
 			t.Errorf("with another key: the page lacks %q", want)
 		}
+	}
+}
+
+// TestSiteCosignCommands (review D1 §5): every cosign command the page
+// shows passes --insecure-ignore-tlog, as hic signs without a transparency
+// log, and the OpenVEX one names the full predicate type (cosign's
+// "openvex" is https://openvex.dev/ns, which finds none of hic's).
+func TestSiteCosignCommands(t *testing.T) {
+	s, _ := testSigner(t)
+	layout, _ := testLayout(t, s)
+	p := writePage(t, layout, nil)
+	cmds := regexp.MustCompile(`cosign verify[^\n<]*`).FindAllString(p, -1)
+	if len(cmds) != 3 { // cosign verify, and verify-attestation of the hardening report and of the VEX
+		t.Fatalf("the page shows %d cosign commands, want 3: %q", len(cmds), cmds)
+	}
+	for _, c := range cmds {
+		if !strings.Contains(c, " --insecure-ignore-tlog ") {
+			t.Errorf("%q lacks --insecure-ignore-tlog", c)
+		}
+	}
+	if want := "cosign verify-attestation --key hic.pub --insecure-ignore-tlog --type https://openvex.dev/ns/v0.2.0 REGISTRY/a@sha256:"; !strings.Contains(p, want) {
+		t.Errorf("the page lacks %q", want)
 	}
 }
