@@ -47,8 +47,10 @@ func TestSiteInBrowser(t *testing.T) {
 	tmp := t.TempDir()
 	mirror, out, siteDir := filepath.Join(tmp, "mirror"), filepath.Join(tmp, "out"), filepath.Join(tmp, "site")
 	bldMirror(t, sbCatalog, mirror, sbSpec, sbOther)
-	bldBuild(t, 0, sbCatalog, sbSpec, sbOther, "--mirrors", mirror, "--out", out, "--key", bldKey(t), "--today", sbToday)
+	key := bldKey(t)
+	bldBuild(t, 0, sbCatalog, sbSpec, sbOther, "--mirrors", mirror, "--out", out, "--key", key, "--today", sbToday)
 	rep := bldReport(t, out)
+	sbVerified(t, out, strings.TrimSuffix(key, ".key")+".pub", filepath.Join(tmp, "site-verified"))
 	if r := hicCLI(t, nil, "-C", sbCatalog, "site", "--build", out, "--out", siteDir, "--today", sbToday); r.Code != 0 || !strings.Contains(r.Stdout, "open file://") {
 		t.Fatalf("hic site: %s", r)
 	}
@@ -240,5 +242,42 @@ func discard[T any](a chromedp.Action[T]) chromedp.Action[chromedp.Void] {
 	return func(ctx context.Context, t *chromedp.Target) (chromedp.Void, error) {
 		_, err := a(ctx, t)
 		return chromedp.Void{}, err
+	}
+}
+
+// sbVerified: hic site --key with the build's public key finds every blob of
+// the built specs intact and every attestation's signature verified, and
+// labels their contents so.
+func sbVerified(t *testing.T, out, pub, dir string) {
+	t.Helper()
+	if r := hicCLI(t, nil, "-C", sbCatalog, "site", "--build", out, "--out", dir, "--key", pub, "--today", sbToday); r.Code != 0 {
+		t.Fatalf("hic site --key: %s", r)
+	}
+	var cj struct {
+		Specs []site.Entry `json:"specs"`
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "catalog.json"))
+	if err != nil || json.Unmarshal(b, &cj) != nil {
+		t.Fatalf("catalog.json: %v", err)
+	}
+	seen := 0
+	for _, e := range cj.Specs {
+		if e.Ref != sbSpec && e.Ref != sbOther {
+			continue
+		}
+		seen++
+		if len(e.Damaged) > 0 || e.HardeningProblem != "" || e.VEXProblem != "" || e.HardeningResult == "" || len(e.Attestations) == 0 ||
+			e.Signatures != "Signed (verified with key "+pub+")" {
+			t.Errorf("hic site --key: %s: damaged %q, hardening %q (%s), VEX %s, %d attestations, labelled %q", e.Ref, e.Damaged,
+				e.HardeningResult, e.HardeningProblem, e.VEXProblem, len(e.Attestations), e.Signatures)
+		}
+		for _, a := range e.Attestations {
+			if a.Signature != "verified" {
+				t.Errorf("hic site --key: %s: %s of %s: signature %q", e.Ref, a.Name, a.Of, a.Signature)
+			}
+		}
+	}
+	if seen != 2 {
+		t.Errorf("hic site --key: catalog.json has %d of %s and %s", seen, sbSpec, sbOther)
 	}
 }
