@@ -31,8 +31,13 @@ and in the tag form cosign reads (sha256-<digest>.att and .sig), so that
 succeeds. On a registry without the OCI referrers API (distribution v3 and
 older registries) the referrers are also listed in the referrers tag schema's
 index, under the tag sha256-<digest> of their subject; registries with the
-API get no such tags. Blobs and manifests the registry already has are not
-sent again. An image already there whole (its hic-input-<hex> tag names it,
+API get no such tags. An attestation pushed replaces the registry's earlier
+ones of its predicate type about the same image or platform manifest (an
+advisory changed, and the VEX document with it): they are deleted, from the
+referrers tag too, so the referrers never hold two documents that disagree,
+as cosign attest --replace does for its .att tag; a registry that refuses
+deletes keeps them, and hic verify names any that disagree. Blobs and
+manifests the registry already has are not sent again. An image already there whole (its hic-input-<hex> tag names it,
 and the registry's tag list has each of its tags) is not pushed again: one
 tag list per repository and one request per image. --check-tags also sends
 one request per tag, to put back a tag moved to another image since (hic
