@@ -133,6 +133,11 @@ func bareWord(s string) bool {
 	return true
 }
 
+// staleVEXHint ends the message of two documents that disagree: in a
+// registry, the older is most often one an earlier publish left among the
+// referrers.
+const staleVEXHint = " (one is stale: publishing the image again with hic publish withdraws the attestations it replaces; a registry that refuses deletes keeps them, and the stale referrer must be deleted there)"
+
 // checkVEXDocs checks the statements of the image's signed OpenVEX
 // documents (see vexDocument); adv nil skips the comparison with the
 // catalog. n is the number of statements.
@@ -201,7 +206,7 @@ func checkVEXDocs(docs []*govex.VEX, digest v1.Hash, plats []*platformImage, adv
 					if prev.doc == di {
 						bad = append(bad, fmt.Sprintf("two statements of %s disagree about %s: one says %s, the other says %s", docName(di), k, a, b))
 					} else {
-						bad = append(bad, fmt.Sprintf("two signed OpenVEX documents disagree about %s: %s says %s; %s says %s", k, docName(prev.doc), a, docName(di), b))
+						bad = append(bad, fmt.Sprintf("two signed OpenVEX documents disagree about %s: %s says %s; %s says %s%s", k, docName(prev.doc), a, docName(di), b, staleVEXHint))
 					}
 				}
 			}

@@ -94,12 +94,12 @@ func TestCheckVEXDocs(t *testing.T) {
 		{"two documents disagree", []*govex.VEX{docA, docGood}, good, []string{
 			"two signed OpenVEX documents disagree about nginx-mainline CVE-2026-99999: document " + docA.ID +
 				` says status not_affected, justification vulnerable_code_not_present, impact_statement "the module is not built", action_statement none; document ` + docGood.ID +
-				` says status affected, justification none, impact_statement none, action_statement "upgrade when 1.31.5 lands"`,
+				` says status affected, justification none, impact_statement none, action_statement "upgrade when 1.31.5 lands"` + staleVEXHint,
 		}},
 		{"two documents disagree, no catalog", []*govex.VEX{docGood, docA}, nil, []string{
 			"two signed OpenVEX documents disagree about nginx-mainline CVE-2026-99999: document " + docGood.ID +
 				` says status affected, justification none, impact_statement none, action_statement "upgrade when 1.31.5 lands"; document ` + docA.ID +
-				` says status not_affected, justification vulnerable_code_not_present, impact_statement "the module is not built", action_statement none`,
+				` says status not_affected, justification vulnerable_code_not_present, impact_statement "the module is not built", action_statement none` + staleVEXHint,
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
