@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
+	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -11,6 +13,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/hic-build/hic/compiler/compile"
+	"github.com/hic-build/hic/compiler/finding"
 	"github.com/hic-build/hic/compiler/load"
 	"github.com/hic-build/hic/compiler/plan"
 	"github.com/hic-build/hic/compiler/report"
@@ -149,5 +152,33 @@ func TestShardedBuild(t *testing.T) {
 	hicCLI(t, nil, append([]string{"report", "merge", merged}, reports...)...).must(t, 0)
 	if _, refs := shReportRefs(t, merged); !slices.Equal(refs, []string{"alpha:2-wolfi-runtime"}) {
 		t.Errorf("merged refs %v, want the one spec", refs)
+	}
+
+	// An empty shard keeps what the earlier report of its output carries
+	// over: the spec whose last build failed stays refused by publish.
+	out := filepath.Join(tmp, "one", "1")
+	earlier := report.Report{Status: report.StatusCompleted, Specs: []report.SpecReport{{
+		Ref: "alpha:1-wolfi-runtime", Status: report.StatusBuilt,
+		Findings: []finding.Finding{{Rule: "hic.smoke", Severity: finding.Error, Message: "the smoke test failed"}},
+	}}}
+	if err := earlier.WriteFile(filepath.Join(out, "report.json")); err != nil {
+		t.Fatal(err)
+	}
+	build(out, "alpha:2-wolfi-runtime", "--shard", "1/3")
+	r, _ = shReportRefs(t, filepath.Join(out, "report.json"))
+	if len(r.EarlierFailing) != 1 || r.EarlierFailing[0].Ref != "alpha:1-wolfi-runtime" {
+		t.Errorf("empty shard's report: earlier failing %+v, want alpha:1-wolfi-runtime carried over", r.EarlierFailing)
+	}
+	// A damaged earlier report is refused, and left as it was.
+	damaged := []byte(`{"specs": [`)
+	if err := os.WriteFile(filepath.Join(out, "report.json"), damaged, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	res := hicCLI(t, nil, "-C", shCatalog, "build", "--today", shToday, "--mirrors", mirror, "--unsigned", "--out", out, "alpha:2-wolfi-runtime", "--shard", "1/3").must(t, 2)
+	if !strings.Contains(res.Stderr, "report.json") {
+		t.Errorf("empty shard over a damaged report.json: stderr does not name it:\n%s", res.Stderr)
+	}
+	if b, _ := os.ReadFile(filepath.Join(out, "report.json")); !bytes.Equal(b, damaged) {
+		t.Errorf("empty shard replaced a damaged report.json with:\n%s", b)
 	}
 }

@@ -151,7 +151,7 @@ func BuildCatalog(ctx context.Context, opts CatalogOptions) (*report.Report, err
 		}
 		fmt.Fprintf(progress, "shard %d/%d of plan %s: %d of %d specs\n", s.Index, s.Count, place.Plan, len(imgs), n)
 		if len(imgs) == 0 {
-			return emptyReport(opts, place, output)
+			return emptyReport(ctx, opts, place, output)
 		}
 	}
 	attacher := signingAttacher(ctx, cat, opts, commit)
@@ -421,10 +421,29 @@ func pick(imgs []compile.Image, s *Shard) ([]compile.Image, *report.Shard, error
 }
 
 // emptyReport writes the report of a build of nothing (an empty shard), so
-// the merge step finds one report per shard.
-func emptyReport(opts CatalogOptions, place *report.Shard, output io.Writer) (*report.Report, error) {
-	r := &report.Report{Status: report.StatusCompleted, HicVersion: opts.HicVersion, ApkoVersion: ApkoVersion(), Shard: place, Specs: []report.SpecReport{}}
+// the merge step finds one report per shard. Like any build it writes under
+// the layout's lock, and keeps what the earlier report of the same output
+// carries over (the specs whose last build failed, which publish refuses);
+// a damaged earlier report is refused, not replaced.
+func emptyReport(ctx context.Context, opts CatalogOptions, place *report.Shard, output io.Writer) (*report.Report, error) {
+	st, err := store.Open(ctx, filepath.Join(opts.Out, "oci"))
+	if err != nil {
+		return nil, err
+	}
+	defer st.Close()
 	path := filepath.Join(opts.Out, "report.json")
+	earlier, err := report.ReadEarlier(path)
+	if err != nil {
+		return nil, &InputError{fmt.Errorf("build: %w", err)}
+	}
+	r := &report.Report{Status: report.StatusCompleted, HicVersion: opts.HicVersion, ApkoVersion: ApkoVersion(), Shard: place, Specs: []report.SpecReport{}}
+	if opts.Signer != nil {
+		r.Signed, r.KeyID = true, opts.Signer.KeyID()
+	}
+	if earlier != nil {
+		r.CarryFailing(earlier)
+		r.CarryKey(earlier, !r.Signed && len(signedSpecs(st)) > 0)
+	}
 	if err := r.WriteFile(path); err != nil {
 		return nil, err
 	}
