@@ -42,8 +42,10 @@ type Input struct {
 	// Platforms are the packages the image really contains, per platform
 	// (read from the built image, never from the spec).
 	Platforms []Platform
-	// Timestamp is the document's issue time: the image's build date, so a
-	// rebuild gives the same document.
+	// Timestamp is the image's build date. The document's issue time is
+	// the later of it and the last time one of its statements was made or
+	// changed (published, updated): never before what it states, and the
+	// same on a rebuild.
 	Timestamp time.Time
 }
 
@@ -100,6 +102,13 @@ func Document(adv *Advisories, in Input) (*govex.VEX, error) {
 		}
 	}
 	ts := in.Timestamp.UTC()
+	for _, k := range order {
+		for _, t := range []time.Time{k.a.Published, k.a.Updated} {
+			if t.After(ts) {
+				ts = t.UTC()
+			}
+		}
+	}
 	doc := &govex.VEX{
 		Metadata: govex.Metadata{
 			Context:   govex.ContextLocator(),

@@ -219,6 +219,16 @@ func TestDocument(t *testing.T) {
 	if st := d1.StatementsByVulnerability("CVE-2026-0002"); len(st) != 1 || st[0].Status != govex.StatusFixed {
 		t.Errorf("with the fixed version: %+v", st)
 	}
+	// A document is never issued before what it states: built before its
+	// newest statement (CVE-2026-0002, updated 2026-05-03), it bears that time.
+	in.Timestamp = time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	early, err := Document(adv, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := time.Date(2026, 5, 3, 0, 0, 0, 0, time.UTC); !early.Timestamp.Equal(want) {
+		t.Errorf("document built 2025-01-01 with a statement updated %s: timestamp %s", want, early.Timestamp)
+	}
 	j, _ := json.Marshal(d1)
 	if !strings.Contains(string(j), `"pkg:apk/wolfi/openssl@3.5.1-r0?arch=x86_64"`) {
 		t.Errorf("document names the package by purl: %s", j)
