@@ -361,7 +361,7 @@ func newBuildCmd(root *rootOptions) *cobra.Command {
 				Shard:         shardOpt,
 				Publisher:     pub,
 				HicVersion:    version,
-				Progress:      cmd.ErrOrStderr(),
+				Progress:      progressWriter(cmd, root),
 				Output:        output,
 			})
 			if err != nil {
@@ -481,4 +481,13 @@ func (o *buildOptions) mirrorList() ([]resolve.Mirror, error) {
 		out = append(out, resolve.Mirror{URL: url, Dir: abs})
 	}
 	return out, nil
+}
+
+// progressWriter is where a command's progress lines go: stderr, or nowhere
+// under -q (errors still reach stderr; the exit status tells).
+func progressWriter(cmd *cobra.Command, root *rootOptions) io.Writer {
+	if root.quiet {
+		return io.Discard
+	}
+	return cmd.ErrOrStderr()
 }

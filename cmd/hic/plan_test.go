@@ -154,6 +154,12 @@ func TestShardedBuild(t *testing.T) {
 		t.Errorf("merged refs %v, want the one spec", refs)
 	}
 
+	// -q: nothing on stdout, no progress on stderr.
+	quiet := hicCLI(t, nil, "-C", shCatalog, "build", "-q", "--today", shToday, "--mirrors", mirror, "--unsigned", "--out", filepath.Join(tmp, "quiet"), "alpha:2-wolfi-runtime").must(t, 0)
+	if quiet.Stdout != "" || quiet.Stderr != "" {
+		t.Errorf("hic build -q printed:\nstdout:\n%s\nstderr:\n%s", quiet.Stdout, quiet.Stderr)
+	}
+
 	// An empty shard keeps what the earlier report of its output carries
 	// over: the spec whose last build failed stays refused by publish.
 	out := filepath.Join(tmp, "one", "1")

@@ -148,8 +148,9 @@ images, and signs in-toto attestations for each image.
 Every command that prints data takes -o/--format: text (the default) or
 json, plus a few of its own (vet: github, diff: markdown, show: yaml,
 plan: buildkite).
--q/--quiet prints nothing on stdout; -C/--catalog (env HIC_CATALOG) is shown
-on the commands that read the catalog.
+-q/--quiet prints nothing on stdout and no progress on stderr (errors
+only); -C/--catalog (env HIC_CATALOG) is shown on the commands that read
+the catalog.
 
 Exit status: 0 success; 1 the command ran and found problems (failing
 findings, failed builds, failed verification checks, refused attestations)
@@ -195,7 +196,7 @@ load); 130 interrupted.`,
 		defaultCatalog = v
 	}
 	root.PersistentFlags().BoolVarP(&opts.verbose, "verbose", "v", false, "log debug detail to stderr")
-	root.PersistentFlags().BoolVarP(&opts.quiet, "quiet", "q", false, "print nothing on stdout (errors still go to stderr; the exit status tells)")
+	root.PersistentFlags().BoolVarP(&opts.quiet, "quiet", "q", false, "print nothing on stdout and no progress on stderr (errors still go to stderr; the exit status tells)")
 	root.PersistentFlags().StringVar(&opts.cpuProfile, "cpuprofile", "", "write a CPU profile of the command to this file")
 	_ = root.PersistentFlags().MarkHidden("cpuprofile")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError("%v", err) })
