@@ -909,3 +909,57 @@ func TestExamplesUseRealFlags(t *testing.T) {
 		t.Errorf("checked %d hic commands in the examples, want at least 10", checked)
 	}
 }
+
+// TestBuildClosedPipe: a build whose output pipe closes (hic build | head
+// -1) runs to its end and writes its report, as it would to a terminal; it
+// is not killed by SIGPIPE halfway.
+func TestBuildClosedPipe(t *testing.T) {
+	tmp := t.TempDir()
+	hic := filepath.Join(tmp, "hic")
+	if b, err := exec.CommandContext(t.Context(), "go", "build", "-o", hic, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, b)
+	}
+	mirror := filepath.Join(tmp, "mirror")
+	bldMirror(t, bldCatalog, mirror)
+	out := filepath.Join(tmp, "out")
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.CommandContext(t.Context(), hic, "-C", bldCatalog, "build", "--all", "--today", bldToday,
+		"--mirrors", mirror, "--out", out, "--jobs", "1", "--unsigned")
+	cmd.Stdout, cmd.Stderr = w, w
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	// Read up to the first progress line, then close the pipe, as head
+	// does: every later write of hic's finds it closed.
+	sc := bufio.NewScanner(r)
+	var seen []string
+	for sc.Scan() {
+		seen = append(seen, sc.Text())
+		if bldProgressLine.MatchString(sc.Text()) {
+			break
+		}
+	}
+	r.Close()
+	err = cmd.Wait()
+	var ee *exec.ExitError
+	if errors.As(err, &ee) && ee.Sys().(syscall.WaitStatus).Signaled() {
+		t.Fatalf("hic build died by %v once its output pipe closed, after:\n%s", ee.Sys().(syscall.WaitStatus).Signal(), strings.Join(seen, "\n"))
+	}
+	if err != nil {
+		t.Fatalf("hic build: %v\n%s", err, strings.Join(seen, "\n"))
+	}
+	rep, err := report.ReadReport(filepath.Join(out, "report.json"))
+	if err != nil {
+		t.Fatalf("no report after the pipe closed: %v", err)
+	}
+	if rep.Counts.Built != bldCatalogSpecs {
+		t.Errorf("report counts %+v, want all %d specs built", rep.Counts, bldCatalogSpecs)
+	}
+	if left, _ := filepath.Glob(filepath.Join(out, ".hic-build-*")); len(left) > 0 {
+		t.Errorf("scratch directories left: %v", left)
+	}
+}

@@ -17,6 +17,12 @@ func main() {
 		<-ctx.Done()
 		stop()
 	}()
+	// A closed stdout or stderr (hic build | head -1) must not kill a
+	// build halfway, without its report: with SIGPIPE notified (to a
+	// channel nobody reads), writes to it fail with EPIPE instead, and the
+	// command runs to its end. Notify, not Ignore: an ignored signal would
+	// stay ignored in the processes hic starts.
+	signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
 	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr, os.Getenv)
 	stop()
 	os.Exit(code)
