@@ -42,7 +42,12 @@ damaged one is named on its image's page, and nothing of it is shown. With
 --key, every attestation's signature is verified with the key, and the
 hardening report and OpenVEX statements are shown only from verified
 envelopes, labelled "Signed (verified with key …)"; without --key they are
-shown as attached, their signatures not checked (hic verify checks them).`
+shown as attached, their signatures not checked (hic verify checks them).
+
+An image whose provenance records another compiled spec than the catalog's
+now (internalParameters.compiledSpecDigest) is of an earlier version of its
+spec: its page and the index say "built from an earlier version of this
+spec; run hic build", not "built".`
 
 func newSiteCmd(root *rootOptions) *cobra.Command {
 	o := &siteOptions{}
@@ -102,7 +107,11 @@ func newSiteCmd(root *rootOptions) *cobra.Command {
 				return err
 			}
 			abs, _ := filepath.Abs(sum.Index)
-			fmt.Fprintf(cmd.OutOrStdout(), "site: %d specs of %d images (%d built) in %s\nopen file://%s\n", sum.Specs, sum.Images, sum.Built, o.out, abs)
+			stale := ""
+			if sum.Stale > 0 {
+				stale = fmt.Sprintf(", %d of them from an earlier version of their spec: run hic build", sum.Stale)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "site: %d specs of %d images (%d built%s) in %s\nopen file://%s\n", sum.Specs, sum.Images, sum.Built, stale, o.out, abs)
 			return nil
 		},
 	}

@@ -36,6 +36,11 @@ type built struct {
 	// OpenVEX document is not shown although the image has one: its blob is
 	// damaged, or its signature does not verify with the key.
 	HardeningProblem, VEXProblem string
+	// CompiledSpec is the compiled spec digest the image's provenance
+	// records (internalParameters.compiledSpecDigest): the version of the
+	// spec the image was built from. Empty: no readable provenance (an
+	// unsigned build, or one whose signature does not verify with the key).
+	CompiledSpec string
 }
 
 type platformDigest struct {
@@ -161,10 +166,12 @@ func readLayout(ctx context.Context, dir string, verifier *sign.Verifier) (map[s
 		case "application/vnd.in-toto+json":
 			pt := d.Annotations[attest.AnnotationPredicateType]
 			shown := where == "index" && (pt == attest.PredicateHardening || pt == vex.PredicateType)
+			// The index's provenance says which compiled spec it was built from.
+			prov := where == "index" && pt == attest.PredicateSLSAProvenance
 			a := attestationRef{PredicateType: pt, Subject: subject, Of: where, Signature: sigNotChecked}
 			var pred json.RawMessage
 			problem := ""
-			if shown || verifier != nil {
+			if shown || prov || verifier != nil {
 				env, ok, damaged := blob(bi, m.Layers[0].Digest)
 				switch {
 				case damaged != "":
@@ -182,6 +189,12 @@ func readLayout(ctx context.Context, dir string, verifier *sign.Verifier) (map[s
 				}
 			}
 			bi.Attestations = append(bi.Attestations, a)
+			if prov && pred != nil && problem == "" {
+				var p attest.ProvenancePredicate
+				if json.Unmarshal(pred, &p) == nil {
+					bi.CompiledSpec = p.BuildDefinition.InternalParameters.CompiledSpecDigest
+				}
+			}
 			if !shown || pred == nil && problem == "" {
 				continue
 			}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/hic-build/hic/compiler/attest"
 	"github.com/hic-build/hic/compiler/compile"
+	"github.com/hic-build/hic/compiler/report"
 	"github.com/hic-build/hic/compiler/sign"
 	"github.com/hic-build/hic/compiler/store"
 	"github.com/hic-build/hic/compiler/vex"
@@ -32,9 +34,10 @@ const (
 )
 
 // testLayout is an OCI layout of one image of spec tlRef, an index of one
-// platform, with a hardening report (result fail) and an OpenVEX document
-// signed by s, as hic build stores them. It returns the layout and the blob
-// path of each envelope by predicate type.
+// platform, with a hardening report (result fail), an OpenVEX document and
+// a provenance (of compiled spec tlCompiled) signed by s, as hic build
+// stores them. It returns the layout and the blob path of each envelope by
+// predicate type.
 func testLayout(t *testing.T, s sign.Signer) (string, map[string]string) {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), "oci")
@@ -71,6 +74,8 @@ func testLayout(t *testing.T, s sign.Signer) (string, map[string]string) {
 		attest.PredicateHardening: attest.HardeningReport{Spec: tlRef, Result: attest.StatusFail,
 			Rules: []attest.RuleResult{{Rule: "fs-setuid", Status: attest.StatusFail}}},
 		vex.PredicateType: json.RawMessage(tlVEX),
+		attest.PredicateSLSAProvenance: attest.ProvenancePredicate{BuildDefinition: attest.BuildDefinition{
+			InternalParameters: attest.InternalParameters{CompiledSpecDigest: tlCompiled(t)}}},
 	} {
 		st, err := attest.NewStatement([]attest.Subject{{Name: "a", Digest: index, MediaType: types.OCIImageIndex}}, pt, pred)
 		if err != nil {
@@ -92,6 +97,17 @@ func testLayout(t *testing.T, s sign.Signer) (string, map[string]string) {
 		t.Fatal(err)
 	}
 	return dir, envelopes
+}
+
+// tlCompiled is the compiled spec digest of tlRef as writePage shows it:
+// the one the test layout's provenance records.
+func tlCompiled(t *testing.T) string {
+	t.Helper()
+	d, err := compile.Digest(img(tlRef, "wolfi", ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
 }
 
 func testSigner(t *testing.T) (sign.Signer, *sign.Verifier) {
@@ -238,8 +254,8 @@ func TestSiteCosignCommands(t *testing.T) {
 	layout, _ := testLayout(t, s)
 	p := writePage(t, layout, nil)
 	cmds := regexp.MustCompile(`cosign verify[^\n<]*`).FindAllString(p, -1)
-	if len(cmds) != 3 { // cosign verify, and verify-attestation of the hardening report and of the VEX
-		t.Fatalf("the page shows %d cosign commands, want 3: %q", len(cmds), cmds)
+	if len(cmds) != 4 { // cosign verify, and verify-attestation of the hardening report, the VEX and the provenance
+		t.Fatalf("the page shows %d cosign commands, want 4: %q", len(cmds), cmds)
 	}
 	for _, c := range cmds {
 		if !strings.Contains(c, " --insecure-ignore-tlog ") {
@@ -248,5 +264,60 @@ func TestSiteCosignCommands(t *testing.T) {
 	}
 	if want := "cosign verify-attestation --key hic.pub --insecure-ignore-tlog --type https://openvex.dev/ns/v0.2.0 REGISTRY/a@sha256:"; !strings.Contains(p, want) {
 		t.Errorf("the page lacks %q", want)
+	}
+}
+
+// TestSiteStaleImage (review D1 §4): an image whose provenance records
+// another compiled spec than the catalog's now is labelled built from an
+// earlier version of the spec, on its page and in the index, not "built";
+// the image of the current spec is labelled as the report says.
+func TestSiteStaleImage(t *testing.T) {
+	s, v := testSigner(t)
+	layout, _ := testLayout(t, s)
+	for _, key := range []*sign.Verifier{nil, v} {
+		for _, changed := range []bool{false, true} {
+			im := img(tlRef, "wolfi", "")
+			if changed {
+				im.Metadata.Description += " (v2)"
+			}
+			dir := filepath.Join(t.TempDir(), "site")
+			in := Input{Images: []compile.Image{im}, Layout: layout, Verifier: key, Today: time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC),
+				Report: &report.Report{Specs: []report.SpecReport{{Ref: tlRef, Status: report.StatusBuilt}}}}
+			sum, err := Write(context.Background(), dir, in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			page, err := os.ReadFile(filepath.Join(dir, "images", pageName(tlRef)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			index, err := os.ReadFile(filepath.Join(dir, "index.html"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			rows := indexRows(t, index)
+			name := fmt.Sprintf("key %v, spec changed %v", key != nil, changed)
+			if !changed {
+				if sum.Stale != 0 || rows[0][6] != report.StatusBuilt || strings.Contains(string(page), "earlier version") || !strings.Contains(string(page), `s-built">built<`) {
+					t.Errorf("%s: the image of the current spec is not labelled built (stale %d, index status %q)", name, sum.Stale, rows[0][6])
+				}
+				continue
+			}
+			if sum.Stale != 1 || rows[0][6] != StatusStale {
+				t.Errorf("%s: summary stale %d, index status %q, want 1, %q", name, sum.Stale, rows[0][6], StatusStale)
+			}
+			for _, want := range []string{`s-stale">built from an earlier version of this spec; run hic build<`,
+				"The image shown was built from an earlier version of this spec; run hic build.", "<code>" + tlCompiled(t) + "</code>"} {
+				if !strings.Contains(string(page), want) {
+					t.Errorf("%s: the page lacks %q", name, want)
+				}
+			}
+			if strings.Contains(string(page), `s-built">built<`) {
+				t.Errorf("%s: the page labels the image of an earlier spec built", name)
+			}
+			if !strings.Contains(string(index), "1 from an earlier version of their spec; run hic build") || !strings.Contains(string(index), `s-stale">built from an earlier version`) {
+				t.Errorf("%s: the index does not say the image is of an earlier spec", name)
+			}
+		}
 	}
 }

@@ -3,7 +3,9 @@ package site
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"embed"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"html/template"
@@ -40,6 +42,14 @@ const (
 	EOLPast = "past"
 )
 
+// StatusStale is the build status of a spec whose image in the layout was
+// built from an earlier version of it: its provenance's compiledSpecDigest
+// is not the digest of the spec compiled now.
+const StatusStale = "stale"
+
+// staleLabel is what the site says of a StatusStale spec.
+const staleLabel = "built from an earlier version of this spec; run hic build"
+
 // Input is what a site is made from.
 type Input struct {
 	// Images are every compiled spec of the catalog.
@@ -67,7 +77,10 @@ type Input struct {
 // Summary says what Write wrote.
 type Summary struct {
 	Specs, Images, Built int
-	Index                string
+	// Stale is how many of Built are images of an earlier version of their
+	// spec (StatusStale).
+	Stale int
+	Index string
 }
 
 // Write writes the site into dir (index.html, one page per spec under
@@ -115,6 +128,9 @@ func Write(ctx context.Context, dir string, in Input) (*Summary, error) {
 		images[e.Image] = true
 		if e.Index != "" {
 			sum.Built++
+		}
+		if e.BuiltFrom != "" {
+			sum.Stale++
 		}
 		if err := render(tpl, "image.html", filepath.Join(dir, e.Page), pageData{Root: "../", Title: e.Ref, Entry: e, Siblings: siblings(entries, e)}); err != nil {
 			return nil, err
@@ -215,9 +231,16 @@ type Entry struct {
 	Released    string   `json:"released"`
 	EndOfLife   string   `json:"endOfLife,omitempty"`
 	EOLStatus   string   `json:"eolStatus"`
-	// Status is the build status: built, cached, failed, cancelled, or
-	// "not built" when the report has no line for the spec.
+	// Status is the build status: built, cached, failed, cancelled, "not
+	// built" when the report has no line for the spec, or StatusStale when
+	// the layout's image was built from an earlier version of the spec.
 	Status string `json:"status"`
+	// CompiledDigest is the digest of the compiled spec shown (compile.Digest).
+	CompiledDigest string `json:"compiledSpecDigest"`
+	// BuiltFrom, when set, is the compiled spec digest the image's
+	// provenance records, which is not CompiledDigest: the image shown is of
+	// an earlier version of the spec.
+	BuiltFrom string `json:"builtFromCompiledSpecDigest,omitempty"`
 	// Synthetic: built from a generated mirror, so its packages' contents
 	// are synthetic (hic mirror), not the distro's.
 	Synthetic  bool                `json:"synthetic,omitempty"`
@@ -295,11 +318,28 @@ func entriesOf(in Input, layout map[string]*built) ([]*Entry, error) {
 		for _, t := range img.Tags {
 			e.Tags = append(e.Tags, img.Repository+":"+t)
 		}
+		cb, err := compile.Marshal(img)
+		if err != nil {
+			return nil, err
+		}
+		e.Compiled = string(cb)
+		sum := sha256.Sum256(cb) // compile.Digest, without marshaling twice
+		e.CompiledDigest = "sha256:" + hex.EncodeToString(sum[:])
 		if r, ok := reports[img.Ref]; ok {
 			e.Status, e.Error, e.Findings, e.Tests, e.Synthetic = r.Status, r.Error, r.Findings, r.Tests, r.Synthetic
 		}
 		if b := layout[img.Ref]; b != nil {
 			e.Index, e.Platforms = b.Index, b.Platforms
+			// The image's provenance names the compiled spec it was built
+			// from: another one than the catalog's now is an earlier
+			// version, whatever the report says of the spec.
+			if b.CompiledSpec != "" && b.CompiledSpec != e.CompiledDigest {
+				e.BuiltFrom = b.CompiledSpec
+				switch e.Status {
+				case report.StatusBuilt, report.StatusCached, "not built":
+					e.Status = StatusStale
+				}
+			}
 			for _, p := range b.Platforms {
 				if pk, ok := b.Packages[p.Platform]; ok {
 					e.Packages = append(e.Packages, platformPackages{p.Platform, pk})
@@ -349,11 +389,6 @@ func entriesOf(in Input, layout map[string]*built) ([]*Entry, error) {
 				e.Checklist = append(e.Checklist, attest.RuleResult{Rule: x.Rule, Status: attest.StatusWaived, Reason: x.Reason})
 			}
 		}
-		cb, err := compile.Marshal(img)
-		if err != nil {
-			return nil, err
-		}
-		e.Compiled = string(cb)
 		out = append(out, e)
 	}
 	return out, nil
@@ -479,6 +514,12 @@ var funcs = template.FuncMap{
 		return d
 	},
 	"lower": strings.ToLower,
+	"statusLabel": func(s string) string {
+		if s == StatusStale {
+			return staleLabel
+		}
+		return s
+	},
 	// base is a sibling page's file, relative to the images/ folder.
 	"base":    func(p string) string { return strings.TrimPrefix(p, "images/") },
 	"failing": func(f finding.Finding) bool { return f.Failing() },

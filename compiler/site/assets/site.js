@@ -13,6 +13,7 @@
   if (!table || !src) { return; }
   var PAGE = 100;
   var eolLabels = { supported: "supported", ending: "ending within 90 days", past: "past end of life (exception)" };
+  var statusLabels = { stale: "built from an earlier version of this spec; run hic build" };
   var all = JSON.parse(src.textContent).map(function (r) {
     return { ref: r[0], page: r[1], title: r[2], distro: r[3], variant: r[4], tags: r[5], status: r[6], eol: r[7],
       eolDate: r[8], category: " " + r[9] + " ", search: (r[0] + " " + r[2] + " " + r[10] + " " + r[5]).toLowerCase() };
@@ -59,7 +60,7 @@
     cell(tr, x.distro);
     cell(tr, x.variant);
     cell(tr, x.tags, "tags");
-    badge(cell(tr, ""), "s-" + x.status, x.status);
+    badge(cell(tr, ""), "s-" + x.status, statusLabels[x.status] || x.status);
     badge(cell(tr, x.eolDate ? " " + x.eolDate : ""), "e-" + x.eol, eolLabels[x.eol] || x.eol);
     return tr;
   }
