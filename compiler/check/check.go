@@ -52,6 +52,7 @@ const (
 	RuleEOLKnown         = "eol-known"
 	RuleUnusedException  = "unused-exception"
 	RuleNameLength       = "name-length"
+	RuleUniquePackages   = "unique-packages"
 	RuleVolumeOwned      = "volume-owned"
 	RuleUniqueTags       = "unique-tags"
 	RuleUniqueRefs       = "unique-refs"
@@ -64,7 +65,7 @@ var Implemented = []string{
 	RuleNonroot, RuleNoShell, RuleNoPackageManager, RulePinnedPackage, RuleOCIAnnotations,
 	RuleMultiArch, RulePathModes, RuleUnprivilegedPort, RuleNoSecretsInEnv, RuleHTTPSRepos,
 	RuleEndOfLife, RuleVolumeOwned, RuleUniqueTags, RuleUniqueRefs, RuleException,
-	RuleCleanPaths, RuleEnvValues, RuleReleaseDate, RuleEOLKnown, RuleUnusedException, RuleNameLength,
+	RuleCleanPaths, RuleEnvValues, RuleReleaseDate, RuleEOLKnown, RuleUnusedException, RuleNameLength, RuleUniquePackages,
 	RulePackageExists, RulePackageVersion, RuleEntrypointProvided, RuleInstallScripts, RuleUniverseVerified,
 }
 
@@ -148,6 +149,7 @@ func Spec(s *spec.Spec, opts Options) []finding.Finding {
 	c.exceptions()
 	c.nonroot()
 	c.packages()
+	c.uniquePackages()
 	c.annotations()
 	c.platforms()
 	c.paths()
@@ -264,6 +266,30 @@ func (c *checker) packages() {
 	name, version, ok := strings.Cut(c.s.MainPackage, "=")
 	if !ok || name == "" || version == "" || strings.ContainsAny(version, "<>~*") {
 		c.report(RulePinnedPackage, "mainPackage", "main package %q is not pinned to an exact version (want name=version)", c.s.MainPackage)
+	}
+}
+
+// uniquePackages: a package of the image's own packages that the distro's
+// base installs, or that the image names earlier, is a warning whose fix
+// says where it is installed already (spec.Redundant; the compiled
+// configuration lists it once). One the dev variant adds too is not: the
+// runtime variant needs it from the image.
+func (c *checker) uniquePackages() {
+	red := c.s.Redundant()
+	start, _, _ := c.s.ImagePackages()
+	for _, i := range slices.Sorted(maps.Keys(red)) {
+		p, at := c.s.Packages[i], "imagePackages."+strconv.Itoa(i-start)
+		switch red[i] {
+		case "base":
+			c.warn(RuleUniquePackages, at, "package %q is already installed by the base of %s", p, c.s.Distro)
+			c.hint(fmt.Sprintf("%s is already installed by the base; remove it from packages", p))
+		case "main":
+			c.warn(RuleUniquePackages, at, "package %q is the stream's main package", p)
+			c.hint(fmt.Sprintf("%s is the main package, installed already; remove it from packages", p))
+		default:
+			c.warn(RuleUniquePackages, at, "package %q is named twice in packages", p)
+			c.hint(fmt.Sprintf("%s is already in packages; remove it the second time", p))
+		}
 	}
 }
 

@@ -62,8 +62,38 @@ func goodSpec() *spec.Spec {
 			Hardened:               true,
 			ShellPackages:          []string{"busybox", "bash"},
 			PackageManagerPackages: []string{"apk-tools"},
+			BasePackages:           []string{"wolfi-baselayout"},
 		},
 		Locator: fieldLocator{},
+	}
+}
+
+// TestUniquePackages (review D1 §10): a package of the image's that the
+// base installs, or that it names twice, is a warning at the package named
+// again whose fix says where it is already; one the dev variant also adds is
+// not (the runtime variant needs it).
+func TestUniquePackages(t *testing.T) {
+	tab := tables(t)
+	s := goodSpec()
+	s.Packages = append(s.Packages, "tzdata", "libapp", "busybox", "libapp")
+	s.Policy.BasePackages = []string{"wolfi-baselayout", "tzdata"}
+	s.Packages = append([]string{"wolfi-baselayout", "tzdata"}, s.Packages[1:]...)
+	s.Policy.Hardened, s.Variant = false, "dev"
+	s.Policy.DevPackages = []string{"busybox", "apk-tools"}
+	s.Packages = append(s.Packages, s.Policy.DevPackages...)
+	var got []string
+	for _, f := range Spec(s, Options{Today: today, Tables: tab}) {
+		if f.Severity != finding.Warning || f.Waived {
+			t.Errorf("finding %+v: want a warning, not waived", f)
+		}
+		got = append(got, f.Rule+" "+f.Pos.File+": "+f.Message+"; fix: "+f.Hint)
+	}
+	want := []string{
+		`unique-packages imagePackages.0: package "tzdata" is already installed by the base of wolfi; fix: tzdata is already installed by the base; remove it from packages`,
+		`unique-packages imagePackages.3: package "libapp" is named twice in packages; fix: libapp is already in packages; remove it the second time`,
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("findings (-want +got):\n%s", diff)
 	}
 }
 

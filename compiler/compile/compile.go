@@ -42,7 +42,7 @@ func Compile(s *spec.Spec) (Image, error) {
 		Contents: Contents{
 			Repositories: slices.Clone(s.Repositories),
 			Keyring:      slices.Clone(s.Keyrings),
-			Packages:     slices.Clone(s.Packages),
+			Packages:     uniquePackages(s.Packages),
 		},
 		Entrypoint:  Entrypoint{Command: shellJoin(s.Entrypoint)},
 		Cmd:         shellJoin(s.Cmd),
@@ -102,6 +102,22 @@ func Compile(s *spec.Spec) (Image, error) {
 		},
 		Tests: tests,
 	}, nil
+}
+
+// uniquePackages is pkgs with each package listed once, at its first place:
+// one the image names that the base or the dev variant installs too is
+// installed once (hic vet's unique-packages names the image's redundant
+// ones). apko installs a set either way: the image is the same.
+func uniquePackages(pkgs []string) []string {
+	out := make([]string, 0, len(pkgs))
+	seen := make(map[string]bool, len(pkgs))
+	for _, p := range pkgs {
+		if !seen[p] {
+			seen[p] = true
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // All compiles every spec, stopping at the first error.

@@ -1,6 +1,7 @@
 package compile
 
 import (
+	"strings"
 	"testing"
 
 	"chainguard.dev/apko/pkg/build/types"
@@ -69,6 +70,24 @@ func TestCompile(t *testing.T) {
 	s.Platforms = []string{"windows/amd64"}
 	if _, err := Compile(s); err == nil {
 		t.Error("Compile accepted a non-linux platform")
+	}
+}
+
+// TestCompilePackagesOnce (review D1 §10): a package the spec lists twice
+// (the image names one the base or the dev variant installs) is in the
+// compiled configuration once, at its first place.
+func TestCompilePackagesOnce(t *testing.T) {
+	s := &spec.Spec{Ref: "a:1-wolfi-dev", Platforms: []string{"linux/amd64"}, MainPackage: "a=1-r0",
+		Packages: []string{"wolfi-baselayout", "tzdata", "a=1-r0", "tzdata", "busybox", "libx", "busybox", "apk-tools"}}
+	img, err := Compile(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := strings.Join(img.Config.Contents.Packages, " "), "wolfi-baselayout tzdata a=1-r0 busybox libx apk-tools"; got != want {
+		t.Errorf("compiled packages %q, want %q", got, want)
+	}
+	if len(s.Packages) != 8 {
+		t.Errorf("Compile changed the spec's packages: %q", s.Packages)
 	}
 }
 

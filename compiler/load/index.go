@@ -232,6 +232,8 @@ func (l *locator) Locate(s *spec.Spec, field string) (finding.Position, bool) {
 		cands = append(cands, at(img, "exceptions"), at(st, "exceptions"))
 	case "packages":
 		cands = [][]string{at(img, "packages"), at(img, "package")}
+	case "imagePackages": // the image's own packages, by their index there
+		cands = [][]string{at(img, append([]string{"packages"}, restPath...)...), at(img, "packages")}
 	case "runAs":
 		cands = [][]string{at(img, "runAsRoot"), at(img, "user")}
 	case "meta":

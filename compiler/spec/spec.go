@@ -5,6 +5,7 @@
 package spec
 
 import (
+	"slices"
 	"sort"
 	"strings"
 
@@ -117,6 +118,11 @@ type Policy struct {
 	PackageManagerPackages []string `json:"packageManagerPackages"`
 	ShellPaths             []string `json:"shellPaths"`
 	PackageManagerPaths    []string `json:"packageManagerPaths"`
+	// BasePackages are the distro's packages, the first of Packages;
+	// DevPackages the dev variant's, the last of them. Between them are the
+	// main package and the image's own packages.
+	BasePackages []string `json:"basePackages"`
+	DevPackages  []string `json:"devPackages"`
 }
 
 // Pos returns where field (a dotted path, e.g. "ports.1") is written. It falls
@@ -148,6 +154,51 @@ func (s *Spec) Exception(rule string) (Exception, int, bool) {
 		}
 	}
 	return Exception{}, -1, false
+}
+
+// ImagePackages returns where the image's own packages are in Packages,
+// Packages[start:end]: after the base packages and the main package, before
+// the dev variant's. ok is false when Packages is not of that shape (a spec
+// made by hand).
+func (s *Spec) ImagePackages() (start, end int, ok bool) {
+	start = len(s.Policy.BasePackages) + 1
+	end = len(s.Packages) - len(s.Policy.DevPackages)
+	if start > end || s.Packages[start-1] != s.MainPackage ||
+		!slices.Equal(s.Packages[:start-1], s.Policy.BasePackages) || !slices.Equal(s.Packages[end:], s.Policy.DevPackages) {
+		return 0, 0, false
+	}
+	return start, end, true
+}
+
+// Redundant reports, for each of the image's own packages, whether the
+// base or the main package installs it already or the image names it
+// earlier (the map's value says which: "base", "main" or "packages"), by
+// its index in Packages. A package the dev variant also adds is not
+// redundant: the runtime variant needs it from the image.
+func (s *Spec) Redundant() map[int]string {
+	start, end, ok := s.ImagePackages()
+	if !ok {
+		return nil
+	}
+	out := map[int]string{}
+	seen := map[string]bool{}
+	base := map[string]bool{}
+	for _, p := range s.Policy.BasePackages {
+		base[p] = true
+	}
+	for i := start; i < end; i++ {
+		p := s.Packages[i]
+		switch {
+		case base[p]:
+			out[i] = "base"
+		case p == s.MainPackage:
+			out[i] = "main"
+		case seen[p]:
+			out[i] = "packages"
+		}
+		seen[p] = true
+	}
+	return out
 }
 
 // PackageName returns the name part of a package constraint ("nginx=1.2-r0" -> "nginx").
