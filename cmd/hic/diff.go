@@ -19,8 +19,11 @@ import (
 	"github.com/hic-build/hic/compiler/catalog"
 	"github.com/hic-build/hic/compiler/compile"
 	"github.com/hic-build/hic/compiler/diff"
+	"github.com/hic-build/hic/compiler/finding"
 	"github.com/hic-build/hic/compiler/load"
 	"github.com/hic-build/hic/compiler/spec"
+	"github.com/hic-build/hic/compiler/universe"
+	"github.com/hic-build/hic/compiler/vex"
 	"github.com/hic-build/hic/schema"
 )
 
@@ -50,6 +53,15 @@ entrypoint, user, ports, env, paths, exceptions, annotations, ...).
       compiled/ of two hic build --out directories; there the locks also
       show the packages the images really hold (installed.ARCH).
 
+With --base the advisories (advisories/*.cue) of the two sides are compared
+too: the changed ones are listed, and for each spec the OpenVEX statements
+its signed document would hold that change (field vex: an advisory added or
+removed about a package it installs, or its status for the installed
+version, its justification, action or dates changed). The packages an image
+installs are the ones its spec names and, where the distro has a package
+universe, their dependencies; a status that depends on an unpinned
+package's version says so.
+
 --format markdown writes a pull-request comment. Exit status 0 whatever
 changed, 1 with --exit-code when anything changed, 2 for usage errors and
 catalogs that do not load. Both sides are compiled with this hic's schema.`
@@ -66,6 +78,7 @@ func newDiffCmd(root *rootOptions) *cobra.Command {
 			}
 			var base, head map[string]compile.Image
 			var baseLocks, headLocks map[string]diff.Installed
+			var baseVEX, headVEX *diff.VEXSide
 			var err error
 			if o.base == "" {
 				if cmd.Flags().Changed("head") {
@@ -80,7 +93,7 @@ func newDiffCmd(root *rootOptions) *cobra.Command {
 				if head, headLocks, err = readCompiledDir(args[1]); err != nil {
 					return err
 				}
-			} else if base, head, err = compileRevisions(cmd, root, o.base, o.head, args); err != nil {
+			} else if base, head, baseVEX, headVEX, err = compileRevisions(cmd, root, o.base, o.head, args); err != nil {
 				return err
 			}
 			d, err := diff.Compare(base, head)
@@ -88,6 +101,11 @@ func newDiffCmd(root *rootOptions) *cobra.Command {
 				return err
 			}
 			d.AddInstalled(baseLocks, headLocks)
+			if baseVEX != nil {
+				if err := d.AddVEX(*baseVEX, *headVEX); err != nil {
+					return err
+				}
+			}
 			w := cmd.OutOrStdout()
 			switch o.format {
 			case "json":
@@ -179,38 +197,66 @@ func readCompiledDir(dir string) (map[string]compile.Image, map[string]diff.Inst
 	return images, locks, nil
 }
 
+// side is a catalog as one side of a diff: its specs, its advisories and
+// its package universes, which say what each image installs.
+type side struct {
+	specs      []*spec.Spec
+	advisories *vex.Advisories
+	universes  map[string]*universe.Universe
+}
+
 // compileRevisions loads and compiles the catalog at two revisions (the head
-// may be the worktree) and narrows both to refs.
-func compileRevisions(cmd *cobra.Command, root *rootOptions, baseRev, headRev string, refs []string) (base, head map[string]compile.Image, err error) {
+// may be the worktree) and narrows both to refs. The VEX sides are what
+// each side's OpenVEX statements are made from: its advisories, and the
+// packages each compiled spec installs by the side's universe.
+func compileRevisions(cmd *cobra.Command, root *rootOptions, baseRev, headRev string, refs []string) (base, head map[string]compile.Image, baseVEX, headVEX *diff.VEXSide, err error) {
 	ctx := cmd.Context()
 	dir, err := catalog.FindRoot(root.catalog)
 	if err != nil {
-		return nil, nil, usageError("%w", err)
+		return nil, nil, nil, nil, usageError("%w", err)
 	}
 	tables, err := schema.LoadTables()
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, nil, err
 	}
-	at := func(rev string, stderr io.Writer) ([]*spec.Spec, error) {
-		if rev == worktree {
-			return loadSpecs(ctx, stderr, dir, "")
+	at := func(rev string, stderr io.Writer) (*side, error) {
+		root := dir
+		if rev != worktree {
+			tmp, err := os.MkdirTemp("", "hic-diff-")
+			if err != nil {
+				return nil, err
+			}
+			defer os.RemoveAll(tmp)
+			if err := extractRevision(ctx, dir, rev, tmp); err != nil {
+				return nil, err
+			}
+			root = tmp
+		} else {
+			rev = ""
 		}
-		tmp, err := os.MkdirTemp("", "hic-diff-")
+		specs, err := loadSpecs(ctx, stderr, root, rev)
 		if err != nil {
 			return nil, err
 		}
-		defer os.RemoveAll(tmp)
-		if err := extractRevision(ctx, dir, rev, tmp); err != nil {
+		adv, fs, err := vex.Load(ctx, root)
+		if err != nil {
 			return nil, err
 		}
-		return loadSpecs(ctx, stderr, tmp, rev)
+		if len(fs) > 0 {
+			return nil, loadFailed(stderr, root, rev, fs)
+		}
+		us, err := universe.ReadCatalog(root, tables.Distros)
+		if err != nil {
+			return nil, usageError("package universe: %w", err)
+		}
+		return &side{specs, adv, us}, nil
 	}
 	// The two sides load side by side; what they print waits for both.
-	var bs, hs []*spec.Spec
+	var bside, hside *side
 	var bErr, hErr bytes.Buffer
 	var g errgroup.Group
-	g.Go(func() (err error) { bs, err = at(baseRev, &bErr); return err })
-	g.Go(func() (err error) { hs, err = at(headRev, &hErr); return err })
+	g.Go(func() (err error) { bside, err = at(baseRev, &bErr); return err })
+	g.Go(func() (err error) { hside, err = at(headRev, &hErr); return err })
 	err = g.Wait()
 	for _, b := range []*bytes.Buffer{&bErr, &hErr} {
 		if _, werr := b.WriteTo(cmd.ErrOrStderr()); werr != nil && err == nil {
@@ -218,8 +264,9 @@ func compileRevisions(cmd *cobra.Command, root *rootOptions, baseRev, headRev st
 		}
 	}
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, nil, err
 	}
+	bs, hs := bside.specs, hside.specs
 	if len(refs) > 0 {
 		b, errB := spec.Select(bs, refs, tables.Distros, tables.Variants)
 		h, errH := spec.Select(hs, refs, tables.Distros, tables.Variants)
@@ -235,18 +282,25 @@ func compileRevisions(cmd *cobra.Command, root *rootOptions, baseRev, headRev st
 				}
 			}
 			if len(missing) > 0 {
-				return nil, nil, usageError("%s (on either side)", strings.Join(missing, "; "))
+				return nil, nil, nil, nil, usageError("%s (on either side)", strings.Join(missing, "; "))
 			}
 		}
 		bs, hs = b, h
 	}
 	if base, err = compileByRef(bs); err != nil {
-		return nil, nil, err
+		return nil, nil, nil, nil, err
 	}
 	if head, err = compileByRef(hs); err != nil {
-		return nil, nil, err
+		return nil, nil, nil, nil, err
 	}
-	return base, head, nil
+	vexSide := func(s *side, imgs map[string]compile.Image) *diff.VEXSide {
+		v := &diff.VEXSide{Advisories: s.advisories, Packages: map[string]map[string]string{}}
+		for ref, img := range imgs {
+			v.Packages[ref] = diff.ImagePackages(img, s.universes[img.Metadata.Distro])
+		}
+		return v
+	}
+	return base, head, vexSide(bside, base), vexSide(hside, head), nil
 }
 
 // loadSpecs loads the catalog at dir; rev, when set, names the revision it
@@ -259,7 +313,13 @@ func loadSpecs(ctx context.Context, stderr io.Writer, dir, rev string) ([]*spec.
 	if len(cat.Findings) == 0 {
 		return cat.Specs, nil
 	}
-	for _, f := range cat.Findings {
+	return nil, loadFailed(stderr, dir, rev, cat.Findings)
+}
+
+// loadFailed prints the findings that stop the catalog at dir (read from
+// rev, when set) from loading, and returns the error that says so.
+func loadFailed(stderr io.Writer, dir, rev string, fs []finding.Finding) error {
+	for _, f := range fs {
 		pos := f.Pos
 		if rev == "" {
 			pos = displayPos(dir, pos)
@@ -274,7 +334,7 @@ func loadSpecs(ctx context.Context, stderr io.Writer, dir, rev string) ([]*spec.
 	if rev != "" {
 		where = "at " + rev
 	}
-	return nil, usageError("the catalog %s does not load (%s)", where, count(len(cat.Findings), "error"))
+	return usageError("the catalog %s does not load (%s)", where, count(len(fs), "error"))
 }
 
 // compileByRef compiles specs into a map by ref; of two specs with one ref
@@ -294,8 +354,8 @@ func compileByRef(specs []*spec.Spec) (map[string]compile.Image, error) {
 	return out, nil
 }
 
-// extractRevision writes the CUE files of the catalog at dir, as they are at
-// git revision rev, below dest: read with git ls-tree and git cat-file,
+// extractRevision writes the CUE files and the package universes of the
+// catalog at dir, as they are at git revision rev, below dest: read with git ls-tree and git cat-file,
 // without touching the work tree or the index.
 func extractRevision(ctx context.Context, dir, rev, dest string) error {
 	git := func(stdin io.Reader, args ...string) ([]byte, error) {
@@ -330,11 +390,11 @@ func extractRevision(ctx context.Context, dir, rev, dest string) error {
 	for _, ent := range bytes.Split(list, []byte{0}) {
 		meta, path, ok := strings.Cut(string(ent), "\t")
 		fields := strings.Fields(meta)
-		if !ok || len(fields) != 3 || fields[1] != "blob" || fields[0] == "120000" || !strings.HasSuffix(path, ".cue") {
+		if !ok || len(fields) != 3 || fields[1] != "blob" || fields[0] == "120000" {
 			continue
 		}
 		rel, ok := strings.CutPrefix(path, pfx)
-		if !ok {
+		if !ok || !strings.HasSuffix(rel, ".cue") && !(strings.HasPrefix(rel, universe.DirName+"/") && strings.HasSuffix(rel, ".txt")) {
 			continue
 		}
 		oids = append(oids, fields[2])

@@ -66,6 +66,107 @@ func dfSummarize(t *testing.T, out string) dfSummary {
 	return s
 }
 
+// TestDiffAdvisories (review D1 §2): a change of the advisories alone
+// leaves every compiled form as it was, but changes the OpenVEX statements
+// of the images installing their packages: hic diff --base shows them per
+// spec (a status the installed version decides, an advisory added), lists
+// the changed advisories, and --exit-code says something changed.
+func TestDiffAdvisories(t *testing.T) {
+	repo := t.TempDir()
+	cat := filepath.Join(repo, "catalog")
+	if err := os.CopyFS(cat, os.DirFS(shCatalog)); err != nil {
+		t.Fatal(err)
+	}
+	adv := filepath.Join(cat, "advisories", "alpha.cue")
+	if err := os.MkdirAll(filepath.Dir(adv), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(adv, []byte(`package hic
+
+advisories: alpha: [{
+	id:        "CVE-2026-0001"
+	status:    "fixed"
+	fixed:     "2.0.0-r0"
+	published: "2026-03-01"
+}]
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	dfGit(t, repo, "init", "-q")
+	dfGit(t, repo, "add", ".")
+	dfGit(t, repo, "commit", "-q", "-m", "one")
+	hicCLI(t, nil, "-C", cat, "diff", "--base", "HEAD", "--exit-code").must(t, 0)
+
+	// The fix is later than alpha 2.1.0 thought; pcre2, which every alpha
+	// spec installs, gets an advisory.
+	dfEdit(t, adv, `"2.0.0-r0"`, `"2.2.0-r0"`)
+	if err := os.WriteFile(filepath.Join(cat, "advisories", "pcre2.cue"), []byte(`package hic
+
+advisories: pcre2: [{
+	id:        "CVE-2026-0002"
+	status:    "affected"
+	action:    "upgrade when 10.46 lands"
+	published: "2026-03-02"
+}]
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := hicCLI(t, nil, "-C", cat, "diff", "--base", "HEAD", "-o", "json").must(t, 0).Stdout
+	var d diff.Diff
+	if err := json.Unmarshal([]byte(out), &d); err != nil {
+		t.Fatalf("diff -o json: %v\n%s", err, out)
+	}
+	var changed []string
+	byRef := map[string][]diff.Change{}
+	for _, c := range d.Changed {
+		changed = append(changed, c.Ref)
+		byRef[c.Ref] = c.Changes
+	}
+	alphas := []string{
+		"alpha:1-alpine-3.23-dev", "alpha:1-alpine-3.23-runtime", "alpha:1-wolfi-dev", "alpha:1-wolfi-runtime",
+		"alpha:2-alpine-3.23-dev", "alpha:2-alpine-3.23-runtime", "alpha:2-wolfi-dev", "alpha:2-wolfi-runtime",
+	}
+	if diff := cmp.Diff(alphas, changed); diff != "" {
+		t.Errorf("changed specs (-want +got):\n%s", diff)
+	}
+	pcre2 := diff.Change{Field: "vex", Key: "CVE-2026-0002 pcre2", Kind: diff.Added, New: "CVE-2026-0002 pcre2: affected: upgrade when 10.46 lands; published 2026-03-02"}
+	for ref, want := range map[string][]diff.Change{
+		// 2.1.0-r0 was past the fix, and is before it now.
+		"alpha:2-wolfi-runtime": {{Field: "vex", Key: "CVE-2026-0001 alpha", Kind: diff.Changed,
+			Old: "CVE-2026-0001 alpha: fixed in 2.0.0-r0; published 2026-03-01",
+			New: "CVE-2026-0001 alpha: affected: upgrade alpha to 2.2.0-r0 or later; published 2026-03-01"}, pcre2},
+		// 1.9.4-r1 was before the fix, and still is: the action changes.
+		"alpha:1-wolfi-runtime": {{Field: "vex", Key: "CVE-2026-0001 alpha", Kind: diff.Changed,
+			Old: "CVE-2026-0001 alpha: affected: upgrade alpha to 2.0.0-r0 or later; published 2026-03-01",
+			New: "CVE-2026-0001 alpha: affected: upgrade alpha to 2.2.0-r0 or later; published 2026-03-01"}, pcre2},
+	} {
+		if diff := cmp.Diff(want, byRef[ref]); diff != "" {
+			t.Errorf("%s: changes (-want +got):\n%s", ref, diff)
+		}
+	}
+	wantAdv := []diff.Change{
+		{Field: "advisories", Key: "alpha CVE-2026-0001", Kind: diff.Changed,
+			Old: "alpha CVE-2026-0001: fixed in 2.0.0-r0; published 2026-03-01", New: "alpha CVE-2026-0001: fixed in 2.2.0-r0; published 2026-03-01"},
+		{Field: "advisories", Key: "pcre2 CVE-2026-0002", Kind: diff.Added, New: "pcre2 CVE-2026-0002: affected: upgrade when 10.46 lands; published 2026-03-02"},
+	}
+	if diff := cmp.Diff(wantAdv, d.Advisories); diff != "" {
+		t.Errorf("advisories (-want +got):\n%s", diff)
+	}
+	text := hicCLI(t, nil, "-C", cat, "diff", "--base", "HEAD").must(t, 0).Stdout
+	for _, want := range []string{"; 2 advisories changed\n", "    + vex: CVE-2026-0002 pcre2: affected: upgrade when 10.46 lands; published 2026-03-02\n",
+		"    + advisories: pcre2 CVE-2026-0002: affected"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("text output lacks %q:\n%s", want, text)
+		}
+	}
+	hicCLI(t, nil, "-C", cat, "diff", "--base", "HEAD", "--exit-code").must(t, 1)
+	// A narrowed diff shows the statements of the specs it names only.
+	out = hicCLI(t, nil, "-C", cat, "diff", "--base", "HEAD", "beta", "-o", "json").must(t, 0).Stdout
+	if strings.Contains(out, `"field": "vex"`) {
+		t.Errorf("beta installs neither alpha nor pcre2, yet its statements changed:\n%s", out)
+	}
+}
+
 func TestDiffCmd(t *testing.T) {
 	repo := t.TempDir()
 	cat := filepath.Join(repo, "catalog")

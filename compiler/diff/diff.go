@@ -32,11 +32,15 @@ type Diff struct {
 	Changed []SpecDiff `json:"changed"`
 	// Unchanged counts the specs in both with the same compiled form.
 	Unchanged int `json:"unchanged"`
+	// Advisories are the catalog's advisories (advisories/*.cue) added,
+	// removed or changed, keyed "PACKAGE ID", whatever image they are
+	// about (AddVEX).
+	Advisories []Change `json:"advisories,omitempty"`
 }
 
 // Empty reports whether the change does nothing to the compiled catalog.
 func (d *Diff) Empty() bool {
-	return len(d.Added) == 0 && len(d.Removed) == 0 && len(d.Changed) == 0
+	return len(d.Added) == 0 && len(d.Removed) == 0 && len(d.Changed) == 0 && len(d.Advisories) == 0
 }
 
 // SpecDiff is the changes to one spec's compiled form.

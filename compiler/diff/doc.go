@@ -16,6 +16,11 @@
 // the changes in the packages the images really hold (fields
 // "installed.ARCH"), unpinned and indirect packages included.
 //
+// The compiled form holds no advisories; given both sides' advisories and
+// the packages each image installs (ImagePackages), AddVEX adds the changes
+// of the OpenVEX statements each image's signed document would hold (field
+// "vex", keyed "ID PACKAGE") and lists the changed advisories.
+//
 // The package renders a Diff as text, as Markdown for a pull-request comment,
 // or as JSON (the Diff value itself). It knows nothing of git, files or the
 // catalog: cmd/hic compiles the two sides and hands them over.

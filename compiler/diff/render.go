@@ -14,8 +14,21 @@ const MarkdownLimit = 60000
 
 // Summary is the one-line count of a diff.
 func (d *Diff) Summary() string {
-	return fmt.Sprintf("%d added, %d removed, %d changed, %d unchanged",
+	sum := fmt.Sprintf("%d added, %d removed, %d changed, %d unchanged",
 		len(d.Added), len(d.Removed), len(d.Changed), d.Unchanged)
+	if n := len(d.Advisories); n > 0 {
+		sum += fmt.Sprintf("; %d advisor%s changed", n, map[bool]string{true: "y", false: "ies"}[n == 1])
+	}
+	return sum
+}
+
+// advisoryLines renders the changed advisories as diff lines.
+func (d *Diff) advisoryLines() []string {
+	var lines []string
+	for _, c := range d.Advisories {
+		lines = append(lines, c.Lines()...)
+	}
+	return lines
 }
 
 // group is specs whose changes render the same: a version bump usually
@@ -62,6 +75,12 @@ func (d *Diff) WriteText(w io.Writer) error {
 		b.WriteString("\nremoved:\n")
 		for _, r := range d.Removed {
 			fmt.Fprintf(&b, "  - %s\n", r)
+		}
+	}
+	if len(d.Advisories) > 0 {
+		b.WriteString("\nadvisories (the OpenVEX statements of the images below that install their packages change with them):\n")
+		for _, l := range d.advisoryLines() {
+			fmt.Fprintf(&b, "    %s\n", l)
 		}
 	}
 	for _, g := range d.groups() {
@@ -114,6 +133,11 @@ func (d *Diff) WriteMarkdown(w io.Writer, limit int) error {
 	}
 	refList("Added", d.Added)
 	refList("Removed", d.Removed)
+	if len(d.Advisories) > 0 {
+		body := strings.Join(d.advisoryLines(), "\n")
+		fence := fenceFor(body)
+		fmt.Fprintf(&b, "\n<details><summary>Advisories changed (%d)</summary>\n\n%sdiff\n%s\n%s\n\n</details>\n", len(d.Advisories), fence, body, fence)
+	}
 	gs := d.groups()
 	if len(gs) > 0 {
 		b.WriteString("\n**Changed:**\n")

@@ -172,6 +172,14 @@ func Document(adv *Advisories, in Input) (*govex.VEX, error) {
 	return doc, nil
 }
 
+// StatusFor is the status of a's statement about an image that installs
+// version of its package, as Document states it: a fixed advisory is
+// "affected" before the fixed version.
+func StatusFor(a *Advisory, version string) (string, error) {
+	st, err := statusFor(a, version)
+	return string(st), err
+}
+
 // statusFor is the advisory's status for one installed version.
 func statusFor(a *Advisory, version string) (govex.Status, error) {
 	st := govex.Status(a.Status)
