@@ -4,7 +4,10 @@
 // embedded into the hic binary; the loader overlays them onto the catalog.
 package schema
 
-import "embed"
+import (
+	"embed"
+	"fmt"
+)
 
 // FS holds the schema's CUE files at its root.
 //
@@ -41,3 +44,11 @@ const (
 	DistrosPath  = "#Distros"
 	VariantsPath = "#Variants"
 )
+
+// AdvisoriesWrittenTwice is the fix of a conflict between two advisory
+// lists of package pkg (two `advisories: PKG: [...]` blocks): CUE unifies
+// lists entry by entry, so the second list's entries conflict with the
+// first's instead of adding to them.
+func AdvisoriesWrittenTwice(pkg string) string {
+	return fmt.Sprintf("the advisories of %s are written as two lists, which CUE unifies entry by entry: add the entry to the existing list (advisories: %s: [{...}, {id: ...}]) and remove the second", pkg, pkg)
+}

@@ -246,6 +246,10 @@ func conflictParts(msg string) (a, b, ta, tb string, ok bool) {
 // rewriteConflict phrases one conflict. CUE does not say which side is the
 // schema's; the side that is a type or a pattern is.
 func rewriteConflict(a, b string, path []string) string {
+	if len(path) > 1 && path[0] == schema.AdvisoriesPath && !looksLikeSchema(a) && !looksLikeSchema(b) {
+		// Two advisory lists of one package: neither side is the schema's.
+		return fmt.Sprintf("%sconflicting values %s and %s", field(path), a, b)
+	}
 	exp, got := b, a
 	if looksLikeSchema(a) && !looksLikeSchema(b) {
 		exp, got = a, b
@@ -380,6 +384,21 @@ var (
 	rePackagesElem = regexp.MustCompile(`(^|\.)packages\.[0-9]+$`)
 )
 
+// reTwice finds the conflicts of two advisory lists of one package: two
+// values of one entry (rewriteConflict), or two lengths.
+var reTwice = regexp.MustCompile(`: conflicting values |expected a list of at least \d+ elements, spec has \d+$`)
+
+// advisoryPackage is the package label of an advisories path
+// (advisories."nginx-mainline".0.id -> "nginx-mainline", quoted as written).
+func advisoryPackage(path string) string {
+	rest := strings.TrimPrefix(path, schema.AdvisoriesPath+".")
+	if q, err := strconv.QuotedPrefix(rest); err == nil {
+		return q
+	}
+	pkg, _, _ := strings.Cut(rest, ".")
+	return pkg
+}
+
 // schemaHint points at the schema definition that governs a path.
 func schemaHint(path, msg string) string {
 	switch {
@@ -400,6 +419,12 @@ func schemaHint(path, msg string) string {
 		return "add the field to the image; schema/image.cue documents each field of #Image and #Stream"
 	case strings.Contains(path, "extraRepositories"):
 		return "name a repository the catalog declares in repositories/*.cue: repositories: NAME: {url: \"https://...\", keys: {\"https://.../KEY.rsa.pub\": \"sha256:...\"}}"
+	case strings.HasPrefix(path, schema.AdvisoriesPath+"."):
+		pkg := advisoryPackage(path)
+		if reTwice.MatchString(msg) {
+			return schema.AdvisoriesWrittenTwice(pkg)
+		}
+		return "see #Advisory in schema/advisories.cue: advisory fields are id, aliases, status, justification, impact, action, fixed, published, updated"
 	case strings.HasPrefix(path, schema.RepositoriesPath+"."):
 		return "see #Repository in schema/repositories.cue: an https url and at least one key URL pinned to \"sha256:\" and the hex SHA-256 of its DER public key"
 	case strings.Contains(path, "streams"):

@@ -65,3 +65,35 @@ func TestPackageNameHint(t *testing.T) {
 		t.Errorf("findings: %s, want one with the schema's fix", strings.Join(render(cat.Findings), "\n"))
 	}
 }
+
+// TestAdvisoriesWrittenTwiceHint (review D1 §10): two advisory lists of one
+// package conflict when the catalog evaluates; the finding says the values
+// conflict (neither is the schema's) and its fix says to add the entry to
+// the existing list, not "see schema/image.cue".
+func TestAdvisoriesWrittenTwiceHint(t *testing.T) {
+	const first = "package hic\n\nadvisories: \"nginx-mainline\": [{\n\tid:        \"CVE-2025-23419\"\n\tstatus:    \"fixed\"\n\tfixed:     \"1.31.4-r0\"\n\tpublished: \"2026-12-01\"\n}]\n"
+	entry := func(id string) string {
+		return "{\n\tid:        \"" + id + "\"\n\tstatus:    \"affected\"\n\taction:    \"upgrade\"\n\tpublished: \"2026-12-02\"\n}"
+	}
+	for name, second := range map[string]string{
+		"one entry":   "[" + entry("CVE-2026-99999") + "]",
+		"two entries": "[" + entry("CVE-2026-99998") + ", " + entry("CVE-2026-99999") + "]",
+	} {
+		t.Run(name, func(t *testing.T) {
+			src := first + "\nadvisories: \"nginx-mainline\": " + second + "\n"
+			cat, err := load.Load(context.Background(), t.TempDir(), load.Options{Overlay: map[string][]byte{
+				"app/app.cue": readApp(t), "advisories/nginx.cue": []byte(src)}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(cat.Findings) == 0 {
+				t.Fatal("two advisory lists of one package loaded without a finding")
+			}
+			for _, f := range cat.Findings {
+				if !strings.Contains(f.Hint, "add the entry to the existing list") || strings.Contains(f.Message, "expected \"CVE") {
+					t.Errorf("%s: %s: %s (fix: %s), want a fix that says to add the entry to the existing list", f.Pos, f.Rule, f.Message, f.Hint)
+				}
+			}
+		})
+	}
+}

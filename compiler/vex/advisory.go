@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -257,6 +258,11 @@ func posOf(root, rel string, v cue.Value) finding.Position {
 	return finding.Position{File: rel, Line: p.Line(), Column: p.Column()}
 }
 
+// reTwice finds the conflicts of two advisory lists of one package: two
+// concrete values of one entry's field, or two list lengths (the schema's
+// list is open, so a length conflict is between two lists written).
+var reTwice = regexp.MustCompile(`^(conflicting values "[^"]*" and "[^"]*"|conflicting values [0-9.]+ and [0-9.]+|incompatible list lengths \(\d+ and \d+\))$`)
+
 // cueFindings turns a CUE error into findings at the positions it names.
 func cueFindings(root, rel string, err error, what string) []finding.Finding {
 	var fs []finding.Finding
@@ -270,11 +276,15 @@ func cueFindings(root, rel string, err error, what string) []finding.Finding {
 		}
 		format, args := e.Msg()
 		msg := fmt.Sprintf(format, args...)
-		if path := e.Path(); len(path) > 0 {
+		hint := "advisory fields are id, aliases, status, justification, impact, action, fixed, published, updated (schema/advisories.cue)"
+		path := e.Path()
+		if len(path) > 1 && path[0] == schema.AdvisoriesPath && reTwice.MatchString(msg) {
+			hint = schema.AdvisoriesWrittenTwice(path[1])
+		}
+		if len(path) > 0 {
 			msg = strings.Join(path, ".") + ": " + msg
 		}
-		fs = append(fs, finding.Finding{Rule: Rule, Severity: finding.Error, Pos: pos, Message: what + ": " + msg,
-			Hint: "advisory fields are id, aliases, status, justification, impact, action, fixed, published, updated (schema/advisories.cue)"})
+		fs = append(fs, finding.Finding{Rule: Rule, Severity: finding.Error, Pos: pos, Message: what + ": " + msg, Hint: hint})
 	}
 	return fs
 }

@@ -286,3 +286,37 @@ func TestDigestFor(t *testing.T) {
 		t.Error("a changed status leaves the digest")
 	}
 }
+
+// twiceWritten is an advisories file with two lists for one package, the
+// second with one entry or two: CUE unifies them entry by entry.
+func twiceWritten(entries int) string {
+	src := "package hic\n\nadvisories: \"nginx-mainline\": [{\n\tid:        \"CVE-2025-23419\"\n\tstatus:    \"fixed\"\n\tfixed:     \"1.31.4-r0\"\n\tpublished: \"2026-12-01\"\n}]\n\nadvisories: \"nginx-mainline\": ["
+	for i := range entries {
+		if i > 0 {
+			src += ", "
+		}
+		src += "{\n\tid:        \"CVE-2026-9999" + string(rune('0'+i)) + "\"\n\tstatus:    \"affected\"\n\taction:    \"upgrade\"\n\tpublished: \"2026-12-02\"\n}"
+	}
+	return src + "]\n"
+}
+
+// TestAdvisoriesWrittenTwiceHint (review D1 §10): two advisory lists of one
+// package conflict; the fix says to add the entry to the existing list,
+// not which fields an advisory has.
+func TestAdvisoriesWrittenTwiceHint(t *testing.T) {
+	for _, n := range []int{1, 2} {
+		root := writeCatalog(t, map[string]string{"advisories/nginx.cue": twiceWritten(n)})
+		_, fs, err := Load(context.Background(), root)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(fs) == 0 {
+			t.Fatalf("%d entries: two lists loaded without a finding", n)
+		}
+		for _, f := range fs {
+			if !strings.Contains(f.Hint, `the advisories of "nginx-mainline" are written as two lists`) || !strings.Contains(f.Hint, "add the entry to the existing list") {
+				t.Errorf("%d entries: %s: %s: fix %q, want one that says to add the entry to the existing list", n, f.Pos, f.Message, f.Hint)
+			}
+		}
+	}
+}
