@@ -270,10 +270,18 @@ func TestSiteCosignCommands(t *testing.T) {
 // TestSiteStaleImage (review D1 §4): an image whose provenance records
 // another compiled spec than the catalog's now is labelled built from an
 // earlier version of the spec, on its page and in the index, not "built";
-// the image of the current spec is labelled as the report says.
+// the image of the current spec is labelled as the report says. Without a
+// provenance verified with the key, the page says the version is not known.
 func TestSiteStaleImage(t *testing.T) {
 	s, v := testSigner(t)
+	_, other := testSigner(t)
 	layout, _ := testLayout(t, s)
+	if p := writePage(t, layout, other); !strings.Contains(p, "the image has no readable provenance, so whether it was built from this version of the spec is not known") || strings.Contains(p, "s-stale") {
+		t.Error("with another key: the page does not say which version of the spec the image is of is not known")
+	}
+	if p := writePage(t, layout, v); strings.Contains(p, "is not known") {
+		t.Error("with the key: the page says the version of the spec is not known")
+	}
 	for _, key := range []*sign.Verifier{nil, v} {
 		for _, changed := range []bool{false, true} {
 			im := img(tlRef, "wolfi", "")

@@ -241,6 +241,10 @@ type Entry struct {
 	// provenance records, which is not CompiledDigest: the image shown is of
 	// an earlier version of the spec.
 	BuiltFrom string `json:"builtFromCompiledSpecDigest,omitempty"`
+	// BuiltFromUnknown, when set, says why it is not known which version
+	// of the spec the image shown was built from: it has no provenance the
+	// site could read (an unsigned build), or none verified with the key.
+	BuiltFromUnknown string `json:"builtFromUnknown,omitempty"`
 	// Synthetic: built from a generated mirror, so its packages' contents
 	// are synthetic (hic mirror), not the distro's.
 	Synthetic  bool                `json:"synthetic,omitempty"`
@@ -333,7 +337,9 @@ func entriesOf(in Input, layout map[string]*built) ([]*Entry, error) {
 			// The image's provenance names the compiled spec it was built
 			// from: another one than the catalog's now is an earlier
 			// version, whatever the report says of the spec.
-			if b.CompiledSpec != "" && b.CompiledSpec != e.CompiledDigest {
+			if b.CompiledSpec == "" {
+				e.BuiltFromUnknown = "the image has no readable provenance, so whether it was built from this version of the spec is not known (hic verify checks it)"
+			} else if b.CompiledSpec != e.CompiledDigest {
 				e.BuiltFrom = b.CompiledSpec
 				switch e.Status {
 				case report.StatusBuilt, report.StatusCached, "not built":
