@@ -105,6 +105,9 @@ func newDiffCmd(root *rootOptions) *cobra.Command {
 				if err := d.AddVEX(*baseVEX, *headVEX); err != nil {
 					return err
 				}
+				if len(args) > 0 {
+					d.NarrowAdvisories(*baseVEX, *headVEX)
+				}
 			}
 			w := cmd.OutOrStdout()
 			switch o.format {

@@ -160,10 +160,16 @@ advisories: pcre2: [{
 		}
 	}
 	hicCLI(t, nil, "-C", cat, "diff", "--base", "HEAD", "--exit-code").must(t, 1)
-	// A narrowed diff shows the statements of the specs it names only.
-	out = hicCLI(t, nil, "-C", cat, "diff", "--base", "HEAD", "beta", "-o", "json").must(t, 0).Stdout
-	if strings.Contains(out, `"field": "vex"`) {
-		t.Errorf("beta installs neither alpha nor pcre2, yet its statements changed:\n%s", out)
+	// A narrowed diff shows the statements of the specs it names only, and
+	// the advisories about their packages.
+	out = hicCLI(t, nil, "-C", cat, "diff", "--base", "HEAD", "beta", "-o", "json", "--exit-code").must(t, 0).Stdout
+	if strings.Contains(out, `"vex"`) || strings.Contains(out, `"advisories"`) {
+		t.Errorf("beta installs neither alpha nor pcre2, yet its diff shows them:\n%s", out)
+	}
+	out = hicCLI(t, nil, "-C", cat, "diff", "--base", "HEAD", "alpha:2-wolfi-runtime", "-o", "json", "--exit-code").must(t, 1).Stdout
+	var narrowed diff.Diff
+	if err := json.Unmarshal([]byte(out), &narrowed); err != nil || len(narrowed.Changed) != 1 || len(narrowed.Advisories) != 2 {
+		t.Errorf("narrowed to alpha:2-wolfi-runtime: want it changed and both advisories (%v):\n%s", err, out)
 	}
 }
 

@@ -57,6 +57,24 @@ func (d *Diff) AddVEX(base, head VEXSide) error {
 	return nil
 }
 
+// NarrowAdvisories keeps of d.Advisories those about a package an image of
+// sides installs: a diff narrowed to some specs lists the advisories that
+// concern them.
+func (d *Diff) NarrowAdvisories(sides ...VEXSide) {
+	installed := map[string]bool{}
+	for _, s := range sides {
+		for _, pkgs := range s.Packages {
+			for p := range pkgs {
+				installed[p] = true
+			}
+		}
+	}
+	d.Advisories = slices.DeleteFunc(d.Advisories, func(c Change) bool {
+		pkg, _, _ := strings.Cut(c.Key, " ")
+		return !installed[pkg]
+	})
+}
+
 // addChanges appends changes to ref's, making ref changed if it was not.
 func (d *Diff) addChanges(ref string, changes []Change) {
 	if len(changes) == 0 {
