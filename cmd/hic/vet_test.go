@@ -105,9 +105,10 @@ var vetCases = []struct {
 	{"unprivileged-ports", nil, 1, []string{"unprivileged-ports unprivileged-ports/app/app.cue:14:22"}},
 	{"no-secrets-in-env", nil, 1, []string{"no-secrets-in-env no-secrets-in-env/app/app.cue:17:3", "no-secrets-in-env no-secrets-in-env/app/app.cue:18:3"}},
 	{"end-of-life", nil, 1, []string{"end-of-life end-of-life/app/app.cue:11:56"}},
-	// A package the base installs, and one named twice: warnings, each at
-	// the package written again, the fix saying where it is already.
-	{"unique-packages", []string{"--show-warnings"}, 0, []string{"unique-packages unique-packages/app/app.cue:15:13", "unique-packages unique-packages/app/app.cue:15:33"}},
+	// A package the base installs, one named twice and the main package:
+	// warnings, each at the package written again, the fix saying where it
+	// is already.
+	{"unique-packages", []string{"--show-warnings"}, 0, []string{"unique-packages unique-packages/app/app.cue:15:13", "unique-packages unique-packages/app/app.cue:15:33", "unique-packages unique-packages/app/app.cue:15:43"}},
 	// Advisories: an unknown status, a not_affected without justification
 	// and a fixed version no stream pins, each at its field.
 	{"advisory-bad", nil, 1, []string{"advisory advisory-bad/advisories/app.cue:5:2", "advisory advisory-bad/advisories/app.cue:9:2", "advisory advisory-bad/advisories/app.cue:14:2"}},

@@ -284,8 +284,8 @@ func (c *checker) uniquePackages() {
 			c.warn(RuleUniquePackages, at, "package %q is already installed by the base of %s", p, c.s.Distro)
 			c.hint(fmt.Sprintf("%s is already installed by the base; remove it from packages", p))
 		case "main":
-			c.warn(RuleUniquePackages, at, "package %q is the stream's main package", p)
-			c.hint(fmt.Sprintf("%s is the main package, installed already; remove it from packages", p))
+			c.warn(RuleUniquePackages, at, "package %q is the main package, %s", p, c.s.MainPackage)
+			c.hint(fmt.Sprintf("%s is the main package (package), installed at the stream's version already; remove it from packages", p))
 		default:
 			c.warn(RuleUniquePackages, at, "package %q is named twice in packages", p)
 			c.hint(fmt.Sprintf("%s is already in packages; remove it the second time", p))

@@ -75,7 +75,7 @@ func goodSpec() *spec.Spec {
 func TestUniquePackages(t *testing.T) {
 	tab := tables(t)
 	s := goodSpec()
-	s.Packages = append(s.Packages, "tzdata", "libapp", "busybox", "libapp")
+	s.Packages = append(s.Packages, "tzdata", "libapp", "busybox", "libapp", "app")
 	s.Policy.BasePackages = []string{"wolfi-baselayout", "tzdata"}
 	s.Packages = append([]string{"wolfi-baselayout", "tzdata"}, s.Packages[1:]...)
 	s.Policy.Hardened, s.Variant = false, "dev"
@@ -91,6 +91,7 @@ func TestUniquePackages(t *testing.T) {
 	want := []string{
 		`unique-packages imagePackages.0: package "tzdata" is already installed by the base of wolfi; fix: tzdata is already installed by the base; remove it from packages`,
 		`unique-packages imagePackages.3: package "libapp" is named twice in packages; fix: libapp is already in packages; remove it the second time`,
+		`unique-packages imagePackages.4: package "app" is the main package, app=1.0.1-r0; fix: app is the main package (package), installed at the stream's version already; remove it from packages`,
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("findings (-want +got):\n%s", diff)

@@ -42,7 +42,7 @@ func Compile(s *spec.Spec) (Image, error) {
 		Contents: Contents{
 			Repositories: slices.Clone(s.Repositories),
 			Keyring:      slices.Clone(s.Keyrings),
-			Packages:     uniquePackages(s.Packages),
+			Packages:     uniquePackages(s),
 		},
 		Entrypoint:  Entrypoint{Command: shellJoin(s.Entrypoint)},
 		Cmd:         shellJoin(s.Cmd),
@@ -104,15 +104,18 @@ func Compile(s *spec.Spec) (Image, error) {
 	}, nil
 }
 
-// uniquePackages is pkgs with each package listed once, at its first place:
-// one the image names that the base or the dev variant installs too is
-// installed once (hic vet's unique-packages names the image's redundant
-// ones). apko installs a set either way: the image is the same.
-func uniquePackages(pkgs []string) []string {
-	out := make([]string, 0, len(pkgs))
-	seen := make(map[string]bool, len(pkgs))
-	for _, p := range pkgs {
-		if !seen[p] {
+// uniquePackages is s's packages with each listed once, at its first
+// place, and without the image's own packages that are redundant
+// (spec.Redundant: the main package's name, which the pinned main package
+// installs): hic vet's unique-packages names those. A package of the
+// image's that the dev variant adds too is listed once; apko installs a
+// set, so the image is the same.
+func uniquePackages(s *spec.Spec) []string {
+	red := s.Redundant()
+	out := make([]string, 0, len(s.Packages))
+	seen := make(map[string]bool, len(s.Packages))
+	for i, p := range s.Packages {
+		if !seen[p] && red[i] == "" {
 			seen[p] = true
 			out = append(out, p)
 		}

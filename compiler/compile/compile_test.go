@@ -75,10 +75,14 @@ func TestCompile(t *testing.T) {
 
 // TestCompilePackagesOnce (review D1 §10): a package the spec lists twice
 // (the image names one the base or the dev variant installs) is in the
-// compiled configuration once, at its first place.
+// compiled configuration once, at its first place; the main package's name
+// among the image's packages is left out, the pinned main package
+// installing it. The dev variant's busybox stays beside a pinned one: it is
+// not the image's.
 func TestCompilePackagesOnce(t *testing.T) {
 	s := &spec.Spec{Ref: "a:1-wolfi-dev", Platforms: []string{"linux/amd64"}, MainPackage: "a=1-r0",
-		Packages: []string{"wolfi-baselayout", "tzdata", "a=1-r0", "tzdata", "busybox", "libx", "busybox", "apk-tools"}}
+		Packages: []string{"wolfi-baselayout", "tzdata", "a=1-r0", "tzdata", "a", "busybox", "libx", "busybox", "apk-tools"},
+		Policy:   spec.Policy{BasePackages: []string{"wolfi-baselayout", "tzdata"}, DevPackages: []string{"busybox", "apk-tools"}}}
 	img, err := Compile(s)
 	if err != nil {
 		t.Fatal(err)
@@ -86,8 +90,17 @@ func TestCompilePackagesOnce(t *testing.T) {
 	if got, want := strings.Join(img.Config.Contents.Packages, " "), "wolfi-baselayout tzdata a=1-r0 busybox libx apk-tools"; got != want {
 		t.Errorf("compiled packages %q, want %q", got, want)
 	}
-	if len(s.Packages) != 8 {
+	if len(s.Packages) != 9 {
 		t.Errorf("Compile changed the spec's packages: %q", s.Packages)
+	}
+	s = &spec.Spec{Ref: "busybox:1-wolfi-dev", Platforms: []string{"linux/amd64"}, MainPackage: "busybox=1.37-r0",
+		Packages: []string{"wolfi-baselayout", "busybox=1.37-r0", "busybox", "apk-tools"},
+		Policy:   spec.Policy{BasePackages: []string{"wolfi-baselayout"}, DevPackages: []string{"busybox", "apk-tools"}}}
+	if img, err = Compile(s); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := strings.Join(img.Config.Contents.Packages, " "), "wolfi-baselayout busybox=1.37-r0 busybox apk-tools"; got != want {
+		t.Errorf("dev variant of busybox: compiled packages %q, want %q", got, want)
 	}
 }
 

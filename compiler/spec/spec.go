@@ -171,8 +171,8 @@ func (s *Spec) ImagePackages() (start, end int, ok bool) {
 }
 
 // Redundant reports, for each of the image's own packages, whether the
-// base or the main package installs it already or the image names it
-// earlier (the map's value says which: "base", "main" or "packages"), by
+// base or the main package (by its name) installs it already or the image
+// names it earlier (the map's value says which: "base", "main" or "packages"), by
 // its index in Packages. A package the dev variant also adds is not
 // redundant: the runtime variant needs it from the image.
 func (s *Spec) Redundant() map[int]string {
@@ -191,7 +191,7 @@ func (s *Spec) Redundant() map[int]string {
 		switch {
 		case base[p]:
 			out[i] = "base"
-		case p == s.MainPackage:
+		case p == PackageName(s.MainPackage):
 			out[i] = "main"
 		case seen[p]:
 			out[i] = "packages"
