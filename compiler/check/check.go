@@ -270,9 +270,9 @@ func (c *checker) packages() {
 }
 
 // uniquePackages: a package of the image's own packages that the distro's
-// base installs, or that the image names earlier, is a warning whose fix
-// says where it is installed already (spec.Redundant; the compiled
-// configuration lists it once). One the dev variant adds too is not: the
+// base installs, that is the main package, or that the image names earlier
+// is a warning whose fix says where it is installed already
+// (spec.Redundant; the compiled configuration lists it once). One the dev variant adds too is not: the
 // runtime variant needs it from the image.
 func (c *checker) uniquePackages() {
 	red := c.s.Redundant()

@@ -170,11 +170,11 @@ func (s *Spec) ImagePackages() (start, end int, ok bool) {
 	return start, end, true
 }
 
-// Redundant reports, for each of the image's own packages, whether the
-// base or the main package (by its name) installs it already or the image
-// names it earlier (the map's value says which: "base", "main" or "packages"), by
-// its index in Packages. A package the dev variant also adds is not
-// redundant: the runtime variant needs it from the image.
+// Redundant reports, by index in Packages, each of the image's own packages
+// that the base installs already ("base"), that is the main package's name
+// ("main") or that the image names earlier ("packages"). A package the dev
+// variant also adds is not redundant: the runtime variant needs it from the
+// image.
 func (s *Spec) Redundant() map[int]string {
 	start, end, ok := s.ImagePackages()
 	if !ok {
