@@ -223,7 +223,7 @@ func compileRevisions(cmd *cobra.Command, root *rootOptions, baseRev, headRev st
 		return nil, nil, nil, nil, err
 	}
 	at := func(rev string, stderr io.Writer) (*side, error) {
-		root := dir
+		catDir := dir
 		if rev != worktree {
 			tmp, err := os.MkdirTemp("", "hic-diff-")
 			if err != nil {
@@ -233,24 +233,31 @@ func compileRevisions(cmd *cobra.Command, root *rootOptions, baseRev, headRev st
 			if err := extractRevision(ctx, dir, rev, tmp); err != nil {
 				return nil, err
 			}
-			root = tmp
+			catDir = tmp
 		} else {
 			rev = ""
 		}
-		specs, err := loadSpecs(ctx, stderr, root, rev)
+		specs, err := loadSpecs(ctx, stderr, catDir, rev)
 		if err != nil {
 			return nil, err
 		}
-		adv, fs, err := vex.Load(ctx, root)
+		adv, fs, err := vex.Load(ctx, catDir)
 		if err != nil {
 			return nil, err
 		}
 		if len(fs) > 0 {
-			return nil, loadFailed(stderr, root, rev, fs)
+			return nil, loadFailed(stderr, catDir, rev, fs)
 		}
-		us, err := universe.ReadCatalog(root, tables.Distros)
+		// The universes only add the dependencies to the packages whose
+		// advisories count: one that does not read leaves them out.
+		us, err := universe.ReadCatalog(catDir, tables.Distros)
 		if err != nil {
-			return nil, usageError("package universe: %w", err)
+			where := "the worktree"
+			if rev != "" {
+				where = rev
+			}
+			fmt.Fprintf(stderr, "hic diff: %s: package universe not read (%v): the OpenVEX statements shown are of the packages the specs name\n", where, err)
+			us = nil
 		}
 		return &side{specs, adv, us}, nil
 	}
