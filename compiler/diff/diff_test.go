@@ -209,8 +209,7 @@ added:
 removed:
   - nginx:1.27-wolfi-runtime
 
-~ nginx:1.29-wolfi-dev
-~ nginx:1.29-wolfi-runtime
+~ nginx:1.29-wolfi-dev, nginx:1.29-wolfi-runtime
     - packages: nginx=1.29.3-r0
     + packages: nginx=1.29.4-r0
 

@@ -61,7 +61,8 @@ func (d *Diff) groups() []group {
 
 // WriteText writes the diff for a terminal: the summary, the added and
 // removed refs, and for each changed spec (or specs changed alike) its
-// changes as "- field: old" / "+ field: new" lines.
+// changes as "- field: old" / "+ field: new" lines; specs changed alike are
+// named on one "~ A, B" line.
 func (d *Diff) WriteText(w io.Writer) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "compiled specs: %s\n", d.Summary())
@@ -85,9 +86,9 @@ func (d *Diff) WriteText(w io.Writer) error {
 	}
 	for _, g := range d.groups() {
 		b.WriteString("\n")
-		for _, r := range g.refs {
-			fmt.Fprintf(&b, "~ %s\n", r)
-		}
+		// Specs changed alike share one line, so none of them reads as
+		// unchanged.
+		fmt.Fprintf(&b, "~ %s\n", strings.Join(g.refs, ", "))
 		for _, l := range g.lines {
 			fmt.Fprintf(&b, "    %s\n", l)
 		}
