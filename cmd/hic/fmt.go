@@ -121,7 +121,7 @@ standard output (with --check: prints nothing, exits 1 if it is not formatted).`
 			case failed > 0:
 				return &exitError{code: exitUsage, err: fmt.Errorf("%d files do not parse; hic vet shows where", failed)}
 			case o.check && unformatted > 0:
-				return &exitError{code: exitFindings, err: fmt.Errorf("%d files need formatting; run hic fmt", unformatted)}
+				return &exitError{code: exitFindings, err: fmt.Errorf("%s not formatted; run hic fmt", count(unformatted, "file"))}
 			}
 			return nil
 		},
