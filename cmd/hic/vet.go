@@ -692,7 +692,20 @@ func vetRoot(path, catalogFlag string) (string, error) {
 			return c, nil
 		}
 	}
-	return catalog.FindRoot(path)
+	r, err = catalog.FindRoot(path)
+	if err != nil {
+		return "", err
+	}
+	// An image folder (jq holding jq.cue) taken as a root would fail its
+	// own file for lying at the root: the catalog is its parent.
+	name := filepath.Base(r)
+	if fi, err := os.Stat(filepath.Join(r, name+".cue")); err == nil && fi.Mode().IsRegular() {
+		parent := filepath.Dir(r)
+		return "", fmt.Errorf("%s looks like the folder of image %s (it holds %s.cue), not a catalog root, and no cue.mod at or above it marks one: "+
+			"name the catalog with -C (hic -C %s vet %s), or mark its root with a cue.mod folder (%s)",
+			path, name, name, relToWD(parent), name, filepath.Join(relToWD(parent), "cue.mod", "module.cue"))
+	}
+	return r, nil
 }
 
 // catalogFiles refuses a PATH that names none of the files the loader read
