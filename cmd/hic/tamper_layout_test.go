@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -185,6 +186,40 @@ func tamperLayoutCases() []tamperCase {
 			},
 			Detect:   verify(tamperWolfi),
 			Want:     []string{"FAIL", "vex", "app CVE-2026-99999: status: the catalog says affected, the signed VEX says not_affected"},
+			Tampered: []string{tamperWolfi},
+		},
+		{
+			// The image is built and attested with an advisory, which is
+			// then edited in a field the OpenVEX statements do not carry
+			// (updated): the signed VEX still says what the catalog says,
+			// but the provenance's advisoriesDigest names advisories the
+			// catalog no longer has.
+			Name: "layout: image attested before an advisory changed, verified against the current catalog",
+			Attack: func(t *testing.T, e *tamperEnv) {
+				p := filepath.Join(e.Catalog, vex.Dir, "app.cue")
+				write := func(extra string) {
+					src := "package hic\n\nadvisories: app: [{\n\tid: \"CVE-2026-99999\"\n\tstatus: \"affected\"\n\taction: \"upgrade when 1.1.0 lands\"\n\tpublished: \"" + tamperToday + "\"\n" + extra + "}]\n"
+					if err := os.WriteFile(p, []byte(src), 0o644); err != nil {
+						t.Fatal(err)
+					}
+				}
+				if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				write("")
+				e.Build(t, tamperWolfi).must(t, 0)
+				if r := e.Verify(t, tamperWolfi); r.Code != 0 {
+					t.Fatalf("the image built with the advisory does not verify against its catalog: %s", r)
+				}
+				write("\tupdated: \"" + tamperToday + "\"\n")
+			},
+			Detect: verify(tamperWolfi),
+			Want:   []string{"FAIL", "provenance-spec", "advisoriesDigest", "sha256:", "hic build"},
+			Check: func(t *testing.T, e *tamperEnv, r cliRun) {
+				if !regexp.MustCompile(`(?m)^ok +vex `).MatchString(r.Stdout) {
+					t.Errorf("the signed VEX states what the catalog states: want ok vex, got %s", r)
+				}
+			},
 			Tampered: []string{tamperWolfi},
 		},
 		{

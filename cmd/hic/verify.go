@@ -56,8 +56,10 @@ One line per check, exit status 1 if any fails:
   provenance-packages     the SLSA provenance's resolvedDependencies are exactly
                           the installed packages, with their checksums
   provenance-spec         the provenance names the spec, the digest of the spec
-                          compiled from the catalog equals compiledSpecDigest, and
-                          the pinned main package is among the dependencies
+                          compiled from the catalog equals compiledSpecDigest,
+                          the pinned main package is among the dependencies, and
+                          the digest of the catalog's advisories about the
+                          installed packages equals advisoriesDigest
   config                  every platform's image config (user, entrypoint, cmd,
                           env, workdir, exposed ports, stop signal, volumes,
                           labels) and the annotations are what the compiled spec says

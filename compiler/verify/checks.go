@@ -383,8 +383,9 @@ func (v *verification) provenancePackages(context.Context) Check {
 }
 
 // provenanceSpec: the provenance names the spec, the digest of the spec
-// compiled from the catalog equals compiledSpecDigest, and the pinned main
-// package is among the dependencies.
+// compiled from the catalog equals compiledSpecDigest, the pinned main
+// package is among the dependencies, and the digest of the catalog's
+// advisories about the installed packages equals advisoriesDigest.
 func (v *verification) provenanceSpec(ctx context.Context) Check {
 	if c, ok := v.notChecked(CheckProvenanceSpec); ok {
 		return c
@@ -425,9 +426,55 @@ func (v *verification) provenanceSpec(ctx context.Context) Check {
 			bad = append(bad, fmt.Sprintf("main package %s is not among the resolved dependencies", img.Metadata.MainPackage))
 		}
 	}
+	bad = append(bad, v.advisoriesDigest(ctx, bd.ExternalParameters.Catalog.AdvisoriesDigest)...)
 	return failures(CheckProvenanceSpec, bad, func() Check {
 		return pass(CheckProvenanceSpec, "spec %s, compiled spec %s, main package %s", specRef, short(mustHash(bd.InternalParameters.CompiledSpecDigest)), v.compiled.Metadata.MainPackage)
 	})
+}
+
+// advisoriesDigest compares the provenance's
+// externalParameters.catalog.advisoriesDigest (said) with the digest of
+// the catalog's advisories about the installed packages, as the build
+// computes it (vex.Advisories.DigestFor over the names in the apk
+// databases): an image attested before an advisory changed fails, even
+// where its OpenVEX document still states what the catalog does (the
+// advisory changed in a field the statements do not carry). Both empty (no
+// advisory about the packages) agree. Without Options.Advisories, or with a
+// platform's apk database unreadable (provenance-packages says so), there
+// is nothing to compare.
+func (v *verification) advisoriesDigest(ctx context.Context, said string) []string {
+	if v.opts.Advisories == nil {
+		return nil
+	}
+	var names []string
+	for _, p := range v.plats {
+		if p.dbErr != nil {
+			return nil
+		}
+		for _, q := range p.db {
+			names = append(names, q.Name)
+		}
+	}
+	adv, err := v.opts.Advisories(ctx)
+	if err != nil {
+		return []string{fmt.Sprintf("catalog advisories: %v", err)}
+	}
+	want, err := adv.DigestFor(names)
+	if err != nil {
+		return []string{fmt.Sprintf("catalog advisories: %v", err)}
+	}
+	if want == said {
+		return nil
+	}
+	none := func(d string) string {
+		if d == "" {
+			return "none (no advisory about the installed packages)"
+		}
+		return d
+	}
+	return []string{fmt.Sprintf("advisoriesDigest: the provenance says %s, the catalog's advisories about the installed packages digest to %s: "+
+		"the image was attested before the catalog's advisories changed; build it again (hic build re-attests it, its OpenVEX document and provenance, from the current advisories)",
+		none(said), none(want))}
 }
 
 // hardening: the hardening report about the index has no failing rule.

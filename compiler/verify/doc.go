@@ -34,8 +34,10 @@
 //     and checksum (the apk database's C: field);
 //   - provenance-spec: the build type is hic's, the spec is the one asked for,
 //     the digest of the spec compiled from the catalog equals
-//     internalParameters.compiledSpecDigest, and the pinned main package is
-//     among the dependencies;
+//     internalParameters.compiledSpecDigest, the pinned main package is
+//     among the dependencies, and (with the catalog's advisories) the digest
+//     of the advisories about the installed packages equals
+//     externalParameters.catalog.advisoriesDigest;
 //   - config: every platform's image config (user, entrypoint, cmd, env,
 //     workdir, exposed ports, stop signal, volumes, labels) and the index and
 //     manifest annotations are exactly what the compiled spec says (apko's
