@@ -223,6 +223,47 @@ func tamperLayoutCases() []tamperCase {
 			Tampered: []string{tamperWolfi},
 		},
 		{
+			// The image's signed OpenVEX document of a build before an
+			// advisory was added (it states nothing), left among the
+			// referrers beside the complete one of the build after it, as
+			// a republish to a registry that refuses deletes leaves it.
+			Name: "layout: stale signed VEX document omitting a CVE, beside the complete one",
+			Attack: func(t *testing.T, e *tamperEnv) {
+				old := tamperReferrer(t, e, tamperWolfi, vex.PredicateType)
+				var stale v1.Descriptor
+				tamperEditIndex(t, e, func(im *v1.IndexManifest) {
+					for _, d := range im.Manifests {
+						if d.Digest == old.Manifest.Digest {
+							stale = d
+						}
+					}
+				})
+				p := filepath.Join(e.Catalog, vex.Dir, "app.cue")
+				if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				src := "package hic\n\nadvisories: app: [{\n\tid: \"CVE-2026-99999\"\n\tstatus: \"affected\"\n\taction: \"upgrade when 1.1.0 lands\"\n\tpublished: \"" + tamperToday + "\"\n}]\n"
+				if err := os.WriteFile(p, []byte(src), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				e.Build(t, tamperWolfi).must(t, 0)
+				if r := e.Verify(t, tamperWolfi); r.Code != 0 {
+					t.Fatalf("the image built with the advisory does not verify against its catalog: %s", r)
+				}
+				tamperEditIndex(t, e, func(im *v1.IndexManifest) { im.Manifests = append(im.Manifests, stale) })
+				e.note = old.Manifest.Digest.String()
+			},
+			Detect: func(t *testing.T, e *tamperEnv) cliRun {
+				r := e.Verify(t, tamperWolfi)
+				if !strings.Contains(r.Stdout, "(referrer "+e.note+") does not state app CVE-2026-99999") {
+					t.Errorf("verify does not name the stale document's referrer %s and the CVE it omits", e.note)
+				}
+				return r
+			},
+			Want:     []string{"FAIL", "vex", "document https://hic.dev/vex/", "app CVE-2026-99999", "hic publish withdraws", "the stale referrer must be deleted"},
+			Tampered: []string{tamperWolfi},
+		},
+		{
 			Name: "layout: one byte of a layer flipped",
 			Attack: func(t *testing.T, e *tamperEnv) {
 				_, m := tamperPlatform(t, e, tamperWolfi, "linux/amd64")

@@ -233,7 +233,7 @@ func (v *verification) attestationSignatures(ctx context.Context) Check {
 				bad = append(bad, fmt.Sprintf("%s (%s): %v", v.digests[h], e.Where, err))
 				continue
 			}
-			v.opened = append(v.opened, statement{attachedTo: h, st: st})
+			v.opened = append(v.opened, statement{attachedTo: h, st: st, where: e.Where})
 		}
 	}
 	v.wrongKey = n > 0 && wrongKey == n

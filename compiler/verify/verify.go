@@ -103,10 +103,12 @@ type platformImage struct {
 	dbErr    error
 }
 
-// statement is a verified statement and the subject it was found attached to.
+// statement is a verified statement, the subject it was found attached to
+// and where (Envelope.Where: "referrer sha256:…", ".att tag").
 type statement struct {
 	attachedTo v1.Hash
 	st         *attest.Statement
+	where      string
 }
 
 // Verify checks the image ref names in src. The error is for an image that

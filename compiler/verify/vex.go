@@ -3,6 +3,7 @@ package verify
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -22,23 +23,32 @@ const CheckVEX = "vex"
 // only packages installed in it (the apk databases); no two statements (of
 // one document or of two, say an old one a republish left among the
 // referrers) say different things about one package and vulnerability;
-// with the catalog's advisories (Options.Advisories), the documents state
+// with the catalog's advisories (Options.Advisories), each document states
 // exactly what the build states from them about the installed packages,
-// field by field (see vexClaim).
+// field by field (see vexClaim): a stale one that omits a statement, or
+// makes one the catalog does not, beside a complete one, fails, named with
+// the referrer it was found in.
 func (v *verification) vexDocument(ctx context.Context) Check {
-	sts, c, ok := v.indexStatements(CheckVEX, vex.PredicateType, "OpenVEX document")
-	if !ok {
+	if _, c, ok := v.indexStatements(CheckVEX, vex.PredicateType, "OpenVEX document"); !ok {
 		return c
+	}
+	var sts []statement
+	for _, s := range v.stmts {
+		if s.attachedTo == v.t.Digest && s.st.PredicateType == vex.PredicateType {
+			sts = append(sts, s)
+		}
 	}
 	var bad []string
 	var docs []*govex.VEX
+	var where []string
 	for _, st := range sts {
-		doc, err := govex.Parse(st.Predicate)
+		doc, err := govex.Parse(st.st.Predicate)
 		if err != nil {
-			bad = append(bad, fmt.Sprintf("OpenVEX document: %v", err))
+			bad = append(bad, fmt.Sprintf("OpenVEX document (%s): %v", st.where, err))
 			continue
 		}
 		docs = append(docs, doc)
+		where = append(where, st.where)
 	}
 	var adv *vex.Advisories
 	if v.opts.Advisories != nil {
@@ -49,7 +59,7 @@ func (v *verification) vexDocument(ctx context.Context) Check {
 			adv = a
 		}
 	}
-	more, n := checkVEXDocs(docs, v.t.Digest, v.plats, adv)
+	more, n := checkVEXDocs(docs, where, v.t.Digest, v.plats, adv)
 	bad = append(bad, more...)
 	return failures(CheckVEX, bad, func() Check {
 		return pass(CheckVEX, "OpenVEX document with %d statements about installed packages", n)
@@ -138,10 +148,16 @@ func bareWord(s string) bool {
 // referrers.
 const staleVEXHint = " (one is stale: publishing the image again with hic publish withdraws the attestations it replaces; a registry that refuses deletes keeps them, and the stale referrer must be deleted there)"
 
+// staleVEXDocHint ends the message of a document that states less or more
+// than the catalog, beside another that states it all: in a registry, most
+// often one an earlier publish left among the referrers.
+const staleVEXDocHint = " (a stale document: publishing the image again with hic publish withdraws the attestations it replaces; a registry that refuses deletes keeps them, and the stale referrer must be deleted there)"
+
 // checkVEXDocs checks the statements of the image's signed OpenVEX
-// documents (see vexDocument); adv nil skips the comparison with the
+// documents (see vexDocument); where says where each was found ("referrer
+// sha256:…"; nil: not known); adv nil skips the comparison with the
 // catalog. n is the number of statements.
-func checkVEXDocs(docs []*govex.VEX, digest v1.Hash, plats []*platformImage, adv *vex.Advisories) (bad []string, n int) {
+func checkVEXDocs(docs []*govex.VEX, where []string, digest v1.Hash, plats []*platformImage, adv *vex.Advisories) (bad []string, n int) {
 	installed := map[string]bool{} // name@version
 	for _, p := range plats {
 		for _, q := range p.db {
@@ -159,14 +175,20 @@ func checkVEXDocs(docs []*govex.VEX, digest v1.Hash, plats []*platformImage, adv
 		claim   vexClaim
 	}
 	seen := map[reported]bool{}
-	names := map[string]bool{} // package id
+	names := map[string]bool{}                     // package id
+	docNames := make([]map[string]bool, len(docs)) // package id, by document
 	docName := func(i int) string {
+		name := fmt.Sprintf("document %d", i+1)
 		if docs[i].ID != "" {
-			return "document " + docs[i].ID
+			name = "document " + docs[i].ID
 		}
-		return fmt.Sprintf("document %d", i+1)
+		if i < len(where) && where[i] != "" {
+			name += " (" + where[i] + ")"
+		}
+		return name
 	}
 	for di, doc := range docs {
+		docNames[di] = map[string]bool{}
 		for _, s := range doc.Statements {
 			n++
 			id := string(s.Vulnerability.Name)
@@ -188,6 +210,7 @@ func checkVEXDocs(docs []*govex.VEX, digest v1.Hash, plats []*platformImage, adv
 						bad = append(bad, fmt.Sprintf("%s: %s %s is not installed in the image", id, pu.Name, pu.Version))
 					}
 					names[pu.Name+" "+id] = true
+					docNames[di][pu.Name+" "+id] = true
 					k := vexKey{pu.Name, pu.Version, id}
 					prev, ok := stated[k]
 					if !ok {
@@ -244,12 +267,33 @@ func checkVEXDocs(docs []*govex.VEX, digest v1.Hash, plats []*platformImage, adv
 			}
 		}
 	}
-	missing, extra := missingExtra(want, names)
-	if len(missing) > 0 {
-		bad = append(bad, "the catalog's advisories about installed packages missing: "+strings.Join(missing, ", "))
+	// What no document states, or every one states though the catalog
+	// does not, is said once; what only some documents omit or add is said
+	// of each of them (one is stale, see staleVEXDocHint): each document
+	// states exactly what the catalog states, none is merged with another.
+	missingAll, extra := missingExtra(want, names) // missing: stated by none
+	var extraAll []string
+	for _, k := range extra {
+		if statedByAll(docNames, k) {
+			extraAll = append(extraAll, k)
+		}
 	}
-	if len(extra) > 0 {
-		bad = append(bad, "statements the catalog has no advisory for: "+strings.Join(extra, ", "))
+	if len(missingAll) > 0 {
+		bad = append(bad, "the catalog's advisories about installed packages missing: "+strings.Join(missingAll, ", "))
+	}
+	if len(extraAll) > 0 {
+		bad = append(bad, "statements the catalog has no advisory for: "+strings.Join(extraAll, ", "))
+	}
+	for di := range docs {
+		m, x := missingExtra(want, docNames[di])
+		m = slices.DeleteFunc(m, func(k string) bool { return slices.Contains(missingAll, k) })
+		x = slices.DeleteFunc(x, func(k string) bool { return slices.Contains(extraAll, k) })
+		if len(m) > 0 {
+			bad = append(bad, fmt.Sprintf("%s does not state %s, which the catalog's advisories state%s", docName(di), strings.Join(m, ", "), staleVEXDocHint))
+		}
+		if len(x) > 0 {
+			bad = append(bad, fmt.Sprintf("%s states %s, which the catalog has no advisory for%s", docName(di), strings.Join(x, ", "), staleVEXDocHint))
+		}
 	}
 	keys := make([]vexKey, 0, len(wantClaims))
 	for k := range wantClaims {
@@ -277,4 +321,14 @@ func checkVEXDocs(docs []*govex.VEX, digest v1.Hash, plats []*platformImage, adv
 		}
 	}
 	return bad, n
+}
+
+// statedByAll reports whether every document's statements name k.
+func statedByAll(docNames []map[string]bool, k string) bool {
+	for _, ns := range docNames {
+		if !ns[k] {
+			return false
+		}
+	}
+	return true
 }

@@ -103,12 +103,74 @@ func TestCheckVEXDocs(t *testing.T) {
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			bad, n := checkVEXDocs(tc.docs, digest, plats, tc.adv)
+			bad, n := checkVEXDocs(tc.docs, nil, digest, plats, tc.adv)
 			if d := cmp.Diff(tc.want, bad); d != "" {
 				t.Errorf("checkVEXDocs (-want +got):\n%s", d)
 			}
 			if want := 2 * len(tc.docs); n != want {
 				t.Errorf("%d statements, want %d", n, want)
+			}
+		})
+	}
+}
+
+// TestCheckVEXEachDocument: every signed OpenVEX document states exactly
+// what the catalog states. (A stale document that only omitted a CVE, next
+// to a newer complete one, was merged with it and passed.)
+func TestCheckVEXEachDocument(t *testing.T) {
+	pkgs, err := inspect.ParseInstalled([]byte(vexDB))
+	if err != nil {
+		t.Fatal(err)
+	}
+	plats := []*platformImage{{platform: "linux/amd64", arch: "x86_64", db: pkgs}}
+	digest := mustHash("sha256:" + strings.Repeat("7b", 32))
+	pub := time.Date(2026, 12, 2, 0, 0, 0, 0, time.UTC)
+	catalog := func(as ...*vex.Advisory) *vex.Advisories {
+		adv := &vex.Advisories{ByPackage: map[string][]*vex.Advisory{}}
+		for _, a := range as {
+			adv.ByPackage[a.Package] = append(adv.ByPackage[a.Package], a)
+		}
+		return adv
+	}
+	doc := func(adv *vex.Advisories) *govex.VEX {
+		in := vex.Input{Repository: "nginx", Digest: digest.String(), Distro: "wolfi", Timestamp: pub,
+			Platforms: []vex.Platform{{Platform: "linux/amd64"}}}
+		for _, q := range pkgs {
+			in.Platforms[0].Packages = append(in.Platforms[0].Packages, vex.Package{Name: q.Name, Version: q.Version, Arch: q.Arch})
+		}
+		d, err := vex.Document(adv, in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	fixed := &vex.Advisory{Package: "nginx-mainline", ID: "CVE-2026-11111", Status: "fixed", Fixed: "1.31.2-r0", Published: pub}
+	affected := &vex.Advisory{Package: "nginx-mainline", ID: "CVE-2026-99999", Status: "affected", Action: "upgrade when 1.31.5 lands", Published: pub}
+	busybox := &vex.Advisory{Package: "busybox", ID: "CVE-2026-22222", Status: "affected", Action: "none yet", Published: pub}
+	good := catalog(fixed, affected)
+	docGood, docOld, docMore := doc(good), doc(catalog(fixed)), doc(catalog(fixed, affected, busybox))
+	where := []string{"referrer sha256:aaaa", "referrer sha256:bbbb"}
+	for _, tc := range []struct {
+		name string
+		docs []*govex.VEX
+		adv  *vex.Advisories
+		want []string
+	}{
+		{"a complete document and a stale one omitting a CVE", []*govex.VEX{docGood, docOld}, good, []string{
+			"document " + docOld.ID + " (referrer sha256:bbbb) does not state nginx-mainline CVE-2026-99999, which the catalog's advisories state" + staleVEXDocHint,
+		}},
+		{"the stale one first", []*govex.VEX{docOld, docGood}, good, []string{
+			"document " + docOld.ID + " (referrer sha256:aaaa) does not state nginx-mainline CVE-2026-99999, which the catalog's advisories state" + staleVEXDocHint,
+		}},
+		{"a document stating a CVE the catalog has no advisory for", []*govex.VEX{docGood, docMore}, good, []string{
+			"document " + docMore.ID + " (referrer sha256:bbbb) states busybox CVE-2026-22222, which the catalog has no advisory for" + staleVEXDocHint,
+		}},
+		{"two complete documents", []*govex.VEX{docGood, doc(good)}, good, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			bad, _ := checkVEXDocs(tc.docs, where, digest, plats, tc.adv)
+			if d := cmp.Diff(tc.want, bad); d != "" {
+				t.Errorf("checkVEXDocs (-want +got):\n%s", d)
 			}
 		})
 	}
