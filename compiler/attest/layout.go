@@ -103,7 +103,18 @@ type Referrer struct {
 // with the given digest, sorted by predicate type and manifest digest. An
 // empty predicateType lists all; otherwise only that predicate type.
 func Referrers(ctx context.Context, p layout.Path, digest v1.Hash, predicateType string) ([]Referrer, error) {
-	found, err := scanReferrers(ctx, p, digest, ArtifactType, sign.EnvelopeMediaType)
+	entries, err := indexEntries(p)
+	if err != nil {
+		return nil, err
+	}
+	return ReferrersListed(ctx, p, entries, digest, predicateType)
+}
+
+// ReferrersListed is Referrers among entries, the layout's index.json
+// entries as the caller read them (a reader that skips the entries that do
+// not parse, say).
+func ReferrersListed(ctx context.Context, p layout.Path, entries []v1.Descriptor, digest v1.Hash, predicateType string) ([]Referrer, error) {
+	found, err := scanReferrers(ctx, p, entries, digest, ArtifactType, sign.EnvelopeMediaType)
 	if err != nil {
 		return nil, err
 	}
@@ -133,10 +144,8 @@ type scanned struct {
 	layer   v1.Descriptor
 }
 
-// scanReferrers returns the layers of media type layerType of the manifests
-// listed in index.json whose subject is digest and whose artifactType is
-// artifactType, in index.json and layer order.
-func scanReferrers(ctx context.Context, p layout.Path, digest v1.Hash, artifactType string, layerType types.MediaType) ([]scanned, error) {
+// indexEntries reads the entries of the layout's index.json.
+func indexEntries(p layout.Path) ([]v1.Descriptor, error) {
 	ii, err := p.ImageIndex()
 	if err != nil {
 		return nil, fmt.Errorf("layout %s: %w", p, err)
@@ -145,8 +154,15 @@ func scanReferrers(ctx context.Context, p layout.Path, digest v1.Hash, artifactT
 	if err != nil {
 		return nil, fmt.Errorf("layout %s: %w", p, err)
 	}
+	return im.Manifests, nil
+}
+
+// scanReferrers returns the layers of media type layerType of the manifests
+// listed in entries (index.json's) whose subject is digest and whose
+// artifactType is artifactType, in index.json and layer order.
+func scanReferrers(ctx context.Context, p layout.Path, entries []v1.Descriptor, digest v1.Hash, artifactType string, layerType types.MediaType) ([]scanned, error) {
 	var out []scanned
-	for _, d := range im.Manifests {
+	for _, d := range entries {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}

@@ -68,7 +68,17 @@ func SignatureManifest(sig ImageSignature) (*v1.Manifest, error) {
 // checked against their digests; signatures are not verified (see
 // VerifySignature).
 func Signatures(ctx context.Context, p layout.Path, digest v1.Hash) ([]ImageSignature, error) {
-	found, err := scanReferrers(ctx, p, digest, SignatureArtifactType, sign.SimpleSigningMediaType)
+	entries, err := indexEntries(p)
+	if err != nil {
+		return nil, err
+	}
+	return SignaturesListed(ctx, p, entries, digest)
+}
+
+// SignaturesListed is Signatures among entries, the layout's index.json
+// entries as the caller read them.
+func SignaturesListed(ctx context.Context, p layout.Path, entries []v1.Descriptor, digest v1.Hash) ([]ImageSignature, error) {
+	found, err := scanReferrers(ctx, p, entries, digest, SignatureArtifactType, sign.SimpleSigningMediaType)
 	if err != nil {
 		return nil, err
 	}
