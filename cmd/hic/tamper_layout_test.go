@@ -286,6 +286,19 @@ func tamperLayoutCases() []tamperCase {
 			Tampered: []string{tamperWolfi},
 		},
 		{
+			// Not JSON any more: the digest is checked before the index is
+			// parsed, so the blobs check names the blob (review D1 §9).
+			Name: "layout: the image index blob overwritten with bytes that do not parse",
+			Attack: func(t *testing.T, e *tamperEnv) {
+				if err := os.WriteFile(tamperBlobPath(e, tamperHash(t, e.Digest(tamperWolfi))), []byte("[1,2"), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			},
+			Detect:   verify("app:1"),
+			Want:     []string{"app:1", "FAIL", "blobs", "index sha256:", "content has digest", "hic build " + tamperWolfi},
+			Tampered: []string{tamperWolfi},
+		},
+		{
 			Name: "layout: a platform manifest's size misstated in the index",
 			Attack: func(t *testing.T, e *tamperEnv) {
 				// A manifest padded with a trailing space: same JSON, another

@@ -2,9 +2,11 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -100,5 +102,125 @@ func TestVerifyLayoutTampered(t *testing.T) {
 		}
 		defer os.WriteFile(blob, b, 0o644)
 		verifyFails(t, "web:2-wolfi-runtime", verify.CheckAttestationSignatures, false)
+	})
+}
+
+// TestVerifyLayoutDamaged: verify and attestations on a damaged layout
+// name the file or blob and the way out, and an index.json entry that
+// does not parse fails only the image it is about (review D1 §9: the
+// errors said "unexpected end of JSON input" and "found non-hex character
+// in hash: z", naming no file, entry or blob, and one bad entry failed
+// every image).
+func TestVerifyLayoutDamaged(t *testing.T) {
+	dir := t.TempDir()
+	hicCLI(t, nil, "keygen", "--out", dir).must(t, 0)
+	pub := filepath.Join(dir, sign.PublicKeyFile)
+	mirror, out := filepath.Join(dir, "mirror"), filepath.Join(dir, "out")
+	hicCLI(t, nil, "-C", attCatalog, "mirror", "--out", mirror, "web").must(t, 0)
+	hicCLI(t, nil, "-C", attCatalog, "build", "web", "--mirrors", mirror, "--out", out, "--today", attToday, "--key", filepath.Join(dir, sign.PrivateKeyFile)).must(t, 0)
+	r, err := report.ReadReport(filepath.Join(out, "report.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	digest := map[string]string{}
+	for _, s := range r.Specs {
+		digest[s.Ref] = s.ImageDigest
+	}
+	oci := filepath.Join(out, "oci")
+	index := filepath.Join(oci, "index.json")
+	good, err := os.ReadFile(index)
+	if err != nil {
+		t.Fatal(err)
+	}
+	restore := func() {
+		if err := os.WriteFile(index, good, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	run := func(t *testing.T, code int, args ...string) cliRun {
+		t.Helper()
+		r := hicCLI(t, nil, append([]string{"-C", attCatalog}, args...)...)
+		t.Logf("%s", r)
+		if r.Code != code {
+			t.Errorf("exit %d, want %d\n%s", r.Code, code, r)
+		}
+		if strings.Contains(r.output(), "panic") || strings.Contains(r.output(), "goroutine ") {
+			t.Errorf("a panic:\n%s", r)
+		}
+		return r
+	}
+	wants := func(t *testing.T, r cliRun, want ...string) {
+		t.Helper()
+		for _, w := range want {
+			if !strings.Contains(r.output(), w) {
+				t.Errorf("the output does not name %q:\n%s", w, r)
+			}
+		}
+	}
+	verifyArgs := func(ref string) []string { return []string{"verify", ref, "--layout", oci, "--key", pub} }
+	attArgs := func(ref string) []string { return []string{"attestations", ref, "--layout", oci, "--key", pub} }
+
+	t.Run("index.json truncated", func(t *testing.T) {
+		defer restore()
+		if err := os.WriteFile(index, []byte(`{"schemaVersion":2,"manifests":[`+"\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		for _, args := range [][]string{verifyArgs("web:2-wolfi-runtime"), attArgs("web:2-wolfi-runtime")} {
+			r := run(t, exitFindings, args...)
+			wants(t, r, index+" is damaged", "unexpected end of JSON input at byte", "restore it from a backup", "build again")
+		}
+	})
+
+	t.Run("an index.json entry's digest not hex", func(t *testing.T) {
+		defer restore()
+		var idx map[string]any
+		if err := json.Unmarshal(good, &idx); err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for i, m := range idx["manifests"].([]any) {
+			m := m.(map[string]any)
+			if ann, _ := m["annotations"].(map[string]any); ann["org.opencontainers.image.ref.name"] == "web:2-dev" {
+				m["digest"], n = "sha256:zz", i+1
+			}
+		}
+		if n == 0 {
+			t.Fatalf("no index.json entry web:2-dev in %s", good)
+		}
+		nb, _ := json.Marshal(idx)
+		if err := os.WriteFile(index, nb, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		// The image the entry is about fails, naming the entry.
+		for _, args := range [][]string{verifyArgs("web:2-dev"), attArgs("web:2-dev")} {
+			r := run(t, exitFindings, args...)
+			wants(t, r, index+" is damaged", fmt.Sprintf("entry %d", n), `"sha256:zz"`, "web:2-dev", "non-hex character", "restore it from a backup")
+		}
+		// Every other image is read as before.
+		run(t, 0, verifyArgs("web:2-wolfi-runtime")...)
+		run(t, 0, verifyArgs("web:latest")...)
+		run(t, 0, attArgs("web:2-wolfi-runtime")...)
+	})
+
+	t.Run("an image index blob overwritten", func(t *testing.T) {
+		h, _ := v1.NewHash(digest["web:2-wolfi-runtime"])
+		blob := filepath.Join(oci, "blobs", "sha256", h.Hex)
+		b, err := os.ReadFile(blob)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer os.WriteFile(blob, b, 0o644)
+		if err := os.WriteFile(blob, []byte("[1,2"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		r := run(t, exitFindings, verifyArgs("web:2-wolfi-runtime")...)
+		wants(t, r, "FAIL", "blobs", "index "+h.String(), "content has digest sha256:", "hic build")
+		r = run(t, exitFindings, attArgs("web:2-wolfi-runtime")...)
+		wants(t, r, "image index "+h.String(), "does not match its digest", "content has digest sha256:", "hic build")
+		run(t, 0, verifyArgs("web:2-wolfi-dev")...)
+		// The way out the message gives: the build finds the damaged blob
+		// and rebuilds the image, replacing it.
+		run(t, 0, "build", "web:2-wolfi-runtime", "--mirrors", mirror, "--out", out, "--today", attToday, "--key", filepath.Join(dir, sign.PrivateKeyFile))
+		run(t, 0, verifyArgs("web:2-wolfi-runtime")...)
 	})
 }

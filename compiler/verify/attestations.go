@@ -111,6 +111,9 @@ func Attestations(ctx context.Context, src Source, ref string, opts Attestations
 	if err != nil {
 		return nil, err
 	}
+	if t.damaged != nil {
+		return nil, fmt.Errorf("%s: %w", ref, t.damaged)
+	}
 	im, err := t.Index.IndexManifest()
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", ref, err)

@@ -1,6 +1,7 @@
 package verify
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -68,7 +69,11 @@ func checkBlobs(ctx context.Context, src Source, t *Target, subjects []v1.Hash) 
 		w.walk(r.Descriptor, "", "referrer listed in "+r.Where)
 	}
 	if len(w.bad) > 0 {
-		return Check{Name: CheckBlobs, Detail: fmt.Sprintf("%d of %d blobs do not match their descriptors: %s", len(w.bad), w.n, strings.Join(w.bad, "; "))}
+		detail := fmt.Sprintf("%d of %d blobs do not match their descriptors: %s", len(w.bad), w.n, strings.Join(w.bad, "; "))
+		if l, ok := src.(Layout); ok {
+			detail += "; " + l.rebuildHint(cmp.Or(t.entrySpec, t.rejectedSpec, t.Ref))
+		}
+		return Check{Name: CheckBlobs, Detail: detail}
 	}
 	return Check{Name: CheckBlobs, OK: true, Detail: fmt.Sprintf("%d blobs (index, manifests, configs, layers, %d referrers) match their digests and sizes", w.n, len(refs))}
 }

@@ -56,6 +56,9 @@ type Target struct {
 	// that of a rejected image's entry (it failed a post-build check and
 	// is stored untagged and unsigned).
 	entrySpec, rejectedSpec string
+	// damaged says why the index blob cannot be read: it is missing or does
+	// not match its digest (Index is nil then; the blobs check names it).
+	damaged error
 }
 
 // Envelope is one stored attestation envelope.
@@ -77,14 +80,15 @@ type Layout struct {
 // Resolve accepts a spec ref (dev.hic.spec.ref), an image ref
 // ("repository:tag", org.opencontainers.image.ref.name), or
 // "repository@sha256:…".
+//
+// index.json is read entry by entry (readIndex): one that does not parse
+// fails the images it may be about, naming it, and no other. The image
+// index blob is checked against its digest before it is parsed; one that
+// does not match is Target.damaged.
 func (l Layout) Resolve(ctx context.Context, ref string) (*Target, error) {
-	ii, err := l.Path.ImageIndex()
+	im, bad, err := l.readIndex()
 	if err != nil {
-		return nil, fmt.Errorf("layout %s: %w", l.Path, err)
-	}
-	im, err := ii.IndexManifest()
-	if err != nil {
-		return nil, fmt.Errorf("layout %s: %w", l.Path, err)
+		return nil, err
 	}
 	repo, digest, byDigest := strings.Cut(ref, "@")
 	var found *v1.Descriptor
@@ -120,15 +124,29 @@ func (l Layout) Resolve(ctx context.Context, ref string) (*Target, error) {
 		}
 	}
 	if found == nil {
+		for _, e := range bad {
+			if e.about(ref, nil, nil) {
+				return nil, l.damaged(e)
+			}
+		}
 		return nil, fmt.Errorf("layout %s: %w %q (want a spec ref, repository:tag or repository@sha256:…)", l.Path, ErrNoImage, ref)
 	}
-	idx, err := ii.ImageIndex(found.Digest)
-	if err != nil {
-		return nil, fmt.Errorf("layout %s: %s: %w", l.Path, ref, err)
-	}
-	t.Index, t.Digest, t.Descriptor = idx, found.Digest, *found
+	t.Digest, t.Descriptor = found.Digest, *found
 	t.entrySpec = found.Annotations["dev.hic.spec.ref"]
 	t.rejectedSpec = found.Annotations["dev.hic.rejected.spec.ref"]
+	spec := ref
+	switch {
+	case t.entrySpec != "":
+		spec = t.entrySpec
+	case t.rejectedSpec != "":
+		spec = t.rejectedSpec
+	}
+	raw, err := l.readIndexBlob(*found, spec)
+	if err != nil {
+		t.damaged = err
+		return t, nil
+	}
+	t.Index = &blobIndex{path: l.Path, desc: *found, raw: raw}
 	return t, nil
 }
 
@@ -144,14 +162,19 @@ func (l Layout) Blob(ctx context.Context, d v1.Descriptor) (io.ReadCloser, error
 // ReferrerDescriptors lists the index.json entries that are referrers of
 // subjects: by their subject annotation, by their spec ref (the entries
 // stored with the image), or by the subject their manifest names.
+//
+// An index.json entry that does not parse and may be about the image (see
+// badEntry.about) is the error, beside the entries listed.
 func (l Layout) ReferrerDescriptors(ctx context.Context, t *Target, subjects []v1.Hash) ([]ListedDescriptor, error) {
-	b, err := os.ReadFile(filepath.Join(string(l.Path), "index.json"))
+	im, bad, err := l.readIndex()
 	if err != nil {
 		return nil, err
 	}
-	var im v1.IndexManifest
-	if err := json.Unmarshal(b, &im); err != nil {
-		return nil, fmt.Errorf("index.json: %w", err)
+	var damaged []error
+	for _, e := range bad {
+		if e.about(t.Ref, t, subjects) {
+			damaged = append(damaged, l.damaged(e))
+		}
 	}
 	want := map[string]bool{}
 	for _, s := range subjects {
@@ -177,7 +200,7 @@ func (l Layout) ReferrerDescriptors(ctx context.Context, t *Target, subjects []v
 		}
 		out = append(out, ListedDescriptor{Where: "index.json", Descriptor: d})
 	}
-	return out, nil
+	return out, errors.Join(damaged...)
 }
 
 // publishedRepo is the repository an index.json entry's ref name publishes
@@ -190,13 +213,23 @@ func publishedRepo(d v1.Descriptor, fallback string) string {
 }
 
 // Signatures reads the signature referrers of subject.
+// (index.json's entries that parse: see readIndex).
 func (l Layout) Signatures(ctx context.Context, subject v1.Hash) ([]attest.ImageSignature, error) {
-	return attest.Signatures(ctx, l.Path, subject)
+	im, _, err := l.readIndex()
+	if err != nil {
+		return nil, err
+	}
+	return attest.SignaturesListed(ctx, l.Path, im.Manifests, subject)
 }
 
-// Attestations reads the attestation referrers of subject.
+// Attestations reads the attestation referrers of subject (index.json's
+// entries that parse: see readIndex).
 func (l Layout) Attestations(ctx context.Context, subject v1.Hash) ([]Envelope, error) {
-	refs, err := attest.Referrers(ctx, l.Path, subject, "")
+	im, _, err := l.readIndex()
+	if err != nil {
+		return nil, err
+	}
+	refs, err := attest.ReferrersListed(ctx, l.Path, im.Manifests, subject, "")
 	if err != nil {
 		return nil, err
 	}

@@ -124,6 +124,18 @@ func Verify(ctx context.Context, src Source, ref string, opts Options) (*Result,
 	}
 	// The spec the image claims, until the provenance says which it is.
 	v := &verification{src: src, opts: opts, ref: ref, t: t, res: &Result{Ref: ref, Digest: t.Digest.String(), Spec: claimedSpec(t)}}
+	if t.damaged != nil {
+		// The index blob does not match its digest: nothing in it is read.
+		// The blobs check names it (and every other blob that does not
+		// match, of the referrers the layout lists for the index).
+		v.subjects = []v1.Hash{t.Digest}
+		c := v.blobs(ctx)
+		if c.OK {
+			c = fail(CheckBlobs, "%v", t.damaged)
+		}
+		v.res.Checks = []Check{c}
+		return v.res, nil
+	}
 	if err := v.readPlatforms(); err != nil {
 		return nil, fmt.Errorf("%s: %w", ref, err)
 	}
@@ -177,6 +189,9 @@ func claimedSpec(t *Target) string {
 	}
 	if t.rejectedSpec != "" {
 		return t.rejectedSpec
+	}
+	if t.Index == nil {
+		return ""
 	}
 	if im, err := t.Index.IndexManifest(); err == nil {
 		return im.Annotations["dev.hic.spec.ref"]
