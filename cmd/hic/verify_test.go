@@ -196,6 +196,10 @@ func TestVerifyLayoutDamaged(t *testing.T) {
 			r := run(t, exitFindings, args...)
 			wants(t, r, index+" is damaged", fmt.Sprintf("entry %d", n), `"sha256:zz"`, "web:2-dev", "non-hex character", "restore it from a backup")
 		}
+		// The spec's image, found by its other entries: the blobs check
+		// names the entry, which may be one of the image's.
+		r := run(t, exitFindings, verifyArgs("web:2-wolfi-dev")...)
+		wants(t, r, "FAIL", "blobs", index+" is damaged", fmt.Sprintf("entry %d", n), `"sha256:zz"`)
 		// Every other image is read as before.
 		run(t, 0, verifyArgs("web:2-wolfi-runtime")...)
 		run(t, 0, verifyArgs("web:latest")...)

@@ -61,19 +61,25 @@ func checkBlobs(ctx context.Context, src Source, t *Target, subjects []v1.Hash) 
 	}
 	w := &blobWalk{ctx: ctx, src: bs, seen: map[v1.Hash]bool{}}
 	w.walk(t.Descriptor, "", "the image index "+t.Ref)
-	refs, err := bs.ReferrerDescriptors(ctx, t, subjects)
-	if err != nil {
-		w.bad = append(w.bad, fmt.Sprintf("referrers: %v", err))
-	}
+	// The referrers that cannot be listed (a registry's error, a layout's
+	// index.json entry that does not parse) are no blob: said apart.
+	refs, listErr := bs.ReferrerDescriptors(ctx, t, subjects)
 	for _, r := range refs {
 		w.walk(r.Descriptor, "", "referrer listed in "+r.Where)
 	}
+	var problems []string
 	if len(w.bad) > 0 {
-		detail := fmt.Sprintf("%d of %d blobs do not match their descriptors: %s", len(w.bad), w.n, strings.Join(w.bad, "; "))
+		p := fmt.Sprintf("%d of %d blobs do not match their descriptors: %s", len(w.bad), w.n, strings.Join(w.bad, "; "))
 		if l, ok := src.(Layout); ok {
-			detail += "; " + l.rebuildHint(cmp.Or(t.entrySpec, t.rejectedSpec, t.Ref))
+			p += "; " + l.rebuildHint(cmp.Or(t.entrySpec, t.rejectedSpec, t.Ref))
 		}
-		return Check{Name: CheckBlobs, Detail: detail}
+		problems = append(problems, p)
+	}
+	if listErr != nil {
+		problems = append(problems, fmt.Sprintf("referrers: %v", listErr))
+	}
+	if len(problems) > 0 {
+		return Check{Name: CheckBlobs, Detail: strings.Join(problems, "; "), Problems: problems}
 	}
 	return Check{Name: CheckBlobs, OK: true, Detail: fmt.Sprintf("%d blobs (index, manifests, configs, layers, %d referrers) match their digests and sizes", w.n, len(refs))}
 }
