@@ -302,6 +302,10 @@ type catalogSpecs struct {
 	once  sync.Once
 	specs []*spec.Spec
 	err   error
+
+	advOnce sync.Once
+	adv     *vex.Advisories
+	advErr  error
 }
 
 func (c *catalogSpecs) compiled(ctx context.Context, ref string) (*compile.Image, error) {
@@ -364,14 +368,18 @@ func versionTag(img *compile.Image) string {
 	return img.Tags[0]
 }
 
-// advisories are the catalog's vulnerability advisories, for the vex check.
+// advisories are the catalog's vulnerability advisories, for the
+// provenance-spec and vex checks, loaded once.
 func (c *catalogSpecs) advisories(ctx context.Context) (*vex.Advisories, error) {
-	r, err := catalog.FindRoot(c.root.catalog)
-	if err != nil {
-		return nil, err
-	}
-	adv, _, err := vex.Load(ctx, r)
-	return adv, err
+	c.advOnce.Do(func() {
+		r, err := catalog.FindRoot(c.root.catalog)
+		if err != nil {
+			c.advErr = err
+			return
+		}
+		c.adv, _, c.advErr = vex.Load(ctx, r)
+	})
+	return c.adv, c.advErr
 }
 
 // unsignedBuild is the line verify prints for an unsigned image (digest) of
