@@ -465,6 +465,9 @@ func writeVerifyResult(w io.Writer, res *verify.Result, format, note string) err
 			return err
 		}
 	}
+	if res.Synthetic {
+		fmt.Fprintln(w, "synthetic: the signed hardening report says this image was built from a generated mirror (hic mirror): its packages have synthetic contents, so it is not a real image of its distro")
+	}
 	if res.OK {
 		fmt.Fprintf(w, "verified: %s passed\n", count(len(res.Checks), "check"))
 	} else {

@@ -33,8 +33,8 @@ type Package struct {
 	Platforms []string `json:"platforms"`
 }
 
-// summarize fills the Result's Signer, Waived and (with Options.Packages)
-// Packages from what the checks established.
+// summarize fills the Result's Signer, Waived, Synthetic and (with
+// Options.Packages) Packages from what the checks established.
 func (v *verification) summarize() {
 	if len(v.signedRepos) > 0 || len(v.opened) > 0 {
 		id := v.opts.Verifier.KeyID()
@@ -50,6 +50,7 @@ func (v *verification) summarize() {
 				v.res.Waived = append(v.res.Waived, Waiver{Rule: r.Rule, Reason: r.Reason})
 			}
 		}
+		v.res.Synthetic = hr.Synthetic
 		break
 	}
 	if v.opts.Packages {

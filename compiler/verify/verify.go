@@ -59,6 +59,11 @@ type Result struct {
 	// Waived are the rules the signed hardening report waives, with the
 	// exceptions' reasons.
 	Waived []Waiver `json:"waived,omitempty"`
+	// Synthetic says the signed hardening report records the image as
+	// built from a generated mirror (hic mirror): its packages have
+	// synthetic contents, so it is no real image of its distro, however
+	// well it verifies.
+	Synthetic bool `json:"synthetic,omitempty"`
 	// Packages are the installed packages (Options.Packages).
 	Packages []Package `json:"packages,omitempty"`
 }
