@@ -156,7 +156,7 @@ func Build(ctx context.Context, img compile.Image, lock *resolve.Lock, opts Opti
 	}
 	// A package's cache entry is made as its file is verified, unless one
 	// made under another mirror path can be adopted (verifyPackageCache).
-	if err := verifyPackages(ctx, ref, mirrored, opts.Checked, func(p resolve.Package, arch types.Architecture) (string, error) {
+	mirrorDigests, err := verifyPackages(ctx, ref, mirrored, opts.Checked, func(p resolve.Package, arch types.Architecture) (string, error) {
 		if len(others) > 0 {
 			if sig, ok := mirrorSignature(src, p, arch); ok {
 				if _, ok := otherEntry(cacheDir, others, p, arch, sig); ok {
@@ -165,7 +165,8 @@ func Build(ctx context.Context, img compile.Image, lock *resolve.Lock, opts Opti
 			}
 		}
 		return cacheEntry(cacheDir, src, p, arch)
-	}); err != nil {
+	})
+	if err != nil {
 		return nil, err
 	}
 
@@ -210,6 +211,7 @@ func Build(ctx context.Context, img compile.Image, lock *resolve.Lock, opts Opti
 		Images:    map[string]v1.Image{},
 		SBOMs:     map[string][]byte{},
 		Installed: map[string][]resolve.Package{},
+		Files:     map[string]map[string]PackageFile{},
 		FS:        map[string]inspect.FS{},
 		BuildDate: date,
 	}
@@ -245,6 +247,30 @@ func Build(ctx context.Context, img compile.Image, lock *resolve.Lock, opts Opti
 			return nil, fmt.Errorf("%s: build: %w", ref, kerr)
 		}
 		return nil, err
+	}
+
+	mirrorFiles := make(map[string]string, len(mirrored))
+	for i, m := range mirrored {
+		mirrorFiles[m.arch.ToAPK()+"/"+m.pkg.Name] = mirrorDigests[i]
+	}
+	for _, arch := range archs {
+		files := map[string]PackageFile{}
+		for _, p := range res.Installed[platform(arch)] {
+			if _, ok := src.MirrorDir(p.Repository); ok {
+				files[p.Name] = PackageFile{Digest: mirrorFiles[arch.ToAPK()+"/"+p.Name], Mirror: true}
+				continue
+			}
+			f := PackageFile{URL: packageFileURL(p, arch)}
+			if f.Digest = verify.digest(f.URL); f.Digest == "" {
+				// apko did not fetch it: its cache entry was checked
+				// before apko read it (verifyPackageCache).
+				if dir, err := cacheEntry(cacheDir, src, p, arch); err == nil {
+					f.Digest = entryFileDigest(dir, p)
+				}
+			}
+			files[p.Name] = f
+		}
+		res.Files[platform(arch)] = files
 	}
 
 	digest, idx, err := oci.GenerateIndex(ctx, src.Config, imgs, date)

@@ -374,3 +374,54 @@ func gunzipSums(path string) (compressed, data string, err error) {
 	}
 	return hex.EncodeToString(hz.Sum(nil)), hex.EncodeToString(h.Sum(nil)), nil
 }
+
+// entryFileDigest returns the digest ("sha256:<hex>") of the .apk file of
+// package p that apko's package cache entry dir was expanded from, or ""
+// when the entry does not hold it whole. An .apk is its signature, control
+// and data gzip segments one after another, and an entry holds each as the
+// file carried it (<control sha1>.sig.tar.gz, <control sha1>.ctl.tar.gz,
+// <data hash>.dat.tar.gz), so their concatenation is the file's bytes. It is
+// hashed only for a package apko did not fetch in this build (its digest
+// is then at hand, see verifier), and only if the control segment is the
+// locked one and the data segment hashes to the data hash that control
+// segment declares: the digest is that of the file with the locked
+// contents, or none.
+func entryFileDigest(dir string, p resolve.Package) string {
+	raw, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(p.Checksum, "Q1"))
+	if err != nil || !strings.HasPrefix(p.Checksum, "Q1") {
+		return ""
+	}
+	ctl := hex.EncodeToString(raw)
+	control, err := os.ReadFile(filepath.Join(dir, ctl+".ctl.tar.gz"))
+	if err != nil {
+		return ""
+	}
+	if sum := sha1.Sum(control); hex.EncodeToString(sum[:]) != ctl { //nolint:gosec // APK control checksum
+		return ""
+	}
+	info, err := pkginfo(control)
+	if err != nil || info["datahash"] == "" {
+		return ""
+	}
+	whole := sha256.New()
+	switch sig, err := os.ReadFile(filepath.Join(dir, ctl+".sig.tar.gz")); {
+	case err == nil:
+		whole.Write(sig)
+	case !errors.Is(err, fs.ErrNotExist):
+		return ""
+	}
+	whole.Write(control)
+	data := sha256.New()
+	f, err := os.Open(filepath.Join(dir, info["datahash"]+".dat.tar.gz"))
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	if _, err := io.Copy(io.MultiWriter(whole, data), f); err != nil {
+		return ""
+	}
+	if hex.EncodeToString(data.Sum(nil)) != info["datahash"] {
+		return ""
+	}
+	return "sha256:" + hex.EncodeToString(whole.Sum(nil))
+}

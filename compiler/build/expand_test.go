@@ -76,7 +76,7 @@ func TestExpandedEntryIsApkos(t *testing.T) {
 				t.Fatal(err)
 			}
 			entry := filepath.Join(t.TempDir(), "repo", "x86_64", p.Name+"-"+p.Version)
-			if placed, err := verifyPackage(file, p, uint64(st.Size()), entry); err != nil || !placed {
+			if placed, _, err := verifyPackage(file, p, uint64(st.Size()), entry); err != nil || !placed {
 				t.Fatal(err)
 			}
 			ctl, dat := hex.EncodeToString(exp.ControlHash), hex.EncodeToString(exp.PackageHash)
@@ -128,7 +128,7 @@ func TestExpansionOnlyOfGoodFiles(t *testing.T) {
 	}
 	parent := filepath.Join(t.TempDir(), "x86_64")
 	entry := filepath.Join(parent, p.Name+"-"+p.Version)
-	if _, err := verifyPackage(bad, p, 0, entry); err == nil || !strings.Contains(err.Error(), "data") {
+	if _, _, err := verifyPackage(bad, p, 0, entry); err == nil || !strings.Contains(err.Error(), "data") {
 		t.Fatalf("altered data segment: %v", err)
 	}
 	if left, _ := os.ReadDir(parent); len(left) != 0 {

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"sync"
 
 	"chainguard.dev/apko/pkg/build/types"
 
@@ -24,6 +25,9 @@ type verifier struct {
 	pkgs map[string]resolve.Package // package URL -> locked package
 
 	refused resolve.Refusals // the verification failures
+
+	mu      sync.Mutex
+	fetched map[string]string // package URL -> digest of the file fetched and verified
 }
 
 var _ http.RoundTripper = (*verifier)(nil)
@@ -35,7 +39,7 @@ func newVerifier(next http.RoundTripper, ref, dir string, src *resolve.Sources, 
 	for _, a := range archs {
 		for _, p := range lock.Packages(a) {
 			if _, ok := src.MirrorDir(p.Repository); !ok {
-				pkgs[p.Repository+"/"+a.ToAPK()+"/"+p.Name+"-"+p.Version+".apk"] = p
+				pkgs[packageFileURL(p, a)] = p
 			}
 		}
 	}
@@ -45,7 +49,13 @@ func newVerifier(next http.RoundTripper, ref, dir string, src *resolve.Sources, 
 	if next == nil {
 		next = http.DefaultTransport
 	}
-	return &verifier{next: next, ref: ref, dir: dir, pkgs: pkgs}
+	return &verifier{next: next, ref: ref, dir: dir, pkgs: pkgs, fetched: map[string]string{}}
+}
+
+// packageFileURL is the URL apko fetches package p of arch from: the arch
+// directory is the build's, also for a noarch package.
+func packageFileURL(p resolve.Package, arch types.Architecture) string {
+	return p.Repository + "/" + arch.ToAPK() + "/" + p.Name + "-" + p.Version + ".apk"
 }
 
 func (v *verifier) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -74,10 +84,14 @@ func (v *verifier) RoundTrip(req *http.Request) (*http.Response, error) {
 		f.Close()
 		return nil, err // a network error: apko's client may retry
 	}
-	if _, err := verifyPackage(f.Name(), p, p.Size, ""); err != nil {
+	_, digest, err := verifyPackage(f.Name(), p, p.Size, "")
+	if err != nil {
 		f.Close()
 		return v.reject(req, p, err), nil
 	}
+	v.mu.Lock()
+	v.fetched[req.URL.String()] = digest
+	v.mu.Unlock()
 	st, err := f.Stat()
 	if err != nil {
 		f.Close()
@@ -91,6 +105,17 @@ func (v *verifier) RoundTrip(req *http.Request) (*http.Response, error) {
 func (v *verifier) reject(req *http.Request, p resolve.Package, err error) *http.Response {
 	e := fmt.Errorf("%s: verify %s from %s: %s: %w", v.ref, p, p.Repository, req.URL, err)
 	return v.refused.Refuse(req, e)
+}
+
+// digest returns the digest ("sha256:<hex>") of the file fetched from url
+// in this build, or "" if apko did not fetch it (its package cache had it).
+func (v *verifier) digest(url string) string {
+	if v == nil {
+		return ""
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.fetched[url]
 }
 
 // err returns the first verification failure, if any.

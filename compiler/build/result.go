@@ -43,6 +43,9 @@ type Result struct {
 	// Installed are the packages installed per platform, sorted by name;
 	// each was checked against the lock.
 	Installed map[string][]resolve.Package
+	// Files are, per platform and by package name, the .apk files the
+	// installed packages were installed from.
+	Files map[string]map[string]PackageFile
 	// BuildDate is the images' creation time: the newest build time of the
 	// locked packages (resolve.Lock.BuildDate), never the clock.
 	BuildDate time.Time
@@ -53,6 +56,23 @@ type Result struct {
 	// LayersBuilt counts the layers this build compressed, LayersReused
 	// those it found in the layer cache.
 	LayersBuilt, LayersReused int
+}
+
+// PackageFile is the .apk file one installed package came from.
+type PackageFile struct {
+	// Digest is the SHA-256 of the whole .apk file ("sha256:<hex>"), hashed
+	// as hic verified the file: a mirror's file as it was read, a fetched
+	// one as it arrived, or, for one apko took from its package cache
+	// without fetching it, the cache entry's segments (which are the file's
+	// bytes). Empty when none of these held the file whole.
+	Digest string
+	// URL is the URL the file was fetched from, the catalog repository's
+	// <repository>/<arch>/<name>-<version>.apk (the arch directory is the
+	// build's for a noarch package); empty for a mirror's file.
+	URL string
+	// Mirror says the file was read from the local mirror directory of its
+	// repository (Options.Mirrors), not fetched from the repository.
+	Mirror bool
 }
 
 // Platforms returns the platforms of the result, sorted.

@@ -99,11 +99,14 @@ func verifyMirrors(ctx context.Context, ref string, src *resolve.Sources, lock *
 // and the lock (control checksum, data hash, size). A package whose entry
 // in apko's package cache (entry gives its directory, or "" for none to
 // make) does not exist is expanded into it in the same read, so apko does
-// not read and expand the file again (see PackageChecks.verify).
-func verifyPackages(ctx context.Context, ref string, pkgs []mirrorPackage, checked *PackageChecks, entry func(resolve.Package, types.Architecture) (string, error)) error {
+// not read and expand the file again (see PackageChecks.verify). It returns
+// the files' digests ("sha256:<hex>" of the whole .apk), in the order of
+// pkgs, from the same read.
+func verifyPackages(ctx context.Context, ref string, pkgs []mirrorPackage, checked *PackageChecks, entry func(resolve.Package, types.Architecture) (string, error)) ([]string, error) {
 	// Files are read (and expanded) side by side, as apko would expand
 	// them; the first failing package in lock order is the one reported.
 	errs := make([]error, len(pkgs))
+	digests := make([]string, len(pkgs))
 	var g errgroup.Group
 	g.SetLimit(runtime.GOMAXPROCS(0))
 	for i, m := range pkgs {
@@ -117,7 +120,7 @@ func verifyPackages(ctx context.Context, ref string, pkgs []mirrorPackage, check
 				errs[i] = fmt.Errorf("%s: package cache: %w", ref, err)
 				return nil
 			}
-			if err := checked.verify(m.file, m.pkg, m.size, dir); err != nil {
+			if digests[i], err = checked.verify(m.file, m.pkg, m.size, dir); err != nil {
 				errs[i] = fmt.Errorf("%s: verify %s from %s: %s: %w", ref, m.pkg, m.pkg.Repository, m.file, err)
 			}
 			return nil
@@ -126,10 +129,10 @@ func verifyPackages(ctx context.Context, ref string, pkgs []mirrorPackage, check
 	g.Wait()
 	for _, err := range errs {
 		if err != nil {
-			return err
+			return nil, err
 		}
 	}
-	return nil
+	return digests, nil
 }
 
 // PackageChecks remembers the package files that passed verifyPackage, so
@@ -143,7 +146,8 @@ func verifyPackages(ctx context.Context, ref string, pkgs []mirrorPackage, check
 // nothing.
 type PackageChecks struct {
 	mu sync.Mutex
-	ok map[packageCheck]bool
+	// ok: the files verified, with their digests ("sha256:<hex>").
+	ok map[packageCheck]string
 	// verifying: files being verified, closed when done; a second caller
 	// waits rather than read (and expand) the file again.
 	verifying map[packageCheck]chan struct{}
@@ -184,7 +188,7 @@ type packageCheck struct {
 
 // NewPackageChecks returns an empty memo.
 func NewPackageChecks() *PackageChecks {
-	return &PackageChecks{ok: map[packageCheck]bool{}, verifying: map[packageCheck]chan struct{}{}, entries: map[string]chan struct{}{}}
+	return &PackageChecks{ok: map[packageCheck]string{}, verifying: map[packageCheck]chan struct{}{}, entries: map[string]chan struct{}{}}
 }
 
 // entry runs check for the package cache entry dir once in this process:
@@ -221,10 +225,12 @@ func (c *PackageChecks) entry(dir string, check func() error) error {
 	return err
 }
 
-func (c *PackageChecks) verify(file string, p resolve.Package, size uint64, entry string) error {
+// verify verifies file (see verifyPackage) unless this process verified
+// it as it is, and returns its digest.
+func (c *PackageChecks) verify(file string, p resolve.Package, size uint64, entry string) (string, error) {
 	if c == nil {
-		_, err := verifyPackage(file, p, size, "")
-		return err
+		_, digest, err := verifyPackage(file, p, size, "")
+		return digest, err
 	}
 	var k packageCheck
 	if fi, err := os.Stat(file); err == nil {
@@ -235,9 +241,9 @@ func (c *PackageChecks) verify(file string, p resolve.Package, size uint64, entr
 	}
 	c.mu.Lock()
 	for k.file != "" {
-		if c.ok[k] {
+		if d, ok := c.ok[k]; ok {
 			c.mu.Unlock()
-			return nil
+			return d, nil
 		}
 		busy, ok := c.verifying[k]
 		if !ok {
@@ -263,19 +269,19 @@ func (c *PackageChecks) verify(file string, p resolve.Package, size uint64, entr
 	if _, err := os.Lstat(entry); entry == "" || claimed || !errors.Is(err, fs.ErrNotExist) {
 		expandTo = ""
 	}
-	placed, err := verifyPackage(file, p, size, expandTo)
+	placed, digest, err := verifyPackage(file, p, size, expandTo)
 	if err != nil {
-		return err
+		return "", err
 	}
 	if placed {
 		c.made(expandTo, p)
 	}
 	if k.file != "" {
 		c.mu.Lock()
-		c.ok[k] = true
+		c.ok[k] = digest
 		c.mu.Unlock()
 	}
-	return nil
+	return digest, nil
 }
 
 // made records the package cache entry dir, which verifyPackage wrote from
@@ -304,46 +310,51 @@ func (c *PackageChecks) made(dir string, p resolve.Package) {
 // size the index states. With expandTo set it also writes, from the same
 // read, the package's entry of apko's package cache there, in apko's
 // format (see expansion); the entry appears only if the file passes, and
-// placed says whether this call put it there.
-func verifyPackage(file string, p resolve.Package, size uint64, expandTo string) (placed bool, err error) {
+// placed says whether this call put it there. digest is the SHA-256 of the
+// whole file as read ("sha256:<hex>"), hashed in the same read: what a
+// download of the file hashes to, which the APK checksum (of the control
+// segment only) is not.
+func verifyPackage(file string, p resolve.Package, size uint64, expandTo string) (placed bool, digest string, err error) {
 	f, err := os.Open(file)
 	if err != nil {
-		return false, err
+		return false, "", err
 	}
 	defer f.Close()
-	parts, err := expandapk.Split(bufio.NewReaderSize(f, 1<<16))
+	whole := sha256.New()
+	br := bufio.NewReaderSize(io.TeeReader(f, whole), 1<<16)
+	parts, err := expandapk.Split(br)
 	if err != nil {
-		return false, fmt.Errorf("not an APK: %w", err)
+		return false, "", fmt.Errorf("not an APK: %w", err)
 	}
 	control, err := io.ReadAll(parts[len(parts)-2])
 	if err != nil {
-		return false, err
+		return false, "", err
 	}
 	sum := sha1.Sum(control) //nolint:gosec // APK control checksum
 	if got := "Q1" + base64.StdEncoding.EncodeToString(sum[:]); got != p.Checksum {
-		return false, fmt.Errorf("control checksum %s, the signed index says %s: the file was replaced after the index was signed", got, p.Checksum)
+		return false, "", fmt.Errorf("control checksum %s, the signed index says %s: the file was replaced after the index was signed", got, p.Checksum)
 	}
 	info, err := pkginfo(control)
 	if err != nil {
-		return false, err
+		return false, "", err
 	}
 	if info["pkgname"] != p.Name || info["pkgver"] != p.Version {
-		return false, fmt.Errorf(".PKGINFO names %s-%s", info["pkgname"], info["pkgver"])
+		return false, "", fmt.Errorf(".PKGINFO names %s-%s", info["pkgname"], info["pkgver"])
 	}
 	want := info["datahash"]
 	if want == "" {
-		return false, errors.New(".PKGINFO has no datahash")
+		return false, "", errors.New(".PKGINFO has no datahash")
 	}
 	var x *expansion
 	if expandTo != "" {
 		var sig []byte
 		if len(parts) == 3 {
 			if sig, err = io.ReadAll(parts[0]); err != nil {
-				return false, err
+				return false, "", err
 			}
 		}
 		if x, err = newExpansion(expandTo, hex.EncodeToString(sum[:]), want, sig, control); err != nil {
-			return false, fmt.Errorf("package cache: %w", err)
+			return false, "", fmt.Errorf("package cache: %w", err)
 		}
 		defer x.abort()
 	}
@@ -354,21 +365,26 @@ func verifyPackage(file string, p resolve.Package, size uint64, expandTo string)
 		err = x.copyData(io.TeeReader(parts[len(parts)-1], h))
 	}
 	if err != nil {
-		return false, err
+		return false, "", err
 	}
 	if got := hex.EncodeToString(h.Sum(nil)); got != want {
-		return false, fmt.Errorf("data hash %s, .PKGINFO says %s: the data segment is truncated or altered", got, want)
+		return false, "", fmt.Errorf("data hash %s, .PKGINFO says %s: the data segment is truncated or altered", got, want)
 	}
 	if st, err := f.Stat(); err == nil && size != 0 && uint64(st.Size()) != size {
-		return false, fmt.Errorf("size %d, the signed index says %d", st.Size(), size)
+		return false, "", fmt.Errorf("size %d, the signed index says %d", st.Size(), size)
 	}
+	// Bytes after the data segment, if any, are part of the file too.
+	if _, err := io.Copy(io.Discard, br); err != nil {
+		return false, "", err
+	}
+	digest = "sha256:" + hex.EncodeToString(whole.Sum(nil))
 	if x == nil {
-		return false, nil
+		return false, digest, nil
 	}
 	if placed, err = x.commit(); err != nil {
-		return false, fmt.Errorf("package cache: %w", err)
+		return false, "", fmt.Errorf("package cache: %w", err)
 	}
-	return placed, nil
+	return placed, digest, nil
 }
 
 // expansion is a package cache entry being written, in a temporary
