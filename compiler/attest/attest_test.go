@@ -38,9 +38,13 @@ func testSubjects(t *testing.T) (index, amd64 Subject) {
 }
 
 var testPackages = []Package{
-	{Name: "nginx", Version: "1.29.1-r0", Arch: "x86_64", Repository: "https://packages.wolfi.dev/os", Checksum: "Q1CgsPPT5aYHGCk6S1xtfo+QEjRWc="},
-	{Name: "busybox", Version: "1.37.0-r0", Arch: "x86_64", Repository: "https://packages.wolfi.dev/os/", Checksum: "Q2" + "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="},
-	{Name: "busybox", Version: "1.37.0-r0", Arch: "aarch64", Repository: "https://packages.wolfi.dev/os", Checksum: "sha256:" + strings.Repeat("C", 64)},
+	{Name: "nginx", Version: "1.29.1-r0", Arch: "x86_64", Repository: "https://packages.wolfi.dev/os", Checksum: "Q1CgsPPT5aYHGCk6S1xtfo+QEjRWc=",
+		FileDigest: "sha256:" + strings.Repeat("1", 64), Source: SourceRepository, DownloadURL: "https://packages.wolfi.dev/os/x86_64/nginx-1.29.1-r0.apk"},
+	{Name: "busybox", Version: "1.37.0-r0", Arch: "x86_64", Repository: "https://packages.wolfi.dev/os/", Checksum: "Q2" + "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
+		FileDigest: "sha256:" + strings.Repeat("2", 64), Source: SourceMirror},
+	{Name: "busybox", Version: "1.37.0-r0", Arch: "aarch64", Repository: "https://packages.wolfi.dev/os", Checksum: "sha256:" + strings.Repeat("C", 64),
+		FileDigest: "sha256:" + strings.Repeat("3", 64), Source: SourceSyntheticMirror},
+	// A builder that does not know the file: no digest, no source.
 	{Name: "ca-certificates-bundle", Version: "20250101-r0", Arch: "noarch", Repository: "https://packages.wolfi.dev/os", Checksum: "Q1CgsPPT5aYHGCk6S1xtfo+QEjRWc="},
 }
 
@@ -156,28 +160,38 @@ func TestProvenance(t *testing.T) {
 			},
 			InternalParameters: InternalParameters{CompiledSpecDigest: "sha256:" + strings.Repeat("e", 64)},
 			ResolvedDependencies: []ResourceDescriptor{
+				// From a synthetic mirror: no download location, the
+				// source says so.
 				{
-					URI:              "pkg:apk/wolfi/busybox@1.37.0-r0?arch=aarch64&repository_url=https%3A%2F%2Fpackages.wolfi.dev%2Fos",
-					Name:             "busybox",
-					DownloadLocation: "https://packages.wolfi.dev/os/aarch64/busybox-1.37.0-r0.apk",
-					Digest:           map[string]string{"sha256": strings.Repeat("c", 64)},
+					URI:    "pkg:apk/wolfi/busybox@1.37.0-r0?arch=aarch64&repository_url=https%3A%2F%2Fpackages.wolfi.dev%2Fos",
+					Name:   "busybox",
+					Digest: map[string]string{"sha256": strings.Repeat("3", 64)},
+					Annotations: map[string]string{"apkChecksum": "sha256:" + strings.Repeat("C", 64),
+						"repository": "https://packages.wolfi.dev/os", "source": "synthetic-mirror"},
 				},
+				// From a mirror: no download location.
 				{
-					URI:              "pkg:apk/wolfi/busybox@1.37.0-r0?arch=x86_64&repository_url=https%3A%2F%2Fpackages.wolfi.dev%2Fos%2F",
-					Name:             "busybox",
-					DownloadLocation: "https://packages.wolfi.dev/os/x86_64/busybox-1.37.0-r0.apk",
-					Digest:           map[string]string{"sha256": "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"},
+					URI:    "pkg:apk/wolfi/busybox@1.37.0-r0?arch=x86_64&repository_url=https%3A%2F%2Fpackages.wolfi.dev%2Fos%2F",
+					Name:   "busybox",
+					Digest: map[string]string{"sha256": strings.Repeat("2", 64)},
+					Annotations: map[string]string{"apkChecksum": "Q2AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
+						"repository": "https://packages.wolfi.dev/os/", "source": "mirror"},
 				},
+				// The file not known: no digest (the APK checksum is no
+				// digest of the file), no download location.
 				{
-					URI:    "pkg:apk/wolfi/ca-certificates-bundle@20250101-r0?arch=noarch&repository_url=https%3A%2F%2Fpackages.wolfi.dev%2Fos",
-					Name:   "ca-certificates-bundle",
-					Digest: map[string]string{"sha1": "0a0b0f3d3e5a60718293a4b5c6d7e8f901234567"},
+					URI:         "pkg:apk/wolfi/ca-certificates-bundle@20250101-r0?arch=noarch&repository_url=https%3A%2F%2Fpackages.wolfi.dev%2Fos",
+					Name:        "ca-certificates-bundle",
+					Annotations: map[string]string{"apkChecksum": "Q1CgsPPT5aYHGCk6S1xtfo+QEjRWc=", "repository": "https://packages.wolfi.dev/os"},
 				},
+				// Fetched: the URL it was fetched from.
 				{
 					URI:              "pkg:apk/wolfi/nginx@1.29.1-r0?arch=x86_64&repository_url=https%3A%2F%2Fpackages.wolfi.dev%2Fos",
 					Name:             "nginx",
 					DownloadLocation: "https://packages.wolfi.dev/os/x86_64/nginx-1.29.1-r0.apk",
-					Digest:           map[string]string{"sha1": "0a0b0f3d3e5a60718293a4b5c6d7e8f901234567"},
+					Digest:           map[string]string{"sha256": strings.Repeat("1", 64)},
+					Annotations: map[string]string{"apkChecksum": "Q1CgsPPT5aYHGCk6S1xtfo+QEjRWc=",
+						"repository": "https://packages.wolfi.dev/os", "source": "repository"},
 				},
 			},
 		},
@@ -245,8 +259,14 @@ func TestProvenance(t *testing.T) {
 		"no spec ref":        func(p *Provenance) { p.SpecRef = "" },
 		"no compiled digest": func(p *Provenance) { p.CompiledSpecDigest = "" },
 		"bad checksum":       func(p *Provenance) { p.Packages = []Package{{Name: "a", Version: "1", Checksum: "md5:x"}} },
-		"no checksum":        func(p *Provenance) { p.Packages = []Package{{Name: "a", Version: "1"}} },
-		"no subjects":        func(p *Provenance) { p.Subjects = nil },
+		"file digest not sha256": func(p *Provenance) {
+			p.Packages = []Package{{Name: "a", Version: "1", Checksum: "Q1CgsPPT5aYHGCk6S1xtfo+QEjRWc=", FileDigest: "sha1:0a0b0f3d3e5a60718293a4b5c6d7e8f901234567"}}
+		},
+		"unknown source": func(p *Provenance) {
+			p.Packages = []Package{{Name: "a", Version: "1", Checksum: "Q1CgsPPT5aYHGCk6S1xtfo+QEjRWc=", Source: "cdn"}}
+		},
+		"no checksum": func(p *Provenance) { p.Packages = []Package{{Name: "a", Version: "1"}} },
+		"no subjects": func(p *Provenance) { p.Subjects = nil },
 	} {
 		p := testProvenance(t)
 		mutate(&p)

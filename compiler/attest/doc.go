@@ -41,14 +41,36 @@
 //
 //	{"uri": "pkg:apk/wolfi/busybox@1.37.0-r0?arch=x86_64&repository_url=…",
 //	 "name": "busybox",
-//	 "downloadLocation": "<repository>/<arch>/<name>-<version>.apk", // not for noarch
-//	 "digest": {"sha1": "…"}}
+//	 "digest": {"sha256": "…"},                 // of the .apk file installed
+//	 "downloadLocation": "<repository>/<arch>/<name>-<version>.apk",
+//	                                            // only when fetched from there
+//	 "annotations": {"apkChecksum": "Q1…",      // the APKINDEX "C:" checksum
+//	                 "repository": "https://packages.wolfi.dev/os",
+//	                 "source": "repository"}}  // or "mirror", "synthetic-mirror"
 //
-// The digest is the package's APK checksum (the "C:" field of APKINDEX, the
-// hash apk itself checks): "Q1"+base64 is SHA-1, "Q2"+base64 SHA-256, both
-// written as hex; a "sha256:…" checksum is taken as it is. For the purl, a
-// distro "alpine-3.22" becomes the namespace "alpine" and the qualifier
-// distro=alpine-3.22.
+// The digest is the SHA-256 of the whole .apk file the package was
+// installed from, hashed in the read that verified it (compiler/build):
+// what fetching the file and hashing it gives. When the builder does not
+// know it, the descriptor has no digest. The APK checksum (the "C:" field
+// of APKINDEX, the hash apk itself checks, "Q1"+base64 SHA-1 of the
+// control segment only) is no digest of the file, so it is the apkChecksum
+// annotation, as the lock and the apk database have it.
+//
+// The uri names the package by its identity: the catalog's repository (the
+// repository annotation and the purl's repository_url), which the lock and
+// the image's /etc/apk/repositories name too, wherever the bytes were read
+// from. downloadLocation is where the bytes were actually fetched from, and
+// is set only for a package fetched from its repository (source
+// "repository"; a noarch package from the build's arch directory). A
+// package read from a local mirror (hic build --mirrors, source "mirror")
+// has none: its file was read from a directory that is no location for
+// anyone else (the path is not recorded, so that the attestations do not
+// depend on it), and the repository's file may not be these bytes. Source
+// "synthetic-mirror" marks a package of a mirror hic mirror generated
+// (apkrepo.SyntheticFile): its contents are synthetic, not the
+// repository's, as the hardening report's "synthetic" says too. For the
+// purl, a distro "alpine-3.22" becomes the namespace "alpine" and the
+// qualifier distro=alpine-3.22.
 //
 // runDetails.builder is {"id": "https://hic.dev/builder/v1", "version":
 // {"hic": …, "apko": …}}. runDetails.metadata is derived from the inputs,

@@ -20,19 +20,53 @@ const BuildType = "https://hic.dev/build/v1"
 // BuilderID is the default SLSA builder id of hic.
 const BuilderID = "https://hic.dev/builder/v1"
 
-// Package is one installed APK package as the resolver locked it.
+// Package is one installed APK package as the resolver locked it, with the
+// .apk file it was installed from.
 type Package struct {
 	Name    string `json:"name"`
 	Version string `json:"version"`
 	// Arch is the APK arch ("x86_64", "aarch64").
 	Arch string `json:"arch"`
-	// Repository is the URL of the repository the package came from, the
-	// catalog's real URL (never a mirror).
+	// Repository is the URL of the repository the package belongs to, the
+	// catalog's real URL (never a mirror): the package's identity, which
+	// the purl and the lock name, wherever its file was read from.
 	Repository string `json:"repository"`
-	// Checksum is the APKINDEX checksum ("Q1…" base64 SHA-1, "Q2…" base64
-	// SHA-256) or a "sha256:<hex>" digest.
+	// Checksum is the APKINDEX checksum ("Q1…" base64 SHA-1 of the control
+	// segment, "Q2…" base64 SHA-256) or a "sha256:<hex>" digest. It is not
+	// a digest of the .apk file.
 	Checksum string `json:"checksum"`
+	// FileDigest is the digest of the .apk file installed ("sha256:<hex>");
+	// empty when the build does not know it.
+	FileDigest string `json:"fileDigest,omitempty"`
+	// Source is where the file was read from: SourceRepository (fetched from
+	// DownloadURL), SourceMirror or SourceSyntheticMirror; empty when the
+	// build does not say.
+	Source string `json:"source,omitempty"`
+	// DownloadURL is the URL the file was fetched from, for SourceRepository.
+	DownloadURL string `json:"downloadURL,omitempty"`
 }
+
+// Where a package's file was read from (Package.Source).
+const (
+	// SourceRepository: fetched from the catalog's repository URL.
+	SourceRepository = "repository"
+	// SourceMirror: read from a local mirror of the repository (hic build
+	// --mirrors), a directory that is not named in the provenance.
+	SourceMirror = "mirror"
+	// SourceSyntheticMirror: read from a mirror hic mirror generated: the
+	// package has synthetic contents, not the repository's.
+	SourceSyntheticMirror = "synthetic-mirror"
+)
+
+// Annotations of a package's resolved dependency.
+const (
+	// AnnotationAPKChecksum is the package's APKINDEX checksum ("Q1…").
+	AnnotationAPKChecksum = "apkChecksum"
+	// AnnotationRepository is the catalog repository the package belongs to.
+	AnnotationRepository = "repository"
+	// AnnotationSource is Package.Source.
+	AnnotationSource = "source"
+)
 
 // Provenance are the inputs of a SLSA provenance statement.
 type Provenance struct {
@@ -139,7 +173,9 @@ func ProvenancePredicateOf(in Provenance) (*ProvenancePredicate, error) {
 	pkgs := slices.Clone(in.Packages)
 	slices.SortFunc(pkgs, func(a, b Package) int {
 		return cmpJoin(strings.Compare(a.Name, b.Name), strings.Compare(a.Version, b.Version),
-			strings.Compare(a.Arch, b.Arch), strings.Compare(a.Repository, b.Repository))
+			strings.Compare(a.Arch, b.Arch), strings.Compare(a.Repository, b.Repository),
+			strings.Compare(a.DownloadURL, b.DownloadURL), strings.Compare(a.Source, b.Source),
+			strings.Compare(a.FileDigest, b.FileDigest), strings.Compare(a.Checksum, b.Checksum))
 	})
 	pkgs = slices.Compact(pkgs)
 	deps := make([]ResourceDescriptor, 0, len(pkgs))
@@ -221,6 +257,13 @@ func deriveInvocationID(in Provenance, sorted []Package) string {
 		for _, s := range []string{p.Name, p.Version, p.Arch, p.Repository, p.Checksum} {
 			field(s)
 		}
+		// Only when set, so the ids of callers without them stay.
+		if p.FileDigest != "" || p.Source != "" || p.DownloadURL != "" {
+			field("file")
+			for _, s := range []string{p.FileDigest, p.Source, p.DownloadURL} {
+				field(s)
+			}
+		}
 	}
 	return "sha256:" + hex.EncodeToString(h.Sum(nil))
 }
@@ -248,26 +291,51 @@ func packageDescriptor(distro string, p Package) (ResourceDescriptor, error) {
 	if p.Name == "" || p.Version == "" {
 		return ResourceDescriptor{}, fmt.Errorf("package %q: name and version are required", p.Name+"="+p.Version)
 	}
-	digest, err := ChecksumDigest(p.Checksum)
-	if err != nil {
+	// The APK checksum is checked for its form, but it is no digest of the
+	// resource (it hashes the control segment only): an annotation.
+	if _, err := ChecksumDigest(p.Checksum); err != nil {
 		return ResourceDescriptor{}, fmt.Errorf("package %s=%s: %w", p.Name, p.Version, err)
 	}
 	rd := ResourceDescriptor{
-		URI:    PackageURL(distro, p),
-		Name:   p.Name,
-		Digest: digest,
+		URI:         PackageURL(distro, p),
+		Name:        p.Name,
+		Annotations: map[string]string{AnnotationAPKChecksum: p.Checksum},
 	}
-	// A noarch package sits in the directory of each arch that installs it,
-	// which the lock does not say: no download location then.
-	if p.Repository != "" && p.Arch != "" && p.Arch != "noarch" {
-		rd.DownloadLocation = strings.TrimSuffix(p.Repository, "/") + "/" + p.Arch + "/" + p.Name + "-" + p.Version + ".apk"
+	// The digest is the .apk file's. Without it (a builder that does not
+	// hash the file) the descriptor has none, rather than one of something
+	// else.
+	if p.FileDigest != "" {
+		alg, h, ok := strings.Cut(p.FileDigest, ":")
+		if b, err := hex.DecodeString(h); !ok || alg != "sha256" || err != nil || len(b) != sha256.Size {
+			return ResourceDescriptor{}, fmt.Errorf("package %s=%s: file digest %q is not sha256:<hex>", p.Name, p.Version, p.FileDigest)
+		}
+		rd.Digest = map[string]string{alg: strings.ToLower(h)}
+	}
+	if p.Repository != "" {
+		rd.Annotations[AnnotationRepository] = p.Repository
+	}
+	switch p.Source {
+	case "":
+	case SourceRepository, SourceMirror, SourceSyntheticMirror:
+		rd.Annotations[AnnotationSource] = p.Source
+	default:
+		return ResourceDescriptor{}, fmt.Errorf("package %s=%s: source %q is not %s, %s or %s", p.Name, p.Version, p.Source,
+			SourceRepository, SourceMirror, SourceSyntheticMirror)
+	}
+	// The download location is where the bytes were fetched from. A
+	// mirror's file was read from a local directory: no location, rather
+	// than the repository's, whose file (a synthetic mirror's above all)
+	// may not be these bytes.
+	if p.Source == SourceRepository {
+		rd.DownloadLocation = p.DownloadURL
 	}
 	return rd, nil
 }
 
-// ChecksumDigest turns an APK checksum into an in-toto digest set:
+// ChecksumDigest decodes an APK checksum into a digest set:
 // "Q1<base64>" is {"sha1": hex}, "Q2<base64>" {"sha256": hex}, and
-// "sha256:<hex>" {"sha256": hex}.
+// "sha256:<hex>" {"sha256": hex}. A Q1 or Q2 checksum hashes the package's
+// control segment, not its .apk file: this is no in-toto digest of the file.
 func ChecksumDigest(checksum string) (map[string]string, error) {
 	decode := func(alg, b64 string, size int) (map[string]string, error) {
 		raw, err := base64.StdEncoding.DecodeString(b64)

@@ -68,7 +68,7 @@ func (a ApkoBuilder) Build(ctx context.Context, img compile.Image, lock Lock) (*
 func FromResult(r *build.Result) *Built {
 	b := &Built{Index: r.Index, IndexSBOM: r.SBOMs[build.IndexSBOM], BuildDate: r.BuildDate}
 	for _, p := range r.Platforms() {
-		b.Platforms = append(b.Platforms, Platform{Platform: p, Image: r.Images[p], SBOM: r.SBOMs[p], Packages: r.Installed[p], FS: r.FS[p]})
+		b.Platforms = append(b.Platforms, Platform{Platform: p, Image: r.Images[p], SBOM: r.SBOMs[p], Packages: r.Installed[p], Files: r.Files[p], FS: r.FS[p]})
 	}
 	return b
 }

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/hic-build/hic/compiler/attest"
+	"github.com/hic-build/hic/compiler/build"
 	"github.com/hic-build/hic/compiler/report"
 
 	"github.com/chainguard-dev/clog"
@@ -78,6 +79,10 @@ type Platform struct {
 	// Packages are the packages installed in Image as the lock names them
 	// (checksums, repositories); nil when the builder does not know them.
 	Packages []resolve.Package
+	// Files are the .apk files of Packages by package name (their digests
+	// and where they were read from); nil when the builder does not know
+	// them.
+	Files map[string]build.PackageFile
 }
 
 // Attacher makes extra referrers (signed attestations) for a built spec;
@@ -514,7 +519,19 @@ func (w *worker) attestInput(img compile.Image, b *Built, sr report.SpecReport) 
 		}
 		ap := attest.Platform{Platform: p.Platform, Manifest: s, SPDX: p.SBOM}
 		for _, q := range p.Packages {
-			ap.Packages = append(ap.Packages, attest.Package{Name: q.Name, Version: q.Version, Arch: q.Arch, Repository: q.Repository, Checksum: q.Checksum})
+			pkg := attest.Package{Name: q.Name, Version: q.Version, Arch: q.Arch, Repository: q.Repository, Checksum: q.Checksum}
+			if f, ok := p.Files[q.Name]; ok {
+				pkg.FileDigest = f.Digest
+				switch {
+				case !f.Mirror:
+					pkg.Source, pkg.DownloadURL = attest.SourceRepository, f.URL
+				case slices.Contains(w.opts.SyntheticRepositories, strings.TrimSuffix(q.Repository, "/")):
+					pkg.Source = attest.SourceSyntheticMirror
+				default:
+					pkg.Source = attest.SourceMirror
+				}
+			}
+			ap.Packages = append(ap.Packages, pkg)
 		}
 		out.Image.Platforms = append(out.Image.Platforms, ap)
 	}

@@ -31,7 +31,9 @@
 //     the image's layers;
 //   - provenance-packages: the provenance's resolvedDependencies are exactly
 //     the installed packages of all platforms, matched by name, version, arch
-//     and checksum (the apk database's C: field);
+//     and checksum (the apk database's C: field, which the apkChecksum
+//     annotation states; a provenance without it is read as hic wrote it
+//     before, the checksum as its digest);
 //   - provenance-spec: the build type is hic's, the spec is the one asked for,
 //     the digest of the spec compiled from the catalog equals
 //     internalParameters.compiledSpecDigest, the pinned main package is

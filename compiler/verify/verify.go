@@ -205,10 +205,12 @@ func claimedSpec(t *Target) string {
 }
 
 // checkDeps compares the provenance's resolved dependencies with the apk
-// databases of the platforms.
+// databases of the platforms: each installed package must be listed, with
+// the apk database's checksum as its apkChecksum annotation (a provenance
+// of hic before that annotation carried the checksum as its digest).
 func checkDeps(p attest.ProvenancePredicate, plats []*platformImage) []string {
 	type key struct{ name, version, arch string }
-	deps := map[key]map[string]string{}
+	deps := map[key]attest.ResourceDescriptor{}
 	var bad []string
 	for _, rd := range p.BuildDefinition.ResolvedDependencies {
 		n, v, a, err := parsePurl(rd.URI)
@@ -216,7 +218,7 @@ func checkDeps(p attest.ProvenancePredicate, plats []*platformImage) []string {
 			bad = append(bad, fmt.Sprintf("dependency %q: %v", rd.URI, err))
 			continue
 		}
-		deps[key{n, v, a}] = rd.Digest
+		deps[key{n, v, a}] = rd
 	}
 	used := map[key]bool{}
 	var missing, wrongSum []string
@@ -233,8 +235,14 @@ func checkDeps(p attest.ProvenancePredicate, plats []*platformImage) []string {
 				continue
 			}
 			used[k] = true
+			if c, ok := d.Annotations[attest.AnnotationAPKChecksum]; ok {
+				if c != q.Checksum {
+					wrongSum = append(wrongSum, fmt.Sprintf("%s-%s (%s)", q.Name, q.Version, q.Arch))
+				}
+				continue
+			}
 			want, err := attest.ChecksumDigest(q.Checksum)
-			if err != nil || !sameDigests(want, d) {
+			if err != nil || !sameDigests(want, d.Digest) {
 				wrongSum = append(wrongSum, fmt.Sprintf("%s-%s (%s)", q.Name, q.Version, q.Arch))
 			}
 		}

@@ -3,6 +3,7 @@ package verify
 import (
 	"errors"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -64,6 +65,10 @@ func TestCheckDeps(t *testing.T) {
 	plats := []*platformImage{{platform: "linux/amd64", arch: "x86_64", db: pkgs}}
 	busybox := dep("busybox", "1.37.0-r0", "Q1Z2lO8Xr0Xk1RLGVwHq4nJRLrsvE=")
 	web := dep("web", "2.1.0-r0", "Q1AAAAAAAAAAAAAAAAAAAAAAAAAAA=")
+	annotated := func(name, checksum string) attest.ResourceDescriptor {
+		return attest.ResourceDescriptor{URI: "pkg:apk/wolfi/" + name + "@2.1.0-r0?arch=x86_64",
+			Digest: map[string]string{"sha256": strings.Repeat("e", 64)}, Annotations: map[string]string{attest.AnnotationAPKChecksum: checksum}}
+	}
 	for _, tc := range []struct {
 		name string
 		p    attest.ProvenancePredicate
@@ -73,6 +78,10 @@ func TestCheckDeps(t *testing.T) {
 		{"missing", prov(busybox), []string{"installed but not in the provenance: web-2.1.0-r0 (x86_64)"}},
 		{"extra", prov(busybox, web, dep("curl", "8.0-r0", "Q1AAAAAAAAAAAAAAAAAAAAAAAAAAA=")), []string{"in the provenance but not installed: curl-8.0-r0 (x86_64)"}},
 		{"checksum", prov(busybox, dep("web", "2.1.0-r0", "Q1BBBBBBBBBBBBBBBBBBBBBBBBBBB=")), []string{"checksum differs from the apk database: web-2.1.0-r0 (x86_64)"}},
+		// hic's provenance now: the file's sha256 as the digest, the APK
+		// checksum as an annotation.
+		{"annotated", prov(busybox, annotated("web", "Q1AAAAAAAAAAAAAAAAAAAAAAAAAAA=")), nil},
+		{"annotated checksum", prov(busybox, annotated("web", "Q1BBBBBBBBBBBBBBBBBBBBBBBBBBB=")), []string{"checksum differs from the apk database: web-2.1.0-r0 (x86_64)"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if d := cmp.Diff(tc.want, checkDeps(tc.p, plats)); d != "" {
