@@ -90,8 +90,13 @@ func TestMirrorExact(t *testing.T) {
 		if purl.Qualifiers.Map()["repository_url"] != main {
 			t.Errorf("provenance: musl %s, want repository_url %s", d.URI, main)
 		}
-		if !strings.HasPrefix(d.DownloadLocation, main+"/") {
-			t.Errorf("provenance: musl downloaded from %s, want %s/...", d.DownloadLocation, main)
+		if d.Annotations["repository"] != main {
+			t.Errorf("provenance: musl of repository %q, want %s", d.Annotations["repository"], main)
+		}
+		// Read from the generated mirror, not downloaded from main: no
+		// download location, and the source says so.
+		if d.DownloadLocation != "" || d.Annotations["source"] != attest.SourceSyntheticMirror {
+			t.Errorf("provenance: musl downloaded from %q, source %q, want none and %s", d.DownloadLocation, d.Annotations["source"], attest.SourceSyntheticMirror)
 		}
 	}
 	if musl == 0 {

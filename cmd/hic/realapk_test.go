@@ -2,6 +2,9 @@ package main
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -9,6 +12,7 @@ import (
 
 	"chainguard.dev/apko/pkg/apk/apk"
 
+	"github.com/hic-build/hic/compiler/attest"
 	"github.com/hic-build/hic/compiler/testenv"
 )
 
@@ -59,6 +63,37 @@ func TestRealMelangePackage(t *testing.T) {
 		t.Errorf("/usr/bin/hello is %d bytes, want the real 47736-byte ELF program", len(hello))
 	}
 	hicCLI(t, nil, "-C", realAPKCatalog, "verify", ref, "--layout", filepath.Join(out, "oci"), "--key", pub).must(t, 0)
+
+	// The signed provenance names the package by the SHA-256 of the .apk
+	// file installed, hashed here from apko's test data, and keeps the
+	// APKINDEX checksum (of the control segment only) as an annotation.
+	// The mirror is generated: the source says so, and there is no
+	// download location (the file was not fetched from Wolfi).
+	sum := sha256.Sum256(data)
+	var prov attest.ProvenancePredicate
+	attPredicate(t, out, bldReport(t, out)[ref].ImageDigest, attest.PredicateSLSAProvenance, &prov)
+	found := false
+	for _, d := range prov.BuildDefinition.ResolvedDependencies {
+		if d.Name != "hello-wolfi" {
+			continue
+		}
+		found = true
+		if want := map[string]string{"sha256": hex.EncodeToString(sum[:])}; !maps.Equal(d.Digest, want) {
+			t.Errorf("provenance: hello-wolfi digest %v, the .apk file's is %v", d.Digest, want)
+		}
+		if d.Annotations["apkChecksum"] != pkg.ChecksumString() {
+			t.Errorf("provenance: hello-wolfi apkChecksum %q, the package's control checksum is %q", d.Annotations["apkChecksum"], pkg.ChecksumString())
+		}
+		if d.Annotations["source"] != attest.SourceSyntheticMirror || d.DownloadLocation != "" {
+			t.Errorf("provenance: hello-wolfi source %q, downloadLocation %q; want %s and none", d.Annotations["source"], d.DownloadLocation, attest.SourceSyntheticMirror)
+		}
+		if d.Annotations["repository"] != "https://packages.wolfi.dev/os" {
+			t.Errorf("provenance: hello-wolfi repository %q", d.Annotations["repository"])
+		}
+	}
+	if !found {
+		t.Error("the provenance does not list hello-wolfi")
+	}
 
 	// One byte of the real package flipped in the mirror. The built image
 	// stays as it was (nothing of the package is read again: it is cached
