@@ -7,6 +7,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -93,6 +94,16 @@ func TestRealMelangePackage(t *testing.T) {
 	}
 	if !found {
 		t.Error("the provenance does not list hello-wolfi")
+	}
+
+	// The signed SPDX SBOM names the apko the provenance names, not apko's
+	// default (the binary's main module version, "(devel)").
+	var spdx struct {
+		CreationInfo struct{ Creators []string } `json:"creationInfo"`
+	}
+	attPredicate(t, out, bldReport(t, out)[ref].ImageDigest, attest.PredicateSPDX, &spdx)
+	if want := "Tool: apko (" + prov.RunDetails.Builder.Version["apko"] + ")"; !slices.Contains(spdx.CreationInfo.Creators, want) || prov.RunDetails.Builder.Version["apko"] == "" {
+		t.Errorf("SPDX creators %q, want %q (the provenance's apko)", spdx.CreationInfo.Creators, want)
 	}
 
 	// One byte of the real package flipped in the mirror. The built image

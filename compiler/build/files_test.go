@@ -3,6 +3,7 @@ package build
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -135,4 +136,45 @@ func TestPackageFileDigests(t *testing.T) {
 			check(t, r, false, ownURL)
 		}
 	})
+}
+
+// TestSBOMNamesApkoVersion: the SPDX documents' apko creator is the apko
+// version linked in, the one the provenance names, not apko's default (the
+// binary's main module version, "(devel)" from a checkout).
+func TestSBOMNamesApkoVersion(t *testing.T) {
+	key := newKey(t, "hic-test")
+	dir := writeRealMirror(t, key, testenv.ApkoModule(t))
+	mirrors := []resolve.Mirror{{URL: repoURL, Dir: dir}}
+	img := realImage([]string{"amd64", "arm64"}, []string{"replayout", "hello"}, 3)
+	img.Config.Paths = nil
+	lock, err := resolve.Resolve(testCtx(t), img, resolve.Options{Mirrors: mirrors, TempDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := Build(testCtx(t), img, lock, Options{Mirrors: mirrors, TempDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "Tool: apko (" + ApkoVersion() + ")"
+	t.Logf("apko creator: %s", want)
+	if len(r.SBOMs) != 3 {
+		t.Fatalf("%d SBOMs, want 3", len(r.SBOMs))
+	}
+	for name, b := range r.SBOMs {
+		var doc struct {
+			CreationInfo struct{ Creators []string } `json:"creationInfo"`
+		}
+		if err := json.Unmarshal(b, &doc); err != nil {
+			t.Fatal(err)
+		}
+		var tools []string
+		for _, c := range doc.CreationInfo.Creators {
+			if strings.HasPrefix(c, "Tool: apko") {
+				tools = append(tools, c)
+			}
+		}
+		if len(tools) != 1 || tools[0] != want {
+			t.Errorf("%s SBOM: apko creators %q, want [%q]", name, tools, want)
+		}
+	}
 }

@@ -26,7 +26,8 @@ var spdxIDUnsafe = regexp.MustCompile(`[^A-Za-z0-9.-]+`)
 // the image. apko (v0.30) lists only packages that ship their own SBOM in
 // /var/lib/db/sbom, so packages of most distributions would be missing.
 // Every apk purl gets the distro qualifier and the document a namespace of
-// its own (apko writes one constant namespace and no distro).
+// its own (apko writes one constant namespace and no distro), and the
+// apko creator the apko version linked in (see nameApko).
 // The output is deterministic: JSON objects with sorted keys, packages in
 // installation order.
 func completeSBOM(doc []byte, installed []*apk.Package, arch string) ([]byte, error) {
@@ -117,7 +118,22 @@ func completeSBOM(doc []byte, installed []*apk.Package, arch string) ([]byte, er
 	}
 	d["packages"] = pkgs
 	d["relationships"] = rels
+	nameApko(d, ApkoVersion())
 	return uniqueNamespace(d)
+}
+
+// nameApko makes the document's "Tool: apko (…)" creator name the apko
+// version linked in. apko (v0.30) writes its version as the version of the
+// main module of the binary it is part of: hic's, "(devel)" in a build
+// from a checkout, while the provenance names apko's.
+func nameApko(d map[string]any, version string) {
+	ci, _ := d["creationInfo"].(map[string]any)
+	creators, _ := ci["creators"].([]any)
+	for i, c := range creators {
+		if s, ok := c.(string); ok && strings.HasPrefix(s, "Tool: apko (") && strings.HasSuffix(s, ")") {
+			creators[i] = "Tool: apko (" + version + ")"
+		}
+	}
 }
 
 // addDistroQualifier adds distro=ID-VERSION to the apk purls of an SPDX
@@ -174,11 +190,13 @@ func uniqueNamespace(d map[string]any) ([]byte, error) {
 }
 
 // finishIndexSBOM gives apko's SPDX document of an image index a unique
-// namespace (see uniqueNamespace).
+// namespace (see uniqueNamespace) and the apko version as creator (see
+// nameApko).
 func finishIndexSBOM(doc []byte) ([]byte, error) {
 	var d map[string]any
 	if err := json.Unmarshal(doc, &d); err != nil {
 		return nil, fmt.Errorf("read apko's index SBOM: %w", err)
 	}
+	nameApko(d, ApkoVersion())
 	return uniqueNamespace(d)
 }

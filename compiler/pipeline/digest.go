@@ -5,14 +5,11 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"runtime/debug"
 
+	"github.com/hic-build/hic/compiler/build"
 	"github.com/hic-build/hic/compiler/compile"
 	"github.com/hic-build/hic/compiler/vex"
 )
-
-// apkoModule is the module path whose version feeds the input digest.
-const apkoModule = "chainguard.dev/apko"
 
 // Versions are the tool versions (and key identity) that feed the input digest.
 type Versions struct {
@@ -21,31 +18,10 @@ type Versions struct {
 	Key  string `json:"key,omitempty"`
 }
 
-// ApkoVersion returns the version of apko linked into this binary, from its
-// build info ("v0.30.34"; a replaced module reports its replacement), or
-// "unknown".
-func ApkoVersion() string {
-	bi, ok := debug.ReadBuildInfo()
-	if !ok {
-		return "unknown"
-	}
-	return moduleVersion(bi, apkoModule)
-}
-
-// moduleVersion returns the version of module path in bi, or "unknown"
-// (test binaries list no dependencies).
-func moduleVersion(bi *debug.BuildInfo, path string) string {
-	for _, d := range bi.Deps {
-		if d.Path != path {
-			continue
-		}
-		if d.Replace != nil {
-			return d.Replace.Path + "@" + d.Replace.Version
-		}
-		return d.Version
-	}
-	return "unknown"
-}
+// ApkoVersion returns the version of apko linked into this binary
+// (build.ApkoVersion): the one the input digest, the provenance and the
+// SBOMs name.
+func ApkoVersion() string { return build.ApkoVersion() }
 
 // InputDigest returns "sha256:<hex>" over the canonical JSON (object keys
 // sorted, no insignificant space) of {"spec": img, "lock": lock, "versions":

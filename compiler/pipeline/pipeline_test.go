@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"runtime/debug"
 	"strings"
 	"testing"
 	"time"
@@ -566,25 +565,6 @@ func TestInputDigest(t *testing.T) {
 		if b, _ := InputDigest(withEnv(map[string]string{"C": "3", "B": "2", "A": "1"}), lock, v, ""); a != b {
 			t.Fatal("digest depends on map order")
 		}
-	}
-}
-
-func TestModuleVersion(t *testing.T) {
-	tests := []struct {
-		name string
-		deps []*debug.Module
-		want string
-	}{
-		{"linked", []*debug.Module{{Path: "cuelang.org/go", Version: "v0.17.1"}, {Path: apkoModule, Version: "v0.30.34"}}, "v0.30.34"},
-		{"replaced", []*debug.Module{{Path: apkoModule, Version: "v0.30.34", Replace: &debug.Module{Path: "../apko", Version: "(devel)"}}}, "../apko@(devel)"},
-		{"absent (test binaries)", nil, "unknown"},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			if got := moduleVersion(&debug.BuildInfo{Deps: tc.deps}, apkoModule); got != tc.want {
-				t.Errorf("moduleVersion = %q, want %q", got, tc.want)
-			}
-		})
 	}
 }
 
