@@ -98,6 +98,8 @@ type LayerTar interface {
 // hash, size). After the install it checks that apko installed exactly the
 // locked packages. Packages already in opts.CacheDir are checked against the
 // lock before apko reads them; an altered entry is removed and fetched again.
+// Result.Files gives the SHA-256 of each installed package's .apk file,
+// hashed in those checks (see PackageFile), for the provenance.
 //
 // A spec without Layering is built with DefaultLayering.
 //

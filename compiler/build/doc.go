@@ -6,7 +6,8 @@
 // file of a mirror against the mirror's signed index before apko installs it
 // (and expanding it into apko's package cache in the same read, so apko
 // does not read it again), checking the package cache entries apko reads,
-// checking that apko installed exactly the locked packages, a build date
+// checking that apko installed exactly the locked packages, the digest of
+// every installed package file (Result.Files, for the provenance), a build date
 // taken from the packages (never the clock or the environment), images that
 // do not depend on where mirrors, caches or temporary directories live, and
 // removing apko's temporary files. It does not resolve packages (package

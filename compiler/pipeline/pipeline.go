@@ -113,7 +113,9 @@ type Options struct {
 	Smoke *smoke.Sandbox
 	// SyntheticRepositories are the catalog repository URLs served by
 	// generated mirrors (apkrepo.IsSynthetic): a spec naming one is
-	// reported, and attested, as built from synthetic contents.
+	// reported, and attested, as built from synthetic contents (the
+	// hardening report's synthetic, the provenance's source
+	// synthetic-mirror of each such package).
 	SyntheticRepositories []string
 	// Remote, if set, is asked for every spec the store does not have: a
 	// spec whose input digest already has an image there is not built, and
