@@ -413,7 +413,7 @@ func (v *verification) provenanceSpec(ctx context.Context) Check {
 		if err != nil {
 			bad = append(bad, err.Error())
 		} else if d != bd.InternalParameters.CompiledSpecDigest {
-			bad = append(bad, fmt.Sprintf("compiled spec digest %s, provenance says %s", d, bd.InternalParameters.CompiledSpecDigest))
+			bad = append(bad, fmt.Sprintf("compiled spec digest %s, provenance says %s: %s", d, bd.InternalParameters.CompiledSpecDigest, otherCatalog(bd.ExternalParameters.Catalog)))
 		}
 		name, version, _ := strings.Cut(img.Metadata.MainPackage, "=")
 		found := false
@@ -430,6 +430,21 @@ func (v *verification) provenanceSpec(ctx context.Context) Check {
 	return failures(CheckProvenanceSpec, bad, func() Check {
 		return pass(CheckProvenanceSpec, "spec %s, compiled spec %s, main package %s", specRef, short(mustHash(bd.InternalParameters.CompiledSpecDigest)), v.compiled.Metadata.MainPackage)
 	})
+}
+
+// otherCatalog is the way out of a compiled spec the catalog no longer
+// has: the image was built from another version of it (an older tag after
+// a bump, or a change since), which the provenance names.
+func otherCatalog(c attest.CatalogSource) string {
+	if c.GitCommit != "" {
+		return fmt.Sprintf("the image was built from another version of the catalog, git commit %s: verify it against the catalog at that commit "+
+			"(git worktree add DIR %s; hic -C DIR/CATALOG verify ...), or rebuild it from this one", c.GitCommit, c.GitCommit)
+	}
+	named := "names no git commit"
+	if c.Digest != "" {
+		named += ", its catalog digest is " + c.Digest
+	}
+	return "the image was built from another version of the catalog (the provenance " + named + "): verify it against that catalog, or rebuild it from this one"
 }
 
 // advisoriesDigest compares the provenance's
